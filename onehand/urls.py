@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from rotation import api as rotation_api
+
+from .health import healthz
+
+router = DefaultRouter()
+router.register("teams", rotation_api.TeamViewSet, basename="team")
+router.register("memberships", rotation_api.MembershipViewSet, basename="membership")
+router.register("rotations", rotation_api.RotationViewSet, basename="rotation")
+router.register("rosters", rotation_api.RosterViewSet, basename="roster")
+router.register("shifts", rotation_api.ShiftViewSet, basename="shift")
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include(router.urls)),
+    path("", include("rotation.urls")),
+]

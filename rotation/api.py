@@ -1,0 +1,156 @@
+from dataclasses import asdict
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from . import selectors
+from .models import Membership
+from .permissions import IsTeamManagerOrReadOnly
+from .serializers import (
+    MembershipSerializer,
+    OnCallSerializer,
+    RosterSerializer,
+    RotationSerializer,
+    ShiftSerializer,
+    TeamSerializer,
+)
+
+
+class TeamScopedWriteMixin:
+    """Creating an object requires being a manager of the team it will belong to."""
+
+    def perform_create(self, serializer):
+        team = serializer.validated_data.get("team")
+        if team is None or not selectors.is_manager(self.request.user, team.pk):
+            raise PermissionDenied("Only a manager of that team can add to it.")
+        serializer.save()
+
+    def perform_update(self, serializer):
+        team = serializer.validated_data.get("team")
+        if team is not None and not selectors.is_manager(self.request.user, team.pk):
+            raise PermissionDenied("Only a manager of that team can move things into it.")
+        serializer.save()
+
+
+class TeamViewSet(viewsets.ModelViewSet):
+    serializer_class = TeamSerializer
+    permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
+
+    def get_queryset(self):
+        return selectors.teams_for(self.request.user).order_by("name")
+
+    def perform_create(self, serializer):
+        team = serializer.save()
+        Membership.objects.create(team=team, user=self.request.user, role=Membership.Role.MANAGER)
+
+
+class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
+    serializer_class = MembershipSerializer
+    permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
+
+    def get_queryset(self):
+        return selectors.memberships_for(self.request.user).order_by("team_id", "id")
+
+
+class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
+    serializer_class = RotationSerializer
+    permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
+
+    def get_queryset(self):
+        return selectors.rotations_for(self.request.user).order_by("id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "at", OpenApiTypes.DATETIME, description="ISO 8601 instant; defaults to now."
+            )
+        ],
+        responses=OnCallSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def oncall(self, request, pk=None):
+        """Who is on call at an instant: primary, secondary and the escalation chain."""
+        rotation = self.get_object()
+        raw = request.query_params.get("at")
+        if raw:
+            at = parse_datetime(raw.replace(" ", "+"))
+            if at is None:
+                raise ValidationError({"at": "Use an ISO 8601 date-time, e.g. 2026-03-29T00:30:00Z."})
+            if timezone.is_naive(at):
+                raise ValidationError({"at": "Give a time zone offset or Z; a local time is ambiguous."})
+        else:
+            at = timezone.now()
+        result = selectors.on_call(rotation, at)
+
+        def contact(c):
+            if c is None:
+                return None
+            data = asdict(c)
+            data["local_time"] = at.astimezone(ZoneInfo(c.time_zone)).isoformat()
+            return data
+
+        payload = {
+            "rotation": rotation.pk,
+            "rotation_name": rotation.name,
+            "at": at,
+            "shift_start": result.shift_start,
+            "shift_end": result.shift_end,
+            "primary": contact(result.primary),
+            "secondary": contact(result.secondary),
+            "shadow": contact(result.shadow),
+            "escalation": [contact(c) for c in result.escalation],
+        }
+        return Response(OnCallSerializer(payload).data)
+
+
+class RosterViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RosterSerializer
+
+    def get_queryset(self):
+        qs = selectors.rosters_for(self.request.user)
+        rotation = self.request.query_params.get("rotation")
+        if rotation:
+            qs = qs.filter(rotation_id=_int_param("rotation", rotation))
+        return qs
+
+
+class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ShiftSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("rotation", OpenApiTypes.INT),
+            OpenApiParameter("roster", OpenApiTypes.INT),
+            OpenApiParameter("mine", OpenApiTypes.BOOL),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = selectors.shifts_for(self.request.user).order_by("start", "role")
+        params = self.request.query_params
+        if params.get("rotation"):
+            qs = qs.filter(roster__rotation_id=_int_param("rotation", params["rotation"]))
+        if params.get("roster"):
+            qs = qs.filter(roster_id=_int_param("roster", params["roster"]))
+        if params.get("mine") in {"1", "true"}:
+            qs = qs.filter(assignee=self.request.user)
+        return qs
+
+
+def _int_param(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({name: "Must be a whole number."}) from None
+
+

@@ -1,0 +1,240 @@
+"""Teams, people, rotations, rosters and shifts.
+
+Invariants that matter for an on-call tool are enforced by the database, not only forms:
+one assignee per slot, one slot per person per shift, start before end, one published
+roster per rotation and period.
+"""
+
+import secrets
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from .timezones import validate_time_zone
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Person(models.Model):
+    """Profile data Onehand needs about a user."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    phone = models.CharField(max_length=40, blank=True)
+    country = models.CharField(
+        max_length=2, default="GB", help_text="ISO 3166 country code, for public holidays."
+    )
+    mentor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mentees",
+        help_text="A peer to escalate to as a last resort.",
+    )
+    work_start = models.TimeField(default=time(9, 0))
+    work_end = models.TimeField(default=time(17, 0))
+    work_days = models.CharField(max_length=13, default="0,1,2,3,4", help_text="Weekday numbers, Monday=0.")
+    reminder_hours = models.PositiveIntegerField(default=24)
+    feed_token = models.CharField(max_length=64, unique=True, default=new_token)
+
+    class Meta:
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ENGINEER = "engineer", "Engineer"
+        MANAGER = "manager", "Manager"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ENGINEER)
+    fte = models.DecimalField(max_digits=3, decimal_places=2, default=1)
+    joined_on = models.DateField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="membership_once_per_team"),
+            models.CheckConstraint(condition=Q(fte__gt=0) & Q(fte__lte=1), name="membership_fte_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class SlotRole(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+    SHADOW = "shadow", "Shadow"
+
+
+class Rotation(models.Model):
+    class Pattern(models.TextChoices):
+        WEEKLY = "weekly", "Weekly"
+        DAILY = "daily", "Daily"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rotations")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    pattern = models.CharField(max_length=10, choices=Pattern.choices, default=Pattern.WEEKLY)
+    handoff_weekday = models.PositiveSmallIntegerField(default=0, help_text="Monday=0 (weekly rotations).")
+    handoff_time = models.TimeField(default=time(9, 0))
+    has_secondary = models.BooleanField(default=True)
+    has_shadow = models.BooleanField(default=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="RotationMember", related_name="rotations"
+    )
+    mentor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Fallback mentor when the on-call person has none of their own.",
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Last escalation contact.",
+    )
+    runbook_url = models.URLField(blank=True)
+    # Fairness settings for the recommender.
+    weekend_weight = models.DecimalField(max_digits=4, decimal_places=2, default=1.5)
+    holiday_weight = models.DecimalField(max_digits=4, decimal_places=2, default=2.0)
+    history_half_life_days = models.PositiveIntegerField(default=180)
+    min_rest_hours = models.PositiveIntegerField(default=0)
+    no_back_to_back = models.BooleanField(default=True)
+    # Swap settings.
+    offers_at_once = models.PositiveSmallIntegerField(default=3)
+    swap_deadline_hours = models.PositiveIntegerField(default=48)
+    swaps_need_approval = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["team__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="rotation_name_unique_in_team"),
+            models.CheckConstraint(condition=Q(handoff_weekday__lte=6), name="rotation_weekday_0_6"),
+            models.CheckConstraint(condition=Q(weekend_weight__gte=1), name="rotation_weekend_weight_ge_1"),
+            models.CheckConstraint(condition=Q(holiday_weight__gte=1), name="rotation_holiday_weight_ge_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} / {self.name}"
+
+    @property
+    def slot_roles(self) -> list[str]:
+        roles = [SlotRole.PRIMARY.value]
+        if self.has_secondary:
+            roles.append(SlotRole.SECONDARY.value)
+        if self.has_shadow:
+            roles.append(SlotRole.SHADOW.value)
+        return roles
+
+
+class RotationMember(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="rotation_members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    since = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rotation", "user"], name="rotation_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.rotation.name}"
+
+
+class Roster(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        SUPERSEDED = "superseded", "Superseded"
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="rosters")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Exclusive.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    # What the recommender reported: objective, bound, gap, metrics and the settings used.
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_start__lt=F("period_end")), name="roster_period_ordered"),
+            models.UniqueConstraint(
+                fields=["rotation", "period_start", "period_end"],
+                condition=Q(status="published"),
+                name="one_published_roster_per_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rotation.name} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} ({self.status})"
+
+
+class Shift(models.Model):
+    """One slot (primary, secondary or shadow) of one shift of a roster."""
+
+    roster = models.ForeignKey(Roster, on_delete=models.CASCADE, related_name="shifts")
+    role = models.CharField(max_length=10, choices=SlotRole.choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="shifts"
+    )
+    # Grows with every change so calendar updates replace the entry (iCalendar SEQUENCE).
+    sequence = models.PositiveIntegerField(default=0)
+    reason = models.JSONField(default=dict, blank=True)
+    overridden = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["start", "role"]
+        indexes = [models.Index(fields=["start", "end"]), models.Index(fields=["assignee", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="shift_start_before_end"),
+            models.UniqueConstraint(fields=["roster", "start", "role"], name="one_assignee_per_slot"),
+            models.UniqueConstraint(
+                fields=["roster", "start", "assignee"], name="one_slot_per_person_per_shift"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.roster.rotation.name} {self.role} {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+
+class Heartbeat(models.Model):
+    """Written by a beat-scheduled task on a worker: proves beat and a worker are alive."""
+
+    name = models.CharField(max_length=40, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

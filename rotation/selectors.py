@@ -1,0 +1,171 @@
+"""Reads for the rotation app. Every queryset here is scoped to what a user may see."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
+
+from .models import Membership, Person, Roster, Rotation, Shift, SlotRole, Team
+
+User = get_user_model()
+
+
+def teams_for(user) -> QuerySet[Team]:
+    if not user.is_authenticated:
+        return Team.objects.none()
+    if user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user).distinct()
+
+
+def managed_teams(user) -> QuerySet[Team]:
+    if not user.is_authenticated:
+        return Team.objects.none()
+    if user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.MANAGER).distinct()
+
+
+def is_manager(user, team_id: int) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user=user, team_id=team_id, role=Membership.Role.MANAGER
+    ).exists()
+
+
+def is_member(user, team_id: int) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or Membership.objects.filter(user=user, team_id=team_id).exists()
+
+
+def memberships_for(user) -> QuerySet[Membership]:
+    return Membership.objects.filter(team__in=teams_for(user)).select_related("team", "user")
+
+
+def rotations_for(user) -> QuerySet[Rotation]:
+    return Rotation.objects.filter(team__in=teams_for(user)).select_related("team", "mentor__person", "lead__person")
+
+
+def rosters_for(user) -> QuerySet[Roster]:
+    return Roster.objects.filter(rotation__team__in=teams_for(user)).select_related("rotation__team")
+
+
+def shifts_for(user) -> QuerySet[Shift]:
+    return Shift.objects.filter(roster__rotation__team__in=teams_for(user)).select_related(
+        "roster__rotation", "assignee__person"
+    )
+
+
+def person_of(user) -> Person:
+    person, _ = Person.objects.get_or_create(user=user)
+    return person
+
+
+def published_shifts(rotation_id: int, start: datetime, end: datetime) -> QuerySet[Shift]:
+    """Slots of published rosters of a rotation overlapping [start, end)."""
+    return (
+        Shift.objects.filter(
+            roster__rotation_id=rotation_id,
+            roster__status=Roster.Status.PUBLISHED,
+            start__lt=end,
+            end__gt=start,
+        )
+        .select_related("assignee__person")
+        .order_by("start", "role")
+    )
+
+
+def upcoming_shifts_of(user, now: datetime, limit: int = 10) -> list[Shift]:
+    return list(
+        Shift.objects.filter(assignee=user, roster__status=Roster.Status.PUBLISHED, end__gt=now)
+        .select_related("roster__rotation__team")
+        .order_by("start")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str
+    user_id: int
+    name: str
+    email: str
+    phone: str
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class OnCall:
+    rotation: Rotation
+    at: datetime
+    primary: Contact | None
+    secondary: Contact | None
+    shadow: Contact | None
+    escalation: list[Contact]
+    shift_start: datetime | None
+    shift_end: datetime | None
+
+
+def _contact(role: str, user) -> Contact | None:
+    if user is None:
+        return None
+    person = getattr(user, "person", None)
+    return Contact(
+        role=role,
+        user_id=user.pk,
+        name=user.get_full_name() or user.get_username(),
+        email=user.email,
+        phone=person.phone if person else "",
+        time_zone=person.time_zone if person else "UTC",
+    )
+
+
+def escalation_chain(rotation: Rotation, primary, secondary) -> list[Contact]:
+    """Secondary, then the primary's mentor (or the rotation's), then the lead; no repeats."""
+    chain: list[Contact] = []
+    seen = {primary.pk} if primary else set()
+    mentor = None
+    if primary is not None and getattr(primary, "person", None) and primary.person.mentor_id:
+        mentor = primary.person.mentor
+    mentor = mentor or rotation.mentor
+    for role, user in (("secondary", secondary), ("mentor", mentor), ("lead", rotation.lead)):
+        if user is not None and user.pk not in seen:
+            seen.add(user.pk)
+            chain.append(_contact(role, user))
+    return chain
+
+
+def on_call(rotation: Rotation, at: datetime) -> OnCall:
+    current = Shift.objects.filter(
+        roster__rotation_id=rotation.pk,
+        roster__status=Roster.Status.PUBLISHED,
+        start__lte=at,
+        end__gt=at,
+    ).select_related("assignee__person__mentor__person")
+    slots = {s.role: s for s in current}
+    primary = slots.get(SlotRole.PRIMARY)
+    secondary = slots.get(SlotRole.SECONDARY)
+    shadow = slots.get(SlotRole.SHADOW)
+    primary_user = primary.assignee if primary else None
+    secondary_user = secondary.assignee if secondary else None
+    any_slot = primary or secondary or shadow
+    return OnCall(
+        rotation=rotation,
+        at=at,
+        primary=_contact("primary", primary_user),
+        secondary=_contact("secondary", secondary_user),
+        shadow=_contact("shadow", shadow.assignee if shadow else None),
+        escalation=escalation_chain(rotation, primary_user, secondary_user),
+        shift_start=any_slot.start if any_slot else None,
+        shift_end=any_slot.end if any_slot else None,
+    )
+
+
+def team_with_members(team_id: int) -> Team:
+    return Team.objects.prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.select_related("user__person").order_by("user__first_name"))
+    ).get(pk=team_id)

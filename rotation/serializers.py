@@ -1,0 +1,91 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from .models import Membership, Roster, Rotation, Shift, Team
+from .timezones import validate_time_zone
+
+User = get_user_model()
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email"]
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user_detail = UserSummarySerializer(source="user", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "team", "user", "user_detail", "role", "fte", "joined_on"]
+        read_only_fields = ["joined_on"]
+
+
+class RotationSerializer(serializers.ModelSerializer):
+    time_zone = serializers.CharField(validators=[validate_time_zone], default="UTC")
+
+    class Meta:
+        model = Rotation
+        fields = [
+            "id", "team", "name", "description", "time_zone", "pattern", "handoff_weekday",
+            "handoff_time", "has_secondary", "has_shadow", "mentor", "lead", "runbook_url",
+            "weekend_weight", "holiday_weight", "history_half_life_days", "min_rest_hours",
+            "no_back_to_back", "offers_at_once", "swap_deadline_hours", "swaps_need_approval",
+        ]
+
+
+class RosterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Roster
+        fields = [
+            "id", "rotation", "period_start", "period_end", "status", "version",
+            "created_at", "published_at", "summary",
+        ]
+        read_only_fields = fields
+
+
+class ShiftSerializer(serializers.ModelSerializer):
+    rotation = serializers.IntegerField(source="roster.rotation_id", read_only=True)
+    assignee_detail = UserSummarySerializer(source="assignee", read_only=True)
+
+    class Meta:
+        model = Shift
+        fields = [
+            "id", "roster", "rotation", "role", "start", "end", "assignee", "assignee_detail",
+            "sequence", "reason", "overridden",
+        ]
+        read_only_fields = fields
+
+
+class ContactSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    user_id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    phone = serializers.CharField(allow_blank=True)
+    time_zone = serializers.CharField()
+    local_time = serializers.CharField(help_text="The instant in this contact's own time zone, ISO 8601.")
+
+
+class OnCallSerializer(serializers.Serializer):
+    rotation = serializers.IntegerField()
+    rotation_name = serializers.CharField()
+    at = serializers.DateTimeField()
+    shift_start = serializers.DateTimeField(allow_null=True)
+    shift_end = serializers.DateTimeField(allow_null=True)
+    primary = ContactSerializer(allow_null=True)
+    secondary = ContactSerializer(allow_null=True)
+    shadow = ContactSerializer(allow_null=True)
+    escalation = ContactSerializer(many=True)

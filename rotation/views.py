@@ -1,0 +1,78 @@
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+
+from . import selectors
+from .calendar import grid_bounds, local_day_bounds, month_grid, parse_month
+from .models import Membership
+
+
+@login_required
+def home(request):
+    now = timezone.now()
+    memberships = (
+        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name")
+    )
+    return render(
+        request,
+        "rotation/home.html",
+        {
+            "memberships": memberships,
+            "rotations": selectors.rotations_for(request.user),
+            "upcoming": selectors.upcoming_shifts_of(request.user, now),
+        },
+    )
+
+
+@login_required
+def team_detail(request, slug):
+    team = selectors.teams_for(request.user).filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such team, or you are not in it.")
+    team = selectors.team_with_members(team.pk)
+    return render(
+        request,
+        "rotation/team.html",
+        {
+            "team": team,
+            "rotations": team.rotations.all(),
+            "is_manager": selectors.is_manager(request.user, team.pk),
+        },
+    )
+
+
+@login_required
+def rotation_detail(request, pk):
+    rotation = selectors.rotations_for(request.user).filter(pk=pk).first()
+    if rotation is None:
+        raise Http404("No such rotation, or you are not in its team.")
+    tz_name = request.time_zone
+    tz = ZoneInfo(tz_name)
+    today = timezone.now().astimezone(tz).date()
+    month = parse_month(request.GET.get("month"), today)
+    grid_start, grid_end = grid_bounds(month)
+    start, _ = local_day_bounds(grid_start, tz)
+    end, _ = local_day_bounds(grid_end, tz)
+    slots = list(selectors.published_shifts(rotation.pk, start, end))
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (month + timedelta(days=32)).replace(day=1)
+    return render(
+        request,
+        "rotation/rotation.html",
+        {
+            "rotation": rotation,
+            "month": month,
+            "weeks": month_grid(month, tz_name, slots, today),
+            "previous": previous,
+            "following": following,
+            "on_call": selectors.on_call(rotation, timezone.now()),
+            "is_manager": selectors.is_manager(request.user, rotation.team_id),
+            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+        },
+    )
+
+
