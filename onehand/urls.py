@@ -23,5 +23,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(router.urls)),
+    path("", include("availability.urls")),
+    path("", include("notifications.urls")),
     path("", include("rotation.urls")),
 ]

@@ -1156,6 +1156,110 @@ class _Greedy:
                 break
         return changed
 
+    # -- small instances: budgeted branch-and-bound on max L ---------------------------
+    def branch_and_bound(self, node_budget: int = 60_000) -> bool:
+        """Depth-first branch-and-bound that looks for a roster with a lower max L
+        covering the same slots, starting from the current roster as incumbent.
+        Pure Python (meant for small instances). Returns True if it improved."""
+        m, st = self.m, self.st
+        slots = [s for s in m.geo.order if not m.fixed[s] and st.holder[s] >= 0]
+        if not slots or m.np == 0:
+            return False
+        L0 = st.L()
+        incumbent = float(L0.max())
+        saved = st.copy_assignment()
+        for s in slots:
+            st.unassign(s)
+        st.commit()
+        base = (m.base + st.load).tolist()  # past + pinned
+        fixed_top = max(b / c for b, c in zip(base, m.cap.tolist()))
+        eps = 1e-9 * max(1.0, abs(incumbent))
+        if incumbent <= fixed_top + eps:
+            st.load_assignment(saved)
+            return False
+        cap = m.cap.tolist()
+        Wl = m.W.tolist()
+        elig = [[int(p) for p in np.nonzero(m.E[s])[0]] for s in range(m.ns)]
+        nbr = [[int(t) for t in m.neighbors[s]] for s in range(m.ns)]
+        blocked = st.B.tolist()  # conflicts with pinned slots
+        is_shadow = m.is_shadow.tolist()
+        quota = (m.needs - st.shadow_used).tolist()
+        tb = m.tb_rank.tolist()
+        load = [0.0] * m.np
+        holder: dict[int, int] = {}
+        best: dict[int, int] | None = None
+        top = [incumbent]
+        nodes = [0]
+        open_slots = list(slots)
+
+        def candidates(s: int, thr: float) -> list[tuple[float, int, int]]:
+            out = []
+            row = blocked[s]
+            w = Wl[s]
+            for p in elig[s]:
+                if row[p] or (is_shadow[s] and quota[p] <= 0):
+                    continue
+                v = (base[p] + load[p] + w[p]) / cap[p]
+                if v < thr:
+                    out.append((v, tb[p], p))
+            return out
+
+        def dfs(current_max: float) -> None:
+            nodes[0] += 1
+            if nodes[0] > node_budget:
+                return
+            if not open_slots:
+                nonlocal best
+                best = dict(holder)
+                top[0] = current_max
+                return
+            thr = top[0] - 1e-9 * max(1.0, abs(top[0]))
+            pick = None
+            need = 0.0
+            for s in open_slots:
+                cand = candidates(s, thr)
+                if not cand:
+                    return
+                need += min(Wl[s][p] for _, _, p in cand)
+                if pick is None or len(cand) < len(pick[1]):
+                    pick = (s, cand)
+            room = sum(max(0.0, thr * cap[p] - base[p] - load[p]) for p in range(m.np))
+            if need > room + 1e-9:
+                return
+            s, cand = pick
+            cand.sort()
+            open_slots.remove(s)
+            for v, _, p in cand:
+                if v >= top[0] - 1e-9 * max(1.0, abs(top[0])):
+                    break
+                holder[s] = p
+                load[p] += Wl[s][p]
+                for t in nbr[s]:
+                    blocked[t][p] += 1
+                if is_shadow[s]:
+                    quota[p] -= 1
+                dfs(max(current_max, v))
+                if is_shadow[s]:
+                    quota[p] += 1
+                for t in nbr[s]:
+                    blocked[t][p] -= 1
+                load[p] -= Wl[s][p]
+                del holder[s]
+                if nodes[0] > node_budget:
+                    break
+            open_slots.append(s)
+            open_slots.sort(key=lambda x: m.order_rank[x])
+
+        dfs(fixed_top)
+        if best is None:
+            st.load_assignment(saved)
+            return False
+        new = np.full(m.ns, -1, dtype=np.int64)
+        for s, p in best.items():
+            new[s] = p
+        st.load_assignment(new)
+        return True
+
     def improve(self, rounds: int = 3) -> None:
         self.nodes = 0
         for _ in range(rounds):
@@ -1174,7 +1278,12 @@ def _run_greedy(m: _Model) -> _State:
     if any(st.holder[s] < 0 for s in must):
         g.complete_search()
     g.improve()
+    if m.ns * m.np <= _BNB_SIZE and g.branch_and_bound():
+        g.improve()
     return st
+
+
+_BNB_SIZE = 600  # slots x people up to which the branch-and-bound polish runs
 
 
 # --------------------------------------------------------------------------

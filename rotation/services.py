@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from .events import roster_published
 from .models import Heartbeat, Person, Roster, Rotation, Shift
 from .shifts import shift_windows
 
@@ -81,6 +82,7 @@ def publish_roster(roster: Roster, *, by=None) -> Roster:
     roster.published_at = timezone.now()
     roster.published_by = by
     roster.save(update_fields=["status", "published_at", "published_by"])
+    roster_published.send(sender=Roster, roster=roster)
     return roster
 
 

@@ -1,0 +1,15 @@
+"""Domain events other apps subscribe to (notifications connects in its own apps.py).
+
+Receivers run *inside* the sending transaction, so an outbox row they write commits or rolls
+back with the change itself; anything that talks to the outside world must be queued with
+`transaction.on_commit`.
+"""
+
+from django.dispatch import Signal
+
+# roster: the Roster just published (its shifts have their final assignees).
+roster_published = Signal()
+
+# changes: list of (shift, previous_assignee_id) for slots whose assignee changed after
+# publishing (manager edit or swap); shift.sequence has already been bumped.
+shifts_reassigned = Signal()
