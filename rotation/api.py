@@ -1,6 +1,8 @@
 from dataclasses import asdict
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -11,10 +13,13 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from . import selectors
-from .models import Membership
+from . import selectors, services
+from .calendar import parse_month
+from .models import Membership, Roster
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
+    AssignRequestSerializer,
+    DraftRequestSerializer,
     MembershipSerializer,
     OnCallSerializer,
     RosterSerializer,
@@ -22,6 +27,7 @@ from .serializers import (
     ShiftSerializer,
     TeamSerializer,
 )
+from .shifts import month_bounds
 
 
 class TeamScopedWriteMixin:
@@ -110,12 +116,42 @@ class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
         }
         return Response(OnCallSerializer(payload).data)
 
+    @extend_schema(request=DraftRequestSerializer, responses={201: RosterSerializer})
+    @action(detail=True, methods=["post"])
+    def draft(self, request, pk=None):
+        """Ask the recommender for a fair draft roster of a month (managers only)."""
+        rotation = self.get_object()
+        if not selectors.is_manager(request.user, rotation.team_id):
+            raise PermissionDenied("Only a manager of this team can draft rosters.")
+        body = DraftRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        start, end = month_bounds(parse_month(data.pop("month"), timezone.now().date()))
+        roster = services.draft_roster(rotation, start, end, by=request.user, mode=data.pop("mode"), **data)
+        return Response(RosterSerializer(roster).data, status=201)
+
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RosterSerializer
 
+    @extend_schema(request=None, responses=RosterSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Publish a draft (managers only). Publishing twice publishes once."""
+        roster = self.get_object()
+        try:
+            roster = services.publish_roster(roster, by=request.user)
+        except services.NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from None
+        return Response(RosterSerializer(roster).data)
+
     def get_queryset(self):
         qs = selectors.rosters_for(self.request.user)
+        if not self.request.user.is_superuser:
+            # Drafts are the managers' working copies.
+            qs = qs.exclude(
+                ~Q(rotation__team__in=selectors.managed_teams(self.request.user)), status=Roster.Status.DRAFT
+            )
         rotation = self.request.query_params.get("rotation")
         if rotation:
             qs = qs.filter(rotation_id=_int_param("rotation", rotation))
@@ -135,8 +171,36 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
+    @extend_schema(request=AssignRequestSerializer, responses=ShiftSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Change a slot's assignee (managers only); a rule break needs override=true."""
+        shift = self.get_object()
+        if not selectors.is_manager(request.user, shift.roster.rotation.team_id):
+            raise PermissionDenied("Only a manager of this team can change assignments.")
+        body = AssignRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = None
+        if body.validated_data["assignee"] is not None:
+            user = get_user_model().objects.filter(pk=body.validated_data["assignee"]).first()
+            if user is None:
+                raise ValidationError({"assignee": "No such person."})
+        try:
+            shift = services.assign_slot(
+                shift, user, by=request.user, override=body.validated_data["override"],
+                note=body.validated_data["note"],
+            )
+        except services.AssignmentRefused as exc:
+            return Response({"detail": str(exc), "code": "rule_broken"}, status=409)
+        return Response(ShiftSerializer(shift).data)
+
     def get_queryset(self):
         qs = selectors.shifts_for(self.request.user).order_by("start", "role")
+        if not self.request.user.is_superuser:
+            qs = qs.exclude(
+                ~Q(roster__rotation__team__in=selectors.managed_teams(self.request.user)),
+                roster__status=Roster.Status.DRAFT,
+            )
         params = self.request.query_params
         if params.get("rotation"):
             qs = qs.filter(roster__rotation_id=_int_param("rotation", params["rotation"]))

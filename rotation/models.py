@@ -164,6 +164,7 @@ class Roster(models.Model):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
         SUPERSEDED = "superseded", "Superseded"
+        IMPORTED = "imported", "Imported history"
 
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="rosters")
     period_start = models.DateField()
@@ -238,3 +239,35 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditEntry(models.Model):
+    """Who did what to a roster, when, with the state before and after."""
+
+    class Action(models.TextChoices):
+        DRAFT = "draft", "Drafted"
+        EDIT = "edit", "Edited"
+        OVERRIDE = "override", "Edited with override"
+        PUBLISH = "publish", "Published"
+        SUPERSEDE = "supersede", "Superseded"
+        SWAP = "swap", "Swapped"
+        IMPORT = "import", "Imported history"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_entries")
+    rotation = models.ForeignKey(Rotation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    roster = models.ForeignKey(Roster, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    summary = models.CharField(max_length=300)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}: {self.summary}"

@@ -1185,6 +1185,21 @@ class _Greedy:
         is_shadow = m.is_shadow.tolist()
         quota = (m.needs - st.shadow_used).tolist()
         tb = m.tb_rank.tolist()
+        # symmetry: two slots of one shift with equal weights and conflicts are
+        # interchangeable; keep only the orientation where the lower-index slot
+        # goes to the person with the lower tie-break rank (when both could swap)
+        partners: list[list[int]] = [[] for _ in range(m.ns)]
+        for s in slots:
+            for t in slots:
+                if (
+                    t != s
+                    and m.geo.same_shift[s, t]
+                    and is_shadow[s] == is_shadow[t]
+                    and np.array_equal(m.W[s], m.W[t])
+                    and np.array_equal(np.delete(m.C[s], [s, t]), np.delete(m.C[t], [s, t]))
+                ):
+                    partners[s].append(t)
+        E = m.E
         load = [0.0] * m.np
         holder: dict[int, int] = {}
         best: dict[int, int] | None = None
@@ -1196,8 +1211,13 @@ class _Greedy:
             out = []
             row = blocked[s]
             w = Wl[s]
+            pairs = [(t, holder[t]) for t in partners[s] if t in holder]
             for p in elig[s]:
                 if row[p] or (is_shadow[s] and quota[p] <= 0):
+                    continue
+                if pairs and any(
+                    E[t, p] and E[s, q] and ((tb[p] > tb[q]) if s < t else (tb[p] < tb[q])) for t, q in pairs
+                ):
                     continue
                 v = (base[p] + load[p] + w[p]) / cap[p]
                 if v < thr:

@@ -1,7 +1,7 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
@@ -169,3 +169,213 @@ def team_with_members(team_id: int) -> Team:
     return Team.objects.prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.select_related("user__person").order_by("user__first_name"))
     ).get(pk=team_id)
+
+
+# --- Planning: the manager's availability calendar and drafts ---------------------------------
+
+
+@dataclass
+class PlanCell:
+    day: date
+    unavailable: bool = False
+    partial: bool = False
+    preferred: bool = False
+    weekend: bool = False
+
+
+@dataclass
+class PlanRow:
+    user_id: int
+    name: str
+    time_zone: str
+    roles: list[str]
+    needs_shadow: int
+    utilisation: object
+    level: object
+    cells: list[PlanCell]
+
+
+def plan_calendar(rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime) -> list[PlanRow]:
+    """People x days of a period, with availability, eligibility, utilisation and level.
+
+    A constant number of queries whatever the team size: everything is fetched per
+    rotation and grouped in Python.
+    """
+    from datetime import UTC, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from . import inputs
+    from . import recommender as rec
+
+    tz = ZoneInfo(viewer_tz)
+    start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
+    settings = inputs.recommender_settings(rotation)
+    candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
+    from availability import selectors as availability
+
+    ids = [c.person_id for c in candidates]
+    preferred = availability.preferences_by_person(ids, start, end)
+    utilisation = availability.utilisation_for(ids, start, end, exclude_rotation_id=rotation.pk)
+    levels = rec.levels(candidates, settings)
+    days = []
+    day = month_start
+    while day < month_end:
+        day_start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        days.append((day, day_start, day_end))
+        day += timedelta(days=1)
+
+    def covers(intervals, a, b):
+        overlap = sum(
+            max(0.0, (min(e, b) - max(s, a)).total_seconds()) for s, e in intervals
+        )
+        return overlap, (b - a).total_seconds()
+
+    rows = []
+    for c in candidates:
+        cells = []
+        for day, a, b in days:
+            covered, total = covers(c.unavailable, a, b)
+            pref, _ = covers(preferred.get(c.person_id, ()), a, b)
+            cells.append(
+                PlanCell(
+                    day=day,
+                    unavailable=covered >= total - 1,
+                    partial=0 < covered < total - 1,
+                    preferred=pref > 0,
+                    weekend=day.weekday() >= 5,
+                )
+            )
+        rows.append(
+            PlanRow(
+                user_id=c.person_id,
+                name=c.name,
+                time_zone=c.time_zone,
+                roles=sorted(c.roles),
+                needs_shadow=c.needs_shadow,
+                utilisation=utilisation.get(c.person_id),
+                level=levels.get(c.person_id),
+                cells=cells,
+            )
+        )
+    rows.sort(key=lambda r: (r.level.rank if r.level else 0, r.name))
+    return rows
+
+
+def drafts_for(rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
+    return Roster.objects.filter(
+        rotation=rotation, period_start=period_start, period_end=period_end
+    ).select_related("created_by").order_by("-created_at")
+
+
+def roster_detail(roster_id: int):
+    """A roster with its slots grouped by shift, and the people who could be chosen."""
+    roster = Roster.objects.select_related("rotation__team", "rotation__lead__person", "rotation__mentor__person").get(pk=roster_id)
+    slots = list(
+        roster.shifts.select_related("assignee__person__mentor__person").order_by("start", "role")
+    )
+    return roster, slots
+
+
+def rotation_people(rotation: Rotation):
+    return [
+        m.user
+        for m in rotation.rotation_members.select_related("user__person").order_by("user__first_name", "user__username")
+    ]
+
+
+def audit_for(roster: Roster) -> QuerySet:
+    from .models import AuditEntry
+
+    return AuditEntry.objects.filter(roster=roster).select_related("actor")
+
+
+def load_report(rotation: Rotation, start: datetime, end: datetime):
+    """Worked (or planned) load per person in [start, end), plus the monthly Gini of hours."""
+    from .inputs import HISTORY_STATUSES, public_holidays
+    from .reports import PersonLoad, gini, split_hours
+
+    members = {m.user_id: m.user for m in rotation.rotation_members.select_related("user__person")}
+    rows: dict[int, PersonLoad] = {
+        uid: PersonLoad(user_id=uid, name=u.get_full_name() or u.get_username()) for uid, u in members.items()
+    }
+    shifts = (
+        Shift.objects.filter(
+            roster__rotation=rotation,
+            roster__status__in=HISTORY_STATUSES,
+            assignee__isnull=False,
+            start__lt=end,
+            end__gt=start,
+        )
+        .exclude(role=SlotRole.SHADOW)
+        .select_related("assignee__person")
+    )
+    months: dict[str, dict[int, float]] = {}
+    for shift in shifts:
+        user = shift.assignee
+        row = rows.setdefault(user.pk, PersonLoad(user_id=user.pk, name=user.get_full_name() or user.get_username()))
+        a, b = max(shift.start, start), min(shift.end, end)
+        person = user.person
+        total, weekend, holiday = split_hours(
+            a, b, person.time_zone, public_holidays(person.country, a.year, b.year)
+        )
+        row.hours += total
+        row.weekend_hours += weekend
+        row.holiday_hours += holiday
+        row.shifts += 1
+        key = f"{a:%Y-%m}"
+        months.setdefault(key, {})
+        months[key][user.pk] = months[key].get(user.pk, 0.0) + total
+    trend = [
+        (key, gini([months[key].get(uid, 0.0) for uid in rows]))
+        for key in sorted(months)
+    ]
+    return sorted(rows.values(), key=lambda r: (-r.hours, r.name)), trend
+
+
+@dataclass(frozen=True)
+class MyShift:
+    shift: Shift
+    partner: object | None  # a user
+    partner_role: str
+    escalation: list[Contact]
+
+
+def partner_role_for(role: str) -> str:
+    return SlotRole.SECONDARY if role == SlotRole.PRIMARY else SlotRole.PRIMARY
+
+
+def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift]:
+    """The viewer's next published shifts, each with their partner and escalation chain."""
+    mine = upcoming_shifts_of(user, now, limit)
+    if not mine:
+        return []
+    siblings = Shift.objects.filter(
+        roster_id__in={s.roster_id for s in mine}, start__in={s.start for s in mine}
+    ).select_related("assignee__person__mentor__person")
+    by_key = {(s.roster_id, s.start, s.role): s for s in siblings}
+    rotations = {
+        r.pk: r for r in Rotation.objects.filter(pk__in={s.roster.rotation_id for s in mine}).select_related(
+            "mentor__person", "lead__person"
+        )
+    }
+    out = []
+    for shift in mine:
+        partner_role = partner_role_for(shift.role)
+        partner_slot = by_key.get((shift.roster_id, shift.start, partner_role))
+        primary = by_key.get((shift.roster_id, shift.start, SlotRole.PRIMARY))
+        secondary = by_key.get((shift.roster_id, shift.start, SlotRole.SECONDARY))
+        out.append(
+            MyShift(
+                shift=shift,
+                partner=partner_slot.assignee if partner_slot else None,
+                partner_role=partner_role,
+                escalation=escalation_chain(
+                    rotations[shift.roster.rotation_id],
+                    primary.assignee if primary else None,
+                    secondary.assignee if secondary else None,
+                ),
+            )
+        )
+    return out

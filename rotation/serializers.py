@@ -89,3 +89,17 @@ class OnCallSerializer(serializers.Serializer):
     secondary = ContactSerializer(allow_null=True)
     shadow = ContactSerializer(allow_null=True)
     escalation = ContactSerializer(many=True)
+
+
+class DraftRequestSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to draft, YYYY-MM.")
+    mode = serializers.ChoiceField(choices=["greedy", "exact"], default="greedy")
+    weekend_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
+    holiday_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
+    half_life_days = serializers.IntegerField(required=False, min_value=7, max_value=3650)
+
+
+class AssignRequestSerializer(serializers.Serializer):
+    assignee = serializers.IntegerField(allow_null=True)
+    override = serializers.BooleanField(default=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")

@@ -1,9 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import manage_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
     path("rotations/<int:pk>/", views.rotation_detail, name="rotation"),
+    path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
+    path("rotations/<int:pk>/report/", manage_views.report, name="report"),
+    path("teams/<slug:slug>/import-history/", manage_views.import_history, name="import-history"),
+    path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
+    path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
+    path("rosters/<int:pk>/publish/", manage_views.publish, name="publish"),
+    path("rosters/<int:pk>/audit.csv", manage_views.audit_csv, name="audit-csv"),
+    path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
 ]

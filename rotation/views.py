@@ -23,7 +23,7 @@ def home(request):
         {
             "memberships": memberships,
             "rotations": selectors.rotations_for(request.user),
-            "upcoming": selectors.upcoming_shifts_of(request.user, now),
+            "upcoming": selectors.upcoming_with_partners(request.user, now),
         },
     )
 

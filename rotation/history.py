@@ -1,0 +1,116 @@
+"""Import past shifts from another tool (CSV), all or nothing, so fairness counts from day one."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from .models import AuditEntry, Roster, Rotation, Shift, SlotRole, Team
+
+User = get_user_model()
+MAX_HISTORY_BYTES = 5 * 1024 * 1024
+COLUMNS = ("email", "rotation", "role", "start", "end")
+
+
+class HistoryImportError(Exception):
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors[:5]))
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    user_id: int
+    rotation_id: int
+    role: str
+    start: datetime
+    end: datetime
+
+
+def _parse(team: Team, data: bytes) -> list[Row]:
+    if len(data) > MAX_HISTORY_BYTES:
+        raise HistoryImportError([f"The file is larger than {MAX_HISTORY_BYTES // (1024 * 1024)} MB."])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise HistoryImportError(["The file is not UTF-8 text (save it as CSV UTF-8)."]) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise HistoryImportError([f"Line 1: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}."])
+    reader.fieldnames = header
+    users = {u.email.lower(): u.pk for u in User.objects.filter(memberships__team=team)}
+    rotations = {r.name.strip().lower(): r.pk for r in Rotation.objects.filter(team=team)}
+    rows, errors, seen_slot, seen_person = [], [], set(), set()
+    for line, raw in enumerate(reader, start=2):
+        values = {k: (v or "").strip() for k, v in raw.items() if k}
+        problems = []
+        user_id = users.get(values["email"].lower())
+        if user_id is None:
+            problems.append(f"{values['email'] or '(empty email)'} is not in the team")
+        rotation_id = rotations.get(values["rotation"].lower())
+        if rotation_id is None:
+            problems.append(f"no rotation called {values['rotation']!r} in the team")
+        role = values["role"].lower()
+        if role not in SlotRole.values:
+            problems.append(f"role must be one of {', '.join(SlotRole.values)}")
+        start, end = parse_datetime(values["start"]), parse_datetime(values["end"])
+        for name, value in (("start", start), ("end", end)):
+            if value is None:
+                problems.append(f"{name} is not an ISO 8601 date-time")
+            elif value.tzinfo is None:
+                problems.append(f"{name} needs a UTC offset (e.g. 2026-03-02T09:00:00+00:00)")
+        if not problems and start >= end:
+            problems.append("start must be before end")
+        if not problems:
+            slot = (rotation_id, start, role)
+            person = (rotation_id, start, user_id)
+            if slot in seen_slot:
+                problems.append("another row already fills this slot")
+            elif person in seen_person:
+                problems.append("this person already holds another slot of this shift")
+            seen_slot.add(slot)
+            seen_person.add(person)
+        if problems:
+            errors.append(f"Line {line}: " + "; ".join(problems) + ".")
+        else:
+            rows.append(Row(line, user_id, rotation_id, role, start, end))
+    if errors:
+        raise HistoryImportError(errors)
+    if not rows:
+        raise HistoryImportError(["The file has no rows."])
+    return rows
+
+
+@transaction.atomic
+def import_history(team: Team, data: bytes, *, by) -> int:
+    """Validate every row first; import nothing unless all are valid."""
+    rows = _parse(team, data)
+    by_rotation: dict[int, list[Row]] = {}
+    for row in rows:
+        by_rotation.setdefault(row.rotation_id, []).append(row)
+    for rotation_id, items in by_rotation.items():
+        roster = Roster.objects.create(
+            rotation_id=rotation_id,
+            period_start=min(r.start for r in items).date(),
+            period_end=max(r.end for r in items).date() + timedelta(days=1),
+            status=Roster.Status.IMPORTED,
+            created_by=by,
+            summary={"imported_rows": len(items)},
+        )
+        Shift.objects.bulk_create(
+            Shift(roster=roster, role=r.role, start=r.start, end=r.end, assignee_id=r.user_id,
+                  reason={"summary": f"Imported (line {r.line})"})
+            for r in items
+        )
+        AuditEntry.objects.create(
+            team=team, rotation_id=rotation_id, roster=roster, actor=by, action=AuditEntry.Action.IMPORT,
+            summary=f"Imported {len(items)} past shifts", after={"rows": len(items)},
+        )
+    return len(rows)

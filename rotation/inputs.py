@@ -1,0 +1,142 @@
+"""Build the recommender's plain inputs from the database (the thin adapter's read half)."""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import holidays as holiday_calendars
+
+from . import recommender as rec
+from .models import Roster, Rotation, RotationMember, Shift, SlotRole
+from .shifts import ShiftWindow
+
+HISTORY_WINDOW_DAYS = 365
+# Superseded rosters still count: a shift someone worked is load, whatever replaced the plan.
+HISTORY_STATUSES = (Roster.Status.PUBLISHED, Roster.Status.SUPERSEDED, Roster.Status.IMPORTED)
+
+
+@lru_cache(maxsize=64)
+def public_holidays(country: str, first_year: int, last_year: int) -> frozenset[date]:
+    try:
+        calendar = holiday_calendars.country_holidays(country, years=range(first_year, last_year + 1))
+    except NotImplementedError:
+        return frozenset()
+    return frozenset(calendar.keys())
+
+
+def recommender_settings(rotation: Rotation, **overrides) -> rec.Settings:
+    values = {
+        "weekend_weight": float(rotation.weekend_weight),
+        "holiday_weight": float(rotation.holiday_weight),
+        "min_rest": timedelta(hours=rotation.min_rest_hours),
+        "no_back_to_back": rotation.no_back_to_back,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return rec.Settings(**values)
+
+
+def slots_for(windows: list[ShiftWindow], roles: list[str]) -> list[rec.Slot]:
+    return [
+        rec.Slot(
+            key=f"{w.start.isoformat()}|{role}",
+            shift_key=w.start.isoformat(),
+            role=role,
+            start=w.start,
+            end=w.end,
+        )
+        for w in windows
+        for role in roles
+    ]
+
+
+def slot_key(start: datetime, role: str) -> str:
+    return f"{start.astimezone(UTC).isoformat()}|{role}"
+
+
+def candidates_for(
+    rotation: Rotation, start: datetime, end: datetime, *, now: datetime, settings: rec.Settings,
+    half_life_days: float | None = None,
+) -> list[rec.Candidate]:
+    """Everyone in the rotation, with availability, qualifications, history and utilisation."""
+    from availability import selectors as availability
+
+    members = list(
+        RotationMember.objects.filter(rotation=rotation)
+        .select_related("user__person")
+        .order_by("user_id")
+    )
+    user_ids = [m.user_id for m in members]
+    fte = dict(
+        rotation.team.memberships.filter(user_id__in=user_ids).values_list("user_id", "fte")
+    )
+    unavailable = availability.unavailability_by_person(user_ids, start, end)
+    roles = availability.qualified_roles(rotation, user_ids, start)
+    shadow = availability.shadow_needs(rotation, user_ids)
+    utilisation = availability.utilisation_for(user_ids, start, end, exclude_rotation_id=rotation.pk)
+
+    busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for uid, s, e in Shift.objects.filter(
+        assignee_id__in=user_ids,
+        roster__status=Roster.Status.PUBLISHED,
+        start__lt=end + timedelta(days=8),
+        end__gt=start - timedelta(days=8),
+    ).exclude(roster__rotation=rotation).values_list("assignee_id", "start", "end"):
+        busy[uid].append((s, e))
+
+    window_start = now - timedelta(days=HISTORY_WINDOW_DAYS)
+    history: dict[int, list[rec.PastShift]] = defaultdict(list)
+    last_end: dict[int, datetime] = {}
+    for uid, s, e, role in Shift.objects.filter(
+        roster__status__in=HISTORY_STATUSES,
+        roster__rotation=rotation,
+        assignee_id__in=user_ids,
+        end__gt=window_start,
+        start__lt=now,
+    ).values_list("assignee_id", "start", "end", "role"):
+        history[uid].append(rec.PastShift(start=s, end=e, role=role))
+        if role != SlotRole.SHADOW and (uid not in last_end or e > last_end[uid]):
+            last_end[uid] = e
+    total_hours = sum(
+        (min(p.end, now) - max(p.start, window_start)).total_seconds() / 3600
+        for shifts in history.values()
+        for p in shifts
+        if p.role != SlotRole.SHADOW
+    )
+    team_rate = total_hours / HISTORY_WINDOW_DAYS / max(1, len(members))
+
+    years = (window_start.year, end.year)
+    out = []
+    for member in members:
+        user = member.user
+        person = user.person
+        since = datetime.combine(member.since, datetime.min.time(), tzinfo=UTC)
+        holiday_dates = public_holidays(person.country, *years)
+        out.append(
+            rec.Candidate(
+                person_id=user.pk,
+                name=user.get_full_name() or user.get_username(),
+                roles=frozenset(roles.get(user.pk, frozenset())),
+                time_zone=person.time_zone,
+                holidays=holiday_dates,
+                unavailable=tuple(unavailable.get(user.pk, ())),
+                busy=tuple(busy.get(user.pk, ())),
+                past_load=rec.past_load(
+                    history.get(user.pk, ()),
+                    as_of=now,
+                    half_life_days=float(half_life_days or rotation.history_half_life_days),
+                    weekend_weight=settings.weekend_weight,
+                    holiday_weight=settings.holiday_weight,
+                    time_zone=person.time_zone,
+                    holidays=holiday_dates,
+                    member_since=since,
+                    team_average_rate=team_rate,
+                    window_days=HISTORY_WINDOW_DAYS,
+                    shadow_weight=settings.shadow_weight,
+                ),
+                fte=float(fte.get(user.pk, 1)),
+                utilisation=utilisation[user.pk].total if user.pk in utilisation else 0.0,
+                last_shift_end=last_end.get(user.pk),
+                needs_shadow=shadow.get(user.pk, 0),
+            )
+        )
+    return out
