@@ -147,6 +147,7 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -183,6 +184,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "onehand")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "rotation.tasks.beat_heartbeat", "schedule": 30.0},
+    # Re-queue deliveries whose message was lost (broker down at publish, worker killed).
+    "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
+    # Reminders before shifts and handoff notes at each handoff.
+    "notifications-notes": {"task": "notifications.tasks.queue_notes", "schedule": 300.0},
 }
 # How old the beat heartbeat may be before /healthz reports the worker unhealthy.
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
@@ -200,6 +205,24 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Onehand <onehand@localhost>")
+
+# --- Deliveries, feeds, CalDAV (notifications) --------------------------------------------------
+# Fernet key(s) for secrets at rest (CalDAV passwords); comma-separated, first one encrypts.
+# Empty derives a key from SECRET_KEY.
+ONEHAND_FIELD_KEY = os.environ.get("ONEHAND_FIELD_KEY", "")
+# A delivery that keeps failing transiently is marked failed (and shown to managers) after this many tries.
+ONEHAND_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("ONEHAND_DELIVERY_MAX_ATTEMPTS", "6"))
+# First retry after this many seconds, doubling each time (capped at one hour).
+ONEHAND_DELIVERY_RETRY_BASE = float(os.environ.get("ONEHAND_DELIVERY_RETRY_BASE", "30"))
+# How long a claimed delivery may stay "sending" before the sweeper sends it again (seconds).
+ONEHAND_DELIVERY_LEASE = float(os.environ.get("ONEHAND_DELIVERY_LEASE", "120"))
+# A pending delivery not picked up this long after it was due is queued again by the sweeper.
+ONEHAND_DELIVERY_SWEEP_GRACE = float(os.environ.get("ONEHAND_DELIVERY_SWEEP_GRACE", "60"))
+# Feeds: past shifts kept for this many days; removed ones shown as cancelled for this many.
+ONEHAND_FEED_PAST_DAYS = int(os.environ.get("ONEHAND_FEED_PAST_DAYS", "90"))
+ONEHAND_FEED_CANCELLED_DAYS = int(os.environ.get("ONEHAND_FEED_CANCELLED_DAYS", "30"))
+# CalDAV URLs on loopback/private networks and plain http (for development and tests only).
+ONEHAND_CALDAV_ALLOW_PRIVATE = env_bool("ONEHAND_CALDAV_ALLOW_PRIVATE", DEBUG)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -229,7 +252,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task is noise in embedded mode, where tasks run inside requests.
+        "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
+    },
 }
 
 # --- Production switches ------------------------------------------------------------------------
