@@ -147,7 +147,6 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -184,6 +183,7 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "onehand")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "rotation.tasks.beat_heartbeat", "schedule": 30.0},
+    "availability-refresh-calendars": {"task": "availability.tasks.refresh_calendar_sources", "schedule": 3600.0},
     # Re-queue deliveries whose message was lost (broker down at publish, worker killed).
     "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
     # Reminders before shifts and handoff notes at each handoff.

@@ -13,3 +13,15 @@ roster_published = Signal()
 # changes: list of (shift, previous_assignee_id) for slots whose assignee changed after
 # publishing (manager edit or swap); shift.sequence has already been bumped.
 shifts_reassigned = Signal()
+
+# offers: list of SwapOffer rows just created (ask these people by email).
+swap_offers_made = Signal()
+
+# request: a SwapRequest that was settled (done, cancelled, expired); offers already updated.
+swap_settled = Signal()
+
+# request, candidates: an open SwapRequest near its deadline with no taker (tell the managers).
+swap_needs_manager = Signal()
+
+# request: an accepted swap that waits for a manager's approval.
+swap_awaits_approval = Signal()

@@ -271,3 +271,74 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}: {self.summary}"
+
+
+class SwapRequest(models.Model):
+    """Someone can't make a shift: Onehand asks fair replacements until one accepts."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Looking for a replacement"
+        PENDING_APPROVAL = "pending", "Waiting for a manager's approval"
+        DONE = "done", "Swapped"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="swap_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_requests")
+    reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    deadline = models.DateTimeField(help_text="After this the managers are told; offers expire at shift start.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    winner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    managers_told_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift"], condition=Q(status__in=["open", "pending"]), name="one_open_swap_per_shift"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Swap of {self.shift} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.PENDING_APPROVAL)
+
+
+class SwapOffer(models.Model):
+    """One person asked to take a shift; accept/decline links act on exactly this row."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Asked"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    request = models.ForeignKey(SwapRequest, on_delete=models.CASCADE, related_name="offers")
+    candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_offers")
+    rank = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED)
+    reason = models.JSONField(default=dict, blank=True)
+    # A true two-way swap: the candidate gives this shift of theirs to the requester.
+    trade_shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "candidate"], name="one_offer_per_candidate"),
+            # The database, not only Python, guarantees a single winner.
+            models.UniqueConstraint(
+                fields=["request"], condition=Q(status="accepted"), name="one_accepted_offer_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer to {self.candidate} for {self.request.shift} ({self.status})"

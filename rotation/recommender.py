@@ -854,13 +854,13 @@ class _Greedy:
     def __init__(self, m: _Model, state: _State):
         self.m = m
         self.st = state
+        self.pinned_load = _State(m).load if m.pinned else np.zeros(m.np)
+        self._py_cache = None
         size = m.ns * max(1, m.np)
-        if size <= 400:
-            self.chain_depth, self.fanout, self.node_budget = 6, 50, 1_000_000
-        elif size <= 4000:
-            self.chain_depth, self.fanout, self.node_budget = 4, 10, 400_000
-        else:
-            self.chain_depth, self.fanout, self.node_budget = 2, 3, 60_000
+        for limit, depth, fanout, budget in _CHAIN_TIERS:
+            if size <= limit:
+                self.chain_depth, self.fanout, self.node_budget = depth, fanout, budget
+                break
         self.nodes = 0
 
     # -- construction ----------------------------------------------------------
@@ -1065,23 +1065,26 @@ class _Greedy:
                 break
         return False
 
-    def leximax_pass(self, max_sweeps: int = 50) -> bool:
+    def peak_pass(self, max_iter: int = 100_000) -> bool:
+        """Lower the person with the largest L (moves / swaps / ejection chains,
+        leximax acceptance) until that fails; ties at the top: lowest tie-break
+        rank first."""
         m, st = self.m, self.st
+        # nobody's L can drop below (past + pinned) / capacity, so max L can never
+        # fall below the highest such floor
+        floor = float(((m.base + self.pinned_load) / m.cap).max(initial=0.0))
         changed = False
-        for _ in range(max_sweeps):
-            improved = False
+        for _ in range(max_iter):
             L = st.L()
-            eps = 1e-9 * max(1.0, float(np.abs(L).max(initial=0.0)))
-            holders = sorted(
-                {int(st.holder[s]) for s in range(m.ns) if st.holder[s] >= 0 and not m.fixed[s]},
-                key=lambda p: (-L[p], m.tb_rank[p]),
-            )
-            for p in holders:
-                while self.nodes <= self.node_budget and self._lower(p, st.L(), eps):
-                    improved = True
-            changed |= improved
-            if not improved or self.nodes > self.node_budget:
+            top = float(L.max(initial=0.0))
+            eps = 1e-9 * max(1.0, abs(top))
+            if top <= floor + eps or self.nodes > self.node_budget:
                 break
+            tied = np.nonzero(L >= top - eps)[0]
+            p = int(tied[np.argmin(m.tb_rank[tied])])
+            if not self._lower(p, L, eps):
+                break
+            changed = True
         return changed
 
     # -- improvement: squared deviation -------------------------------------------------
@@ -1156,58 +1159,57 @@ class _Greedy:
                 break
         return changed
 
-    # -- small instances: budgeted branch-and-bound on max L ---------------------------
-    def branch_and_bound(self, node_budget: int = 60_000) -> bool:
-        """Depth-first branch-and-bound that looks for a roster with a lower max L
-        covering the same slots, starting from the current roster as incumbent.
-        Pure Python (meant for small instances). Returns True if it improved."""
+    # -- exact window search (large-neighbourhood search) -----------------------------
+    def _py(self):
+        """Plain-Python copies of the static arrays (built once, for the search)."""
+        if self._py_cache is None:
+            m = self.m
+            partners: list[list[int]] = [[] for _ in range(m.ns)]
+            for s in range(m.ns):
+                for t in np.nonzero(m.geo.same_shift[s])[0]:
+                    t = int(t)
+                    if (
+                        t != s
+                        and m.is_shadow[s] == m.is_shadow[t]
+                        and np.array_equal(m.W[s], m.W[t])
+                        and np.array_equal(np.delete(m.C[s], [s, t]), np.delete(m.C[t], [s, t]))
+                    ):
+                        partners[s].append(t)
+            self._py_cache = (
+                m.W.tolist(),
+                [[int(p) for p in np.nonzero(m.E[s])[0]] for s in range(m.ns)],
+                [[int(t) for t in m.neighbors[s]] for s in range(m.ns)],
+                partners,
+                m.cap.tolist(),
+                m.tb_rank.tolist(),
+                m.is_shadow.tolist(),
+            )
+        return self._py_cache
+
+    def window_search(self, free: Sequence[int], thr: float, node_budget: int) -> bool:
+        """Re-assign the (currently assigned, movable) slots ``free`` from scratch so
+        that every person receiving one ends with L < ``thr``, minimising the largest
+        receiver L (depth-first branch-and-bound, most constrained slot first,
+        symmetric slot pairs broken). Keeps the old roster if nothing is found."""
         m, st = self.m, self.st
-        slots = [s for s in m.geo.order if not m.fixed[s] and st.holder[s] >= 0]
-        if not slots or m.np == 0:
-            return False
-        L0 = st.L()
-        incumbent = float(L0.max())
-        saved = st.copy_assignment()
-        for s in slots:
-            st.unassign(s)
-        st.commit()
-        base = (m.base + st.load).tolist()  # past + pinned
-        fixed_top = max(b / c for b, c in zip(base, m.cap.tolist()))
-        eps = 1e-9 * max(1.0, abs(incumbent))
-        if incumbent <= fixed_top + eps:
-            st.load_assignment(saved)
-            return False
-        cap = m.cap.tolist()
-        Wl = m.W.tolist()
-        elig = [[int(p) for p in np.nonzero(m.E[s])[0]] for s in range(m.ns)]
-        nbr = [[int(t) for t in m.neighbors[s]] for s in range(m.ns)]
-        blocked = st.B.tolist()  # conflicts with pinned slots
-        is_shadow = m.is_shadow.tolist()
-        quota = (m.needs - st.shadow_used).tolist()
-        tb = m.tb_rank.tolist()
-        # symmetry: two slots of one shift with equal weights and conflicts are
-        # interchangeable; keep only the orientation where the lower-index slot
-        # goes to the person with the lower tie-break rank (when both could swap)
-        partners: list[list[int]] = [[] for _ in range(m.ns)]
-        for s in slots:
-            for t in slots:
-                if (
-                    t != s
-                    and m.geo.same_shift[s, t]
-                    and is_shadow[s] == is_shadow[t]
-                    and np.array_equal(m.W[s], m.W[t])
-                    and np.array_equal(np.delete(m.C[s], [s, t]), np.delete(m.C[t], [s, t]))
-                ):
-                    partners[s].append(t)
+        Wl, elig, nbr, partners, cap, tb, is_shadow = self._py()
         E = m.E
+        mk = st.mark()
+        for s in free:
+            st.unassign(s)
+        base = (m.base + st.load).tolist()
+        free_set = set(free)
+        blocked = {s: st.B[s].tolist() for s in free}
+        quota = (m.needs - st.shadow_used).tolist()
         load = [0.0] * m.np
         holder: dict[int, int] = {}
-        best: dict[int, int] | None = None
-        top = [incumbent]
+        best: list[dict[int, int] | None] = [None]
+        top = [thr]
         nodes = [0]
-        open_slots = list(slots)
+        open_slots = sorted(free, key=lambda x: m.order_rank[x])
+        people = range(m.np)
 
-        def candidates(s: int, thr: float) -> list[tuple[float, int, int]]:
+        def candidates(s: int, limit: float) -> list[tuple[float, int, int]]:
             out = []
             row = blocked[s]
             w = Wl[s]
@@ -1220,31 +1222,30 @@ class _Greedy:
                 ):
                     continue
                 v = (base[p] + load[p] + w[p]) / cap[p]
-                if v < thr:
+                if v < limit:
                     out.append((v, tb[p], p))
             return out
 
-        def dfs(current_max: float) -> None:
+        def dfs(current: float) -> None:
             nodes[0] += 1
             if nodes[0] > node_budget:
                 return
             if not open_slots:
-                nonlocal best
-                best = dict(holder)
-                top[0] = current_max
+                best[0] = dict(holder)
+                top[0] = current
                 return
-            thr = top[0] - 1e-9 * max(1.0, abs(top[0]))
+            limit = top[0] - 1e-9 * max(1.0, abs(top[0]))
             pick = None
             need = 0.0
             for s in open_slots:
-                cand = candidates(s, thr)
+                cand = candidates(s, limit)
                 if not cand:
                     return
                 need += min(Wl[s][p] for _, _, p in cand)
                 if pick is None or len(cand) < len(pick[1]):
                     pick = (s, cand)
-            room = sum(max(0.0, thr * cap[p] - base[p] - load[p]) for p in range(m.np))
-            if need > room + 1e-9:
+            room = sum(max(0.0, limit * cap[p] - base[p] - load[p]) for p in people)
+            if need > room + 1e-9 * max(1.0, room):
                 return
             s, cand = pick
             cand.sort()
@@ -1255,14 +1256,16 @@ class _Greedy:
                 holder[s] = p
                 load[p] += Wl[s][p]
                 for t in nbr[s]:
-                    blocked[t][p] += 1
+                    if t in free_set:
+                        blocked[t][p] += 1
                 if is_shadow[s]:
                     quota[p] -= 1
-                dfs(max(current_max, v))
+                dfs(max(current, v))
                 if is_shadow[s]:
                     quota[p] += 1
                 for t in nbr[s]:
-                    blocked[t][p] -= 1
+                    if t in free_set:
+                        blocked[t][p] -= 1
                 load[p] -= Wl[s][p]
                 del holder[s]
                 if nodes[0] > node_budget:
@@ -1270,20 +1273,72 @@ class _Greedy:
             open_slots.append(s)
             open_slots.sort(key=lambda x: m.order_rank[x])
 
-        dfs(fixed_top)
-        if best is None:
-            st.load_assignment(saved)
+        dfs(-math.inf)
+        self.nodes += nodes[0]
+        if best[0] is None:
+            st.rollback(mk)
             return False
-        new = np.full(m.ns, -1, dtype=np.int64)
-        for s, p in best.items():
-            new[s] = p
-        st.load_assignment(new)
+        for s in sorted(best[0], key=lambda x: m.order_rank[x]):
+            st.assign(s, best[0][s])
+        st.commit()
         return True
+
+    def lower_peak(self, radius: int, node_budget: int, max_iter: int = 500) -> bool:
+        """Repeatedly lower the person with the largest L by re-solving, exactly,
+        time windows of ``radius`` shifts around each of their slots (radius < 0:
+        the whole period as one window)."""
+        m, st = self.m, self.st
+        floor = float(((m.base + self.pinned_load) / m.cap).max(initial=0.0))
+        shift_rank = np.empty(m.ns, dtype=np.int64)
+        order_sh: dict[int, int] = {}
+        for s in m.geo.order:
+            order_sh.setdefault(int(m.geo.shift_of[s]), len(order_sh))
+        for s in range(m.ns):
+            shift_rank[s] = order_sh[int(m.geo.shift_of[s])]
+        movable = (~m.fixed) & (st.holder >= 0)
+        changed = False
+        for _ in range(max_iter):
+            L = st.L()
+            top = float(L.max())
+            eps = 1e-9 * max(1.0, abs(top))
+            if top <= floor + eps:
+                break
+            tops = [int(p) for p in np.nonzero(L >= top - eps)[0]]
+            p = min(tops, key=lambda q: m.tb_rank[q])
+            mine = [s for s in st.held[p] if not m.fixed[s] and m.W[s, p] > 0]
+            if not mine:
+                break
+            movable = (~m.fixed) & (st.holder >= 0)
+            if radius < 0:
+                windows = [np.nonzero(movable)[0]]
+            else:
+                centres = sorted({int(shift_rank[s]) for s in mine})
+                windows = [
+                    np.nonzero(movable & (np.abs(shift_rank - c) <= radius))[0]
+                    for c in sorted(centres, key=lambda c: (-max(m.W[s, p] for s in mine if shift_rank[s] == c), c))
+                ]
+            if radius >= 0 and _PAIR_WINDOWS:
+                # people windows: free the peak person's slots and one other person's
+                others = sorted(
+                    (q for q in range(m.np) if q != p and any(not m.fixed[s] for s in st.held[q])),
+                    key=lambda q: (L[q], m.tb_rank[q]),
+                )
+                for q in others:
+                    windows.append(np.array(sorted(set(mine) | {s for s in st.held[q] if not m.fixed[s]})))
+            improved = False
+            for free in windows:
+                if self.window_search([int(s) for s in free], top - eps, node_budget):
+                    improved = True
+                    break
+            if not improved:
+                break
+            changed = True
+        return changed
 
     def improve(self, rounds: int = 3) -> None:
         self.nodes = 0
         for _ in range(rounds):
-            a = self.leximax_pass()
+            a = self.peak_pass()
             b = self.sq_pass()
             if not (a or b):
                 break
@@ -1298,12 +1353,24 @@ def _run_greedy(m: _Model) -> _State:
     if any(st.holder[s] < 0 for s in must):
         g.complete_search()
     g.improve()
-    if m.ns * m.np <= _BNB_SIZE and g.branch_and_bound():
-        g.improve()
+    if m.ns * m.np <= _BNB_SIZE:
+        if g.lower_peak(radius=-1, node_budget=_BNB_NODES):
+            g.improve()
+    elif m.ns * m.np <= _LNS_SIZE:
+        for radius in _LNS_RADII:
+            if g.lower_peak(radius=radius, node_budget=_LNS_NODES):
+                g.improve()
     return st
 
 
-_BNB_SIZE = 600  # slots x people up to which the branch-and-bound polish runs
+_BNB_SIZE = 300  # slots x people up to which the whole period is re-solved exactly
+_LNS_SIZE = 200_000  # up to which time windows around the peak are re-solved exactly
+_BNB_NODES = 20_000
+# (max slots x people, chain depth, fanout, node budget) for the leximax chains
+_CHAIN_TIERS = ((300, 3, 6, 200_000), (math.inf, 2, 3, 60_000))
+_LNS_NODES = 3_000
+_LNS_RADII = (2,)
+_PAIR_WINDOWS = True
 
 
 # --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import manage_views, views
+from . import manage_views, swap_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,8 @@ urlpatterns = [
     path("rosters/<int:pk>/publish/", manage_views.publish, name="publish"),
     path("rosters/<int:pk>/audit.csv", manage_views.audit_csv, name="audit-csv"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
+    path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),
+    path("offers/<int:offer_pk>/", swap_views.offer_respond, name="swap-offer"),
+    path("swaps/<int:pk>/cancel/", swap_views.cancel_swap, name="swap-cancel"),
+    path("swaps/<int:pk>/decide/", swap_views.decide_swap, name="swap-decide"),
 ]

@@ -1,0 +1,598 @@
+"""Writes for the availability app. Each public function is one transaction.
+
+Errors a person can act on are raised as :class:`AvailabilityError` subclasses whose
+message is safe to show as is; pages and the API turn them into messages and 4xx answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from rotation.models import RotationMember, Team
+from rotation.selectors import is_manager, person_of
+
+from . import intervals as iv
+from . import selectors
+from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, fetch_ics, parse_busy_intervals
+from .models import (
+    AvailabilityEntry,
+    AvailabilityLock,
+    CalendarSource,
+    DutyRequirement,
+    ProjectAllocation,
+    Qualification,
+    TeamAvailabilitySettings,
+)
+
+Kind = AvailabilityEntry.Kind
+CLEAR = "clear"
+# An imported calendar covers this month and the next ones: the periods rosters are made for.
+IMPORT_MONTHS = 3
+FETCH_TIMEOUT_SECONDS = 10.0
+IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
+
+
+class AvailabilityError(Exception):
+    """Something the person asked for can't be done; the message says why."""
+
+
+class AvailabilityLocked(AvailabilityError):
+    pass
+
+
+class NotAllowed(AvailabilityError):
+    pass
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # "marked" or "cleared"
+    kind: str  # "unavailable", "preferred" or "clear"
+    start: datetime
+    end: datetime
+    entry: AvailabilityEntry | None = None  # the (possibly merged) entry a mark produced
+
+
+def _time_zone(user) -> str:
+    return person_of(user).time_zone
+
+
+def _check_unlocked(user, start: datetime, end: datetime) -> None:
+    spans = selectors.locks_affecting(user, start, end, _time_zone(user))
+    if spans:
+        span = spans[0]
+        raise AvailabilityLocked(lock_message(span))
+
+
+def lock_message(span: selectors.LockSpan) -> str:
+    first, last = span.lock.period_start, span.period_last
+    return (
+        f"Availability for {first.day} {first:%b} – {last.day} {last:%b %Y} is locked by "
+        f"{span.lock.team.name}: drafting has started. Changes now need a swap."
+    )
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise ValueError("availability times must be timezone-aware")
+    if start >= end:
+        raise AvailabilityError("The end must be after the start.")
+    if end - start > timedelta(days=366):
+        raise AvailabilityError("Mark at most a year at a time.")
+
+
+def _manual_around(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
+    """Manual entries overlapping or touching [start, end), locked against concurrent edits."""
+    return list(
+        AvailabilityEntry.objects.select_for_update()
+        .filter(user=user, source=AvailabilityEntry.Source.MANUAL, start__lte=end, end__gte=start)
+        .order_by("start", "id")
+    )
+
+
+def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> None:
+    """Remove [start, end) from entries: shorten, split or delete them."""
+    for entry in entries:
+        if entry.end <= start or entry.start >= end:
+            continue
+        pieces = iv.subtract([(entry.start, entry.end)], [(start, end)])
+        if not pieces:
+            entry.delete()
+            continue
+        entry.start, entry.end = pieces[0]
+        entry.save(update_fields=["start", "end"])
+        for piece_start, piece_end in pieces[1:]:
+            AvailabilityEntry.objects.create(
+                user_id=entry.user_id,
+                start=piece_start,
+                end=piece_end,
+                kind=entry.kind,
+                reason=entry.reason,
+                all_day=entry.all_day,
+            )
+
+
+@transaction.atomic
+def mark(
+    user, start: datetime, end: datetime, kind: str, *, reason: str = "", enforce_lock: bool = True
+) -> Change:
+    """Mark [start, end) unavailable or preferred, replacing whatever was entered there.
+
+    Adjacent or overlapping entries of the same kind and reason join into one, so marking
+    day by day still reads as one range. Imported calendar entries are left alone.
+    A swap request passes enforce_lock=False: a lock stops casual edits, and the swap is
+    exactly the way around it.
+    """
+    if kind not in Kind.values:
+        raise AvailabilityError("Choose unavailable or preferred.")
+    _check_span(start, end)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if enforce_lock:
+        _check_unlocked(user, start, end)
+    reason = reason.strip()[:200]
+    around = _manual_around(user, start, end)
+    joined = [e for e in around if e.kind == kind and e.reason == reason]
+    new_start = min([start, *(e.start for e in joined)])
+    new_end = max([end, *(e.end for e in joined)])
+    _cut([e for e in around if e not in joined], start, end)
+    keep = joined[0] if joined else AvailabilityEntry(user=user, kind=kind, reason=reason)
+    for extra in joined[1:]:
+        extra.delete()
+    keep.start, keep.end = new_start, new_end
+    keep.save()
+    return Change("marked", kind, start, end, keep)
+
+
+@transaction.atomic
+def clear(user, start: datetime, end: datetime) -> Change:
+    """Remove every entered mark from [start, end)."""
+    _check_span(start, end)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    _check_unlocked(user, start, end)
+    _cut(_manual_around(user, start, end), start, end)
+    return Change("cleared", CLEAR, start, end)
+
+
+@transaction.atomic
+def toggle_days(
+    user, first: date, last: date, kind: str, *, reason: str = "", time_zone: str | None = None
+) -> Change:
+    """What a click on the month grid does: local days first..last, both included.
+
+    If those days are already all marked with `kind`, they are cleared; otherwise they
+    are marked. `kind` "clear" always clears.
+    """
+    first, last = min(first, last), max(first, last)
+    tz = ZoneInfo(time_zone or _time_zone(user))
+    start, end = iv.local_days(first, last, tz)
+    if kind == CLEAR:
+        return clear(user, start, end)
+    if kind not in Kind.values:
+        raise AvailabilityError("Choose unavailable, preferred or clear.")
+    marked = AvailabilityEntry.objects.filter(
+        user=user, source=AvailabilityEntry.Source.MANUAL, kind=kind, start__lt=end, end__gt=start
+    ).values_list("start", "end")
+    if iv.covers(marked, start, end):
+        return clear(user, start, end)
+    return mark(user, start, end, kind, reason=reason)
+
+
+@transaction.atomic
+def change_entry(
+    user, entry: AvailabilityEntry, *, start: datetime, end: datetime, kind: str, reason: str = ""
+) -> AvailabilityEntry:
+    """Move or re-label one entered entry (the API's PUT/PATCH)."""
+    _own_manual(user, entry)
+    _check_unlocked(user, entry.start, entry.end)
+    entry.delete()
+    return mark(user, start, end, kind, reason=reason).entry
+
+
+@transaction.atomic
+def delete_entry(user, entry: AvailabilityEntry) -> None:
+    _own_manual(user, entry)
+    _check_unlocked(user, entry.start, entry.end)
+    entry.delete()
+
+
+def _own_manual(user, entry: AvailabilityEntry) -> None:
+    if entry.user_id != user.pk:
+        raise NotAllowed("You can only change your own availability.")
+    if entry.source != AvailabilityEntry.Source.MANUAL:
+        raise AvailabilityError(
+            "This comes from your calendar: change it there, or disconnect the calendar."
+        )
+
+
+# --- Locks ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lock_availability(team: Team, period_start: date, period_end: date, *, by, note: str = "") -> AvailabilityLock:
+    """Freeze a team's availability for a period (period_end exclusive); idempotent."""
+    if not is_manager(by, team.pk):
+        raise NotAllowed("Only a manager of this team can lock its availability.")
+    if period_start >= period_end:
+        raise AvailabilityError("The period must end after it starts.")
+    lock, _ = AvailabilityLock.objects.get_or_create(
+        team=team,
+        period_start=period_start,
+        period_end=period_end,
+        defaults={"locked_by": by, "note": note[:200]},
+    )
+    return lock
+
+
+@transaction.atomic
+def unlock_availability(lock: AvailabilityLock, *, by) -> None:
+    if not is_manager(by, lock.team_id):
+        raise NotAllowed("Only a manager of this team can unlock its availability.")
+    lock.delete()
+
+
+# --- Requirements and qualifications ----------------------------------------------------------
+
+
+@transaction.atomic
+def claim_qualification(
+    user,
+    requirement: DutyRequirement,
+    *,
+    obtained_on: date,
+    expires_on: date | None = None,
+    evidence: str = "",
+    evidence_url: str = "",
+) -> Qualification:
+    """Claim to meet a requirement; a manager then verifies or rejects it.
+
+    A second claim while one is open replaces the open one (new evidence, same review).
+    """
+    if requirement.is_automatic:
+        raise AvailabilityError(
+            "Shadow shifts count by themselves once they are done; there is nothing to claim."
+        )
+    if not RotationMember.objects.filter(rotation_id=requirement.rotation_id, user=user).exists():
+        raise NotAllowed("Only members of this rotation can claim its requirements.")
+    today = timezone.now().date()
+    if obtained_on > today:
+        raise AvailabilityError("The date you obtained it can't be in the future.")
+    if expires_on is None and requirement.valid_days:
+        expires_on = obtained_on + timedelta(days=requirement.valid_days)
+    if expires_on is not None and expires_on <= obtained_on:
+        raise AvailabilityError("It must expire after the date you obtained it.")
+    if not (evidence.strip() or evidence_url.strip()):
+        raise AvailabilityError("Add some evidence: a note, or a link to a certificate or ticket.")
+    claim, _ = Qualification.objects.select_for_update().update_or_create(
+        requirement=requirement,
+        user=user,
+        status=Qualification.Status.CLAIMED,
+        defaults={
+            "obtained_on": obtained_on,
+            "expires_on": expires_on,
+            "evidence": evidence.strip(),
+            "evidence_url": evidence_url.strip(),
+        },
+    )
+    return claim
+
+
+@transaction.atomic
+def review_qualification(qualification: Qualification, *, by, verify: bool, note: str = "") -> Qualification:
+    """A manager of the rotation's team verifies or rejects a claim (twice is harmless)."""
+    qualification = (
+        Qualification.objects.select_for_update()
+        .select_related("requirement__rotation")
+        .get(pk=qualification.pk)
+    )
+    if not is_manager(by, qualification.requirement.rotation.team_id):
+        raise NotAllowed("Only a manager of this team can verify qualifications.")
+    wanted = Qualification.Status.VERIFIED if verify else Qualification.Status.REJECTED
+    if qualification.status == wanted:
+        return qualification
+    if qualification.status != Qualification.Status.CLAIMED:
+        raise AvailabilityError(f"This claim was already {qualification.get_status_display().lower()}.")
+    qualification.status = wanted
+    qualification.reviewed_by = by
+    qualification.reviewed_at = timezone.now()
+    qualification.review_note = note.strip()[:300]
+    qualification.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    return qualification
+
+
+@transaction.atomic
+def withdraw_claim(user, qualification: Qualification) -> None:
+    if qualification.user_id != user.pk:
+        raise NotAllowed("You can only withdraw your own claims.")
+    if qualification.status != Qualification.Status.CLAIMED:
+        raise AvailabilityError("Only a claim that is still waiting can be withdrawn.")
+    qualification.delete()
+
+
+@transaction.atomic
+def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
+    """Create or change a rotation's requirement (managers of its team only)."""
+    from rotation.models import Rotation
+
+    team_id = Rotation.objects.values_list("team_id", flat=True).get(pk=requirement.rotation_id)
+    if not is_manager(by, team_id):
+        raise NotAllowed("Only a manager of this team can change its duty requirements.")
+    if requirement.kind != DutyRequirement.Kind.SHADOW_SHIFTS:
+        requirement.shadow_shifts_needed = 0
+    requirement.full_clean()
+    requirement.save()
+    return requirement
+
+
+@transaction.atomic
+def delete_requirement(requirement: DutyRequirement, *, by) -> None:
+    if not is_manager(by, requirement.rotation.team_id):
+        raise NotAllowed("Only a manager of this team can change its duty requirements.")
+    requirement.delete()
+
+
+# --- Allocation -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_allocation(
+    *,
+    by,
+    user,
+    team: Team,
+    period_start: date,
+    period_end: date,
+    percent: int,
+    project: str = "",
+) -> ProjectAllocation:
+    """Set (or replace) the share of a period someone's projects take."""
+    if not team.memberships.filter(user=user).exists():
+        raise AvailabilityError("That person is not in this team.")
+    allowed = is_manager(by, team.pk) or (
+        by.pk == user.pk and selectors.can_set_own_allocation(by, team.pk)
+    )
+    if not allowed:
+        raise NotAllowed("Only a manager of this team can set project allocation.")
+    if not 0 <= percent <= 100:
+        raise AvailabilityError("Allocation is a percentage from 0 to 100.")
+    if period_start >= period_end:
+        raise AvailabilityError("The period must end after it starts.")
+    allocation, _ = ProjectAllocation.objects.update_or_create(
+        user=user,
+        team=team,
+        project=project.strip()[:120],
+        period_start=period_start,
+        period_end=period_end,
+        defaults={"percent": percent, "set_by": by},
+    )
+    return allocation
+
+
+@transaction.atomic
+def set_team_settings(team: Team, *, by, engineers_set_allocation: bool) -> TeamAvailabilitySettings:
+    if not is_manager(by, team.pk):
+        raise NotAllowed("Only a manager of this team can change its settings.")
+    found, _ = TeamAvailabilitySettings.objects.update_or_create(
+        team=team, defaults={"engineers_set_allocation": engineers_set_allocation}
+    )
+    return found
+
+
+# --- Calendar import --------------------------------------------------------------------------
+
+
+def import_window(user, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """This month and the next ones, in the person's zone: the periods still to be planned."""
+    tz = ZoneInfo(_time_zone(user))
+    today = (now or timezone.now()).astimezone(tz).date()
+    first = today.replace(day=1)
+    last = first
+    for _ in range(IMPORT_MONTHS):
+        last = selectors.next_month(last)
+    return iv.local_day_bounds(first, tz)[0], iv.local_day_bounds(last, tz)[0]
+
+
+def _enqueue_import(source_id: int) -> None:
+    from .tasks import import_calendar_source
+
+    import_calendar_source.delay(source_id)
+
+
+@transaction.atomic
+def add_calendar_url(user, url: str, *, name: str = "") -> CalendarSource:
+    """Connect a calendar by its secret ICS address; the import runs on a worker."""
+    url = url.strip()
+    if not url:
+        raise AvailabilityError("Paste your calendar's secret iCal/ICS address.")
+    if len(url) > 2000:
+        raise AvailabilityError("That address is too long to be a calendar address.")
+    if not url.lower().startswith(("http://", "https://", "webcal://")):
+        raise AvailabilityError("Only http://, https:// and webcal:// calendar addresses are supported.")
+    source, created = CalendarSource.objects.get_or_create(
+        user=user,
+        kind=CalendarSource.Kind.URL,
+        url=url,
+        defaults={"name": name.strip()[:120] or "My calendar"},
+    )
+    if not created and name.strip():
+        source.name = name.strip()[:120]
+        source.save(update_fields=["name"])
+    return refresh_calendar(source)
+
+
+@transaction.atomic
+def refresh_calendar(source: CalendarSource) -> CalendarSource:
+    if source.kind != CalendarSource.Kind.URL:
+        raise AvailabilityError("An uploaded file can't be refreshed: upload it again.")
+    CalendarSource.objects.filter(pk=source.pk).update(status=CalendarSource.Status.PENDING)
+    source.status = CalendarSource.Status.PENDING
+    transaction.on_commit(partial(_enqueue_import, source.pk))
+    return source
+
+
+def _replace_imported(
+    source: CalendarSource,
+    busy: list[BusyInterval],
+    window: tuple[datetime, datetime],
+) -> int:
+    """Make the source's entries inside `window` exactly `busy`, outside locked periods.
+
+    Entries of other sources and entered ones are never touched; a locked period keeps
+    what was imported before it was locked.
+    """
+    user = source.user
+    locked = [
+        (span.start, span.end) for span in selectors.locks_affecting(user, *window, _time_zone(user))
+    ]
+    free = iv.subtract([window], locked)
+    existing = list(
+        AvailabilityEntry.objects.select_for_update()
+        .filter(calendar=source, start__lt=window[1], end__gt=window[0])
+        .order_by("start", "id")
+    )
+    for entry in existing:
+        pieces = iv.subtract([(entry.start, entry.end)], free)
+        if not pieces:
+            entry.delete()
+            continue
+        entry.start, entry.end = pieces[0]
+        entry.save(update_fields=["start", "end"])
+        for piece_start, piece_end in pieces[1:]:
+            AvailabilityEntry.objects.create(
+                user=user,
+                start=piece_start,
+                end=piece_end,
+                kind=entry.kind,
+                reason=entry.reason,
+                source=entry.source,
+                calendar=source,
+                all_day=entry.all_day,
+            )
+    new = [
+        AvailabilityEntry(
+            user=user,
+            start=start,
+            end=end,
+            kind=Kind.UNAVAILABLE,
+            # A fixed label, never the event's title: those are private.
+            reason=IMPORTED_REASONS.get(interval.kind, IMPORTED_REASONS["busy"]),
+            source=AvailabilityEntry.Source.CALENDAR,
+            calendar=source,
+            all_day=interval.all_day,
+        )
+        for interval in busy
+        for start, end in iv.intersect([(interval.start, interval.end)], free)
+    ]
+    AvailabilityEntry.objects.bulk_create(new)
+    return len(new)
+
+
+def _parse(user, data: bytes, window: tuple[datetime, datetime]) -> list[BusyInterval]:
+    return parse_busy_intervals(
+        data,
+        period_start=window[0],
+        period_end=window[1],
+        default_tz=_time_zone(user),
+        owner_emails=[user.email] if user.email else [],
+        max_bytes=MAX_ICS_BYTES,
+    )
+
+
+def import_calendar_data(
+    source: CalendarSource, data: bytes, *, window: tuple[datetime, datetime] | None = None
+) -> int:
+    """Replace the source's imported busy times in the window with those in `data`.
+
+    The file is read completely before anything is written, and the writes are one
+    transaction, so a bad file (CalendarImportError) changes nothing.
+    """
+    window = window or import_window(source.user)
+    busy = _parse(source.user, data, window)
+    with transaction.atomic():
+        if CalendarSource.objects.select_for_update().filter(pk=source.pk).first() is None:
+            return 0  # disconnected while we were fetching
+        count = _replace_imported(source, busy, window)
+        CalendarSource.objects.filter(pk=source.pk).update(
+            status=CalendarSource.Status.OK,
+            last_error="",
+            last_imported_at=timezone.now(),
+            imported_count=count,
+        )
+    source.refresh_from_db()
+    return count
+
+
+def upload_calendar(
+    user, data: bytes, *, filename: str = "", window: tuple[datetime, datetime] | None = None
+) -> CalendarSource:
+    """Import an uploaded .ics file; uploading again replaces the last upload's entries."""
+    window = window or import_window(user)
+    busy = _parse(user, data, window)  # before any write: a bad file changes nothing
+    name = (filename or "Uploaded calendar").strip()[:120]
+    with transaction.atomic():
+        source, _ = CalendarSource.objects.select_for_update().get_or_create(
+            user=user, kind=CalendarSource.Kind.UPLOAD, defaults={"name": name}
+        )
+        count = _replace_imported(source, busy, window)
+        now = timezone.now()
+        CalendarSource.objects.filter(pk=source.pk).update(
+            name=name,
+            status=CalendarSource.Status.OK,
+            last_error="",
+            last_attempt_at=now,
+            last_imported_at=now,
+            imported_count=count,
+        )
+    source.refresh_from_db()
+    return source
+
+
+def run_calendar_import(source_id: int, *, window: tuple[datetime, datetime] | None = None) -> CalendarSource | None:
+    """Fetch a URL source and import it, recording the outcome on the source.
+
+    Safe to run twice or concurrently: each run replaces the same rows under a row lock.
+    Returns None when the source was deleted in the meantime.
+    """
+    source = CalendarSource.objects.select_related("user").filter(pk=source_id).first()
+    if source is None or source.kind != CalendarSource.Kind.URL:
+        return None
+    CalendarSource.objects.filter(pk=source.pk).update(
+        status=CalendarSource.Status.IMPORTING, last_attempt_at=timezone.now()
+    )
+    try:
+        data = fetch_ics(
+            source.url,
+            max_bytes=MAX_ICS_BYTES,
+            timeout=FETCH_TIMEOUT_SECONDS,
+            allow_private=getattr(settings, "ONEHAND_ICS_ALLOW_PRIVATE", False),
+        )
+        import_calendar_data(source, data, window=window)
+    except CalendarImportError as error:
+        CalendarSource.objects.filter(pk=source.pk).update(
+            status=CalendarSource.Status.ERROR, last_error=str(error)
+        )
+    return CalendarSource.objects.filter(pk=source.pk).first()
+
+
+@transaction.atomic
+def remove_calendar(user, source: CalendarSource) -> None:
+    """Disconnect a calendar and drop what it imported (entered marks stay)."""
+    if source.user_id != user.pk:
+        raise NotAllowed("You can only remove your own calendars.")
+    source.delete()
+
+
+def url_sources_due() -> list[int]:
+    """URL sources for the periodic refresh (ones already being imported are skipped)."""
+    stale = timezone.now() - timedelta(hours=1)
+    return list(
+        CalendarSource.objects.filter(kind=CalendarSource.Kind.URL)
+        .exclude(status=CalendarSource.Status.IMPORTING, last_attempt_at__gt=stale)
+        .values_list("pk", flat=True)
+    )

@@ -1,0 +1,181 @@
+"""Pages behind the links in calendar entries and emails.
+
+GET only shows a page (mail scanners open links); every action is a POST with CSRF. A signed
+link identifies its person without a login; a logged-in user who is someone else is refused.
+"""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_http_methods, require_POST
+
+from onehand.links import LinkError, read_token
+
+from . import selectors, swaps
+from .models import Shift, SwapOffer, SwapRequest
+
+User = get_user_model()
+LINK_MAX_AGE = timedelta(days=120)
+
+
+def _who(request, action: str, object_id: int):
+    """The person a link speaks for, or (None, why) when it cannot be used."""
+    token = request.POST.get("t") or request.GET.get("t") or ""
+    if not token:
+        if request.user.is_authenticated:
+            return request.user, None
+        return None, "This page needs your personal link from the calendar entry or email, or a login."
+    try:
+        claim = read_token(token, action, LINK_MAX_AGE)
+    except LinkError as exc:
+        return None, str(exc)
+    if claim.object_id != object_id:
+        return None, "This link is for something else."
+    if request.user.is_authenticated and request.user.pk != claim.user_id:
+        owner = User.objects.filter(pk=claim.user_id).first()
+        return None, (
+            f"This link was sent to {owner.get_full_name() if owner else 'someone else'}, but you are logged in as "
+            f"{request.user.get_full_name() or request.user.get_username()}. Nothing was changed."
+        )
+    user = User.objects.filter(pk=claim.user_id, is_active=True).first()
+    if user is None:
+        return None, "This link's owner no longer has an account."
+    return user, None
+
+
+def _refuse(request, why: str, status: int = 403):
+    return render(
+        request, "rotation/link_problem.html",
+        {"why": why, "login_url": f"{reverse('login')}?next={request.path}"}, status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cant_make_it(request, shift_pk):
+    shift = get_object_or_404(Shift.objects.select_related("roster__rotation__team", "assignee"), pk=shift_pk)
+    user, why = _who(request, "cant-make-it", shift.pk)
+    if user is None:
+        return _refuse(request, why)
+    open_request = SwapRequest.objects.filter(shift=shift, status__in=["open", "pending"]).first()
+    if shift.assignee_id != user.pk and open_request is None:
+        return _refuse(request, "You no longer hold this shift, so there is nothing to swap.", status=410)
+    error = None
+    if request.method == "POST" and open_request is None:
+        start = _aware(request.POST.get("unavailable_from")) or shift.start
+        end = _aware(request.POST.get("unavailable_to")) or shift.end
+        named = User.objects.filter(pk=request.POST.get("named") or None).first()
+        trade = Shift.objects.filter(pk=request.POST.get("trade") or None).select_related("roster").first()
+        if end <= start:
+            error = "The end of your unavailability must be after its start."
+        else:
+            try:
+                open_request = swaps.request_swap(
+                    shift, user, unavailable_from=start, unavailable_to=end,
+                    reason=request.POST.get("reason", "")[:300], named=named, trade_shift=trade,
+                )
+            except swaps.SwapError as exc:
+                error = str(exc)
+    people = [p for p in selectors.rotation_people(shift.roster.rotation) if p.pk != user.pk]
+    return render(
+        request,
+        "rotation/cant_make_it.html",
+        {
+            "shift": shift,
+            "person": user,
+            "swap": open_request,
+            "offers": list(open_request.offers.select_related("candidate")) if open_request else [],
+            "people": people,
+            "trade_options": Shift.objects.filter(
+                roster__rotation=shift.roster.rotation, roster__status="published",
+                assignee__in=people, start__gt=timezone.now(),
+            ).select_related("assignee").order_by("start")[:60],
+            "token": request.POST.get("t") or request.GET.get("t") or "",
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _aware(raw):
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_current_timezone())
+    return value
+
+
+@require_http_methods(["GET", "POST"])
+def offer_respond(request, offer_pk):
+    offer = get_object_or_404(
+        SwapOffer.objects.select_related("request__shift__roster__rotation", "request__requester", "candidate", "trade_shift"),
+        pk=offer_pk,
+    )
+    user, why = _who(request, "swap-offer", offer.pk)
+    if user is None:
+        return _refuse(request, why)
+    if user.pk != offer.candidate_id:
+        return _refuse(request, "This offer was made to someone else. Nothing was changed.")
+    message, status = None, 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "accept":
+                swaps.accept_offer(offer, user)
+                message = "You took the shift. Thank you! Your calendar will update shortly."
+            elif action == "decline":
+                swaps.decline_offer(offer, user)
+                message = "Declined. We'll ask someone else."
+            else:
+                message, status = "Choose Accept or Decline.", 400
+        except swaps.AlreadyTaken as exc:
+            message, status = str(exc), 409
+        except swaps.SwapError as exc:
+            message, status = str(exc), 400
+        offer.refresh_from_db()
+        offer.request.refresh_from_db()
+    return render(
+        request,
+        "rotation/offer.html",
+        {"offer": offer, "swap": offer.request, "shift": offer.request.shift, "message": message,
+         "token": request.POST.get("t") or request.GET.get("t") or ""},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def cancel_swap(request, pk):
+    swap = get_object_or_404(SwapRequest, pk=pk)
+    if swap.requester_id != request.user.pk and not selectors.is_manager(request.user, swap.shift.roster.rotation.team_id):
+        return _refuse(request, "Only the person who asked (or a manager) can cancel this request.")
+    try:
+        swaps.cancel_request(swap, request.user)
+    except swaps.SwapError as exc:
+        return _refuse(request, str(exc), status=409)
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def decide_swap(request, pk):
+    """Managers: approve or reject an accepted swap, or assign a ranked candidate."""
+    swap = get_object_or_404(SwapRequest.objects.select_related("shift__roster__rotation"), pk=pk)
+    if not selectors.is_manager(request.user, swap.shift.roster.rotation.team_id):
+        return _refuse(request, "Only a manager of this team can decide swaps.", status=404)
+    try:
+        if request.POST.get("action") in ("approve", "reject"):
+            swaps.approve_swap(swap, request.user, approve=request.POST["action"] == "approve")
+        elif request.POST.get("assign"):
+            candidate = get_object_or_404(User, pk=request.POST["assign"])
+            swaps.assign_from_request(swap, candidate, request.user)
+    except swaps.SwapError as exc:
+        return _refuse(request, str(exc), status=409)
+    return redirect("rotation", pk=swap.shift.roster.rotation_id)

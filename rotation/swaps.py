@@ -1,0 +1,386 @@
+"""'I can't make it': swap requests, fair replacement offers, first accept wins.
+
+The race between two accepts is settled by the database: the request row is claimed with a
+conditional UPDATE (status open -> taken) that only one transaction can win, and a partial
+unique index allows one accepted offer per request.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import inputs
+from . import recommender as rec
+from .events import (
+    shifts_reassigned,
+    swap_awaits_approval,
+    swap_needs_manager,
+    swap_offers_made,
+    swap_settled,
+)
+from .models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
+from .selectors import is_manager
+
+User = get_user_model()
+
+
+class SwapError(Exception):
+    """A swap action that cannot happen; the message says why, for the person who tried."""
+
+
+class AlreadyTaken(SwapError):
+    pass
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    user_id: int
+    name: str
+    projected: float
+    reason: str
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "nobody"
+
+
+def _slot(shift: Shift) -> rec.Slot:
+    return rec.Slot(
+        key=inputs.slot_key(shift.start, shift.role),
+        shift_key=shift.start.isoformat(),
+        role=shift.role,
+        start=shift.start,
+        end=shift.end,
+    )
+
+
+def rank_replacements(
+    shift: Shift, *, now: datetime | None = None, exclude: frozenset[int] = frozenset()
+) -> tuple[list[RankedCandidate], dict[int, str]]:
+    """Everyone who could take `shift` under every hard rule, least loaded first.
+
+    Returns the ranked list and, for the rest, why they cannot.
+    """
+    now = now or timezone.now()
+    rotation = shift.roster.rotation
+    settings = inputs.recommender_settings(rotation)
+    roster_slots = list(
+        Shift.objects.filter(roster_id=shift.roster_id).exclude(pk=shift.pk).filter(assignee__isnull=False)
+    )
+    slots = [_slot(s) for s in roster_slots]
+    target = _slot(shift)
+    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in roster_slots}
+    candidates = inputs.candidates_for(rotation, shift.start, shift.end, now=now, settings=settings)
+    ranked, blocked = [], {}
+    for c in candidates:
+        if c.person_id == shift.assignee_id or c.person_id in exclude:
+            continue
+        why_not = rec.check_assignment(target, c, current, [*slots, target], settings)
+        if why_not:
+            blocked[c.person_id] = why_not
+            continue
+        load = sum(rec.slot_weighted_hours(s, c, settings) for s in slots if current.get(s.key) == c.person_id)
+        projected = (c.past_load + load + rec.slot_weighted_hours(target, c, settings)) / rec.capacity(c, settings)
+        ranked.append((projected, -(c.last_shift_end.timestamp() if c.last_shift_end else 0), c))
+    ranked.sort(key=lambda item: (item[0], item[1], item[2].person_id))
+    out = []
+    for position, (projected, _, c) in enumerate(ranked, start=1):
+        out.append(
+            RankedCandidate(
+                user_id=c.person_id,
+                name=c.name,
+                projected=projected,
+                reason=f"#{position} of {len(ranked)} eligible: projected load L={projected:.1f} "
+                f"(lower is fairer; capacity {rec.capacity(c, settings):.2f})",
+            )
+        )
+    return out, blocked
+
+
+def _ask(request: SwapRequest, ranked: list[RankedCandidate], how_many: int, *, trade_shift: Shift | None = None) -> list[SwapOffer]:
+    asked = set(request.offers.values_list("candidate_id", flat=True))
+    start_rank = request.offers.count()
+    fresh = [r for r in ranked if r.user_id not in asked][:how_many]
+    offers = [
+        SwapOffer.objects.create(
+            request=request,
+            candidate_id=r.user_id,
+            rank=start_rank + i + 1,
+            reason={"summary": r.reason, "projected": r.projected},
+            trade_shift=trade_shift,
+        )
+        for i, r in enumerate(fresh)
+    ]
+    if offers:
+        swap_offers_made.send(sender=SwapOffer, offers=offers)
+    return offers
+
+
+@transaction.atomic
+def request_swap(
+    shift: Shift,
+    user,
+    *,
+    unavailable_from: datetime | None = None,
+    unavailable_to: datetime | None = None,
+    reason: str = "",
+    named: "User | None" = None,
+    trade_shift: Shift | None = None,
+    now: datetime | None = None,
+) -> SwapRequest:
+    """Record the person's unavailability and ask the fairest replacements."""
+    from availability import services as availability
+
+    now = now or timezone.now()
+    shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=shift.pk)
+    if shift.assignee_id != user.pk:
+        raise SwapError("You no longer hold this shift, so there is nothing to swap.")
+    if shift.roster.status != Roster.Status.PUBLISHED:
+        raise SwapError("This shift is not on a published roster any more.")
+    if shift.end <= now:
+        raise SwapError("This shift is already over.")
+    existing = SwapRequest.objects.filter(shift=shift, status__in=["open", "pending"]).first()
+    if existing is not None:
+        return existing  # a double submit or a second tab: one request
+    rotation = shift.roster.rotation
+    availability.mark(
+        user,
+        unavailable_from or shift.start,
+        unavailable_to or shift.end,
+        "unavailable",
+        reason=(reason or "Can't make an on-call shift")[:200],
+        enforce_lock=False,
+    )
+    deadline = max(now, shift.start - timedelta(hours=rotation.swap_deadline_hours))
+    request = SwapRequest.objects.create(shift=shift, requester=user, reason=reason[:300], deadline=deadline)
+    AuditEntry.objects.create(
+        team_id=rotation.team_id, rotation=rotation, roster=shift.roster, actor=user,
+        action=AuditEntry.Action.SWAP,
+        summary=f"{_name(user)} can't make {shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC; asking for a swap",
+        before={"shift": shift.pk, "assignee": user.pk}, after={"request": request.pk},
+    )
+    if trade_shift is not None and named is None:
+        raise SwapError("A trade needs the person whose shift you would take.")
+    if named is not None:
+        ranked, blocked = rank_replacements(shift, now=now)
+        match = next((r for r in ranked if r.user_id == named.pk), None)
+        if match is None:
+            raise SwapError(f"{_name(named)} can't take this shift: {blocked.get(named.pk, 'not in this rotation')}.")
+        if trade_shift is not None and (trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk):
+            raise SwapError(f"That shift is not {_name(named)}'s in this rotation.")
+        _ask(request, [match], 1, trade_shift=trade_shift)
+    else:
+        ranked, _ = rank_replacements(shift, now=now)
+        _ask(request, ranked, rotation.offers_at_once)
+    return request
+
+
+def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None:
+    """Move the slot (and the traded slot) to their new holders, versioned and audited."""
+    shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=request.shift_id)
+    if shift.assignee_id != request.requester_id:
+        raise SwapError("The shift changed hands meanwhile; nothing was swapped.")
+    changes = [(shift, shift.assignee_id)]
+    shift.assignee_id = offer.candidate_id
+    shift.sequence += 1
+    shift.reason = {"summary": f"Swapped in for {_name(request.requester)}", "swap": request.pk, "manual": True}
+    moved = [shift]
+    if offer.trade_shift_id:
+        traded = Shift.objects.select_for_update().get(pk=offer.trade_shift_id)
+        if traded.assignee_id != offer.candidate_id:
+            raise SwapError("The traded shift changed hands meanwhile; nothing was swapped.")
+        changes.append((traded, traded.assignee_id))
+        traded.assignee_id = request.requester_id
+        traded.sequence += 1
+        traded.reason = {"summary": f"Traded with {_name(offer.candidate)}", "swap": request.pk, "manual": True}
+        moved.append(traded)
+    try:
+        with transaction.atomic():
+            for s in moved:
+                s.save(update_fields=["assignee", "sequence", "reason"])
+    except IntegrityError:
+        raise SwapError(f"{_name(offer.candidate)} already holds another slot of that shift.") from None
+    Roster.objects.filter(pk__in={s.roster_id for s in moved}).update(version=F("version") + 1)
+    rotation = shift.roster.rotation
+    AuditEntry.objects.create(
+        team_id=rotation.team_id, rotation=rotation, roster=shift.roster, actor=by,
+        action=AuditEntry.Action.SWAP,
+        summary=f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {_name(request.requester)} → {_name(offer.candidate)}"
+        + (" (trade)" if offer.trade_shift_id else ""),
+        before={"shift": shift.pk, "assignee": request.requester_id},
+        after={"shift": shift.pk, "assignee": offer.candidate_id, "offer": offer.pk, "trade": offer.trade_shift_id},
+    )
+    shifts_reassigned.send(sender=Shift, changes=changes)
+
+
+@transaction.atomic
+def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapRequest:
+    """First accept wins; everyone after gets 'already taken by X'."""
+    now = now or timezone.now()
+    offer = SwapOffer.objects.select_related("request__shift__roster__rotation", "candidate").get(pk=offer.pk)
+    if offer.candidate_id != user.pk:
+        raise SwapError("This offer was made to someone else.")
+    request = offer.request
+    if offer.status == SwapOffer.Status.ACCEPTED:
+        return request  # a double click on the same accept
+    if offer.status == SwapOffer.Status.DECLINED:
+        raise SwapError("You declined this offer already.")
+    if not request.is_open or offer.status == SwapOffer.Status.WITHDRAWN:
+        raise AlreadyTaken(_taken_message(request))
+    if request.shift.start <= now:
+        raise SwapError("This shift has already started; ask your manager.")
+    rotation = request.shift.roster.rotation
+    # The conditional UPDATE is the lock: exactly one concurrent accept sees a row to change.
+    next_status = (
+        SwapRequest.Status.PENDING_APPROVAL if rotation.swaps_need_approval else SwapRequest.Status.DONE
+    )
+    won = SwapRequest.objects.filter(pk=request.pk, status=SwapRequest.Status.OPEN, winner__isnull=True).update(
+        status=next_status, winner=user, decided_at=now
+    )
+    if not won:
+        request.refresh_from_db()
+        raise AlreadyTaken(_taken_message(request))
+    SwapOffer.objects.filter(pk=offer.pk).update(status=SwapOffer.Status.ACCEPTED, decided_at=now)
+    request.offers.filter(status=SwapOffer.Status.OFFERED).exclude(pk=offer.pk).update(
+        status=SwapOffer.Status.WITHDRAWN, decided_at=now
+    )
+    request.refresh_from_db()
+    offer.refresh_from_db()
+    if next_status == SwapRequest.Status.DONE:
+        _apply(request, offer, by=user, now=now)
+        swap_settled.send(sender=SwapRequest, request=request)
+    else:
+        swap_awaits_approval.send(sender=SwapRequest, request=request)
+    return request
+
+
+def _taken_message(request: SwapRequest) -> str:
+    if request.status in (SwapRequest.Status.DONE, SwapRequest.Status.PENDING_APPROVAL) and request.winner_id:
+        return f"Already taken by {_name(request.winner)}. Thank you for offering."
+    if request.status == SwapRequest.Status.CANCELLED:
+        return "The request was cancelled: they can make it after all."
+    return "This request is closed."
+
+
+@transaction.atomic
+def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapOffer:
+    """Declining asks the next fairest person when everyone asked has said no."""
+    now = now or timezone.now()
+    offer = SwapOffer.objects.select_for_update().select_related("request__shift__roster__rotation").get(pk=offer.pk)
+    if offer.candidate_id != user.pk:
+        raise SwapError("This offer was made to someone else.")
+    request = offer.request
+    if offer.status == SwapOffer.Status.DECLINED:
+        return offer
+    if not request.is_open or offer.status != SwapOffer.Status.OFFERED:
+        raise AlreadyTaken(_taken_message(request))
+    offer.status = SwapOffer.Status.DECLINED
+    offer.decided_at = now
+    offer.save(update_fields=["status", "decided_at"])
+    if not request.offers.filter(status=SwapOffer.Status.OFFERED).exists():
+        ranked, _ = rank_replacements(request.shift, now=now)
+        if not _ask(request, ranked, request.shift.roster.rotation.offers_at_once):
+            _tell_managers(request, now=now)
+    return offer
+
+
+@transaction.atomic
+def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -> SwapRequest:
+    now = now or timezone.now()
+    request = SwapRequest.objects.select_for_update().get(pk=request.pk)
+    if request.requester_id != user.pk and not is_manager(user, request.shift.roster.rotation.team_id):
+        raise SwapError("Only the person who asked (or a manager) can cancel this request.")
+    if request.status != SwapRequest.Status.OPEN:
+        raise SwapError("This request is no longer open.")
+    request.status = SwapRequest.Status.CANCELLED
+    request.decided_at = now
+    request.save(update_fields=["status", "decided_at"])
+    request.offers.filter(status=SwapOffer.Status.OFFERED).update(status=SwapOffer.Status.WITHDRAWN, decided_at=now)
+    swap_settled.send(sender=SwapRequest, request=request)
+    return request
+
+
+@transaction.atomic
+def approve_swap(request: SwapRequest, manager, *, approve: bool, now: datetime | None = None) -> SwapRequest:
+    now = now or timezone.now()
+    request = SwapRequest.objects.select_for_update().select_related("shift__roster__rotation").get(pk=request.pk)
+    if not is_manager(manager, request.shift.roster.rotation.team_id):
+        raise SwapError("Only a manager of this team can approve swaps.")
+    if request.status != SwapRequest.Status.PENDING_APPROVAL:
+        raise SwapError("This swap is not waiting for approval.")
+    offer = request.offers.get(status=SwapOffer.Status.ACCEPTED)
+    if approve:
+        request.status = SwapRequest.Status.DONE
+        request.save(update_fields=["status"])
+        _apply(request, offer, by=manager, now=now)
+    else:
+        offer.status = SwapOffer.Status.DECLINED
+        offer.save(update_fields=["status"])
+        request.status = SwapRequest.Status.OPEN
+        request.winner = None
+        request.save(update_fields=["status", "winner"])
+        ranked, _ = rank_replacements(request.shift, now=now, exclude=frozenset({offer.candidate_id}))
+        _ask(request, ranked, request.shift.roster.rotation.offers_at_once)
+        return request
+    swap_settled.send(sender=SwapRequest, request=request)
+    return request
+
+
+@transaction.atomic
+def assign_from_request(request: SwapRequest, candidate, manager, *, now: datetime | None = None) -> SwapRequest:
+    """The managers' one click near the deadline: give the shift to a ranked candidate."""
+    now = now or timezone.now()
+    request = SwapRequest.objects.select_for_update().select_related("shift__roster__rotation").get(pk=request.pk)
+    if not is_manager(manager, request.shift.roster.rotation.team_id):
+        raise SwapError("Only a manager of this team can assign.")
+    if request.status != SwapRequest.Status.OPEN:
+        raise AlreadyTaken(_taken_message(request))
+    offer, _ = SwapOffer.objects.get_or_create(
+        request=request, candidate=candidate,
+        defaults={"rank": request.offers.count() + 1, "reason": {"summary": "Assigned by a manager"}},
+    )
+    request.offers.exclude(pk=offer.pk).filter(status=SwapOffer.Status.OFFERED).update(
+        status=SwapOffer.Status.WITHDRAWN, decided_at=now
+    )
+    offer.status = SwapOffer.Status.ACCEPTED
+    offer.decided_at = now
+    offer.save(update_fields=["status", "decided_at"])
+    request.status = SwapRequest.Status.DONE
+    request.winner = candidate
+    request.decided_at = now
+    request.save(update_fields=["status", "winner", "decided_at"])
+    _apply(request, offer, by=manager, now=now)
+    swap_settled.send(sender=SwapRequest, request=request)
+    return request
+
+
+def _tell_managers(request: SwapRequest, *, now: datetime) -> None:
+    if request.managers_told_at:
+        return
+    ranked, _ = rank_replacements(request.shift, now=now)
+    request.managers_told_at = now
+    request.save(update_fields=["managers_told_at"])
+    swap_needs_manager.send(sender=SwapRequest, request=request, candidates=ranked)
+
+
+def sweep_deadlines(now: datetime | None = None) -> int:
+    """Beat: tell managers about requests near their deadline; expire ones whose shift began."""
+    now = now or timezone.now()
+    told = 0
+    for request in SwapRequest.objects.filter(
+        status=SwapRequest.Status.OPEN, deadline__lte=now, managers_told_at__isnull=True
+    ).select_related("shift__roster__rotation"):
+        with transaction.atomic():
+            _tell_managers(request, now=now)
+        told += 1
+    for request in SwapRequest.objects.filter(status=SwapRequest.Status.OPEN, shift__start__lte=now):
+        with transaction.atomic():
+            SwapRequest.objects.filter(pk=request.pk, status=SwapRequest.Status.OPEN).update(
+                status=SwapRequest.Status.EXPIRED, decided_at=now
+            )
+            request.offers.filter(status=SwapOffer.Status.OFFERED).update(status=SwapOffer.Status.WITHDRAWN)
+    return told

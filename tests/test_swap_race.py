@@ -1,0 +1,54 @@
+"""Twenty people accept the same swap at the same moment: exactly one wins, on PostgreSQL."""
+
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+
+from rotation import swaps
+from rotation.models import Shift, SwapOffer, SwapRequest
+from tests.swap_support import published_team
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+
+@time_machine.travel("2026-11-25 12:00Z", tick=True)
+def test_twenty_simultaneous_accepts_make_exactly_one_winner(postgres):
+    team = published_team(size=30, offers_at_once=20)
+    shift = team["roster"].shifts.filter(role="primary").order_by("start").last()
+    request = swaps.request_swap(shift, shift.assignee)
+    offers = list(request.offers.select_related("candidate"))
+    assert len(offers) >= 20
+    offers = offers[:20]
+    barrier = threading.Barrier(len(offers))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def accept(offer):
+        try:
+            barrier.wait()
+            swaps.accept_offer(offer, offer.candidate)
+            result = "won"
+        except swaps.AlreadyTaken as exc:
+            result = "taken: " + str(exc)
+        except Exception as exc:  # noqa: BLE001 - the test reports anything else
+            result = f"error: {exc!r}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=accept, args=(o,)) for o in offers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert outcomes.count("won") == 1, outcomes
+    assert all(o.startswith("taken: Already taken by") for o in outcomes if o != "won"), outcomes
+    request.refresh_from_db()
+    assert request.status == "done"
+    assert SwapOffer.objects.filter(request=request, status="accepted").count() == 1
+    assert Shift.objects.get(pk=shift.pk).assignee_id == request.winner_id
+    assert SwapRequest.objects.get(pk=request.pk).winner_id == request.winner_id

@@ -1,0 +1,181 @@
+"""'I can't make it': fair offers, first accept wins, declines move on, managers step in."""
+
+import pytest
+import time_machine
+
+from availability.models import AvailabilityEntry
+from rotation import swaps
+from rotation.models import AuditEntry, Shift, SwapOffer, SwapRequest
+from tests.swap_support import published_team
+
+pytestmark = pytest.mark.django_db
+NOW = "2026-11-25 12:00Z"
+
+
+def first_primary(team):
+    return team["roster"].shifts.filter(role="primary").order_by("start").first()
+
+
+@time_machine.travel(NOW)
+def test_a_swap_request_marks_the_person_unavailable_and_asks_three_fair_candidates():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee, reason="Dentist")
+    assert AvailabilityEntry.objects.filter(user=shift.assignee, start__lte=shift.start, end__gte=shift.end).exists()
+    offers = list(request.offers.all())
+    assert len(offers) == 3
+    assert shift.assignee_id not in {o.candidate_id for o in offers}
+    assert [o.rank for o in offers] == [1, 2, 3]
+    assert all(o.reason["summary"] for o in offers)
+
+
+@time_machine.travel(NOW)
+def test_candidates_are_asked_least_loaded_first():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    loads = [o.reason["projected"] for o in request.offers.order_by("rank")]
+    assert loads == sorted(loads)
+
+
+@time_machine.travel(NOW)
+def test_nobody_on_the_same_shift_is_asked():
+    team = published_team()
+    shift = first_primary(team)
+    partner = team["roster"].shifts.get(start=shift.start, role="secondary").assignee_id
+    request = swaps.request_swap(shift, shift.assignee)
+    assert partner not in set(request.offers.values_list("candidate_id", flat=True))
+
+
+@time_machine.travel(NOW)
+def test_first_accept_wins_and_the_others_are_told_who_took_it():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    first, second, _ = request.offers.select_related("candidate").all()
+    swaps.accept_offer(first, first.candidate)
+    shift.refresh_from_db()
+    assert shift.assignee_id == first.candidate_id and shift.sequence == 1
+    with pytest.raises(swaps.AlreadyTaken, match=f"Already taken by {first.candidate.get_full_name()}"):
+        swaps.accept_offer(second, second.candidate)
+    assert SwapOffer.objects.filter(request=request, status="withdrawn").count() == 2
+
+
+@time_machine.travel(NOW)
+def test_the_swap_is_in_the_audit_log():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    offer = request.offers.first()
+    swaps.accept_offer(offer, offer.candidate)
+    assert AuditEntry.objects.filter(action="swap", roster=team["roster"]).count() == 2
+
+
+@time_machine.travel(NOW)
+def test_when_everyone_asked_declines_the_next_candidates_are_asked():
+    team = published_team(size=12)
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    for offer in list(request.offers.all()):
+        swaps.decline_offer(offer, offer.candidate)
+    assert request.offers.filter(status="offered").count() >= 1
+    assert request.offers.filter(status="declined").count() == 3
+
+
+@time_machine.travel(NOW)
+def test_when_nobody_is_left_the_managers_are_told(django_capture_on_commit_callbacks):
+    from rotation.events import swap_needs_manager
+
+    told = []
+    swap_needs_manager.connect(lambda sender, request, candidates, **kw: told.append(request.pk), weak=False, dispatch_uid="t")
+    try:
+        team = published_team(size=6)
+        shift = first_primary(team)
+        request = swaps.request_swap(shift, shift.assignee)
+        for offer in list(request.offers.all()):
+            swaps.decline_offer(offer, offer.candidate)
+        assert told == [request.pk]
+    finally:
+        swap_needs_manager.disconnect(dispatch_uid="t")
+
+
+@time_machine.travel(NOW)
+def test_a_request_can_be_cancelled_while_open():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    swaps.cancel_request(request, shift.assignee)
+    offer = request.offers.first()
+    with pytest.raises(swaps.AlreadyTaken, match="cancelled"):
+        swaps.accept_offer(offer, offer.candidate)
+
+
+@time_machine.travel(NOW)
+def test_asking_twice_opens_one_request():
+    team = published_team()
+    shift = first_primary(team)
+    first = swaps.request_swap(shift, shift.assignee)
+    second = swaps.request_swap(shift, shift.assignee)
+    assert first.pk == second.pk and SwapRequest.objects.count() == 1
+
+
+@time_machine.travel(NOW)
+def test_with_approval_on_an_accepted_swap_waits_for_a_manager():
+    team = published_team(swaps_need_approval=True)
+    shift = first_primary(team)
+    holder = shift.assignee_id
+    request = swaps.request_swap(shift, shift.assignee)
+    offer = request.offers.first()
+    request = swaps.accept_offer(offer, offer.candidate)
+    assert request.status == "pending"
+    assert Shift.objects.get(pk=shift.pk).assignee_id == holder
+    swaps.approve_swap(request, team["boss"], approve=True)
+    assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
+
+
+@time_machine.travel(NOW)
+def test_a_manager_assigns_a_ranked_candidate_in_one_click():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    ranked, _ = swaps.rank_replacements(shift)
+    chosen = next(p for p in team["people"] if p.pk == ranked[-1].user_id)
+    swaps.assign_from_request(request, chosen, team["boss"])
+    assert Shift.objects.get(pk=shift.pk).assignee_id == chosen.pk
+
+
+@time_machine.travel(NOW)
+def test_a_trade_swaps_both_shifts():
+    team = published_team()
+    shift = first_primary(team)
+    mine = shift.assignee
+    theirs = (
+        team["roster"].shifts.filter(role="primary").exclude(assignee=mine).exclude(start=shift.start).order_by("-start").first()
+    )
+    other = theirs.assignee
+    if Shift.objects.filter(roster=team["roster"], start=shift.start, assignee=other).exists():
+        pytest.skip("the other person already works the first shift")
+    request = swaps.request_swap(shift, mine, named=other, trade_shift=theirs)
+    swaps.accept_offer(request.offers.get(), other)
+    assert Shift.objects.get(pk=shift.pk).assignee_id == other.pk
+    assert Shift.objects.get(pk=theirs.pk).assignee_id == mine.pk
+
+
+@time_machine.travel(NOW)
+def test_the_swapped_shift_counts_as_load_for_whoever_worked_it():
+    from rotation.inputs import candidates_for, recommender_settings
+
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    offer = request.offers.first()
+    swaps.accept_offer(offer, offer.candidate)
+    rotation = team["rotation"]
+    with time_machine.travel("2027-01-10 12:00Z"):
+        from django.utils import timezone
+
+        people = {
+            c.person_id: c
+            for c in candidates_for(rotation, shift.start, shift.end, now=timezone.now(), settings=recommender_settings(rotation))
+        }
+    assert people[offer.candidate_id].last_shift_end is not None
