@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from availability import api as availability_api
 from rotation import api as rotation_api
 
 from .health import healthz
@@ -14,6 +15,16 @@ router.register("memberships", rotation_api.MembershipViewSet, basename="members
 router.register("rotations", rotation_api.RotationViewSet, basename="rotation")
 router.register("rosters", rotation_api.RosterViewSet, basename="roster")
 router.register("shifts", rotation_api.ShiftViewSet, basename="shift")
+router.register("swaps", rotation_api.SwapRequestViewSet, basename="swap")
+router.register("offers", rotation_api.SwapOfferViewSet, basename="offer")
+router.register("requirements", availability_api.DutyRequirementViewSet, basename="requirement")
+router.register("qualifications", availability_api.QualificationViewSet, basename="qualification")
+router.register("availability", availability_api.AvailabilityEntryViewSet, basename="availability")
+router.register("calendar-sources", availability_api.CalendarSourceViewSet, basename="calendar-source")
+router.register("availability-locks", availability_api.AvailabilityLockViewSet, basename="availability-lock")
+router.register("allocations", availability_api.ProjectAllocationViewSet, basename="allocation")
+router.register("utilisation", availability_api.UtilisationViewSet, basename="utilisation")
+router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

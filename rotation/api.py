@@ -13,9 +13,9 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from . import selectors, services
+from . import selectors, services, swaps
 from .calendar import parse_month
-from .models import Membership, Roster
+from .models import Membership, Roster, SwapOffer, SwapRequest
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
     AssignRequestSerializer,
@@ -25,6 +25,8 @@ from .serializers import (
     RosterSerializer,
     RotationSerializer,
     ShiftSerializer,
+    SwapOfferSerializer,
+    SwapRequestSerializer,
     TeamSerializer,
 )
 from .shifts import month_bounds
@@ -218,3 +220,78 @@ def _int_param(name: str, value: str) -> int:
         raise ValidationError({name: "Must be a whole number."}) from None
 
 
+
+
+class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Swap requests: mine, and all of my teams' for managers. Creating one = "I can't make it"."""
+
+    serializer_class = SwapRequestSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        return (
+            SwapRequest.objects.filter(
+                Q(requester=user) | Q(shift__roster__rotation__team__in=selectors.managed_teams(user))
+                | Q(offers__candidate=user)
+            )
+            .distinct()
+            .select_related("shift")
+            .prefetch_related("offers__candidate")
+            .order_by("-created_at")
+        )
+
+    def create(self, request, *args, **kwargs):
+        body = SwapRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        shift = selectors.shifts_for(request.user).filter(pk=data["shift"].pk).first()
+        if shift is None:
+            raise ValidationError({"shift": "No such shift in your teams."})
+        users = get_user_model().objects
+        named = users.filter(pk=data.get("named")).first() if data.get("named") else None
+        trade = selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first() if data.get("trade_shift") else None
+        try:
+            swap = swaps.request_swap(
+                shift, request.user, unavailable_from=data.get("unavailable_from"),
+                unavailable_to=data.get("unavailable_to"), reason=data.get("reason", ""), named=named, trade_shift=trade,
+            )
+        except swaps.SwapError as exc:
+            return Response({"detail": str(exc)}, status=409)
+        return Response(SwapRequestSerializer(swap).data, status=201)
+
+    @extend_schema(request=None, responses=SwapRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            swap = swaps.cancel_request(self.get_object(), request.user)
+        except swaps.SwapError as exc:
+            return Response({"detail": str(exc)}, status=409)
+        return Response(SwapRequestSerializer(swap).data)
+
+
+class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Offers made to me; accept or decline them (first accept wins)."""
+
+    serializer_class = SwapOfferSerializer
+
+    def get_queryset(self):
+        return SwapOffer.objects.filter(candidate=self.request.user).select_related("candidate").order_by("-created_at")
+
+    def _act(self, request, act):
+        try:
+            act(self.get_object(), request.user)
+        except swaps.AlreadyTaken as exc:
+            return Response({"detail": str(exc), "code": "already_taken"}, status=409)
+        except swaps.SwapError as exc:
+            return Response({"detail": str(exc)}, status=409)
+        return Response(SwapOfferSerializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses=SwapOfferSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._act(request, swaps.accept_offer)
+
+    @extend_schema(request=None, responses=SwapOfferSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._act(request, swaps.decline_offer)

@@ -924,20 +924,27 @@ class _Greedy:
                 st.rollback(mk)
         return False
 
-    def repair(self, max_depth: int = 6) -> None:
+    def repair(self, max_depth: int = 6, stop_on_failure: bool = False) -> bool:
         m, st = self.m, self.st
+        ok = True
         for s in m.geo.order:
             if m.fixed[s] or st.holder[s] >= 0 or not m.E[s].any():
                 continue
             self.nodes = 0
+            placed = False
             for depth in range(1, max_depth + 1):
                 mk = st.mark()
                 if self._augment(s, depth, frozenset()):
+                    placed = True
                     break
                 st.rollback(mk)
                 if self.nodes > self.node_budget:
                     break
             st.commit()
+            ok &= placed
+            if not placed and stop_on_failure:
+                return False
+        return ok
 
     def complete_search(self, budget: int = 200_000) -> bool:
         """Backtracking (most constrained first, forward checking) for a cover of
@@ -1318,12 +1325,13 @@ class _Greedy:
                     for c in sorted(centres, key=lambda c: (-max(m.W[s, p] for s in mine if shift_rank[s] == c), c))
                 ]
             if radius >= 0 and _PAIR_WINDOWS:
-                # people windows: free the peak person's slots and one other person's
+                # people windows: the peak person's slots plus all slots of one of
+                # the least loaded people holding movable slots
                 others = sorted(
                     (q for q in range(m.np) if q != p and any(not m.fixed[s] for s in st.held[q])),
                     key=lambda q: (L[q], m.tb_rank[q]),
                 )
-                for q in others:
+                for q in others[:_PAIR_WINDOWS]:
                     windows.append(np.array(sorted(set(mine) | {s for s in st.held[q] if not m.fixed[s]})))
             improved = False
             for free in windows:
@@ -1368,9 +1376,9 @@ _LNS_SIZE = 200_000  # up to which time windows around the peak are re-solved ex
 _BNB_NODES = 20_000
 # (max slots x people, chain depth, fanout, node budget) for the leximax chains
 _CHAIN_TIERS = ((300, 3, 6, 200_000), (math.inf, 2, 3, 60_000))
-_LNS_NODES = 3_000
+_LNS_NODES = 1_000
 _LNS_RADII = (2,)
-_PAIR_WINDOWS = True
+_PAIR_WINDOWS = 8  # how many least-loaded partners to try in people windows
 
 
 # --------------------------------------------------------------------------

@@ -379,3 +379,30 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
             )
         )
     return out
+
+
+def my_swap_activity(user):
+    """Open requests I made and offers waiting for my answer."""
+    from .models import SwapOffer, SwapRequest
+
+    requests = list(
+        SwapRequest.objects.filter(requester=user, status__in=["open", "pending"])
+        .select_related("shift__roster__rotation", "winner")
+        .prefetch_related("offers__candidate")
+    )
+    offers = list(
+        SwapOffer.objects.filter(candidate=user, status="offered", request__status="open")
+        .select_related("request__shift__roster__rotation", "request__requester")
+    )
+    return requests, offers
+
+
+def open_swaps_for_rotation(rotation: Rotation):
+    from .models import SwapRequest
+
+    return list(
+        SwapRequest.objects.filter(shift__roster__rotation=rotation, status__in=["open", "pending"])
+        .select_related("shift", "requester", "winner")
+        .prefetch_related("offers__candidate")
+        .order_by("shift__start")
+    )

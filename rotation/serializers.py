@@ -103,3 +103,32 @@ class AssignRequestSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(allow_null=True)
     override = serializers.BooleanField(default=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class SwapOfferSerializer(serializers.ModelSerializer):
+    candidate_detail = UserSummarySerializer(source="candidate", read_only=True)
+
+    class Meta:
+        from .models import SwapOffer
+
+        model = SwapOffer
+        fields = ["id", "request", "candidate", "candidate_detail", "rank", "status", "reason", "trade_shift", "created_at", "decided_at"]
+        read_only_fields = fields
+
+
+class SwapRequestSerializer(serializers.ModelSerializer):
+    offers = SwapOfferSerializer(many=True, read_only=True)
+    unavailable_from = serializers.DateTimeField(write_only=True, required=False)
+    unavailable_to = serializers.DateTimeField(write_only=True, required=False)
+    named = serializers.IntegerField(write_only=True, required=False, allow_null=True)
+    trade_shift = serializers.IntegerField(write_only=True, required=False, allow_null=True)
+
+    class Meta:
+        from .models import SwapRequest
+
+        model = SwapRequest
+        fields = [
+            "id", "shift", "requester", "reason", "status", "deadline", "winner", "created_at", "decided_at",
+            "offers", "unavailable_from", "unavailable_to", "named", "trade_shift",
+        ]
+        read_only_fields = ["requester", "status", "deadline", "winner", "created_at", "decided_at", "offers"]

@@ -16,6 +16,7 @@ def home(request):
     from availability import selectors as availability
 
     now = timezone.now()
+    swap_requests, swap_offers = selectors.my_swap_activity(request.user)
     memberships = (
         Membership.objects.filter(user=request.user).select_related("team").order_by("team__name")
     )
@@ -30,6 +31,8 @@ def home(request):
             "memberships": memberships,
             "rotations": selectors.rotations_for(request.user),
             "upcoming": selectors.upcoming_with_partners(request.user, now),
+            "swap_requests": swap_requests,
+            "swap_offers": swap_offers,
             "readiness": availability.readiness_for(request.user, at=now),
             "utilisation_month": month,
             "utilisation": availability.utilisation_for([request.user.pk], month_start, month_end)[
@@ -86,6 +89,7 @@ def rotation_detail(request, pk):
             "previous": previous,
             "following": following,
             "on_call": selectors.on_call(rotation, timezone.now()),
+            "open_swaps": selectors.open_swaps_for_rotation(rotation),
             "is_manager": selectors.is_manager(request.user, rotation.team_id),
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },

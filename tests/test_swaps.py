@@ -179,3 +179,36 @@ def test_the_swapped_shift_counts_as_load_for_whoever_worked_it():
             for c in candidates_for(rotation, shift.start, shift.end, now=timezone.now(), settings=recommender_settings(rotation))
         }
     assert people[offer.candidate_id].last_shift_end is not None
+
+
+@time_machine.travel(NOW)
+def test_the_api_requests_accepts_and_refuses_a_second_accept():
+    from rest_framework.test import APIClient
+
+    team = published_team()
+    shift = first_primary(team)
+    api = APIClient()
+    api.force_authenticate(shift.assignee)
+    created = api.post("/api/swaps/", {"shift": shift.pk, "reason": "Flu"}, format="json")
+    assert created.status_code == 201, created.content
+    first, second = created.json()["offers"][:2]
+    for offer, expected in ((first, 200), (second, 409)):
+        client = APIClient()
+        client.force_authenticate(next(p for p in team["people"] if p.pk == offer["candidate"]))
+        response = client.post(f"/api/offers/{offer['id']}/accept/")
+        assert response.status_code == expected, response.content
+    assert Shift.objects.get(pk=shift.pk).assignee_id == first["candidate"]
+
+
+@time_machine.travel(NOW)
+def test_the_api_will_not_let_you_swap_someone_elses_shift():
+    from rest_framework.test import APIClient
+
+    team = published_team()
+    shift = first_primary(team)
+    other = next(p for p in team["people"] if p.pk != shift.assignee_id)
+    api = APIClient()
+    api.force_authenticate(other)
+    response = api.post("/api/swaps/", {"shift": shift.pk}, format="json")
+    assert response.status_code == 409
+    assert SwapRequest.objects.count() == 0
