@@ -14,6 +14,9 @@ class DayEntry:
     user_id: int | None
     starts_at: datetime | None  # local, when the slot starts during this day
     ends_at: datetime | None  # local, when the slot ends during this day
+    label: str = ""  # follow-the-sun region
+    left: float = 0.0  # percent of the day where the slot starts (for the 24-hour band)
+    width: float = 100.0
 
 
 @dataclass
@@ -65,6 +68,9 @@ def month_grid(month: date, tz_name: str, slots, today: date) -> list[list[Day]]
         for slot in slots:
             if slot.start < end and slot.end > start:
                 user = slot.assignee
+                day_seconds = (end - start).total_seconds()
+                a, b = max(slot.start, start), min(slot.end, end)
+                window = getattr(slot, "window", None)
                 cell.entries.append(
                     DayEntry(
                         role=slot.role,
@@ -72,6 +78,9 @@ def month_grid(month: date, tz_name: str, slots, today: date) -> list[list[Day]]
                         user_id=user.pk if user else None,
                         starts_at=slot.start.astimezone(tz) if slot.start > start else None,
                         ends_at=slot.end.astimezone(tz) if slot.end < end else None,
+                        label=window.label if window is not None else "",
+                        left=round((a - start).total_seconds() / day_seconds * 100, 2),
+                        width=round((b - a).total_seconds() / day_seconds * 100, 2),
                     )
                 )
         if day.weekday() == 0:

@@ -37,3 +37,58 @@ class AssignForm(forms.Form):
 
 class HistoryImportForm(forms.Form):
     file = forms.FileField(help_text="CSV with columns: email, rotation, role, start, end (ISO 8601 with offset).")
+
+
+class RotationForm(forms.ModelForm):
+    class Meta:
+        from .models import Rotation
+
+        model = Rotation
+        fields = [
+            "name", "description", "time_zone", "pattern", "handoff_weekday", "handoff_time",
+            "has_secondary", "has_shadow", "lead", "mentor", "runbook_url",
+            "weekend_weight", "holiday_weight", "history_half_life_days", "min_rest_hours", "no_back_to_back",
+            "offers_at_once", "swap_deadline_hours", "swaps_need_approval",
+        ]
+        widgets = {
+            "handoff_time": forms.TimeInput(attrs={"type": "time"}),
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "handoff_weekday": forms.Select(
+                choices=[(i, d) for i, d in enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])]
+            ),
+        }
+
+    people = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Who takes shifts in this rotation.",
+    )
+
+    def __init__(self, *args, team=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.contrib.auth import get_user_model
+
+        members = get_user_model().objects.filter(memberships__team=team).order_by("first_name", "username")
+        self.fields["lead"].queryset = members
+        self.fields["mentor"].queryset = members
+        self.fields["people"].queryset = members
+        self.fields["people"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if self.instance.pk:
+            self.fields["people"].initial = list(
+                self.instance.rotation_members.values_list("user_id", flat=True)
+            )
+
+
+def window_formset(data=None, instance=None):
+    from django.forms import inlineformset_factory
+
+    from .models import CoverageWindow, Rotation
+
+    formset_class = inlineformset_factory(
+        Rotation,
+        CoverageWindow,
+        fields=["label", "time_zone", "start", "end"],
+        extra=3 if instance is None or not instance.pk or not instance.windows.exists() else 1,
+        can_delete=True,
+        widgets={"start": forms.TimeInput(attrs={"type": "time"}), "end": forms.TimeInput(attrs={"type": "time"})},
+    )
+    return formset_class(data, instance=instance, prefix="windows")

@@ -49,6 +49,14 @@ def slots_for(windows: list[ShiftWindow], roles: list[str]) -> list[rec.Slot]:
     ]
 
 
+def outside_working_hours_of(person, start: datetime, end: datetime):
+    """Follow the sun: time outside someone's working hours counts as unavailable (hard rule)."""
+    from .coverage import outside_working_hours
+
+    days = {int(d) for d in person.work_days.split(",") if d.strip().isdigit()}
+    return outside_working_hours(person.time_zone, person.work_start, person.work_end, days, start, end)
+
+
 def slot_key(start: datetime, role: str) -> str:
     return f"{start.astimezone(UTC).isoformat()}|{role}"
 
@@ -104,6 +112,7 @@ def candidates_for(
     )
     team_rate = total_hours / HISTORY_WINDOW_DAYS / max(1, len(members))
 
+    follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
     years = (window_start.year, end.year)
     out = []
     for member in members:
@@ -118,7 +127,8 @@ def candidates_for(
                 roles=frozenset(roles.get(user.pk, frozenset())),
                 time_zone=person.time_zone,
                 holidays=holiday_dates,
-                unavailable=tuple(unavailable.get(user.pk, ())),
+                unavailable=tuple(unavailable.get(user.pk, ()))
+                + (tuple(outside_working_hours_of(person, start, end)) if follow_the_sun else ()),
                 busy=tuple(busy.get(user.pk, ())),
                 past_load=rec.past_load(
                     history.get(user.pk, ()),

@@ -294,3 +294,57 @@ def import_history(request, slug):
             messages.success(request, f"Imported {count} past shifts.")
             return redirect("team", slug=team.slug)
     return render(request, "rotation/import_history.html", {"team": team, "form": form, "errors": errors})
+
+
+@login_required
+def rotation_edit(request, slug, pk=None):
+    """Create or change a rotation; follow-the-sun windows are checked across a year of DST."""
+    from .coverage import WindowDef, check_coverage
+    from .forms import RotationForm, window_formset
+    from .models import Rotation
+
+    team = selectors.managed_teams(request.user).filter(slug=slug).first()
+    if team is None:
+        raise Http404("Only managers of this team can change its rotations.")
+    rotation = get_rotation = None
+    if pk is not None:
+        rotation = get_rotation = Rotation.objects.filter(team=team, pk=pk).first()
+        if get_rotation is None:
+            raise Http404("No such rotation in this team.")
+    form = RotationForm(request.POST or None, instance=rotation, team=team)
+    windows = window_formset(request.POST or None, instance=rotation or Rotation(team=team))
+    coverage_error = None
+    if request.method == "POST" and form.is_valid() and windows.is_valid():
+        kept = [
+            f.cleaned_data for f in windows.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("label")
+        ]
+        if form.cleaned_data["pattern"] == Rotation.Pattern.FOLLOW_THE_SUN:
+            defs = [WindowDef(str(i), w["label"], w["time_zone"], w["start"], w["end"]) for i, w in enumerate(kept)]
+            today = timezone.now().date()
+            worst = max(check_coverage(defs, today, today + timedelta(days=366)), key=lambda d: d.hours, default=None) if len(defs) >= 2 else None
+            if len(defs) < 2:
+                coverage_error = "A follow-the-sun rotation needs at least two regions' windows."
+            elif worst is not None and worst.hours > 3:
+                coverage_error = (
+                    f"The windows leave a {worst.kind} of {worst.hours:.0f} hours between {worst.before} and "
+                    f"{worst.after} (from {worst.start:%d %b %H:%M} UTC): together they must cover the day."
+                )
+        if coverage_error is None:
+            from django.db import transaction
+
+            with transaction.atomic():
+                rotation = form.save(commit=False)
+                rotation.team = team
+                rotation.save()
+                windows.instance = rotation
+                windows.save()
+                services.set_rotation_people(rotation, form.cleaned_data["people"])
+            messages.success(request, f"Saved {rotation.name}.")
+            return redirect("rotation", pk=rotation.pk)
+    return render(
+        request,
+        "rotation/rotation_form.html",
+        {"team": team, "rotation": rotation, "form": form, "windows": windows, "coverage_error": coverage_error},
+        status=400 if request.method == "POST" else 200,
+    )

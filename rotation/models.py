@@ -92,12 +92,14 @@ class Rotation(models.Model):
     class Pattern(models.TextChoices):
         WEEKLY = "weekly", "Weekly"
         DAILY = "daily", "Daily"
+        # Daily windows per region, each staffed in its own working hours.
+        FOLLOW_THE_SUN = "follow_the_sun", "Follow the sun"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rotations")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    pattern = models.CharField(max_length=10, choices=Pattern.choices, default=Pattern.WEEKLY)
+    pattern = models.CharField(max_length=16, choices=Pattern.choices, default=Pattern.WEEKLY)
     handoff_weekday = models.PositiveSmallIntegerField(default=0, help_text="Monday=0 (weekly rotations).")
     handoff_time = models.TimeField(default=time(9, 0))
     has_secondary = models.BooleanField(default=True)
@@ -145,6 +147,26 @@ class Rotation(models.Model):
         if self.has_shadow:
             roles.append(SlotRole.SHADOW.value)
         return roles
+
+
+class CoverageWindow(models.Model):
+    """A follow-the-sun region's daily window, defined in that region's own time zone."""
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="windows")
+    label = models.CharField(max_length=40, help_text="e.g. APAC, EMEA, AMER")
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    start = models.TimeField()
+    end = models.TimeField(help_text="May be earlier than start: the window then runs past midnight.")
+
+    class Meta:
+        ordering = ["rotation", "start", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "label"], name="window_label_unique"),
+            models.CheckConstraint(condition=~Q(start=F("end")), name="window_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.start:%H:%M}-{self.end:%H:%M} {self.time_zone}"
 
 
 class RotationMember(models.Model):
@@ -211,6 +233,9 @@ class Shift(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     reason = models.JSONField(default=dict, blank=True)
     overridden = models.BooleanField(default=False)
+    window = models.ForeignKey(
+        CoverageWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="shifts"
+    )
 
     class Meta:
         ordering = ["start", "role"]
@@ -342,3 +367,19 @@ class SwapOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer to {self.candidate} for {self.request.shift} ({self.status})"
+
+
+class HandoverNote(models.Model):
+    """What the outgoing person tells the incoming one at a handoff."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="handover_notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    open_incidents = models.TextField(blank=True, max_length=4000)
+    notes = models.TextField(blank=True, max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Handover from {self.author} at {self.shift.end:%Y-%m-%d %H:%M}Z"

@@ -75,7 +75,7 @@ def published_shifts(rotation_id: int, start: datetime, end: datetime) -> QueryS
             start__lt=end,
             end__gt=start,
         )
-        .select_related("assignee__person")
+        .select_related("assignee__person", "window")
         .order_by("start", "role")
     )
 
@@ -406,3 +406,27 @@ def open_swaps_for_rotation(rotation: Rotation):
         .prefetch_related("offers__candidate")
         .order_by("shift__start")
     )
+
+
+def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
+    """Follow the sun: where DST makes regions' windows overlap or leave a gap, grouped by run."""
+    from datetime import timedelta
+
+    from .coverage import WindowDef, check_coverage
+
+    if rotation.pattern != Rotation.Pattern.FOLLOW_THE_SUN:
+        return []
+    defs = [
+        WindowDef(str(w.pk), w.label, w.time_zone, w.start, w.end) for w in rotation.windows.all()
+    ]
+    if len(defs) < 2:
+        return []
+    runs: list[dict] = []
+    for d in check_coverage(defs, today, today + timedelta(days=days)):
+        key = (d.kind, d.before, d.after, round(d.hours, 2))
+        if runs and runs[-1]["key"] == key and (d.start - runs[-1]["last"]).days <= 2:
+            runs[-1]["last"] = d.start
+            runs[-1]["days"] += 1
+            continue
+        runs.append({"key": key, "first": d.start, "last": d.start, "days": 1, "deviation": d})
+    return runs

@@ -7,12 +7,12 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from . import inputs
+from . import coverage, inputs
 from . import recommender as rec
 from .events import roster_published, shifts_reassigned
 from .models import AuditEntry, Heartbeat, Person, Roster, Rotation, Shift
 from .selectors import is_manager
-from .shifts import shift_windows
+from .shifts import ShiftWindow, shift_windows
 
 User = get_user_model()
 
@@ -35,14 +35,42 @@ def ensure_person(user, **fields) -> Person:
     return person
 
 
+def window_defs(rotation: Rotation) -> list[coverage.WindowDef]:
+    return [
+        coverage.WindowDef(key=str(w.pk), label=w.label, time_zone=w.time_zone, start=w.start, end=w.end)
+        for w in rotation.windows.all()
+    ]
+
+
 def rotation_windows(rotation: Rotation, period_start: date, period_end: date):
-    return shift_windows(
-        pattern=rotation.pattern,
-        handoff_weekday=rotation.handoff_weekday,
-        handoff_time=rotation.handoff_time,
-        time_zone=rotation.time_zone,
-        period_start=period_start,
-        period_end=period_end,
+    """The rotation's shifts in a period, each with its coverage window id (follow the sun)."""
+    if rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN:
+        return [
+            (ShiftWindow(s.start, s.end), int(s.window.key))
+            for s in coverage.region_shifts(window_defs(rotation), period_start, period_end)
+        ]
+    return [
+        (window, None)
+        for window in shift_windows(
+            pattern=rotation.pattern,
+            handoff_weekday=rotation.handoff_weekday,
+            handoff_time=rotation.handoff_time,
+            time_zone=rotation.time_zone,
+            period_start=period_start,
+            period_end=period_end,
+        )
+    ]
+
+
+def set_rotation_people(rotation: Rotation, users) -> None:
+    """Who takes shifts; people keep their 'since' date (it pro-rates their past load)."""
+    from .models import RotationMember
+
+    wanted = {u.pk for u in users}
+    RotationMember.objects.filter(rotation=rotation).exclude(user_id__in=wanted).delete()
+    have = set(RotationMember.objects.filter(rotation=rotation).values_list("user_id", flat=True))
+    RotationMember.objects.bulk_create(
+        RotationMember(rotation=rotation, user_id=uid, since=timezone.now().date()) for uid in wanted - have
     )
 
 
@@ -85,15 +113,16 @@ def create_roster(
             start=window.start,
             end=window.end,
             assignee_id=assignments.get((window.start, role)),
+            window_id=window_id,
         )
-        for window in rotation_windows(rotation, period_start, period_end)
+        for window, window_id in rotation_windows(rotation, period_start, period_end)
         for role in rotation.slot_roles
     )
     return roster
 
 
 def _period_bounds(rotation: Rotation, period_start: date, period_end: date):
-    windows = rotation_windows(rotation, period_start, period_end)
+    windows = [w for w, _ in rotation_windows(rotation, period_start, period_end)]
     if not windows:
         return windows, None, None
     return windows, windows[0].start, windows[-1].end
