@@ -58,7 +58,7 @@ def test_nobody_is_assigned_outside_their_working_hours():
         CoverageWindow.objects.create(rotation=rotation, label=w.label, time_zone=w.time_zone, start=w.start, end=w.end)
     people = []
     for zone, (start, end) in hours.items():
-        for i in range(3):
+        for _ in range(3):
             user = engineer(team, time_zone=zone)
             Person.objects.filter(user=user).update(work_start=start, work_end=end, work_days="0,1,2,3,4,5,6")
             people.append(user)
