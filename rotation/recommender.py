@@ -45,11 +45,46 @@ Algorithms
    someone blocked by one or two of their slots and re-place those slots,
    iterative deepening); if that fails, a budgeted backtracking search for a
    complete cover of the primary/secondary slots is tried;
-3. improvement: a leximax local search (moves, swaps and ejection chains of
-   bounded depth, accepted only when every touched person ends strictly below
-   the highest touched person's old L, which strictly lowers the sorted load
-   vector and never raises max L), then moves/swaps that lower the sum of
-   squared deviations without raising max L. Phases alternate a few rounds.
+3. improvement, alternating a few rounds:
+   a. peak pass: lower the person with the largest L by a move, swap or
+      ejection chain of bounded depth, accepted only when every person who
+      receives a slot ends strictly below that person's old L (this strictly
+      lowers the sorted load vector and never raises max L); repeat until the
+      peak cannot be lowered or it is a load fixed by history/pins;
+   b. moves and swaps that lower the sum of squared deviations without
+      raising max L;
+4. exact polish of the peak (deterministic, node-budgeted depth-first
+   branch-and-bound, most constrained slot first, interchangeable
+   primary/secondary holders of a shift counted once): for small rotations
+   (slots x people <= 160) the whole period is re-solved; for larger ones (up
+   to 40 000) time windows of +-2 shifts around each of the peak person's
+   slots, and "people windows" (the peak person's slots plus all slots of one
+   of the 8 least loaded holders), are re-solved while the peak drops.
+
+``mode="exact"``: ``scipy.optimize.milp`` (HiGHS), binary ``x[slot, person]``
+for eligible pairs only. Stage 1 minimises ``t`` with
+``past_p + sum W x <= t * capacity_p``; conflicts are encoded as clique
+constraints per person (the slots of a shift and of the next conflicting
+shifts, ``sum x <= 1``) plus pairwise rows for any conflict not covered by a
+clique. Slots the greedy could not cover and shadow slots get an "uncovered"
+variable with a big-M penalty, so coverage is maximised first. Stage 2 fixes
+``t <= t*`` and minimises the sum of *absolute* deviations ``sum |L_p - mean|``
+(a linear stand-in for the squared deviation; ``mean`` is a variable with one
+defining row). Stage 1 gets 60% of ``exact_time_limit``, stage 2 the rest
+(stage 2 runs only when stage 1 is proven optimal). The better of the MILP
+and the greedy rosters is returned (the MILP one polished by the
+squared-deviation pass), with the best bound ``max(lower_bound,
+res.mip_dual_bound)``.
+
+Quality (measured against the MILP): on small rotations (3-7 people, 4-10
+daily shifts) the greedy matched the proven optimum in 2 000 seeded cases
+(worst 0.6% above); on tightly packed mid-size rotations (6-12 people, 2-4
+weeks, heavy random past loads) it averaged 0.7% above the optimum with a
+worst case of about 5%, where the optimum is a global reshuffle of almost
+every person's pattern.
+
+Empty shadow slots are reported in ``uncovered`` (with "no shadow shifts
+needed") but do not make the status "infeasible": shadowing is optional.
 
 ``mode="exact"``: ``scipy.optimize.milp`` (HiGHS), binary ``x[slot, person]``
 for eligible pairs only. Stage 1 minimises ``t`` with
@@ -286,7 +321,9 @@ def _weighted_hours(
     return total
 
 
-def slot_weighted_hours(slot_or_interval, candidate: Candidate, settings: Settings = Settings()) -> float:
+def slot_weighted_hours(
+    slot_or_interval, candidate: Candidate, settings: Settings = Settings()
+) -> float:
     """Weighted hours of a slot (or ``(start, end)`` / anything with ``.start``/``.end``)
     for ``candidate``, in the candidate's time zone and holiday calendar.
 
@@ -486,7 +523,9 @@ class _Geometry:
                 nxt[i] = later & (sh_start == first)
         self.next_shift = nxt | nxt.T
         rest = settings.min_rest.total_seconds()
-        gap = np.maximum(self.start[None, :] - self.end[:, None], self.start[:, None] - self.end[None, :])
+        gap = np.maximum(
+            self.start[None, :] - self.end[:, None], self.start[:, None] - self.end[None, :]
+        )
         self.gap = gap
         self.same_shift = shift_of[:, None] == shift_of[None, :]
         conflict = self.same_shift | (gap < 0) | (gap < rest)
@@ -496,7 +535,10 @@ class _Geometry:
         self.conflict = conflict
         self.rest_seconds = rest
         # time order: start, end, role, key
-        self.order = sorted(range(n), key=lambda i: (self.start[i], self.end[i], _ROLE_INDEX[slots[i].role], slots[i].key))
+        self.order = sorted(
+            range(n),
+            key=lambda i: (self.start[i], self.end[i], _ROLE_INDEX[slots[i].role], slots[i].key),
+        )
 
     def reason(self, i: int, j: int) -> str:
         """Why holding slot ``j`` forbids slot ``i`` (they must conflict)."""
@@ -556,7 +598,11 @@ def check_assignment(
     geo = _Geometry(all_slots, settings)
     i = keys[slot.key]
     held = sorted(
-        (keys[k] for k, pid in current.items() if pid == person.person_id and k != slot.key and k in keys),
+        (
+            keys[k]
+            for k, pid in current.items()
+            if pid == person.person_id and k != slot.key and k in keys
+        ),
         key=geo.order.index,
     )
     for j in held:
@@ -681,7 +727,10 @@ class _Model:
         self.cap = np.array([capacity(c, settings) for c in self.cands], dtype=float)
         self.base = np.array([float(c.past_load) for c in self.cands], dtype=float)
         self.needs = np.array([max(0, int(c.needs_shadow)) for c in self.cands], dtype=np.int64)
-        last = [c.last_shift_end.timestamp() if c.last_shift_end is not None else -np.inf for c in self.cands]
+        last = [
+            c.last_shift_end.timestamp() if c.last_shift_end is not None else -np.inf
+            for c in self.cands
+        ]
         tb = sorted(range(npp), key=lambda j: (last[j], self.cands[j].person_id))
         self.tb_rank = np.empty(npp, dtype=np.int64)
         self.tb_rank[tb] = np.arange(npp)
@@ -715,7 +764,9 @@ class _Model:
         for (tz, hol), members in groups.items():
             col = np.zeros(self.ns)
             for (a, b), idx in intervals.items():
-                col[idx] = _weighted_hours(a, b, tz, hol, float(st.weekend_weight), float(st.holiday_weight))
+                col[idx] = _weighted_hours(
+                    a, b, tz, hol, float(st.weekend_weight), float(st.holiday_weight)
+                )
             W[:, members] = (col * factor)[:, None]
         return W
 
@@ -909,8 +960,14 @@ class _Greedy:
             if any(m.fixed[t] or t in banned for t in blockers):
                 continue
             options = [blockers]
-            if m.is_shadow[s] and st.shadow_used[p] >= m.needs[p] and not any(m.is_shadow[t] for t in blockers):
-                extra = sorted(u for u in st.held[p] if m.is_shadow[u] and not m.fixed[u] and u not in banned)
+            if (
+                m.is_shadow[s]
+                and st.shadow_used[p] >= m.needs[p]
+                and not any(m.is_shadow[t] for t in blockers)
+            ):
+                extra = sorted(
+                    u for u in st.held[p] if m.is_shadow[u] and not m.fixed[u] and u not in banned
+                )
                 options = [blockers + [u] for u in extra]
             for opt in options:
                 if len(opt) > 2:
@@ -1225,7 +1282,8 @@ class _Greedy:
                 if row[p] or (is_shadow[s] and quota[p] <= 0):
                     continue
                 if pairs and any(
-                    E[t, p] and E[s, q] and ((tb[p] > tb[q]) if s < t else (tb[p] < tb[q])) for t, q in pairs
+                    E[t, p] and E[s, q] and ((tb[p] > tb[q]) if s < t else (tb[p] < tb[q]))
+                    for t, q in pairs
                 ):
                     continue
                 v = (base[p] + load[p] + w[p]) / cap[p]
@@ -1322,7 +1380,10 @@ class _Greedy:
                 centres = sorted({int(shift_rank[s]) for s in mine})
                 windows = [
                     np.nonzero(movable & (np.abs(shift_rank - c) <= radius))[0]
-                    for c in sorted(centres, key=lambda c: (-max(m.W[s, p] for s in mine if shift_rank[s] == c), c))
+                    for c in sorted(
+                        centres,
+                        key=lambda c: (-max(m.W[s, p] for s in mine if shift_rank[s] == c), c),
+                    )
                 ]
             if radius >= 0 and _PAIR_WINDOWS:
                 # people windows: the peak person's slots plus all slots of one of
@@ -1332,7 +1393,9 @@ class _Greedy:
                     key=lambda q: (L[q], m.tb_rank[q]),
                 )
                 for q in others[:_PAIR_WINDOWS]:
-                    windows.append(np.array(sorted(set(mine) | {s for s in st.held[q] if not m.fixed[s]})))
+                    windows.append(
+                        np.array(sorted(set(mine) | {s for s in st.held[q] if not m.fixed[s]}))
+                    )
             improved = False
             for free in windows:
                 if self.window_search([int(s) for s in free], top - eps, node_budget):
@@ -1360,6 +1423,8 @@ def _run_greedy(m: _Model) -> _State:
     must = [s for s in range(m.ns) if not m.fixed[s] and not m.is_shadow[s] and m.E[s].any()]
     if any(st.holder[s] < 0 for s in must):
         g.complete_search()
+    if m.ns == 0 or m.np == 0:
+        return st
     g.improve()
     if m.ns * m.np <= _BNB_SIZE:
         if g.lower_peak(radius=-1, node_budget=_BNB_NODES):
@@ -1371,8 +1436,8 @@ def _run_greedy(m: _Model) -> _State:
     return st
 
 
-_BNB_SIZE = 300  # slots x people up to which the whole period is re-solved exactly
-_LNS_SIZE = 200_000  # up to which time windows around the peak are re-solved exactly
+_BNB_SIZE = 160  # slots x people up to which the whole period is re-solved exactly
+_LNS_SIZE = 40_000  # up to which time windows around the peak are re-solved exactly
 _BNB_NODES = 20_000
 # (max slots x people, chain depth, fanout, node budget) for the leximax chains
 _CHAIN_TIERS = ((300, 3, 6, 200_000), (math.inf, 2, 3, 60_000))
@@ -1467,14 +1532,22 @@ def _solve_exact(m: _Model, greedy: _State, lower: float) -> _ExactResult:
 
     movable_slots = np.nonzero(movable)[0]
     covered_by_greedy = greedy.holder >= 0
-    u_slots = [int(s) for s in movable_slots if m.is_shadow[s] or not covered_by_greedy[s] or not X[s].any()]
+    u_slots = [
+        int(s)
+        for s in movable_slots
+        if m.is_shadow[s] or not covered_by_greedy[s] or not X[s].any()
+    ]
     u_id = {s: nx + 1 + k for k, s in enumerate(u_slots)}
     t_id = nx
     nvar = nx + 1 + len(u_slots)
 
     base = m.base + st0.load
     w = m.W[S_idx, P_idx]
-    t_lb = lower if not any(not m.is_shadow[s] for s in u_slots) else float((base / m.cap).max(initial=0.0))
+    t_lb = (
+        lower
+        if not any(not m.is_shadow[s] for s in u_slots)
+        else float((base / m.cap).max(initial=0.0))
+    )
     t_ub = float(((base + np.bincount(P_idx, weights=w, minlength=m.np)) / m.cap).max(initial=0.0))
     big_m = max(1.0, t_ub - float((base / m.cap).min(initial=0.0))) * 10.0 + 1.0
 
@@ -1491,7 +1564,8 @@ def _solve_exact(m: _Model, greedy: _State, lower: float) -> _ExactResult:
         cols.append(c)
         vals.append(v)
         lower_b, upper_b = np.broadcast_arrays(
-            np.atleast_1d(np.asarray(lower_b, dtype=float)), np.atleast_1d(np.asarray(upper_b, dtype=float))
+            np.atleast_1d(np.asarray(lower_b, dtype=float)),
+            np.atleast_1d(np.asarray(upper_b, dtype=float)),
         )
         lo.extend(lower_b.tolist())
         hi.extend(upper_b.tolist())
@@ -1523,7 +1597,13 @@ def _solve_exact(m: _Model, greedy: _State, lower: float) -> _ExactResult:
         if people.size == 0:
             continue
         rr, cc = np.nonzero(has[:, people].T)  # row per person
-        add_rows(rr, sub[cc, people[rr]], np.ones(rr.size), np.full(people.size, -np.inf), np.ones(people.size))
+        add_rows(
+            rr,
+            sub[cc, people[rr]],
+            np.ones(rr.size),
+            np.full(people.size, -np.inf),
+            np.ones(people.size),
+        )
     for a, b in pairs:
         both = np.nonzero((vid[a] >= 0) & (vid[b] >= 0))[0]
         if both.size == 0:
@@ -1618,7 +1698,9 @@ def _solve_exact(m: _Model, greedy: _State, lower: float) -> _ExactResult:
     tol = 1e-7 * max(1.0, abs(t_star))
     ub[t_id] = t_star + tol
     if u_slots:
-        add_rows(np.zeros(len(u_slots), dtype=np.int64), uc, np.ones(len(u_slots)), -np.inf, u_star + 0.5)
+        add_rows(
+            np.zeros(len(u_slots), dtype=np.int64), uc, np.ones(len(u_slots)), -np.inf, u_star + 0.5
+        )
     coef = w / m.cap[P_idx]
     # n * mean - sum_p sum W/c x = sum base/c
     add_rows(
@@ -1803,7 +1885,11 @@ def recommend(
     for s in range(m.ns):
         slot = m.slots[s]
         if st.holder[s] >= 0:
-            assignments.append(Assignment(slot.key, m.cands[int(st.holder[s])].person_id, _reason(m, st, s, L, sums)))
+            assignments.append(
+                Assignment(
+                    slot.key, m.cands[int(st.holder[s])].person_id, _reason(m, st, s, L, sums)
+                )
+            )
         elif m.fixed[s]:  # pinned to someone who is not a candidate
             pid = m.pinned[s]
             assignments.append(

@@ -430,3 +430,13 @@ def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
             continue
         runs.append({"key": key, "first": d.start, "last": d.start, "days": 1, "deviation": d})
     return runs
+
+
+def recent_handovers(rotation: Rotation, limit: int = 5):
+    from .models import HandoverNote
+
+    return list(
+        HandoverNote.objects.filter(shift__roster__rotation=rotation)
+        .select_related("author", "shift__window")
+        .order_by("-created_at")[:limit]
+    )

@@ -179,3 +179,32 @@ def decide_swap(request, pk):
     except swaps.SwapError as exc:
         return _refuse(request, str(exc), status=409)
     return redirect("rotation", pk=swap.shift.roster.rotation_id)
+
+
+@require_http_methods(["GET", "POST"])
+def handover(request, shift_pk):
+    """The outgoing person's handover note for the incoming one (link in their reminder)."""
+    from .models import HandoverNote
+
+    shift = get_object_or_404(Shift.objects.select_related("roster__rotation", "assignee", "window"), pk=shift_pk)
+    user, why = _who(request, "handover", shift.pk)
+    if user is None:
+        return _refuse(request, why)
+    if user.pk != shift.assignee_id:
+        return _refuse(request, "Only the person on this shift writes its handover.")
+    saved = None
+    if request.method == "POST":
+        open_incidents = request.POST.get("open_incidents", "").strip()[:4000]
+        notes = request.POST.get("notes", "").strip()[:4000]
+        if open_incidents or notes:
+            saved = HandoverNote.objects.create(shift=shift, author=user, open_incidents=open_incidents, notes=notes)
+    incoming = (
+        Shift.objects.filter(roster__rotation=shift.roster.rotation, role=shift.role, start=shift.end)
+        .select_related("assignee").first()
+    )
+    return render(
+        request,
+        "rotation/handover.html",
+        {"shift": shift, "incoming": incoming, "saved": saved, "notes": shift.handover_notes.all()[:5],
+         "token": request.POST.get("t") or request.GET.get("t") or ""},
+    )

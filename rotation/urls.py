@@ -18,6 +18,7 @@ urlpatterns = [
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
     path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),
     path("offers/<int:offer_pk>/", swap_views.offer_respond, name="swap-offer"),
+    path("shifts/<int:shift_pk>/handover/", swap_views.handover, name="handover"),
     path("swaps/<int:pk>/cancel/", swap_views.cancel_swap, name="swap-cancel"),
     path("swaps/<int:pk>/decide/", swap_views.decide_swap, name="swap-decide"),
 ]

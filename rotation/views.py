@@ -91,6 +91,7 @@ def rotation_detail(request, pk):
             "on_call": selectors.on_call(rotation, timezone.now()),
             "open_swaps": selectors.open_swaps_for_rotation(rotation),
             "coverage": selectors.coverage_deviations(rotation, today),
+            "handovers": selectors.recent_handovers(rotation),
             "is_manager": selectors.is_manager(request.user, rotation.team_id),
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },

@@ -74,3 +74,33 @@ def test_nobody_is_assigned_outside_their_working_hours():
         local_start, local_end = shift.start.astimezone(tz), (shift.end - timedelta(seconds=1)).astimezone(tz)
         assert local_start.date() == local_end.date(), shift
         assert person.work_start <= local_start.time() and local_end.time() < person.work_end, (shift, person.time_zone)
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-11-25 12:00Z")
+def test_the_outgoing_person_writes_a_handover_the_rotation_page_shows(client):
+    from onehand.links import make_token
+    from tests.swap_support import published_team
+
+    team = published_team(size=4)
+    shift = team["roster"].shifts.filter(role="primary").order_by("start").first()
+    token = make_token("handover", shift.assignee_id, shift.pk)
+    response = client.post(
+        f"/shifts/{shift.pk}/handover/", {"t": token, "open_incidents": "<b>INC-42</b> payments slow", "notes": "Watch the queue"}
+    )
+    assert response.status_code == 200
+    client.force_login(team["boss"])
+    page = client.get(f"/rotations/{team['rotation'].pk}/").content.decode()
+    assert "&lt;b&gt;INC-42&lt;/b&gt; payments slow" in page
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-11-25 12:00Z")
+def test_only_the_shift_holder_writes_its_handover(client):
+    from tests.swap_support import published_team
+
+    team = published_team(size=4)
+    shift = team["roster"].shifts.filter(role="primary").order_by("start").first()
+    other = next(p for p in team["people"] if p.pk != shift.assignee_id)
+    client.force_login(other)
+    assert client.post(f"/shifts/{shift.pk}/handover/", {"notes": "x"}).status_code == 403
