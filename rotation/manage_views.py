@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -51,6 +53,8 @@ def plan(request, pk):
     month = parse_month(request.GET.get("month"), _next_month(today)) if request.GET.get("month") else _next_month(today)
     start, end = month_bounds(month)
     rows = selectors.plan_calendar(rotation, start, end, request.time_zone, now)
+    for row in rows:
+        row.cells_html = mark_safe(selectors.plan_cells_html(row.cells))  # noqa: S308 - fixed markup only
     drafts = list(selectors.drafts_for(rotation, start, end))
     return render(
         request,
@@ -101,6 +105,20 @@ def _shift_groups(rotation, slots):
     return groups
 
 
+def assignee_options(people) -> str:
+    """The <option>s of the assignee select, rendered once per page instead of once per slot."""
+    return format_html_join(
+        "", '<option value="{}">{}</option>', ((p.pk, p.get_full_name() or p.get_username()) for p in people)
+    )
+
+
+def select_option(options: str, user_id) -> str:
+    if user_id is None:
+        return mark_safe(options)  # noqa: S308 - built by format_html_join above
+    marker = f'<option value="{user_id}">'
+    return mark_safe(options.replace(marker, f'<option value="{user_id}" selected>', 1))  # noqa: S308
+
+
 def _fair_share_flags(roster: Roster) -> dict[int, str]:
     """People whose projected load is above the team's fair share (a soft problem)."""
     people = (roster.summary or {}).get("people", {})
@@ -121,6 +139,11 @@ def roster_view(request, pk):
     roster, slots = selectors.roster_detail(roster.pk)
     is_manager = selectors.is_manager(request.user, roster.rotation.team_id)
     gaps = [s for s in slots if s.assignee_id is None]
+    people = selectors.rotation_people(roster.rotation) if is_manager else []
+    if is_manager:
+        options = assignee_options(people)
+        for slot in slots:
+            slot.options_html = select_option(options, slot.assignee_id)
     flags = _fair_share_flags(roster)
     return render(
         request,
@@ -129,7 +152,7 @@ def roster_view(request, pk):
             "roster": roster,
             "rotation": roster.rotation,
             "groups": _shift_groups(roster.rotation, slots),
-            "people": selectors.rotation_people(roster.rotation) if is_manager else [],
+            "people": people,
             "is_manager": is_manager,
             "gaps": gaps,
             "flags": flags,
@@ -160,6 +183,11 @@ def assign(request, shift_pk):
         error = "Choose a person."
     if request.htmx:
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(pk=shift.pk)
+        people = selectors.rotation_people(shift.roster.rotation)
+        attempted = request.POST.get("assignee")
+        shift.options_html = select_option(
+            assignee_options(people), int(attempted) if error and attempted and attempted.isdigit() else shift.assignee_id
+        )
         return render(
             request,
             "rotation/_slot.html",

@@ -263,6 +263,24 @@ def plan_calendar(rotation: Rotation, month_start, month_end, viewer_tz: str, no
     return rows
 
 
+_CELL_HTML = {
+    "un": '<td class="cell un{we}"><span title="Unavailable">✕</span></td>',
+    "part": '<td class="cell part{we}"><span title="Partly unavailable">◐</span></td>',
+    "pref": '<td class="cell pref{we}"><span title="Prefers this day">★</span></td>',
+    "": '<td class="cell{we}"></td>',
+}
+
+
+def plan_cells_html(cells: list[PlanCell]) -> str:
+    """One row of day cells as fixed markup: 50 people x 31 days is 1,550 cells, too many
+    for the template engine to render quickly; nothing user-supplied goes in here."""
+    out = []
+    for c in cells:
+        state = "un" if c.unavailable else "part" if c.partial else "pref" if c.preferred else ""
+        out.append(_CELL_HTML[state].format(we=" we" if c.weekend else ""))
+    return "".join(out)
+
+
 def drafts_for(rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
     return Roster.objects.filter(
         rotation=rotation, period_start=period_start, period_end=period_end
