@@ -12,7 +12,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, time as dtime
+from datetime import date
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +36,8 @@ def main() -> None:
 
     settings.LOGGING_CONFIG = None
     setup_test_environment()
-    from django.test.utils import get_runner  # noqa: F401 - imported for side effects of test settings
-
     from django.db import connection
+    from django.test.utils import get_runner  # noqa: F401 - imported for side effects of test settings
 
     connection.creation.create_test_db(verbosity=0, keepdb=False)
     try:
@@ -47,10 +47,10 @@ def main() -> None:
 
 
 def run(args) -> None:
+    import time_machine
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    import time_machine
     from rotation import services
     from rotation.models import Membership, Rotation, RotationMember, Team
 
