@@ -91,6 +91,9 @@ class ShiftEntry:
     runbook_url: str = ""
     cancelled: bool = False
     window_label: str = ""  # e.g. "EMEA 08:00-16:00" for follow-the-sun
+    # A team feed shows everyone's slots: the summary names the attendee, the description
+    # speaks about them (not "you") and carries no personal "Can't make it?" link.
+    team_view: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -106,6 +109,14 @@ def _mailto(email: str) -> str:
     if not email or "@" not in email or _BAD_IN_ADDRESS.search(email):
         raise ValueError(f"not a usable email address: {email!r}")
     return f"mailto:{email}"
+
+
+def _usable(email: str) -> bool:
+    try:
+        _mailto(email)
+    except ValueError:
+        return False
+    return True
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -189,8 +200,10 @@ def _x_contact(contact: Contact, role: str, order: int | None = None) -> vCalAdd
 
 
 def summary(entry: ShiftEntry) -> str:
-    """'On call: Payments, primary (EMEA 08:00-16:00)'."""
+    """'On call: Payments, primary (EMEA 08:00-16:00)'; a team view adds ': Alice Archer'."""
     text = f"On call: {_line(entry.rotation_name)}, {entry.role}"
+    if entry.team_view:
+        text += f": {_line(entry.attendee.name) or _line(entry.attendee.email)}"
     label = _line(entry.window_label)
     return f"{text} ({label})" if label else text
 
@@ -200,10 +213,17 @@ def describe(entry: ShiftEntry) -> str:
     _check(entry)
     tz = _zone(entry.time_zone)
     lines: list[str] = []
+    who = _line(entry.attendee.name) or _line(entry.attendee.email)
     if entry.cancelled:
-        lines += ["Cancelled: you are no longer on call for this shift.", ""]
+        lines.append(
+            f"Cancelled: {who} is no longer on call for this shift."
+            if entry.team_view
+            else "Cancelled: you are no longer on call for this shift."
+        )
+        lines.append("")
     team = _line(entry.team_name)
-    heading = f"You are on call as {entry.role} for {_line(entry.rotation_name)}"
+    subject = f"{who} is" if entry.team_view else "You are"
+    heading = f"{subject} on call as {entry.role} for {_line(entry.rotation_name)}"
     lines.append(f"{heading} (team {team})." if team else f"{heading}.")
     if _line(entry.window_label):
         lines.append(f"Window: {_line(entry.window_label)}")
@@ -228,7 +248,8 @@ def describe(entry: ShiftEntry) -> str:
     lines.append("")
     if _line(entry.runbook_url):
         lines.append(f"Runbook: {_line(entry.runbook_url)}")
-    lines.append(f"Can't make it? {_line(entry.cant_make_it_url)}")
+    if not entry.team_view and _line(entry.cant_make_it_url):
+        lines.append(f"Can't make it? {_line(entry.cant_make_it_url)}")
     lines.append(f"Shift: {_line(entry.shift_url)}")
     return "\n".join(lines) + "\n"
 
@@ -264,10 +285,12 @@ def build_event(entry: ShiftEntry, *, now: datetime) -> Event:
     event.add("URL", entry.shift_url)
     event.add("DESCRIPTION", vText(describe(entry)))
     event.add("X-ONEHAND-ROLE", vText(entry.role), parameters={"VALUE": "TEXT"})
-    if entry.partner is not None:
+    # Contacts without a usable address stay in the description only.
+    if entry.partner is not None and _usable(entry.partner.email):
         event.add("X-ONEHAND-PARTNER", _x_contact(entry.partner, _PARTNER_ROLE[entry.role]))
     for order, contact in enumerate(entry.escalation, start=1):
-        event.add("X-ONEHAND-ESCALATION", _x_contact(contact, contact.role, order))
+        if _usable(contact.email):
+            event.add("X-ONEHAND-ESCALATION", _x_contact(contact, contact.role, order))
     return event
 
 

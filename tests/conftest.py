@@ -15,6 +15,13 @@ from tests.services import (
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# Delivery timings for the worker process: short lease and backoff keep fault tests fast.
+WORKER_DELIVERY_ENV = {
+    "ONEHAND_DELIVERY_LEASE": "3",
+    "ONEHAND_DELIVERY_RETRY_BASE": "0.2",
+    "ONEHAND_DELIVERY_SWEEP_GRACE": "1",
+}
+
 
 @pytest.fixture(autouse=True)
 def _tasks_run_in_process(settings):
@@ -51,8 +58,13 @@ def redis_service():
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_process(django_db_setup, django_db_blocker, redis_service, tmp_path_factory):
-    """One real `celery worker` process for the session, on a queue of its own."""
+def _celery_worker_process(
+    django_db_setup, django_db_blocker, redis_service, tmp_path_factory, smtp_sink
+):
+    """One real `celery worker` process for the session, on a queue of its own.
+
+    Its mail goes to the session's SMTP sink (started first), so tests read what it sent.
+    """
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -69,7 +81,10 @@ def _celery_worker_process(django_db_setup, django_db_blocker, redis_service, tm
         "REDIS_URL": redis_service,
         "CELERY_QUEUE": queue,
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "EMAIL_HOST": os.environ.get("EMAIL_HOST", ""),
+        "EMAIL_HOST": smtp_sink.host,
+        "EMAIL_PORT": str(smtp_sink.port),
+        "EMAIL_USE_TLS": "0",
+        **WORKER_DELIVERY_ENV,
     }
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     state = {"env": env, "queue": queue, "log": log, "process": None}
@@ -134,3 +149,190 @@ def login(page, live_server):
         return page
 
     return _login
+
+
+# --- Mail (aiosmtpd) and CalDAV (Radicale) on loopback ---------------------------------------------
+
+
+class SmtpSink:
+    """An aiosmtpd handler that keeps every accepted message, parsed.
+
+    `refuse(n)` answers the next n messages with 451 (try again later); `hold_after(n)` makes
+    every message after the n-th wait (not accepted) until `release()`: a client killed while
+    waiting never gets its 250, and its message is dropped like a real server would.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.host, self.port = "127.0.0.1", 0
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.messages = []
+            self.refusals_left = 0
+            self.refused = 0
+            self.hold_limit = None
+            self.holding = 0
+
+    def refuse(self, count: int):
+        with self.lock:
+            self.refusals_left = count
+
+    def hold_after(self, count: int):
+        with self.lock:
+            self.hold_limit = count
+
+    def release(self):
+        with self.lock:
+            self.hold_limit = None
+
+    def _held(self) -> bool:
+        with self.lock:
+            return self.hold_limit is not None and len(self.messages) >= self.hold_limit
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        import email.policy
+
+        with self.lock:
+            if self.refusals_left > 0:
+                self.refusals_left -= 1
+                self.refused += 1
+                return "451 4.3.0 Mailbox busy, try again later"
+        if self._held():
+            with self.lock:
+                self.holding += 1
+            try:
+                while self._held():
+                    await asyncio.sleep(0.02)  # cancelled if the client goes away
+            finally:
+                with self.lock:
+                    self.holding -= 1
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
+        with self.lock:
+            self.messages.append(message)
+        return "250 2.0.0 OK"
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    """One SMTP server on loopback for the session (the worker process sends to it too)."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        unavailable("needs aiosmtpd (pip install -e .[dev])")
+    import logging
+
+    from tests.services import free_port
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    sink = SmtpSink()
+    sink.port = free_port()
+    controller = Controller(sink, hostname=sink.host, port=sink.port, ready_timeout=10)
+    try:
+        controller.start()
+    except Exception as exc:  # noqa: BLE001
+        unavailable(f"could not start the SMTP server: {exc}")
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_sink, settings):
+    """Mail of this test goes over real SMTP to the sink, which starts empty."""
+    smtp_sink.reset()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = smtp_sink.host
+    settings.EMAIL_PORT = smtp_sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    yield smtp_sink
+    smtp_sink.reset()
+
+
+RADICALE_USERS = {"alice": "alice-app-password", "bob": "bob-app-password"}
+
+
+@pytest.fixture(scope="session")
+def radicale_server(tmp_path_factory):
+    """A Radicale CalDAV server on loopback (htpasswd, plain passwords, owner-only rights)."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from tests.services import free_port, wait_for_port
+
+    try:
+        import radicale  # noqa: F401
+    except ImportError:
+        unavailable("needs radicale (pip install -e .[dev])")
+    folder = tmp_path_factory.mktemp("radicale")
+    users = folder / "users"
+    users.write_text("".join(f"{name}:{password}\n" for name, password in RADICALE_USERS.items()))
+    port = free_port()
+    log = open(folder / "radicale.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "radicale", "--config", "",
+            "--server-hosts", f"127.0.0.1:{port}",
+            "--storage-filesystem-folder", str(folder / "collections"),
+            "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(users),
+            "--auth-htpasswd-encryption", "plain", "--auth-delay", "0",
+            "--rights-type", "owner_only",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    if not wait_for_port(port):
+        process.kill()
+        unavailable(f"radicale did not start: {(folder / 'radicale.log').read_text()[-2000:]}")
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", users=RADICALE_USERS, log=folder / "radicale.log")
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def radicale_calendar(radicale_server):
+    """A fresh calendar of alice's on the Radicale server: (url, username, password)."""
+    import uuid
+
+    import caldav
+
+    password = radicale_server.users["alice"]
+    client = caldav.DAVClient(
+        url=f"{radicale_server.url}alice/", username="alice", password=password, enable_rfc6764=False
+    )
+    calendar = client.principal().make_calendar(name=f"oncall-{uuid.uuid4().hex[:8]}")
+    return str(calendar.url), "alice", password
+
+
+@pytest.fixture(autouse=True)
+def _fresh_vobject_time_zones():
+    """vobject keeps the first VTIMEZONE it reads for a TZID for the whole process, so a later
+    calendar whose VTIMEZONE covers other years would be read with the wrong offsets."""
+    try:
+        import vobject.icalendar as vobject_icalendar
+    except ImportError:
+        yield
+        return
+    registry = getattr(vobject_icalendar, "__tzidMap", None)
+    if isinstance(registry, dict):
+        initial = _VOBJECT_INITIAL_TZIDS.setdefault("map", dict(registry))
+        registry.clear()
+        registry.update(initial)
+    yield
+
+
+_VOBJECT_INITIAL_TZIDS: dict = {}

@@ -1,0 +1,13 @@
+"""How a send failed: worth trying again later, or not."""
+
+
+class DeliveryError(Exception):
+    """A send failed; the message is safe to store (no secrets in it)."""
+
+
+class Transient(DeliveryError):
+    """Try again later: SMTP 4xx, connection refused or dropped, timeouts, CalDAV 5xx/429."""
+
+
+class Permanent(DeliveryError):
+    """Trying again will not help: SMTP 5xx, CalDAV 401/403/404, unusable data."""

@@ -1,0 +1,183 @@
+"""Email: iTIP invitations (RFC 5546 over RFC 6047), reminders and handoff notes.
+
+An invitation is multipart/mixed: a multipart/alternative of text/plain (entries.describe),
+text/html (the same, escaped by the template engine) and text/calendar; method=REQUEST (or
+CANCEL), plus the same calendar attached as invite.ics. That is the shape Outlook, Gmail and
+Apple Mail recognise as an invitation with Accept/Add buttons.
+"""
+
+import smtplib
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+
+from rotation.selectors import OnCall
+
+from . import entries
+from .errors import Permanent, Transient
+from .selectors import site_domain
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def local(dt: datetime, zone: str) -> str:
+    """'Mon 2 Mar 2026 09:00 GMT' in the given zone, independent of the process locale."""
+    value = dt.astimezone(ZoneInfo(zone))
+    return (
+        f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year} "
+        f"{value:%H:%M} {value.tzname()}"
+    )
+
+
+def message_id(delivery_id: int) -> str:
+    """Stable per delivery: a re-send after a crash carries the same Message-ID, which many
+    receiving systems (Gmail among them) use to drop the duplicate."""
+    return f"<onehand.delivery.{delivery_id}@{site_domain()}>"
+
+
+def invite_message(
+    entry: entries.ShiftEntry, *, to: str, delivery_id: int, is_update: bool, now: datetime
+) -> EmailMultiAlternatives:
+    method = "CANCEL" if entry.cancelled else "REQUEST"
+    calendar = entries.invite(entry, now=now)
+    when = local(entry.start, entry.time_zone)
+    if entry.cancelled:
+        subject = f"Cancelled: {entries.summary(entry)}, {when}"
+    elif is_update:
+        subject = f"Updated: {entries.summary(entry)}, {when}"
+    else:
+        subject = f"Invitation: {entries.summary(entry)}, {when}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=entries.describe(entry),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id(delivery_id)},
+    )
+    html = render_to_string(
+        "notifications/email/invite.html",
+        {
+            "entry": entry,
+            "when_start": when,
+            "when_end": local(entry.end, entry.time_zone),
+            "runbook_is_link": entry.runbook_url.startswith(("https://", "http://")),
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.attach_alternative(calendar.decode(), f"text/calendar; method={method}")
+    message.attach("invite.ics", calendar, "application/ics")
+    return message
+
+
+def _on_call_lines(on_call: OnCall, zone: str) -> list[str]:
+    lines = []
+    for label, contact in (
+        ("Primary", on_call.primary),
+        ("Secondary", on_call.secondary),
+        ("Shadow", on_call.shadow),
+    ):
+        if contact is not None:
+            lines.append(f"  {label}: {_contact(contact)}")
+    if not lines:
+        lines.append("  Nobody.")
+    if on_call.escalation:
+        lines.append("Escalation, in order:")
+        lines += [
+            f"  {n}. {_contact(c)} ({c.role})" for n, c in enumerate(on_call.escalation, start=1)
+        ]
+    return lines
+
+
+def _contact(contact) -> str:
+    text = entries._line(contact.name)
+    details = [f"phone {entries._line(contact.phone)}"] if contact.phone else []
+    if contact.email:
+        details.append(f"email {entries._line(contact.email)}")
+    return f"{text}, {', '.join(details)}" if details else text
+
+
+def reminder_message(
+    entry: entries.ShiftEntry, *, to: str, viewer_zone: str, delivery_id: int
+) -> EmailMessage:
+    starts = local(entry.start, viewer_zone)
+    body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(entry)
+    return EmailMessage(
+        subject=f"Reminder: {entries.summary(entry)} starts {starts}",
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id(delivery_id)},
+    )
+
+
+def handoff_message(
+    *,
+    incoming: bool,
+    role: str,
+    rotation_name: str,
+    at: datetime,
+    until: datetime | None,
+    other_name: str,
+    on_call: OnCall,
+    to: str,
+    viewer_zone: str,
+    shift_link: str,
+    delivery_id: int,
+) -> EmailMessage:
+    rotation_name = entries._line(rotation_name)
+    when = local(at, viewer_zone)
+    if incoming:
+        subject = f"You are now on call: {rotation_name}, {role}"
+        first = f"Handoff at {when}: you are now on call as {role} for {rotation_name}"
+        first += f", taking over from {other_name}." if other_name else "."
+        if until is not None:
+            first += f"\nYour shift ends {local(until, viewer_zone)}."
+    else:
+        subject = f"Handoff done: {rotation_name}, {role}"
+        first = f"Handoff at {when}: your {role} shift for {rotation_name} has ended"
+        first += f"; {other_name} took over." if other_name else "."
+    lines = [
+        first,
+        "",
+        "Now on call:",
+        *_on_call_lines(on_call, viewer_zone),
+        "",
+        f"Rotation: {shift_link}",
+    ]
+    return EmailMessage(
+        subject=subject,
+        body="\n".join(lines) + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id(delivery_id)},
+    )
+
+
+def send(message: EmailMessage) -> None:
+    """Send one message, turning SMTP trouble into Transient or Permanent."""
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        error = f"recipient refused: {', '.join(str(c) for c in codes)}"
+        if codes and all(400 <= code < 500 for code in codes):
+            raise Transient(error) from None
+        raise Permanent(error) from None
+    except smtplib.SMTPResponseException as exc:
+        text = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        error = f"SMTP {exc.smtp_code} {text}"[:250]
+        if exc.smtp_code >= 500:
+            raise Permanent(error) from None
+        raise Transient(error) from None
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        # Connection refused or dropped, timeouts, DNS: the server may be back later.
+        raise Transient(f"{exc.__class__.__name__}: {exc}"[:250]) from None

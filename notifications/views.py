@@ -1,0 +1,244 @@
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date, url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_POST
+
+from onehand.links import absolute
+from rotation import selectors as rotation_selectors
+from rotation.models import Roster
+
+from . import caldav_push, feeds, selectors, services
+from .errors import DeliveryError
+from .forms import CalendarConnectionForm
+
+# --------------------------------------------------------------------------- feeds
+
+
+def _feed_response(request, feed: feeds.Feed, changed_at) -> HttpResponse:
+    modified = feeds.last_modified(feed, changed_at)
+    headers = {"ETag": feed.etag, "X-Robots-Tag": "noindex"}
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified.timestamp())
+    not_modified = get_conditional_response(
+        request,
+        etag=feed.etag,
+        last_modified=int(modified.timestamp()) if modified else None,
+        response=None,
+    )
+    response = not_modified or HttpResponse(
+        feed.body(), content_type="text/calendar; charset=utf-8"
+    )
+    for key, value in headers.items():
+        response[key] = value
+    if not_modified is None:
+        response["Content-Disposition"] = 'inline; filename="onehand.ics"'
+    # The URL is the secret: no shared caches; clients revalidate with the ETag.
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+@require_GET
+def personal_feed(request, token: str):
+    user = selectors.person_by_feed_token(token)
+    if user is None:
+        raise Http404("No such feed.")
+    name = f"On call: {user.get_full_name() or user.get_username()}"
+    feed = feeds.feed(selectors.personal_feed_requests(user, timezone.now()), name=name)
+    return _feed_response(request, feed, selectors.personal_feed_changed_at(user))
+
+
+@require_GET
+def rotation_feed(request, token: str):
+    rotation = selectors.rotation_by_feed_token(token)
+    if rotation is None:
+        raise Http404("No such feed.")
+    feed = feeds.feed(
+        selectors.team_feed_requests(rotation, timezone.now()), name=f"{rotation.name} on call"
+    )
+    return _feed_response(request, feed, selectors.team_feed_changed_at(rotation))
+
+
+# --------------------------------------------------------------------------- calendar page
+
+
+def _links(path: str) -> dict:
+    https = absolute(path)
+    parts = urlsplit(https)
+    return {"https": https, "webcal": urlunsplit(("webcal", *parts[1:]))}
+
+
+@login_required
+def calendar_settings(request):
+    person = rotation_selectors.person_of(request.user)
+    rotations = []
+    for rotation in rotation_selectors.rotations_for(request.user):
+        feed = selectors.rotation_feed(rotation)
+        rotations.append(
+            {
+                "rotation": rotation,
+                "links": _links(reverse("rotation-feed", args=[feed.token])),
+                "can_rotate": rotation_selectors.is_manager(request.user, rotation.team_id),
+            }
+        )
+    connection = selectors.calendar_connection(request.user)
+    return render(
+        request,
+        "notifications/calendar.html",
+        {
+            "personal": _links(reverse("personal-feed", args=[person.feed_token])),
+            "rotations": rotations,
+            "connection": connection,
+            "form": CalendarConnectionForm(
+                initial={"url": connection.url, "username": connection.username}
+                if connection
+                else None
+            ),
+        },
+    )
+
+
+@login_required
+@require_POST
+def rotate_feed(request):
+    which = request.POST.get("feed", "")
+    if which == "personal":
+        services.rotate_personal_feed(request.user)
+        messages.success(
+            request, "Your personal feed has a new address; the old one no longer works."
+        )
+    elif which.startswith("rotation-") and which.removeprefix("rotation-").isdigit():
+        rotation = (
+            rotation_selectors.rotations_for(request.user)
+            .filter(pk=int(which.removeprefix("rotation-")))
+            .first()
+        )
+        if rotation is None:
+            raise Http404("No such rotation.")
+        if not rotation_selectors.is_manager(request.user, rotation.team_id):
+            raise PermissionDenied("Only the team's managers can change a team feed's address.")
+        services.rotate_rotation_feed(rotation)
+        messages.success(request, f"{rotation.name}: the team feed has a new address.")
+    else:
+        raise Http404("No such feed.")
+    return redirect("calendar-settings")
+
+
+@sensitive_post_parameters("password")
+@login_required
+@require_POST
+def connect_caldav(request):
+    form = CalendarConnectionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            caldav_push.verify(data["url"], data["username"], data["password"])
+        except DeliveryError as exc:
+            form.add_error(
+                None, f"Could not open that calendar ({exc}). Check the address and password."
+            )
+        else:
+            services.connect_calendar(
+                request.user, url=data["url"], username=data["username"], password=data["password"]
+            )
+            messages.success(request, "Calendar connected: your shifts will appear in it shortly.")
+            return redirect("calendar-settings")
+    person = rotation_selectors.person_of(request.user)
+    return render(
+        request,
+        "notifications/calendar.html",
+        {
+            "personal": _links(reverse("personal-feed", args=[person.feed_token])),
+            "rotations": [],
+            "connection": selectors.calendar_connection(request.user),
+            "form": form,
+        },
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def disconnect_caldav(request):
+    services.disconnect_calendar(request.user)
+    messages.success(
+        request, "Calendar disconnected. Events already there stay until you delete them."
+    )
+    return redirect("calendar-settings")
+
+
+# --------------------------------------------------------------------------- failed deliveries
+
+
+def _back(request, roster: Roster):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("rotation", pk=roster.rotation_id)
+
+
+@login_required
+@require_POST
+def retry_delivery(request, pk: int):
+    delivery = selectors.delivery_for_retry(pk)
+    if delivery is None or not rotation_selectors.is_member(
+        request.user, delivery.shift.roster.rotation.team_id
+    ):
+        raise Http404("No such delivery.")
+    if not rotation_selectors.is_manager(request.user, delivery.shift.roster.rotation.team_id):
+        raise PermissionDenied("Only the team's managers can retry deliveries.")
+    if services.retry_delivery(delivery):
+        messages.success(request, "Trying that delivery again.")
+    return _back(request, delivery.shift.roster)
+
+
+@login_required
+@require_POST
+def retry_roster_deliveries(request, pk: int):
+    roster = get_object_or_404(rotation_selectors.rosters_for(request.user), pk=pk)
+    if not rotation_selectors.is_manager(request.user, roster.rotation.team_id):
+        raise PermissionDenied("Only the team's managers can retry deliveries.")
+    count = services.retry_failed(roster)
+    messages.success(request, f"Trying {count} deliveries again.")
+    return _back(request, roster)
+
+
+# --------------------------------------------------------------------------- development mail
+
+
+@login_required
+def dev_mail(request):
+    if not settings.DEBUG:
+        raise Http404("Only in development (DEBUG).")
+    folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.VAR_DIR / "mail")
+    files = sorted(folder.glob("*.log"), reverse=True)[:50] if folder.is_dir() else []
+    return render(
+        request,
+        "notifications/dev_mail.html",
+        {
+            "deliveries": selectors.recent_deliveries(),
+            "folder": folder,
+            "files": [f.name for f in files],
+        },
+    )
+
+
+@login_required
+def dev_mail_file(request, name: str):
+    if not settings.DEBUG:
+        raise Http404("Only in development (DEBUG).")
+    folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.VAR_DIR / "mail").resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or path.suffix != ".log" or not path.is_file():
+        raise Http404("No such file.")
+    return HttpResponse(path.read_bytes(), content_type="text/plain; charset=utf-8")

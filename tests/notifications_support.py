@@ -1,0 +1,111 @@
+"""Builders shared by the notifications tests: a team, a rotation and a published roster."""
+
+import email.message
+from dataclasses import dataclass
+from datetime import date
+
+import icalendar
+
+from rotation.models import Person, Rotation
+from rotation.services import create_roster, publish_roster, rotation_windows
+from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
+
+FIRST_NAMES = [
+    "Amara",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Frank",
+    "Grace",
+    "Hector",
+    "Isha",
+    "Jay",
+    "Kavya",
+    "Leo",
+]
+
+
+@dataclass
+class Setup:
+    team: object
+    boss: object
+    people: list
+    rotation: Rotation
+
+
+def make_team(
+    size: int = 12,
+    *,
+    pattern: str = Rotation.Pattern.DAILY,
+    time_zone: str = "Europe/London",
+    has_shadow: bool = False,
+    prefix: str = "",
+) -> Setup:
+    team = TeamFactory()
+    boss = manager(team, username=f"{prefix}maya", first_name="Maya", last_name="Manager")
+    Person.objects.filter(user=boss).update(phone="+44 20 7946 0999")
+    people = []
+    for number in range(size):
+        name = FIRST_NAMES[number % len(FIRST_NAMES)]
+        user = engineer(
+            team,
+            username=f"{prefix}{name.lower()}{number}",
+            first_name=name,
+            last_name=f"Eng{number}",
+        )
+        Person.objects.filter(user=user).update(phone=f"+44 20 7946 {number:04d}")
+        people.append(user)
+    mentor = people[-1]
+    rotation = RotationFactory(
+        team=team,
+        pattern=pattern,
+        time_zone=time_zone,
+        has_secondary=True,
+        has_shadow=has_shadow,
+        mentor=mentor,
+        lead=boss,
+        runbook_url="https://wiki.example.com/runbooks/payments",
+    )
+    join_rotation(rotation, *people)
+    return Setup(team=team, boss=boss, people=people, rotation=rotation)
+
+
+def windows(rotation: Rotation, start: date, end: date) -> list:
+    """Shift windows of a period (rotation_windows may pair each with a coverage window id)."""
+    return [w[0] if isinstance(w, tuple) else w for w in rotation_windows(rotation, start, end)]
+
+
+def assignments(rotation: Rotation, people: list, start: date, end: date, offset: int = 0) -> dict:
+    chosen = {}
+    for number, window in enumerate(windows(rotation, start, end)):
+        chosen[(window.start, "primary")] = people[(number + offset) % len(people)].pk
+        chosen[(window.start, "secondary")] = people[(number + offset + 1) % len(people)].pk
+        if rotation.has_shadow:
+            chosen[(window.start, "shadow")] = people[(number + offset + 2) % len(people)].pk
+    return chosen
+
+
+def publish(setup: Setup, start: date, end: date, offset: int = 0):
+    roster = create_roster(
+        setup.rotation,
+        start,
+        end,
+        created_by=setup.boss,
+        assignments=assignments(setup.rotation, setup.people, start, end, offset),
+    )
+    return publish_roster(roster, by=setup.boss)
+
+
+def calendar_part(message: email.message.EmailMessage) -> email.message.EmailMessage:
+    (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return part
+
+
+def parsed_event(message: email.message.EmailMessage) -> tuple[icalendar.Calendar, icalendar.Event]:
+    calendar = icalendar.Calendar.from_ical(calendar_part(message).get_content())
+    (event,) = calendar.walk("VEVENT")
+    return calendar, event
+
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
