@@ -8,7 +8,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from rotation import events
 
-        from . import receivers
+        from . import receivers, swap_mail
 
         events.roster_published.connect(
             receivers.roster_published, dispatch_uid="notifications.roster_published"
@@ -16,3 +16,7 @@ class NotificationsConfig(AppConfig):
         events.shifts_reassigned.connect(
             receivers.shifts_reassigned, dispatch_uid="notifications.shifts_reassigned"
         )
+        events.swap_offers_made.connect(swap_mail.offers_made, dispatch_uid="notifications.swap_offers")
+        events.swap_needs_manager.connect(swap_mail.needs_manager, dispatch_uid="notifications.swap_manager")
+        events.swap_awaits_approval.connect(swap_mail.awaits_approval, dispatch_uid="notifications.swap_approval")
+        events.swap_settled.connect(swap_mail.settled, dispatch_uid="notifications.swap_settled")

@@ -101,10 +101,12 @@ def _contact(contact) -> str:
 
 
 def reminder_message(
-    entry: entries.ShiftEntry, *, to: str, viewer_zone: str, delivery_id: int
+    entry: entries.ShiftEntry, *, to: str, viewer_zone: str, delivery_id: int, handover_url: str = ""
 ) -> EmailMessage:
     starts = local(entry.start, viewer_zone)
     body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(entry)
+    if handover_url:
+        body += f"\nAt the end of your shift, leave a handover note for the next person: {handover_url}\n"
     return EmailMessage(
         subject=f"Reminder: {entries.summary(entry)} starts {starts}",
         body=body,
@@ -127,6 +129,7 @@ def handoff_message(
     viewer_zone: str,
     shift_link: str,
     delivery_id: int,
+    handover: str = "",
 ) -> EmailMessage:
     rotation_name = entries._line(rotation_name)
     when = local(at, viewer_zone)
@@ -146,6 +149,7 @@ def handoff_message(
         "Now on call:",
         *_on_call_lines(on_call, viewer_zone),
         "",
+        *([f"Handover from {other_name}:", handover, ""] if handover else []),
         f"Rotation: {shift_link}",
     ]
     return EmailMessage(

@@ -17,11 +17,17 @@ class Channel(models.TextChoices):
     REMINDER = "reminder", "Reminder email"
     HANDOFF_IN = "handoff_in", "Handoff note (incoming)"
     HANDOFF_OUT = "handoff_out", "Handoff note (outgoing)"
+    # Swap emails. Their row's ``sequence`` holds the SwapOffer (offer) or SwapRequest id,
+    # which keeps "one email per offer / per event" unique and idempotent.
+    SWAP_OFFER = "swap_offer", "Swap offer"
+    SWAP_MANAGER = "swap_manager", "Swap needs a manager"
+    SWAP_RESULT = "swap_result", "Swap outcome"
 
 
 # Channels that carry the calendar entry itself (REQUEST/CANCEL); the rest are one-off notes.
 ENTRY_CHANNELS = (Channel.EMAIL, Channel.CALDAV)
 NOTE_CHANNELS = (Channel.REMINDER, Channel.HANDOFF_IN, Channel.HANDOFF_OUT)
+SWAP_CHANNELS = (Channel.SWAP_OFFER, Channel.SWAP_MANAGER, Channel.SWAP_RESULT)
 
 
 class Delivery(models.Model):

@@ -27,9 +27,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from onehand.links import absolute, make_token
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Rotation, Shift, new_token
 
@@ -39,6 +41,7 @@ from .errors import Permanent, Transient
 from .models import (
     ENTRY_CHANNELS,
     NOTE_CHANNELS,
+    SWAP_CHANNELS,
     CalendarConnection,
     Channel,
     Delivery,
@@ -399,6 +402,10 @@ def _send(delivery: Delivery, now: datetime) -> str:
         return _send_caldav(delivery, now)
     if delivery.channel == Channel.REMINDER:
         return _send_reminder(delivery, now)
+    if delivery.channel in SWAP_CHANNELS:
+        from . import swap_mail
+
+        return swap_mail.send(delivery, now)
     return _send_handoff(delivery, now)
 
 
@@ -454,12 +461,14 @@ def _send_reminder(delivery: Delivery, now: datetime) -> str:
     if shift is None or shift.start <= now or "@" not in (delivery.user.email or ""):
         return Status.SKIPPED
     built = _entry(delivery)
+    token = make_token("handover", delivery.user_id, shift.pk)
     mail.send(
         mail.reminder_message(
             built.entry,
             to=delivery.user.email,
             viewer_zone=delivery.user.person.time_zone,
             delivery_id=delivery.pk,
+            handover_url=absolute(reverse("handover", args=[shift.pk])) + f"?t={token}",
         )
     )
     return Status.SENT
@@ -484,6 +493,15 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
     )
     other_user = other.assignee if other is not None else None
     on_call = rotation_selectors.on_call(rotation, at)
+    note = other.handover_notes.order_by("-created_at").first() if (incoming and other is not None) else None
+    handover = ""
+    if note is not None:
+        handover = "\n".join(
+            part for part in (
+                f"Open incidents: {note.open_incidents}" if note.open_incidents else "",
+                f"Notes: {note.notes}" if note.notes else "",
+            ) if part
+        )
     mail.send(
         mail.handoff_message(
             incoming=incoming,
@@ -499,6 +517,7 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             viewer_zone=delivery.user.person.time_zone,
             shift_link=shift_url(rotation.pk, at, rotation.time_zone),
             delivery_id=delivery.pk,
+            handover=handover,
         )
     )
     return Status.SENT

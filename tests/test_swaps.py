@@ -212,3 +212,33 @@ def test_the_api_will_not_let_you_swap_someone_elses_shift():
     response = api.post("/api/swaps/", {"shift": shift.pk}, format="json")
     assert response.status_code == 409
     assert SwapRequest.objects.count() == 0
+
+
+@time_machine.travel(NOW)
+def test_offers_go_out_by_email_with_accept_and_decline_links(mailoutbox, django_capture_on_commit_callbacks):
+    team = published_team()
+    shift = first_primary(team)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = swaps.request_swap(shift, shift.assignee)
+    offers = {m.to[0]: m for m in mailoutbox if m.subject.startswith("Can you take")}
+    assert set(offers) == {o.candidate.email for o in request.offers.select_related("candidate")}
+    body = next(iter(offers.values())).body
+    assert "&action=accept" in body and "&action=decline" in body
+
+
+@time_machine.travel(NOW)
+def test_the_requester_hears_who_took_the_shift(mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        team = published_team()
+    shift = first_primary(team)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = swaps.request_swap(shift, shift.assignee)
+    offer = request.offers.select_related("candidate").first()
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        swaps.accept_offer(offer, offer.candidate)
+    subjects = {(m.to[0], m.subject.split(":")[0]) for m in mailoutbox}
+    assert (shift.assignee.email, "Swapped") in subjects
+    assert (shift.assignee.email, "Cancelled") in subjects  # CANCEL of the old entry
+    assert (offer.candidate.email, "Invitation") in subjects  # REQUEST to the new holder
