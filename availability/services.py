@@ -215,7 +215,9 @@ def _own_manual(user, entry: AvailabilityEntry) -> None:
 
 
 @transaction.atomic
-def lock_availability(team: Team, period_start: date, period_end: date, *, by, note: str = "") -> AvailabilityLock:
+def lock_availability(
+    team: Team, period_start: date, period_end: date, *, by, note: str = ""
+) -> AvailabilityLock:
     """Freeze a team's availability for a period (period_end exclusive); idempotent."""
     if not is_manager(by, team.pk):
         raise NotAllowed("Only a manager of this team can lock its availability.")
@@ -284,7 +286,9 @@ def claim_qualification(
 
 
 @transaction.atomic
-def review_qualification(qualification: Qualification, *, by, verify: bool, note: str = "") -> Qualification:
+def review_qualification(
+    qualification: Qualification, *, by, verify: bool, note: str = ""
+) -> Qualification:
     """A manager of the rotation's team verifies or rejects a claim (twice is harmless)."""
     qualification = (
         Qualification.objects.select_for_update()
@@ -297,7 +301,9 @@ def review_qualification(qualification: Qualification, *, by, verify: bool, note
     if qualification.status == wanted:
         return qualification
     if qualification.status != Qualification.Status.CLAIMED:
-        raise AvailabilityError(f"This claim was already {qualification.get_status_display().lower()}.")
+        raise AvailabilityError(
+            f"This claim was already {qualification.get_status_display().lower()}."
+        )
     qualification.status = wanted
     qualification.reviewed_by = by
     qualification.reviewed_at = timezone.now()
@@ -375,7 +381,9 @@ def set_allocation(
 
 
 @transaction.atomic
-def set_team_settings(team: Team, *, by, engineers_set_allocation: bool) -> TeamAvailabilitySettings:
+def set_team_settings(
+    team: Team, *, by, engineers_set_allocation: bool
+) -> TeamAvailabilitySettings:
     if not is_manager(by, team.pk):
         raise NotAllowed("Only a manager of this team can change its settings.")
     found, _ = TeamAvailabilitySettings.objects.update_or_create(
@@ -413,7 +421,9 @@ def add_calendar_url(user, url: str, *, name: str = "") -> CalendarSource:
     if len(url) > 2000:
         raise AvailabilityError("That address is too long to be a calendar address.")
     if not url.lower().startswith(("http://", "https://", "webcal://")):
-        raise AvailabilityError("Only http://, https:// and webcal:// calendar addresses are supported.")
+        raise AvailabilityError(
+            "Only http://, https:// and webcal:// calendar addresses are supported."
+        )
     source, created = CalendarSource.objects.get_or_create(
         user=user,
         kind=CalendarSource.Kind.URL,
@@ -448,7 +458,8 @@ def _replace_imported(
     """
     user = source.user
     locked = [
-        (span.start, span.end) for span in selectors.locks_affecting(user, *window, _time_zone(user))
+        (span.start, span.end)
+        for span in selectors.locks_affecting(user, *window, _time_zone(user))
     ]
     free = iv.subtract([window], locked)
     existing = list(
@@ -553,7 +564,9 @@ def upload_calendar(
     return source
 
 
-def run_calendar_import(source_id: int, *, window: tuple[datetime, datetime] | None = None) -> CalendarSource | None:
+def run_calendar_import(
+    source_id: int, *, window: tuple[datetime, datetime] | None = None
+) -> CalendarSource | None:
     """Fetch a URL source and import it, recording the outcome on the source.
 
     Safe to run twice or concurrently: each run replaces the same rows under a row lock.

@@ -72,3 +72,32 @@ def manager(team, **kwargs):
 def join_rotation(rotation, *users, since=date(2020, 1, 1)):
     for user in users:
         RotationMember.objects.get_or_create(rotation=rotation, user=user, defaults={"since": since})
+
+
+# --- availability --------------------------------------------------------------------------
+
+
+class DutyRequirementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "availability.DutyRequirement"
+
+    rotation = factory.SubFactory(RotationFactory)
+    name = factory.Sequence(lambda n: f"Requirement {n}")
+    kind = "training"
+    how_to_obtain = "Book the course."
+    gates_primary = True
+
+
+def verified(user, requirement, *, obtained_on=date(2020, 1, 1), expires_on=None, by=None):
+    """A verified qualification, straight into the database (no review workflow)."""
+    from availability.models import Qualification
+
+    return Qualification.objects.create(
+        requirement=requirement,
+        user=user,
+        obtained_on=obtained_on,
+        expires_on=expires_on,
+        evidence="Certificate",
+        status=Qualification.Status.VERIFIED,
+        reviewed_by=by,
+    )

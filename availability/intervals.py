@@ -1,0 +1,126 @@
+"""Half-open time intervals [start, end): merge, cut, intersect, working hours.
+
+Pure: no ORM, no clock. Availability, imports and utilisation all reduce to these few
+operations, so they are tested once here rather than re-derived in each caller.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+Interval = tuple[datetime, datetime]
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, with overlapping or touching intervals joined; empty ones dropped."""
+    merged: list[list[datetime]] = []
+    for start, end in sorted(i for i in intervals if i[0] < i[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def clip(intervals: Iterable[Interval], start: datetime, end: datetime) -> list[Interval]:
+    return [(max(s, start), min(e, end)) for s, e in intervals if s < end and e > start]
+
+
+def subtract(intervals: Iterable[Interval], cuts: Iterable[Interval]) -> list[Interval]:
+    """What is left of `intervals` once every cut is removed (order kept, not merged)."""
+    cuts = merge(cuts)
+    left: list[Interval] = []
+    for start, end in intervals:
+        pieces = [(start, end)]
+        for cut_start, cut_end in cuts:
+            if cut_start >= end:
+                break
+            next_pieces = []
+            for s, e in pieces:
+                if cut_end <= s or cut_start >= e:
+                    next_pieces.append((s, e))
+                    continue
+                if s < cut_start:
+                    next_pieces.append((s, cut_start))
+                if cut_end < e:
+                    next_pieces.append((cut_end, e))
+            pieces = next_pieces
+        left.extend(pieces)
+    return left
+
+
+def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
+    """Overlap of two interval sets (each merged first)."""
+    a, b = merge(a), merge(b)
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start = max(a[i][0], b[j][0])
+        end = min(a[i][1], b[j][1])
+        if start < end:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def seconds(intervals: Iterable[Interval]) -> float:
+    return sum((e - s).total_seconds() for s, e in intervals)
+
+
+def covers(intervals: Iterable[Interval], start: datetime, end: datetime) -> bool:
+    """Whether the (merged) intervals cover all of [start, end)."""
+    return seconds(clip(merge(intervals), start, end)) >= (end - start).total_seconds()
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> Interval:
+    """A local calendar day in UTC: 23 or 25 hours long on DST change days."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def local_days(first: date, last: date, tz: ZoneInfo) -> Interval:
+    """Local days first..last (inclusive) as one UTC interval."""
+    return local_day_bounds(first, tz)[0], local_day_bounds(last, tz)[1]
+
+
+def working_intervals(
+    start: datetime,
+    end: datetime,
+    *,
+    time_zone: str,
+    work_start: time,
+    work_end: time,
+    work_days: Iterable[int],
+) -> list[Interval]:
+    """Someone's working hours inside [start, end), in UTC.
+
+    Hours are local wall-clock times on the person's working weekdays; a day that ends
+    before it starts (a night worker, 22:00–06:00) runs into the next morning.
+    """
+    tz = ZoneInfo(time_zone)
+    days = set(work_days)
+    first = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    out: list[Interval] = []
+    day = first
+    while day <= last:
+        if day.weekday() in days:
+            begin = datetime.combine(day, work_start, tzinfo=tz).astimezone(UTC)
+            finish_day = day if work_end > work_start else day + timedelta(days=1)
+            finish = datetime.combine(finish_day, work_end, tzinfo=tz).astimezone(UTC)
+            out.append((begin, finish))
+        day += timedelta(days=1)
+    return clip(merge(out), start, end)
+
+
+def parse_work_days(raw: str) -> set[int]:
+    days = set()
+    for part in (raw or "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) <= 6:
+            days.add(int(part))
+    return days
