@@ -113,4 +113,7 @@ def seed_demo(today: date, *, months_of_history: int = 6) -> Team:
             _fill(roster, people, rng)
             services.publish_roster(roster, by=manager)
             month = end
+    from availability.demo import seed_availability_demo
+
+    seed_availability_demo(team, today)
     return team

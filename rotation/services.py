@@ -180,6 +180,12 @@ def draft_roster(
     """Ask the recommender for a fair roster and save it as a draft, reasons included."""
     _require_manager(by, rotation)
     now = now or timezone.now()
+    if by is not None:
+        from availability import services as availability
+
+        # Drafting starts: from now on availability for the period changes through swaps, so
+        # the draft the manager reviews stays true.
+        availability.lock_availability(rotation.team, period_start, period_end, by=by)
     slots, candidates, result = recommend_for(
         rotation, period_start, period_end, now=now, mode=mode, **overrides
     )
