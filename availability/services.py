@@ -97,12 +97,12 @@ def _manual_around(user, start: datetime, end: datetime) -> list[AvailabilityEnt
     )
 
 
-def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> None:
-    """Remove [start, end) from entries: shorten, split or delete them."""
+def _remove_spans(entries: list[AvailabilityEntry], spans: list[tuple[datetime, datetime]]) -> None:
+    """Remove `spans` from entries: shorten, split (copying every other field) or delete."""
     for entry in entries:
-        if entry.end <= start or entry.start >= end:
+        pieces = iv.subtract([(entry.start, entry.end)], spans)
+        if pieces == [(entry.start, entry.end)]:
             continue
-        pieces = iv.subtract([(entry.start, entry.end)], [(start, end)])
         if not pieces:
             entry.delete()
             continue
@@ -115,8 +115,15 @@ def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> No
                 end=piece_end,
                 kind=entry.kind,
                 reason=entry.reason,
+                source=entry.source,
+                calendar_id=entry.calendar_id,
                 all_day=entry.all_day,
             )
+
+
+def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> None:
+    """Remove [start, end) from entries."""
+    _remove_spans(entries, [(start, end)])
 
 
 @transaction.atomic
@@ -467,24 +474,8 @@ def _replace_imported(
         .filter(calendar=source, start__lt=window[1], end__gt=window[0])
         .order_by("start", "id")
     )
-    for entry in existing:
-        pieces = iv.subtract([(entry.start, entry.end)], free)
-        if not pieces:
-            entry.delete()
-            continue
-        entry.start, entry.end = pieces[0]
-        entry.save(update_fields=["start", "end"])
-        for piece_start, piece_end in pieces[1:]:
-            AvailabilityEntry.objects.create(
-                user=user,
-                start=piece_start,
-                end=piece_end,
-                kind=entry.kind,
-                reason=entry.reason,
-                source=entry.source,
-                calendar=source,
-                all_day=entry.all_day,
-            )
+    # Keep only what lies in locked periods: everything else is replaced by this import.
+    _remove_spans(existing, free)
     new = [
         AvailabilityEntry(
             user=user,
