@@ -389,11 +389,15 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
                 shift=shift,
                 partner=partner_slot.assignee if partner_slot else None,
                 partner_role=partner_role,
-                escalation=escalation_chain(
-                    rotations[shift.roster.rotation_id],
-                    primary.assignee if primary else None,
-                    secondary.assignee if secondary else None,
-                ),
+                escalation=[
+                    c
+                    for c in escalation_chain(
+                        rotations[shift.roster.rotation_id],
+                        primary.assignee if primary else None,
+                        secondary.assignee if secondary else None,
+                    )
+                    if c.user_id != user.pk  # the secondary does not escalate to themselves
+                ],
             )
         )
     return out
