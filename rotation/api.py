@@ -2,6 +2,7 @@ from dataclasses import asdict
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -30,6 +31,36 @@ from .serializers import (
     TeamSerializer,
 )
 from .shifts import month_bounds
+
+ONCALL_CACHE_SECONDS = 60
+
+
+def oncall_cache_key(rotation_id: int) -> str:
+    return f"oncall:{rotation_id}:{cache.get_or_set(f'oncall-version:{rotation_id}', 1, None)}"
+
+
+def on_call_payload(rotation, at) -> dict:
+    result = selectors.on_call(rotation, at)
+
+    def contact(c):
+        if c is None:
+            return None
+        data = asdict(c)
+        data["local_time"] = at.astimezone(ZoneInfo(c.time_zone)).isoformat()
+        return data
+
+    payload = {
+        "rotation": rotation.pk,
+        "rotation_name": rotation.name,
+        "at": at,
+        "shift_start": result.shift_start,
+        "shift_end": result.shift_end,
+        "primary": contact(result.primary),
+        "secondary": contact(result.secondary),
+        "shadow": contact(result.shadow),
+        "escalation": [contact(c) for c in result.escalation],
+    }
+    return OnCallSerializer(payload).data
 
 
 class TeamScopedWriteMixin:
@@ -94,29 +125,19 @@ class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
                 raise ValidationError({"at": "Use an ISO 8601 date-time, e.g. 2026-03-29T00:30:00Z."})
             if timezone.is_naive(at):
                 raise ValidationError({"at": "Give a time zone offset or Z; a local time is ambiguous."})
-        else:
-            at = timezone.now()
-        result = selectors.on_call(rotation, at)
-
-        def contact(c):
-            if c is None:
-                return None
-            data = asdict(c)
-            data["local_time"] = at.astimezone(ZoneInfo(c.time_zone)).isoformat()
-            return data
-
-        payload = {
-            "rotation": rotation.pk,
-            "rotation_name": rotation.name,
-            "at": at,
-            "shift_start": result.shift_start,
-            "shift_end": result.shift_end,
-            "primary": contact(result.primary),
-            "secondary": contact(result.secondary),
-            "shadow": contact(result.shadow),
-            "escalation": [contact(c) for c in result.escalation],
-        }
-        return Response(OnCallSerializer(payload).data)
+            return Response(on_call_payload(rotation, at))
+        # "Who is on call now" is what alerting tools poll: answer from the cache until the
+        # next handoff (at most a minute); publishing, edits and swaps clear it.
+        key = oncall_cache_key(rotation.pk)
+        payload = cache.get(key)
+        if payload is None:
+            now = timezone.now()
+            payload = on_call_payload(rotation, now)
+            until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
+            ttl = ONCALL_CACHE_SECONDS if until is None else min(ONCALL_CACHE_SECONDS, (until - now).total_seconds())
+            if ttl >= 1:
+                cache.set(key, payload, int(ttl))
+        return Response(payload)
 
     @extend_schema(request=DraftRequestSerializer, responses={201: RosterSerializer})
     @action(detail=True, methods=["post"])

@@ -6,4 +6,7 @@ class RotationConfig(AppConfig):
     verbose_name = "Rotations and rosters"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from . import events, signals
+
+        events.roster_published.connect(signals._on_publish, dispatch_uid="rotation.oncall_cache.publish")
+        events.shifts_reassigned.connect(signals._on_reassign, dispatch_uid="rotation.oncall_cache.reassign")

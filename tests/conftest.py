@@ -36,6 +36,14 @@ def _tasks_run_in_process(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache(settings, request):
+    """Each test gets an empty cache of its own: ids repeat across tests, cached answers must not."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~100 ms a user; tests create hundreds of users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

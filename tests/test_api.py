@@ -162,3 +162,29 @@ def test_api_docs_page_serves_without_a_cdn(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"cdn" not in response.content.lower()
+
+
+def test_who_is_on_call_now_follows_a_swap_despite_the_cache(london_week, django_capture_on_commit_callbacks):
+    import time_machine
+    from django.utils import timezone as tz
+
+    from rotation.models import Shift
+
+    rotation = london_week["rotation"]
+    with time_machine.travel("2026-03-25 12:00Z", tick=False):
+        client = client_for(london_week["lead"])
+        before = client.get(f"/api/rotations/{rotation.pk}/oncall/").json()
+        assert before["primary"]["email"] == london_week["alice"].email
+        shift = Shift.objects.get(roster__rotation=rotation, role="primary", start__lte=tz.now(), end__gt=tz.now())
+        shift.assignee = london_week["mentor"]
+        shift.save()
+        # A direct write is not seen until the cache entry expires...
+        assert client.get(f"/api/rotations/{rotation.pk}/oncall/").json()["primary"]["email"] == london_week["alice"].email
+        from rotation.events import shifts_reassigned
+
+        # ...but every service that reassigns announces it, which clears the answer.
+        with django_capture_on_commit_callbacks(execute=True):
+            shifts_reassigned.send(sender=Shift, changes=[(shift, london_week["alice"].pk)])
+    with time_machine.travel("2026-03-25 12:00Z", tick=False):
+        after = client.get(f"/api/rotations/{rotation.pk}/oncall/").json()
+    assert after["primary"]["email"] == london_week["mentor"].email
