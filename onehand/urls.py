@@ -7,9 +7,13 @@ from rest_framework.routers import DefaultRouter
 from availability import api as availability_api
 from rotation import api as rotation_api
 
+from . import schema  # noqa: F401 - registers the OpenAPI extensions
 from .health import healthz
 
+# No ".json" suffix routes: the custom actions (oncall, draft, publish, ...) do not take a
+# `format` argument, so /api/rotations/1/oncall.json was a 500. `?format=json` still works.
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("teams", rotation_api.TeamViewSet, basename="team")
 router.register("memberships", rotation_api.MembershipViewSet, basename="membership")
 router.register("rotations", rotation_api.RotationViewSet, basename="rotation")

@@ -58,7 +58,7 @@ class RosterSerializer(serializers.ModelSerializer):
 
 class ShiftSerializer(serializers.ModelSerializer):
     rotation = serializers.IntegerField(source="roster.rotation_id", read_only=True)
-    assignee_detail = UserSummarySerializer(source="assignee", read_only=True)
+    assignee_detail = UserSummarySerializer(source="assignee", read_only=True, allow_null=True)
 
     class Meta:
         model = Shift

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -62,7 +63,17 @@ def cant_make_it(request, shift_pk):
     if user is None:
         return _refuse(request, why)
     open_request = SwapRequest.objects.filter(shift=shift, status__in=["open", "pending"]).first()
-    if shift.assignee_id != user.pk and open_request is None:
+    team_id = shift.roster.rotation.team_id
+    # Only the holder, the requester of the open swap and the team's managers see the page
+    # (it lists the rotation's people and the offers); anyone else used to see it whenever
+    # the shift had an open swap.
+    party = shift.assignee_id == user.pk or (
+        open_request is not None
+        and (open_request.requester_id == user.pk or selectors.is_manager(user, team_id))
+    )
+    if not party:
+        if not selectors.is_member(user, team_id):
+            raise Http404("No such shift.")
         return _refuse(request, "You no longer hold this shift, so there is nothing to swap.", status=410)
     error = None
     if request.method == "POST" and open_request is None:
