@@ -3,17 +3,23 @@
 Needs PostgreSQL and Redis (like the worker tests)::
 
     DATABASE_URL=postgres://onehand:onehand@127.0.0.1:5432/onehand \\
-    REDIS_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/deliveries.py [--shifts 10000]
+    REDIS_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/deliveries.py [--shifts 10000] [--quick]
 
 It creates a scratch database (``<name>_bench_deliveries``, dropped at the end), starts a
 local aiosmtpd sink and one Celery worker with two pool processes, then measures:
 
 1. writing the outbox: publishing one roster of N shift slots (a daily rotation with
    primary and secondary, 12 people) - the receiver writes N Delivery rows inside the
-   publishing transaction - and, after commit, queueing N task messages on Redis;
+   publishing transaction - and, after commit, queueing their task messages on Redis
+   (chunks of up to 50 ids per message);
 2. delivering them: from commit until every row is "sent" and the sink has N messages;
-3. feed latency: the personal and team feeds of a rotation with 200 slots, full (200) and
-   conditional (304) requests, through Django's test client (no network).
+3. one SMTP connection per chunk against one per message, in this process (no worker);
+4. feed latency: the personal and team feeds of a rotation with 200 slots through Django's
+   test client (no network): the first request after a change (nothing cached), repeated
+   full requests (200) and conditional ones (304). The personal feed's owner is also on the
+   N-slot rotation, so their feed has about N/12 + 50 events.
+
+``--quick`` starts no worker and skips step 2 (the queued messages are purged).
 
 Prints the figures and writes bench/results/deliveries.md.
 """
@@ -60,6 +66,10 @@ def main() -> int:
     parser.add_argument("--shifts", type=int, default=10_000, help="shift slots to publish")
     parser.add_argument("--feed-shifts", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--smtp-shifts", type=int, default=400, help="invites for step 3")
+    parser.add_argument(
+        "--quick", action="store_true", help="no worker: skip delivering the N invites"
+    )
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -99,6 +109,7 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
+    from django.utils.timezone import now as django_now
 
     setup_test_environment()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -108,7 +119,9 @@ def main() -> int:
     old_name = connection.settings_dict["NAME"]
     bench_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
 
-    from notifications import services
+    from django.core.cache import cache
+
+    from notifications import feeds, selectors, services
     from notifications.models import Delivery, RotationFeed
     from onehand.celery import app
     from rotation.models import Membership, Rotation, RotationMember, Team
@@ -129,10 +142,11 @@ def main() -> int:
         log = ROOT / "var" / "bench-deliveries-worker.log"
         log.parent.mkdir(exist_ok=True)
         log.write_bytes(b"")
-        worker = start_celery_worker(env, QUEUE, log, concurrency=2)
-        if not wait_for_worker(app, QUEUE, timeout=60):
-            print(log.read_text()[-3000:], file=sys.stderr)
-            return 1
+        if not args.quick:
+            worker = start_celery_worker(env, QUEUE, log, concurrency=2)
+            if not wait_for_worker(app, QUEUE, timeout=60):
+                print(log.read_text()[-3000:], file=sys.stderr)
+                return 1
 
         def rotation_with_people(name: str, people: list) -> Rotation:
             team = Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
@@ -172,10 +186,12 @@ def main() -> int:
         slots = roster.shifts.count()
 
         # 1. Outbox write (inside publish) and enqueue (after commit), timed separately.
-        timings = {"enqueue": 0.0}
+        timings = {"enqueue": 0.0, "messages": 0}
         original_enqueue = services.enqueue
 
         def timed_enqueue(ids, **kwargs):
+            ids = list(ids)
+            timings["messages"] += len(services.batches(ids))
             started = time.perf_counter()
             try:
                 return original_enqueue(ids, **kwargs)
@@ -191,17 +207,53 @@ def main() -> int:
         services.enqueue = original_enqueue
 
         # 2. Delivery with two worker processes.
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            left = Delivery.objects.filter(shift__roster=roster).exclude(status="sent").count()
-            if left == 0 and sink.count >= rows:
-                break
-            time.sleep(0.25)
-        delivered = time.perf_counter() - committed_at
-        sent = Delivery.objects.filter(shift__roster=roster, status="sent").count()
-        received = sink.count
+        if not args.quick:
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline:
+                left = Delivery.objects.filter(shift__roster=roster).exclude(status="sent").count()
+                if left == 0 and sink.count >= rows:
+                    break
+                time.sleep(0.25)
+            delivered = time.perf_counter() - committed_at
+            sent = Delivery.objects.filter(shift__roster=roster, status="sent").count()
+            received = sink.count
+        Delivery.objects.all().delete()
+        app.control.purge()
 
-        # 3. Feeds with 200 slots.
+        # 3. SMTP: one connection per chunk of 50 against one per message, in this process.
+        smtp_people = people[6:]  # not the personal feed's owner
+        smtp_rotation = rotation_with_people("Smtp", smtp_people)
+        smtp_roster = roster_of(smtp_rotation, smtp_people, args.smtp_shifts // 2)
+        services.enqueue = lambda ids, **kwargs: 0  # rows stay pending: sent by hand below
+        publish_roster(smtp_roster)
+        services.enqueue = original_enqueue
+        smtp_ids = list(
+            Delivery.objects.filter(shift__roster=smtp_roster)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # setup_test_environment() switched this process to the in-memory backend.
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        services.deliver(smtp_ids.pop())  # warm up (zone data, templates)
+        before = sink.count
+        spent = {"each": 0.0, "chunk": 0.0}
+        counted = {"each": 0, "chunk": 0}
+        # Alternate chunk by chunk, so that drifting load on a shared machine hits both alike.
+        for n, chunk in enumerate(services.batches(smtp_ids)):
+            way = "each" if n % 2 == 0 else "chunk"
+            started = time.perf_counter()
+            if way == "each":
+                for pk in chunk:
+                    services.deliver(pk)  # mail.send opens and closes a connection per message
+            else:
+                services.deliver_batch(chunk)  # one connection for the chunk
+            spent[way] += time.perf_counter() - started
+            counted[way] += len(chunk)
+        per_message = spent["each"] * 1000 / max(counted["each"], 1)
+        per_chunk = spent["chunk"] * 1000 / max(counted["chunk"], 1)
+        assert sink.count - before == len(smtp_ids), (sink.count - before, len(smtp_ids))
+
+        # 4. Feeds with 200 slots.
         feed_people = people[:4]
         feed_rotation = rotation_with_people("Feed", feed_people)
         feed_roster = roster_of(feed_rotation, feed_people, args.feed_shifts // 2)
@@ -209,38 +261,74 @@ def main() -> int:
         app.control.purge()
         publish_roster(feed_roster)
         client = Client()
-        token = RotationFeed.objects.get(rotation=feed_rotation).token
-        team_url = f"/calendar/rotations/{token}.ics"
-        feed_people[0].person.refresh_from_db()
-        personal_url = f"/calendar/{feed_people[0].person.feed_token}.ics"
+        feed_row = RotationFeed.objects.get(rotation=feed_rotation)
+        team_url = f"/calendar/rotations/{feed_row.token}.ics"
+        owner = feed_people[0]
+        owner.person.refresh_from_db()
+        personal_url = f"/calendar/{owner.person.feed_token}.ics"
 
-        def measure(url: str, runs: int = 30, **headers) -> tuple[list[float], object]:
+        def forget(url: str) -> None:
+            """Drop the feed's cached rendering: the next request is the first after a change."""
+            now = django_now()
+            if url == team_url:
+                feed = feeds.team(selectors.feed_by_token(feed_row.token), now)
+            else:
+                feed = feeds.personal(selectors.person_by_feed_token(owner.person.feed_token), now)
+            cache.delete_many([feed.cache_key("meta"), feed.cache_key("body")])
+
+        def measure(url: str, runs: int = 30, cold: bool = False, **headers):
             client.get(url, **headers)  # warm up
             times, response = [], None
             for _ in range(runs):
+                if cold:
+                    forget(url)
                 started = time.perf_counter()
                 response = client.get(url, **headers)
                 times.append((time.perf_counter() - started) * 1000)
             return times, response
 
+        def figures(times: list[float]) -> str:
+            return f"{statistics.median(times):.0f} / {percentile(times, 0.95):.0f} ms"
+
+        team_cold, _ = measure(team_url, runs=10, cold=True)
         team_times, team_response = measure(team_url)
         team_304, not_modified = measure(team_url, HTTP_IF_NONE_MATCH=team_response["ETag"])
+        personal_cold, _ = measure(personal_url, runs=5, cold=True)
         personal_times, personal_response = measure(personal_url)
+        personal_304, personal_nm = measure(
+            personal_url, HTTP_IF_NONE_MATCH=personal_response["ETag"]
+        )
         assert team_response.status_code == 200 and not_modified.status_code == 304
+        assert personal_nm.status_code == 304
         team_events = team_response.content.count(b"BEGIN:VEVENT")
         personal_events = personal_response.content.count(b"BEGIN:VEVENT")
 
+        queued = timings["enqueue"]
         results = {
             "shift slots published": f"{slots}",
             "outbox rows written": f"{rows}",
-            "publish transaction incl. outbox write": f"{(publish_total - timings['enqueue']) * 1000:.0f} ms",
-            "queueing the task messages after commit": f"{timings['enqueue'] * 1000:.0f} ms ({rows / max(timings['enqueue'], 1e-9):.0f}/s)",
-            "delivered (sent rows / SMTP messages)": f"{sent} / {received}",
-            "delivery with 2 worker processes": f"{delivered:.1f} s ({sent / delivered:.0f} invites/s)",
-            f"team feed, {team_events} events (median / p95)": f"{statistics.median(team_times):.0f} / {percentile(team_times, 0.95):.0f} ms, {len(team_response.content) // 1024} KiB",
-            "team feed, 304 with the ETag (median / p95)": f"{statistics.median(team_304):.0f} / {percentile(team_304, 0.95):.0f} ms",
-            f"personal feed, {personal_events} events (median / p95)": f"{statistics.median(personal_times):.0f} / {percentile(personal_times, 0.95):.0f} ms",
+            "publish transaction incl. outbox write": f"{(publish_total - queued) * 1000:.0f} ms",
+            "queueing the task messages after commit": f"{queued * 1000:.0f} ms for {timings['messages']} messages ({rows / max(queued, 1e-9):.0f} rows/s)",
         }
+        if not args.quick:
+            results.update(
+                {
+                    "delivered (sent rows / SMTP messages)": f"{sent} / {received}",
+                    "delivery with 2 worker processes": f"{delivered:.1f} s ({sent / delivered:.0f} invites/s)",
+                }
+            )
+        results.update(
+            {
+                f"one invite, in process: new SMTP connection each ({counted['each']} invites)": f"{per_message:.1f} ms",
+                f"one invite, in process: one SMTP connection per chunk ({counted['chunk']} invites)": f"{per_chunk:.1f} ms",
+                f"team feed, {team_events} events, first request after a change (median / p95)": f"{figures(team_cold)}, {len(team_response.content) // 1024} KiB",
+                f"team feed, {team_events} events (median / p95)": figures(team_times),
+                "team feed, 304 with the ETag (median / p95)": figures(team_304),
+                f"personal feed, {personal_events} events, first request after a change (median / p95)": f"{figures(personal_cold)}, {len(personal_response.content) // 1024} KiB",
+                f"personal feed, {personal_events} events (median / p95)": figures(personal_times),
+                "personal feed, 304 with the ETag (median / p95)": figures(personal_304),
+            }
+        )
     finally:
         if worker is not None:
             worker.terminate()
@@ -257,12 +345,15 @@ def main() -> int:
     lines = [
         "# Delivery benchmark",
         "",
-        f"`python bench/deliveries.py --shifts {args.shifts}` on {platform.python_implementation()} "
+        f"`python bench/deliveries.py --shifts {args.shifts}{' --quick' if args.quick else ''}` on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs "
         f"(load average {os.getloadavg()[0]:.1f} at the end: the machine was shared); PostgreSQL and "
         "Redis on loopback, aiosmtpd sink in the bench process, one Celery worker with two "
-        "prefork processes. Each delivery claims its row, builds the entry (3 queries), renders "
-        "the iTIP email and sends it over a new SMTP connection, then marks the row sent.",
+        "prefork processes. Rows are queued in chunks of up to 50 ids per task message; each "
+        "delivery claims its row, builds the entry (3 queries), renders the iTIP email and "
+        "sends it over the chunk's SMTP connection, then marks the row sent. Feeds: the ETag "
+        "comes from three small queries, the rendered body from the cache (Redis) when it holds "
+        "that ETag.",
         "",
         "| measure | result |",
         "|---|---|",

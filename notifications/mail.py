@@ -6,12 +6,17 @@ CANCEL), plus the same calendar attached as invite.ics. That is the shape Outloo
 Apple Mail recognise as an invitation with Accept/Add buttons.
 """
 
+import logging
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.template.loader import render_to_string
 
 from rotation.selectors import OnCall
@@ -19,6 +24,8 @@ from rotation.selectors import OnCall
 from . import entries
 from .errors import Permanent, Transient
 from .selectors import site_domain
+
+logger = logging.getLogger(__name__)
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -161,11 +168,81 @@ def handoff_message(
     )
 
 
+class _SharedConnection:
+    """One SMTP connection for a batch of deliveries, opened on the first message.
+
+    Only the SMTP backend is shared: the file backend would write a whole batch into one
+    file, and the others have no connection worth keeping. Any error closes the connection
+    (the next message opens a fresh one); when the server dropped a reused connection (idle
+    too long) or closed it with 421, the message at hand is tried once on a new one.
+    """
+
+    def __init__(self):
+        self.connection = None
+        self.sent = 0
+
+    def send(self, message: EmailMessage) -> None:
+        if self.connection is None:
+            connection = get_connection(fail_silently=False)
+            if not isinstance(connection, SmtpBackend):
+                with connection:
+                    connection.send_messages([message])
+                return
+            connection.open()
+            self.connection, self.sent = connection, 0
+        try:
+            self.connection.send_messages([message])
+        except BaseException as exc:
+            reused = self.sent > 0
+            self.close()
+            if reused and _closed_by_server(exc):
+                # Idle too long, or enough messages on one connection for the server's
+                # taste: once more, on a new connection.
+                self.send(message)
+                return
+            raise
+        self.sent += 1
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - already broken; nothing to keep
+                logger.debug("closing a shared SMTP connection failed", exc_info=True)
+
+
+def _closed_by_server(exc: BaseException) -> bool:
+    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+        return True
+    # 421: "service not available, closing transmission channel".
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
+_shared: ContextVar[_SharedConnection | None] = ContextVar("onehand_shared_smtp", default=None)
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Within this block `send` reuses one SMTP connection (a delivery batch)."""
+    shared = _SharedConnection()
+    token = _shared.set(shared)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        shared.close()
+
+
 def send(message: EmailMessage) -> None:
     """Send one message, turning SMTP trouble into Transient or Permanent."""
     try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages([message])
+        shared = _shared.get()
+        if shared is not None:
+            shared.send(message)
+        else:
+            with get_connection(fail_silently=False) as connection:
+                connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         error = f"recipient refused: {', '.join(str(c) for c in codes)}"

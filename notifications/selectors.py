@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 
 from onehand.links import absolute, make_token
 from rotation import selectors as rotation_selectors
-from rotation.models import Roster, Rotation, Shift, SlotRole
+from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
 from . import entries
 from .models import CalendarConnection, Delivery, EntryTombstone, RotationFeed
@@ -107,18 +107,17 @@ def group_key(shift: Shift) -> tuple[int, datetime]:
     return (shift.roster_id, shift.start)
 
 
-def slot_groups(shifts: Iterable[Shift]) -> dict[tuple[int, datetime], dict[str, Shift]]:
-    """All slots of the shifts' groups (same roster and start), in one query."""
-    shifts = list(shifts)
-    if not shifts:
-        return {}
+def _group_slots(shifts: Iterable[Shift], queryset: QuerySet[Shift]):
     keys = {group_key(s) for s in shifts}
-    starts = [start for _, start in keys]
-    slots = Shift.objects.filter(
+    if not keys:
+        return {}
+    # Exactly the groups asked for (not every slot between the first and last start: a
+    # personal feed of one person's 900 shifts in a 10,000-slot roster reads 1,800 rows,
+    # not 10,000).
+    slots = queryset.filter(
         roster_id__in={roster_id for roster_id, _ in keys},
-        start__gte=min(starts),
-        start__lte=max(starts),
-    ).select_related("assignee__person__mentor__person")
+        start__in={start for _, start in keys},
+    )
     groups: dict[tuple[int, datetime], dict[str, Shift]] = defaultdict(dict)
     for slot in slots:
         if group_key(slot) in keys:
@@ -126,29 +125,106 @@ def slot_groups(shifts: Iterable[Shift]) -> dict[tuple[int, datetime], dict[str,
     return groups
 
 
+def slot_groups(shifts: Iterable[Shift]) -> dict[tuple[int, datetime], dict[str, Shift]]:
+    """All slots of the shifts' groups (same roster and start), in one query."""
+    return _group_slots(shifts, Shift.objects.select_related("assignee__person__mentor__person"))
+
+
 def group_sequence(group: dict[str, Shift]) -> int:
     return sum(slot.sequence for slot in group.values())
 
 
+class _Builder:
+    """Per-call memo of what many entries share (contacts, escalation chains, month links),
+    so building 900 entries does not redo the same work 900 times."""
+
+    def __init__(self):
+        self.contacts: dict[tuple[int, str], entries.Contact] = {}
+        self.chains: dict[tuple, tuple[entries.Contact, ...]] = {}
+        self.months: dict[tuple[int, str, datetime], str] = {}
+        self.domain = site_domain()
+
+    def contact(self, user, role: str) -> entries.Contact:
+        key = (user.pk, role)
+        found = self.contacts.get(key)
+        if found is None:
+            found = self.contacts[key] = _contact(user, role)
+        return found
+
+    def chain(self, rotation: Rotation, primary, secondary, user_id: int):
+        key = (
+            rotation.pk,
+            primary.pk if primary else None,
+            secondary.pk if secondary else None,
+            user_id,
+        )
+        found = self.chains.get(key)
+        if found is None:
+            found = self.chains[key] = tuple(
+                entries.Contact(name=c.name, email=c.email or "", phone=c.phone, role=c.role)
+                for c in rotation_selectors.escalation_chain(rotation, primary, secondary)
+                if c.user_id != user_id
+            )
+        return found
+
+    def shift_url(self, rotation: Rotation, start: datetime) -> str:
+        key = (rotation.pk, rotation.time_zone, start)
+        found = self.months.get(key)
+        if found is None:
+            found = self.months[key] = shift_url(rotation.pk, start, rotation.time_zone)
+        return found
+
+    def uid(self, shift_id: int, user_id: int | None) -> str:
+        if user_id is None:
+            return f"shift-{shift_id}@{self.domain}"
+        return f"shift-{shift_id}-person-{user_id}@{self.domain}"
+
+
 def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
-    """Build the entries asked for, in order, with three queries in all."""
+    """Build the entries asked for, in order, with three queries in all: the shifts (with
+    their roster, rotation and team), the slots of their groups, and every person involved
+    (attendees, assignees, mentors, leads) once each."""
     if not requests:
         return []
     shifts = {
         s.pk: s
-        for s in Shift.objects.filter(pk__in={r.shift_id for r in requests}).select_related(
-            "roster__rotation__team",
-            "roster__rotation__mentor__person",
-            "roster__rotation__lead__person",
-            *(["window"] if _SHIFT_HAS_WINDOW else []),
-        )
+        for s in Shift.objects.filter(pk__in={r.shift_id for r in requests})
+        .select_related("roster__rotation__team", *(["window"] if _SHIFT_HAS_WINDOW else []))
+        # JSON nobody reads here.
+        .defer("reason", "roster__summary")
     }
-    groups = slot_groups(shifts.values())
+    groups = _group_slots(
+        shifts.values(),
+        Shift.objects.only("pk", "roster_id", "start", "role", "sequence", "assignee_id"),
+    )
+    rotations = {s.roster.rotation_id: s.roster.rotation for s in shifts.values()}
+    user_ids = {r.user_id for r in requests}
+    user_ids |= {
+        slot.assignee_id
+        for group in groups.values()
+        for slot in group.values()
+        if slot.assignee_id is not None
+    }
+    user_ids |= {r.mentor_id for r in rotations.values() if r.mentor_id is not None}
+    user_ids |= {r.lead_id for r in rotations.values() if r.lead_id is not None}
     users = {
         u.pk: u
-        for u in User.objects.filter(pk__in={r.user_id for r in requests}).select_related("person")
+        for u in User.objects.filter(pk__in=user_ids).select_related("person__mentor__person")
     }
+    for shift in shifts.values():
+        # Attach the people loaded above, so escalation_chain reads no more rows.
+        rotation = shift.roster.rotation
+        if rotation.mentor_id in users:
+            rotation.mentor = users[rotation.mentor_id]
+        if rotation.lead_id in users:
+            rotation.lead = users[rotation.lead_id]
+    for group in groups.values():
+        for slot in group.values():
+            if slot.assignee_id in users:
+                slot.assignee = users[slot.assignee_id]
+
     organizer = organizer_email()
+    memo = _Builder()
     built: list[BuiltEntry] = []
     for request in requests:
         shift = shifts.get(request.shift_id)
@@ -163,14 +239,9 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
         secondary = secondary_slot.assignee if secondary_slot else None
         partner_slot = group.get(_PARTNER_ROLE[shift.role])
         partner = partner_slot.assignee if partner_slot else None
-        chain = [
-            entries.Contact(name=c.name, email=c.email or "", phone=c.phone, role=c.role)
-            for c in rotation_selectors.escalation_chain(rotation, primary, secondary)
-            if c.user_id != user.pk
-        ]
         sequence = request.sequence if request.sequence is not None else group_sequence(group)
         entry = entries.ShiftEntry(
-            uid=entry_uid(shift.pk, None if request.team_view else user.pk),
+            uid=memo.uid(shift.pk, None if request.team_view else user.pk),
             sequence=sequence,
             rotation_name=rotation.name,
             team_name=rotation.team.name,
@@ -178,13 +249,13 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             start=shift.start,
             end=shift.end,
             time_zone=rotation.time_zone,
-            attendee=_contact(user, shift.role),
-            partner=_contact(partner, _PARTNER_ROLE[shift.role])
+            attendee=memo.contact(user, shift.role),
+            partner=memo.contact(partner, _PARTNER_ROLE[shift.role])
             if partner is not None and partner.pk != user.pk
             else None,
-            escalation=tuple(chain),
+            escalation=memo.chain(rotation, primary, secondary, user.pk),
             organizer_email=organizer,
-            shift_url=shift_url(rotation.pk, shift.start, rotation.time_zone),
+            shift_url=memo.shift_url(rotation, shift.start),
             cant_make_it_url="" if request.team_view else cant_make_it_url(user.pk, shift.pk),
             runbook_url=rotation.runbook_url,
             cancelled=request.cancelled,
@@ -215,8 +286,13 @@ def person_by_feed_token(token: str):
     )
 
 
+def feed_by_token(token: str) -> RotationFeed | None:
+    """A team feed with its rotation and team (and `changed_at`), in one query."""
+    return RotationFeed.objects.filter(token=token).select_related("rotation__team").first()
+
+
 def rotation_by_feed_token(token: str) -> Rotation | None:
-    feed = RotationFeed.objects.filter(token=token).select_related("rotation__team").first()
+    feed = feed_by_token(token)
     return feed.rotation if feed else None
 
 
@@ -225,54 +301,203 @@ def rotation_feed(rotation: Rotation) -> RotationFeed:
     return feed
 
 
-def personal_feed_requests(user, now: datetime) -> list[EntryRequest]:
-    shifts_after, removed_after = feed_window(now)
-    live = list(
-        Shift.objects.filter(
-            assignee=user, roster__status=Roster.Status.PUBLISHED, end__gt=shifts_after
-        )
-        .order_by("start", "role")
-        .values_list("pk", flat=True)
+def _personal_live(user, shifts_after: datetime) -> QuerySet[Shift]:
+    return Shift.objects.filter(
+        assignee=user, roster__status=Roster.Status.PUBLISHED, end__gt=shifts_after
     )
-    gone = (
+
+
+def _personal_gone(user, removed_after: datetime) -> list[tuple]:
+    """(shift_id, sequence, removed_at, roster_id, start) of the person's removed entries."""
+    return list(
         EntryTombstone.objects.filter(user=user, removed_at__gte=removed_after)
         .exclude(shift__assignee=user, shift__roster__status=Roster.Status.PUBLISHED)
         .order_by("shift__start")
-        .values_list("shift_id", "sequence", "removed_at")
+        .values_list("shift_id", "sequence", "removed_at", "shift__roster_id", "shift__start")
     )
-    return [EntryRequest(shift_id, user.pk) for shift_id in live] + [
-        EntryRequest(shift_id, user.pk, cancelled=True, sequence=seq, stamp=at)
-        for shift_id, seq, at in gone
-    ]
 
 
-def team_feed_requests(rotation: Rotation, now: datetime) -> list[EntryRequest]:
-    shifts_after, removed_after = feed_window(now)
-    live = Shift.objects.filter(
+def _team_live(rotation: Rotation, shifts_after: datetime) -> QuerySet[Shift]:
+    return Shift.objects.filter(
         roster__rotation=rotation,
         roster__status=Roster.Status.PUBLISHED,
         assignee__isnull=False,
         end__gt=shifts_after,
-    ).order_by("start", "role")
-    requests = [
-        EntryRequest(s.pk, s.assignee_id, team_view=True) for s in live.only("pk", "assignee_id")
-    ]
-    live_slot = Q(shift__roster__status=Roster.Status.PUBLISHED, shift__assignee__isnull=False)
-    latest: dict[int, tuple[int, int, datetime]] = {}
-    for shift_id, user_id, seq, at in (
+    )
+
+
+_TEAM_LIVE_SLOT = Q(shift__roster__status=Roster.Status.PUBLISHED, shift__assignee__isnull=False)
+_PERSON_TEXT = ("first_name", "last_name", "username", "email", "person__phone")
+
+
+def _team_gone(rotation: Rotation, removed_after: datetime) -> list[tuple]:
+    """Per shift no longer held by anyone, its latest removal: (shift_id, user_id, sequence,
+    removed_at, roster_id, start, <that person's name, email and phone>)."""
+    latest: dict[int, tuple] = {}
+    for row in (
         EntryTombstone.objects.filter(
             shift__roster__rotation=rotation, removed_at__gte=removed_after
         )
-        .exclude(live_slot)
-        .values_list("shift_id", "user_id", "sequence", "removed_at")
+        .exclude(_TEAM_LIVE_SLOT)
+        .values_list(
+            "shift_id",
+            "user_id",
+            "sequence",
+            "removed_at",
+            "shift__roster_id",
+            "shift__start",
+            *(f"user__{field}" for field in _PERSON_TEXT),
+        )
     ):
-        if shift_id not in latest or seq > latest[shift_id][1]:
-            latest[shift_id] = (user_id, seq, at)
+        if row[0] not in latest or row[2] > latest[row[0]][2]:
+            latest[row[0]] = row
+    return [latest[shift_id] for shift_id in sorted(latest)]
+
+
+def personal_feed_requests(
+    user, now: datetime, gone: list[tuple] | None = None
+) -> list[EntryRequest]:
+    shifts_after, removed_after = feed_window(now)
+    live = list(
+        _personal_live(user, shifts_after).order_by("start", "role").values_list("pk", flat=True)
+    )
+    if gone is None:
+        gone = _personal_gone(user, removed_after)
+    return [EntryRequest(shift_id, user.pk) for shift_id in live] + [
+        EntryRequest(shift_id, user.pk, cancelled=True, sequence=seq, stamp=at)
+        for shift_id, seq, at, *_ in gone
+    ]
+
+
+def team_feed_requests(
+    rotation: Rotation, now: datetime, gone: list[tuple] | None = None
+) -> list[EntryRequest]:
+    shifts_after, removed_after = feed_window(now)
+    live = _team_live(rotation, shifts_after).order_by("start", "role")
+    requests = [
+        EntryRequest(pk, assignee_id, team_view=True)
+        for pk, assignee_id in live.values_list("pk", "assignee_id")
+    ]
+    if gone is None:
+        gone = _team_gone(rotation, removed_after)
     requests += [
         EntryRequest(shift_id, user_id, cancelled=True, sequence=seq, team_view=True, stamp=at)
-        for shift_id, (user_id, seq, at) in sorted(latest.items())
+        for shift_id, user_id, seq, at, *_ in gone
     ]
     return requests
+
+
+# What an entry says, apart from the shift itself: its roster (status, publish time), rotation
+# and team, the slot's role, window and holder; the people it names are read separately.
+_CONTENT_COLUMNS = (
+    "roster_id",
+    "roster__status",
+    "roster__published_at",
+    "roster__created_at",
+    "roster__rotation_id",
+    "roster__rotation__name",
+    "roster__rotation__time_zone",
+    "roster__rotation__runbook_url",
+    "roster__rotation__team__name",
+    "roster__rotation__mentor_id",
+    "roster__rotation__lead_id",
+    "role",
+    "assignee_id",
+    *(["window__label"] if _SHIFT_HAS_WINDOW else []),
+)
+
+
+def _content_rows(slots: Q, shifts_after: datetime, more_people: set[int]) -> list:
+    """Two queries: one GROUP BY over every slot whose group appears in a feed (per distinct
+    roster, rotation, role, holder, ...: what those say, and how many slots, which ids and
+    which sequences), then everyone those slots name (holders, their mentors, the rotations'
+    mentors and leads, and `more_people`) with their name, address, phone and mentor.
+
+    Any change an entry can show changes a row: a publish or supersede (ids, roster status),
+    an edit or swap (sequences only grow), a new name, address, phone or mentor, a renamed
+    rotation or team, and shifts leaving the window (counts)."""
+    groups = (
+        Shift.objects.filter(slots)
+        .order_by()
+        .values(*_CONTENT_COLUMNS)
+        .annotate(
+            slots=Count("pk"),
+            ids=Sum("pk"),
+            sequences=Sum("sequence"),
+            weighted=Sum(F("pk") * (F("sequence") + 1)),
+            top=Max("sequence"),
+            first=Min("start"),
+            last=Max("end"),
+            live=Count("pk", filter=Q(end__gt=shifts_after)),
+        )
+        .values_list(
+            *_CONTENT_COLUMNS,
+            "slots",
+            "ids",
+            "sequences",
+            "weighted",
+            "top",
+            "first",
+            "last",
+            "live",
+        )
+    )
+    groups = sorted(groups, key=repr)
+    column = {name: n for n, name in enumerate(_CONTENT_COLUMNS)}
+    ids = set(more_people)
+    for name in ("assignee_id", "roster__rotation__mentor_id", "roster__rotation__lead_id"):
+        ids |= {row[column[name]] for row in groups}
+    ids.discard(None)
+    people = sorted(
+        User.objects.filter(
+            Q(pk__in=ids) | Q(pk__in=Person.objects.filter(user_id__in=ids).values("mentor_id"))
+        )
+        .order_by()
+        .values_list("pk", *_PERSON_TEXT, "person__mentor_id"),
+        key=repr,
+    )
+    return [groups, people]
+
+
+def _groups_of(keys: set[tuple[int, datetime]]) -> Q:
+    """The slots of these groups (roster, start): a superset at most (every pairing)."""
+    if not keys:
+        return Q(pk__in=[])
+    return Q(roster_id__in={roster for roster, _ in keys}, start__in={start for _, start in keys})
+
+
+def personal_feed_state(user, now: datetime) -> tuple[list, list[tuple]]:
+    """(what the ETag hashes, the removed entries) for a personal feed, in three small
+    queries (removed entries, groups, people), whatever the number of shifts."""
+    shifts_after, removed_after = feed_window(now)
+    gone = _personal_gone(user, removed_after)
+    # The groups of the person's shifts: slots sharing a roster and a start with one of
+    # them. A superset (any roster of theirs, any of their starts, whatever the roster's
+    # status) keeps this an index lookup; it only adds rows that change the ETag more often.
+    mine = Shift.objects.filter(assignee=user, end__gt=shifts_after)
+    slots = Q(roster_id__in=mine.values("roster_id"), start__in=mine.values("start")) | _groups_of(
+        {(row[3], row[4]) for row in gone}
+    )
+    # The person's own name, address and phone come with "people" (the feed's name and every
+    # ATTENDEE, removed entries included).
+    return [gone, _content_rows(slots, shifts_after, {user.pk})], gone
+
+
+def team_feed_state(feed: RotationFeed, now: datetime) -> tuple[list, list[tuple]]:
+    """(what the ETag hashes, the removed entries) for a team feed, in three small queries."""
+    rotation = feed.rotation
+    shifts_after, removed_after = feed_window(now)
+    gone = _team_gone(rotation, removed_after)
+    slots = Q(
+        roster__rotation=rotation,
+        roster__status=Roster.Status.PUBLISHED,
+        end__gt=shifts_after,
+    ) | _groups_of({(row[4], row[5]) for row in gone})
+    return [
+        feed.changed_at,
+        gone,
+        _content_rows(slots, shifts_after, {row[1] for row in gone}),
+    ], gone
 
 
 def personal_feed_changed_at(user) -> datetime | None:

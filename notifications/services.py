@@ -18,6 +18,7 @@ Message-ID, so many receivers drop it.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ MAX_REMINDER_HOURS = 24 * 14
 # A handoff note is still sent this long after the handoff (beat was down, roster published late).
 HANDOFF_GRACE = timedelta(hours=1)
 SWEEP_BATCH = 5000
+# Delivery ids per task message: a 10,000-row publish is 200 messages, not 10,000.
+ENQUEUE_BATCH = 50
+# ... but a small outbox still goes out as at least this many messages (worker parallelism).
+ENQUEUE_SPREAD = 8
 
 
 @dataclass(frozen=True)
@@ -82,26 +87,47 @@ class Planned:
 # --------------------------------------------------------------------------- queueing
 
 
+def batches(ids: list[int]) -> list[list[int]]:
+    """Split ids into task messages of at most ENQUEUE_BATCH ids, of even sizes.
+
+    A small outbox is spread over at least ENQUEUE_SPREAD messages (down to one id each), so
+    that several worker processes share it instead of one process sending it all.
+    """
+    if not ids:
+        return []
+    count = max(math.ceil(len(ids) / ENQUEUE_BATCH), min(len(ids), ENQUEUE_SPREAD))
+    size, extra = divmod(len(ids), count)
+    out, start = [], 0
+    for n in range(count):
+        end = start + size + (1 if n < extra else 0)
+        out.append(ids[start:end])
+        start = end
+    return out
+
+
 def enqueue(ids: Iterable[int], *, countdown: float | None = None) -> int:
-    """Tell Celery about deliveries; never raises (the sweeper catches up). Returns how many."""
-    from .tasks import deliver
+    """Tell Celery about deliveries, ENQUEUE_BATCH ids per task message; never raises (the
+    sweeper catches up). Returns how many ids were queued."""
+    from .tasks import deliver_batch
 
     ids = list(ids)
     sent = 0
     if not ids:
         return 0
     try:
-        if deliver.app.conf.task_always_eager:
-            for pk in ids:
-                deliver.apply_async((pk,), countdown=countdown)
-                sent += 1
+        if deliver_batch.app.conf.task_always_eager:
+            for chunk in batches(ids):
+                deliver_batch.apply_async((chunk,), countdown=countdown)
+                sent += len(chunk)
             return sent
         # One producer (one broker connection) for the whole batch, no publish retries:
         # if the broker is down we find out at once and leave the rest to the sweeper.
-        with deliver.app.producer_or_acquire() as producer:
-            for pk in ids:
-                deliver.apply_async((pk,), countdown=countdown, retry=False, producer=producer)
-                sent += 1
+        with deliver_batch.app.producer_or_acquire() as producer:
+            for chunk in batches(ids):
+                deliver_batch.apply_async(
+                    (chunk,), countdown=countdown, retry=False, producer=producer
+                )
+                sent += len(chunk)
     except Exception:  # noqa: BLE001 - broker down: rows stay pending for the sweeper
         logger.warning(
             "could not queue %d of %d deliveries (broker unavailable?); the sweeper will send them",
@@ -376,6 +402,34 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
     else:
         _finish(delivery, status=Status.SENT, sent_at=timezone.now(), last_error="")
     return None
+
+
+def deliver_batch(delivery_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, float]:
+    """Send a batch of deliveries one by one over one SMTP connection.
+
+    Each row is still claimed on its own (so running a batch twice sends nothing twice) and a
+    failure of one row never stops the others: an unexpected error is logged and the row is
+    left to the sweeper (still pending, or "sending" until its lease ends). Transient failures
+    are re-queued after their backoff, grouped by delay. Returns {id: seconds} of those.
+    """
+    retries: dict[int, float] = {}
+    with mail.one_connection():
+        for delivery_id in delivery_ids:
+            try:
+                retry_in = deliver(delivery_id, now=now)
+            except Exception:  # noqa: BLE001 - one bad row must not hold up the batch
+                logger.exception(
+                    "delivery %s: could not be processed; the sweeper will retry", delivery_id
+                )
+                continue
+            if retry_in is not None:
+                retries[delivery_id] = retry_in
+    by_delay: dict[float, list[int]] = defaultdict(list)
+    for delivery_id, delay in retries.items():
+        by_delay[delay].append(delivery_id)
+    for delay, ids in by_delay.items():
+        enqueue(ids, countdown=delay)
+    return retries
 
 
 def _entry(delivery: Delivery, **changes):

@@ -5,11 +5,17 @@ from celery import shared_task
 from . import services
 
 
+@shared_task(name="notifications.tasks.deliver_batch", ignore_result=True)
+def deliver_batch(delivery_ids: list[int]) -> None:
+    """Send a chunk of deliveries (services.enqueue queues ~50 ids per message); each row is
+    claimed on its own, so a chunk run twice sends nothing twice."""
+    services.deliver_batch(delivery_ids)
+
+
 @shared_task(name="notifications.tasks.deliver", ignore_result=True)
 def deliver(delivery_id: int) -> None:
-    retry_in = services.deliver(delivery_id)
-    if retry_in is not None:
-        services.enqueue([delivery_id], countdown=retry_in)
+    """One delivery (messages queued before batches existed, or sent by hand)."""
+    services.deliver_batch([delivery_id])
 
 
 @shared_task(name="notifications.tasks.queue_roster_deliveries")

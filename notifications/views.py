@@ -25,8 +25,13 @@ from .forms import CalendarConnectionForm
 # --------------------------------------------------------------------------- feeds
 
 
-def _feed_response(request, feed: feeds.Feed, changed_at) -> HttpResponse:
-    modified = feeds.last_modified(feed, changed_at)
+def _feed_response(request, feed: feeds.Feed) -> HttpResponse:
+    """200 with the body, or 304, from the cache when it holds this ETag's rendering."""
+    found, modified = feeds.cached_last_modified(feed)
+    rendered = None
+    if not found:
+        rendered = feeds.render_and_cache(feed)
+        modified = rendered.last_modified
     headers = {"ETag": feed.etag, "X-Robots-Tag": "noindex"}
     if modified is not None:
         headers["Last-Modified"] = http_date(modified.timestamp())
@@ -36,9 +41,13 @@ def _feed_response(request, feed: feeds.Feed, changed_at) -> HttpResponse:
         last_modified=int(modified.timestamp()) if modified else None,
         response=None,
     )
-    response = not_modified or HttpResponse(
-        feed.body(), content_type="text/calendar; charset=utf-8"
-    )
+    if not_modified is None:
+        body = rendered.body if rendered is not None else feeds.cached_body(feed)
+        if body is None:  # the body left the cache before its Last-Modified did
+            body = feeds.render_and_cache(feed).body
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    else:
+        response = not_modified
     for key, value in headers.items():
         response[key] = value
     if not_modified is None:
@@ -53,20 +62,15 @@ def personal_feed(request, token: str):
     user = selectors.person_by_feed_token(token)
     if user is None:
         raise Http404("No such feed.")
-    name = f"On call: {user.get_full_name() or user.get_username()}"
-    feed = feeds.feed(selectors.personal_feed_requests(user, timezone.now()), name=name)
-    return _feed_response(request, feed, selectors.personal_feed_changed_at(user))
+    return _feed_response(request, feeds.personal(user, timezone.now()))
 
 
 @require_GET
 def rotation_feed(request, token: str):
-    rotation = selectors.rotation_by_feed_token(token)
-    if rotation is None:
+    feed = selectors.feed_by_token(token)
+    if feed is None:
         raise Http404("No such feed.")
-    feed = feeds.feed(
-        selectors.team_feed_requests(rotation, timezone.now()), name=f"{rotation.name} on call"
-    )
-    return _feed_response(request, feed, selectors.team_feed_changed_at(rotation))
+    return _feed_response(request, feeds.team(feed, timezone.now()))
 
 
 # --------------------------------------------------------------------------- calendar page

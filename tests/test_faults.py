@@ -87,9 +87,14 @@ def broker(own_redis, settings):
     from onehand.celery import app
 
     def reset_pool():
+        import kombu.pools
+
         if app._pool is not None:
             app._pool.force_close_all()
         app._pool = None
+        # Celery also caches a producer pool bound to the old connection pool.
+        app.amqp._producer_pool = None
+        kombu.pools.reset()
 
     previous = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = own_redis.url

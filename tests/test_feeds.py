@@ -1,18 +1,22 @@
 """Subscription feeds: local times over DST (icalendar and vobject), 304s, tokens, cancellations."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import pytest
 import time_machine
 import vobject
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from notifications.models import RotationFeed
 from notifications.selectors import entry_uid
 from rotation.events import shifts_reassigned
-from rotation.models import Rotation, Shift
+from rotation.models import Person, Rotation, Shift, Team
 from tests.notifications_support import FAST_HASHERS, make_team, publish
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +230,156 @@ def test_feed_queries_do_not_grow_with_the_number_of_shifts(client, django_asser
     with django_assert_max_num_queries(8):
         response = client.get(url)
     assert len(events_of(response.content)) == 184
+
+
+# --------------------------------------------------------------------------- ETag and cache
+
+
+def _partner_of(roster, me) -> Shift:
+    mine = Shift.objects.filter(roster=roster, assignee=me).order_by("start").first()
+    return Shift.objects.exclude(pk=mine.pk).get(roster=roster, start=mine.start)
+
+
+@pytest.mark.parametrize("change", ["phone", "name", "email"])
+def test_a_partners_new_phone_name_or_address_changes_both_feeds(client, change):
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    roster = publish(setup, *MARCH)
+    me = setup.people[0]
+    partner = _partner_of(roster, me).assignee
+    urls = [personal_url(me), team_url(setup.rotation)]
+    before = [client.get(url) for url in urls]
+    # A queryset update, as an admin action or a script would do: no signal, no timestamp.
+    if change == "phone":
+        Person.objects.filter(user=partner).update(phone="+1 555 0100")
+        new = b"+1 555 0100"
+    elif change == "name":
+        User.objects.filter(pk=partner.pk).update(first_name="Zelda")
+        new = b"Zelda"
+    else:
+        User.objects.filter(pk=partner.pk).update(email="zelda@elsewhere.example")
+        new = b"zelda@elsewhere.example"
+    for url, old in zip(urls, before, strict=True):
+        again = client.get(url, HTTP_IF_NONE_MATCH=old["ETag"])
+        assert again.status_code == 200 and again["ETag"] != old["ETag"]
+        assert new in again.content.replace(b"\r\n ", b"")
+
+
+def test_my_own_new_name_changes_my_feed(client):
+    setup = make_team(3, pattern=Rotation.Pattern.WEEKLY)
+    publish(setup, *MARCH)
+    me = setup.people[0]
+    url = personal_url(me)
+    etag = client.get(url)["ETag"]
+    User.objects.filter(pk=me.pk).update(first_name="Renamed")
+    again = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200 and again["ETag"] != etag
+    assert icalendar.Calendar.from_ical(again.content)["X-WR-CALNAME"].startswith(
+        "On call: Renamed"
+    )
+
+
+def test_the_escalation_contacts_phone_and_a_new_mentor_change_the_etag(client):
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    publish(setup, *MARCH)
+    me, lead = setup.people[0], setup.boss
+    url = personal_url(me)
+    etags = [client.get(url)["ETag"]]
+    Person.objects.filter(user=lead).update(phone="+44 1 2345")  # the lead, in every chain
+    etags.append(client.get(url)["ETag"])
+    Person.objects.filter(user__in=setup.people).update(mentor=setup.people[1])
+    etags.append(client.get(url)["ETag"])
+    Person.objects.filter(user=setup.people[1]).update(phone="+44 9 8765")  # the new mentor
+    response = client.get(url)
+    etags.append(response["ETag"])
+    assert len(set(etags)) == 4
+    assert b"+44 9 8765" in response.content.replace(b"\r\n ", b"")
+
+
+def test_a_renamed_rotation_or_team_and_a_new_runbook_change_the_etag(client):
+    setup = make_team(3, pattern=Rotation.Pattern.WEEKLY)
+    publish(setup, *MARCH)
+    url = personal_url(setup.people[0])
+    etags = [client.get(url)["ETag"]]
+    Rotation.objects.filter(pk=setup.rotation.pk).update(name="Renamed rotation")
+    etags.append(client.get(url)["ETag"])
+    Team.objects.filter(pk=setup.team.pk).update(name="Renamed team")
+    etags.append(client.get(url)["ETag"])
+    Rotation.objects.filter(pk=setup.rotation.pk).update(runbook_url="https://wiki.example.com/x")
+    etags.append(client.get(url)["ETag"])
+    assert len(set(etags)) == 4
+
+
+def test_publish_reassignment_and_a_new_token_change_the_etag(client):
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    me = setup.people[0]
+    url = personal_url(me)
+    etags = [client.get(url)["ETag"]]  # nothing published yet: an empty calendar
+    roster = publish(setup, *MARCH)
+    etags.append(client.get(url)["ETag"])
+    partner = _partner_of(roster, me)
+    reassign(
+        partner, setup.people[3] if partner.assignee_id != setup.people[3].pk else setup.people[2]
+    )
+    etags.append(client.get(url)["ETag"])  # only my partner changed
+    client.force_login(me)
+    client.post("/calendar/rotate/", {"feed": "personal"})
+    etags.append(client.get(personal_url(me))["ETag"])
+    assert len(set(etags)) == 4
+
+
+def test_a_repeated_poll_is_served_from_the_cache_without_building_entries(
+    client, django_assert_max_num_queries
+):
+    setup = make_team(4, pattern=Rotation.Pattern.DAILY)
+    publish(setup, date(2031, 3, 1), date(2031, 6, 1))
+    for url, queries in ((personal_url(setup.people[0]), 4), (team_url(setup.rotation), 4)):
+        first = client.get(url)
+        with django_assert_max_num_queries(queries):
+            again = client.get(url)
+        # The cached rendering, byte for byte (its signed links included).
+        assert again.content == first.content
+        assert again["Last-Modified"] == first["Last-Modified"]
+        with django_assert_max_num_queries(queries):
+            conditional = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert conditional.status_code == 304
+        assert conditional["Last-Modified"] == first["Last-Modified"]
+
+
+def test_feeds_still_work_when_the_cache_is_down(client, monkeypatch):
+    from notifications import feeds
+
+    class Down:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+            return refuse
+
+    setup = make_team(3, pattern=Rotation.Pattern.WEEKLY)
+    publish(setup, *MARCH)
+    monkeypatch.setattr(feeds, "cache", Down())
+    url = personal_url(setup.people[0])
+    response = client.get(url)
+    assert response.status_code == 200 and len(events_of(response.content)) > 0
+    assert client.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+
+def test_a_cached_feed_says_what_a_fresh_rendering_says(client):
+    from notifications import feeds
+    from notifications.selectors import person_by_feed_token
+
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    roster = publish(setup, *MARCH)
+    me = setup.people[0]
+    shift = Shift.objects.filter(roster=roster, assignee=me).first()
+    reassign(shift, setup.people[3] if shift.role == "primary" else setup.people[2])
+    client.get(personal_url(me))
+    cached = client.get(personal_url(me)).content
+    me.person.refresh_from_db()
+    fresh = feeds.personal(person_by_feed_token(me.person.feed_token), datetime.now(UTC)).render()
+
+    def unsigned(body: bytes) -> bytes:
+        return re.sub(rb"\?t=[^\r\n]+", b"?t=", body.replace(b"\r\n ", b""))
+
+    assert unsigned(cached) == unsigned(fresh.body)
+    assert b"STATUS:CANCELLED" in cached
