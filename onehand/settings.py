@@ -192,6 +192,9 @@ CELERY_BEAT_SCHEDULE = {
 # How old the beat heartbeat may be before /healthz reports the worker unhealthy.
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
 
+# Rendered feed bodies are cached under their ETag for this long.
+ONEHAND_FEED_CACHE_SECONDS = int(os.environ.get("ONEHAND_FEED_CACHE_SECONDS", "86400"))
+
 # Calendar import may fetch loopback/private addresses only when this is on (tests, dev).
 ONEHAND_ICS_ALLOW_PRIVATE = env_bool("ONEHAND_ICS_ALLOW_PRIVATE", False)
 
