@@ -87,21 +87,6 @@ pattern, out of reach of the local moves and windows.
 Empty shadow slots are reported in ``uncovered`` (with "no shadow shifts
 needed") but do not make the status "infeasible": shadowing is optional.
 
-``mode="exact"``: ``scipy.optimize.milp`` (HiGHS), binary ``x[slot, person]``
-for eligible pairs only. Stage 1 minimises ``t`` with
-``past_p + sum W x <= t * capacity_p``; conflicts are encoded as clique
-constraints per person (the slots of a shift and of the next conflicting
-shifts, ``sum x <= 1``) plus pairwise rows for any conflict not covered by a
-clique. Slots the greedy could not cover and shadow slots get an "uncovered"
-variable with a big-M penalty, so coverage is maximised first. Stage 2 fixes
-``t <= t*`` and minimises the sum of *absolute* deviations ``sum |L_p - mean|``
-(a linear stand-in for the squared deviation; ``mean`` is a variable with one
-defining row). Stage 1 gets 60% of ``exact_time_limit``, stage 2 the rest
-(stage 2 runs only when stage 1 is proven optimal). The better of the MILP
-and the greedy rosters is returned (the MILP one polished by the
-squared-deviation pass), with the best bound ``max(lower_bound,
-res.mip_dual_bound)``.
-
 ``lower_bound`` (always computed, over primary/secondary slots, assuming they
 are all covered) is the largest of: the highest fixed load ``(past + pinned) /
 capacity``; for each slot, the smallest L any eligible person would reach by
