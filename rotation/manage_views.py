@@ -334,10 +334,10 @@ def rotation_edit(request, slug, pk=None):
     team = selectors.managed_teams(request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("Only managers of this team can change its rotations.")
-    rotation = get_rotation = None
+    rotation = None
     if pk is not None:
-        rotation = get_rotation = Rotation.objects.filter(team=team, pk=pk).first()
-        if get_rotation is None:
+        rotation = Rotation.objects.filter(team=team, pk=pk).first()
+        if rotation is None:
             raise Http404("No such rotation in this team.")
     form = RotationForm(request.POST or None, instance=rotation, team=team)
     windows = window_formset(request.POST or None, instance=rotation or Rotation(team=team))
