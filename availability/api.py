@@ -23,7 +23,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -48,22 +48,11 @@ from .serializers import (
 )
 
 
-class Locked(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This period is locked: changes now need a swap."
-    default_code = "locked"
-
-
 @contextmanager
 def service_errors():
+    """Calendar and model validation errors as 400s; domain errors go to onehand.errors."""
     try:
         yield
-    except services.NotAllowed as error:
-        raise PermissionDenied(str(error)) from error
-    except services.AvailabilityLocked as error:
-        raise Locked(str(error)) from error
-    except services.AvailabilityError as error:
-        raise ValidationError({"detail": str(error)}) from error
     except CalendarImportError as error:
         raise ValidationError({"detail": str(error)}) from error
     except DjangoValidationError as error:

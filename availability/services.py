@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from onehand.errors import Invalid, NotAllowed
 from rotation.models import RotationMember, Team
 from rotation.selectors import is_manager, person_of
 
@@ -39,16 +40,13 @@ FETCH_TIMEOUT_SECONDS = 10.0
 IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
 
 
-class AvailabilityError(Exception):
+class AvailabilityError(Invalid):
     """Something the person asked for can't be done; the message says why."""
 
 
 class AvailabilityLocked(AvailabilityError):
-    pass
-
-
-class NotAllowed(AvailabilityError):
-    pass
+    status = 409
+    code = "locked"
 
 
 @dataclass(frozen=True)

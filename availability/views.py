@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from onehand.errors import DomainError, NotAllowed
 from rotation.selectors import (
     is_manager,
     managed_teams,
@@ -146,7 +147,7 @@ def mark_days(request):
                 time_zone=request.time_zone,
             )
             status, ok = describe(change, request.time_zone), True
-        except services.AvailabilityError as error:
+        except DomainError as error:
             status, ok = str(error), False
     if request.htmx:
         return _grid_response(request, month, status, ok)
@@ -176,7 +177,7 @@ def add_entry(request):
         else:
             change = services.mark(request.user, start, end, data["kind"], reason=data["reason"])
         messages.success(request, describe(change, request.time_zone))
-    except services.AvailabilityError as error:
+    except DomainError as error:
         messages.error(request, str(error))
     return redirect(f"{reverse('availability')}?month={data['start_date']:%Y-%m}")
 
@@ -189,7 +190,7 @@ def delete_entry(request, pk):
     try:
         services.delete_entry(request.user, entry)
         messages.success(request, "Saved: the entry was removed.")
-    except services.AvailabilityError as error:
+    except DomainError as error:
         messages.error(request, str(error))
     return redirect(f"{reverse('availability')}?month={month:%Y-%m}")
 
@@ -221,7 +222,7 @@ def calendar_add(request):
             services.add_calendar_url(
                 request.user, form.cleaned_data["url"], name=form.cleaned_data["name"]
             )
-        except services.AvailabilityError as error:
+        except DomainError as error:
             messages.error(request, str(error))
     else:
         messages.error(request, "Paste your calendar's secret iCal/ICS address.")
@@ -266,7 +267,7 @@ def calendar_refresh(request, pk):
     source = _own_source(request, pk)
     try:
         services.refresh_calendar(source)
-    except services.AvailabilityError as error:
+    except DomainError as error:
         messages.error(request, str(error))
     return redirect("calendars")
 
@@ -299,7 +300,7 @@ def claim(request, pk):
                 f"Claim sent: a manager of {requirement.rotation.team.name} will verify it.",
             )
             return redirect("home")
-        except services.AvailabilityError as error:
+        except DomainError as error:
             form.add_error(None, str(error))
     return render(request, "availability/claim.html", {"requirement": requirement, "form": form})
 
@@ -311,7 +312,7 @@ def withdraw(request, pk):
     try:
         services.withdraw_claim(request.user, qualification)
         messages.success(request, "Claim withdrawn.")
-    except services.AvailabilityError as error:
+    except DomainError as error:
         messages.error(request, str(error))
     return redirect("home")
 
@@ -376,7 +377,7 @@ def review(request, pk):
             who = qualification.user.get_full_name() or qualification.user.get_username()
             word = "verified" if verify else "rejected"
             messages.success(request, f"{qualification.requirement.name} of {who} {word}.")
-        except services.AvailabilityError as error:
+        except DomainError as error:
             messages.error(request, str(error))
     return redirect("team-readiness", slug=team.slug)
 
@@ -418,7 +419,7 @@ def requirement_delete(request, pk):
     requirement = get_object_or_404(selectors.requirements_for(request.user), pk=pk)
     try:
         services.delete_requirement(requirement, by=request.user)
-    except services.NotAllowed:
+    except NotAllowed:
         raise Http404("No such requirement, or you do not manage its team.") from None
     messages.success(request, f"Removed the requirement {requirement.name}.")
     return redirect("team-readiness", slug=requirement.rotation.team.slug)
@@ -482,11 +483,11 @@ def allocation_set(request, slug):
             messages.success(
                 request, f"Saved: {data['percent']}% project allocation for {data['month']:%B %Y}."
             )
-        except services.NotAllowed:
+        except NotAllowed:
             return HttpResponse(
                 "Only a manager of this team can set project allocation.", status=403
             )
-        except services.AvailabilityError as error:
+        except DomainError as error:
             messages.error(request, str(error))
     else:
         messages.error(request, "Give a person, a month and a percentage from 0 to 100.")

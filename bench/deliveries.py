@@ -125,6 +125,7 @@ def main() -> int:
     from notifications.models import Delivery, RotationFeed
     from onehand.celery import app
     from rotation.models import Membership, Rotation, RotationMember, Team
+    from rotation.permissions import SYSTEM
     from rotation.services import create_roster, publish_roster
     from tests.notifications_support import windows
 
@@ -175,7 +176,7 @@ def main() -> int:
             for n, window in enumerate(windows(rotation, start, end)):
                 chosen[(window.start, "primary")] = people[n % len(people)].pk
                 chosen[(window.start, "secondary")] = people[(n + 1) % len(people)].pk
-            return create_roster(rotation, start, end, assignments=chosen)
+            return create_roster(rotation, start, end, by=SYSTEM, assignments=chosen)
 
         people = [
             User.objects.create_user(f"p{n}", f"p{n}@example.com", "x", first_name=f"Person{n}")
@@ -200,7 +201,7 @@ def main() -> int:
 
         services.enqueue = timed_enqueue
         started = time.perf_counter()
-        publish_roster(roster)
+        publish_roster(roster, by=SYSTEM)
         publish_total = time.perf_counter() - started
         committed_at = time.perf_counter() - timings["enqueue"]  # enqueue runs after commit
         rows = Delivery.objects.filter(shift__roster=roster).count()
@@ -225,7 +226,7 @@ def main() -> int:
         smtp_rotation = rotation_with_people("Smtp", smtp_people)
         smtp_roster = roster_of(smtp_rotation, smtp_people, args.smtp_shifts // 2)
         services.enqueue = lambda ids, **kwargs: 0  # rows stay pending: sent by hand below
-        publish_roster(smtp_roster)
+        publish_roster(smtp_roster, by=SYSTEM)
         services.enqueue = original_enqueue
         smtp_ids = list(
             Delivery.objects.filter(shift__roster=smtp_roster)
@@ -259,7 +260,7 @@ def main() -> int:
         feed_roster = roster_of(feed_rotation, feed_people, args.feed_shifts // 2)
         Delivery.objects.all().delete()
         app.control.purge()
-        publish_roster(feed_roster)
+        publish_roster(feed_roster, by=SYSTEM)
         client = Client()
         feed_row = RotationFeed.objects.get(rotation=feed_rotation)
         team_url = f"/calendar/rotations/{feed_row.token}.ics"

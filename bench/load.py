@@ -78,6 +78,7 @@ def seed(out: Path) -> None:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
+    from planning import services as planning_services
     from rotation import services
     from rotation.models import Membership, Person, Rotation, RotationMember, Shift, Team
     from rotation.shifts import month_bounds
@@ -125,7 +126,7 @@ def seed(out: Path) -> None:
     for user in engineers:
         RotationMember.objects.create(rotation=rotation, user=user, since=date(2020, 1, 1))
     for start, end in ((last_month, this_month), (this_month, next_month)):
-        roster = services.draft_roster(rotation, start, end, by=lead)
+        roster = planning_services.draft_roster(rotation, start, end, by=lead)
         services.publish_roster(roster, by=lead)
 
     client = Client()

@@ -51,7 +51,7 @@ def run(args) -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from rotation import services
+    from planning import services as planning_services
     from rotation.models import Membership, Rotation, RotationMember, Team
 
     User = get_user_model()
@@ -64,7 +64,7 @@ def run(args) -> None:
             user = User.objects.create_user(f"eng{i}", first_name=f"Engineer{i}")
             Membership.objects.create(team=team, user=user)
             RotationMember.objects.create(rotation=rotation, user=user, since=date(2026, 1, 1))
-        roster = services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
+        roster = planning_services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
         client = Client()
         client.force_login(boss)
         rows = []

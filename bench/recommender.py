@@ -1,4 +1,4 @@
-"""Benchmark of rotation.recommender on seeded synthetic rotations.
+"""Benchmark of planning.recommender on seeded synthetic rotations.
 
 Run from the repository root::
 
@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 
 import holidays as holidays_lib  # noqa: E402
 
-from rotation.recommender import (  # noqa: E402
+from planning.recommender import (  # noqa: E402
     Candidate,
     PastShift,
     Settings,

@@ -123,7 +123,7 @@ def send(delivery: Delivery, now: datetime) -> str:
             lines = [f"{_name(request.winner)} accepted {_name(request.requester)}'s {shift.role} shift ({when}).",
                      f"Approve or reject it on the rotation page: {page}"]
         elif request.status == SwapRequest.Status.OPEN:
-            from rotation.swaps import rank_replacements
+            from planning.swaps import rank_replacements
 
             ranked, _ = rank_replacements(shift, now=now)
             subject = f"No taker yet: {rotation.name} {shift.role}, {when}"

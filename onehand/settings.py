@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "availability",
     "rotation",
+    "planning",
     "notifications",
 ]
 
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "rotation.middleware.PersonTimezoneMiddleware",
+    "onehand.errors.DomainErrorMiddleware",
     # Last, as django-axes asks: it turns a lockout into a clear page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -239,6 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "EXCEPTION_HANDLER": "onehand.errors.api_exception_handler",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from availability import api as availability_api
+from planning import api as planning_api
 from rotation import api as rotation_api
 
 from . import schema  # noqa: F401 - registers the OpenAPI extensions
@@ -16,11 +17,11 @@ router = DefaultRouter()
 router.include_format_suffixes = False
 router.register("teams", rotation_api.TeamViewSet, basename="team")
 router.register("memberships", rotation_api.MembershipViewSet, basename="membership")
-router.register("rotations", rotation_api.RotationViewSet, basename="rotation")
+router.register("rotations", planning_api.RotationViewSet, basename="rotation")
 router.register("rosters", rotation_api.RosterViewSet, basename="roster")
-router.register("shifts", rotation_api.ShiftViewSet, basename="shift")
-router.register("swaps", rotation_api.SwapRequestViewSet, basename="swap")
-router.register("offers", rotation_api.SwapOfferViewSet, basename="offer")
+router.register("shifts", planning_api.ShiftViewSet, basename="shift")
+router.register("swaps", planning_api.SwapRequestViewSet, basename="swap")
+router.register("offers", planning_api.SwapOfferViewSet, basename="offer")
 router.register("requirements", availability_api.DutyRequirementViewSet, basename="requirement")
 router.register("qualifications", availability_api.QualificationViewSet, basename="qualification")
 router.register("availability", availability_api.AvailabilityEntryViewSet, basename="availability")
@@ -41,4 +42,5 @@ urlpatterns = [
     path("", include("availability.urls")),
     path("", include("notifications.urls")),
     path("", include("rotation.urls")),
+    path("", include("planning.urls")),
 ]

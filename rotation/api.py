@@ -1,7 +1,6 @@
 from dataclasses import asdict
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
@@ -14,23 +13,17 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from . import selectors, services, swaps
-from .calendar import parse_month
-from .models import Membership, Roster, SwapOffer, SwapRequest
+from . import selectors, services
+from .models import Roster
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
-    AssignRequestSerializer,
-    DraftRequestSerializer,
     MembershipSerializer,
     OnCallSerializer,
     RosterSerializer,
     RotationSerializer,
     ShiftSerializer,
-    SwapOfferSerializer,
-    SwapRequestSerializer,
     TeamSerializer,
 )
-from .shifts import month_bounds
 
 ONCALL_CACHE_SECONDS = 60
 
@@ -87,8 +80,7 @@ class TeamViewSet(viewsets.ModelViewSet):
         return selectors.teams_for(self.request.user).order_by("name")
 
     def perform_create(self, serializer):
-        team = serializer.save()
-        Membership.objects.create(team=team, user=self.request.user, role=Membership.Role.MANAGER)
+        serializer.instance = services.create_team(by=self.request.user, **serializer.validated_data)
 
 
 class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
@@ -139,19 +131,6 @@ class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
                 cache.set(key, payload, int(ttl))
         return Response(payload)
 
-    @extend_schema(request=DraftRequestSerializer, responses={201: RosterSerializer})
-    @action(detail=True, methods=["post"])
-    def draft(self, request, pk=None):
-        """Ask the recommender for a fair draft roster of a month (managers only)."""
-        rotation = self.get_object()
-        if not selectors.is_manager(request.user, rotation.team_id):
-            raise PermissionDenied("Only a manager of this team can draft rosters.")
-        body = DraftRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        start, end = month_bounds(parse_month(data.pop("month"), timezone.now().date()))
-        roster = services.draft_roster(rotation, start, end, by=request.user, mode=data.pop("mode"), **data)
-        return Response(RosterSerializer(roster).data, status=201)
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -162,10 +141,7 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     def publish(self, request, pk=None):
         """Publish a draft (managers only). Publishing twice publishes once."""
         roster = self.get_object()
-        try:
-            roster = services.publish_roster(roster, by=request.user)
-        except services.NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from None
+        roster = services.publish_roster(roster, by=request.user)
         return Response(RosterSerializer(roster).data)
 
     def get_queryset(self):
@@ -177,7 +153,7 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
             )
         rotation = self.request.query_params.get("rotation")
         if rotation:
-            qs = qs.filter(rotation_id=_int_param("rotation", rotation))
+            qs = qs.filter(rotation_id=int_param("rotation", rotation))
         return qs
 
 
@@ -194,28 +170,6 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=AssignRequestSerializer, responses=ShiftSerializer)
-    @action(detail=True, methods=["post"])
-    def assign(self, request, pk=None):
-        """Change a slot's assignee (managers only); a rule break needs override=true."""
-        shift = self.get_object()
-        if not selectors.is_manager(request.user, shift.roster.rotation.team_id):
-            raise PermissionDenied("Only a manager of this team can change assignments.")
-        body = AssignRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        user = None
-        if body.validated_data["assignee"] is not None:
-            user = get_user_model().objects.filter(pk=body.validated_data["assignee"]).first()
-            if user is None:
-                raise ValidationError({"assignee": "No such person."})
-        try:
-            shift = services.assign_slot(
-                shift, user, by=request.user, override=body.validated_data["override"],
-                note=body.validated_data["note"],
-            )
-        except services.AssignmentRefused as exc:
-            return Response({"detail": str(exc), "code": "rule_broken"}, status=409)
-        return Response(ShiftSerializer(shift).data)
 
     def get_queryset(self):
         qs = selectors.shifts_for(self.request.user).order_by("start", "role")
@@ -226,15 +180,15 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             )
         params = self.request.query_params
         if params.get("rotation"):
-            qs = qs.filter(roster__rotation_id=_int_param("rotation", params["rotation"]))
+            qs = qs.filter(roster__rotation_id=int_param("rotation", params["rotation"]))
         if params.get("roster"):
-            qs = qs.filter(roster_id=_int_param("roster", params["roster"]))
+            qs = qs.filter(roster_id=int_param("roster", params["roster"]))
         if params.get("mine") in {"1", "true"}:
             qs = qs.filter(assignee=self.request.user)
         return qs
 
 
-def _int_param(name: str, value: str) -> int:
+def int_param(name: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
@@ -243,82 +197,5 @@ def _int_param(name: str, value: str) -> int:
 
 
 
-class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Swap requests: mine, and all of my teams' for managers. Creating one = "I can't make it"."""
-
-    serializer_class = SwapRequestSerializer
-    queryset = SwapRequest.objects.none()  # for the schema; requests use get_queryset
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return SwapRequest.objects.none()
-        user = self.request.user
-        return (
-            SwapRequest.objects.filter(
-                Q(requester=user) | Q(shift__roster__rotation__team__in=selectors.managed_teams(user))
-                | Q(offers__candidate=user)
-            )
-            .distinct()
-            .select_related("shift")
-            .prefetch_related("offers__candidate")
-            .order_by("-created_at")
-        )
-
-    def create(self, request, *args, **kwargs):
-        body = SwapRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        shift = selectors.shifts_for(request.user).filter(pk=data["shift"].pk).first()
-        if shift is None:
-            raise ValidationError({"shift": "No such shift in your teams."})
-        users = get_user_model().objects
-        named = users.filter(pk=data.get("named")).first() if data.get("named") else None
-        trade = selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first() if data.get("trade_shift") else None
-        try:
-            swap = swaps.request_swap(
-                shift, request.user, unavailable_from=data.get("unavailable_from"),
-                unavailable_to=data.get("unavailable_to"), reason=data.get("reason", ""), named=named, trade_shift=trade,
-            )
-        except swaps.SwapError as exc:
-            return Response({"detail": str(exc)}, status=409)
-        return Response(SwapRequestSerializer(swap).data, status=201)
-
-    @extend_schema(request=None, responses=SwapRequestSerializer)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            swap = swaps.cancel_request(self.get_object(), request.user)
-        except swaps.SwapError as exc:
-            return Response({"detail": str(exc)}, status=409)
-        return Response(SwapRequestSerializer(swap).data)
 
 
-class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Offers made to me; accept or decline them (first accept wins)."""
-
-    serializer_class = SwapOfferSerializer
-    queryset = SwapOffer.objects.none()
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return SwapOffer.objects.none()
-        return SwapOffer.objects.filter(candidate=self.request.user).select_related("candidate").order_by("-created_at")
-
-    def _act(self, request, act):
-        try:
-            act(self.get_object(), request.user)
-        except swaps.AlreadyTaken as exc:
-            return Response({"detail": str(exc), "code": "already_taken"}, status=409)
-        except swaps.SwapError as exc:
-            return Response({"detail": str(exc)}, status=409)
-        return Response(SwapOfferSerializer(self.get_object()).data)
-
-    @extend_schema(request=None, responses=SwapOfferSerializer)
-    @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):
-        return self._act(request, swaps.accept_offer)
-
-    @extend_schema(request=None, responses=SwapOfferSerializer)
-    @action(detail=True, methods=["post"])
-    def decline(self, request, pk=None):
-        return self._act(request, swaps.decline_offer)

@@ -66,7 +66,7 @@ def _fill(roster: Roster, people: list, rng: random.Random) -> None:
 
 
 @transaction.atomic
-def seed_demo(today: date, *, months_of_history: int = 6) -> Team:
+def seed_rotation_demo(today: date, *, months_of_history: int = 6) -> Team:
     manager = _user(*MANAGER)
     engineers = [_user(*row) for row in PEOPLE]
     for i, engineer in enumerate(engineers):
@@ -109,11 +109,8 @@ def seed_demo(today: date, *, months_of_history: int = 6) -> Team:
         month = first_month
         while month <= this_month:
             start, end = month_bounds(month)
-            roster = services.create_roster(rotation, start, end, created_by=manager)
+            roster = services.create_roster(rotation, start, end, by=manager)
             _fill(roster, people, rng)
             services.publish_roster(roster, by=manager)
             month = end
-    from availability.demo import seed_availability_demo
-
-    seed_availability_demo(team, today)
     return team

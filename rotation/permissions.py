@@ -1,6 +1,63 @@
+"""Who may do what: the one manager check every service uses, and the explicit system actor.
+
+Every service that changes data takes a required `by`: a user, or `SYSTEM` for beat tasks and
+management commands. There is no default that skips the check.
+"""
+
+from typing import TYPE_CHECKING, Union
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from onehand.errors import NotAllowed
+
 from .selectors import is_manager
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+class SystemActor:
+    """Onehand itself (a beat task, a management command), acting on no one's behalf."""
+
+    pk = None
+    is_system = True
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+SYSTEM = SystemActor()
+
+Actor = Union["AbstractBaseUser", SystemActor]
+
+
+def acting_user(by: Actor):
+    """The user to record in audit rows and `created_by` fields (None for the system)."""
+    return None if isinstance(by, SystemActor) else by
+
+
+def display_name(user) -> str:
+    """A person's name as others should read it: full name, else username."""
+    if user is None or isinstance(user, SystemActor):
+        return "Onehand" if isinstance(user, SystemActor) else "nobody"
+    return user.get_full_name() or user.get_username()
+
+
+def require_actor(by: Actor) -> None:
+    if by is None:
+        raise TypeError("a write needs an actor: pass the user, or SYSTEM for automatic steps")
+
+
+def require_manager(by: Actor, team_id: int, message: str = "") -> None:
+    """Refuse unless `by` manages the team (the system may act on any team)."""
+    require_actor(by)
+    if isinstance(by, SystemActor):
+        return
+    if not is_manager(by, team_id):
+        raise NotAllowed(message or "Only a manager of this team can do that.")
 
 
 def team_id_of(obj) -> int:

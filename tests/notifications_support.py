@@ -91,7 +91,7 @@ def publish(setup: Setup, start: date, end: date, offset: int = 0):
         setup.rotation,
         start,
         end,
-        created_by=setup.boss,
+        by=setup.boss,
         assignments=assignments(setup.rotation, setup.people, start, end, offset),
     )
     return publish_roster(roster, by=setup.boss)

@@ -1,5 +1,6 @@
 from datetime import date, time
 
+from planning import services as planning_services
 from rotation import services
 from rotation.models import Roster
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
@@ -16,7 +17,7 @@ def published_team(size: int = 10, **rotation_fields):
         team=team, time_zone="Europe/London", handoff_time=time(9), lead=boss, **rotation_fields
     )
     join_rotation(rotation, *people)
-    roster = services.draft_roster(rotation, *DECEMBER, by=boss)
+    roster = planning_services.draft_roster(rotation, *DECEMBER, by=boss)
     services.publish_roster(roster, by=boss)
     roster = Roster.objects.get(pk=roster.pk)
     return {"team": team, "boss": boss, "people": people, "rotation": rotation, "roster": roster}

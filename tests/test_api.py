@@ -6,6 +6,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from rotation.permissions import SYSTEM
 from rotation import services
 from rotation.models import Person
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
@@ -24,7 +25,7 @@ def london_week():
     Person.objects.filter(user=alice).update(mentor=mentor, phone="+44 1")
     rotation = RotationFactory(team=team, time_zone="Europe/London", handoff_time=time(9), lead=lead)
     join_rotation(rotation, alice, bob)
-    roster = services.create_roster(rotation, date(2026, 3, 23), date(2026, 4, 6))
+    roster = services.create_roster(rotation, date(2026, 3, 23), date(2026, 4, 6), by=SYSTEM)
     first, second = sorted({s.start for s in roster.shifts.all()})
     for shift in roster.shifts.all():
         if shift.start == first:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from availability import selectors
 from availability.demo import seed_availability_demo
 from availability.models import AvailabilityEntry, ProjectAllocation, Qualification
-from rotation.demo import seed_demo
+from planning.demo import seed_demo
 from rotation.models import RotationMember
 
 pytestmark = pytest.mark.django_db

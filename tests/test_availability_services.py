@@ -8,6 +8,7 @@ import pytest
 from availability import intervals as iv
 from availability import selectors, services
 from availability.models import AvailabilityEntry
+from onehand.errors import NotAllowed
 from tests.factories import TeamFactory, engineer, manager
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +107,7 @@ def test_a_locked_period_refuses_changes_and_says_a_swap_is_needed():
 def test_only_a_manager_of_the_team_can_lock():
     team = TeamFactory()
     person = engineer(team)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.lock_availability(team, date(2026, 12, 1), date(2027, 1, 1), by=person)
 
 

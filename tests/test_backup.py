@@ -13,7 +13,9 @@ from rest_framework.authtoken.models import Token
 from availability import services as availability
 from availability.models import AvailabilityEntry, CalendarSource
 from notifications.models import CalendarConnection
-from rotation import backup, services, swaps
+from planning import services as planning_services
+from planning import swaps
+from rotation import backup, services
 from rotation.models import (
     CoverageWindow,
     HandoverNote,
@@ -94,7 +96,7 @@ def build_team() -> dict:
             rotation=sun, label=label, time_zone=zone, start=start, end=end
         )
     join_rotation(sun, *people[:3])
-    services.create_roster(sun, date(2026, 12, 1), date(2026, 12, 8), created_by=boss)
+    services.create_roster(sun, date(2026, 12, 1), date(2026, 12, 8), by=boss)
 
     # Availability: requirements, qualifications, entries, an upload and a secret calendar URL.
     training = DutyRequirementFactory(
@@ -154,9 +156,9 @@ def build_team() -> dict:
     availability.lock_availability(team, *DECEMBER, by=boss, note="December is being planned")
 
     # Rosters: a published draft, superseded by a second one, an edit, a swap and a handover.
-    first = services.draft_roster(api, *DECEMBER, by=boss)
+    first = planning_services.draft_roster(api, *DECEMBER, by=boss)
     services.publish_roster(first, by=boss)
-    second = services.draft_roster(api, *DECEMBER, by=boss)
+    second = planning_services.draft_roster(api, *DECEMBER, by=boss)
     services.publish_roster(second, by=boss)
     slot = second.shifts.filter(role="secondary").order_by("start")[3]
     replacement = next(
@@ -165,7 +167,7 @@ def build_team() -> dict:
         if not second.shifts.filter(start=slot.start, assignee=u).exists()
         and u.pk != slot.assignee_id
     )
-    services.assign_slot(slot, replacement, by=boss, override=True, note="Covering for a trip")
+    planning_services.assign_slot(slot, replacement, by=boss, override=True, note="Covering for a trip")
     wanted = second.shifts.filter(role="primary", assignee__isnull=False).order_by("start")[1]
     request = swaps.request_swap(wanted, wanted.assignee, reason="Conference")
     offer = request.offers.order_by("rank").first()

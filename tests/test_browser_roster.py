@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from rotation.demo import DEMO_PASSWORD, seed_demo
+from planning.demo import DEMO_PASSWORD, seed_demo
 from rotation.models import Rotation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

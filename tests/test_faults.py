@@ -127,6 +127,7 @@ def test_redis_stopped_during_publish_then_the_sweeper_delivers(
 ):
     from notifications import tasks
     from notifications.models import Delivery
+    from planning import services as planning_services
     from rotation import services
     from rotation.models import Roster
     from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
@@ -138,7 +139,7 @@ def test_redis_stopped_during_publish_then_the_sweeper_delivers(
     rotation = RotationFactory(team=team, lead=boss)
     join_rotation(rotation, *people)
     with time_machine.travel("2031-02-20 12:00Z", tick=True):
-        roster = services.draft_roster(rotation, date(2031, 3, 1), date(2031, 3, 15), by=boss)
+        roster = planning_services.draft_roster(rotation, date(2031, 3, 1), date(2031, 3, 15), by=boss)
 
         own_redis.stop()  # the broker goes away between the draft and the publish
         with django_capture_on_commit_callbacks(execute=True):
@@ -171,7 +172,7 @@ def test_redis_stopped_during_publish_then_the_sweeper_delivers(
 def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postgres, monkeypatch):
     import psycopg
 
-    from rotation import swaps
+    from planning import swaps
     from rotation.models import Shift, SwapOffer, SwapRequest
     from tests.swap_support import published_team
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from rotation import services
+from planning import services as planning_services
 from rotation.coverage import WindowDef, check_coverage, region_shifts
 from rotation.models import CoverageWindow, Person, Rotation
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
@@ -63,7 +63,7 @@ def test_nobody_is_assigned_outside_their_working_hours():
             Person.objects.filter(user=user).update(work_start=start, work_end=end, work_days="0,1,2,3,4,5,6")
             people.append(user)
     join_rotation(rotation, *people)
-    roster = services.draft_roster(rotation, date(2026, 3, 25), date(2026, 4, 10), by=boss)
+    roster = planning_services.draft_roster(rotation, date(2026, 3, 25), date(2026, 4, 10), by=boss)
     shifts = list(roster.shifts.select_related("assignee__person", "window"))
     assert shifts and all(s.window_id for s in shifts)
     for shift in shifts:

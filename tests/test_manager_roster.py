@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from onehand.errors import NotAllowed
+from planning import services as planning_services
 from rotation import services
 from rotation.models import AuditEntry, Roster
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
@@ -26,7 +28,7 @@ def team_setup():
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_draft_fills_every_slot_and_explains_every_pick(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     slots = list(roster.shifts.all())
     assert roster.status == Roster.Status.DRAFT
     assert slots and all(s.assignee_id for s in slots)
@@ -36,23 +38,23 @@ def test_a_draft_fills_every_slot_and_explains_every_pick(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_draft_records_itself_in_the_audit_log(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     assert AuditEntry.objects.filter(roster=roster, action="draft", actor=team_setup["boss"]).exists()
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_engineer_cannot_draft(team_setup):
-    with pytest.raises(services.NotAllowed):
-        services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["people"][0])
+    with pytest.raises(NotAllowed):
+        planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["people"][0])
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_giving_both_slots_of_a_shift_to_one_person_is_refused_with_the_reason(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     primary = roster.shifts.filter(role="primary").first()
     secondary = roster.shifts.get(start=primary.start, role="secondary")
-    with pytest.raises(services.AssignmentRefused) as refused:
-        services.assign_slot(secondary, primary.assignee, by=team_setup["boss"])
+    with pytest.raises(planning_services.AssignmentRefused) as refused:
+        planning_services.assign_slot(secondary, primary.assignee, by=team_setup["boss"])
     assert str(refused.value)
     secondary.refresh_from_db()
     assert secondary.assignee_id != primary.assignee_id
@@ -60,22 +62,22 @@ def test_giving_both_slots_of_a_shift_to_one_person_is_refused_with_the_reason(t
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_outsider_to_the_rotation_cannot_be_assigned(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     stranger = engineer(TeamFactory())
-    with pytest.raises(services.AssignmentRefused, match="not a member"):
-        services.assign_slot(roster.shifts.first(), stranger, by=team_setup["boss"])
+    with pytest.raises(planning_services.AssignmentRefused, match="not a member"):
+        planning_services.assign_slot(roster.shifts.first(), stranger, by=team_setup["boss"])
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_back_to_back_edit_is_allowed_with_a_recorded_override(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     first, second = roster.shifts.filter(role="primary").order_by("start")[:2]
     # The same person on two shifts in a row breaks the rest rule...
-    with pytest.raises(services.AssignmentRefused):
-        services.assign_slot(second, first.assignee, by=team_setup["boss"])
+    with pytest.raises(planning_services.AssignmentRefused):
+        planning_services.assign_slot(second, first.assignee, by=team_setup["boss"])
     if roster.shifts.filter(start=second.start, assignee=first.assignee).exists():
         pytest.skip("the draft already gave them a slot of that shift")
-    shift = services.assign_slot(second, first.assignee, by=team_setup["boss"], override=True, note="swap agreed")
+    shift = planning_services.assign_slot(second, first.assignee, by=team_setup["boss"], override=True, note="swap agreed")
     assert shift.overridden
     entry = AuditEntry.objects.filter(roster=roster, action="override").get()
     assert "swap agreed" in str(entry.after)
@@ -83,7 +85,7 @@ def test_a_back_to_back_edit_is_allowed_with_a_recorded_override(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_publishing_twice_publishes_once(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     services.publish_roster(roster, by=team_setup["boss"])
     services.publish_roster(roster, by=team_setup["boss"])
     assert AuditEntry.objects.filter(roster=roster, action="publish").count() == 1
@@ -92,9 +94,9 @@ def test_publishing_twice_publishes_once(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_publishing_supersedes_the_previous_roster_for_those_dates(team_setup):
-    first = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    first = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     services.publish_roster(first, by=team_setup["boss"])
-    second = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    second = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     services.publish_roster(second, by=team_setup["boss"])
     first.refresh_from_db()
     assert first.status == Roster.Status.SUPERSEDED
@@ -103,15 +105,15 @@ def test_publishing_supersedes_the_previous_roster_for_those_dates(team_setup):
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_edit_after_publishing_is_versioned(team_setup):
     roster = services.publish_roster(
-        services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"]), by=team_setup["boss"]
+        planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"]), by=team_setup["boss"]
     )
     slot = roster.shifts.filter(role="secondary").order_by("start").last()
     others = [p for p in team_setup["people"] if not roster.shifts.filter(start=slot.start, assignee=p).exists()]
     for person in others:
         try:
-            services.assign_slot(slot, person, by=team_setup["boss"])
+            planning_services.assign_slot(slot, person, by=team_setup["boss"])
             break
-        except services.AssignmentRefused:
+        except planning_services.AssignmentRefused:
             continue
     slot.refresh_from_db()
     roster.refresh_from_db()
@@ -133,7 +135,7 @@ def _clients(team_setup):
 @time_machine.travel("2026-11-20 12:00Z")
 @pytest.mark.parametrize("who", ["engineer", "manager of another team", "outsider"])
 def test_only_the_teams_manager_can_draft_edit_or_publish_via_api(team_setup, who):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     user = _clients(team_setup)[who]
     api = APIClient()
     api.force_authenticate(user)
@@ -151,7 +153,7 @@ def test_only_the_teams_manager_can_draft_edit_or_publish_via_api(team_setup, wh
 @time_machine.travel("2026-11-20 12:00Z")
 @pytest.mark.parametrize("who", ["engineer", "manager of another team", "outsider"])
 def test_only_the_teams_manager_can_draft_edit_or_publish_via_pages(client, team_setup, who):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     user = _clients(team_setup)[who]
     client.force_login(user)
     shift = roster.shifts.first()
@@ -180,7 +182,7 @@ def test_manager_drafts_and_publishes_through_the_api(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_refused_api_edit_says_why(team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     primary = roster.shifts.filter(role="primary").first()
     secondary = roster.shifts.get(start=primary.start, role="secondary")
     api = APIClient()
@@ -192,7 +194,7 @@ def test_a_refused_api_edit_says_why(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_engineers_do_not_see_drafts_in_the_api(team_setup):
-    services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     api = APIClient()
     api.force_authenticate(team_setup["people"][0])
     assert api.get("/api/rosters/").json()["count"] == 0
@@ -201,7 +203,7 @@ def test_engineers_do_not_see_drafts_in_the_api(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_audit_log_exports_as_csv(client, team_setup):
-    roster = services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     client.force_login(team_setup["boss"])
     response = client.get(f"/rosters/{roster.pk}/audit.csv")
     assert response["Content-Type"].startswith("text/csv")

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from rest_framework.test import APIClient
 
+from rotation.permissions import SYSTEM
 from rotation import services
 from tests.factories import RotationFactory, TeamFactory, engineer, manager
 
@@ -17,7 +18,7 @@ def team_objects():
     boss = manager(team)
     member = engineer(team)
     rotation = RotationFactory(team=team)
-    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1))
+    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=SYSTEM)
     services.publish_roster(roster, by=boss)
     shift = roster.shifts.first()
     membership = member.memberships.get()

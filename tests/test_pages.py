@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 import time_machine
 
+from rotation.permissions import SYSTEM
 from rotation import services
 from tests.factories import RotationFactory, TeamFactory, engineer, manager
 
@@ -21,7 +22,7 @@ def test_rotation_page_shows_the_month_in_the_viewers_zone(client):
     boss = manager(team)
     viewer = engineer(team, time_zone="America/New_York", first_name="Viv")
     rotation = RotationFactory(team=team, time_zone="Europe/London")
-    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1))
+    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=SYSTEM)
     roster.shifts.filter(role="primary").update(assignee=viewer)
     services.publish_roster(roster, by=boss)
     client.force_login(viewer)
@@ -38,7 +39,7 @@ def test_rotation_page_query_count_does_not_grow_with_the_roster(client, django_
     boss = manager(team)
     rotation = RotationFactory(team=team, pattern="daily")
     people = [engineer(team) for _ in range(6)]
-    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1))
+    roster = services.create_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=SYSTEM)
     for i, shift in enumerate(roster.shifts.order_by("start", "role")):
         shift.assignee = people[i % 6]
         shift.save()

@@ -51,7 +51,9 @@ def build_world():
     from availability import services as availability
     from availability.models import CalendarSource
     from notifications.models import Channel, Delivery, RotationFeed
-    from rotation import services, swaps
+    from planning import services as planning_services
+    from planning import swaps
+    from rotation import services
     from rotation.models import Person, SwapOffer
     from tests.factories import (
         DutyRequirementFactory,
@@ -73,12 +75,12 @@ def build_world():
     entry = availability.mark(
         amara, datetime(2030, 11, 1, tzinfo=UTC), datetime(2030, 11, 3, tzinfo=UTC), "unavailable"
     ).entry
-    roster = services.draft_roster(rotation, date(2030, 12, 1), date(2031, 1, 1), by=boss)
+    roster = planning_services.draft_roster(rotation, date(2030, 12, 1), date(2031, 1, 1), by=boss)
     services.publish_roster(roster, by=boss)
     shift = roster.shifts.filter(assignee=amara).order_by("start").first()
     if shift is None:  # the draft skipped amara: give her the first slot
         shift = roster.shifts.order_by("start").first()
-        services.assign_slot(shift, amara, by=boss, override=True)
+        planning_services.assign_slot(shift, amara, by=boss, override=True)
     swap = swaps.request_swap(shift, amara, reason="Dentist")
     offer = swap.offers.first() or SwapOffer.objects.create(request=swap, candidate=ben, rank=1)
     requirement = DutyRequirementFactory(rotation=rotation)

@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from rotation import services
+from planning import services as planning_services
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_roster_page_queries_do_not_grow_with_the_team(client):
     counts = []
     for size in (5, 50):
         boss, rotation = _team_of(size)
-        roster = services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
+        roster = planning_services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
         client.force_login(boss)
         counts.append(_queries(client, f"/rosters/{roster.pk}/"))
     assert counts[0] == counts[1]

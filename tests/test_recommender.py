@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from rotation.recommender import (
+from planning.recommender import (
     Candidate,
     PastShift,
     Settings,

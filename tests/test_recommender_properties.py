@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from rotation.recommender import Candidate, Settings, Slot, recommend
+from planning.recommender import Candidate, Settings, Slot, recommend
 
 # a Monday; Berlin and London switch to summer time that week
 START = datetime(2026, 3, 23, 9, tzinfo=UTC)

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from onehand.links import make_token
-from rotation import swaps
+from planning import swaps
 from rotation.models import Shift, SwapRequest
 from tests.factories import engineer
 from tests.swap_support import published_team

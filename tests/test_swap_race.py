@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from rotation import swaps
+from planning import swaps
 from rotation.models import Shift, SwapOffer, SwapRequest
 from tests.swap_support import published_team
 

@@ -4,7 +4,7 @@ import pytest
 import time_machine
 
 from availability.models import AvailabilityEntry
-from rotation import swaps
+from planning import swaps
 from rotation.models import AuditEntry, Shift, SwapOffer, SwapRequest
 from tests.swap_support import published_team
 
@@ -163,7 +163,7 @@ def test_a_trade_swaps_both_shifts():
 
 @time_machine.travel(NOW)
 def test_the_swapped_shift_counts_as_load_for_whoever_worked_it():
-    from rotation.inputs import candidates_for, recommender_settings
+    from planning.inputs import candidates_for, recommender_settings
 
     team = published_team()
     shift = first_primary(team)

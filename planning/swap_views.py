@@ -16,9 +16,10 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from onehand.links import LinkError, read_token
+from rotation import selectors, services
+from rotation.models import Shift, SwapOffer, SwapRequest
 
-from . import selectors, swaps
-from .models import Shift, SwapOffer, SwapRequest
+from . import swaps
 
 User = get_user_model()
 LINK_MAX_AGE = timedelta(days=120)
@@ -195,8 +196,6 @@ def decide_swap(request, pk):
 @require_http_methods(["GET", "POST"])
 def handover(request, shift_pk):
     """The outgoing person's handover note for the incoming one (link in their reminder)."""
-    from .models import HandoverNote
-
     shift = get_object_or_404(Shift.objects.select_related("roster__rotation", "assignee", "window"), pk=shift_pk)
     user, why = _who(request, "handover", shift.pk)
     if user is None:
@@ -205,10 +204,12 @@ def handover(request, shift_pk):
         return _refuse(request, "Only the person on this shift writes its handover.")
     saved = None
     if request.method == "POST":
-        open_incidents = request.POST.get("open_incidents", "").strip()[:4000]
-        notes = request.POST.get("notes", "").strip()[:4000]
-        if open_incidents or notes:
-            saved = HandoverNote.objects.create(shift=shift, author=user, open_incidents=open_incidents, notes=notes)
+        saved = services.write_handover(
+            shift,
+            by=user,
+            open_incidents=request.POST.get("open_incidents", ""),
+            notes=request.POST.get("notes", ""),
+        )
     incoming = (
         Shift.objects.filter(roster__rotation=shift.roster.rotation, role=shift.role, start=shift.end)
         .select_related("assignee").first()

@@ -13,27 +13,29 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import inputs
-from . import recommender as rec
-from .events import (
+from onehand.errors import Conflict
+from rotation.events import (
     shifts_reassigned,
     swap_awaits_approval,
     swap_needs_manager,
     swap_offers_made,
     swap_settled,
 )
-from .models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
-from .selectors import is_manager
+from rotation.models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
+from rotation.selectors import is_manager
+
+from . import inputs
+from . import recommender as rec
 
 User = get_user_model()
 
 
-class SwapError(Exception):
+class SwapError(Conflict):
     """A swap action that cannot happen; the message says why, for the person who tried."""
 
 
 class AlreadyTaken(SwapError):
-    pass
+    code = "already_taken"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ from functools import lru_cache
 
 import holidays as holiday_calendars
 
+from availability import selectors as availability
+from rotation.coverage import outside_working_hours
+from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
+from rotation.shifts import ShiftWindow
+
 from . import recommender as rec
-from .models import Roster, Rotation, RotationMember, Shift, SlotRole
-from .shifts import ShiftWindow
 
 HISTORY_WINDOW_DAYS = 365
 # Superseded rosters still count: a shift someone worked is load, whatever replaced the plan.
@@ -51,7 +54,6 @@ def slots_for(windows: list[ShiftWindow], roles: list[str]) -> list[rec.Slot]:
 
 def outside_working_hours_of(person, start: datetime, end: datetime):
     """Follow the sun: time outside someone's working hours counts as unavailable (hard rule)."""
-    from .coverage import outside_working_hours
 
     days = {int(d) for d in person.work_days.split(",") if d.strip().isdigit()}
     return outside_working_hours(person.time_zone, person.work_start, person.work_end, days, start, end)
@@ -66,7 +68,6 @@ def candidates_for(
     half_life_days: float | None = None,
 ) -> list[rec.Candidate]:
     """Everyone in the rotation, with availability, qualifications, history and utilisation."""
-    from availability import selectors as availability
 
     members = list(
         RotationMember.objects.filter(rotation=rotation)

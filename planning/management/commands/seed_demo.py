@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from rotation.demo import DEMO_PASSWORD, MANAGER, PEOPLE, seed_demo
+from planning.demo import DEMO_PASSWORD, MANAGER, PEOPLE, seed_demo
 from rotation.models import Team
 
 

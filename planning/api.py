@@ -1,0 +1,145 @@
+"""REST API of the planning layer: drafts, slot edits and swaps.
+
+Domain errors raised by the services become 400/403/404/409 in `onehand.errors`; nothing here
+translates them by hand.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from rotation import api as core_api
+from rotation import selectors as core_selectors
+from rotation.calendar import parse_month
+from rotation.models import SwapOffer, SwapRequest
+from rotation.permissions import require_manager
+from rotation.serializers import (
+    AssignRequestSerializer,
+    DraftRequestSerializer,
+    RosterSerializer,
+    ShiftSerializer,
+    SwapOfferSerializer,
+    SwapRequestSerializer,
+)
+from rotation.shifts import month_bounds
+
+from . import services, swaps
+
+
+class RotationViewSet(core_api.RotationViewSet):
+    """Rotations, plus asking the recommender for a draft."""
+
+    @extend_schema(request=DraftRequestSerializer, responses={201: RosterSerializer})
+    @action(detail=True, methods=["post"])
+    def draft(self, request, pk=None):
+        """Ask the recommender for a fair draft roster of a month (managers only)."""
+        rotation = self.get_object()
+        require_manager(request.user, rotation.team_id, "Only a manager of this team can draft rosters.")
+        body = DraftRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        start, end = month_bounds(parse_month(data.pop("month"), timezone.now().date()))
+        roster = services.draft_roster(
+            rotation, start, end, by=request.user, mode=data.pop("mode"), **data)
+        return Response(RosterSerializer(roster).data, status=201)
+
+
+class ShiftViewSet(core_api.ShiftViewSet):
+    """Shifts, plus a manager's edit of one slot."""
+
+    @extend_schema(request=AssignRequestSerializer, responses=ShiftSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Change a slot's assignee (managers only); a rule break needs override=true."""
+        shift = self.get_object()
+        require_manager(
+            request.user, shift.roster.rotation.team_id,
+            "Only a manager of this team can change assignments.",
+        )
+        body = AssignRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = None
+        if body.validated_data["assignee"] is not None:
+            user = get_user_model().objects.filter(pk=body.validated_data["assignee"]).first()
+            if user is None:
+                raise ValidationError({"assignee": "No such person."})
+        shift = services.assign_slot(
+            shift, user, by=request.user, override=body.validated_data["override"],
+            note=body.validated_data["note"],
+        )
+        return Response(ShiftSerializer(shift).data)
+
+
+class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Swap requests: mine, and all of my teams' for managers. Creating one = "I can't make it"."""
+
+    serializer_class = SwapRequestSerializer
+    queryset = SwapRequest.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SwapRequest.objects.none()
+        user = self.request.user
+        return (
+            SwapRequest.objects.filter(
+                Q(requester=user) | Q(shift__roster__rotation__team__in=core_selectors.managed_teams(user))
+                | Q(offers__candidate=user)
+            )
+            .distinct()
+            .select_related("shift")
+            .prefetch_related("offers__candidate")
+            .order_by("-created_at")
+        )
+
+    def create(self, request, *args, **kwargs):
+        body = SwapRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        shift = core_selectors.shifts_for(request.user).filter(pk=data["shift"].pk).first()
+        if shift is None:
+            raise ValidationError({"shift": "No such shift in your teams."})
+        users = get_user_model().objects
+        named = users.filter(pk=data.get("named")).first() if data.get("named") else None
+        trade = core_selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first() if data.get("trade_shift") else None
+        swap = swaps.request_swap(
+            shift, request.user, unavailable_from=data.get("unavailable_from"),
+            unavailable_to=data.get("unavailable_to"), reason=data.get("reason", ""), named=named, trade_shift=trade,
+        )
+        return Response(SwapRequestSerializer(swap).data, status=201)
+
+    @extend_schema(request=None, responses=SwapRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        swap = swaps.cancel_request(self.get_object(), request.user)
+        return Response(SwapRequestSerializer(swap).data)
+
+
+class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Offers made to me; accept or decline them (first accept wins)."""
+
+    serializer_class = SwapOfferSerializer
+    queryset = SwapOffer.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SwapOffer.objects.none()
+        return SwapOffer.objects.filter(candidate=self.request.user).select_related("candidate").order_by("-created_at")
+
+    def _act(self, request, act):
+        act(self.get_object(), request.user)
+        return Response(SwapOfferSerializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses=SwapOfferSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._act(request, swaps.accept_offer)
+
+    @extend_schema(request=None, responses=SwapOfferSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._act(request, swaps.decline_offer)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import manage_views, swap_views, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
+    path("rotations/<int:pk>/report/", manage_views.report, name="report"),
+    path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
+    path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
+    path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
+    path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),
+    path("offers/<int:offer_pk>/", swap_views.offer_respond, name="swap-offer"),
+    path("shifts/<int:shift_pk>/handover/", swap_views.handover, name="handover"),
+    path("swaps/<int:pk>/cancel/", swap_views.cancel_swap, name="swap-cancel"),
+    path("swaps/<int:pk>/decide/", swap_views.decide_swap, name="swap-decide"),
+]

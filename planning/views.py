@@ -1,0 +1,45 @@
+"""The engineer's home page: upcoming shifts, swaps, readiness and next month's commitment."""
+
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from availability import selectors as availability
+from rotation import selectors
+from rotation.models import Membership
+
+
+@login_required
+def home(request):
+    now = timezone.now()
+    swap_requests, swap_offers = selectors.my_swap_activity(request.user)
+    memberships = (
+        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name")
+    )
+    # The readiness dashboard: requirements per rotation, and how committed next month is.
+    tz = ZoneInfo(request.time_zone)
+    month = availability.next_month(now.astimezone(tz).date())
+    month_start, month_end = availability.month_span(month, tz)
+    return render(
+        request,
+        "rotation/home.html",
+        {
+            "memberships": memberships,
+            "rotations": selectors.rotations_for(request.user),
+            "upcoming": selectors.upcoming_with_partners(request.user, now),
+            "swap_requests": swap_requests,
+            "swap_offers": swap_offers,
+            "readiness": availability.readiness_for(request.user, at=now),
+            "utilisation_month": month,
+            "utilisation": availability.utilisation_for([request.user.pk], month_start, month_end)[
+                request.user.pk
+            ],
+            "managed": availability.managed_teams_with_pending_claims(request.user),
+            "own_allocation_teams": availability.teams_allowing_own_allocation(request.user),
+            "own_allocations": availability.own_allocations(
+                request.user, month, availability.next_month(month)
+            ),
+        },
+    )
