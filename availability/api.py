@@ -28,6 +28,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from onehand.people import display_name
 from rotation.permissions import IsTeamManagerOrReadOnly
 from rotation.selectors import is_manager, person_of, teams_for
 
@@ -473,7 +474,7 @@ class UtilisationViewSet(viewsets.GenericViewSet):
         rows = [
             {
                 "user": p.pk,
-                "name": p.get_full_name() or p.get_username(),
+                "name": display_name(p),
                 "start": start,
                 "end": end,
                 **asdict(shares[p.pk]),

@@ -1,11 +1,13 @@
 """Forms parse what people type; they never write (services do)."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from onehand.dates import parse_month_or_none
+from onehand.people import display_name
 from rotation.models import SlotRole
 from rotation.shifts import local_to_utc
 
@@ -14,15 +16,6 @@ from .services import CLEAR
 
 KIND_CHOICES = [*AvailabilityEntry.Kind.choices, (CLEAR, "Clear")]
 MAX_GRID_DAYS = 62
-
-
-def parse_month(raw: str | None) -> date | None:
-    """'2026-12' -> 2026-12-01, or None."""
-    try:
-        year, month = (int(part) for part in (raw or "").split("-", 1))
-        return date(year, month, 1)
-    except ValueError:
-        return None
 
 
 class MonthField(forms.CharField):
@@ -34,7 +27,7 @@ class MonthField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        month = parse_month(value)
+        month = parse_month_or_none(value)
         if month is None:
             raise ValidationError("Give a month as YYYY-MM, e.g. 2026-12.")
         return month
@@ -196,9 +189,7 @@ class AllocationForm(forms.Form):
 
     def __init__(self, *args, people=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].choices = [
-            (u.pk, u.get_full_name() or u.get_username()) for u in people
-        ]
+        self.fields["user"].choices = [(u.pk, display_name(u)) for u in people]
 
 
 class TeamSettingsForm(forms.Form):

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from onehand.dates import local_day_bounds
+
 Interval = tuple[datetime, datetime]
 
 
@@ -73,13 +75,6 @@ def seconds(intervals: Iterable[Interval]) -> float:
 def covers(intervals: Iterable[Interval], start: datetime, end: datetime) -> bool:
     """Whether the (merged) intervals cover all of [start, end)."""
     return seconds(clip(merge(intervals), start, end)) >= (end - start).total_seconds()
-
-
-def local_day_bounds(day: date, tz: ZoneInfo) -> Interval:
-    """A local calendar day in UTC: 23 or 25 hours long on DST change days."""
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
 
 
 def local_days(first: date, last: date, tz: ZoneInfo) -> Interval:

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from onehand.dates import month_span, next_month  # noqa: F401 - used by views as selectors.*
 from rotation.models import (
     Membership,
     Person,
@@ -509,17 +510,6 @@ def utilisation_for(
 
 
 # --- Months, locks and the availability grid ------------------------------------------------
-
-
-def month_span(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """A local calendar month in UTC."""
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return iv.local_day_bounds(first, tz)[0], iv.local_day_bounds(following, tz)[0]
-
-
-def next_month(today: date) -> date:
-    return (today.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 @dataclass(frozen=True)

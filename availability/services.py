@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from onehand.errors import Invalid, NotAllowed
-from rotation.models import RotationMember, Team
+from rotation.models import Rotation, RotationMember, Team
 from rotation.selectors import is_manager, person_of
 
 from . import intervals as iv
-from . import selectors
+from . import selectors, tasks
 from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, fetch_ics, parse_busy_intervals
 from .models import (
     AvailabilityEntry,
@@ -329,8 +329,6 @@ def withdraw_claim(user, qualification: Qualification) -> None:
 @transaction.atomic
 def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
     """Create or change a rotation's requirement (managers of its team only)."""
-    from rotation.models import Rotation
-
     team_id = Rotation.objects.values_list("team_id", flat=True).get(pk=requirement.rotation_id)
     if not is_manager(by, team_id):
         raise NotAllowed("Only a manager of this team can change its duty requirements.")
@@ -412,9 +410,7 @@ def import_window(user, now: datetime | None = None) -> tuple[datetime, datetime
 
 
 def _enqueue_import(source_id: int) -> None:
-    from .tasks import import_calendar_source
-
-    import_calendar_source.delay(source_id)
+    tasks.import_calendar_source.delay(source_id)
 
 
 @transaction.atomic

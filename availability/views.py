@@ -17,7 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from onehand.dates import next_month, parse_month_or_none
 from onehand.errors import DomainError, NotAllowed
+from onehand.people import display_name
 from rotation.selectors import (
     is_manager,
     managed_teams,
@@ -38,7 +40,6 @@ from .forms import (
     RequirementForm,
     ReviewForm,
     TeamSettingsForm,
-    parse_month,
 )
 from .grid import month_cells
 from .ics import MAX_ICS_BYTES, CalendarImportError
@@ -52,9 +53,9 @@ def _today(request):
 
 
 def _month_of(request, raw: str | None = None):
-    return parse_month(
-        raw if raw is not None else request.GET.get("month")
-    ) or selectors.next_month(_today(request))
+    return parse_month_or_none(raw if raw is not None else request.GET.get("month")) or next_month(
+        _today(request)
+    )
 
 
 def _day(value) -> str:
@@ -374,7 +375,7 @@ def review(request, pk):
             services.review_qualification(
                 qualification, by=request.user, verify=verify, note=form.cleaned_data["note"]
             )
-            who = qualification.user.get_full_name() or qualification.user.get_username()
+            who = display_name(qualification.user)
             word = "verified" if verify else "rejected"
             messages.success(request, f"{qualification.requirement.name} of {who} {word}.")
         except DomainError as error:

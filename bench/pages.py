@@ -59,12 +59,16 @@ def run(args) -> None:
         team = Team.objects.create(name="Bench", slug="bench")
         boss = User.objects.create_user("boss", password="bench-password-123")
         Membership.objects.create(team=team, user=boss, role="manager")
-        rotation = Rotation.objects.create(team=team, name="Daily", pattern="daily", handoff_time=dtime(9), lead=boss)
+        rotation = Rotation.objects.create(
+            team=team, name="Daily", pattern="daily", handoff_time=dtime(9), lead=boss
+        )
         for i in range(args.people):
             user = User.objects.create_user(f"eng{i}", first_name=f"Engineer{i}")
             Membership.objects.create(team=team, user=user)
             RotationMember.objects.create(rotation=rotation, user=user, since=date(2026, 1, 1))
-        roster = planning_services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
+        roster = planning_services.draft_roster(
+            rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss
+        )
         client = Client()
         client.force_login(boss)
         rows = []

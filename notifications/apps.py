@@ -16,7 +16,13 @@ class NotificationsConfig(AppConfig):
         events.shifts_reassigned.connect(
             receivers.shifts_reassigned, dispatch_uid="notifications.shifts_reassigned"
         )
-        events.swap_offers_made.connect(swap_mail.offers_made, dispatch_uid="notifications.swap_offers")
-        events.swap_needs_manager.connect(swap_mail.needs_manager, dispatch_uid="notifications.swap_manager")
-        events.swap_awaits_approval.connect(swap_mail.awaits_approval, dispatch_uid="notifications.swap_approval")
+        events.swap_offers_made.connect(
+            swap_mail.offers_made, dispatch_uid="notifications.swap_offers"
+        )
+        events.swap_needs_manager.connect(
+            swap_mail.needs_manager, dispatch_uid="notifications.swap_manager"
+        )
+        events.swap_awaits_approval.connect(
+            swap_mail.awaits_approval, dispatch_uid="notifications.swap_approval"
+        )
         events.swap_settled.connect(swap_mail.settled, dispatch_uid="notifications.swap_settled")

@@ -25,6 +25,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 
+from onehand.people import display_name
+
 from . import entries, selectors
 from .selectors import BuiltEntry, EntryRequest, shift_entries
 
@@ -97,7 +99,7 @@ def _etag(kind: str, token: str, name: str, state: list) -> str:
 
 def personal(user, now: datetime) -> Feed:
     """A person's feed: their slots in every rotation, and their removed entries."""
-    name = f"On call: {user.get_full_name() or user.get_username()}"
+    name = f"On call: {display_name(user)}"
     state, gone = selectors.personal_feed_state(user, now)
     token = user.person.feed_token
     return Feed(

@@ -108,7 +108,12 @@ def _contact(contact) -> str:
 
 
 def reminder_message(
-    entry: entries.ShiftEntry, *, to: str, viewer_zone: str, delivery_id: int, handover_url: str = ""
+    entry: entries.ShiftEntry,
+    *,
+    to: str,
+    viewer_zone: str,
+    delivery_id: int,
+    handover_url: str = "",
 ) -> EmailMessage:
     starts = local(entry.start, viewer_zone)
     body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(entry)

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 
 from onehand.links import absolute, make_token
+from onehand.people import display_name
 from rotation import selectors as rotation_selectors
 from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
@@ -93,7 +94,7 @@ def _window_label(shift: Shift) -> str:
 
 
 def _name(user) -> str:
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def _contact(user, role: str = "") -> entries.Contact:

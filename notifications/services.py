@@ -33,10 +33,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from onehand.links import absolute, make_token
+from onehand.people import display_name
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Rotation, Shift, new_token
 
-from . import caldav_push, mail
+from . import caldav_push, mail, swap_mail, tasks
 from .crypto import encrypt
 from .errors import Permanent, Transient
 from .models import (
@@ -108,23 +109,21 @@ def batches(ids: list[int]) -> list[list[int]]:
 def enqueue(ids: Iterable[int], *, countdown: float | None = None) -> int:
     """Tell Celery about deliveries, ENQUEUE_BATCH ids per task message; never raises (the
     sweeper catches up). Returns how many ids were queued."""
-    from .tasks import deliver_batch
-
     ids = list(ids)
     sent = 0
     if not ids:
         return 0
     try:
-        if deliver_batch.app.conf.task_always_eager:
+        if tasks.deliver_batch.app.conf.task_always_eager:
             for chunk in batches(ids):
-                deliver_batch.apply_async((chunk,), countdown=countdown)
+                tasks.deliver_batch.apply_async((chunk,), countdown=countdown)
                 sent += len(chunk)
             return sent
         # One producer (one broker connection) for the whole batch, no publish retries:
         # if the broker is down we find out at once and leave the rest to the sweeper.
-        with deliver_batch.app.producer_or_acquire() as producer:
+        with tasks.deliver_batch.app.producer_or_acquire() as producer:
             for chunk in batches(ids):
-                deliver_batch.apply_async(
+                tasks.deliver_batch.apply_async(
                     (chunk,), countdown=countdown, retry=False, producer=producer
                 )
                 sent += len(chunk)
@@ -457,8 +456,6 @@ def _send(delivery: Delivery, now: datetime) -> str:
     if delivery.channel == Channel.REMINDER:
         return _send_reminder(delivery, now)
     if delivery.channel in SWAP_CHANNELS:
-        from . import swap_mail
-
         return swap_mail.send(delivery, now)
     return _send_handoff(delivery, now)
 
@@ -547,14 +544,20 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
     )
     other_user = other.assignee if other is not None else None
     on_call = rotation_selectors.on_call(rotation, at)
-    note = other.handover_notes.order_by("-created_at").first() if (incoming and other is not None) else None
+    note = (
+        other.handover_notes.order_by("-created_at").first()
+        if (incoming and other is not None)
+        else None
+    )
     handover = ""
     if note is not None:
         handover = "\n".join(
-            part for part in (
+            part
+            for part in (
                 f"Open incidents: {note.open_incidents}" if note.open_incidents else "",
                 f"Notes: {note.notes}" if note.notes else "",
-            ) if part
+            )
+            if part
         )
     mail.send(
         mail.handoff_message(
@@ -563,9 +566,7 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             rotation_name=rotation.name,
             at=at,
             until=shift.end if incoming else None,
-            other_name=(other_user.get_full_name() or other_user.get_username())
-            if other_user
-            else "",
+            other_name=display_name(other_user) if other_user else "",
             on_call=on_call,
             to=delivery.user.email,
             viewer_zone=delivery.user.person.time_zone,

@@ -12,10 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from onehand.links import absolute, make_token
+from onehand.people import display_name
+from planning.swaps import rank_replacements
 from rotation.models import Membership, SwapOffer, SwapRequest
 
-from . import mail
+from . import mail, services
 from .models import Channel, Delivery
+from .models import Delivery as D
 
 User = get_user_model()
 Action = Delivery.Action
@@ -23,11 +26,11 @@ Action = Delivery.Action
 
 def _write(rows: list[tuple[int, int, str, int]]) -> None:
     """rows: (user_id, shift_id, channel, ref) -> pending outbox rows, queued after commit."""
-    from .services import _enqueue_on_commit
-
     now = timezone.now()
     objs = [
-        Delivery(user_id=u, shift_id=s, channel=c, sequence=ref, action=Action.NOTE, next_attempt_at=now)
+        Delivery(
+            user_id=u, shift_id=s, channel=c, sequence=ref, action=Action.NOTE, next_attempt_at=now
+        )
         for u, s, c, ref in rows
     ]
     Delivery.objects.bulk_create(objs, ignore_conflicts=True)
@@ -35,7 +38,7 @@ def _write(rows: list[tuple[int, int, str, int]]) -> None:
     for u, s, c, ref in rows:
         scope |= Q(user_id=u, shift_id=s, channel=c, sequence=ref)
     if rows:
-        _enqueue_on_commit(scope)
+        services._enqueue_on_commit(scope)
 
 
 def offers_made(sender, offers, **kwargs) -> None:
@@ -57,7 +60,7 @@ awaits_approval = needs_manager
 
 
 def _name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+    return display_name(user)
 
 
 def _message(delivery: Delivery, subject: str, lines: list[str]) -> EmailMessage:
@@ -72,8 +75,6 @@ def _message(delivery: Delivery, subject: str, lines: list[str]) -> EmailMessage
 
 def send(delivery: Delivery, now: datetime) -> str:
     """Build and send one swap email; returns the outcome status."""
-    from .models import Delivery as D
-
     if "@" not in (delivery.user.email or ""):
         return D.Status.SKIPPED
     zone = delivery.user.person.time_zone
@@ -93,7 +94,9 @@ def send(delivery: Delivery, now: datetime) -> str:
             f"  {mail.local(shift.start, zone)} – {mail.local(shift.end, zone)}",
         ]
         if offer.trade_shift_id:
-            lines.append(f"In exchange they would take your shift on {mail.local(offer.trade_shift.start, zone)}.")
+            lines.append(
+                f"In exchange they would take your shift on {mail.local(offer.trade_shift.start, zone)}."
+            )
         lines += [
             "",
             f"You were asked because: {offer.reason.get('summary', 'you are among the fairest picks')}.",
@@ -104,7 +107,13 @@ def send(delivery: Delivery, now: datetime) -> str:
             "",
             "(Each link opens a page with a button; nothing happens until you press it.)",
         ]
-        mail.send(_message(delivery, f"Can you take {shift.roster.rotation.name} {shift.role}, {mail.local(shift.start, zone)}?", lines))
+        mail.send(
+            _message(
+                delivery,
+                f"Can you take {shift.roster.rotation.name} {shift.role}, {mail.local(shift.start, zone)}?",
+                lines,
+            )
+        )
         return D.Status.SENT
     request = (
         SwapRequest.objects.filter(pk=delivery.sequence)
@@ -120,16 +129,20 @@ def send(delivery: Delivery, now: datetime) -> str:
         page = absolute(reverse("rotation", args=[rotation.pk]))
         if request.status == SwapRequest.Status.PENDING_APPROVAL:
             subject = f"Approve a swap: {rotation.name} {shift.role}, {when}"
-            lines = [f"{_name(request.winner)} accepted {_name(request.requester)}'s {shift.role} shift ({when}).",
-                     f"Approve or reject it on the rotation page: {page}"]
+            lines = [
+                f"{_name(request.winner)} accepted {_name(request.requester)}'s {shift.role} shift ({when}).",
+                f"Approve or reject it on the rotation page: {page}",
+            ]
         elif request.status == SwapRequest.Status.OPEN:
-            from planning.swaps import rank_replacements
-
             ranked, _ = rank_replacements(shift, now=now)
             subject = f"No taker yet: {rotation.name} {shift.role}, {when}"
-            lines = [f"{_name(request.requester)} can't make their {shift.role} shift ({when}) and nobody has accepted yet.",
-                     "Fairest candidates, in order:"]
-            lines += [f"  {i}. {r.name} ({r.reason})" for i, r in enumerate(ranked[:5], start=1)] or ["  nobody is eligible"]
+            lines = [
+                f"{_name(request.requester)} can't make their {shift.role} shift ({when}) and nobody has accepted yet.",
+                "Fairest candidates, in order:",
+            ]
+            lines += [
+                f"  {i}. {r.name} ({r.reason})" for i, r in enumerate(ranked[:5], start=1)
+            ] or ["  nobody is eligible"]
             lines.append(f"Assign one in a click on the rotation page: {page}")
         else:
             return D.Status.SKIPPED
@@ -137,8 +150,10 @@ def send(delivery: Delivery, now: datetime) -> str:
         return D.Status.SENT
     if request.status == SwapRequest.Status.DONE:
         subject = f"Swapped: {_name(request.winner)} takes your {rotation.name} shift, {when}"
-        lines = [f"{_name(request.winner)} takes your {shift.role} shift on {rotation.name} ({when}).",
-                 "Your calendar entry is cancelled; theirs is on its way."]
+        lines = [
+            f"{_name(request.winner)} takes your {shift.role} shift on {rotation.name} ({when}).",
+            "Your calendar entry is cancelled; theirs is on its way.",
+        ]
     elif request.status == SwapRequest.Status.CANCELLED:
         subject = f"Swap request cancelled: {rotation.name}, {when}"
         lines = [f"Your swap request for {when} is cancelled: the shift stays yours."]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from onehand.celery import app
 from rotation.models import Heartbeat
 
 
@@ -25,8 +26,6 @@ def _database() -> dict:
 def _broker() -> dict:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "in-process"}
-    from onehand.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -50,6 +49,10 @@ def _worker() -> dict:
 @require_GET
 def healthz(request):
     checks = {"database": _database(), "broker": _broker()}
-    checks["worker"] = _worker() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
+    checks["worker"] = (
+        _worker() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
+    )
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+    )

@@ -44,7 +44,9 @@ def read_token(token: str, action: str, max_age: timedelta) -> LinkClaim:
     except signing.SignatureExpired:
         raise LinkExpired("This link has expired.") from None
     except signing.BadSignature:
-        raise LinkInvalid("This link is not valid: it may have been cut short or changed.") from None
+        raise LinkInvalid(
+            "This link is not valid: it may have been cut short or changed."
+        ) from None
     if not isinstance(data, dict) or data.get("a") != action:
         raise LinkInvalid("This link is for something else.")
     return LinkClaim(action=action, user_id=int(data["u"]), object_id=int(data["o"]))

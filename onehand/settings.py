@@ -165,7 +165,9 @@ STORAGES = {
 # --- Redis: Celery broker/results and the cache -------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -185,7 +187,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "onehand")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "rotation.tasks.beat_heartbeat", "schedule": 30.0},
-    "availability-refresh-calendars": {"task": "availability.tasks.refresh_calendar_sources", "schedule": 3600.0},
+    "availability-refresh-calendars": {
+        "task": "availability.tasks.refresh_calendar_sources",
+        "schedule": 3600.0,
+    },
     # Re-queue deliveries whose message was lost (broker down at publish, worker killed).
     "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
     # Reminders before shifts and handoff notes at each handoff.

@@ -25,8 +25,12 @@ router.register("offers", planning_api.SwapOfferViewSet, basename="offer")
 router.register("requirements", availability_api.DutyRequirementViewSet, basename="requirement")
 router.register("qualifications", availability_api.QualificationViewSet, basename="qualification")
 router.register("availability", availability_api.AvailabilityEntryViewSet, basename="availability")
-router.register("calendar-sources", availability_api.CalendarSourceViewSet, basename="calendar-source")
-router.register("availability-locks", availability_api.AvailabilityLockViewSet, basename="availability-lock")
+router.register(
+    "calendar-sources", availability_api.CalendarSourceViewSet, basename="calendar-source"
+)
+router.register(
+    "availability-locks", availability_api.AvailabilityLockViewSet, basename="availability-lock"
+)
 router.register("allocations", availability_api.ProjectAllocationViewSet, basename="allocation")
 router.register("utilisation", availability_api.UtilisationViewSet, basename="utilisation")
 router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
@@ -34,7 +38,11 @@ router.register("readiness", availability_api.ReadinessViewSet, basename="readin
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -13,9 +13,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from onehand.dates import parse_month
 from rotation import api as core_api
 from rotation import selectors as core_selectors
-from rotation.calendar import parse_month
 from rotation.models import SwapOffer, SwapRequest
 from rotation.permissions import require_manager
 from rotation.serializers import (
@@ -39,13 +39,16 @@ class RotationViewSet(core_api.RotationViewSet):
     def draft(self, request, pk=None):
         """Ask the recommender for a fair draft roster of a month (managers only)."""
         rotation = self.get_object()
-        require_manager(request.user, rotation.team_id, "Only a manager of this team can draft rosters.")
+        require_manager(
+            request.user, rotation.team_id, "Only a manager of this team can draft rosters."
+        )
         body = DraftRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         start, end = month_bounds(parse_month(data.pop("month"), timezone.now().date()))
         roster = services.draft_roster(
-            rotation, start, end, by=request.user, mode=data.pop("mode"), **data)
+            rotation, start, end, by=request.user, mode=data.pop("mode"), **data
+        )
         return Response(RosterSerializer(roster).data, status=201)
 
 
@@ -58,7 +61,8 @@ class ShiftViewSet(core_api.ShiftViewSet):
         """Change a slot's assignee (managers only); a rule break needs override=true."""
         shift = self.get_object()
         require_manager(
-            request.user, shift.roster.rotation.team_id,
+            request.user,
+            shift.roster.rotation.team_id,
             "Only a manager of this team can change assignments.",
         )
         body = AssignRequestSerializer(data=request.data)
@@ -69,13 +73,21 @@ class ShiftViewSet(core_api.ShiftViewSet):
             if user is None:
                 raise ValidationError({"assignee": "No such person."})
         shift = services.assign_slot(
-            shift, user, by=request.user, override=body.validated_data["override"],
+            shift,
+            user,
+            by=request.user,
+            override=body.validated_data["override"],
             note=body.validated_data["note"],
         )
         return Response(ShiftSerializer(shift).data)
 
 
-class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SwapRequestViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Swap requests: mine, and all of my teams' for managers. Creating one = "I can't make it"."""
 
     serializer_class = SwapRequestSerializer
@@ -87,7 +99,8 @@ class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
         user = self.request.user
         return (
             SwapRequest.objects.filter(
-                Q(requester=user) | Q(shift__roster__rotation__team__in=core_selectors.managed_teams(user))
+                Q(requester=user)
+                | Q(shift__roster__rotation__team__in=core_selectors.managed_teams(user))
                 | Q(offers__candidate=user)
             )
             .distinct()
@@ -105,10 +118,19 @@ class SwapRequestViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
             raise ValidationError({"shift": "No such shift in your teams."})
         users = get_user_model().objects
         named = users.filter(pk=data.get("named")).first() if data.get("named") else None
-        trade = core_selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first() if data.get("trade_shift") else None
+        trade = (
+            core_selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first()
+            if data.get("trade_shift")
+            else None
+        )
         swap = swaps.request_swap(
-            shift, request.user, unavailable_from=data.get("unavailable_from"),
-            unavailable_to=data.get("unavailable_to"), reason=data.get("reason", ""), named=named, trade_shift=trade,
+            shift,
+            request.user,
+            unavailable_from=data.get("unavailable_from"),
+            unavailable_to=data.get("unavailable_to"),
+            reason=data.get("reason", ""),
+            named=named,
+            trade_shift=trade,
         )
         return Response(SwapRequestSerializer(swap).data, status=201)
 
@@ -128,7 +150,11 @@ class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return SwapOffer.objects.none()
-        return SwapOffer.objects.filter(candidate=self.request.user).select_related("candidate").order_by("-created_at")
+        return (
+            SwapOffer.objects.filter(candidate=self.request.user)
+            .select_related("candidate")
+            .order_by("-created_at")
+        )
 
     def _act(self, request, act):
         act(self.get_object(), request.user)

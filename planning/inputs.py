@@ -7,6 +7,7 @@ from functools import lru_cache
 import holidays as holiday_calendars
 
 from availability import selectors as availability
+from onehand.people import display_name
 from rotation.coverage import outside_working_hours
 from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
 from rotation.shifts import ShiftWindow
@@ -21,7 +22,9 @@ HISTORY_STATUSES = (Roster.Status.PUBLISHED, Roster.Status.SUPERSEDED, Roster.St
 @lru_cache(maxsize=64)
 def public_holidays(country: str, first_year: int, last_year: int) -> frozenset[date]:
     try:
-        calendar = holiday_calendars.country_holidays(country, years=range(first_year, last_year + 1))
+        calendar = holiday_calendars.country_holidays(
+            country, years=range(first_year, last_year + 1)
+        )
     except NotImplementedError:
         return frozenset()
     return frozenset(calendar.keys())
@@ -56,7 +59,9 @@ def outside_working_hours_of(person, start: datetime, end: datetime):
     """Follow the sun: time outside someone's working hours counts as unavailable (hard rule)."""
 
     days = {int(d) for d in person.work_days.split(",") if d.strip().isdigit()}
-    return outside_working_hours(person.time_zone, person.work_start, person.work_end, days, start, end)
+    return outside_working_hours(
+        person.time_zone, person.work_start, person.work_end, days, start, end
+    )
 
 
 def slot_key(start: datetime, role: str) -> str:
@@ -64,7 +69,12 @@ def slot_key(start: datetime, role: str) -> str:
 
 
 def candidates_for(
-    rotation: Rotation, start: datetime, end: datetime, *, now: datetime, settings: rec.Settings,
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    settings: rec.Settings,
     half_life_days: float | None = None,
 ) -> list[rec.Candidate]:
     """Everyone in the rotation, with availability, qualifications, history and utilisation."""
@@ -75,21 +85,25 @@ def candidates_for(
         .order_by("user_id")
     )
     user_ids = [m.user_id for m in members]
-    fte = dict(
-        rotation.team.memberships.filter(user_id__in=user_ids).values_list("user_id", "fte")
-    )
+    fte = dict(rotation.team.memberships.filter(user_id__in=user_ids).values_list("user_id", "fte"))
     unavailable = availability.unavailability_by_person(user_ids, start, end)
     roles = availability.qualified_roles(rotation, user_ids, start)
     shadow = availability.shadow_needs(rotation, user_ids)
-    utilisation = availability.utilisation_for(user_ids, start, end, exclude_rotation_id=rotation.pk)
+    utilisation = availability.utilisation_for(
+        user_ids, start, end, exclude_rotation_id=rotation.pk
+    )
 
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for uid, s, e in Shift.objects.filter(
-        assignee_id__in=user_ids,
-        roster__status=Roster.Status.PUBLISHED,
-        start__lt=end + timedelta(days=8),
-        end__gt=start - timedelta(days=8),
-    ).exclude(roster__rotation=rotation).values_list("assignee_id", "start", "end"):
+    for uid, s, e in (
+        Shift.objects.filter(
+            assignee_id__in=user_ids,
+            roster__status=Roster.Status.PUBLISHED,
+            start__lt=end + timedelta(days=8),
+            end__gt=start - timedelta(days=8),
+        )
+        .exclude(roster__rotation=rotation)
+        .values_list("assignee_id", "start", "end")
+    ):
         busy[uid].append((s, e))
 
     window_start = now - timedelta(days=HISTORY_WINDOW_DAYS)
@@ -124,7 +138,7 @@ def candidates_for(
         out.append(
             rec.Candidate(
                 person_id=user.pk,
-                name=user.get_full_name() or user.get_username(),
+                name=display_name(user),
                 roles=frozenset(roles.get(user.pk, frozenset())),
                 time_zone=person.time_zone,
                 holidays=holiday_dates,

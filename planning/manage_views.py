@@ -14,9 +14,10 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from onehand.dates import next_month, parse_month
+from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
 from rotation import selectors
-from rotation.calendar import parse_month
 from rotation.forms import AssignForm, DraftForm
 from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift
@@ -27,6 +28,7 @@ from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
 
 User = get_user_model()
+TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
 
 
 def _rotation_for(user, pk, *, manager: bool):
@@ -38,18 +40,16 @@ def _rotation_for(user, pk, *, manager: bool):
     return rotation
 
 
-
-
-def _next_month(today):
-    return (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
 @login_required
 def plan(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
     now = timezone.now()
     today = now.astimezone(timezone.get_current_timezone()).date()
-    month = parse_month(request.GET.get("month"), _next_month(today)) if request.GET.get("month") else _next_month(today)
+    month = (
+        parse_month(request.GET.get("month"), next_month(today))
+        if request.GET.get("month")
+        else next_month(today)
+    )
     start, end = month_bounds(month)
     rows = planning_selectors.plan_calendar(rotation, start, end, request.time_zone, now)
     for row in rows:
@@ -62,7 +62,7 @@ def plan(request, pk):
             "rotation": rotation,
             "month": month,
             "previous": (month - timedelta(days=1)).replace(day=1),
-            "following": _next_month(month),
+            "following": next_month(month),
             "rows": rows,
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
@@ -75,11 +75,15 @@ def plan(request, pk):
 @require_POST
 def draft(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
-    month = parse_month(request.POST.get("month"), _next_month(timezone.now().date()))
+    month = parse_month(request.POST.get("month"), next_month(timezone.now().date()))
     start, end = month_bounds(month)
     form = DraftForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Check the draft settings: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request,
+            "Check the draft settings: "
+            + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+        )
         return redirect(f"/rotations/{rotation.pk}/plan/?month={month:%Y-%m}")
     roster = planning_services.draft_roster(
         rotation, start, end, by=request.user, mode=form.cleaned_data["mode"], **form.overrides()
@@ -98,7 +102,9 @@ def _shift_groups(rotation, slots):
                 "start": start,
                 "end": items[0].end,
                 "slots": items,
-                "escalation": selectors.escalation_chain(rotation, by_role.get("primary"), by_role.get("secondary")),
+                "escalation": selectors.escalation_chain(
+                    rotation, by_role.get("primary"), by_role.get("secondary")
+                ),
             }
         )
     return groups
@@ -107,7 +113,7 @@ def _shift_groups(rotation, slots):
 def assignee_options(people) -> str:
     """The <option>s of the assignee select, rendered once per page instead of once per slot."""
     return format_html_join(
-        "", '<option value="{}">{}</option>', ((p.pk, p.get_full_name() or p.get_username()) for p in people)
+        "", '<option value="{}">{}</option>', ((p.pk, display_name(p)) for p in people)
     )
 
 
@@ -126,7 +132,9 @@ def _fair_share_flags(roster: Roster) -> dict[int, str]:
     loads = [p["projected"] for p in people.values()]
     mean = sum(loads) / len(loads)
     return {
-        int(pid): f"{p['name']} is above their fair share (L={p['projected']:.1f} vs team mean {mean:.1f})"
+        int(
+            pid
+        ): f"{p['name']} is above their fair share (L={p['projected']:.1f} vs team mean {mean:.1f})"
         for pid, p in people.items()
         if p["projected"] > mean * 1.25 and p.get("draft_load", 0) > 0
     }
@@ -174,18 +182,25 @@ def assign(request, shift_pk):
         user = User.objects.filter(pk=user_id).first() if user_id else None
         try:
             shift = planning_services.assign_slot(
-                shift, user, by=request.user, override=form.cleaned_data["override"], note=form.cleaned_data["note"]
+                shift,
+                user,
+                by=request.user,
+                override=form.cleaned_data["override"],
+                note=form.cleaned_data["note"],
             )
         except planning_services.AssignmentRefused as exc:
             error = str(exc)
     else:
         error = "Choose a person."
     if request.htmx:
-        shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(pk=shift.pk)
+        shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
+            pk=shift.pk
+        )
         people = selectors.rotation_people(shift.roster.rotation)
         attempted = request.POST.get("assignee")
         shift.options_html = select_option(
-            assignee_options(people), int(attempted) if error and attempted and attempted.isdigit() else shift.assignee_id
+            assignee_options(people),
+            int(attempted) if error and attempted and attempted.isdigit() else shift.assignee_id,
         )
         return render(
             request,
@@ -205,12 +220,6 @@ def assign(request, shift_pk):
     else:
         messages.success(request, "Saved.")
     return redirect("roster", pk=shift.roster_id)
-
-
-
-
-
-
 
 
 def _date_param(raw, default):
@@ -234,11 +243,21 @@ def report(request, pk):
     rows, trend = planning_selectors.load_report(rotation, start, end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{rotation.pk}-load-{start_day}-{end_day}.csv"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="{rotation.pk}-load-{start_day}-{end_day}.csv"'
+        )
         writer = csv.writer(response)
         writer.writerow(["person", "shifts", "hours", "weekend_hours", "holiday_hours"])
         for r in rows:
-            writer.writerow([csv_safe(r.name), r.shifts, f"{r.hours:.2f}", f"{r.weekend_hours:.2f}", f"{r.holiday_hours:.2f}"])
+            writer.writerow(
+                [
+                    csv_safe(r.name),
+                    r.shifts,
+                    f"{r.hours:.2f}",
+                    f"{r.weekend_hours:.2f}",
+                    f"{r.holiday_hours:.2f}",
+                ]
+            )
         return response
     return render(
         request,
@@ -250,12 +269,8 @@ def report(request, pk):
             "end": end_day,
             # Our own SVG: every text node is escaped in reports.py.
             "bars": mark_safe(bar_chart(rows)),  # noqa: S308
-            "trend": mark_safe(line_chart(trend, title="Gini of on-call hours per month (0 = perfectly even)")),  # noqa: S308
+            "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
             "gini": gini([r.hours for r in rows]),
             "is_manager": selectors.is_manager(request.user, rotation.team_id),
         },
     )
-
-
-
-

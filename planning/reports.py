@@ -17,7 +17,9 @@ class PersonLoad:
     by_month: dict[str, float] = field(default_factory=dict)
 
 
-def split_hours(start: datetime, end: datetime, tz_name: str, holidays: frozenset[date]) -> tuple[float, float, float]:
+def split_hours(
+    start: datetime, end: datetime, tz_name: str, holidays: frozenset[date]
+) -> tuple[float, float, float]:
     """(total, weekend, holiday) hours of [start, end) by local day in the person's zone.
 
     A holiday that falls on a weekend counts as holiday, not both.
@@ -27,7 +29,9 @@ def split_hours(start: datetime, end: datetime, tz_name: str, holidays: frozense
     cursor = start
     while cursor < end:
         local_day = cursor.astimezone(tz).date()
-        next_midnight = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        next_midnight = datetime.combine(
+            local_day + timedelta(days=1), time(0), tzinfo=tz
+        ).astimezone(UTC)
         piece_end = min(end, next_midnight)
         hours = (piece_end - cursor).total_seconds() / 3600
         total += hours
@@ -62,29 +66,48 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
         y = i * (bar + gap)
         weekday = r.hours - r.weekend_hours - r.holiday_hours
         x = label_w
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" font-size="12">{escape(r.name)}</text>')
-        for value, colour, label in ((weekday, "#60a5fa", "weekday"), (r.weekend_hours, "#f59e0b", "weekend"), (r.holiday_hours, "#ef4444", "holiday")):
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" font-size="12">{escape(r.name)}</text>'
+        )
+        for value, colour, label in (
+            (weekday, "#60a5fa", "weekday"),
+            (r.weekend_hours, "#f59e0b", "weekend"),
+            (r.holiday_hours, "#ef4444", "holiday"),
+        ):
             w = value * scale
             if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"><title>{escape(r.name)}: {value:.1f} {label} hours</title></rect>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"><title>{escape(r.name)}: {value:.1f} {label} hours</title></rect>'
+                )
                 x += w
-        parts.append(f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="12">{r.hours:.0f} h</text>')
+        parts.append(
+            f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="12">{r.hours:.0f} h</text>'
+        )
     legend_y = len(rows) * (bar + gap) + 16
-    for j, (colour, label) in enumerate((("#60a5fa", "weekday"), ("#f59e0b", "weekend"), ("#ef4444", "holiday"))):
-        parts.append(f'<rect x="{label_w + j * 110}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{label_w + j * 110 + 16}" y="{legend_y}" font-size="12">{label}</text>')
+    for j, (colour, label) in enumerate(
+        (("#60a5fa", "weekday"), ("#f59e0b", "weekend"), ("#ef4444", "holiday"))
+    ):
+        parts.append(
+            f'<rect x="{label_w + j * 110}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{label_w + j * 110 + 16}" y="{legend_y}" font-size="12">{label}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def line_chart(points: list[tuple[str, float]], *, title: str, width: int = 720, height: int = 220) -> str:
+def line_chart(
+    points: list[tuple[str, float]], *, title: str, width: int = 720, height: int = 220
+) -> str:
     """One series over time (e.g. Gini of on-call hours per month)."""
     if not points:
         return ""
     pad = 40
     peak = max(v for _, v in points) or 1
     step = (width - 2 * pad) / max(1, len(points) - 1)
-    xy = [(pad + i * step, height - pad - (v / peak) * (height - 2 * pad)) for i, (_, v) in enumerate(points)]
+    xy = [
+        (pad + i * step, height - pad - (v / peak) * (height - 2 * pad))
+        for i, (_, v) in enumerate(points)
+    ]
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(xy))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
@@ -93,7 +116,11 @@ def line_chart(points: list[tuple[str, float]], *, title: str, width: int = 720,
         f'<path d="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>',
     ]
     for (label, value), (x, y) in zip(points, xy):
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b5cad"><title>{escape(label)}: {value:.3f}</title></circle>')
-        parts.append(f'<text x="{x:.1f}" y="{height - pad + 16}" font-size="11" text-anchor="middle">{escape(label)}</text>')
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b5cad"><title>{escape(label)}: {value:.3f}</title></circle>'
+        )
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - pad + 16}" font-size="11" text-anchor="middle">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

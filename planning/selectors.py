@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from availability import selectors as availability
+from onehand.people import display_name
 from rotation.models import Rotation, Shift, SlotRole
 
 from . import inputs
@@ -41,7 +42,9 @@ class PlanRow:
     cells: list[PlanCell]
 
 
-def plan_calendar(rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime) -> list[PlanRow]:
+def plan_calendar(
+    rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime
+) -> list[PlanRow]:
     """People x days of a period, with availability, eligibility, utilisation and level.
 
     A constant number of queries whatever the team size: everything is fetched per
@@ -66,9 +69,7 @@ def plan_calendar(rotation: Rotation, month_start, month_end, viewer_tz: str, no
         day += timedelta(days=1)
 
     def covers(intervals, a, b):
-        overlap = sum(
-            max(0.0, (min(e, b) - max(s, a)).total_seconds()) for s, e in intervals
-        )
+        overlap = sum(max(0.0, (min(e, b) - max(s, a)).total_seconds()) for s, e in intervals)
         return overlap, (b - a).total_seconds()
 
     rows = []
@@ -116,7 +117,7 @@ def load_report(rotation: Rotation, start: datetime, end: datetime):
     """Worked (or planned) load per person in [start, end), plus the monthly Gini of hours."""
     members = {m.user_id: m.user for m in rotation.rotation_members.select_related("user__person")}
     rows: dict[int, PersonLoad] = {
-        uid: PersonLoad(user_id=uid, name=u.get_full_name() or u.get_username()) for uid, u in members.items()
+        uid: PersonLoad(user_id=uid, name=display_name(u)) for uid, u in members.items()
     }
     shifts = (
         Shift.objects.filter(
@@ -132,7 +133,7 @@ def load_report(rotation: Rotation, start: datetime, end: datetime):
     months: dict[str, dict[int, float]] = {}
     for shift in shifts:
         user = shift.assignee
-        row = rows.setdefault(user.pk, PersonLoad(user_id=user.pk, name=user.get_full_name() or user.get_username()))
+        row = rows.setdefault(user.pk, PersonLoad(user_id=user.pk, name=display_name(user)))
         a, b = max(shift.start, start), min(shift.end, end)
         person = user.person
         total, weekend, holiday = split_hours(
@@ -145,8 +146,5 @@ def load_report(rotation: Rotation, start: datetime, end: datetime):
         key = f"{a:%Y-%m}"
         months.setdefault(key, {})
         months[key][user.pk] = months[key].get(user.pk, 0.0) + total
-    trend = [
-        (key, gini([months[key].get(uid, 0.0) for uid in rows]))
-        for key in sorted(months)
-    ]
+    trend = [(key, gini([months[key].get(uid, 0.0) for uid in rows])) for key in sorted(months)]
     return sorted(rows.values(), key=lambda r: (-r.hours, r.name)), trend

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from availability import services as availability
 from onehand.errors import RuleBroken
+from onehand.people import display_name
 from rotation.events import shifts_reassigned
 from rotation.models import AuditEntry, Roster, Rotation, Shift
-from rotation.permissions import Actor, display_name, require_manager
+from rotation.permissions import Actor, actor_name, require_manager
 from rotation.services import audit, create_roster, rotation_windows
 
 from . import inputs
@@ -32,8 +33,14 @@ def _period_bounds(rotation: Rotation, period_start: date, period_end: date):
 
 
 def recommend_for(
-    rotation: Rotation, period_start: date, period_end: date, *, now: datetime, mode: str = "greedy",
-    pinned: dict[str, int] | None = None, **overrides,
+    rotation: Rotation,
+    period_start: date,
+    period_end: date,
+    *,
+    now: datetime,
+    mode: str = "greedy",
+    pinned: dict[str, int] | None = None,
+    **overrides,
 ) -> tuple[list[rec.Slot], list[rec.Candidate], rec.Recommendation]:
     half_life = overrides.pop("half_life_days", None)
     settings = inputs.recommender_settings(rotation, **overrides)
@@ -41,7 +48,9 @@ def recommend_for(
     slots = inputs.slots_for(windows, rotation.slot_roles)
     if not slots:
         return [], [], rec.recommend([], [], settings)
-    candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings, half_life_days=half_life)
+    candidates = inputs.candidates_for(
+        rotation, start, end, now=now, settings=settings, half_life_days=half_life
+    )
     # Shadow slots only exist where someone still needs shadowing; others stay out of the draft.
     return slots, candidates, rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned)
 
@@ -64,7 +73,9 @@ def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dic
             }
             for u in result.uncovered
         ],
-        "people": {str(pid): asdict(p) | {"name": names.get(pid, "")} for pid, p in result.people.items()},
+        "people": {
+            str(pid): asdict(p) | {"name": names.get(pid, "")} for pid, p in result.people.items()
+        },
         "settings": settings_used,
     }
 
@@ -99,22 +110,42 @@ def draft_roster(
             shift.reason = pick.reason.as_dict()
         else:
             blocking = next(
-                (u.blocking for u in result.uncovered if u.slot_key == inputs.slot_key(shift.start, shift.role)),
+                (
+                    u.blocking
+                    for u in result.uncovered
+                    if u.slot_key == inputs.slot_key(shift.start, shift.role)
+                ),
                 None,
             )
-            shift.reason = {"summary": "Nobody can take this slot" if blocking else "Not needed", "blocking": {str(k): v for k, v in (blocking or {}).items()}}
+            shift.reason = {
+                "summary": "Nobody can take this slot" if blocking else "Not needed",
+                "blocking": {str(k): v for k, v in (blocking or {}).items()},
+            }
     Shift.objects.bulk_update(shifts, ["assignee", "reason"])
     if rotation.has_shadow:
         # A shadow slot nobody needs is not a gap: drop it rather than flag it.
         roster.shifts.filter(role="shadow", assignee__isnull=True).delete()
-    settings_used = {"mode": mode, **{k: (str(v) if not isinstance(v, int | float | bool) else v) for k, v in overrides.items()}}
+    settings_used = {
+        "mode": mode,
+        **{
+            k: (str(v) if not isinstance(v, int | float | bool) else v)
+            for k, v in overrides.items()
+        },
+    }
     roster.summary = _summary(result, candidates, settings_used)
     roster.save(update_fields=["summary"])
     audit(
-        roster, rotation, by, AuditEntry.Action.DRAFT,
+        roster,
+        rotation,
+        by,
+        AuditEntry.Action.DRAFT,
         f"Drafted {period_start:%d %b}–{period_end:%d %b %Y} ({mode}); largest load {result.objective_max:.1f}, "
         f"{len(result.uncovered)} uncovered",
-        after={"summary": {k: roster.summary[k] for k in ("objective_max", "lower_bound", "gap", "status")}},
+        after={
+            "summary": {
+                k: roster.summary[k] for k in ("objective_max", "lower_bound", "gap", "status")
+            }
+        },
     )
     return roster
 
@@ -126,7 +157,13 @@ def check_slot(shift: Shift, user) -> str | None:
     settings = inputs.recommender_settings(rotation)
     others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
     slots = [
-        rec.Slot(key=inputs.slot_key(s.start, s.role), shift_key=s.start.isoformat(), role=s.role, start=s.start, end=s.end)
+        rec.Slot(
+            key=inputs.slot_key(s.start, s.role),
+            shift_key=s.start.isoformat(),
+            role=s.role,
+            start=s.start,
+            end=s.end,
+        )
         for s in [*others, shift]
     ]
     current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
@@ -158,7 +195,9 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
     shift.assignee = user
     shift.overridden = bool(problem)
     shift.reason = {
-        "summary": f"Chosen by {display_name(by)}" + (f" (override: {problem})" if problem else "") + (f": {note}" if note else ""),
+        "summary": f"Chosen by {actor_name(by)}"
+        + (f" (override: {problem})" if problem else "")
+        + (f": {note}" if note else ""),
         "manual": True,
         "override": problem or None,
     }
@@ -169,11 +208,19 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
     shift.save()
     action = AuditEntry.Action.OVERRIDE if problem else AuditEntry.Action.EDIT
     audit(
-        roster, rotation, by, action,
+        roster,
+        rotation,
+        by,
+        action,
         f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {display_name(previous)} → {display_name(user)}"
         + (f" (override: {problem})" if problem else ""),
         before={"shift": shift.pk, "assignee": previous_id},
-        after={"shift": shift.pk, "assignee": user.pk if user else None, "override": problem, "note": note},
+        after={
+            "shift": shift.pk,
+            "assignee": user.pk if user else None,
+            "override": problem,
+            "note": note,
+        },
     )
     if roster.status == Roster.Status.PUBLISHED:
         shifts_reassigned.send(sender=Shift, changes=[(shift, previous_id)])

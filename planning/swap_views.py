@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from onehand.links import LinkError, read_token
+from onehand.people import display_name
 from rotation import selectors, services
 from rotation.models import Shift, SwapOffer, SwapRequest
 
@@ -31,7 +32,10 @@ def _who(request, action: str, object_id: int):
     if not token:
         if request.user.is_authenticated:
             return request.user, None
-        return None, "This page needs your personal link from the calendar entry or email, or a login."
+        return (
+            None,
+            "This page needs your personal link from the calendar entry or email, or a login.",
+        )
     try:
         claim = read_token(token, action, LINK_MAX_AGE)
     except LinkError as exc:
@@ -42,7 +46,7 @@ def _who(request, action: str, object_id: int):
         owner = User.objects.filter(pk=claim.user_id).first()
         return None, (
             f"This link was sent to {owner.get_full_name() if owner else 'someone else'}, but you are logged in as "
-            f"{request.user.get_full_name() or request.user.get_username()}. Nothing was changed."
+            f"{display_name(request.user)}. Nothing was changed."
         )
     user = User.objects.filter(pk=claim.user_id, is_active=True).first()
     if user is None:
@@ -52,14 +56,18 @@ def _who(request, action: str, object_id: int):
 
 def _refuse(request, why: str, status: int = 403):
     return render(
-        request, "rotation/link_problem.html",
-        {"why": why, "login_url": f"{reverse('login')}?next={request.path}"}, status=status,
+        request,
+        "rotation/link_problem.html",
+        {"why": why, "login_url": f"{reverse('login')}?next={request.path}"},
+        status=status,
     )
 
 
 @require_http_methods(["GET", "POST"])
 def cant_make_it(request, shift_pk):
-    shift = get_object_or_404(Shift.objects.select_related("roster__rotation__team", "assignee"), pk=shift_pk)
+    shift = get_object_or_404(
+        Shift.objects.select_related("roster__rotation__team", "assignee"), pk=shift_pk
+    )
     user, why = _who(request, "cant-make-it", shift.pk)
     if user is None:
         return _refuse(request, why)
@@ -75,20 +83,31 @@ def cant_make_it(request, shift_pk):
     if not party:
         if not selectors.is_member(user, team_id):
             raise Http404("No such shift.")
-        return _refuse(request, "You no longer hold this shift, so there is nothing to swap.", status=410)
+        return _refuse(
+            request, "You no longer hold this shift, so there is nothing to swap.", status=410
+        )
     error = None
     if request.method == "POST" and open_request is None:
         start = _aware(request.POST.get("unavailable_from")) or shift.start
         end = _aware(request.POST.get("unavailable_to")) or shift.end
         named = User.objects.filter(pk=request.POST.get("named") or None).first()
-        trade = Shift.objects.filter(pk=request.POST.get("trade") or None).select_related("roster").first()
+        trade = (
+            Shift.objects.filter(pk=request.POST.get("trade") or None)
+            .select_related("roster")
+            .first()
+        )
         if end <= start:
             error = "The end of your unavailability must be after its start."
         else:
             try:
                 open_request = swaps.request_swap(
-                    shift, user, unavailable_from=start, unavailable_to=end,
-                    reason=request.POST.get("reason", "")[:300], named=named, trade_shift=trade,
+                    shift,
+                    user,
+                    unavailable_from=start,
+                    unavailable_to=end,
+                    reason=request.POST.get("reason", "")[:300],
+                    named=named,
+                    trade_shift=trade,
                 )
             except swaps.SwapError as exc:
                 error = str(exc)
@@ -103,9 +122,13 @@ def cant_make_it(request, shift_pk):
             "offers": list(open_request.offers.select_related("candidate")) if open_request else [],
             "people": people,
             "trade_options": Shift.objects.filter(
-                roster__rotation=shift.roster.rotation, roster__status="published",
-                assignee__in=people, start__gt=timezone.now(),
-            ).select_related("assignee").order_by("start")[:60],
+                roster__rotation=shift.roster.rotation,
+                roster__status="published",
+                assignee__in=people,
+                start__gt=timezone.now(),
+            )
+            .select_related("assignee")
+            .order_by("start")[:60],
             "token": request.POST.get("t") or request.GET.get("t") or "",
             "error": error,
         },
@@ -127,7 +150,9 @@ def _aware(raw):
 @require_http_methods(["GET", "POST"])
 def offer_respond(request, offer_pk):
     offer = get_object_or_404(
-        SwapOffer.objects.select_related("request__shift__roster__rotation", "request__requester", "candidate", "trade_shift"),
+        SwapOffer.objects.select_related(
+            "request__shift__roster__rotation", "request__requester", "candidate", "trade_shift"
+        ),
         pk=offer_pk,
     )
     user, why = _who(request, "swap-offer", offer.pk)
@@ -156,8 +181,13 @@ def offer_respond(request, offer_pk):
     return render(
         request,
         "rotation/offer.html",
-        {"offer": offer, "swap": offer.request, "shift": offer.request.shift, "message": message,
-         "token": request.POST.get("t") or request.GET.get("t") or ""},
+        {
+            "offer": offer,
+            "swap": offer.request,
+            "shift": offer.request.shift,
+            "message": message,
+            "token": request.POST.get("t") or request.GET.get("t") or "",
+        },
         status=status,
     )
 
@@ -166,7 +196,9 @@ def offer_respond(request, offer_pk):
 @require_POST
 def cancel_swap(request, pk):
     swap = get_object_or_404(SwapRequest, pk=pk)
-    if swap.requester_id != request.user.pk and not selectors.is_manager(request.user, swap.shift.roster.rotation.team_id):
+    if swap.requester_id != request.user.pk and not selectors.is_manager(
+        request.user, swap.shift.roster.rotation.team_id
+    ):
         return _refuse(request, "Only the person who asked (or a manager) can cancel this request.")
     try:
         swaps.cancel_request(swap, request.user)
@@ -196,7 +228,9 @@ def decide_swap(request, pk):
 @require_http_methods(["GET", "POST"])
 def handover(request, shift_pk):
     """The outgoing person's handover note for the incoming one (link in their reminder)."""
-    shift = get_object_or_404(Shift.objects.select_related("roster__rotation", "assignee", "window"), pk=shift_pk)
+    shift = get_object_or_404(
+        Shift.objects.select_related("roster__rotation", "assignee", "window"), pk=shift_pk
+    )
     user, why = _who(request, "handover", shift.pk)
     if user is None:
         return _refuse(request, why)
@@ -211,12 +245,20 @@ def handover(request, shift_pk):
             notes=request.POST.get("notes", ""),
         )
     incoming = (
-        Shift.objects.filter(roster__rotation=shift.roster.rotation, role=shift.role, start=shift.end)
-        .select_related("assignee").first()
+        Shift.objects.filter(
+            roster__rotation=shift.roster.rotation, role=shift.role, start=shift.end
+        )
+        .select_related("assignee")
+        .first()
     )
     return render(
         request,
         "rotation/handover.html",
-        {"shift": shift, "incoming": incoming, "saved": saved, "notes": shift.handover_notes.all()[:5],
-         "token": request.POST.get("t") or request.GET.get("t") or ""},
+        {
+            "shift": shift,
+            "incoming": incoming,
+            "saved": saved,
+            "notes": shift.handover_notes.all()[:5],
+            "token": request.POST.get("t") or request.GET.get("t") or "",
+        },
     )

@@ -13,7 +13,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from availability import services as availability
 from onehand.errors import Conflict
+from onehand.people import display_name
 from rotation.events import (
     shifts_reassigned,
     swap_awaits_approval,
@@ -47,7 +49,7 @@ class RankedCandidate:
 
 
 def _name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+    return display_name(user)
 
 
 def _slot(shift: Shift) -> rec.Slot:
@@ -71,7 +73,9 @@ def rank_replacements(
     rotation = shift.roster.rotation
     settings = inputs.recommender_settings(rotation)
     roster_slots = list(
-        Shift.objects.filter(roster_id=shift.roster_id).exclude(pk=shift.pk).filter(assignee__isnull=False)
+        Shift.objects.filter(roster_id=shift.roster_id)
+        .exclude(pk=shift.pk)
+        .filter(assignee__isnull=False)
     )
     slots = [_slot(s) for s in roster_slots]
     target = _slot(shift)
@@ -85,8 +89,14 @@ def rank_replacements(
         if why_not:
             blocked[c.person_id] = why_not
             continue
-        load = sum(rec.slot_weighted_hours(s, c, settings) for s in slots if current.get(s.key) == c.person_id)
-        projected = (c.past_load + load + rec.slot_weighted_hours(target, c, settings)) / rec.capacity(c, settings)
+        load = sum(
+            rec.slot_weighted_hours(s, c, settings)
+            for s in slots
+            if current.get(s.key) == c.person_id
+        )
+        projected = (
+            c.past_load + load + rec.slot_weighted_hours(target, c, settings)
+        ) / rec.capacity(c, settings)
         ranked.append((projected, -(c.last_shift_end.timestamp() if c.last_shift_end else 0), c))
     ranked.sort(key=lambda item: (item[0], item[1], item[2].person_id))
     out = []
@@ -103,7 +113,13 @@ def rank_replacements(
     return out, blocked
 
 
-def _ask(request: SwapRequest, ranked: list[RankedCandidate], how_many: int, *, trade_shift: Shift | None = None) -> list[SwapOffer]:
+def _ask(
+    request: SwapRequest,
+    ranked: list[RankedCandidate],
+    how_many: int,
+    *,
+    trade_shift: Shift | None = None,
+) -> list[SwapOffer]:
     asked = set(request.offers.values_list("candidate_id", flat=True))
     start_rank = request.offers.count()
     fresh = [r for r in ranked if r.user_id not in asked][:how_many]
@@ -135,8 +151,6 @@ def request_swap(
     now: datetime | None = None,
 ) -> SwapRequest:
     """Record the person's unavailability and ask the fairest replacements."""
-    from availability import services as availability
-
     now = now or timezone.now()
     shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=shift.pk)
     if shift.assignee_id != user.pk:
@@ -158,12 +172,18 @@ def request_swap(
         enforce_lock=False,
     )
     deadline = max(now, shift.start - timedelta(hours=rotation.swap_deadline_hours))
-    request = SwapRequest.objects.create(shift=shift, requester=user, reason=reason[:300], deadline=deadline)
+    request = SwapRequest.objects.create(
+        shift=shift, requester=user, reason=reason[:300], deadline=deadline
+    )
     AuditEntry.objects.create(
-        team_id=rotation.team_id, rotation=rotation, roster=shift.roster, actor=user,
+        team_id=rotation.team_id,
+        rotation=rotation,
+        roster=shift.roster,
+        actor=user,
         action=AuditEntry.Action.SWAP,
         summary=f"{_name(user)} can't make {shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC; asking for a swap",
-        before={"shift": shift.pk, "assignee": user.pk}, after={"request": request.pk},
+        before={"shift": shift.pk, "assignee": user.pk},
+        after={"request": request.pk},
     )
     if trade_shift is not None and named is None:
         raise SwapError("A trade needs the person whose shift you would take.")
@@ -171,8 +191,12 @@ def request_swap(
         ranked, blocked = rank_replacements(shift, now=now)
         match = next((r for r in ranked if r.user_id == named.pk), None)
         if match is None:
-            raise SwapError(f"{_name(named)} can't take this shift: {blocked.get(named.pk, 'not in this rotation')}.")
-        if trade_shift is not None and (trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk):
+            raise SwapError(
+                f"{_name(named)} can't take this shift: {blocked.get(named.pk, 'not in this rotation')}."
+            )
+        if trade_shift is not None and (
+            trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk
+        ):
             raise SwapError(f"That shift is not {_name(named)}'s in this rotation.")
         _ask(request, [match], 1, trade_shift=trade_shift)
     else:
@@ -183,13 +207,21 @@ def request_swap(
 
 def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None:
     """Move the slot (and the traded slot) to their new holders, versioned and audited."""
-    shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=request.shift_id)
+    shift = (
+        Shift.objects.select_for_update()
+        .select_related("roster__rotation")
+        .get(pk=request.shift_id)
+    )
     if shift.assignee_id != request.requester_id:
         raise SwapError("The shift changed hands meanwhile; nothing was swapped.")
     changes = [(shift, shift.assignee_id)]
     shift.assignee_id = offer.candidate_id
     shift.sequence += 1
-    shift.reason = {"summary": f"Swapped in for {_name(request.requester)}", "swap": request.pk, "manual": True}
+    shift.reason = {
+        "summary": f"Swapped in for {_name(request.requester)}",
+        "swap": request.pk,
+        "manual": True,
+    }
     moved = [shift]
     if offer.trade_shift_id:
         traded = Shift.objects.select_for_update().get(pk=offer.trade_shift_id)
@@ -198,23 +230,37 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
         changes.append((traded, traded.assignee_id))
         traded.assignee_id = request.requester_id
         traded.sequence += 1
-        traded.reason = {"summary": f"Traded with {_name(offer.candidate)}", "swap": request.pk, "manual": True}
+        traded.reason = {
+            "summary": f"Traded with {_name(offer.candidate)}",
+            "swap": request.pk,
+            "manual": True,
+        }
         moved.append(traded)
     try:
         with transaction.atomic():
             for s in moved:
                 s.save(update_fields=["assignee", "sequence", "reason"])
     except IntegrityError:
-        raise SwapError(f"{_name(offer.candidate)} already holds another slot of that shift.") from None
+        raise SwapError(
+            f"{_name(offer.candidate)} already holds another slot of that shift."
+        ) from None
     Roster.objects.filter(pk__in={s.roster_id for s in moved}).update(version=F("version") + 1)
     rotation = shift.roster.rotation
     AuditEntry.objects.create(
-        team_id=rotation.team_id, rotation=rotation, roster=shift.roster, actor=by,
+        team_id=rotation.team_id,
+        rotation=rotation,
+        roster=shift.roster,
+        actor=by,
         action=AuditEntry.Action.SWAP,
         summary=f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {_name(request.requester)} → {_name(offer.candidate)}"
         + (" (trade)" if offer.trade_shift_id else ""),
         before={"shift": shift.pk, "assignee": request.requester_id},
-        after={"shift": shift.pk, "assignee": offer.candidate_id, "offer": offer.pk, "trade": offer.trade_shift_id},
+        after={
+            "shift": shift.pk,
+            "assignee": offer.candidate_id,
+            "offer": offer.pk,
+            "trade": offer.trade_shift_id,
+        },
     )
     shifts_reassigned.send(sender=Shift, changes=changes)
 
@@ -223,7 +269,9 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
 def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapRequest:
     """First accept wins; everyone after gets 'already taken by X'."""
     now = now or timezone.now()
-    offer = SwapOffer.objects.select_related("request__shift__roster__rotation", "candidate").get(pk=offer.pk)
+    offer = SwapOffer.objects.select_related("request__shift__roster__rotation", "candidate").get(
+        pk=offer.pk
+    )
     if offer.candidate_id != user.pk:
         raise SwapError("This offer was made to someone else.")
     request = offer.request
@@ -238,11 +286,13 @@ def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swap
     rotation = request.shift.roster.rotation
     # The conditional UPDATE is the lock: exactly one concurrent accept sees a row to change.
     next_status = (
-        SwapRequest.Status.PENDING_APPROVAL if rotation.swaps_need_approval else SwapRequest.Status.DONE
+        SwapRequest.Status.PENDING_APPROVAL
+        if rotation.swaps_need_approval
+        else SwapRequest.Status.DONE
     )
-    won = SwapRequest.objects.filter(pk=request.pk, status=SwapRequest.Status.OPEN, winner__isnull=True).update(
-        status=next_status, winner=user, decided_at=now
-    )
+    won = SwapRequest.objects.filter(
+        pk=request.pk, status=SwapRequest.Status.OPEN, winner__isnull=True
+    ).update(status=next_status, winner=user, decided_at=now)
     if not won:
         request.refresh_from_db()
         raise AlreadyTaken(_taken_message(request))
@@ -261,7 +311,10 @@ def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swap
 
 
 def _taken_message(request: SwapRequest) -> str:
-    if request.status in (SwapRequest.Status.DONE, SwapRequest.Status.PENDING_APPROVAL) and request.winner_id:
+    if (
+        request.status in (SwapRequest.Status.DONE, SwapRequest.Status.PENDING_APPROVAL)
+        and request.winner_id
+    ):
         return f"Already taken by {_name(request.winner)}. Thank you for offering."
     if request.status == SwapRequest.Status.CANCELLED:
         return "The request was cancelled: they can make it after all."
@@ -272,7 +325,11 @@ def _taken_message(request: SwapRequest) -> str:
 def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapOffer:
     """Declining asks the next fairest person when everyone asked has said no."""
     now = now or timezone.now()
-    offer = SwapOffer.objects.select_for_update().select_related("request__shift__roster__rotation").get(pk=offer.pk)
+    offer = (
+        SwapOffer.objects.select_for_update()
+        .select_related("request__shift__roster__rotation")
+        .get(pk=offer.pk)
+    )
     if offer.candidate_id != user.pk:
         raise SwapError("This offer was made to someone else.")
     request = offer.request
@@ -294,22 +351,32 @@ def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swa
 def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -> SwapRequest:
     now = now or timezone.now()
     request = SwapRequest.objects.select_for_update().get(pk=request.pk)
-    if request.requester_id != user.pk and not is_manager(user, request.shift.roster.rotation.team_id):
+    if request.requester_id != user.pk and not is_manager(
+        user, request.shift.roster.rotation.team_id
+    ):
         raise SwapError("Only the person who asked (or a manager) can cancel this request.")
     if request.status != SwapRequest.Status.OPEN:
         raise SwapError("This request is no longer open.")
     request.status = SwapRequest.Status.CANCELLED
     request.decided_at = now
     request.save(update_fields=["status", "decided_at"])
-    request.offers.filter(status=SwapOffer.Status.OFFERED).update(status=SwapOffer.Status.WITHDRAWN, decided_at=now)
+    request.offers.filter(status=SwapOffer.Status.OFFERED).update(
+        status=SwapOffer.Status.WITHDRAWN, decided_at=now
+    )
     swap_settled.send(sender=SwapRequest, request=request)
     return request
 
 
 @transaction.atomic
-def approve_swap(request: SwapRequest, manager, *, approve: bool, now: datetime | None = None) -> SwapRequest:
+def approve_swap(
+    request: SwapRequest, manager, *, approve: bool, now: datetime | None = None
+) -> SwapRequest:
     now = now or timezone.now()
-    request = SwapRequest.objects.select_for_update().select_related("shift__roster__rotation").get(pk=request.pk)
+    request = (
+        SwapRequest.objects.select_for_update()
+        .select_related("shift__roster__rotation")
+        .get(pk=request.pk)
+    )
     if not is_manager(manager, request.shift.roster.rotation.team_id):
         raise SwapError("Only a manager of this team can approve swaps.")
     if request.status != SwapRequest.Status.PENDING_APPROVAL:
@@ -325,7 +392,9 @@ def approve_swap(request: SwapRequest, manager, *, approve: bool, now: datetime 
         request.status = SwapRequest.Status.OPEN
         request.winner = None
         request.save(update_fields=["status", "winner"])
-        ranked, _ = rank_replacements(request.shift, now=now, exclude=frozenset({offer.candidate_id}))
+        ranked, _ = rank_replacements(
+            request.shift, now=now, exclude=frozenset({offer.candidate_id})
+        )
         _ask(request, ranked, request.shift.roster.rotation.offers_at_once)
         return request
     swap_settled.send(sender=SwapRequest, request=request)
@@ -333,17 +402,27 @@ def approve_swap(request: SwapRequest, manager, *, approve: bool, now: datetime 
 
 
 @transaction.atomic
-def assign_from_request(request: SwapRequest, candidate, manager, *, now: datetime | None = None) -> SwapRequest:
+def assign_from_request(
+    request: SwapRequest, candidate, manager, *, now: datetime | None = None
+) -> SwapRequest:
     """The managers' one click near the deadline: give the shift to a ranked candidate."""
     now = now or timezone.now()
-    request = SwapRequest.objects.select_for_update().select_related("shift__roster__rotation").get(pk=request.pk)
+    request = (
+        SwapRequest.objects.select_for_update()
+        .select_related("shift__roster__rotation")
+        .get(pk=request.pk)
+    )
     if not is_manager(manager, request.shift.roster.rotation.team_id):
         raise SwapError("Only a manager of this team can assign.")
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))
     offer, _ = SwapOffer.objects.get_or_create(
-        request=request, candidate=candidate,
-        defaults={"rank": request.offers.count() + 1, "reason": {"summary": "Assigned by a manager"}},
+        request=request,
+        candidate=candidate,
+        defaults={
+            "rank": request.offers.count() + 1,
+            "reason": {"summary": "Assigned by a manager"},
+        },
     )
     request.offers.exclude(pk=offer.pk).filter(status=SwapOffer.Status.OFFERED).update(
         status=SwapOffer.Status.WITHDRAWN, decided_at=now
@@ -379,10 +458,14 @@ def sweep_deadlines(now: datetime | None = None) -> int:
         with transaction.atomic():
             _tell_managers(request, now=now)
         told += 1
-    for request in SwapRequest.objects.filter(status=SwapRequest.Status.OPEN, shift__start__lte=now):
+    for request in SwapRequest.objects.filter(
+        status=SwapRequest.Status.OPEN, shift__start__lte=now
+    ):
         with transaction.atomic():
             SwapRequest.objects.filter(pk=request.pk, status=SwapRequest.Status.OPEN).update(
                 status=SwapRequest.Status.EXPIRED, decided_at=now
             )
-            request.offers.filter(status=SwapOffer.Status.OFFERED).update(status=SwapOffer.Status.WITHDRAWN)
+            request.offers.filter(status=SwapOffer.Status.OFFERED).update(
+                status=SwapOffer.Status.WITHDRAWN
+            )
     return told

@@ -80,7 +80,9 @@ class TeamViewSet(viewsets.ModelViewSet):
         return selectors.teams_for(self.request.user).order_by("name")
 
     def perform_create(self, serializer):
-        serializer.instance = services.create_team(by=self.request.user, **serializer.validated_data)
+        serializer.instance = services.create_team(
+            by=self.request.user, **serializer.validated_data
+        )
 
 
 class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
@@ -114,9 +116,13 @@ class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
         if raw:
             at = parse_datetime(raw.replace(" ", "+"))
             if at is None:
-                raise ValidationError({"at": "Use an ISO 8601 date-time, e.g. 2026-03-29T00:30:00Z."})
+                raise ValidationError(
+                    {"at": "Use an ISO 8601 date-time, e.g. 2026-03-29T00:30:00Z."}
+                )
             if timezone.is_naive(at):
-                raise ValidationError({"at": "Give a time zone offset or Z; a local time is ambiguous."})
+                raise ValidationError(
+                    {"at": "Give a time zone offset or Z; a local time is ambiguous."}
+                )
             return Response(on_call_payload(rotation, at))
         # "Who is on call now" is what alerting tools poll: answer from the cache until the
         # next handoff (at most a minute); publishing, edits and swaps clear it.
@@ -126,11 +132,14 @@ class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
             now = timezone.now()
             payload = on_call_payload(rotation, now)
             until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
-            ttl = ONCALL_CACHE_SECONDS if until is None else min(ONCALL_CACHE_SECONDS, (until - now).total_seconds())
+            ttl = (
+                ONCALL_CACHE_SECONDS
+                if until is None
+                else min(ONCALL_CACHE_SECONDS, (until - now).total_seconds())
+            )
             if ttl >= 1:
                 cache.set(key, payload, int(ttl))
         return Response(payload)
-
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -149,7 +158,8 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
         if not self.request.user.is_superuser:
             # Drafts are the managers' working copies.
             qs = qs.exclude(
-                ~Q(rotation__team__in=selectors.managed_teams(self.request.user)), status=Roster.Status.DRAFT
+                ~Q(rotation__team__in=selectors.managed_teams(self.request.user)),
+                status=Roster.Status.DRAFT,
             )
         rotation = self.request.query_params.get("rotation")
         if rotation:
@@ -169,7 +179,6 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
-
 
     def get_queryset(self):
         qs = selectors.shifts_for(self.request.user).order_by("start", "role")
@@ -193,9 +202,3 @@ def int_param(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise ValidationError({name: "Must be a whole number."}) from None
-
-
-
-
-
-

@@ -8,5 +8,9 @@ class RotationConfig(AppConfig):
     def ready(self) -> None:
         from . import events, signals
 
-        events.roster_published.connect(signals._on_publish, dispatch_uid="rotation.oncall_cache.publish")
-        events.shifts_reassigned.connect(signals._on_reassign, dispatch_uid="rotation.oncall_cache.reassign")
+        events.roster_published.connect(
+            signals._on_publish, dispatch_uid="rotation.oncall_cache.publish"
+        )
+        events.shifts_reassigned.connect(
+            signals._on_reassign, dispatch_uid="rotation.oncall_cache.reassign"
+        )

@@ -1,8 +1,11 @@
 """Month grids in a viewer's time zone. Pure: no ORM."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from onehand.dates import local_day_bounds, parse_month  # noqa: F401 - re-exported for views
+from onehand.people import display_name
 
 from .shifts import month_bounds
 
@@ -25,23 +28,6 @@ class Day:
     in_month: bool
     is_today: bool
     entries: list[DayEntry] = field(default_factory=list)
-
-
-def parse_month(raw: str | None, today: date) -> date:
-    """'2026-12' -> 2026-12-01; anything else -> this month."""
-    if raw:
-        try:
-            year, month = (int(part) for part in raw.split("-", 1))
-            return date(year, month, 1)
-        except ValueError:
-            pass
-    return today.replace(day=1)
-
-
-def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
 
 
 def grid_bounds(month: date) -> tuple[date, date]:
@@ -74,7 +60,7 @@ def month_grid(month: date, tz_name: str, slots, today: date) -> list[list[Day]]
                 cell.entries.append(
                     DayEntry(
                         role=slot.role,
-                        name=(user.get_full_name() or user.get_username()) if user else "Uncovered",
+                        name=display_name(user, nobody="Uncovered"),
                         user_id=user.pk if user else None,
                         starts_at=slot.start.astimezone(tz) if slot.start > start else None,
                         ends_at=slot.end.astimezone(tz) if slot.end < end else None,

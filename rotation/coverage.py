@@ -86,14 +86,22 @@ def check_coverage(windows: list[WindowDef], first: date, last: date) -> list[De
         if shift.defined_end < following.start:
             deviations.append(
                 Deviation(
-                    "gap", shift.defined_end, following.start, shift.window.label, following.window.label,
+                    "gap",
+                    shift.defined_end,
+                    following.start,
+                    shift.window.label,
+                    following.window.label,
                     f"{shift.window.label} stays on call until {following.window.label} starts",
                 )
             )
         elif shift.defined_end > following.start:
             deviations.append(
                 Deviation(
-                    "overlap", following.start, shift.defined_end, shift.window.label, following.window.label,
+                    "overlap",
+                    following.start,
+                    shift.defined_end,
+                    shift.window.label,
+                    following.window.label,
                     f"{shift.window.label} hands over to {following.window.label} early",
                 )
             )
@@ -105,7 +113,12 @@ def as_windows(shifts: list[RegionShift]) -> list[ShiftWindow]:
 
 
 def outside_working_hours(
-    time_zone: str, work_start: time, work_end: time, work_days: set[int], start: datetime, end: datetime
+    time_zone: str,
+    work_start: time,
+    work_end: time,
+    work_days: set[int],
+    start: datetime,
+    end: datetime,
 ) -> list[tuple[datetime, datetime]]:
     """The complement of someone's working hours within [start, end), as UTC intervals."""
     tz = ZoneInfo(time_zone)

@@ -62,7 +62,9 @@ def _fill(roster: Roster, people: list, rng: random.Random) -> None:
             taken.add(pick.pk)
             shift.assignee = pick
             shift.reason = {"summary": "Imported demo history"}
-    Shift.objects.bulk_update([s for slots in by_start.values() for s in slots], ["assignee", "reason"])
+    Shift.objects.bulk_update(
+        [s for slots in by_start.values() for s in slots], ["assignee", "reason"]
+    )
 
 
 @transaction.atomic
@@ -72,7 +74,9 @@ def seed_rotation_demo(today: date, *, months_of_history: int = 6) -> Team:
     for i, engineer in enumerate(engineers):
         Person.objects.filter(user=engineer).update(mentor=engineers[(i + 4) % len(engineers)])
     team, _ = Team.objects.get_or_create(slug="payments", defaults={"name": "Payments"})
-    Membership.objects.get_or_create(team=team, user=manager, defaults={"role": Membership.Role.MANAGER})
+    Membership.objects.get_or_create(
+        team=team, user=manager, defaults={"role": Membership.Role.MANAGER}
+    )
     for engineer in engineers:
         Membership.objects.get_or_create(team=team, user=engineer)
 
@@ -80,8 +84,12 @@ def seed_rotation_demo(today: date, *, months_of_history: int = 6) -> Team:
         team=team,
         name="Payments API",
         defaults={
-            "time_zone": "Europe/London", "pattern": Rotation.Pattern.WEEKLY, "handoff_weekday": 0,
-            "handoff_time": time(9, 0), "has_secondary": True, "lead": manager,
+            "time_zone": "Europe/London",
+            "pattern": Rotation.Pattern.WEEKLY,
+            "handoff_weekday": 0,
+            "handoff_time": time(9, 0),
+            "has_secondary": True,
+            "lead": manager,
             "runbook_url": "https://runbooks.onehand.example/payments-api",
         },
     )
@@ -89,8 +97,11 @@ def seed_rotation_demo(today: date, *, months_of_history: int = 6) -> Team:
         team=team,
         name="Checkout web",
         defaults={
-            "time_zone": "America/New_York", "pattern": Rotation.Pattern.DAILY,
-            "handoff_time": time(10, 0), "has_secondary": True, "lead": manager,
+            "time_zone": "America/New_York",
+            "pattern": Rotation.Pattern.DAILY,
+            "handoff_time": time(10, 0),
+            "has_secondary": True,
+            "lead": manager,
             "runbook_url": "https://runbooks.onehand.example/checkout",
         },
     )

@@ -1,17 +1,34 @@
+from datetime import timedelta
+
 from django import forms
+from django.contrib.auth import get_user_model
+from django.forms import inlineformset_factory
+
+from onehand.people import display_name
+
+from .models import CoverageWindow, Rotation
 
 
 class DraftForm(forms.Form):
     mode = forms.ChoiceField(
-        choices=[("greedy", "Fast (greedy + repair)"), ("exact", "Fairest possible (exact optimiser, slower)")],
+        choices=[
+            ("greedy", "Fast (greedy + repair)"),
+            ("exact", "Fairest possible (exact optimiser, slower)"),
+        ],
         initial="greedy",
     )
-    weekend_weight = forms.DecimalField(min_value=1, max_value=5, decimal_places=2, required=False,
-                                        help_text="How much a weekend hour counts (default: the rotation's).")
+    weekend_weight = forms.DecimalField(
+        min_value=1,
+        max_value=5,
+        decimal_places=2,
+        required=False,
+        help_text="How much a weekend hour counts (default: the rotation's).",
+    )
     holiday_weight = forms.DecimalField(min_value=1, max_value=5, decimal_places=2, required=False)
     min_rest_hours = forms.IntegerField(min_value=0, max_value=24 * 14, required=False)
-    half_life_days = forms.IntegerField(min_value=7, max_value=3650, required=False,
-                                        help_text="How fast past load is forgotten.")
+    half_life_days = forms.IntegerField(
+        min_value=7, max_value=3650, required=False, help_text="How fast past load is forgotten."
+    )
 
     def overrides(self) -> dict:
         data = self.cleaned_data
@@ -21,8 +38,6 @@ class DraftForm(forms.Form):
         if data.get("holiday_weight") is not None:
             out["holiday_weight"] = float(data["holiday_weight"])
         if data.get("min_rest_hours") is not None:
-            from datetime import timedelta
-
             out["min_rest"] = timedelta(hours=data["min_rest_hours"])
         if data.get("half_life_days") is not None:
             out["half_life_days"] = data["half_life_days"]
@@ -36,42 +51,74 @@ class AssignForm(forms.Form):
 
 
 class HistoryImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with columns: email, rotation, role, start, end (ISO 8601 with offset).")
+    file = forms.FileField(
+        help_text="CSV with columns: email, rotation, role, start, end (ISO 8601 with offset)."
+    )
 
 
 class RotationForm(forms.ModelForm):
     class Meta:
-        from .models import Rotation
-
         model = Rotation
         fields = [
-            "name", "description", "time_zone", "pattern", "handoff_weekday", "handoff_time",
-            "has_secondary", "has_shadow", "lead", "mentor", "runbook_url",
-            "weekend_weight", "holiday_weight", "history_half_life_days", "min_rest_hours", "no_back_to_back",
-            "offers_at_once", "swap_deadline_hours", "swaps_need_approval",
+            "name",
+            "description",
+            "time_zone",
+            "pattern",
+            "handoff_weekday",
+            "handoff_time",
+            "has_secondary",
+            "has_shadow",
+            "lead",
+            "mentor",
+            "runbook_url",
+            "weekend_weight",
+            "holiday_weight",
+            "history_half_life_days",
+            "min_rest_hours",
+            "no_back_to_back",
+            "offers_at_once",
+            "swap_deadline_hours",
+            "swaps_need_approval",
         ]
         widgets = {
             "handoff_time": forms.TimeInput(attrs={"type": "time"}),
             "description": forms.Textarea(attrs={"rows": 2}),
             "handoff_weekday": forms.Select(
-                choices=[(i, d) for i, d in enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])]
+                choices=[
+                    (i, d)
+                    for i, d in enumerate(
+                        [
+                            "Monday",
+                            "Tuesday",
+                            "Wednesday",
+                            "Thursday",
+                            "Friday",
+                            "Saturday",
+                            "Sunday",
+                        ]
+                    )
+                ]
             ),
         }
 
     people = forms.ModelMultipleChoiceField(
-        queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Who takes shifts in this rotation.",
     )
 
     def __init__(self, *args, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.contrib.auth import get_user_model
-
-        members = get_user_model().objects.filter(memberships__team=team).order_by("first_name", "username")
+        members = (
+            get_user_model()
+            .objects.filter(memberships__team=team)
+            .order_by("first_name", "username")
+        )
         self.fields["lead"].queryset = members
         self.fields["mentor"].queryset = members
         self.fields["people"].queryset = members
-        self.fields["people"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["people"].label_from_instance = lambda u: display_name(u)
         if self.instance.pk:
             self.fields["people"].initial = list(
                 self.instance.rotation_members.values_list("user_id", flat=True)
@@ -79,16 +126,15 @@ class RotationForm(forms.ModelForm):
 
 
 def window_formset(data=None, instance=None):
-    from django.forms import inlineformset_factory
-
-    from .models import CoverageWindow, Rotation
-
     formset_class = inlineformset_factory(
         Rotation,
         CoverageWindow,
         fields=["label", "time_zone", "start", "end"],
         extra=3 if instance is None or not instance.pk or not instance.windows.exists() else 1,
         can_delete=True,
-        widgets={"start": forms.TimeInput(attrs={"type": "time"}), "end": forms.TimeInput(attrs={"type": "time"})},
+        widgets={
+            "start": forms.TimeInput(attrs={"type": "time"}),
+            "end": forms.TimeInput(attrs={"type": "time"}),
+        },
     )
     return formset_class(data, instance=instance, prefix="windows")

@@ -34,7 +34,9 @@ class Row:
 
 def _parse(team: Team, data: bytes) -> list[Row]:
     if len(data) > MAX_HISTORY_BYTES:
-        raise HistoryImportError([f"The file is larger than {MAX_HISTORY_BYTES // (1024 * 1024)} MB."])
+        raise HistoryImportError(
+            [f"The file is larger than {MAX_HISTORY_BYTES // (1024 * 1024)} MB."]
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -43,7 +45,9 @@ def _parse(team: Team, data: bytes) -> list[Row]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise HistoryImportError([f"Line 1: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}."])
+        raise HistoryImportError(
+            [f"Line 1: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}."]
+        )
     reader.fieldnames = header
     users = {u.email.lower(): u.pk for u in User.objects.filter(memberships__team=team)}
     rotations = {r.name.strip().lower(): r.pk for r in Rotation.objects.filter(team=team)}
@@ -105,12 +109,23 @@ def import_history(team: Team, data: bytes, *, by) -> int:
             summary={"imported_rows": len(items)},
         )
         Shift.objects.bulk_create(
-            Shift(roster=roster, role=r.role, start=r.start, end=r.end, assignee_id=r.user_id,
-                  reason={"summary": f"Imported (line {r.line})"})
+            Shift(
+                roster=roster,
+                role=r.role,
+                start=r.start,
+                end=r.end,
+                assignee_id=r.user_id,
+                reason={"summary": f"Imported (line {r.line})"},
+            )
             for r in items
         )
         AuditEntry.objects.create(
-            team=team, rotation_id=rotation_id, roster=roster, actor=by, action=AuditEntry.Action.IMPORT,
-            summary=f"Imported {len(items)} past shifts", after={"rows": len(items)},
+            team=team,
+            rotation_id=rotation_id,
+            roster=roster,
+            actor=by,
+            action=AuditEntry.Action.IMPORT,
+            summary=f"Imported {len(items)} past shifts",
+            after={"rows": len(items)},
         )
     return len(rows)

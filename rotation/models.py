@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from onehand.people import display_name
+
 from .timezones import validate_time_zone
 
 
@@ -22,7 +24,9 @@ def new_token() -> str:
 class Person(models.Model):
     """Profile data Onehand needs about a user."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person"
+    )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     phone = models.CharField(max_length=40, blank=True)
     country = models.CharField(
@@ -38,7 +42,9 @@ class Person(models.Model):
     )
     work_start = models.TimeField(default=time(9, 0))
     work_end = models.TimeField(default=time(17, 0))
-    work_days = models.CharField(max_length=13, default="0,1,2,3,4", help_text="Weekday numbers, Monday=0.")
+    work_days = models.CharField(
+        max_length=13, default="0,1,2,3,4", help_text="Weekday numbers, Monday=0."
+    )
     reminder_hours = models.PositiveIntegerField(default=24)
     feed_token = models.CharField(max_length=64, unique=True, default=new_token)
 
@@ -46,13 +52,15 @@ class Person(models.Model):
         verbose_name_plural = "people"
 
     def __str__(self) -> str:
-        return self.user.get_full_name() or self.user.get_username()
+        return display_name(self.user)
 
 
 class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(unique=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -67,7 +75,9 @@ class Membership(models.Model):
         MANAGER = "manager", "Manager"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ENGINEER)
     fte = models.DecimalField(max_digits=3, decimal_places=2, default=1)
     joined_on = models.DateField(auto_now_add=True)
@@ -75,7 +85,9 @@ class Membership(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["team", "user"], name="membership_once_per_team"),
-            models.CheckConstraint(condition=Q(fte__gt=0) & Q(fte__lte=1), name="membership_fte_0_1"),
+            models.CheckConstraint(
+                condition=Q(fte__gt=0) & Q(fte__lte=1), name="membership_fte_0_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,7 +112,9 @@ class Rotation(models.Model):
     description = models.TextField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     pattern = models.CharField(max_length=16, choices=Pattern.choices, default=Pattern.WEEKLY)
-    handoff_weekday = models.PositiveSmallIntegerField(default=0, help_text="Monday=0 (weekly rotations).")
+    handoff_weekday = models.PositiveSmallIntegerField(
+        default=0, help_text="Monday=0 (weekly rotations)."
+    )
     handoff_time = models.TimeField(default=time(9, 0))
     has_secondary = models.BooleanField(default=True)
     has_shadow = models.BooleanField(default=False)
@@ -108,11 +122,19 @@ class Rotation(models.Model):
         settings.AUTH_USER_MODEL, through="RotationMember", related_name="rotations"
     )
     mentor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Fallback mentor when the on-call person has none of their own.",
     )
     lead = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Last escalation contact.",
     )
     runbook_url = models.URLField(blank=True)
@@ -131,9 +153,15 @@ class Rotation(models.Model):
         ordering = ["team__name", "name"]
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="rotation_name_unique_in_team"),
-            models.CheckConstraint(condition=Q(handoff_weekday__lte=6), name="rotation_weekday_0_6"),
-            models.CheckConstraint(condition=Q(weekend_weight__gte=1), name="rotation_weekend_weight_ge_1"),
-            models.CheckConstraint(condition=Q(holiday_weight__gte=1), name="rotation_holiday_weight_ge_1"),
+            models.CheckConstraint(
+                condition=Q(handoff_weekday__lte=6), name="rotation_weekday_0_6"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekend_weight__gte=1), name="rotation_weekend_weight_ge_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(holiday_weight__gte=1), name="rotation_holiday_weight_ge_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -156,7 +184,9 @@ class CoverageWindow(models.Model):
     label = models.CharField(max_length=40, help_text="e.g. APAC, EMEA, AMER")
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     start = models.TimeField()
-    end = models.TimeField(help_text="May be earlier than start: the window then runs past midnight.")
+    end = models.TimeField(
+        help_text="May be earlier than start: the window then runs past midnight."
+    )
 
     class Meta:
         ordering = ["rotation", "start", "id"]
@@ -170,12 +200,16 @@ class CoverageWindow(models.Model):
 
 
 class RotationMember(models.Model):
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="rotation_members")
+    rotation = models.ForeignKey(
+        Rotation, on_delete=models.CASCADE, related_name="rotation_members"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     since = models.DateField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["rotation", "user"], name="rotation_member_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "user"], name="rotation_member_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.rotation.name}"
@@ -207,7 +241,9 @@ class Roster(models.Model):
     class Meta:
         ordering = ["-period_start", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(period_start__lt=F("period_end")), name="roster_period_ordered"),
+            models.CheckConstraint(
+                condition=Q(period_start__lt=F("period_end")), name="roster_period_ordered"
+            ),
             models.UniqueConstraint(
                 fields=["rotation", "period_start", "period_end"],
                 condition=Q(status="published"),
@@ -227,7 +263,11 @@ class Shift(models.Model):
     start = models.DateTimeField()
     end = models.DateTimeField()
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="shifts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shifts",
     )
     # Grows with every change so calendar updates replace the entry (iCalendar SEQUENCE).
     sequence = models.PositiveIntegerField(default=0)
@@ -239,10 +279,15 @@ class Shift(models.Model):
 
     class Meta:
         ordering = ["start", "role"]
-        indexes = [models.Index(fields=["start", "end"]), models.Index(fields=["assignee", "start"])]
+        indexes = [
+            models.Index(fields=["start", "end"]),
+            models.Index(fields=["assignee", "start"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="shift_start_before_end"),
-            models.UniqueConstraint(fields=["roster", "start", "role"], name="one_assignee_per_slot"),
+            models.UniqueConstraint(
+                fields=["roster", "start", "role"], name="one_assignee_per_slot"
+            ),
             models.UniqueConstraint(
                 fields=["roster", "start", "assignee"], name="one_slot_per_person_per_shift"
             ),
@@ -279,8 +324,12 @@ class AuditEntry(models.Model):
         IMPORT = "import", "Imported history"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_entries")
-    rotation = models.ForeignKey(Rotation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    roster = models.ForeignKey(Roster, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries")
+    rotation = models.ForeignKey(
+        Rotation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    roster = models.ForeignKey(
+        Roster, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -309,10 +358,14 @@ class SwapRequest(models.Model):
         EXPIRED = "expired", "Expired"
 
     shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="swap_requests")
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_requests")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_requests"
+    )
     reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    deadline = models.DateTimeField(help_text="After this the managers are told; offers expire at shift start.")
+    deadline = models.DateTimeField(
+        help_text="After this the managers are told; offers expire at shift start."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     winner = models.ForeignKey(
@@ -324,7 +377,9 @@ class SwapRequest(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["shift"], condition=Q(status__in=["open", "pending"]), name="one_open_swap_per_shift"
+                fields=["shift"],
+                condition=Q(status__in=["open", "pending"]),
+                name="one_open_swap_per_shift",
             ),
         ]
 
@@ -346,22 +401,30 @@ class SwapOffer(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     request = models.ForeignKey(SwapRequest, on_delete=models.CASCADE, related_name="offers")
-    candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_offers")
+    candidate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_offers"
+    )
     rank = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED)
     reason = models.JSONField(default=dict, blank=True)
     # A true two-way swap: the candidate gives this shift of theirs to the requester.
-    trade_shift = models.ForeignKey(Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    trade_shift = models.ForeignKey(
+        Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["rank", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["request", "candidate"], name="one_offer_per_candidate"),
+            models.UniqueConstraint(
+                fields=["request", "candidate"], name="one_offer_per_candidate"
+            ),
             # The database, not only Python, guarantees a single winner.
             models.UniqueConstraint(
-                fields=["request"], condition=Q(status="accepted"), name="one_accepted_offer_per_request"
+                fields=["request"],
+                condition=Q(status="accepted"),
+                name="one_accepted_offer_per_request",
             ),
         ]
 

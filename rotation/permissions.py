@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Union
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from onehand.errors import NotAllowed
+from onehand.people import display_name
 
 from .selectors import is_manager
 
@@ -39,11 +40,9 @@ def acting_user(by: Actor):
     return None if isinstance(by, SystemActor) else by
 
 
-def display_name(user) -> str:
-    """A person's name as others should read it: full name, else username."""
-    if user is None or isinstance(user, SystemActor):
-        return "Onehand" if isinstance(user, SystemActor) else "nobody"
-    return user.get_full_name() or user.get_username()
+def actor_name(by) -> str:
+    """Who did something, as the audit log and notes say it."""
+    return "Onehand" if isinstance(by, SystemActor) else display_name(by)
 
 
 def require_actor(by: Actor) -> None:

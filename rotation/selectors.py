@@ -1,12 +1,27 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
-from .models import Membership, Person, Roster, Rotation, Shift, SlotRole, Team
+from onehand.people import display_name
+
+from .coverage import WindowDef, check_coverage
+from .models import (
+    AuditEntry,
+    HandoverNote,
+    Membership,
+    Person,
+    Roster,
+    Rotation,
+    Shift,
+    SlotRole,
+    SwapOffer,
+    SwapRequest,
+    Team,
+)
 
 User = get_user_model()
 
@@ -24,7 +39,9 @@ def managed_teams(user) -> QuerySet[Team]:
         return Team.objects.none()
     if user.is_superuser:
         return Team.objects.all()
-    return Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.MANAGER).distinct()
+    return Team.objects.filter(
+        memberships__user=user, memberships__role=Membership.Role.MANAGER
+    ).distinct()
 
 
 def is_manager(user, team_id: int) -> bool:
@@ -48,11 +65,15 @@ def memberships_for(user) -> QuerySet[Membership]:
 
 
 def rotations_for(user) -> QuerySet[Rotation]:
-    return Rotation.objects.filter(team__in=teams_for(user)).select_related("team", "mentor__person", "lead__person")
+    return Rotation.objects.filter(team__in=teams_for(user)).select_related(
+        "team", "mentor__person", "lead__person"
+    )
 
 
 def rosters_for(user) -> QuerySet[Roster]:
-    return Roster.objects.filter(rotation__team__in=teams_for(user)).select_related("rotation__team")
+    return Roster.objects.filter(rotation__team__in=teams_for(user)).select_related(
+        "rotation__team"
+    )
 
 
 def shifts_for(user) -> QuerySet[Shift]:
@@ -117,7 +138,7 @@ def _contact(role: str, user) -> Contact | None:
     return Contact(
         role=role,
         user_id=user.pk,
-        name=user.get_full_name() or user.get_username(),
+        name=display_name(user),
         email=user.email,
         phone=person.phone if person else "",
         time_zone=person.time_zone if person else "UTC",
@@ -167,32 +188,29 @@ def on_call(rotation: Rotation, at: datetime) -> OnCall:
 
 def team_with_members(team_id: int) -> Team:
     return Team.objects.prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("user__person").order_by("user__first_name"))
+        Prefetch(
+            "memberships",
+            queryset=Membership.objects.select_related("user__person").order_by("user__first_name"),
+        )
     ).get(pk=team_id)
 
 
 # --- Planning: the manager's availability calendar and drafts ---------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
 def drafts_for(rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
-    return Roster.objects.filter(
-        rotation=rotation, period_start=period_start, period_end=period_end
-    ).select_related("created_by").order_by("-created_at")
+    return (
+        Roster.objects.filter(rotation=rotation, period_start=period_start, period_end=period_end)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
 
 
 def roster_detail(roster_id: int):
     """A roster with its slots grouped by shift, and the people who could be chosen."""
-    roster = Roster.objects.select_related("rotation__team", "rotation__lead__person", "rotation__mentor__person").get(pk=roster_id)
+    roster = Roster.objects.select_related(
+        "rotation__team", "rotation__lead__person", "rotation__mentor__person"
+    ).get(pk=roster_id)
     slots = list(
         roster.shifts.select_related("assignee__person__mentor__person").order_by("start", "role")
     )
@@ -202,16 +220,14 @@ def roster_detail(roster_id: int):
 def rotation_people(rotation: Rotation):
     return [
         m.user
-        for m in rotation.rotation_members.select_related("user__person").order_by("user__first_name", "user__username")
+        for m in rotation.rotation_members.select_related("user__person").order_by(
+            "user__first_name", "user__username"
+        )
     ]
 
 
 def audit_for(roster: Roster) -> QuerySet:
-    from .models import AuditEntry
-
     return AuditEntry.objects.filter(roster=roster).select_related("actor")
-
-
 
 
 @dataclass(frozen=True)
@@ -236,9 +252,10 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
     ).select_related("assignee__person__mentor__person")
     by_key = {(s.roster_id, s.start, s.role): s for s in siblings}
     rotations = {
-        r.pk: r for r in Rotation.objects.filter(pk__in={s.roster.rotation_id for s in mine}).select_related(
-            "mentor__person", "lead__person"
-        )
+        r.pk: r
+        for r in Rotation.objects.filter(
+            pk__in={s.roster.rotation_id for s in mine}
+        ).select_related("mentor__person", "lead__person")
     }
     out = []
     for shift in mine:
@@ -267,23 +284,20 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
 
 def my_swap_activity(user):
     """Open requests I made and offers waiting for my answer."""
-    from .models import SwapOffer, SwapRequest
-
     requests = list(
         SwapRequest.objects.filter(requester=user, status__in=["open", "pending"])
         .select_related("shift__roster__rotation", "winner")
         .prefetch_related("offers__candidate")
     )
     offers = list(
-        SwapOffer.objects.filter(candidate=user, status="offered", request__status="open")
-        .select_related("request__shift__roster__rotation", "request__requester")
+        SwapOffer.objects.filter(
+            candidate=user, status="offered", request__status="open"
+        ).select_related("request__shift__roster__rotation", "request__requester")
     )
     return requests, offers
 
 
 def open_swaps_for_rotation(rotation: Rotation):
-    from .models import SwapRequest
-
     return list(
         SwapRequest.objects.filter(shift__roster__rotation=rotation, status__in=["open", "pending"])
         .select_related("shift", "requester", "winner")
@@ -294,10 +308,6 @@ def open_swaps_for_rotation(rotation: Rotation):
 
 def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
     """Follow the sun: where DST makes regions' windows overlap or leave a gap, grouped by run."""
-    from datetime import timedelta
-
-    from .coverage import WindowDef, check_coverage
-
     if rotation.pattern != Rotation.Pattern.FOLLOW_THE_SUN:
         return []
     defs = [
@@ -317,8 +327,6 @@ def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
 
 
 def recent_handovers(rotation: Rotation, limit: int = 5):
-    from .models import HandoverNote
-
     return list(
         HandoverNote.objects.filter(shift__roster__rotation=rotation)
         .select_related("author", "shift__window")

@@ -1,6 +1,8 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from onehand.people import display_name
+
 from .models import Membership, Roster, Rotation, Shift, Team
 from .timezones import validate_time_zone
 
@@ -15,7 +17,7 @@ class UserSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "email"]
 
     def get_name(self, user) -> str:
-        return user.get_full_name() or user.get_username()
+        return display_name(user)
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -39,10 +41,27 @@ class RotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rotation
         fields = [
-            "id", "team", "name", "description", "time_zone", "pattern", "handoff_weekday",
-            "handoff_time", "has_secondary", "has_shadow", "mentor", "lead", "runbook_url",
-            "weekend_weight", "holiday_weight", "history_half_life_days", "min_rest_hours",
-            "no_back_to_back", "offers_at_once", "swap_deadline_hours", "swaps_need_approval",
+            "id",
+            "team",
+            "name",
+            "description",
+            "time_zone",
+            "pattern",
+            "handoff_weekday",
+            "handoff_time",
+            "has_secondary",
+            "has_shadow",
+            "mentor",
+            "lead",
+            "runbook_url",
+            "weekend_weight",
+            "holiday_weight",
+            "history_half_life_days",
+            "min_rest_hours",
+            "no_back_to_back",
+            "offers_at_once",
+            "swap_deadline_hours",
+            "swaps_need_approval",
         ]
 
 
@@ -50,8 +69,15 @@ class RosterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Roster
         fields = [
-            "id", "rotation", "period_start", "period_end", "status", "version",
-            "created_at", "published_at", "summary",
+            "id",
+            "rotation",
+            "period_start",
+            "period_end",
+            "status",
+            "version",
+            "created_at",
+            "published_at",
+            "summary",
         ]
         read_only_fields = fields
 
@@ -63,8 +89,17 @@ class ShiftSerializer(serializers.ModelSerializer):
     class Meta:
         model = Shift
         fields = [
-            "id", "roster", "rotation", "role", "start", "end", "assignee", "assignee_detail",
-            "sequence", "reason", "overridden",
+            "id",
+            "roster",
+            "rotation",
+            "role",
+            "start",
+            "end",
+            "assignee",
+            "assignee_detail",
+            "sequence",
+            "reason",
+            "overridden",
         ]
         read_only_fields = fields
 
@@ -76,7 +111,9 @@ class ContactSerializer(serializers.Serializer):
     email = serializers.EmailField()
     phone = serializers.CharField(allow_blank=True)
     time_zone = serializers.CharField()
-    local_time = serializers.CharField(help_text="The instant in this contact's own time zone, ISO 8601.")
+    local_time = serializers.CharField(
+        help_text="The instant in this contact's own time zone, ISO 8601."
+    )
 
 
 class OnCallSerializer(serializers.Serializer):
@@ -112,7 +149,18 @@ class SwapOfferSerializer(serializers.ModelSerializer):
         from .models import SwapOffer
 
         model = SwapOffer
-        fields = ["id", "request", "candidate", "candidate_detail", "rank", "status", "reason", "trade_shift", "created_at", "decided_at"]
+        fields = [
+            "id",
+            "request",
+            "candidate",
+            "candidate_detail",
+            "rank",
+            "status",
+            "reason",
+            "trade_shift",
+            "created_at",
+            "decided_at",
+        ]
         read_only_fields = fields
 
 
@@ -128,7 +176,27 @@ class SwapRequestSerializer(serializers.ModelSerializer):
 
         model = SwapRequest
         fields = [
-            "id", "shift", "requester", "reason", "status", "deadline", "winner", "created_at", "decided_at",
-            "offers", "unavailable_from", "unavailable_to", "named", "trade_shift",
+            "id",
+            "shift",
+            "requester",
+            "reason",
+            "status",
+            "deadline",
+            "winner",
+            "created_at",
+            "decided_at",
+            "offers",
+            "unavailable_from",
+            "unavailable_to",
+            "named",
+            "trade_shift",
         ]
-        read_only_fields = ["requester", "status", "deadline", "winner", "created_at", "decided_at", "offers"]
+        read_only_fields = [
+            "requester",
+            "status",
+            "deadline",
+            "winner",
+            "created_at",
+            "decided_at",
+            "offers",
+        ]

@@ -42,7 +42,9 @@ def ensure_person(user, **fields) -> Person:
 
 def window_defs(rotation: Rotation) -> list[coverage.WindowDef]:
     return [
-        coverage.WindowDef(key=str(w.pk), label=w.label, time_zone=w.time_zone, start=w.start, end=w.end)
+        coverage.WindowDef(
+            key=str(w.pk), label=w.label, time_zone=w.time_zone, start=w.start, end=w.end
+        )
         for w in rotation.windows.all()
     ]
 
@@ -73,7 +75,8 @@ def set_rotation_people(rotation: Rotation, users) -> None:
     RotationMember.objects.filter(rotation=rotation).exclude(user_id__in=wanted).delete()
     have = set(RotationMember.objects.filter(rotation=rotation).values_list("user_id", flat=True))
     RotationMember.objects.bulk_create(
-        RotationMember(rotation=rotation, user_id=uid, since=timezone.now().date()) for uid in wanted - have
+        RotationMember(rotation=rotation, user_id=uid, since=timezone.now().date())
+        for uid in wanted - have
     )
 
 
@@ -110,7 +113,10 @@ def create_roster(
     """A draft roster with one empty (or given) slot per role per shift of the period."""
     require_manager(by, rotation.team_id)
     roster = Roster.objects.create(
-        rotation=rotation, period_start=period_start, period_end=period_end, created_by=acting_user(by)
+        rotation=rotation,
+        period_start=period_start,
+        period_end=period_end,
+        created_by=acting_user(by),
     )
     assignments = assignments or {}
     Shift.objects.bulk_create(
@@ -126,20 +132,6 @@ def create_roster(
         for role in rotation.slot_roles
     )
     return roster
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @transaction.atomic
@@ -164,15 +156,25 @@ def publish_roster(roster: Roster, *, by: Actor) -> Roster:
     for old in superseded:
         old.status = Roster.Status.SUPERSEDED
         old.save(update_fields=["status"])
-        audit(old, roster.rotation, by, AuditEntry.Action.SUPERSEDE, f"Superseded by roster #{roster.pk}")
+        audit(
+            old,
+            roster.rotation,
+            by,
+            AuditEntry.Action.SUPERSEDE,
+            f"Superseded by roster #{roster.pk}",
+        )
     roster.status = Roster.Status.PUBLISHED
     roster.published_at = timezone.now()
     roster.published_by = acting_user(by)
     roster.save(update_fields=["status", "published_at", "published_by"])
     gaps = roster.shifts.filter(assignee__isnull=True).count()
     audit(
-        roster, roster.rotation, by, AuditEntry.Action.PUBLISH,
-        f"Published {roster.period_start:%d %b}–{roster.period_end:%d %b %Y}" + (f" with {gaps} uncovered slots" if gaps else ""),
+        roster,
+        roster.rotation,
+        by,
+        AuditEntry.Action.PUBLISH,
+        f"Published {roster.period_start:%d %b}–{roster.period_end:%d %b %Y}"
+        + (f" with {gaps} uncovered slots" if gaps else ""),
         after={"version": roster.version, "superseded": [o.pk for o in superseded]},
     )
     roster_published.send(sender=Roster, roster=roster, superseded=superseded)

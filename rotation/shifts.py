@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from onehand.dates import month_bounds  # noqa: F401 - re-exported
+
 WEEKLY = "weekly"
 DAILY = "daily"
 
@@ -69,9 +71,3 @@ def shift_windows(
         ShiftWindow(local_to_utc(day, handoff_time, tz), local_to_utc(day + step, handoff_time, tz))
         for day in handoff_days(pattern, handoff_weekday, period_start, period_end)
     ]
-
-
-def month_bounds(any_day: date) -> tuple[date, date]:
-    first = any_day.replace(day=1)
-    nxt = (first + timedelta(days=32)).replace(day=1)
-    return first, nxt

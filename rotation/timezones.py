@@ -13,7 +13,9 @@ def zone_names() -> tuple[str, ...]:
 
 def validate_time_zone(value: str) -> None:
     if value not in set(zone_names()):
-        raise ValidationError(f"{value!r} is not a known IANA time zone (for example Europe/London).")
+        raise ValidationError(
+            f"{value!r} is not a known IANA time zone (for example Europe/London)."
+        )
 
 
 def zone(name: str) -> ZoneInfo:

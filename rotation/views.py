@@ -1,4 +1,3 @@
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
@@ -6,8 +5,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from onehand.dates import local_day_bounds, next_month, parse_month, previous_month
+
 from . import selectors
-from .calendar import grid_bounds, local_day_bounds, month_grid, parse_month
+from .calendar import grid_bounds, month_grid
 
 
 @login_required
@@ -40,8 +41,8 @@ def rotation_detail(request, pk):
     start, _ = local_day_bounds(grid_start, tz)
     end, _ = local_day_bounds(grid_end, tz)
     slots = list(selectors.published_shifts(rotation.pk, start, end))
-    previous = (month - timedelta(days=1)).replace(day=1)
-    following = (month + timedelta(days=32)).replace(day=1)
+    previous = previous_month(month)
+    following = next_month(month)
     return render(
         request,
         "rotation/rotation.html",
@@ -59,5 +60,3 @@ def rotation_detail(request, pk):
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },
     )
-
-

@@ -20,11 +20,15 @@ def main() -> int:
         print("Installing Debian's chromium for the browser tests...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        result = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False
+        )
         if result.returncode != 0:
             print("apt-get could not install chromium; browser tests will be skipped.")
         return 0
-    print(f"{CHROMIUM} not found: browser tests will be skipped. Install it with: sudo apt-get install chromium")
+    print(
+        f"{CHROMIUM} not found: browser tests will be skipped. Install it with: sudo apt-get install chromium"
+    )
     return 0
 
 

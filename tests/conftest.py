@@ -39,7 +39,10 @@ def _tasks_run_in_process(settings):
 def _fresh_cache(settings, request):
     """Each test gets an empty cache of its own: ids repeat across tests, cached answers must not."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
     }
 
 
@@ -146,8 +149,15 @@ def celery_worker(_celery_worker_process, settings):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
-        unavailable(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+        unavailable(
+            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }
 
 
 @pytest.fixture
@@ -296,12 +306,25 @@ def radicale_server(tmp_path_factory):
     log = open(folder / "radicale.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "radicale", "--config", "",
-            "--server-hosts", f"127.0.0.1:{port}",
-            "--storage-filesystem-folder", str(folder / "collections"),
-            "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(users),
-            "--auth-htpasswd-encryption", "plain", "--auth-delay", "0",
-            "--rights-type", "owner_only",
+            sys.executable,
+            "-m",
+            "radicale",
+            "--config",
+            "",
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(folder / "collections"),
+            "--auth-type",
+            "htpasswd",
+            "--auth-htpasswd-filename",
+            str(users),
+            "--auth-htpasswd-encryption",
+            "plain",
+            "--auth-delay",
+            "0",
+            "--rights-type",
+            "owner_only",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -309,7 +332,9 @@ def radicale_server(tmp_path_factory):
     if not wait_for_port(port):
         process.kill()
         unavailable(f"radicale did not start: {(folder / 'radicale.log').read_text()[-2000:]}")
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", users=RADICALE_USERS, log=folder / "radicale.log")
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}/", users=RADICALE_USERS, log=folder / "radicale.log"
+    )
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -326,7 +351,10 @@ def radicale_calendar(radicale_server):
 
     password = radicale_server.users["alice"]
     client = caldav.DAVClient(
-        url=f"{radicale_server.url}alice/", username="alice", password=password, enable_rfc6764=False
+        url=f"{radicale_server.url}alice/",
+        username="alice",
+        password=password,
+        enable_rfc6764=False,
     )
     calendar = client.principal().make_calendar(name=f"oncall-{uuid.uuid4().hex[:8]}")
     return str(calendar.url), "alice", password

@@ -71,7 +71,9 @@ def manager(team, **kwargs):
 
 def join_rotation(rotation, *users, since=date(2020, 1, 1)):
     for user in users:
-        RotationMember.objects.get_or_create(rotation=rotation, user=user, defaults={"since": since})
+        RotationMember.objects.get_or_create(
+            rotation=rotation, user=user, defaults={"since": since}
+        )
 
 
 # --- availability --------------------------------------------------------------------------

@@ -14,15 +14,23 @@ REQUIRE = os.environ.get("ONEHAND_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
 def unavailable(reason: str):
     """Skip with a reason, or fail when CI requires every service."""
     if REQUIRE:
-        pytest.fail(f"required service missing (ONEHAND_REQUIRE_SERVICES=1): {reason}", pytrace=False)
+        pytest.fail(
+            f"required service missing (ONEHAND_REQUIRE_SERVICES=1): {reason}", pytrace=False
+        )
     pytest.skip(reason)
 
 
@@ -56,11 +64,26 @@ def redis_url() -> str | None:
     return url
 
 
-def start_celery_worker(env: dict, queue: str, log_path: Path, concurrency: int = 2) -> subprocess.Popen:
+def start_celery_worker(
+    env: dict, queue: str, log_path: Path, concurrency: int = 2
+) -> subprocess.Popen:
     cmd = [
-        sys.executable, "-m", "celery", "-A", "onehand", "worker", "--loglevel=INFO",
-        f"--concurrency={concurrency}", "--pool=prefork", "-Q", queue,
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "onehand",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        "-Q",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"{queue}@%h",
     ]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

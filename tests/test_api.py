@@ -6,9 +6,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from rotation.permissions import SYSTEM
 from rotation import services
 from rotation.models import Person
+from rotation.permissions import SYSTEM
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,9 @@ def london_week():
     alice = engineer(team, username="alice", time_zone="Europe/London")
     bob = engineer(team, username="bob", time_zone="America/New_York")
     Person.objects.filter(user=alice).update(mentor=mentor, phone="+44 1")
-    rotation = RotationFactory(team=team, time_zone="Europe/London", handoff_time=time(9), lead=lead)
+    rotation = RotationFactory(
+        team=team, time_zone="Europe/London", handoff_time=time(9), lead=lead
+    )
     join_rotation(rotation, alice, bob)
     roster = services.create_roster(rotation, date(2026, 3, 23), date(2026, 4, 6), by=SYSTEM)
     first, second = sorted({s.start for s in roster.shifts.all()})
@@ -34,7 +36,14 @@ def london_week():
             shift.assignee = bob if shift.role == "primary" else alice
         shift.save()
     services.publish_roster(roster, by=lead)
-    return {"team": team, "rotation": rotation, "alice": alice, "bob": bob, "mentor": mentor, "lead": lead}
+    return {
+        "team": team,
+        "rotation": rotation,
+        "alice": alice,
+        "bob": bob,
+        "mentor": mentor,
+        "lead": lead,
+    }
 
 
 def client_for(user) -> APIClient:
@@ -65,28 +74,36 @@ def test_oncall_in_the_hour_before_handoff_after_the_change(london_week):
 
 
 def test_oncall_escalation_chain_is_secondary_then_mentor_then_lead(london_week):
-    body = client_for(london_week["alice"]).get(
-        f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2026-03-25T12:00:00Z"}
-    ).json()
+    body = (
+        client_for(london_week["alice"])
+        .get(f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2026-03-25T12:00:00Z"})
+        .json()
+    )
     assert [c["role"] for c in body["escalation"]] == ["secondary", "mentor", "lead"]
     assert [c["user_id"] for c in body["escalation"]] == [
-        london_week["bob"].pk, london_week["mentor"].pk, london_week["lead"].pk,
+        london_week["bob"].pk,
+        london_week["mentor"].pk,
+        london_week["lead"].pk,
     ]
     assert body["primary"]["phone"] == "+44 1"
 
 
 def test_oncall_contacts_carry_their_own_local_time(london_week):
-    body = client_for(london_week["alice"]).get(
-        f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2026-03-25T12:00:00Z"}
-    ).json()
+    body = (
+        client_for(london_week["alice"])
+        .get(f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2026-03-25T12:00:00Z"})
+        .json()
+    )
     assert body["secondary"]["time_zone"] == "America/New_York"
     assert body["secondary"]["local_time"] == "2026-03-25T08:00:00-04:00"
 
 
 def test_oncall_with_nobody_scheduled_answers_empty(london_week):
-    body = client_for(london_week["alice"]).get(
-        f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2027-01-01T00:00:00Z"}
-    ).json()
+    body = (
+        client_for(london_week["alice"])
+        .get(f"/api/rotations/{london_week['rotation'].pk}/oncall/", {"at": "2027-01-01T00:00:00Z"})
+        .json()
+    )
     assert body["primary"] is None and body["escalation"][-1]["role"] == "lead"
 
 
@@ -128,7 +145,9 @@ def test_a_manager_changes_their_rotation(london_week):
 
 def test_a_rotation_with_an_unknown_time_zone_is_refused(london_week):
     response = client_for(london_week["lead"]).patch(
-        f"/api/rotations/{london_week['rotation'].pk}/", {"time_zone": "Mars/Olympus"}, format="json"
+        f"/api/rotations/{london_week['rotation'].pk}/",
+        {"time_zone": "Mars/Olympus"},
+        format="json",
     )
     assert response.status_code == 400
     assert "time_zone" in response.json()
@@ -165,7 +184,9 @@ def test_api_docs_page_serves_without_a_cdn(client):
     assert b"cdn" not in response.content.lower()
 
 
-def test_who_is_on_call_now_follows_a_swap_despite_the_cache(london_week, django_capture_on_commit_callbacks):
+def test_who_is_on_call_now_follows_a_swap_despite_the_cache(
+    london_week, django_capture_on_commit_callbacks
+):
     import time_machine
     from django.utils import timezone as tz
 
@@ -176,11 +197,16 @@ def test_who_is_on_call_now_follows_a_swap_despite_the_cache(london_week, django
         client = client_for(london_week["lead"])
         before = client.get(f"/api/rotations/{rotation.pk}/oncall/").json()
         assert before["primary"]["email"] == london_week["alice"].email
-        shift = Shift.objects.get(roster__rotation=rotation, role="primary", start__lte=tz.now(), end__gt=tz.now())
+        shift = Shift.objects.get(
+            roster__rotation=rotation, role="primary", start__lte=tz.now(), end__gt=tz.now()
+        )
         shift.assignee = london_week["mentor"]
         shift.save()
         # A direct write is not seen until the cache entry expires...
-        assert client.get(f"/api/rotations/{rotation.pk}/oncall/").json()["primary"]["email"] == london_week["alice"].email
+        assert (
+            client.get(f"/api/rotations/{rotation.pk}/oncall/").json()["primary"]["email"]
+            == london_week["alice"].email
+        )
         from rotation.events import shifts_reassigned
 
         # ...but every service that reassigns announces it, which clears the answer.

@@ -7,9 +7,9 @@ import pytest
 
 from availability import selectors, services
 from onehand.errors import NotAllowed
-from rotation.permissions import SYSTEM
 from rotation import services as rotation_services
 from rotation.models import Person
+from rotation.permissions import SYSTEM
 from tests.factories import RotationFactory, TeamFactory, engineer, manager
 
 pytestmark = pytest.mark.django_db

@@ -167,7 +167,9 @@ def build_team() -> dict:
         if not second.shifts.filter(start=slot.start, assignee=u).exists()
         and u.pk != slot.assignee_id
     )
-    planning_services.assign_slot(slot, replacement, by=boss, override=True, note="Covering for a trip")
+    planning_services.assign_slot(
+        slot, replacement, by=boss, override=True, note="Covering for a trip"
+    )
     wanted = second.shifts.filter(role="primary", assignee__isnull=False).order_by("start")[1]
     request = swaps.request_swap(wanted, wanted.assignee, reason="Conference")
     offer = request.offers.order_by("rank").first()

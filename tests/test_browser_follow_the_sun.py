@@ -13,17 +13,34 @@ from tests.factories import TeamFactory, engineer, manager
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REGIONS = [("APAC", "Australia/Sydney", "10:00", "18:00"), ("EMEA", "Europe/London", "08:00", "16:00"), ("AMER", "America/New_York", "11:00", "19:00")]
-HOURS = {"Australia/Sydney": (time(8), time(20)), "Europe/London": (time(7), time(17)), "America/New_York": (time(10), time(20))}
+REGIONS = [
+    ("APAC", "Australia/Sydney", "10:00", "18:00"),
+    ("EMEA", "Europe/London", "08:00", "16:00"),
+    ("AMER", "America/New_York", "11:00", "19:00"),
+]
+HOURS = {
+    "Australia/Sydney": (time(8), time(20)),
+    "Europe/London": (time(7), time(17)),
+    "America/New_York": (time(10), time(20)),
+}
 
 
-def test_manager_builds_a_follow_the_sun_rotation_and_people_see_their_daytime(live_server, page, login):
+def test_manager_builds_a_follow_the_sun_rotation_and_people_see_their_daytime(
+    live_server, page, login
+):
     team = TeamFactory(name="Global", slug="global")
     manager(team, username="boss")
     for zone, (start, end) in HOURS.items():
         for i in range(3):
-            user = engineer(team, username=f"{zone.split('/')[1].lower()}{i}", first_name=f"{zone.split('/')[1]}{i}", time_zone=zone)
-            Person.objects.filter(user=user).update(work_start=start, work_end=end, work_days="0,1,2,3,4,5,6")
+            user = engineer(
+                team,
+                username=f"{zone.split('/')[1].lower()}{i}",
+                first_name=f"{zone.split('/')[1]}{i}",
+                time_zone=zone,
+            )
+            Person.objects.filter(user=user).update(
+                work_start=start, work_end=end, work_days="0,1,2,3,4,5,6"
+            )
 
     login("boss")
     page.goto(f"{live_server.url}/teams/global/rotations/new/")
@@ -55,7 +72,11 @@ def test_manager_builds_a_follow_the_sun_rotation_and_people_see_their_daytime(l
         person = shift.assignee.person
         tz = ZoneInfo(person.time_zone)
         start, last = shift.start.astimezone(tz), (shift.end - timedelta(seconds=1)).astimezone(tz)
-        assert person.work_start <= start.time() and last.time() < person.work_end and start.date() == last.date()
+        assert (
+            person.work_start <= start.time()
+            and last.time() < person.work_end
+            and start.date() == last.date()
+        )
 
     # A Sydney engineer's own home page shows their shifts in Sydney daytime.
     page.get_by_role("button", name="Log out").click()

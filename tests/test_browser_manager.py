@@ -19,7 +19,9 @@ def test_manager_drafts_edits_and_publishes_then_engineer_sees_partner(live_serv
         engineer(team, username=f"eng{i}", first_name=name, time_zone="Europe/London")
         for i, name in enumerate(["Amara", "Ben", "Chloe", "Dev"])
     ]
-    rotation = RotationFactory(team=team, name="Payments API", time_zone="Europe/London", handoff_time=time(9), lead=boss)
+    rotation = RotationFactory(
+        team=team, name="Payments API", time_zone="Europe/London", handoff_time=time(9), lead=boss
+    )
     join_rotation(rotation, *people)
 
     login("boss")

@@ -32,9 +32,14 @@ def test_cant_make_it_from_the_invite_to_a_new_assignee(live_server, page, smtp_
     shift = team["roster"].shifts.filter(role="primary").order_by("start").last()
     holder = shift.assignee
     invite = next(
-        m for m in smtp_server.messages
-        if m["To"] == holder.email and calendar_of(m) is not None
-        and any(str(e.get("UID")) .startswith(f"shift-{shift.pk}-") for e in calendar_of(m).walk("VEVENT"))
+        m
+        for m in smtp_server.messages
+        if m["To"] == holder.email
+        and calendar_of(m) is not None
+        and any(
+            str(e.get("UID")).startswith(f"shift-{shift.pk}-")
+            for e in calendar_of(m).walk("VEVENT")
+        )
     )
     cant = link_in(invite, "/cant-make-it/", live_server.url)
     smtp_server.messages.clear()
@@ -45,7 +50,9 @@ def test_cant_make_it_from_the_invite_to_a_new_assignee(live_server, page, smtp_
     page.get_by_role("button", name="Find a replacement").click()
     expect(page.get_by_text("We asked, fairest first")).to_be_visible()
 
-    offers = list(SwapOffer.objects.filter(request__shift=shift).order_by("rank").select_related("candidate"))
+    offers = list(
+        SwapOffer.objects.filter(request__shift=shift).order_by("rank").select_related("candidate")
+    )
     asks = {m["To"]: m for m in smtp_server.messages if m["Subject"].startswith("Can you take")}
     first, second = offers[0], offers[1]
     page.goto(link_in(asks[first.candidate.email], "Decline:", live_server.url))

@@ -49,9 +49,21 @@ class OwnRedis:
 
     def start(self):
         self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if not wait_for_port(self.port):
             self.stop()
@@ -139,7 +151,9 @@ def test_redis_stopped_during_publish_then_the_sweeper_delivers(
     rotation = RotationFactory(team=team, lead=boss)
     join_rotation(rotation, *people)
     with time_machine.travel("2031-02-20 12:00Z", tick=True):
-        roster = planning_services.draft_roster(rotation, date(2031, 3, 1), date(2031, 3, 15), by=boss)
+        roster = planning_services.draft_roster(
+            rotation, date(2031, 3, 1), date(2031, 3, 15), by=boss
+        )
 
         own_redis.stop()  # the broker goes away between the draft and the publish
         with django_capture_on_commit_callbacks(execute=True):
@@ -191,8 +205,12 @@ def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postg
         original_apply(*args, **kwargs)  # the UPDATEs ran, the shift row is locked
         pid = connection.connection.info.backend_pid
         with psycopg.connect(
-            host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
-            dbname=db["NAME"], autocommit=True,
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname=db["NAME"],
+            autocommit=True,
         ) as other:
             other.execute("SELECT pg_terminate_backend(%s)", (pid,))
         killed.append(pid)

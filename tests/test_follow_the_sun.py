@@ -33,7 +33,10 @@ def test_the_checker_names_the_overlaps_and_gaps_and_the_rule_applied():
     assert kinds == {"gap", "overlap"}
     summer = [d for d in deviations if d.start.date() == date(2026, 7, 1)]
     # In July London is on BST, so EMEA starts 07:00 UTC while APAC (AEST) ends 08:00 UTC.
-    assert any(d.kind == "overlap" and d.before == "APAC" and d.after == "EMEA" and d.hours == 1 for d in summer)
+    assert any(
+        d.kind == "overlap" and d.before == "APAC" and d.after == "EMEA" and d.hours == 1
+        for d in summer
+    )
     assert all("hands over" in d.rule or "stays on call" in d.rule for d in deviations)
 
 
@@ -52,15 +55,25 @@ def test_outside_any_dst_change_the_regions_tile_exactly():
 def test_nobody_is_assigned_outside_their_working_hours():
     team = TeamFactory()
     boss = manager(team)
-    rotation = RotationFactory(team=team, pattern=Rotation.Pattern.FOLLOW_THE_SUN, has_secondary=False, lead=boss)
-    hours = {"Australia/Sydney": (time(8), time(20)), "Europe/London": (time(7), time(17)), "America/New_York": (time(10), time(20))}
+    rotation = RotationFactory(
+        team=team, pattern=Rotation.Pattern.FOLLOW_THE_SUN, has_secondary=False, lead=boss
+    )
+    hours = {
+        "Australia/Sydney": (time(8), time(20)),
+        "Europe/London": (time(7), time(17)),
+        "America/New_York": (time(10), time(20)),
+    }
     for w in REGIONS:
-        CoverageWindow.objects.create(rotation=rotation, label=w.label, time_zone=w.time_zone, start=w.start, end=w.end)
+        CoverageWindow.objects.create(
+            rotation=rotation, label=w.label, time_zone=w.time_zone, start=w.start, end=w.end
+        )
     people = []
     for zone, (start, end) in hours.items():
         for _ in range(3):
             user = engineer(team, time_zone=zone)
-            Person.objects.filter(user=user).update(work_start=start, work_end=end, work_days="0,1,2,3,4,5,6")
+            Person.objects.filter(user=user).update(
+                work_start=start, work_end=end, work_days="0,1,2,3,4,5,6"
+            )
             people.append(user)
     join_rotation(rotation, *people)
     roster = planning_services.draft_roster(rotation, date(2026, 3, 25), date(2026, 4, 10), by=boss)
@@ -71,9 +84,15 @@ def test_nobody_is_assigned_outside_their_working_hours():
             continue
         person = shift.assignee.person
         tz = ZoneInfo(person.time_zone)
-        local_start, local_end = shift.start.astimezone(tz), (shift.end - timedelta(seconds=1)).astimezone(tz)
+        local_start, local_end = (
+            shift.start.astimezone(tz),
+            (shift.end - timedelta(seconds=1)).astimezone(tz),
+        )
         assert local_start.date() == local_end.date(), shift
-        assert person.work_start <= local_start.time() and local_end.time() < person.work_end, (shift, person.time_zone)
+        assert person.work_start <= local_start.time() and local_end.time() < person.work_end, (
+            shift,
+            person.time_zone,
+        )
 
 
 @pytest.mark.django_db
@@ -86,7 +105,8 @@ def test_the_outgoing_person_writes_a_handover_the_rotation_page_shows(client):
     shift = team["roster"].shifts.filter(role="primary").order_by("start").first()
     token = make_token("handover", shift.assignee_id, shift.pk)
     response = client.post(
-        f"/shifts/{shift.pk}/handover/", {"t": token, "open_incidents": "<b>INC-42</b> payments slow", "notes": "Watch the queue"}
+        f"/shifts/{shift.pk}/handover/",
+        {"t": token, "open_incidents": "<b>INC-42</b> payments slow", "notes": "Watch the queue"},
     )
     assert response.status_code == 200
     client.force_login(team["boss"])

@@ -31,7 +31,8 @@ def upload(client, team, text):
 def test_history_import_brings_past_load(client, team_setup):
     client.force_login(team_setup["boss"])
     response = upload(
-        client, team_setup["team"],
+        client,
+        team_setup["team"],
         "email,rotation,role,start,end\n"
         "amy@example.com,Payments,primary,2026-06-06T09:00:00+00:00,2026-06-13T09:00:00+00:00\n"
         "bo@example.com,Payments,secondary,2026-06-06T09:00:00+00:00,2026-06-13T09:00:00+00:00\n",
@@ -43,7 +44,8 @@ def test_history_import_brings_past_load(client, team_setup):
 def test_bad_history_rows_are_reported_by_line_and_nothing_is_imported(client, team_setup):
     client.force_login(team_setup["boss"])
     response = upload(
-        client, team_setup["team"],
+        client,
+        team_setup["team"],
         "email,rotation,role,start,end\n"
         "amy@example.com,Payments,primary,2026-06-06T09:00:00+00:00,2026-06-13T09:00:00+00:00\n"
         "nobody@example.com,Payments,primary,2026-06-13T09:00:00+00:00,2026-06-20T09:00:00+00:00\n"
@@ -64,11 +66,14 @@ def test_only_managers_import_history(client, team_setup):
 def test_report_counts_weekend_hours_in_the_persons_zone(client, team_setup):
     client.force_login(team_setup["boss"])
     upload(
-        client, team_setup["team"],
+        client,
+        team_setup["team"],
         "email,rotation,role,start,end\n"
         "amy@example.com,Payments,primary,2026-06-06T00:00:00+00:00,2026-06-07T00:00:00+00:00\n",
     )
-    response = client.get(f"/rotations/{team_setup['rotation'].pk}/report/?from=2026-06-01&to=2026-07-01&format=csv")
+    response = client.get(
+        f"/rotations/{team_setup['rotation'].pk}/report/?from=2026-06-01&to=2026-07-01&format=csv"
+    )
     lines = response.content.decode().strip().splitlines()
     amy = next(line for line in lines if line.startswith("Amy"))
     # Saturday 6 June, 24 hours, all weekend in UTC (the factory's default zone).

@@ -22,7 +22,12 @@ ESCAPED = "&lt;script&gt;"
 def hostile():
     """The permission matrix's world with markup in every free-text field people can type."""
     users, objects = build_world()
-    team, rotation, shift, swap = objects["team"], objects["rotation"], objects["shift"], objects["swap"]
+    team, rotation, shift, swap = (
+        objects["team"],
+        objects["rotation"],
+        objects["shift"],
+        objects["swap"],
+    )
     Team.objects.filter(pk=team.pk).update(name=f"Pay{SCRIPT}ments")
     rotation.name = f"Rota{SCRIPT}"
     rotation.description = f"About {IMG}"
@@ -48,7 +53,9 @@ def _assert_escaped(response, *, must_show_escaped=True):
     assert SCRIPT not in body
     assert "<img src=x onerror" not in body
     if must_show_escaped:
-        assert ESCAPED in body, "the hostile text is not on the page at all: the test proves nothing"
+        assert ESCAPED in body, (
+            "the hostile text is not on the page at all: the test proves nothing"
+        )
 
 
 @pytest.mark.parametrize(
@@ -98,16 +105,22 @@ def test_markup_in_names_is_escaped_in_the_invitation_emails_html_part(hostile, 
 # --- time zones --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Europe/Lodnon", "../../etc/passwd", "UTC+25", "x" * 200])
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "Europe/Lodnon", "../../etc/passwd", "UTC+25", "x" * 200]
+)
 def test_unknown_time_zones_are_refused_by_the_api_with_a_clear_message(hostile, zone):
     users, objects = hostile
     api = APIClient()
     api.force_authenticate(users["manager"])
-    response = api.patch(f"/api/rotations/{objects['rotation'].pk}/", {"time_zone": zone}, format="json")
+    response = api.patch(
+        f"/api/rotations/{objects['rotation'].pk}/", {"time_zone": zone}, format="json"
+    )
     assert response.status_code == 400
     assert "time zone" in str(response.json()["time_zone"]).lower()
     created = api.post(
-        "/api/rotations/", {"team": objects["team"].pk, "name": "New", "time_zone": zone}, format="json"
+        "/api/rotations/",
+        {"team": objects["team"].pk, "name": "New", "time_zone": zone},
+        format="json",
     )
     assert created.status_code == 400
     assert "time zone" in str(created.json()["time_zone"]).lower()
@@ -118,8 +131,13 @@ def test_unknown_time_zone_is_refused_by_the_rotation_form(client, hostile):
     client.force_login(users["manager"])
     response = client.post(
         f"/teams/{objects['team'].slug}/rotations/new/",
-        {"name": "Night", "time_zone": "Mars/Olympus_Mons", "pattern": "weekly",
-         "handoff_weekday": 0, "handoff_time": "09:00"},
+        {
+            "name": "Night",
+            "time_zone": "Mars/Olympus_Mons",
+            "pattern": "weekly",
+            "handoff_weekday": 0,
+            "handoff_time": "09:00",
+        },
     )
     assert response.status_code in (200, 400)
     assert "time zone" in response.content.decode().lower()
@@ -163,8 +181,13 @@ def test_long_strings_in_forms_are_refused_or_truncated_not_500(client, hostile)
     client.force_login(users["manager"])
     response = client.post(
         f"/teams/{objects['team'].slug}/rotations/new/",
-        {"name": LONG, "time_zone": "Europe/London", "pattern": "weekly",
-         "handoff_weekday": 0, "handoff_time": "09:00"},
+        {
+            "name": LONG,
+            "time_zone": "Europe/London",
+            "pattern": "weekly",
+            "handoff_weekday": 0,
+            "handoff_time": "09:00",
+        },
     )
     assert response.status_code in (200, 400)
     client.force_login(users["engineer"])
@@ -172,7 +195,9 @@ def test_long_strings_in_forms_are_refused_or_truncated_not_500(client, hostile)
     assert response.status_code == 200
     note = HandoverNote.objects.filter(shift=shift).latest("created_at")
     assert len(note.notes) <= 4000 and len(note.open_incidents) <= 4000
-    response = client.post("/availability/entries/", {"start": "2031-05-01", "end": "2031-05-02", "reason": LONG})
+    response = client.post(
+        "/availability/entries/", {"start": "2031-05-01", "end": "2031-05-02", "reason": LONG}
+    )
     assert response.status_code in (200, 302, 400)
     req = DutyRequirementFactory(rotation=objects["rotation"])
     client.force_login(users["manager"])
@@ -234,4 +259,3 @@ def test_markup_in_a_history_file_is_escaped_in_the_error_list(client, hostile):
     body = response.content.decode()
     assert SCRIPT not in body
     assert "<img src=x onerror" not in body
-

@@ -21,14 +21,18 @@ def team_setup():
     team = TeamFactory()
     boss = manager(team, username="boss")
     people = [engineer(team, username=f"eng{i}", first_name=f"Eng{i}") for i in range(6)]
-    rotation = RotationFactory(team=team, time_zone="Europe/London", handoff_time=time(9), lead=boss)
+    rotation = RotationFactory(
+        team=team, time_zone="Europe/London", handoff_time=time(9), lead=boss
+    )
     join_rotation(rotation, *people)
     return {"team": team, "boss": boss, "people": people, "rotation": rotation}
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_draft_fills_every_slot_and_explains_every_pick(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     slots = list(roster.shifts.all())
     assert roster.status == Roster.Status.DRAFT
     assert slots and all(s.assignee_id for s in slots)
@@ -38,19 +42,27 @@ def test_a_draft_fills_every_slot_and_explains_every_pick(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_draft_records_itself_in_the_audit_log(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
-    assert AuditEntry.objects.filter(roster=roster, action="draft", actor=team_setup["boss"]).exists()
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
+    assert AuditEntry.objects.filter(
+        roster=roster, action="draft", actor=team_setup["boss"]
+    ).exists()
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_engineer_cannot_draft(team_setup):
     with pytest.raises(NotAllowed):
-        planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["people"][0])
+        planning_services.draft_roster(
+            team_setup["rotation"], *DECEMBER, by=team_setup["people"][0]
+        )
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_giving_both_slots_of_a_shift_to_one_person_is_refused_with_the_reason(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     primary = roster.shifts.filter(role="primary").first()
     secondary = roster.shifts.get(start=primary.start, role="secondary")
     with pytest.raises(planning_services.AssignmentRefused) as refused:
@@ -62,7 +74,9 @@ def test_giving_both_slots_of_a_shift_to_one_person_is_refused_with_the_reason(t
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_outsider_to_the_rotation_cannot_be_assigned(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     stranger = engineer(TeamFactory())
     with pytest.raises(planning_services.AssignmentRefused, match="not a member"):
         planning_services.assign_slot(roster.shifts.first(), stranger, by=team_setup["boss"])
@@ -70,14 +84,18 @@ def test_an_outsider_to_the_rotation_cannot_be_assigned(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_back_to_back_edit_is_allowed_with_a_recorded_override(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     first, second = roster.shifts.filter(role="primary").order_by("start")[:2]
     # The same person on two shifts in a row breaks the rest rule...
     with pytest.raises(planning_services.AssignmentRefused):
         planning_services.assign_slot(second, first.assignee, by=team_setup["boss"])
     if roster.shifts.filter(start=second.start, assignee=first.assignee).exists():
         pytest.skip("the draft already gave them a slot of that shift")
-    shift = planning_services.assign_slot(second, first.assignee, by=team_setup["boss"], override=True, note="swap agreed")
+    shift = planning_services.assign_slot(
+        second, first.assignee, by=team_setup["boss"], override=True, note="swap agreed"
+    )
     assert shift.overridden
     entry = AuditEntry.objects.filter(roster=roster, action="override").get()
     assert "swap agreed" in str(entry.after)
@@ -85,7 +103,9 @@ def test_a_back_to_back_edit_is_allowed_with_a_recorded_override(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_publishing_twice_publishes_once(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     services.publish_roster(roster, by=team_setup["boss"])
     services.publish_roster(roster, by=team_setup["boss"])
     assert AuditEntry.objects.filter(roster=roster, action="publish").count() == 1
@@ -96,7 +116,9 @@ def test_publishing_twice_publishes_once(team_setup):
 def test_publishing_supersedes_the_previous_roster_for_those_dates(team_setup):
     first = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
     services.publish_roster(first, by=team_setup["boss"])
-    second = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    second = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     services.publish_roster(second, by=team_setup["boss"])
     first.refresh_from_db()
     assert first.status == Roster.Status.SUPERSEDED
@@ -105,10 +127,15 @@ def test_publishing_supersedes_the_previous_roster_for_those_dates(team_setup):
 @time_machine.travel("2026-11-20 12:00Z")
 def test_an_edit_after_publishing_is_versioned(team_setup):
     roster = services.publish_roster(
-        planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"]), by=team_setup["boss"]
+        planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"]),
+        by=team_setup["boss"],
     )
     slot = roster.shifts.filter(role="secondary").order_by("start").last()
-    others = [p for p in team_setup["people"] if not roster.shifts.filter(start=slot.start, assignee=p).exists()]
+    others = [
+        p
+        for p in team_setup["people"]
+        if not roster.shifts.filter(start=slot.start, assignee=p).exists()
+    ]
     for person in others:
         try:
             planning_services.assign_slot(slot, person, by=team_setup["boss"])
@@ -135,13 +162,19 @@ def _clients(team_setup):
 @time_machine.travel("2026-11-20 12:00Z")
 @pytest.mark.parametrize("who", ["engineer", "manager of another team", "outsider"])
 def test_only_the_teams_manager_can_draft_edit_or_publish_via_api(team_setup, who):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     user = _clients(team_setup)[who]
     api = APIClient()
     api.force_authenticate(user)
     shift = roster.shifts.first()
     responses = [
-        api.post(f"/api/rotations/{team_setup['rotation'].pk}/draft/", {"month": "2026-12"}, format="json"),
+        api.post(
+            f"/api/rotations/{team_setup['rotation'].pk}/draft/",
+            {"month": "2026-12"},
+            format="json",
+        ),
         api.post(f"/api/shifts/{shift.pk}/assign/", {"assignee": user.pk}, format="json"),
         api.post(f"/api/rosters/{roster.pk}/publish/", format="json"),
     ]
@@ -153,13 +186,17 @@ def test_only_the_teams_manager_can_draft_edit_or_publish_via_api(team_setup, wh
 @time_machine.travel("2026-11-20 12:00Z")
 @pytest.mark.parametrize("who", ["engineer", "manager of another team", "outsider"])
 def test_only_the_teams_manager_can_draft_edit_or_publish_via_pages(client, team_setup, who):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     user = _clients(team_setup)[who]
     client.force_login(user)
     shift = roster.shifts.first()
     responses = [
         client.get(f"/rotations/{team_setup['rotation'].pk}/plan/"),
-        client.post(f"/rotations/{team_setup['rotation'].pk}/draft/", {"month": "2026-12", "mode": "greedy"}),
+        client.post(
+            f"/rotations/{team_setup['rotation'].pk}/draft/", {"month": "2026-12", "mode": "greedy"}
+        ),
         client.post(f"/slots/{shift.pk}/assign/", {"assignee": user.pk}),
         client.post(f"/rosters/{roster.pk}/publish/"),
         client.get(f"/rosters/{roster.pk}/"),
@@ -174,7 +211,9 @@ def test_only_the_teams_manager_can_draft_edit_or_publish_via_pages(client, team
 def test_manager_drafts_and_publishes_through_the_api(team_setup):
     api = APIClient()
     api.force_authenticate(team_setup["boss"])
-    drafted = api.post(f"/api/rotations/{team_setup['rotation'].pk}/draft/", {"month": "2026-12"}, format="json")
+    drafted = api.post(
+        f"/api/rotations/{team_setup['rotation'].pk}/draft/", {"month": "2026-12"}, format="json"
+    )
     assert drafted.status_code == 201, drafted.content
     published = api.post(f"/api/rosters/{drafted.json()['id']}/publish/")
     assert published.json()["status"] == "published"
@@ -182,12 +221,16 @@ def test_manager_drafts_and_publishes_through_the_api(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_refused_api_edit_says_why(team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     primary = roster.shifts.filter(role="primary").first()
     secondary = roster.shifts.get(start=primary.start, role="secondary")
     api = APIClient()
     api.force_authenticate(team_setup["boss"])
-    response = api.post(f"/api/shifts/{secondary.pk}/assign/", {"assignee": primary.assignee_id}, format="json")
+    response = api.post(
+        f"/api/shifts/{secondary.pk}/assign/", {"assignee": primary.assignee_id}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["detail"]
 
@@ -203,7 +246,9 @@ def test_engineers_do_not_see_drafts_in_the_api(team_setup):
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_audit_log_exports_as_csv(client, team_setup):
-    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=team_setup["boss"])
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
     client.force_login(team_setup["boss"])
     response = client.get(f"/rosters/{roster.pk}/audit.csv")
     assert response["Content-Type"].startswith("text/csv")

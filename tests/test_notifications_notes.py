@@ -131,12 +131,21 @@ def test_the_reminder_links_a_handover_form_and_the_note_reaches_the_incoming_pe
     setup, roster = rota
     first = Shift.objects.get(roster=roster, start=FIRST_HANDOFF, role="primary")
     run_notes(FIRST_HANDOFF - timedelta(hours=20), django_capture_on_commit_callbacks)
-    reminder = next(m for m in mail.outbox if m.to[0] == first.assignee.email and m.subject.startswith("Reminder"))
+    reminder = next(
+        m
+        for m in mail.outbox
+        if m.to[0] == first.assignee.email and m.subject.startswith("Reminder")
+    )
     link = next(line for line in reminder.body.split() if "/handover/" in line)
     path = link.split("://", 1)[1].split("/", 1)[1]
-    client.post("/" + path.split("?")[0], {"t": path.split("t=")[1], "open_incidents": "INC-7 card declines"})
+    client.post(
+        "/" + path.split("?")[0],
+        {"t": path.split("t=")[1], "open_incidents": "INC-7 card declines"},
+    )
     mail.outbox.clear()
     Person.objects.update(reminder_hours=0)
     run_notes(first.end + timedelta(minutes=3), django_capture_on_commit_callbacks)
-    incoming = next(m for m in mail.outbox if "now on call" in m.subject and m.subject.endswith("primary"))
+    incoming = next(
+        m for m in mail.outbox if "now on call" in m.subject and m.subject.endswith("primary")
+    )
     assert "Open incidents: INC-7 card declines" in incoming.body

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from rest_framework.test import APIClient
 
-from rotation.permissions import SYSTEM
 from rotation import services
+from rotation.permissions import SYSTEM
 from tests.factories import RotationFactory, TeamFactory, engineer, manager
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,12 @@ def team_objects():
     shift = roster.shifts.first()
     membership = member.memberships.get()
     return {
-        "team": team, "rotation": rotation, "roster": roster, "shift": shift,
-        "membership": membership, "manager": boss,
+        "team": team,
+        "rotation": rotation,
+        "roster": roster,
+        "shift": shift,
+        "membership": membership,
+        "manager": boss,
     }
 
 
@@ -53,7 +57,8 @@ def test_outsider_cannot_read_team_objects(team_objects, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/teams/{team.pk}/", "/api/memberships/{membership.pk}/", "/api/rotations/{rotation.pk}/"]
+    "path",
+    ["/api/teams/{team.pk}/", "/api/memberships/{membership.pk}/", "/api/rotations/{rotation.pk}/"],
 )
 @pytest.mark.parametrize("method", ["patch", "delete"])
 def test_outsider_cannot_change_team_objects(team_objects, path, method):
@@ -63,8 +68,13 @@ def test_outsider_cannot_change_team_objects(team_objects, path, method):
 
 @pytest.mark.parametrize(
     ("kind", "path"),
-    [("team", "/api/teams/"), ("membership", "/api/memberships/"), ("rotation", "/api/rotations/"),
-     ("roster", "/api/rosters/"), ("shift", "/api/shifts/")],
+    [
+        ("team", "/api/teams/"),
+        ("membership", "/api/memberships/"),
+        ("rotation", "/api/rotations/"),
+        ("roster", "/api/rosters/"),
+        ("shift", "/api/shifts/"),
+    ],
 )
 def test_outsider_lists_leave_the_team_out(team_objects, kind, path):
     response = outsider_client().get(path)
@@ -83,7 +93,9 @@ def test_outsider_cannot_add_themselves_to_the_team(team_objects):
     client = outsider_client()
     me = client.handler._force_user
     response = client.post(
-        "/api/memberships/", {"team": team_objects["team"].pk, "user": me.pk, "role": "manager"}, format="json"
+        "/api/memberships/",
+        {"team": team_objects["team"].pk, "user": me.pk, "role": "manager"},
+        format="json",
     )
     assert response.status_code == 403
 

@@ -3,8 +3,8 @@ from datetime import date
 import pytest
 import time_machine
 
-from rotation.permissions import SYSTEM
 from rotation import services
+from rotation.permissions import SYSTEM
 from tests.factories import RotationFactory, TeamFactory, engineer, manager
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,9 @@ def test_rotation_page_shows_the_month_in_the_viewers_zone(client):
     assert "from 04:00" in html
 
 
-def test_rotation_page_query_count_does_not_grow_with_the_roster(client, django_assert_max_num_queries):
+def test_rotation_page_query_count_does_not_grow_with_the_roster(
+    client, django_assert_max_num_queries
+):
     team = TeamFactory()
     boss = manager(team)
     rotation = RotationFactory(team=team, pattern="daily")

@@ -91,13 +91,21 @@ def build_world():
         user=amara, name="Work", kind="url", url="https://c.example/secret.ics"
     )
     allocation = availability.set_allocation(
-        by=boss, user=amara, team=team, period_start=date(2030, 12, 1),
-        period_end=date(2031, 1, 1), percent=40,
+        by=boss,
+        user=amara,
+        team=team,
+        period_start=date(2030, 12, 1),
+        period_end=date(2031, 1, 1),
+        percent=40,
     )
     lock = availability.lock_availability(team, date(2031, 3, 1), date(2031, 4, 1), by=boss)
     delivery = Delivery.objects.filter(shift__roster=roster).first() or Delivery.objects.create(
-        user=amara, shift=shift, channel=Channel.EMAIL, sequence=shift.sequence,
-        action="request", next_attempt_at=datetime.now(UTC),
+        user=amara,
+        shift=shift,
+        channel=Channel.EMAIL,
+        sequence=shift.sequence,
+        action="request",
+        next_attempt_at=datetime.now(UTC),
     )
     Delivery.objects.filter(pk=delivery.pk).update(status="failed")
     feed, _ = RotationFeed.objects.get_or_create(rotation=rotation)
@@ -111,10 +119,21 @@ def build_world():
         "other_manager": manager(other_team, username="other-boss"),
     }
     objects = {
-        "team": team, "rotation": rotation, "roster": roster, "shift": shift, "swap": swap,
-        "offer": offer, "requirement": requirement, "qualification": qualification,
-        "entry": entry, "source": source, "allocation": allocation, "lock": lock,
-        "delivery": delivery, "membership": amara.memberships.get(), "feed": feed,
+        "team": team,
+        "rotation": rotation,
+        "roster": roster,
+        "shift": shift,
+        "swap": swap,
+        "offer": offer,
+        "requirement": requirement,
+        "qualification": qualification,
+        "entry": entry,
+        "source": source,
+        "allocation": allocation,
+        "lock": lock,
+        "delivery": delivery,
+        "membership": amara.memberships.get(),
+        "feed": feed,
         "person_feed": Person.objects.get(user=amara),
     }
     return users, objects
@@ -164,6 +183,7 @@ API_POST_ONLY = roles(API_ANON, 405, 405, 405, 405, 405)
 PUBLIC_TOKEN = roles(200, 200, 200, 200, 200, 200)
 DEV_ONLY = roles(LOGIN, 404, 404, 404, 404, 404)
 
+
 def kw(**mapping):
     return mapping
 
@@ -172,7 +192,9 @@ RULES: dict[str, Rule] = {
     # ---- project level
     "healthz": Rule(get=roles(OK, OK, OK, OK, OK, OK)),
     "login": Rule(get=roles(200, 302, 302, 302, 302, 302)),  # logged in: sent on to home
-    "logout": Rule(get=roles(405, 405, 405, 405, 405, 405), post=roles(302, 302, 302, 302, 302, 302)),
+    "logout": Rule(
+        get=roles(405, 405, 405, 405, 405, 405), post=roles(302, 302, 302, 302, 302, 302)
+    ),
     "api-root": Rule(kwargs=kw(format="json"), get=API_ANY),
     # ---- rotation pages
     "home": Rule(get=PAGE_ANY),
@@ -182,7 +204,9 @@ RULES: dict[str, Rule] = {
     "report": Rule(kwargs=kw(pk="rotation"), get=PAGE_TEAM),  # members read the load report
     "import-history": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER, post=PAGE_MANAGER),
     "rotation-new": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER, post=PAGE_MANAGER),
-    "rotation-edit": Rule(kwargs=kw(slug="team", pk="rotation"), get=PAGE_MANAGER, post=PAGE_MANAGER),
+    "rotation-edit": Rule(
+        kwargs=kw(slug="team", pk="rotation"), get=PAGE_MANAGER, post=PAGE_MANAGER
+    ),
     "draft": Rule(kwargs=kw(pk="rotation"), get=POST_ONLY, post=PAGE_MANAGER),
     "roster": Rule(kwargs=kw(pk="roster"), get=PAGE_TEAM),  # read-only for engineers
     "publish": Rule(kwargs=kw(pk="roster"), get=POST_ONLY, post=PAGE_MANAGER),
@@ -192,29 +216,43 @@ RULES: dict[str, Rule] = {
     "cant-make-it": Rule(kwargs=kw(shift_pk="shift"), get=roles(403, DENY, OK, DENY, OK, DENY)),
     "swap-offer": Rule(kwargs=kw(offer_pk="offer"), get=roles(403, DENY, DENY, DENY, DENY, DENY)),
     "handover": Rule(kwargs=kw(shift_pk="shift"), get=roles(403, DENY, OK, DENY, DENY, DENY)),
-    "swap-cancel": Rule(kwargs=kw(pk="swap"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, OK, DENY)),
+    "swap-cancel": Rule(
+        kwargs=kw(pk="swap"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, OK, DENY)
+    ),
     "swap-decide": Rule(kwargs=kw(pk="swap"), get=POST_ONLY, post=PAGE_MANAGER),
     # ---- availability pages (own data: every logged-in person has their own)
     "availability": Rule(get=PAGE_ANY),
     "availability-mark": Rule(get=POST_ONLY, post=PAGE_ANY),
     "availability-add": Rule(get=POST_ONLY, post=PAGE_ANY),
-    "availability-delete": Rule(kwargs=kw(pk="entry"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),
+    "availability-delete": Rule(
+        kwargs=kw(pk="entry"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
     "calendars": Rule(get=PAGE_ANY),
     "calendar-add": Rule(get=POST_ONLY, post=PAGE_ANY),
     "calendar-upload": Rule(get=POST_ONLY, post=PAGE_ANY),
     "calendar-status": Rule(kwargs=kw(pk="source"), get=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),
-    "calendar-refresh": Rule(kwargs=kw(pk="source"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),
-    "calendar-remove": Rule(kwargs=kw(pk="source"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),
-    "requirement-claim": Rule(kwargs=kw(pk="requirement"), get=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),  # rotation members only
+    "calendar-refresh": Rule(
+        kwargs=kw(pk="source"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
+    "calendar-remove": Rule(
+        kwargs=kw(pk="source"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
+    "requirement-claim": Rule(
+        kwargs=kw(pk="requirement"), get=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),  # rotation members only
     "requirement-edit": Rule(kwargs=kw(pk="requirement"), get=PAGE_MANAGER, post=PAGE_MANAGER),
     "requirement-delete": Rule(kwargs=kw(pk="requirement"), get=POST_ONLY, post=PAGE_MANAGER),
     "requirement-new": Rule(kwargs=kw(rotation_pk="rotation"), get=PAGE_MANAGER, post=PAGE_MANAGER),
-    "qualification-withdraw": Rule(kwargs=kw(pk="qualification"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)),
+    "qualification-withdraw": Rule(
+        kwargs=kw(pk="qualification"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
     "qualification-review": Rule(kwargs=kw(pk="qualification"), get=POST_ONLY, post=PAGE_MANAGER),
     "team-readiness": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER),
     "lock-create": Rule(kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_MANAGER),
     "lock-delete": Rule(kwargs=kw(slug="team", pk="lock"), get=POST_ONLY, post=PAGE_MANAGER),
-    "allocation-set": Rule(kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_TEAM),  # engineers: their own, if the team allows
+    "allocation-set": Rule(
+        kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_TEAM
+    ),  # engineers: their own, if the team allows
     "team-availability-settings": Rule(kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_MANAGER),
     # ---- calendar pages and feeds
     "calendar-settings": Rule(get=PAGE_ANY),
@@ -234,32 +272,56 @@ RULES: dict[str, Rule] = {
     "membership-detail": Rule(kwargs=kw(pk="membership"), get=API_TEAM),
     "rotation-list": Rule(get=API_ANY),
     "rotation-detail": Rule(kwargs=kw(pk="rotation"), get=API_TEAM),
-    "rotation-draft": Rule(kwargs=kw(pk="rotation"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)),
+    "rotation-draft": Rule(
+        kwargs=kw(pk="rotation"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, DENY, DENY, OK, DENY),
+    ),
     "rotation-oncall": Rule(kwargs=kw(pk="rotation"), get=API_TEAM),
     "roster-list": Rule(get=API_ANY),
     "roster-detail": Rule(kwargs=kw(pk="roster"), get=API_TEAM),
-    "roster-publish": Rule(kwargs=kw(pk="roster"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)),
+    "roster-publish": Rule(
+        kwargs=kw(pk="roster"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
+    ),
     "shift-list": Rule(get=API_ANY),
     "shift-detail": Rule(kwargs=kw(pk="shift"), get=API_TEAM),
-    "shift-assign": Rule(kwargs=kw(pk="shift"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)),
+    "shift-assign": Rule(
+        kwargs=kw(pk="shift"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
+    ),
     "swap-list": Rule(get=API_ANY),
     "swap-detail": Rule(kwargs=kw(pk="swap"), get=API_TEAM),
     "offer-list": Rule(get=API_ANY),
-    "offer-detail": Rule(kwargs=kw(pk="offer"), get=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)),  # the candidate only (none of these roles)
-    "offer-accept": Rule(kwargs=kw(pk="offer"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)),
-    "offer-decline": Rule(kwargs=kw(pk="offer"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)),
+    "offer-detail": Rule(
+        kwargs=kw(pk="offer"), get=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)
+    ),  # the candidate only (none of these roles)
+    "offer-accept": Rule(
+        kwargs=kw(pk="offer"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)
+    ),
+    "offer-decline": Rule(
+        kwargs=kw(pk="offer"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, DENY, DENY)
+    ),
     "requirement-list": Rule(get=API_ANY),
     "requirement-detail": Rule(kwargs=kw(pk="requirement"), get=API_TEAM),
     "qualification-list": Rule(get=API_ANY),
     "qualification-detail": Rule(kwargs=kw(pk="qualification"), get=API_OWN_OR_MGR),
-    "qualification-verify": Rule(kwargs=kw(pk="qualification"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)),
-    "qualification-reject": Rule(kwargs=kw(pk="qualification"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)),
+    "qualification-verify": Rule(
+        kwargs=kw(pk="qualification"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, DENY, DENY, OK, DENY),
+    ),
+    "qualification-reject": Rule(
+        kwargs=kw(pk="qualification"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, DENY, DENY, OK, DENY),
+    ),
     "availability-list": Rule(get=API_ANY),
     "availability-detail": Rule(kwargs=kw(pk="entry"), get=API_OWN_OR_MGR),
     "calendar-source-list": Rule(get=API_ANY),
     "calendar-source-upload": Rule(get=API_POST_ONLY, post=roles(API_ANON, OK, OK, OK, OK, OK)),
     "calendar-source-detail": Rule(kwargs=kw(pk="source"), get=API_OWN),
-    "calendar-source-refresh": Rule(kwargs=kw(pk="source"), get=API_POST_ONLY, post=roles(API_ANON, DENY, OK, DENY, DENY, DENY)),
+    "calendar-source-refresh": Rule(
+        kwargs=kw(pk="source"), get=API_POST_ONLY, post=roles(API_ANON, DENY, OK, DENY, DENY, DENY)
+    ),
     "availability-lock-list": Rule(get=API_ANY),
     "availability-lock-detail": Rule(kwargs=kw(pk="lock"), get=API_TEAM),
     "allocation-list": Rule(get=API_ANY),
@@ -289,7 +351,9 @@ def url_patterns():
 
 
 # The API viewset "swap-cancel" shares its name with the page: the API one is keyed apart.
-API_CANCEL = Rule(kwargs=kw(pk="swap"), get=API_POST_ONLY, post=roles(API_ANON, DENY, OK, DENY, OK, DENY))
+API_CANCEL = Rule(
+    kwargs=kw(pk="swap"), get=API_POST_ONLY, post=roles(API_ANON, DENY, OK, DENY, OK, DENY)
+)
 
 
 def rule_for(name: str, is_api: bool) -> Rule | None:

@@ -44,7 +44,9 @@ def test_roster_page_queries_do_not_grow_with_the_team(client):
     counts = []
     for size in (5, 50):
         boss, rotation = _team_of(size)
-        roster = planning_services.draft_roster(rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss)
+        roster = planning_services.draft_roster(
+            rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss
+        )
         client.force_login(boss)
         counts.append(_queries(client, f"/rosters/{roster.pk}/"))
     assert counts[0] == counts[1]

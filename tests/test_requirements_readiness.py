@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from availability import selectors, services
 from availability.models import DutyRequirement, Qualification
 from onehand.errors import NotAllowed
-from rotation.permissions import SYSTEM
 from rotation import services as rotation_services
 from rotation.models import Roster
+from rotation.permissions import SYSTEM
 from tests.factories import (
     DutyRequirementFactory,
     RotationFactory,
@@ -144,7 +144,9 @@ def test_future_draft_and_repeated_shadow_slots_do_not_count(rotation_with_rules
     )
     person = engineer(r["team"])
     # A draft roster doesn't count, nor does a published one still in the future.
-    draft = rotation_services.create_roster(r["rotation"], date(2026, 9, 1), date(2026, 10, 1), by=SYSTEM)
+    draft = rotation_services.create_roster(
+        r["rotation"], date(2026, 9, 1), date(2026, 10, 1), by=SYSTEM
+    )
     draft.shifts.filter(role="shadow").update(assignee=person)
     _publish_shadow_shifts(
         r["rotation"], person, r["boss"], 4, period=(date(2026, 12, 1), date(2027, 1, 1))
@@ -160,7 +162,9 @@ def test_a_superseded_roster_counts_once_and_the_replacement_decides(rotation_wi
     first, second = engineer(r["team"]), engineer(r["team"])
     old = _publish_shadow_shifts(r["rotation"], first, r["boss"], 2)
     # Version 2 of September gives the first shadow week to someone else.
-    new = rotation_services.create_roster(r["rotation"], date(2026, 9, 1), date(2026, 10, 1), by=SYSTEM)
+    new = rotation_services.create_roster(
+        r["rotation"], date(2026, 9, 1), date(2026, 10, 1), by=SYSTEM
+    )
     slots = list(new.shifts.filter(role="shadow").order_by("start"))
     slots[0].assignee, slots[1].assignee = second, first
     slots[0].save()

@@ -133,7 +133,9 @@ def test_every_operation_survives_fuzzing(keep_test_connection, fuzz_data, role)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             first = str(exc).strip().splitlines()
-            failures.append(f"{operation.method.upper()} {operation.path}: {' | '.join(first[:12])}")
+            failures.append(
+                f"{operation.method.upper()} {operation.path}: {' | '.join(first[:12])}"
+            )
 
     assert operations > 20, "the schema lists too few operations: did /api/schema/ change?"
     ok = sum(200 <= code < 300 for code in statuses)

@@ -9,8 +9,12 @@ from rotation.shifts import local_to_utc, shift_windows
 
 def weekly(zone, start, end, at=time(9, 0)):
     return shift_windows(
-        pattern="weekly", handoff_weekday=0, handoff_time=at, time_zone=zone,
-        period_start=start, period_end=end,
+        pattern="weekly",
+        handoff_weekday=0,
+        handoff_time=at,
+        time_zone=zone,
+        period_start=start,
+        period_end=end,
     )
 
 
@@ -32,8 +36,12 @@ def test_weekly_london_week_that_falls_back_is_an_hour_longer():
 
 def test_new_york_daily_shift_on_the_change_day_is_23_hours():
     windows = shift_windows(
-        pattern="daily", handoff_weekday=0, handoff_time=time(10, 0), time_zone="America/New_York",
-        period_start=date(2026, 3, 7), period_end=date(2026, 3, 10),
+        pattern="daily",
+        handoff_weekday=0,
+        handoff_time=time(10, 0),
+        time_zone="America/New_York",
+        period_start=date(2026, 3, 7),
+        period_end=date(2026, 3, 10),
     )
     assert [w.hours for w in windows] == [23, 24, 24]
     assert windows[1].start == datetime(2026, 3, 8, 14, tzinfo=UTC)  # 10:00 EDT
@@ -73,8 +81,12 @@ def test_shifts_tile_the_period_without_gaps():
 def test_unknown_pattern_is_refused():
     with pytest.raises(ValueError, match="unknown shift pattern"):
         shift_windows(
-            pattern="hourly", handoff_weekday=0, handoff_time=time(9), time_zone="UTC",
-            period_start=date(2026, 1, 1), period_end=date(2026, 2, 1),
+            pattern="hourly",
+            handoff_weekday=0,
+            handoff_time=time(9),
+            time_zone="UTC",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 2, 1),
         )
 
 

@@ -85,7 +85,9 @@ def test_an_expired_link_is_refused(client, team):
 def test_a_link_for_a_shift_you_no_longer_hold_says_so(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
     url = shift_link(shift)
-    busy = set(team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True))
+    busy = set(
+        team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True)
+    )
     other = next(p for p in team["people"] if p.pk not in busy)
     Shift.objects.filter(pk=shift.pk).update(assignee=other)
     assert client.get(url).status_code == 410

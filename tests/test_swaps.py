@@ -21,7 +21,9 @@ def test_a_swap_request_marks_the_person_unavailable_and_asks_three_fair_candida
     team = published_team()
     shift = first_primary(team)
     request = swaps.request_swap(shift, shift.assignee, reason="Dentist")
-    assert AvailabilityEntry.objects.filter(user=shift.assignee, start__lte=shift.start, end__gte=shift.end).exists()
+    assert AvailabilityEntry.objects.filter(
+        user=shift.assignee, start__lte=shift.start, end__gte=shift.end
+    ).exists()
     offers = list(request.offers.all())
     assert len(offers) == 3
     assert shift.assignee_id not in {o.candidate_id for o in offers}
@@ -56,7 +58,9 @@ def test_first_accept_wins_and_the_others_are_told_who_took_it():
     swaps.accept_offer(first, first.candidate)
     shift.refresh_from_db()
     assert shift.assignee_id == first.candidate_id and shift.sequence == 1
-    with pytest.raises(swaps.AlreadyTaken, match=f"Already taken by {first.candidate.get_full_name()}"):
+    with pytest.raises(
+        swaps.AlreadyTaken, match=f"Already taken by {first.candidate.get_full_name()}"
+    ):
         swaps.accept_offer(second, second.candidate)
     assert SwapOffer.objects.filter(request=request, status="withdrawn").count() == 2
 
@@ -87,7 +91,11 @@ def test_when_nobody_is_left_the_managers_are_told(django_capture_on_commit_call
     from rotation.events import swap_needs_manager
 
     told = []
-    swap_needs_manager.connect(lambda sender, request, candidates, **kw: told.append(request.pk), weak=False, dispatch_uid="t")
+    swap_needs_manager.connect(
+        lambda sender, request, candidates, **kw: told.append(request.pk),
+        weak=False,
+        dispatch_uid="t",
+    )
     try:
         team = published_team(size=6)
         shift = first_primary(team)
@@ -150,7 +158,12 @@ def test_a_trade_swaps_both_shifts():
     shift = first_primary(team)
     mine = shift.assignee
     theirs = (
-        team["roster"].shifts.filter(role="primary").exclude(assignee=mine).exclude(start=shift.start).order_by("-start").first()
+        team["roster"]
+        .shifts.filter(role="primary")
+        .exclude(assignee=mine)
+        .exclude(start=shift.start)
+        .order_by("-start")
+        .first()
     )
     other = theirs.assignee
     if Shift.objects.filter(roster=team["roster"], start=shift.start, assignee=other).exists():
@@ -176,7 +189,13 @@ def test_the_swapped_shift_counts_as_load_for_whoever_worked_it():
 
         people = {
             c.person_id: c
-            for c in candidates_for(rotation, shift.start, shift.end, now=timezone.now(), settings=recommender_settings(rotation))
+            for c in candidates_for(
+                rotation,
+                shift.start,
+                shift.end,
+                now=timezone.now(),
+                settings=recommender_settings(rotation),
+            )
         }
     assert people[offer.candidate_id].last_shift_end is not None
 
@@ -215,7 +234,9 @@ def test_the_api_will_not_let_you_swap_someone_elses_shift():
 
 
 @time_machine.travel(NOW)
-def test_offers_go_out_by_email_with_accept_and_decline_links(mailoutbox, django_capture_on_commit_callbacks):
+def test_offers_go_out_by_email_with_accept_and_decline_links(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     team = published_team()
     shift = first_primary(team)
     mailoutbox.clear()

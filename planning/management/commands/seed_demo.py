@@ -9,7 +9,9 @@ class Command(BaseCommand):
     help = "Create the demo team (a manager, 12 engineers, 2 rotations, 6 months of history)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="Do nothing when any team exists.")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when any team exists."
+        )
 
     def handle(self, *args, if_empty: bool = False, **options):
         if if_empty and Team.objects.exists():

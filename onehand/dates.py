@@ -1,0 +1,56 @@
+"""Calendar arithmetic shared by every layer: months, local days, bounds. Pure: no ORM, no clock.
+
+Months are represented by their first day. Years outside `FIRST_YEAR`..`LAST_YEAR` are refused,
+so a `?month=9999-12` cannot overflow the arithmetic that follows.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+FIRST_YEAR = 1970
+LAST_YEAR = 2200
+
+
+def parse_month_or_none(raw: str | None) -> date | None:
+    """'2026-12' -> 2026-12-01; None for anything else, including years out of range."""
+    try:
+        year, month = (int(part) for part in (raw or "").split("-", 1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            return None
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+def parse_month(raw: str | None, today: date) -> date:
+    """'2026-12' -> 2026-12-01; anything else -> the month of `today`."""
+    return parse_month_or_none(raw) or today.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def previous_month(day: date) -> date:
+    """The first day of the month before `day`'s."""
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def month_bounds(any_day: date) -> tuple[date, date]:
+    """[first day of the month, first day of the next month)."""
+    first = any_day.replace(day=1)
+    return first, next_month(first)
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local calendar day in UTC: 23 or 25 hours long on DST change days."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def month_span(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local calendar month in UTC."""
+    first, following = month_bounds(month)
+    return local_day_bounds(first, tz)[0], local_day_bounds(following, tz)[0]

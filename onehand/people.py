@@ -1,0 +1,8 @@
+"""How people are named to others: one rule everywhere (pages, mails, feeds, API)."""
+
+
+def display_name(user, *, nobody: str = "nobody") -> str:
+    """Full name, else username; `nobody` when there is no one."""
+    if user is None:
+        return nobody
+    return user.get_full_name() or user.get_username()

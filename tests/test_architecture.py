@@ -1,0 +1,81 @@
+"""The shape of the code, checked: layers point down and no import hides inside a function.
+
+`lint-imports` (run by `make test`) enforces the layers contract in pyproject.toml; these
+tests keep the rules a newcomer could break without noticing.
+"""
+
+import ast
+import inspect
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUR_PACKAGES = ("onehand", "rotation", "availability", "planning", "notifications")
+
+
+def _modules():
+    for package in OUR_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            yield path
+
+
+def _function_level_imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        # AppConfig.ready() is where Django wants signal receivers connected.
+        if path.name == "apps.py" and node.name == "ready":
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.ImportFrom):
+                module = "." * inner.level + (inner.module or "")
+                if inner.level or module.split(".")[0] in OUR_PACKAGES:
+                    yield f"{path.relative_to(ROOT)}:{inner.lineno} from {module}"
+            elif isinstance(inner, ast.Import):
+                for alias in inner.names:
+                    if alias.name.split(".")[0] in OUR_PACKAGES:
+                        yield f"{path.relative_to(ROOT)}:{inner.lineno} import {alias.name}"
+
+
+def test_no_import_of_our_own_code_hides_inside_a_function():
+    hidden = [hit for path in _modules() for hit in _function_level_imports(path)]
+    assert hidden == []
+
+
+def test_the_layers_contract_names_every_app_in_the_readme_order():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    apps = [layer for layer in layers if not layer.startswith("onehand")]
+    assert apps == ["notifications", "planning", "availability", "rotation"]
+    readme = (ROOT / "README.md").read_text()
+    assert "notifications → planning → availability → rotation → onehand base" in readme
+
+
+def _write_services():
+    from availability import services as availability_services
+    from planning import services as planning_services
+    from planning import swaps
+    from rotation import services as rotation_services
+
+    for module in (rotation_services, availability_services, planning_services, swaps):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            yield module.__name__, name, inspect.signature(function)
+
+
+@pytest.mark.parametrize("actor_param", ["by"])
+def test_no_write_service_lets_the_actor_default_to_nobody(actor_param):
+    """A service that takes an actor must be given one: no default skips the check."""
+    defaulted = [
+        f"{module}.{name}"
+        for module, name, signature in _write_services()
+        if actor_param in signature.parameters
+        and signature.parameters[actor_param].default is not inspect.Parameter.empty
+    ]
+    assert defaulted == []
