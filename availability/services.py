@@ -20,7 +20,8 @@ from rotation.selectors import is_manager, person_of
 
 from . import intervals as iv
 from . import selectors
-from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, fetch_ics, parse_busy_intervals
+from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, parse_busy_intervals
+from .ics_fetch import fetch_ics
 from .models import (
     AvailabilityEntry,
     AvailabilityLock,
