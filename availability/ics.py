@@ -526,6 +526,7 @@ def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
             else:
                 end = min(until, clamp) if until else clamp
                 _clamp_until(line, parts, record.dtstart, clamp, until)
+            _check_possible(line, parts)
             steps, freq = _rule_steps(parts, start, end)
             total += steps
             if freq in ("SECONDLY", "MINUTELY"):
@@ -550,6 +551,35 @@ def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
                     f"to work through (from their starts); the limit is "
                     f"{MAX_RECURRENCE_STEPS:,}. Export a shorter period."
                 )
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def _check_possible(line: _Line, parts: dict[str, str]) -> None:
+    """Refuse a rule whose BYMONTH/BYMONTHDAY can never meet (30 February).
+
+    dateutil looks for the first match period by period up to the year 9999 (UNTIL
+    only stops it after a match), seconds of CPU for a daily rule.
+    """
+    if "BYMONTH" not in parts or "BYMONTHDAY" not in parts:
+        return
+    try:
+        months = [int(m) for m in parts["BYMONTH"].split(",")]
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+    except ValueError:
+        return  # dateutil refuses it; the series is skipped
+    if any(d < 0 for d in days) or not all(1 <= m <= 12 for m in months):
+        return
+    if not any(d <= _MONTH_DAYS[m - 1] for m in months for d in days):
+        day, month = days[0], _MONTH_NAMES[months[0] - 1]
+        raise CalendarImportError(
+            f"Line {line.number}: a repeating event can never happen (it asks for day "
+            f"{day} of {month}). Fix or delete the event and export again."
+        )
 
 
 def _clamp_until(
