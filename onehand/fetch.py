@@ -354,14 +354,9 @@ def pinned_resolver(target: Target) -> str:
     """A niquests/urllib3-future resolver spec that answers only ``target.host``.
 
     Handing it to a ``niquests.Session(resolver=...)`` pins that client to the
-    vetted addresses; any other host name (a redirect elsewhere) fails to resolve.
+    vetted addresses; any other host name or address (a redirect elsewhere) fails to
+    resolve.  An IP literal is listed as itself: the resolver answers nothing else.
     """
-    try:
-        ipaddress.ip_address(target.host)
-    except ValueError:
-        pass
-    else:
-        return "in-memory://default"  # an IP literal needs no lookup
     hosts = ",".join(
         f"{target.host}:{f'[{address}]' if ':' in address else address}"
         for address in target.addresses
