@@ -1,10 +1,12 @@
-"""Read busy times out of iCalendar (.ics) data, and fetch .ics feeds safely.
+"""Read busy times out of iCalendar (.ics) data, within hard budgets.
 
-This module is deliberately free of the ORM: it turns bytes into a list of
-:class:`BusyInterval` (aware UTC, no titles) and fetches feed URLs with a
-server-side request forgery guard.  Every :class:`CalendarImportError` carries
-a message that is safe and useful to show to the person who supplied the file
-or address.
+This module is deliberately free of the ORM and of Django: it turns bytes into a
+list of :class:`BusyInterval` (aware UTC, no titles).  Every
+:class:`CalendarImportError` carries a message that is safe and useful to show to
+the person who supplied the file or address.  Fetching feeds is
+:mod:`availability.ics_fetch` (through the shared guard in :mod:`onehand.fetch`);
+running this parser in a resource-limited child process is
+:mod:`availability.ics_sandbox`.
 
 Library choices:
 
@@ -13,6 +15,19 @@ Library choices:
   CLDR's windowsZones table), so there is no hand-written map here.
 * ``x_wr_timezone`` applies a calendar's ``X-WR-TIMEZONE`` (Google, Apple).
 * ``recurring_ical_events`` expands RRULE/RDATE with EXDATE and RECURRENCE-ID.
+
+Budgets (a hostile file must be refused quickly, by name, before the libraries
+see it).  The text is checked first, in one linear pass each: size, nesting
+depth, number of components, time zones and listed dates.  Then every recurrence
+rule is costed *from its DTSTART* (dateutil walks every rule from DTSTART, and
+only the occurrences inside the window are of use to us): the estimated number
+of expansion steps up to the end of the import window (or, for a VTIMEZONE rule,
+up to where icalendar expands it) is summed over the file and refused above
+:data:`MAX_RECURRENCE_STEPS`.  Event rules also get an UNTIL just after the
+window, so a rule that never matches (FREQ=DAILY;BYMONTHDAY=30;BYMONTH=2) can't
+walk on to the year 9999.  Expansion finally counts occurrences and checks a
+deadline.  Memory and wall time as a whole are bounded by the child process
+(:mod:`availability.ics_sandbox`).
 
 One icalendar behaviour is worked around (see :func:`_prepare_text`):
 icalendar keeps the time zones defined by a file's VTIMEZONE blocks in a
@@ -25,18 +40,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
-import ipaddress
+import io
 import re
-import socket
-import ssl
 import time
+import warnings
 import zoneinfo
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from http import HTTPStatus
-from urllib.parse import quote, urljoin, urlsplit
 
 import icalendar
 import recurring_ical_events
@@ -45,30 +56,43 @@ from icalendar.prop import vBroken
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 __all__ = [
+    "MAX_COMPONENTS",
+    "MAX_DATE_VALUES",
+    "MAX_DEPTH",
+    "MAX_EXPAND_SECONDS",
     "MAX_ICS_BYTES",
+    "MAX_LINES",
     "MAX_OCCURRENCES",
-    "MAX_REDIRECTS",
+    "MAX_RECURRENCE_STEPS",
+    "MAX_TIMEZONES",
     "BusyInterval",
     "CalendarImportError",
-    "fetch_ics",
-    "is_public_address",
     "parse_busy_intervals",
+    "too_big",
 ]
 
+# The limits.  README.md ("Calendar import limits") lists them; keep it in step.
 MAX_ICS_BYTES = 2 * 1024 * 1024
+#: Deepest nesting of BEGIN blocks (real calendars nest 3 deep: VCALENDAR, VEVENT, VALARM).
+MAX_DEPTH = 50
+#: Most components (BEGIN blocks) in one file.
+MAX_COMPONENTS = 20_000
+#: Most VTIMEZONE blocks in one file (real exports carry a handful).
+MAX_TIMEZONES = 100
+#: Most content lines (after unfolding) in one file.
+MAX_LINES = 200_000
+#: Most RDATE and EXDATE values in one file.
+MAX_DATE_VALUES = 20_000
+#: Most recurrence expansion steps, counted from each rule's DTSTART, summed over the file.
+MAX_RECURRENCE_STEPS = 200_000
 #: Most event occurrences expanded for one period before the file is refused.
 MAX_OCCURRENCES = 20_000
-#: Wall-clock budget for expanding recurrences of one file, in seconds.
-MAX_EXPAND_SECONDS = 15.0
-MAX_REDIRECTS = 3
+#: Wall-clock budget for reading one file in-process, in seconds (the child process
+#: running it has a hard limit on top: availability.ics_sandbox).
+MAX_EXPAND_SECONDS = 3.0
 
 BUSY = "busy"
 OUT_OF_OFFICE = "out_of_office"
-
-WEB_PAGE_MESSAGE = (
-    "The address answered with a web page, not a calendar. "
-    "Use the calendar's secret iCal/ICS address."
-)
 
 
 class CalendarImportError(Exception):
@@ -92,7 +116,6 @@ class BusyInterval:
 # Parsing
 # --------------------------------------------------------------------------
 
-_NEWLINE = re.compile(r"\r\n|\n|\r")
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 _PARAM = re.compile(r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*')
 #: Properties whose unreadable value makes an event's time unknowable.
@@ -118,10 +141,12 @@ _EVENT_PROPERTIES = frozenset(
         "X-MICROSOFT-CDO-BUSYSTATUS",
     }
 )
+#: Calendar-level properties handed to icalendar (X-WR-* are kept too).
+_CALENDAR_PROPERTIES = frozenset({"VERSION", "PRODID", "CALSCALE", "METHOD"})
 _TOO_FREQUENT = re.compile(r"(?:^|;)FREQ=(SECONDLY|MINUTELY)(?:;|$)", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     number: int  # physical line number (1-based) where the content line starts
     name: str  # upper-cased
@@ -130,9 +155,21 @@ class _Line:
     keep: bool = True  # whether it is handed to icalendar
 
 
-def _wanted(path: list[str]) -> bool:
-    """Whether a component at this nesting path matters for busy times."""
-    return len(path) <= 1 or path[1] == "VTIMEZONE" or path[1:] == ["VEVENT"]
+@dataclass(slots=True)
+class _Rules:
+    """A component whose recurrence rules are costed before expansion."""
+
+    kind: str  # "VEVENT" or "VTIMEZONE" (a STANDARD/DAYLIGHT block inside one)
+    begin: int  # line number of its BEGIN
+    zone: str = ""  # for a VTIMEZONE rule: the TZID of the block it is in
+    dtstart: _Line | None = None
+    rules: list[_Line] = field(default_factory=list)  # RRULE and EXRULE lines
+
+
+@dataclass(slots=True)
+class _Parsed:
+    lines: list[_Line]
+    rules: list[_Rules]
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -144,7 +181,7 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _too_big(size: int | None, max_bytes: int) -> CalendarImportError:
+def too_big(size: int | None, max_bytes: int) -> CalendarImportError:
     got = f" ({_megabytes(size)})" if size is not None else ""
     return CalendarImportError(
         f"The calendar is too big{got}. The limit is {_megabytes(max_bytes)}."
@@ -209,23 +246,91 @@ def _split_params(rest: str) -> tuple[list[str], str] | None:
     return params, rest[i + 1 :]
 
 
-def _content_lines(text: str) -> list[_Line]:
+_BEGIN_END = re.compile(r"^(BEGIN|END)[;:]", re.IGNORECASE | re.MULTILINE)
+_DATE_LISTS = re.compile(r"^(?:RDATE|EXDATE)[;:][^\r\n]*", re.IGNORECASE | re.MULTILINE)
+_VTIMEZONE = re.compile(r"^BEGIN:VTIMEZONE\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _check_shape(text: str) -> None:
+    """Linear pre-checks on the raw text: nesting depth and how many things there are.
+
+    Runs before any per-line object is made, so a file of 90,000 BEGIN lines costs a
+    regular-expression scan and nothing else.
+    """
+    depth = deepest = components = 0
+    for match in _BEGIN_END.finditer(text):
+        if match.group(1).upper() == "BEGIN":
+            depth += 1
+            components += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - 1, 0)
+    if deepest > MAX_DEPTH:
+        raise CalendarImportError(
+            f"The calendar nests components {deepest:,} deep; the limit is {MAX_DEPTH}. "
+            "The file is damaged or not a real calendar export."
+        )
+    if components > MAX_COMPONENTS:
+        raise CalendarImportError(
+            f"The calendar has {components:,} components (events, alarms, time zones); "
+            f"the limit is {MAX_COMPONENTS:,}. Export a shorter period."
+        )
+    zones = sum(1 for _ in _VTIMEZONE.finditer(text))
+    if zones > MAX_TIMEZONES:
+        raise CalendarImportError(
+            f"The calendar defines {zones:,} time zones (VTIMEZONE); the limit is "
+            f"{MAX_TIMEZONES}. The file is damaged or not a real calendar export."
+        )
+    dates = sum(m.group().count(",") + 1 for m in _DATE_LISTS.finditer(text))
+    if dates > MAX_DATE_VALUES:
+        raise CalendarImportError(
+            f"The calendar lists {dates:,} extra or excluded dates (RDATE/EXDATE); "
+            f"the limit is {MAX_DATE_VALUES:,}."
+        )
+
+
+def _physical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Unfolded content lines with the physical line number each starts on (lazily)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    number = 0
+    current: list | None = None  # [line number, parts]
+    for raw in io.StringIO(text):
+        number += 1
+        raw = raw.rstrip("\n")
+        if raw[:1] in (" ", "\t") and current is not None:
+            current[1].append(raw[1:])
+        elif raw.strip():
+            if current is not None:
+                yield current[0], "".join(current[1])
+            current = [number, [raw]]
+    if current is not None:
+        yield current[0], "".join(current[1])
+
+
+def _content_lines(text: str, deadline: float) -> _Parsed:
     """Unfold and split content lines, checking structure and nesting.
 
     icalendar itself is lenient (it skips unreadable lines), so this is where a
-    broken file is caught, with the line number to point at.
+    broken file is caught, with the line number to point at.  Linear in the size
+    of the file: the nesting path's interest is kept on the stack, not rebuilt
+    per line, and lines icalendar won't get are not kept.
     """
-    unfolded: list[list] = []  # [line number, text]
-    for number, raw in enumerate(_NEWLINE.split(text), start=1):
-        if raw[:1] in (" ", "\t") and unfolded:
-            unfolded[-1][1] += raw[1:]
-        elif raw.strip():
-            unfolded.append([number, raw])
-
     lines: list[_Line] = []
-    stack: list[tuple[str, int, set[str]]] = []  # (component, BEGIN line, properties)
+    rules: list[_Rules] = []
+    # (component, BEGIN line, properties seen, wanted, rules record or None)
+    stack: list[tuple[str, int, set[str], bool, _Rules | None]] = []
     seen_end = False
-    for number, raw in unfolded:
+    zone = ""  # TZID of the VTIMEZONE being read
+    count = 0
+    for number, raw in _physical_lines(text):
+        count += 1
+        if count > MAX_LINES:
+            raise CalendarImportError(
+                f"The calendar has more than {MAX_LINES:,} lines; the limit is {MAX_LINES:,}. "
+                "Export a shorter period."
+            )
+        if count % 4096 == 0 and time.monotonic() > deadline:
+            raise _too_slow()
         match = _NAME.match(raw)
         split = _split_params(raw[match.end() :]) if match else None
         if split is None:
@@ -236,13 +341,27 @@ def _content_lines(text: str) -> list[_Line]:
         params, value = split
         line = _Line(number, match.group().upper(), params, value)
         if line.name == "BEGIN":
-            if stack == [] and value.strip().upper() != "VCALENDAR":
+            name = value.strip().upper()
+            if stack == [] and name != "VCALENDAR":
                 raise CalendarImportError(
                     f"Line {number}: expected BEGIN:VCALENDAR, found "
                     f'"{_short(raw)}". This is not a complete calendar.'
                 )
-            stack.append((value.strip().upper(), number, set()))
-            line.keep = _wanted([entry[0] for entry in stack])
+            depth = len(stack) + 1
+            wanted = depth <= 1 or (
+                stack[1][0] == "VTIMEZONE" if depth > 2 else name in ("VTIMEZONE", "VEVENT")
+            )
+            record = None
+            if wanted and depth == 2 and name == "VEVENT":
+                record = _Rules("VEVENT", number)
+            elif wanted and depth == 3 and name in ("STANDARD", "DAYLIGHT"):
+                record = _Rules("VTIMEZONE", number, zone)
+            if depth == 2:
+                zone = ""
+            if record is not None:
+                rules.append(record)
+            stack.append((name, number, set(), wanted, record))
+            line.keep = wanted
         elif line.name == "END":
             name = value.strip().upper()
             if not stack:
@@ -250,38 +369,234 @@ def _content_lines(text: str) -> list[_Line]:
                     f'Line {number}: "{_short(raw)}" closes a block that was never opened.'
                 )
             if stack[-1][0] != name:
-                opened, opened_at, _seen = stack[-1]
+                opened, opened_at = stack[-1][0], stack[-1][1]
                 raise CalendarImportError(
                     f'Line {number}: "{_short(raw)}" does not match BEGIN:{opened} '
                     f"on line {opened_at}. The file may be damaged; export it again."
                 )
-            line.keep = _wanted([entry[0] for entry in stack])
+            line.keep = stack[-1][3]
             stack.pop()
             seen_end = seen_end or not stack
         elif not stack:
             if seen_end:
                 continue  # trailing junk after END:VCALENDAR; harmless
             raise CalendarImportError(f'Line {number}: "{_short(raw)}" is outside of the calendar.')
-        elif stack[-1][0] == "VEVENT" and line.name in _SINGLE_PROPERTIES:
-            if line.name in stack[-1][2]:
-                raise CalendarImportError(
-                    f"Line {number}: the event that starts on line {stack[-1][1]} has a "
-                    f"second {line.name}. The file may be damaged; export it again."
-                )
-            stack[-1][2].add(line.name)
-        if stack and line.name not in ("BEGIN", "END"):
-            path = [entry[0] for entry in stack]
-            line.keep = _wanted(path) and (path[-1] != "VEVENT" or line.name in _EVENT_PROPERTIES)
-        lines.append(line)
+        else:
+            top, begun, seen, wanted, record = stack[-1]
+            if top == "VEVENT" and line.name in _SINGLE_PROPERTIES:
+                if line.name in seen:
+                    raise CalendarImportError(
+                        f"Line {number}: the event that starts on line {begun} has a "
+                        f"second {line.name}. The file may be damaged; export it again."
+                    )
+                seen.add(line.name)
+            if len(stack) == 1:
+                line.keep = line.name in _CALENDAR_PROPERTIES or line.name.startswith("X-WR-")
+            else:
+                line.keep = wanted and (top != "VEVENT" or line.name in _EVENT_PROPERTIES)
+            if len(stack) == 2 and top == "VTIMEZONE" and line.name == "TZID":
+                zone = value
+            if record is not None and line.keep:
+                if line.name == "DTSTART":
+                    record.dtstart = line
+                elif line.name in ("RRULE", "EXRULE"):
+                    record.rules.append(line)
+        if line.keep:
+            lines.append(line)
     if stack:
-        opened, opened_at, _seen = stack[-1]
+        opened, opened_at = stack[-1][0], stack[-1][1]
         raise CalendarImportError(
             f"The calendar is incomplete: BEGIN:{opened} on line {opened_at} is never "
             "closed. The file was probably cut off; download or export it again."
         )
     if not seen_end:
         raise CalendarImportError("The file contains no calendar (no BEGIN:VCALENDAR).")
-    return lines
+    return _Parsed(lines, rules)
+
+
+def _too_slow() -> CalendarImportError:
+    return CalendarImportError(
+        f"The calendar took too long to read (the limit is {MAX_EXPAND_SECONDS:g} seconds). "
+        "Export a shorter period or fewer calendars."
+    )
+
+
+# --- Recurrence budget -------------------------------------------------------------------
+
+#: Length of one FREQ period, in seconds.
+_PERIOD_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86400,
+    "WEEKLY": 7 * 86400,
+    "MONTHLY": 28 * 86400,  # the shortest month and year: never fewer periods than real
+    "YEARLY": 365 * 86400,
+}
+_FREQ_ORDER = ["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
+#: Most days dateutil considers in one period when a BYxxx day part expands it.
+_DAYS_PER_PERIOD = {"WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+_DAY_PARTS = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO")
+_FILTER_PARTS = ("BYMONTH", "BYSETPOS", *_DAY_PARTS)
+_NAMES = {
+    "SECONDLY": "every second",
+    "MINUTELY": "every minute",
+    "HOURLY": "every hour",
+    "DAILY": "every day",
+    "WEEKLY": "every week",
+    "MONTHLY": "every month",
+    "YEARLY": "every year",
+}
+#: icalendar expands an open VTIMEZONE rule to the end of 2038 (zoneinfo provider).
+_ZONE_RULES_END = date(2038, 12, 31)
+_DIGITS8 = re.compile(r"\d{8}")
+
+
+def _rule_parts(value: str) -> dict[str, str]:
+    parts = {}
+    for item in value.split(";"):
+        key, _, part = item.partition("=")
+        parts[key.strip().upper()] = part.strip()
+    return parts
+
+
+def _date_of(text: str) -> date | None:
+    match = _DIGITS8.match(text.strip())
+    if match is None:
+        return None
+    digits = match.group()
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def _int_part(parts: dict[str, str], key: str, default: int) -> int:
+    raw = parts.get(key, "")
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else default
+
+
+def _rule_steps(parts: dict[str, str], start: date, end: date) -> tuple[int, str]:
+    """Estimated expansion steps of one rule from ``start`` to ``end``, and its FREQ."""
+    freq = parts.get("FREQ", "").upper()
+    if freq not in _PERIOD_SECONDS:
+        return 0, freq  # dateutil refuses it; the series is skipped
+    interval = max(_int_part(parts, "INTERVAL", 1), 1)
+    span = max((end - start).days + 1, 0) * 86400
+    periods = span // (_PERIOD_SECONDS[freq] * interval) + 1
+    rank = _FREQ_ORDER.index(freq)
+    expansion = 1
+    for key, finer in (("BYHOUR", 2), ("BYMINUTE", 1), ("BYSECOND", 0)):
+        if key in parts and rank > finer:
+            expansion *= max(parts[key].count(",") + 1, 1)
+    if freq in _DAYS_PER_PERIOD and any(key in parts for key in _DAY_PARTS):
+        days = _DAYS_PER_PERIOD[freq]
+        if freq == "YEARLY" and "BYMONTH" in parts:
+            days = min(days, 31 * (parts["BYMONTH"].count(",") + 1))
+        expansion *= days
+    steps = periods * expansion
+    count = _int_part(parts, "COUNT", 0)
+    if count and not any(key in parts for key in _FILTER_PARTS):
+        steps = min(steps, count)
+    return steps, freq
+
+
+def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
+    """Refuse files whose rules would take more than the budget to expand; clamp UNTIL.
+
+    Steps are counted from each rule's DTSTART, since that is where dateutil starts
+    walking, whatever the window.  Event rules get UNTIL (at most) ``clamp``: the
+    occurrences we need all lie before it, and a rule that never matches then stops
+    there instead of at the year 9999.
+    """
+    total = 0
+    for record in parsed.rules:
+        if not record.rules or record.dtstart is None:
+            continue
+        if record.kind == "VTIMEZONE" and _is_known_zone(record.zone):
+            continue  # dropped by _prepare_text: the tz database is used instead
+        start = _date_of(record.dtstart.value)
+        if start is None:
+            continue  # unreadable DTSTART: refused by name after parsing
+        for line in record.rules:
+            parts = _rule_parts(line.value)
+            until = _date_of(parts.get("UNTIL", ""))
+            if record.kind == "VTIMEZONE":
+                end = until or (date(9999, 12, 31) if "COUNT" in parts else _ZONE_RULES_END)
+            else:
+                end = min(until, clamp) if until else clamp
+                _clamp_until(line, parts, record.dtstart, clamp, until)
+            _check_possible(line, parts)
+            steps, freq = _rule_steps(parts, start, end)
+            total += steps
+            if freq in ("SECONDLY", "MINUTELY"):
+                raise CalendarImportError(
+                    f"Line {line.number}: events repeating every second or minute "
+                    "are not supported."
+                )
+            if steps > MAX_RECURRENCE_STEPS or total > MAX_RECURRENCE_STEPS:
+                what = _NAMES.get(freq, "repeatedly")
+                extra = [k for k in ("BYHOUR", "BYMINUTE", "BYSECOND") if k in parts]
+                detail = f" with {'/'.join(extra)} lists" if extra else ""
+                subject = "a time zone rule" if record.kind == "VTIMEZONE" else "an event"
+                if steps > MAX_RECURRENCE_STEPS:
+                    raise CalendarImportError(
+                        f"Line {line.number}: {subject} repeats {what}{detail} from "
+                        f"{start.isoformat()}, about {steps:,} repetitions to work "
+                        f"through; the limit is {MAX_RECURRENCE_STEPS:,}. Move its start "
+                        "closer to today or repeat it less often."
+                    )
+                raise CalendarImportError(
+                    f"The calendar's repeating events add up to about {total:,} repetitions "
+                    f"to work through (from their starts); the limit is "
+                    f"{MAX_RECURRENCE_STEPS:,}. Export a shorter period."
+                )
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def _check_possible(line: _Line, parts: dict[str, str]) -> None:
+    """Refuse a rule whose BYMONTH/BYMONTHDAY can never meet (30 February).
+
+    dateutil looks for the first match period by period up to the year 9999 (UNTIL
+    only stops it after a match), seconds of CPU for a daily rule.
+    """
+    if "BYMONTH" not in parts or "BYMONTHDAY" not in parts:
+        return
+    try:
+        months = [int(m) for m in parts["BYMONTH"].split(",")]
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+    except ValueError:
+        return  # dateutil refuses it; the series is skipped
+    if any(d < 0 for d in days) or not all(1 <= m <= 12 for m in months):
+        return
+    if not any(d <= _MONTH_DAYS[m - 1] for m in months for d in days):
+        day, month = days[0], _MONTH_NAMES[months[0] - 1]
+        raise CalendarImportError(
+            f"Line {line.number}: a repeating event can never happen (it asks for day "
+            f"{day} of {month}). Fix or delete the event and export again."
+        )
+
+
+def _clamp_until(
+    line: _Line, parts: dict[str, str], dtstart: _Line, clamp: date, until: date | None
+) -> None:
+    if until is not None and until <= clamp:
+        return
+    value = dtstart.value.strip()
+    params = [p.upper() for p in dtstart.params]
+    if len(value) == 8 or "VALUE=DATE" in params:
+        stamp = clamp.strftime("%Y%m%d")
+    elif value.upper().endswith("Z") or any(p.startswith("TZID=") for p in params):
+        stamp = clamp.strftime("%Y%m%dT000000Z")
+    else:
+        stamp = clamp.strftime("%Y%m%dT000000")
+    kept = [item for item in line.value.split(";") if item.split("=", 1)[0].upper() != "UNTIL"]
+    line.value = ";".join([*kept, f"UNTIL={stamp}"])
 
 
 def _param_value(param: str) -> str:
@@ -485,28 +800,34 @@ def parse_busy_intervals(
     if local_default is None:
         raise ValueError(f"unknown time zone: {default_tz!r}")
     if len(data) > max_bytes:
-        raise _too_big(len(data), max_bytes)
+        raise too_big(len(data), max_bytes)
     if not data.strip():
         raise CalendarImportError("The calendar file is empty.")
 
+    deadline = time.monotonic() + MAX_EXPAND_SECONDS
     text = _decode(data)
     _check_looks_like_calendar(data, text)
-    lines = _content_lines(text)
+    _check_shape(text)
+    parsed = _content_lines(text, deadline)
+    del text
+    # Floating and all-day values are only placed in a zone after expansion,
+    # so ask the library for a window wide enough for any UTC offset.
+    query_start = period_start.astimezone(UTC) - timedelta(days=2)
+    query_end = period_end.astimezone(UTC) + timedelta(days=2)
+    _check_recurrences(parsed, (query_end + timedelta(days=1)).date())
+    lines = parsed.lines
     try:
         calendars = icalendar.Calendar.from_ical(_prepare_text(lines), multiple=True)
     except Exception as error:  # the checks above should make this unreachable
         raise CalendarImportError(
             "The calendar could not be read. The file may be damaged; export it again."
         ) from error
+    if time.monotonic() > deadline:
+        raise _too_slow()
 
     window_start = period_start.astimezone(UTC)
     window_end = period_end.astimezone(UTC)
-    # Floating and all-day values are only placed in a zone after expansion,
-    # so ask the library for a window wide enough for any UTC offset.
-    query_start = window_start - timedelta(days=2)
-    query_end = window_end + timedelta(days=2)
     owners = frozenset(e.strip().lower() for e in owner_emails if e and e.strip())
-    deadline = time.monotonic() + MAX_EXPAND_SECONDS
     expanded = 0
     intervals: list[BusyInterval] = []
 
@@ -515,9 +836,12 @@ def parse_busy_intervals(
             continue
         _check_time_properties(calendar, lines)
         try:
-            found, expanded = _expand(
-                calendar, local_default, query_start, query_end, owners, deadline, expanded
-            )
+            with warnings.catch_warnings():
+                # dateutil warns when COUNT meets the UNTIL added by _clamp_until.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                found, expanded = _expand(
+                    calendar, local_default, query_start, query_end, owners, deadline, expanded
+                )
         except CalendarImportError:
             raise
         except Exception as error:  # untrusted input can trip the libraries anywhere
@@ -564,7 +888,9 @@ def _expand(
         with contextlib.suppress(*skip):
             for occurrence in series.between(query_start, query_end):
                 expanded += 1
-                if expanded > MAX_OCCURRENCES or time.monotonic() > deadline:
+                if time.monotonic() > deadline:
+                    raise _too_slow()
+                if expanded > MAX_OCCURRENCES:
                     raise CalendarImportError(
                         "The calendar has too many events in this period to "
                         f"import (the limit is {MAX_OCCURRENCES:,})."
@@ -580,250 +906,3 @@ def _expand(
                         )
                     )
     return found, expanded
-
-
-# --------------------------------------------------------------------------
-# Fetching
-# --------------------------------------------------------------------------
-
-
-def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an IP address is a public, routable unicast address.
-
-    False for private, loopback, link-local, multicast, reserved, unspecified
-    and shared (CGNAT) addresses, IPv4 and IPv6, including IPv4 addresses
-    wrapped in IPv6 (IPv4-mapped, NAT64 well-known prefix, 6to4).
-    """
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        ip = ipaddress.IPv6Address(int(ip))  # drop any %scope
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip in _NAT64:
-            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        elif ip.sixtofour is not None:
-            ip = ip.sixtofour
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    """All addresses of ``host`` (a name or an IP literal)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses: list[str] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        if sockaddr[0] not in addresses:
-            addresses.append(sockaddr[0])
-    return addresses
-
-
-def _ssl_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to vetted addresses while sending the original Host header."""
-
-    def __init__(self, host: str, port: int, *, addresses: list[str], timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._addresses = addresses
-
-    def connect(self) -> None:
-        error: OSError | None = None
-        for address in self._addresses:
-            try:
-                self.sock = socket.create_connection((address, self.port), self.timeout)
-            except OSError as exc:
-                error = exc
-                continue
-            return
-        raise error or OSError("no address to connect to")
-
-
-class _PinnedHTTPSConnection(_PinnedHTTPConnection):
-    default_port = 443
-
-    def __init__(self, host: str, port: int, *, addresses: list[str], timeout: float):
-        super().__init__(host, port, addresses=addresses, timeout=timeout)
-        self._context = _ssl_context()
-
-    def connect(self) -> None:
-        super().connect()
-        # SNI and certificate check use the name from the URL, not the IP.
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
-
-
-def _looks_like_html(body: bytes) -> bool:
-    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
-
-
-def _http_error(status: int, host: str) -> CalendarImportError:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    code = f"HTTP {status} {phrase}".strip()
-    if status in (401, 403):
-        hint = (
-            f"The calendar server refused access ({code}). Make sure you use the "
-            "calendar's secret iCal/ICS address and that it has not been reset."
-        )
-    elif status in (404, 410):
-        hint = (
-            f"No calendar was found at this address ({code}). The address may have "
-            "been reset or deleted; copy the secret iCal/ICS address again."
-        )
-    elif status == 429:
-        hint = f"The calendar server is rate-limiting us ({code}). Try again later."
-    elif status >= 500:
-        hint = f"The calendar server at {host} had a problem ({code}). Try again later."
-    else:
-        hint = f"The calendar server answered with an error ({code})."
-    return CalendarImportError(hint)
-
-
-def _check_url(url: str, *, allow_private: bool) -> tuple[str, str, int, str, list[str]]:
-    """Validate a URL; return (scheme, host, port, path, vetted addresses)."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme == "webcal":
-            scheme = "https"
-        host = parts.hostname
-        port = parts.port
-    except ValueError as error:
-        raise CalendarImportError(f'"{_short(url, 60)}" is not a valid address.') from error
-    if scheme not in ("http", "https"):
-        raise CalendarImportError(
-            "Only http://, https:// and webcal:// calendar addresses are supported."
-        )
-    if not host:
-        raise CalendarImportError(f'"{_short(url, 60)}" is not a valid address.')
-    if parts.username is not None or parts.password is not None:
-        raise CalendarImportError(
-            "Calendar addresses with a user name or password are not supported. "
-            "Use the calendar's secret iCal/ICS address."
-        )
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError as error:
-        raise CalendarImportError(f'"{_short(host, 60)}" is not a valid host name.') from error
-    port = port or (443 if scheme == "https" else 80)
-    # Pasted addresses may hold spaces or non-ASCII text; keep existing escapes.
-    path = quote(parts.path or "/", safe="/:@!$&'()*+,;=%~")
-    if parts.query:
-        path += "?" + quote(parts.query, safe="/:@!$&'()*+,;=%~?")
-    try:
-        addresses = _resolve(host, port)
-    except (socket.gaierror, UnicodeError) as error:
-        raise CalendarImportError(
-            f'Could not find the server "{host}". Check the address for typos.'
-        ) from error
-    if not addresses:
-        raise CalendarImportError(f'Could not find the server "{host}".')
-    if not allow_private and not all(is_public_address(a) for a in addresses):
-        raise CalendarImportError(
-            f'The address "{host}" points to a private or local network, which is '
-            "not allowed. Use a public calendar address."
-        )
-    return scheme, host, port, path, addresses
-
-
-def fetch_ics(
-    url: str,
-    *,
-    max_bytes: int = MAX_ICS_BYTES,
-    timeout: float = 10.0,
-    allow_private: bool = False,
-) -> bytes:
-    """Download an .ics feed, refusing anything but a calendar of sane size.
-
-    Only http, https and webcal (fetched as https).  Every hop (at most
-    :data:`MAX_REDIRECTS` redirects) resolves the host once, refuses
-    non-public addresses unless ``allow_private``, and connects to exactly
-    the vetted address, so DNS rebinding can't slip past the check.
-    ``timeout`` bounds each network operation; the whole download must finish
-    within three times that.  Raises :class:`CalendarImportError`.
-    """
-    deadline = time.monotonic() + 3 * timeout
-    for _hop in range(MAX_REDIRECTS + 1):
-        scheme, host, port, path, addresses = _check_url(url, allow_private=allow_private)
-        connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        connection = connection_class(host, port, addresses=addresses, timeout=timeout)
-        try:
-            try:
-                connection.request(
-                    "GET",
-                    path,
-                    headers={
-                        "Accept": "text/calendar, text/plain;q=0.5, */*;q=0.1",
-                        "Accept-Encoding": "identity",
-                        "User-Agent": "Onehand calendar import",
-                    },
-                )
-                response = connection.getresponse()
-                status = response.status
-                location = response.getheader("Location")
-                if status in (301, 302, 303, 307, 308) and location:
-                    url = urljoin(url, location.strip())
-                    continue
-                if not 200 <= status < 300:
-                    raise _http_error(status, host)
-                content_type = (response.getheader("Content-Type") or "").lower()
-                if "html" in content_type.split(";", 1)[0]:
-                    raise CalendarImportError(WEB_PAGE_MESSAGE)
-                length = response.getheader("Content-Length")
-                if length and length.strip().isdigit() and int(length) > max_bytes:
-                    raise _too_big(int(length), max_bytes)
-                chunks: list[bytes] = []
-                total = 0
-                while chunk := response.read(64 * 1024):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise _too_big(None, max_bytes)
-                    if time.monotonic() > deadline:
-                        raise TimeoutError
-                    chunks.append(chunk)
-            except ssl.SSLCertVerificationError as error:
-                raise CalendarImportError(
-                    f'The secure connection to "{host}" failed: its certificate '
-                    "could not be verified."
-                ) from error
-            except ssl.SSLError as error:
-                raise CalendarImportError(f'The secure connection to "{host}" failed.') from error
-            except TimeoutError as error:
-                raise CalendarImportError(
-                    f'The server "{host}" did not answer in time. Try again later.'
-                ) from error
-            except ConnectionRefusedError as error:
-                raise CalendarImportError(
-                    f'Could not connect to "{host}" (connection refused). Check the address.'
-                ) from error
-            except http.client.HTTPException as error:
-                raise CalendarImportError(
-                    f'The server "{host}" did not give a valid web (HTTP) answer.'
-                ) from error
-            except OSError as error:
-                reason = error.strerror or type(error).__name__
-                raise CalendarImportError(f'Could not connect to "{host}" ({reason}).') from error
-        finally:
-            connection.close()
-        body = b"".join(chunks)
-        if _looks_like_html(body):
-            raise CalendarImportError(WEB_PAGE_MESSAGE)
-        return body
-    raise CalendarImportError(
-        f"The address redirected more than {MAX_REDIRECTS} times; "
-        "use the calendar's final iCal/ICS address."
-    )

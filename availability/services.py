@@ -19,9 +19,10 @@ from onehand.errors import Invalid, NotAllowed
 from rotation.models import Rotation, RotationMember, Team
 from rotation.selectors import is_manager, person_of
 
+from . import ics_sandbox, selectors, tasks
 from . import intervals as iv
-from . import selectors, tasks
-from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, fetch_ics, parse_busy_intervals
+from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError
+from .ics_fetch import fetch_ics
 from .models import (
     AvailabilityEntry,
     AvailabilityLock,
@@ -490,7 +491,9 @@ def _replace_imported(
 
 
 def _parse(user, data: bytes, window: tuple[datetime, datetime]) -> list[BusyInterval]:
-    return parse_busy_intervals(
+    # In a child process with memory, CPU and wall-time limits (see ics_sandbox), for
+    # uploads (the request waits, a few seconds at most) and URL imports (the worker).
+    return ics_sandbox.parse_busy_intervals_isolated(
         data,
         period_start=window[0],
         period_end=window[1],

@@ -9,15 +9,15 @@ The app password is decrypted only here, at the moment of use, and never logged;
 texts keep the HTTP status and reason only.
 """
 
-import ipaddress
-import socket
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import caldav
 from caldav.lib import error as dav_error
+from caldav.lib.http_sync import requests as http_library
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
+
+from onehand import fetch
 
 from . import entries
 from .crypto import DecryptionError, decrypt
@@ -27,25 +27,38 @@ from .models import CalendarConnection
 TIMEOUT = 20
 
 
+def _target(url: str) -> fetch.Target:
+    """The shared SSRF guard (onehand.fetch): https only and public addresses only,
+    unless ONEHAND_CALDAV_ALLOW_PRIVATE (development, tests) also allows http and
+    private networks. Raises ValueError with a message for the form."""
+    allow = settings.ONEHAND_CALDAV_ALLOW_PRIVATE
+    try:
+        return fetch.check_url(
+            url, allow_private=allow, schemes=("http", "https") if allow else ("https",)
+        )
+    except fetch.PrivateAddress:
+        raise ValueError("That address is on a private network.") from None
+    except fetch.BadAddress as exc:
+        if exc.reason == "credentials":
+            raise ValueError(
+                "Put the username and password in their own fields, not in the address."
+            ) from None
+        if exc.reason == "unresolved":
+            raise ValueError("That server's name does not resolve.") from None
+        raise ValueError("Use the calendar's https:// address.") from None
+
+
 def check_url(url: str) -> None:
     """Refuse URLs we must not fetch on a person's behalf (SSRF), unless allowed for dev."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("Use the calendar's https:// address.")
-    if parts.username or parts.password:
-        raise ValueError("Put the username and password in their own fields, not in the address.")
-    if settings.ONEHAND_CALDAV_ALLOW_PRIVATE:
-        return
-    if parts.scheme != "https":
-        raise ValueError("Use the calendar's https:// address.")
+    _target(url)
+
+
+def _pin(client: caldav.DAVClient, target: fetch.Target) -> None:
+    """Make the client connect only to the addresses the guard vetted (no DNS rebinding)."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        raise ValueError("That server's name does not resolve.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise ValueError("That address is on a private network.")
+        client.session = http_library.Session(resolver=fetch.pinned_resolver(target))
+    except TypeError:  # the plain `requests` library has no resolver hook; checked above
+        pass
 
 
 @sensitive_variables("password")
@@ -55,6 +68,10 @@ def _calendar(connection: CalendarConnection, password: str | None = None) -> ca
             password = decrypt(connection.password_encrypted)
         except DecryptionError as exc:
             raise Permanent(str(exc)) from None
+    try:
+        target = _target(connection.url)  # checked again at every use: DNS may change
+    except ValueError as exc:
+        raise Permanent(f"CalDAV address refused: {exc}") from None
     client = caldav.DAVClient(
         url=connection.url,
         username=connection.username,
@@ -62,6 +79,7 @@ def _calendar(connection: CalendarConnection, password: str | None = None) -> ca
         timeout=TIMEOUT,
         enable_rfc6764=False,
     )
+    _pin(client, target)
     return client.calendar(url=connection.url)
 
 

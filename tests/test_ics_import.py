@@ -18,14 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from availability import ics
-from availability.ics import (
-    BusyInterval,
-    CalendarImportError,
-    fetch_ics,
-    is_public_address,
-    parse_busy_intervals,
-)
+from availability import ics, ics_fetch
+from availability.ics import BusyInterval, CalendarImportError, parse_busy_intervals
+from availability.ics_fetch import fetch_ics
+from onehand import fetch
+from onehand.fetch import is_public_address
 
 FIXTURES = Path(__file__).parent / "ics"
 
@@ -508,11 +505,11 @@ def test_fetch_refuses_localhost_name():
 
 
 def test_fetch_refuses_html_content_type(server):
-    assert fetch_error(f"{server}/page.html", allow_private=True) == ics.WEB_PAGE_MESSAGE
+    assert fetch_error(f"{server}/page.html", allow_private=True) == ics_fetch.WEB_PAGE_MESSAGE
 
 
 def test_fetch_refuses_html_body_with_calendar_content_type(server):
-    assert fetch_error(f"{server}/disguised.ics", allow_private=True) == ics.WEB_PAGE_MESSAGE
+    assert fetch_error(f"{server}/disguised.ics", allow_private=True) == ics_fetch.WEB_PAGE_MESSAGE
 
 
 def test_fetch_refuses_oversize_stream(server):
@@ -561,7 +558,7 @@ def test_fetch_follows_redirects(server):
 def test_fetch_refuses_redirect_to_private_address(server, monkeypatch):
     # Pretend the test server (127.0.0.1) is public; 127.0.0.2 stands in for a
     # private address, so a failing guard would still only touch loopback.
-    monkeypatch.setattr(ics, "is_public_address", lambda a: a == "127.0.0.1")
+    monkeypatch.setattr(fetch, "is_public_address", lambda a: a == "127.0.0.1")
     assert fetch_ics(f"{server}/calendar.ics") == CALENDAR
     message = fetch_error(f"{server}/redirect-private")
     assert message.startswith('The address "127.0.0.2" points to a private or local network')
@@ -587,8 +584,8 @@ def test_fetch_connects_to_the_vetted_address_with_the_original_host(server, mon
         lookups.append(host)
         return next(answers)
 
-    monkeypatch.setattr(ics, "_resolve", resolve)
-    monkeypatch.setattr(ics, "is_public_address", lambda a: a == "127.0.0.1")
+    monkeypatch.setattr(fetch, "_resolve", resolve)
+    monkeypatch.setattr(fetch, "is_public_address", lambda a: a == "127.0.0.1")
     port = server.rsplit(":", 1)[1]
     Handler.hosts.clear()
     assert fetch_ics(f"http://calendar.example.test:{port}/calendar.ics") == CALENDAR
@@ -622,8 +619,8 @@ def test_https_checks_the_certificate_of_the_name_not_the_address(tmp_path, monk
     srv.socket = server_context.wrap_socket(srv.socket, server_side=True)
     start_server(srv)
     try:
-        monkeypatch.setattr(ics, "_resolve", lambda host, port: ["127.0.0.1"])
-        monkeypatch.setattr(ics, "_ssl_context", lambda: ssl.create_default_context(cafile=cert))
+        monkeypatch.setattr(fetch, "_resolve", lambda host, port: ["127.0.0.1"])
+        monkeypatch.setattr(fetch, "_ssl_context", lambda: ssl.create_default_context(cafile=cert))
         port = srv.server_address[1]
         url = f"webcal://calendar.example.test:{port}/calendar.ics"
         assert fetch_ics(url, allow_private=True) == CALENDAR
