@@ -178,17 +178,17 @@ class QualificationViewSet(
             raise PermissionDenied("Only members of this rotation can claim its requirements.")
         with service_errors():
             serializer.instance = services.claim_qualification(
-                self.request.user,
                 requirement,
                 obtained_on=data["obtained_on"],
                 expires_on=data.get("expires_on"),
                 evidence=data.get("evidence", ""),
                 evidence_url=data.get("evidence_url", ""),
+                by=self.request.user,
             )
 
     def perform_destroy(self, instance):
         with service_errors():
-            services.withdraw_claim(self.request.user, instance)
+            services.withdraw_claim(instance, by=self.request.user)
 
     def _review(self, request, verify: bool):
         qualification = self.get_object()
@@ -260,11 +260,11 @@ class AvailabilityEntryViewSet(viewsets.ModelViewSet):
         data = serializer.validated_data
         with service_errors():
             change = services.mark(
-                self.request.user,
                 data["start"],
                 data["end"],
                 data["kind"],
                 reason=data.get("reason", ""),
+                by=self.request.user,
             )
         serializer.instance = change.entry
 
@@ -273,17 +273,17 @@ class AvailabilityEntryViewSet(viewsets.ModelViewSet):
         data = serializer.validated_data
         with service_errors():
             serializer.instance = services.change_entry(
-                self.request.user,
                 entry,
                 start=data.get("start", entry.start),
                 end=data.get("end", entry.end),
                 kind=data.get("kind", entry.kind),
                 reason=data.get("reason", entry.reason),
+                by=self.request.user,
             )
 
     def perform_destroy(self, instance):
         with service_errors():
-            services.delete_entry(self.request.user, instance)
+            services.delete_entry(instance, by=self.request.user)
 
 
 @extend_schema_view(
@@ -312,19 +312,19 @@ class CalendarSourceViewSet(
         data = serializer.validated_data
         with service_errors():
             serializer.instance = services.add_calendar_url(
-                self.request.user, data["url"], name=data.get("name", "")
+                data["url"], name=data.get("name", ""), by=self.request.user
             )
 
     def perform_destroy(self, instance):
         with service_errors():
-            services.remove_calendar(self.request.user, instance)
+            services.remove_calendar(instance, by=self.request.user)
 
     @extend_schema(request=None, responses={202: CalendarSourceSerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         """Import the calendar again now (runs on a worker)."""
         with service_errors():
-            source = services.refresh_calendar(self.get_object())
+            source = services.refresh_calendar(self.get_object(), by=self.request.user)
         return Response(CalendarSourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -343,7 +343,7 @@ class CalendarSourceViewSet(
         if upload.size > MAX_ICS_BYTES:
             raise ValidationError({"file": f"The limit is {MAX_ICS_BYTES // (1024 * 1024)} MB."})
         with service_errors():
-            source = services.upload_calendar(request.user, upload.read(), filename=upload.name)
+            source = services.upload_calendar(upload.read(), filename=upload.name, by=request.user)
         return Response(CalendarSourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
 

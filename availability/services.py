@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from onehand.errors import Invalid, NotAllowed
 from rotation.models import Rotation, RotationMember, Team
+from rotation.permissions import Actor, SystemActor
 from rotation.selectors import is_manager, person_of
 
 from . import ics_sandbox, selectors, tasks
@@ -127,7 +128,7 @@ def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> No
 
 @transaction.atomic
 def mark(
-    user, start: datetime, end: datetime, kind: str, *, reason: str = "", enforce_lock: bool = True
+    start: datetime, end: datetime, kind: str, *, reason: str = "", enforce_lock: bool = True, by
 ) -> Change:
     """Mark [start, end) unavailable or preferred, replacing whatever was entered there.
 
@@ -136,6 +137,7 @@ def mark(
     A swap request passes enforce_lock=False: a lock stops casual edits, and the swap is
     exactly the way around it.
     """
+    user = by
     if kind not in Kind.values:
         raise AvailabilityError("Choose unavailable or preferred.")
     _check_span(start, end)
@@ -157,8 +159,9 @@ def mark(
 
 
 @transaction.atomic
-def clear(user, start: datetime, end: datetime) -> Change:
+def clear(start: datetime, end: datetime, *, by) -> Change:
     """Remove every entered mark from [start, end)."""
+    user = by
     _check_span(start, end)
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     _check_unlocked(user, start, end)
@@ -168,41 +171,44 @@ def clear(user, start: datetime, end: datetime) -> Change:
 
 @transaction.atomic
 def toggle_days(
-    user, first: date, last: date, kind: str, *, reason: str = "", time_zone: str | None = None
+    first: date, last: date, kind: str, *, reason: str = "", time_zone: str | None = None, by
 ) -> Change:
     """What a click on the month grid does: local days first..last, both included.
 
     If those days are already all marked with `kind`, they are cleared; otherwise they
     are marked. `kind` "clear" always clears.
     """
+    user = by
     first, last = min(first, last), max(first, last)
     tz = ZoneInfo(time_zone or _time_zone(user))
     start, end = iv.local_days(first, last, tz)
     if kind == CLEAR:
-        return clear(user, start, end)
+        return clear(start, end, by=user)
     if kind not in Kind.values:
         raise AvailabilityError("Choose unavailable, preferred or clear.")
     marked = AvailabilityEntry.objects.filter(
         user=user, source=AvailabilityEntry.Source.MANUAL, kind=kind, start__lt=end, end__gt=start
     ).values_list("start", "end")
     if iv.covers(marked, start, end):
-        return clear(user, start, end)
-    return mark(user, start, end, kind, reason=reason)
+        return clear(start, end, by=user)
+    return mark(start, end, kind, reason=reason, by=user)
 
 
 @transaction.atomic
 def change_entry(
-    user, entry: AvailabilityEntry, *, start: datetime, end: datetime, kind: str, reason: str = ""
+    entry: AvailabilityEntry, *, start: datetime, end: datetime, kind: str, reason: str = "", by
 ) -> AvailabilityEntry:
     """Move or re-label one entered entry (the API's PUT/PATCH)."""
+    user = by
     _own_manual(user, entry)
     _check_unlocked(user, entry.start, entry.end)
     entry.delete()
-    return mark(user, start, end, kind, reason=reason).entry
+    return mark(start, end, kind, reason=reason, by=user).entry
 
 
 @transaction.atomic
-def delete_entry(user, entry: AvailabilityEntry) -> None:
+def delete_entry(entry: AvailabilityEntry, *, by) -> None:
+    user = by
     _own_manual(user, entry)
     _check_unlocked(user, entry.start, entry.end)
     entry.delete()
@@ -250,18 +256,19 @@ def unlock_availability(lock: AvailabilityLock, *, by) -> None:
 
 @transaction.atomic
 def claim_qualification(
-    user,
     requirement: DutyRequirement,
     *,
     obtained_on: date,
     expires_on: date | None = None,
     evidence: str = "",
     evidence_url: str = "",
+    by,
 ) -> Qualification:
     """Claim to meet a requirement; a manager then verifies or rejects it.
 
     A second claim while one is open replaces the open one (new evidence, same review).
     """
+    user = by
     if requirement.is_automatic:
         raise AvailabilityError(
             "Shadow shifts count by themselves once they are done; there is nothing to claim."
@@ -319,7 +326,8 @@ def review_qualification(
 
 
 @transaction.atomic
-def withdraw_claim(user, qualification: Qualification) -> None:
+def withdraw_claim(qualification: Qualification, *, by) -> None:
+    user = by
     if qualification.user_id != user.pk:
         raise NotAllowed("You can only withdraw your own claims.")
     if qualification.status != Qualification.Status.CLAIMED:
@@ -415,8 +423,9 @@ def _enqueue_import(source_id: int) -> None:
 
 
 @transaction.atomic
-def add_calendar_url(user, url: str, *, name: str = "") -> CalendarSource:
+def add_calendar_url(url: str, *, name: str = "", by) -> CalendarSource:
     """Connect a calendar by its secret ICS address; the import runs on a worker."""
+    user = by
     url = url.strip()
     if not url:
         raise AvailabilityError("Paste your calendar's secret iCal/ICS address.")
@@ -435,11 +444,14 @@ def add_calendar_url(user, url: str, *, name: str = "") -> CalendarSource:
     if not created and name.strip():
         source.name = name.strip()[:120]
         source.save(update_fields=["name"])
-    return refresh_calendar(source)
+    return refresh_calendar(source, by=user)
 
 
 @transaction.atomic
-def refresh_calendar(source: CalendarSource) -> CalendarSource:
+def refresh_calendar(source: CalendarSource, *, by: Actor) -> CalendarSource:
+    """Fetch a URL source again now (in the worker); only its owner or the system asks."""
+    if not isinstance(by, SystemActor) and by.pk != source.user_id:
+        raise NotAllowed("You can only refresh your own calendars.")
     if source.kind != CalendarSource.Kind.URL:
         raise AvailabilityError("An uploaded file can't be refreshed: upload it again.")
     CalendarSource.objects.filter(pk=source.pk).update(status=CalendarSource.Status.PENDING)
@@ -504,7 +516,11 @@ def _parse(user, data: bytes, window: tuple[datetime, datetime]) -> list[BusyInt
 
 
 def import_calendar_data(
-    source: CalendarSource, data: bytes, *, window: tuple[datetime, datetime] | None = None
+    source: CalendarSource,
+    data: bytes,
+    *,
+    by: Actor,
+    window: tuple[datetime, datetime] | None = None,
 ) -> int:
     """Replace the source's imported busy times in the window with those in `data`.
 
@@ -528,9 +544,10 @@ def import_calendar_data(
 
 
 def upload_calendar(
-    user, data: bytes, *, filename: str = "", window: tuple[datetime, datetime] | None = None
+    data: bytes, *, filename: str = "", window: tuple[datetime, datetime] | None = None, by
 ) -> CalendarSource:
     """Import an uploaded .ics file; uploading again replaces the last upload's entries."""
+    user = by
     window = window or import_window(user)
     busy = _parse(user, data, window)  # before any write: a bad file changes nothing
     name = (filename or "Uploaded calendar").strip()[:120]
@@ -553,7 +570,7 @@ def upload_calendar(
 
 
 def run_calendar_import(
-    source_id: int, *, window: tuple[datetime, datetime] | None = None
+    source_id: int, *, by: Actor, window: tuple[datetime, datetime] | None = None
 ) -> CalendarSource | None:
     """Fetch a URL source and import it, recording the outcome on the source.
 
@@ -573,7 +590,7 @@ def run_calendar_import(
             timeout=FETCH_TIMEOUT_SECONDS,
             allow_private=getattr(settings, "ONEHAND_ICS_ALLOW_PRIVATE", False),
         )
-        import_calendar_data(source, data, window=window)
+        import_calendar_data(source, data, by=by, window=window)
     except CalendarImportError as error:
         CalendarSource.objects.filter(pk=source.pk).update(
             status=CalendarSource.Status.ERROR, last_error=str(error)
@@ -582,8 +599,9 @@ def run_calendar_import(
 
 
 @transaction.atomic
-def remove_calendar(user, source: CalendarSource) -> None:
+def remove_calendar(source: CalendarSource, *, by) -> None:
     """Disconnect a calendar and drop what it imported (entered marks stay)."""
+    user = by
     if source.user_id != user.pk:
         raise NotAllowed("You can only remove your own calendars.")
     source.delete()

@@ -140,12 +140,12 @@ def mark_days(request):
         month = data.get("month") or month
         try:
             change = services.toggle_days(
-                request.user,
                 data["first"],
                 data["last"],
                 data["kind"],
                 reason=data["reason"],
                 time_zone=request.time_zone,
+                by=request.user,
             )
             status, ok = describe(change, request.time_zone), True
         except DomainError as error:
@@ -174,9 +174,9 @@ def add_entry(request):
     start, end = form.span(request.time_zone)
     try:
         if data["kind"] == services.CLEAR:
-            change = services.clear(request.user, start, end)
+            change = services.clear(start, end, by=request.user)
         else:
-            change = services.mark(request.user, start, end, data["kind"], reason=data["reason"])
+            change = services.mark(start, end, data["kind"], reason=data["reason"], by=request.user)
         messages.success(request, describe(change, request.time_zone))
     except DomainError as error:
         messages.error(request, str(error))
@@ -189,7 +189,7 @@ def delete_entry(request, pk):
     entry = get_object_or_404(AvailabilityEntry, pk=pk, user=request.user)
     month = entry.start.astimezone(ZoneInfo(request.time_zone)).date().replace(day=1)
     try:
-        services.delete_entry(request.user, entry)
+        services.delete_entry(entry, by=request.user)
         messages.success(request, "Saved: the entry was removed.")
     except DomainError as error:
         messages.error(request, str(error))
@@ -221,7 +221,7 @@ def calendar_add(request):
     if form.is_valid():
         try:
             services.add_calendar_url(
-                request.user, form.cleaned_data["url"], name=form.cleaned_data["name"]
+                form.cleaned_data["url"], name=form.cleaned_data["name"], by=request.user
             )
         except DomainError as error:
             messages.error(request, str(error))
@@ -243,7 +243,7 @@ def calendar_upload(request):
             raise CalendarImportError(
                 f"The calendar is too big. The limit is {MAX_ICS_BYTES // (1024 * 1024)} MB."
             )
-        source = services.upload_calendar(request.user, upload.read(), filename=upload.name)
+        source = services.upload_calendar(upload.read(), filename=upload.name, by=request.user)
         messages.success(
             request, f"Imported {source.imported_count} busy time(s) from {source.name}."
         )
@@ -267,7 +267,7 @@ def calendar_status(request, pk):
 def calendar_refresh(request, pk):
     source = _own_source(request, pk)
     try:
-        services.refresh_calendar(source)
+        services.refresh_calendar(source, by=request.user)
     except DomainError as error:
         messages.error(request, str(error))
     return redirect("calendars")
@@ -277,7 +277,7 @@ def calendar_refresh(request, pk):
 @require_POST
 def calendar_remove(request, pk):
     source = _own_source(request, pk)
-    services.remove_calendar(request.user, source)
+    services.remove_calendar(source, by=request.user)
     messages.success(request, f"Disconnected {source.name}; its busy times were removed.")
     return redirect("calendars")
 
@@ -295,7 +295,7 @@ def claim(request, pk):
     form = ClaimForm(request.POST or None, initial={"obtained_on": _today(request)})
     if request.method == "POST" and form.is_valid():
         try:
-            services.claim_qualification(request.user, requirement, **form.cleaned_data)
+            services.claim_qualification(requirement, **form.cleaned_data, by=request.user)
             messages.success(
                 request,
                 f"Claim sent: a manager of {requirement.rotation.team.name} will verify it.",
@@ -311,7 +311,7 @@ def claim(request, pk):
 def withdraw(request, pk):
     qualification = get_object_or_404(Qualification, pk=pk, user=request.user)
     try:
-        services.withdraw_claim(request.user, qualification)
+        services.withdraw_claim(qualification, by=request.user)
         messages.success(request, "Claim withdrawn.")
     except DomainError as error:
         messages.error(request, str(error))

@@ -81,6 +81,7 @@ def seed(out: Path) -> None:
     from planning import services as planning_services
     from rotation import services
     from rotation.models import Membership, Person, Rotation, RotationMember, Shift, Team
+    from rotation.permissions import SYSTEM
     from rotation.shifts import month_bounds
 
     User = get_user_model()
@@ -97,7 +98,9 @@ def seed(out: Path) -> None:
     lead = User.objects.create_user(
         "lead", "lead@load.example", first_name="Lena", last_name="Lead"
     )
-    services.ensure_person(lead, time_zone="Europe/London", country="GB", phone="+44 20 7946 0999")
+    services.ensure_person(
+        lead, by=SYSTEM, time_zone="Europe/London", country="GB", phone="+44 20 7946 0999"
+    )
     Membership.objects.create(team=team, user=lead, role=Membership.Role.MANAGER)
     engineers = []
     for i in range(PEOPLE):
@@ -108,7 +111,9 @@ def seed(out: Path) -> None:
             first_name=f"Engineer{i:02d}",
             last_name="Load",
         )
-        services.ensure_person(user, time_zone=zone, country=country, phone=f"{phone}{i:03d}")
+        services.ensure_person(
+            user, by=SYSTEM, time_zone=zone, country=country, phone=f"{phone}{i:03d}"
+        )
         Membership.objects.create(team=team, user=user)
         engineers.append(user)
     for i, user in enumerate(engineers):

@@ -164,12 +164,12 @@ def request_swap(
         return existing  # a double submit or a second tab: one request
     rotation = shift.roster.rotation
     availability.mark(
-        user,
         unavailable_from or shift.start,
         unavailable_to or shift.end,
         "unavailable",
         reason=(reason or "Can't make an on-call shift")[:200],
         enforce_lock=False,
+        by=user,
     )
     deadline = max(now, shift.start - timedelta(hours=rotation.swap_deadline_hours))
     request = SwapRequest.objects.create(

@@ -93,12 +93,31 @@ class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
         return selectors.memberships_for(self.request.user).order_by("team_id", "id")
 
 
-class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
+class RotationViewSet(viewsets.ModelViewSet):
     serializer_class = RotationSerializer
     permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
 
     def get_queryset(self):
         return selectors.rotations_for(self.request.user).order_by("id")
+
+    def _save(self, serializer, rotation=None):
+        """The same service as the rotation page: one coverage rule, one message."""
+        data = dict(serializer.validated_data)
+        windows = data.pop("windows", None)
+        team = data.pop("team", None) or rotation.team
+        serializer.instance = services.save_rotation(
+            by=self.request.user,
+            team=team,
+            fields=data,
+            windows=None if windows is None else [services.WindowSpec(**w) for w in windows],
+            rotation=rotation,
+        )
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer, rotation=serializer.instance)
 
     @extend_schema(
         parameters=[

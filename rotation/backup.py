@@ -35,6 +35,8 @@ from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .permissions import Actor, require_actor
+
 FORMAT = "onehand-team"
 VERSION = 1
 USERS = "users"
@@ -445,8 +447,9 @@ def _restore_auto_times(model, objs: list, values: list[dict]) -> None:
     model.objects.bulk_update(objs, names, batch_size=500)
 
 
-def import_team(data: dict):
+def import_team(data: dict, *, by: Actor):
     """Create the team of an export in this instance, with new ids; all or nothing."""
+    require_actor(by)
     _check_header(data)
     try:
         with transaction.atomic():

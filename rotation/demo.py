@@ -8,6 +8,7 @@ from django.db import transaction
 
 from . import services
 from .models import Membership, Person, Roster, Rotation, RotationMember, Shift, Team
+from .permissions import SYSTEM
 from .shifts import month_bounds
 
 User = get_user_model()
@@ -39,7 +40,7 @@ def _user(username, first, last, zone, country, phone) -> User:
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save()
-    services.ensure_person(user, time_zone=zone, country=country, phone=phone)
+    services.ensure_person(user, by=SYSTEM, time_zone=zone, country=country, phone=phone)
     return user
 
 

@@ -35,8 +35,22 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = ["joined_on"]
 
 
+class CoverageWindowSerializer(serializers.Serializer):
+    """A follow-the-sun region's daily window in that region's own time zone."""
+
+    label = serializers.CharField(max_length=40)
+    time_zone = serializers.CharField(validators=[validate_time_zone])
+    start = serializers.TimeField()
+    end = serializers.TimeField()
+
+
 class RotationSerializer(serializers.ModelSerializer):
     time_zone = serializers.CharField(validators=[validate_time_zone], default="UTC")
+    windows = CoverageWindowSerializer(
+        many=True,
+        required=False,
+        help_text="Follow-the-sun regions (at least two, covering the day); omit to keep them.",
+    )
 
     class Meta:
         model = Rotation
@@ -62,6 +76,7 @@ class RotationSerializer(serializers.ModelSerializer):
             "offers_at_once",
             "swap_deadline_hours",
             "swaps_need_approval",
+            "windows",
         ]
 
 

@@ -30,7 +30,9 @@ from .shifts import ShiftWindow, shift_windows
 User = get_user_model()
 
 
-def ensure_person(user, **fields) -> Person:
+def ensure_person(user, *, by: Actor, **fields) -> Person:
+    """A user's profile (zone, country, phone...), created or changed."""
+    require_actor(by)
     person, created = Person.objects.get_or_create(user=user, defaults=fields)
     if not created and fields:
         for key, value in fields.items():
@@ -69,7 +71,7 @@ def rotation_windows(rotation: Rotation, period_start: date, period_end: date):
     ]
 
 
-def set_rotation_people(rotation: Rotation, users) -> None:
+def _set_rotation_people(rotation: Rotation, users) -> None:
     """Who takes shifts; people keep their 'since' date (it pro-rates their past load)."""
     wanted = {u.pk for u in users}
     RotationMember.objects.filter(rotation=rotation).exclude(user_id__in=wanted).delete()
@@ -181,7 +183,9 @@ def publish_roster(roster: Roster, *, by: Actor) -> Roster:
     return roster
 
 
-def beat_heartbeat(now: datetime | None = None) -> None:
+def beat_heartbeat(*, by: Actor, now: datetime | None = None) -> None:
+    """Beat is alive: /healthz and /metrics read this row's age."""
+    require_actor(by)
     Heartbeat.objects.update_or_create(name="beat", defaults={"at": now or datetime.now(UTC)})
 
 
@@ -261,7 +265,7 @@ def save_rotation(
         kept.add(window.pk)
     rotation.windows.exclude(pk__in=kept).delete()
     if people is not None:
-        set_rotation_people(rotation, people)
+        _set_rotation_people(rotation, people)
     return rotation
 
 

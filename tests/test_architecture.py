@@ -56,26 +56,50 @@ def test_the_layers_contract_names_every_app_in_the_readme_order():
     assert "notifications → planning → availability → rotation → onehand base" in readme
 
 
+# Public functions of the service modules that only read or compute (no write, no actor).
+READS = {
+    "rotation.services": {"rotation_windows", "window_defs", "coverage_problem", "audit"},
+    "availability.services": {"import_window", "lock_message", "url_sources_due"},
+    "planning.services": {"recommend_for", "check_slot"},
+    "rotation.backup": {"counts", "export_team"},
+}
+
+
 def _write_services():
     from availability import services as availability_services
     from planning import services as planning_services
-    from planning import swaps
+    from rotation import backup, history
     from rotation import services as rotation_services
 
-    for module in (rotation_services, availability_services, planning_services, swaps):
+    modules = (rotation_services, availability_services, planning_services, history, backup)
+    for module in modules:
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            if name in READS.get(module.__name__, ()):
                 continue
             yield module.__name__, name, inspect.signature(function)
 
 
-@pytest.mark.parametrize("actor_param", ["by"])
-def test_no_write_service_lets_the_actor_default_to_nobody(actor_param):
-    """A service that takes an actor must be given one: no default skips the check."""
-    defaulted = [
-        f"{module}.{name}"
-        for module, name, signature in _write_services()
-        if actor_param in signature.parameters
-        and signature.parameters[actor_param].default is not inspect.Parameter.empty
+def test_every_write_service_requires_an_explicit_actor():
+    """No write service can be called without an actor: `by` is keyword-only and required."""
+    services = list(_write_services())
+    assert len(services) > 20
+    missing = [
+        f"{module}.{name}{signature}"
+        for module, name, signature in services
+        if "by" not in signature.parameters
+        or signature.parameters["by"].kind is not inspect.Parameter.KEYWORD_ONLY
+        or signature.parameters["by"].default is not inspect.Parameter.empty
     ]
-    assert defaulted == []
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_a_write_service_called_without_an_actor_refuses_before_writing():
+    from rotation import services
+    from rotation.models import Team
+
+    with pytest.raises(TypeError):
+        services.create_team(name="Nobody's", slug="nobody", by=None)
+    assert not Team.objects.filter(slug="nobody").exists()

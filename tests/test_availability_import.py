@@ -17,6 +17,7 @@ import time_machine
 from availability import services, tasks
 from availability.ics import parse_busy_intervals
 from availability.models import AvailabilityEntry, CalendarSource
+from rotation.permissions import SYSTEM
 from tests.factories import TeamFactory, engineer, manager
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def expected(name: str, user) -> list[tuple[datetime, datetime]]:
 @time_machine.travel(MARCH_2025)
 def test_an_uploaded_google_export_becomes_unavailability_without_titles(alice):
     source = services.upload_calendar(
-        alice, (ICS / "google.ics").read_bytes(), filename="google.ics"
+        (ICS / "google.ics").read_bytes(), filename="google.ics", by=alice
     )
     assert source.status == "ok" and source.imported_count == len(expected("google.ics", alice))
     assert spans(alice, source="calendar") == expected("google.ics", alice)
@@ -73,24 +74,24 @@ def test_an_uploaded_google_export_becomes_unavailability_without_titles(alice):
 
 @time_machine.travel(MARCH_2025)
 def test_out_of_office_is_labelled_as_such(alice):
-    services.upload_calendar(alice, (ICS / "outlook.ics").read_bytes())
+    services.upload_calendar((ICS / "outlook.ics").read_bytes(), by=alice)
     assert AvailabilityEntry.objects.filter(reason="Out of office (calendar)").exists()
 
 
 @time_machine.travel(MARCH_2025)
 def test_reimport_replaces_only_that_calendars_entries(alice):
     manual = services.mark(
-        alice, utc(2025, 3, 20, 15), utc(2025, 3, 20, 18), "unavailable", reason="Dentist"
+        utc(2025, 3, 20, 15), utc(2025, 3, 20, 18), "unavailable", reason="Dentist", by=alice
     )
     other = CalendarSource.objects.create(
         user=alice, name="Home", kind="url", url="https://h.example/x.ics"
     )
-    services.import_calendar_data(other, (ICS / "apple.ics").read_bytes())
+    services.import_calendar_data(other, (ICS / "apple.ics").read_bytes(), by=SYSTEM)
     apple = spans(alice, calendar=other)
     assert apple
 
-    upload = services.upload_calendar(alice, (ICS / "google.ics").read_bytes())
-    services.upload_calendar(alice, (ICS / "outlook.ics").read_bytes())
+    upload = services.upload_calendar((ICS / "google.ics").read_bytes(), by=alice)
+    services.upload_calendar((ICS / "outlook.ics").read_bytes(), by=alice)
 
     assert spans(alice, calendar=upload) == expected("outlook.ics", alice)
     assert spans(alice, calendar=other) == apple
@@ -108,10 +109,10 @@ def test_reimport_replaces_only_that_calendars_entries(alice):
     ],
 )
 def test_a_bad_file_changes_nothing(alice, name, message):
-    services.upload_calendar(alice, (ICS / "google.ics").read_bytes())
+    services.upload_calendar((ICS / "google.ics").read_bytes(), by=alice)
     before = spans(alice)
     with pytest.raises(services.CalendarImportError, match=message):
-        services.upload_calendar(alice, (ICS / name).read_bytes())
+        services.upload_calendar((ICS / name).read_bytes(), by=alice)
     assert spans(alice) == before
     assert CalendarSource.objects.get(user=alice).status == "ok"
 
@@ -133,10 +134,10 @@ def test_a_bad_upload_shows_the_message_on_the_page_and_changes_nothing(client, 
 @time_machine.travel(MARCH_2025)
 def test_a_locked_month_keeps_what_was_imported_before(alice):
     team = alice.teams.get()
-    services.upload_calendar(alice, (ICS / "google.ics").read_bytes())
+    services.upload_calendar((ICS / "google.ics").read_bytes(), by=alice)
     march = [s for s in spans(alice) if s[0] < utc(2025, 4, 1)]
     services.lock_availability(team, date(2025, 3, 1), date(2025, 4, 1), by=manager(team))
-    services.upload_calendar(alice, (ICS / "apple.ics").read_bytes())
+    services.upload_calendar((ICS / "apple.ics").read_bytes(), by=alice)
     assert [s for s in spans(alice) if s[0] < utc(2025, 4, 1)] == march
     # April is open, so it now holds what apple.ics has there (nothing).
     assert [s for s in spans(alice) if s[0] >= utc(2025, 4, 1)] == [
@@ -181,7 +182,7 @@ def test_an_ics_address_is_fetched_by_the_task_and_refreshed(
     url, publish = ics_server
     publish("google.ics")
     with django_capture_on_commit_callbacks(execute=True) as queued:
-        source = services.add_calendar_url(alice, url, name="Work")
+        source = services.add_calendar_url(url, name="Work", by=alice)
     assert len(queued) == 1  # the task is queued only once the source is committed
     source.refresh_from_db()
     assert source.status == "ok", source.last_error
@@ -210,7 +211,7 @@ def test_loopback_addresses_are_refused_by_default(
     url, publish = ics_server
     publish("google.ics")
     with django_capture_on_commit_callbacks(execute=True):
-        source = services.add_calendar_url(alice, url)
+        source = services.add_calendar_url(url, by=alice)
     source.refresh_from_db()
     assert source.status == "error" and "private or local network" in source.last_error
     assert not spans(alice)
@@ -251,7 +252,7 @@ def test_disconnecting_removes_what_the_calendar_imported(client, alice):
     AvailabilityEntry.objects.create(
         user=alice, start=utc(2026, 1, 1), end=utc(2026, 1, 2), source="calendar", calendar=source
     )
-    services.mark(alice, utc(2026, 1, 5), utc(2026, 1, 6), "unavailable")
+    services.mark(utc(2026, 1, 5), utc(2026, 1, 6), "unavailable", by=alice)
     client.force_login(alice)
     client.post(f"/availability/calendars/{source.pk}/remove/")
     assert spans(alice) == [(utc(2026, 1, 5), utc(2026, 1, 6))]

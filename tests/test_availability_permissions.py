@@ -36,10 +36,10 @@ def world():
     join_rotation(rotation, amara, ben)
     requirement = DutyRequirementFactory(rotation=rotation)
     entry = services.mark(
-        amara, utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", reason="Private"
+        utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", reason="Private", by=amara
     ).entry
     claim = services.claim_qualification(
-        amara, requirement, obtained_on=date(2026, 1, 1), evidence="cert"
+        requirement, obtained_on=date(2026, 1, 1), evidence="cert", by=amara
     )
     source = CalendarSource.objects.create(
         user=amara, name="Work", kind="url", url="https://c.example/secret.ics"

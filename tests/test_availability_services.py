@@ -30,22 +30,24 @@ def manual(user):
 
 def test_marking_29_to_31_march_in_london_spans_the_clock_change():
     person = engineer(TeamFactory(), time_zone=LONDON)
-    services.toggle_days(person, date(2026, 3, 29), date(2026, 3, 31), "unavailable", reason="Trip")
+    services.toggle_days(
+        date(2026, 3, 29), date(2026, 3, 31), "unavailable", reason="Trip", by=person
+    )
     # 29 March starts at 00:00 GMT; 1 April starts at 00:00 BST, an hour earlier in UTC.
     assert manual(person) == [(utc(2026, 3, 29, 0), utc(2026, 3, 31, 23), "unavailable", "Trip")]
 
 
 def test_marking_in_new_york_uses_new_york_midnights():
     person = engineer(TeamFactory(), time_zone="America/New_York")
-    services.toggle_days(person, date(2026, 3, 8), date(2026, 3, 8), "unavailable")
+    services.toggle_days(date(2026, 3, 8), date(2026, 3, 8), "unavailable", by=person)
     # 8 March 2026 is the US clock change: a 23-hour day.
     assert manual(person) == [(utc(2026, 3, 8, 5), utc(2026, 3, 9, 4), "unavailable", "")]
 
 
 def test_toggling_marked_days_clears_them_and_splits_a_longer_entry():
     person = engineer(TeamFactory(), time_zone=LONDON)
-    services.toggle_days(person, date(2026, 12, 1), date(2026, 12, 10), "unavailable")
-    change = services.toggle_days(person, date(2026, 12, 4), date(2026, 12, 5), "unavailable")
+    services.toggle_days(date(2026, 12, 1), date(2026, 12, 10), "unavailable", by=person)
+    change = services.toggle_days(date(2026, 12, 4), date(2026, 12, 5), "unavailable", by=person)
     assert change.action == "cleared"
     assert manual(person) == [
         (utc(2026, 12, 1), utc(2026, 12, 4), "unavailable", ""),
@@ -56,14 +58,14 @@ def test_toggling_marked_days_clears_them_and_splits_a_longer_entry():
 def test_adjacent_days_join_into_one_entry():
     person = engineer(TeamFactory(), time_zone=LONDON)
     for day in (1, 2, 3):
-        services.toggle_days(person, date(2026, 12, day), date(2026, 12, day), "unavailable")
+        services.toggle_days(date(2026, 12, day), date(2026, 12, day), "unavailable", by=person)
     assert manual(person) == [(utc(2026, 12, 1), utc(2026, 12, 4), "unavailable", "")]
 
 
 def test_marking_preferred_over_unavailable_replaces_it():
     person = engineer(TeamFactory(), time_zone=LONDON)
-    services.toggle_days(person, date(2026, 12, 1), date(2026, 12, 3), "unavailable")
-    services.toggle_days(person, date(2026, 12, 2), date(2026, 12, 2), "preferred")
+    services.toggle_days(date(2026, 12, 1), date(2026, 12, 3), "unavailable", by=person)
+    services.toggle_days(date(2026, 12, 2), date(2026, 12, 2), "preferred", by=person)
     assert manual(person) == [
         (utc(2026, 12, 1), utc(2026, 12, 2), "unavailable", ""),
         (utc(2026, 12, 2), utc(2026, 12, 3), "preferred", ""),
@@ -75,7 +77,7 @@ def test_a_part_day_is_kept_to_the_minute():
     person = engineer(TeamFactory(), time_zone=LONDON)
     tz = ZoneInfo(LONDON)
     start = datetime.combine(date(2026, 7, 1), time(13, 30), tzinfo=tz)
-    services.mark(person, start, start + timedelta(hours=2), "unavailable", reason="Dentist")
+    services.mark(start, start + timedelta(hours=2), "unavailable", reason="Dentist", by=person)
     assert manual(person) == [
         (utc(2026, 7, 1, 12, 30), utc(2026, 7, 1, 14, 30), "unavailable", "Dentist")
     ]
@@ -83,8 +85,8 @@ def test_a_part_day_is_kept_to_the_minute():
 
 def test_clear_kind_always_clears():
     person = engineer(TeamFactory(), time_zone=LONDON)
-    services.toggle_days(person, date(2026, 12, 1), date(2026, 12, 2), "preferred")
-    services.toggle_days(person, date(2026, 12, 1), date(2026, 12, 1), "clear")
+    services.toggle_days(date(2026, 12, 1), date(2026, 12, 2), "preferred", by=person)
+    services.toggle_days(date(2026, 12, 1), date(2026, 12, 1), "clear", by=person)
     assert manual(person) == [(utc(2026, 12, 2), utc(2026, 12, 3), "preferred", "")]
 
 
@@ -92,15 +94,15 @@ def test_a_locked_period_refuses_changes_and_says_a_swap_is_needed():
     team = TeamFactory(name="Payments")
     boss = manager(team)
     person = engineer(team, time_zone=LONDON)
-    services.toggle_days(person, date(2026, 12, 24), date(2026, 12, 24), "unavailable")
+    services.toggle_days(date(2026, 12, 24), date(2026, 12, 24), "unavailable", by=person)
     services.lock_availability(team, date(2026, 12, 1), date(2027, 1, 1), by=boss)
     with pytest.raises(services.AvailabilityLocked, match="need a swap"):
-        services.toggle_days(person, date(2026, 12, 30), date(2027, 1, 2), "unavailable")
+        services.toggle_days(date(2026, 12, 30), date(2027, 1, 2), "unavailable", by=person)
     entry = AvailabilityEntry.objects.get(user=person)
     with pytest.raises(services.AvailabilityLocked):
-        services.delete_entry(person, entry)
+        services.delete_entry(entry, by=person)
     # January is still open.
-    services.toggle_days(person, date(2027, 1, 2), date(2027, 1, 2), "unavailable")
+    services.toggle_days(date(2027, 1, 2), date(2027, 1, 2), "unavailable", by=person)
     assert len(manual(person)) == 2
 
 
@@ -115,7 +117,7 @@ def test_locks_of_other_teams_do_not_apply():
     team, other = TeamFactory(), TeamFactory()
     services.lock_availability(other, date(2026, 12, 1), date(2027, 1, 1), by=manager(other))
     person = engineer(team)
-    services.toggle_days(person, date(2026, 12, 5), date(2026, 12, 5), "unavailable")
+    services.toggle_days(date(2026, 12, 5), date(2026, 12, 5), "unavailable", by=person)
     assert len(manual(person)) == 1
 
 
@@ -132,9 +134,9 @@ def test_calendar_entries_are_not_changed_by_hand():
         calendar=source,
     )
     with pytest.raises(services.AvailabilityError, match="calendar"):
-        services.delete_entry(person, entry)
+        services.delete_entry(entry, by=person)
     # Toggling days leaves the imported entry in place.
-    services.toggle_days(person, date(2026, 12, 1), date(2026, 12, 1), "clear")
+    services.toggle_days(date(2026, 12, 1), date(2026, 12, 1), "clear", by=person)
     assert AvailabilityEntry.objects.filter(pk=entry.pk).exists()
 
 
@@ -149,9 +151,9 @@ def test_the_database_refuses_an_entry_that_ends_before_it_starts():
 def test_unavailability_by_person_is_merged_clipped_and_has_every_key():
     team = TeamFactory()
     a, b = engineer(team), engineer(team)
-    services.mark(a, utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", reason="x")
-    services.mark(a, utc(2026, 12, 3), utc(2026, 12, 5), "unavailable", reason="y")
-    services.mark(a, utc(2026, 12, 10), utc(2026, 12, 11), "preferred")
+    services.mark(utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", reason="x", by=a)
+    services.mark(utc(2026, 12, 3), utc(2026, 12, 5), "unavailable", reason="y", by=a)
+    services.mark(utc(2026, 12, 10), utc(2026, 12, 11), "preferred", by=a)
     found = selectors.unavailability_by_person([a.pk, b.pk], utc(2026, 12, 2), utc(2026, 12, 31))
     assert found == {a.pk: [(utc(2026, 12, 2), utc(2026, 12, 5))], b.pk: []}
     assert selectors.preferences_by_person([a.pk], utc(2026, 12, 1), utc(2027, 1, 1)) == {
@@ -164,8 +166,8 @@ def test_availability_selectors_use_one_query(size, django_assert_num_queries):
     team = TeamFactory()
     people = [engineer(team) for _ in range(size)]
     for person in people:
-        services.mark(person, utc(2026, 12, 1), utc(2026, 12, 3), "unavailable")
-        services.mark(person, utc(2026, 12, 5), utc(2026, 12, 6), "preferred")
+        services.mark(utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", by=person)
+        services.mark(utc(2026, 12, 5), utc(2026, 12, 6), "preferred", by=person)
     ids = [p.pk for p in people]
     with django_assert_num_queries(1):
         found = selectors.unavailability_by_person(ids, utc(2026, 12, 1), utc(2027, 1, 1))

@@ -43,7 +43,7 @@ def allocate(t, percent, *, by=None, person=None):
 def test_half_allocation_plus_a_week_off(team):
     allocate(team, 50)
     # Monday 7 to Sunday 13 December: five working days off.
-    services.toggle_days(team["person"], date(2026, 12, 7), date(2026, 12, 13), "unavailable")
+    services.toggle_days(date(2026, 12, 7), date(2026, 12, 13), "unavailable", by=team["person"])
     u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
     assert u.allocation == pytest.approx(0.5)
     assert u.time_off == pytest.approx(5 / WORKING_DAYS_IN_DECEMBER, abs=1e-4)
@@ -52,7 +52,7 @@ def test_half_allocation_plus_a_week_off(team):
 
 
 def test_the_total_rises_with_the_allocation(team):
-    services.toggle_days(team["person"], date(2026, 12, 7), date(2026, 12, 13), "unavailable")
+    services.toggle_days(date(2026, 12, 7), date(2026, 12, 13), "unavailable", by=team["person"])
     totals = []
     for percent in (0, 25, 50, 75):
         allocate(team, percent)
@@ -66,9 +66,9 @@ def test_the_total_rises_with_the_allocation(team):
 
 def test_time_off_only_counts_working_hours(team):
     # A weekend away and an evening out take no working time.
-    services.toggle_days(team["person"], date(2026, 12, 5), date(2026, 12, 6), "unavailable")
+    services.toggle_days(date(2026, 12, 5), date(2026, 12, 6), "unavailable", by=team["person"])
     evening = datetime.combine(date(2026, 12, 8), time(18), tzinfo=LONDON)
-    services.mark(team["person"], evening, evening.replace(hour=23), "unavailable")
+    services.mark(evening, evening.replace(hour=23), "unavailable", by=team["person"])
     u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
     assert u.time_off == 0
 
@@ -107,7 +107,7 @@ def test_working_hours_come_from_the_persons_profile(team):
         work_days="0,1,2", work_start=time(10), work_end=time(14)
     )
     services.toggle_days(
-        team["person"], date(2026, 12, 7), date(2026, 12, 7), "unavailable"
+        date(2026, 12, 7), date(2026, 12, 7), "unavailable", by=team["person"]
     )  # a Monday
     u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
     mon_to_wed = sum(1 for d in range(1, 32) if date(2026, 12, d).weekday() <= 2)
@@ -134,7 +134,7 @@ def test_utilisation_takes_four_queries(size, team, django_assert_num_queries):
     people = [engineer(team["team"]) for _ in range(size)]
     for person in people:
         allocate(team, 20, person=person)
-        services.toggle_days(person, date(2026, 12, 7), date(2026, 12, 8), "unavailable")
+        services.toggle_days(date(2026, 12, 7), date(2026, 12, 8), "unavailable", by=person)
     with django_assert_num_queries(4):
         result = selectors.utilisation_for([p.pk for p in people], *DECEMBER)
     assert len(result) == size and all(u.allocation == pytest.approx(0.2) for u in result.values())

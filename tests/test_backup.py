@@ -27,6 +27,7 @@ from rotation.models import (
     SwapRequest,
     Team,
 )
+from rotation.permissions import SYSTEM
 from tests.factories import (
     DutyRequirementFactory,
     RotationFactory,
@@ -117,12 +118,12 @@ def build_team() -> dict:
     for user in people[:4]:
         verified(user, training, obtained_on=date(2026, 1, 10), by=boss)
     availability.claim_qualification(
-        people[4], training, obtained_on=date(2026, 11, 1), evidence="Certificate #42"
+        training, obtained_on=date(2026, 11, 1), evidence="Certificate #42", by=people[4]
     )
     availability.mark(
-        people[2], utc(2026, 12, 10), utc(2026, 12, 13), "unavailable", reason="Wedding"
+        utc(2026, 12, 10), utc(2026, 12, 13), "unavailable", reason="Wedding", by=people[2]
     )
-    availability.mark(people[3], utc(2026, 12, 19), utc(2026, 12, 21), "preferred")
+    availability.mark(utc(2026, 12, 19), utc(2026, 12, 21), "preferred", by=people[3])
     upload = CalendarSource.objects.create(
         user=people[1], name="work.ics", kind="upload", status="ok", imported_count=1
     )
@@ -231,7 +232,7 @@ def test_a_team_survives_export_wipe_and_import_unchanged():
 
     wipe(first)
     assert not Shift.objects.filter(roster__rotation__team__slug="payments").exists()
-    team = backup.import_team(json.loads(text))
+    team = backup.import_team(json.loads(text), by=SYSTEM)
 
     second = backup.export_team(team)
     assert comparable(second) == comparable(first)
@@ -422,7 +423,7 @@ def test_an_empty_team_round_trips():
     manager(team, username="solo")
     data = backup.export_team(team)
     wipe(data)
-    restored = backup.import_team(json.loads(json.dumps(data)))
+    restored = backup.import_team(json.loads(json.dumps(data)), by=SYSTEM)
     assert comparable(backup.export_team(restored)) == comparable(data)
     assert Person.objects.filter(user__username="solo").exists()
     assert timedelta(0) <= datetime.now(UTC) - restored.memberships.get().user.date_joined

@@ -96,7 +96,7 @@ def test_upload_through_the_service(person, monkeypatch, name):
     data, pattern = SHAPES[name]
     with Measured(monkeypatch) as measured:
         try:
-            services.upload_calendar(person, data, filename=f"{name}.ics")
+            services.upload_calendar(data, filename=f"{name}.ics", by=person)
             outcome = None
         except CalendarImportError as error:
             outcome = str(error)
@@ -168,7 +168,7 @@ def test_url_import_through_the_worker_task(
     pattern = SHAPES[name][1]
     with Measured(monkeypatch) as measured:
         with django_capture_on_commit_callbacks(execute=True):
-            source = services.add_calendar_url(person, f"{hostile_server}/{name}")
+            source = services.add_calendar_url(f"{hostile_server}/{name}", by=person)
     measured.check(name, "url")
     source.refresh_from_db()
     if pattern is None:

@@ -73,7 +73,10 @@ def build_world():
     rotation = RotationFactory(team=team, lead=boss)
     join_rotation(rotation, amara, ben, chloe)
     entry = availability.mark(
-        amara, datetime(2030, 11, 1, tzinfo=UTC), datetime(2030, 11, 3, tzinfo=UTC), "unavailable"
+        datetime(2030, 11, 1, tzinfo=UTC),
+        datetime(2030, 11, 3, tzinfo=UTC),
+        "unavailable",
+        by=amara,
     ).entry
     roster = planning_services.draft_roster(rotation, date(2030, 12, 1), date(2031, 1, 1), by=boss)
     services.publish_roster(roster, by=boss)
@@ -85,7 +88,7 @@ def build_world():
     offer = swap.offers.first() or SwapOffer.objects.create(request=swap, candidate=ben, rank=1)
     requirement = DutyRequirementFactory(rotation=rotation)
     qualification = availability.claim_qualification(
-        amara, requirement, obtained_on=date(2026, 1, 1), evidence="cert"
+        requirement, obtained_on=date(2026, 1, 1), evidence="cert", by=amara
     )
     source = CalendarSource.objects.create(
         user=amara, name="Work", kind="url", url="https://c.example/secret.ics"

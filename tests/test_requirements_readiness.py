@@ -134,7 +134,7 @@ def test_shadow_shifts_are_met_by_past_published_shadow_shifts(rotation_with_rul
     }
     # Shadow shifts can't be claimed: they count by themselves.
     with pytest.raises(services.AvailabilityError, match="count by themselves"):
-        services.claim_qualification(person, shadow, obtained_on=date(2026, 1, 1), evidence="me")
+        services.claim_qualification(shadow, obtained_on=date(2026, 1, 1), evidence="me", by=person)
 
 
 def test_future_draft_and_repeated_shadow_slots_do_not_count(rotation_with_rules):
@@ -180,7 +180,7 @@ def test_claim_then_verify_makes_the_requirement_met(rotation_with_rules):
     person = engineer(r["team"])
     join_rotation(r["rotation"], person)
     claim = services.claim_qualification(
-        person, r["prod"], obtained_on=date(2026, 11, 1), evidence="Ticket OPS-1"
+        r["prod"], obtained_on=date(2026, 11, 1), evidence="Ticket OPS-1", by=person
     )
     assert claim.status == "claimed"
     statuses = {
@@ -204,7 +204,7 @@ def test_claim_sets_expiry_from_the_requirement_and_flags_it_expiring(rotation_w
     obtained = (NOW - timedelta(days=350)).date()
     with time_machine.travel(NOW):
         claim = services.claim_qualification(
-            person, r["ic"], obtained_on=obtained, evidence_url="https://x.example/c"
+            r["ic"], obtained_on=obtained, evidence_url="https://x.example/c", by=person
         )
     assert claim.expires_on == obtained + timedelta(days=365)
     services.review_qualification(claim, by=r["boss"], verify=True)
@@ -221,7 +221,7 @@ def test_a_rejected_claim_stays_missing_and_shows_the_reason(rotation_with_rules
     person = engineer(r["team"])
     join_rotation(r["rotation"], person)
     claim = services.claim_qualification(
-        person, r["prod"], obtained_on=date(2026, 11, 1), evidence="trust me"
+        r["prod"], obtained_on=date(2026, 11, 1), evidence="trust me", by=person
     )
     services.review_qualification(claim, by=r["boss"], verify=False, note="No ticket number")
     status = next(
@@ -242,12 +242,14 @@ def test_claims_need_evidence_membership_and_a_past_date(rotation_with_rules):
     join_rotation(r["rotation"], member)
     with pytest.raises(NotAllowed):
         services.claim_qualification(
-            outsider, r["prod"], obtained_on=date(2026, 1, 1), evidence="x"
+            r["prod"], obtained_on=date(2026, 1, 1), evidence="x", by=outsider
         )
     with pytest.raises(services.AvailabilityError, match="evidence"):
-        services.claim_qualification(member, r["prod"], obtained_on=date(2026, 1, 1))
+        services.claim_qualification(r["prod"], obtained_on=date(2026, 1, 1), by=member)
     with pytest.raises(services.AvailabilityError, match="future"):
-        services.claim_qualification(member, r["prod"], obtained_on=date(2099, 1, 1), evidence="x")
+        services.claim_qualification(
+            r["prod"], obtained_on=date(2099, 1, 1), evidence="x", by=member
+        )
 
 
 def test_one_open_claim_per_requirement_in_the_database(rotation_with_rules):

@@ -4,6 +4,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from rotation.backup import BackupError, counts, import_team
+from rotation.permissions import SYSTEM
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"{file} is not JSON ({exc}); is it an export_team file?") from None
         try:
-            team = import_team(data)
+            team = import_team(data, by=SYSTEM)
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         summary = ", ".join(
