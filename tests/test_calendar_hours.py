@@ -5,14 +5,17 @@ tests/calendar_parsers.py), and every event's UTC start and end must equal the d
 """
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import time_machine
 from django.core import mail
 
 from notifications import entries
+from notifications import mail as mail_module
 from notifications.models import RotationFeed
 from notifications.selectors import entry_uid
 from rotation.models import Person, Roster, Rotation, Shift
@@ -91,7 +94,10 @@ def _times(shift: Shift) -> tuple[datetime, datetime]:
 
 def _calendar_parts(message) -> tuple[object, object]:
     """(the inline text/calendar alternative, the invite.ics attachment or None)."""
-    parsed = message.message()
+    return _calendar_parts_of(message.message())
+
+
+def _calendar_parts_of(parsed) -> tuple[object, object]:
     inline = [
         p for p in parsed.walk() if p.get_content_type() == "text/calendar" and not p.get_filename()
     ]
@@ -278,3 +284,82 @@ def test_vtimezones_hold_for_any_span_of_years(zone, icaljs):
     checked = check_against(calendars)
     assert checked == dict.fromkeys(PARSERS, 2 * len(shifts))
     assert b"RDATE" not in feed
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def _vtimezone_of(zone: str, first: int, last: int):
+    """The VTIMEZONE of a calendar with one event a month in [first, last]."""
+    tz = ZoneInfo(zone)
+    shifts = [
+        _entry(n, zone, datetime(first + n // 12, n % 12 + 1, 15, 9, tzinfo=tz))
+        for n in range(12 * (last - first + 1))
+    ]
+    now = datetime(first, 1, 1, tzinfo=UTC)
+    body = entries.build_calendar(
+        [entries.build_event(s, now=now) for s in shifts], method=None, name="x", time_zones=[]
+    )
+    (vtimezone,) = icalendar.Calendar.from_ical(body).timezones
+    return [
+        (
+            part.name,
+            part["DTSTART"].dt,
+            part["RRULE"].to_ical().decode() if "RRULE" in part else None,
+        )
+        for part in vtimezone.subcomponents
+    ]
+
+
+def test_a_zone_with_one_rule_is_the_yearly_rrule_pair_clients_export_themselves():
+    assert _vtimezone_of("Europe/London", 2027, 2028) == [
+        ("DAYLIGHT", datetime(2026, 3, 29, 1), "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3"),
+        ("STANDARD", datetime(2026, 10, 25, 2), "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10"),
+    ]
+    assert _vtimezone_of("America/New_York", 2027, 2028) == [
+        ("DAYLIGHT", datetime(2026, 3, 8, 2), "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"),
+        ("STANDARD", datetime(2026, 11, 1, 2), "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11"),
+    ]
+    assert _vtimezone_of("Australia/Sydney", 2027, 2028) == [
+        ("STANDARD", datetime(2026, 4, 5, 3), "FREQ=YEARLY;BYDAY=1SU;BYMONTH=4"),
+        ("DAYLIGHT", datetime(2026, 10, 4, 2), "FREQ=YEARLY;BYDAY=1SU;BYMONTH=10"),
+    ]
+    assert _vtimezone_of("Asia/Kolkata", 2027, 2028) == [("STANDARD", datetime(2026, 1, 1), None)]
+
+
+def test_older_rules_and_stopped_changes_are_one_sub_component_per_change():
+    new_york = _vtimezone_of("America/New_York", 2006, 2008)
+    # 2005 and 2006 under the old rule (first Sunday in April, last in October), then 2007's.
+    assert new_york == [
+        ("DAYLIGHT", datetime(2005, 4, 3, 2), None),
+        ("STANDARD", datetime(2005, 10, 30, 2), None),
+        ("DAYLIGHT", datetime(2006, 4, 2, 2), None),
+        ("STANDARD", datetime(2006, 10, 29, 2), None),
+        ("DAYLIGHT", datetime(2007, 3, 11, 2), "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3"),
+        ("STANDARD", datetime(2007, 11, 4, 2), "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11"),
+    ]
+    # Brazil stopped DST in 2019: no rule runs on, every change stands alone.
+    sao_paulo = _vtimezone_of("America/Sao_Paulo", 2017, 2020)
+    assert {rule for _, _, rule in sao_paulo} == {None}
+    assert sao_paulo[-1] == ("STANDARD", datetime(2019, 2, 17, 0), None)
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_invite_ics_is_text_calendar_with_the_method_and_charset(cancelled):
+    entry = _entry(1, "Europe/London", datetime(2027, 3, 22, 9, tzinfo=ZoneInfo("Europe/London")))
+    entry = replace(entry, cancelled=cancelled)
+    method = "CANCEL" if cancelled else "REQUEST"
+    message = mail_module.invite_message(
+        entry, to="alice@example.com", delivery_id=1, is_update=False, now=NOW
+    ).message()
+    inline, attached = _calendar_parts_of(message)
+    for part in (inline, attached):
+        assert part.get_content_type() == "text/calendar"
+        assert part.get_param("method") == method
+        assert part.get_content_charset() == "utf-8"
+    assert attached.get_content_disposition() == "attachment"
+    assert attached.get_filename() == "invite.ics"
+    body = attached.get_payload(decode=True)
+    assert body == inline.get_payload(decode=True)
+    assert f"METHOD:{method}\r\n".encode() in body
+    assert not [p for p in message.walk() if p.get_content_type() == "application/ics"]
