@@ -33,7 +33,8 @@ from .selectors import BuiltEntry, EntryRequest, shift_entries
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering changes, so every feed gets a new ETag (and cache key).
-FORMAT = 2
+# 3: VTIMEZONEs every client reads alike (see entries.py); an empty feed carries one.
+FORMAT = 3
 DEFAULT_CACHE_SECONDS = 24 * 3600
 
 
@@ -55,11 +56,16 @@ class Feed:
     etag: str
     requests: Callable[[], list[EntryRequest]]
     changed_at: Callable[[], datetime | None]
+    # What an empty feed still carries (RFC 5545 wants one component): this zone's VTIMEZONE
+    # for the year of the request and the next.
+    time_zone: str = "UTC"
+    year: int = 1970
 
     def render(self) -> Rendered:
         built = shift_entries(self.requests())
         return Rendered(
-            body=calendar(built, self.name), last_modified=last_modified(built, self.changed_at())
+            body=calendar(built, self.name, self.time_zone, self.year),
+            last_modified=last_modified(built, self.changed_at()),
         )
 
     def cache_key(self, part: str) -> str:
@@ -67,10 +73,14 @@ class Feed:
         return f"onehand:feed:{FORMAT}:{self.kind}:{token}:{self.etag[3:-1]}:{part}"
 
 
-def calendar(built: list[BuiltEntry], name: str) -> bytes:
+def calendar(built: list[BuiltEntry], name: str, time_zone: str = "UTC", year: int = 1970) -> bytes:
+    """The feed's VCALENDAR. Without entries it holds one VTIMEZONE (``time_zone``, for
+    ``year`` and the next), which every client accepts and which adds no event."""
     events = [entries.build_event(b.entry, now=b.stamp) for b in built]
-    zones = {b.entry.time_zone for b in built}
-    return entries.build_calendar(events, method=None, name=name, time_zones=zones)
+    zones = {b.entry.time_zone for b in built} or {time_zone}
+    return entries.build_calendar(
+        events, method=None, name=name, time_zones=zones, years=(year, year + 1)
+    )
 
 
 def last_modified(built: list[BuiltEntry], changed_at: datetime | None) -> datetime | None:
@@ -78,7 +88,8 @@ def last_modified(built: list[BuiltEntry], changed_at: datetime | None) -> datet
     return max(stamps) if stamps else None
 
 
-def _etag(kind: str, token: str, name: str, state: list) -> str:
+def _etag(kind: str, token: str, name: str, state: list, empty: tuple[str, int]) -> str:
+    """``empty`` is what an empty feed shows instead of events: (zone, year)."""
     digest = hashlib.sha256(
         repr(
             (
@@ -86,6 +97,7 @@ def _etag(kind: str, token: str, name: str, state: list) -> str:
                 kind,
                 token,
                 name,
+                empty,
                 settings.SITE_URL,
                 settings.DEFAULT_FROM_EMAIL,
                 settings.ONEHAND_FEED_PAST_DAYS,
@@ -106,9 +118,11 @@ def personal(user, now: datetime) -> Feed:
         kind="personal",
         token=token,
         name=name,
-        etag=_etag("personal", token, name, state),
+        etag=_etag("personal", token, name, state, (user.person.time_zone, now.year)),
         requests=lambda: selectors.personal_feed_requests(user, now, gone),
         changed_at=lambda: selectors.personal_feed_changed_at(user),
+        time_zone=user.person.time_zone,
+        year=now.year,
     )
 
 
@@ -120,9 +134,11 @@ def team(feed, now: datetime) -> Feed:
         kind="team",
         token=feed.token,
         name=name,
-        etag=_etag("team", feed.token, name, state),
+        etag=_etag("team", feed.token, name, state, (feed.rotation.time_zone, now.year)),
         requests=lambda: selectors.team_feed_requests(feed.rotation, now, gone),
         changed_at=lambda: feed.changed_at,
+        time_zone=feed.rotation.time_zone,
+        year=now.year,
     )
 
 

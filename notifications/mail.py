@@ -2,7 +2,8 @@
 
 An invitation is multipart/mixed: a multipart/alternative of text/plain (entries.describe),
 text/html (the same, escaped by the template engine) and text/calendar; method=REQUEST (or
-CANCEL), plus the same calendar attached as invite.ics. That is the shape Outlook, Gmail and
+CANCEL), plus the same calendar attached as invite.ics, also text/calendar with its method
+and charset (RFC 6047; application/ics is not an iCalendar media type). That is the shape Outlook, Gmail and
 Apple Mail recognise as an invitation with Accept/Add buttons.
 """
 
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import SafeMIMEText
 from django.template.loader import render_to_string
 
 from rotation.selectors import OnCall
@@ -76,8 +78,19 @@ def invite_message(
     )
     message.attach_alternative(html, "text/html")
     message.attach_alternative(calendar.decode(), f"text/calendar; method={method}")
-    message.attach("invite.ics", calendar, "application/ics")
+    message.attach(_invite_attachment(calendar, method))
     return message
+
+
+def _invite_attachment(calendar: bytes, method: str) -> SafeMIMEText:
+    """invite.ics as RFC 6047 wants it: ``text/calendar; method=REQUEST; charset="utf-8"``
+    (or CANCEL), the same bytes as the inline part, as an attachment. Django's own
+    ``attach(name, content, mimetype)`` would add the charset to a type that already
+    carries parameters; building the part here keeps every parameter once."""
+    part = SafeMIMEText(calendar.decode(), "calendar", "utf-8")
+    part.set_param("method", method)
+    part.add_header("Content-Disposition", "attachment", filename="invite.ics")
+    return part
 
 
 def _on_call_lines(on_call: OnCall, zone: str) -> list[str]:

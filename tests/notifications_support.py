@@ -98,7 +98,12 @@ def publish(setup: Setup, start: date, end: date, offset: int = 0):
 
 
 def calendar_part(message: email.message.EmailMessage) -> email.message.EmailMessage:
-    (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    """The inline text/calendar alternative (invite.ics, attached, carries the same bytes)."""
+    (part,) = [
+        p
+        for p in message.walk()
+        if p.get_content_type() == "text/calendar" and p.get_filename() is None
+    ]
     return part
 
 
