@@ -1,9 +1,13 @@
+from dataclasses import dataclass
 from datetime import date, time
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
-from rotation.models import Membership, Person, Rotation, RotationMember, Team
+from availability.models import Qualification
+from rotation.events import shifts_reassigned
+from rotation.models import Membership, Person, Rotation, RotationMember, Shift, Team
 
 User = get_user_model()
 
@@ -92,8 +96,6 @@ class DutyRequirementFactory(factory.django.DjangoModelFactory):
 
 def verified(user, requirement, *, obtained_on=date(2020, 1, 1), expires_on=None, by=None):
     """A verified qualification, straight into the database (no review workflow)."""
-    from availability.models import Qualification
-
     return Qualification.objects.create(
         requirement=requirement,
         user=user,
@@ -103,3 +105,61 @@ def verified(user, requirement, *, obtained_on=date(2020, 1, 1), expires_on=None
         status=Qualification.Status.VERIFIED,
         reviewed_by=by,
     )
+
+
+# --- one builder for a whole team ----------------------------------------------------------
+
+
+@dataclass
+class TeamSetup:
+    team: Team
+    boss: object
+    people: list
+    rotation: Rotation
+
+
+def build_team(
+    size: int = 10,
+    *,
+    names: list[str] | None = None,
+    prefix: str = "",
+    phones: bool = False,
+    boss_fields: dict | None = None,
+    **rotation_fields,
+) -> TeamSetup:
+    """A team with a manager (who leads the rotation) and `size` engineers in one rotation.
+
+    Every test that needs "a team" starts here; keyword arguments go to the rotation.
+    """
+    team = TeamFactory()
+    boss = manager(team, **(boss_fields or {"username": f"{prefix}boss-{team.slug}"}))
+    if phones:
+        Person.objects.filter(user=boss).update(phone="+44 20 7946 0999")
+    people = []
+    for number in range(size):
+        fields = {"first_name": f"Eng{number}"}
+        if names:
+            name = names[number % len(names)]
+            fields = {
+                "username": f"{prefix}{name.lower()}{number}",
+                "first_name": name,
+                "last_name": f"Eng{number}",
+            }
+        user = engineer(team, **fields)
+        if phones:
+            Person.objects.filter(user=user).update(phone=f"+44 20 7946 {number:04d}")
+        people.append(user)
+    rotation_fields.setdefault("lead", boss)
+    rotation = RotationFactory(team=team, **rotation_fields)
+    join_rotation(rotation, *people)
+    return TeamSetup(team=team, boss=boss, people=people, rotation=rotation)
+
+
+def reassign(shift, user) -> None:
+    """What a manager edit or a swap does to a slot: new assignee, bumped sequence, the event."""
+    with transaction.atomic():
+        previous = shift.assignee_id
+        shift.assignee = user
+        shift.sequence += 1
+        shift.save(update_fields=["assignee", "sequence"])
+        shifts_reassigned.send(sender=Shift, changes=[(shift, previous)])

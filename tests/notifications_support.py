@@ -1,14 +1,13 @@
 """Builders shared by the notifications tests: a team, a rotation and a published roster."""
 
 import email.message
-from dataclasses import dataclass
 from datetime import date
 
 import icalendar
 
-from rotation.models import Person, Rotation
+from rotation.models import Rotation
 from rotation.services import create_roster, publish_roster, rotation_windows
-from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
+from tests.factories import TeamSetup, build_team
 
 FIRST_NAMES = [
     "Amara",
@@ -26,12 +25,7 @@ FIRST_NAMES = [
 ]
 
 
-@dataclass
-class Setup:
-    team: object
-    boss: object
-    people: list
-    rotation: Rotation
+Setup = TeamSetup
 
 
 def make_team(
@@ -42,33 +36,22 @@ def make_team(
     has_shadow: bool = False,
     prefix: str = "",
 ) -> Setup:
-    team = TeamFactory()
-    boss = manager(team, username=f"{prefix}maya", first_name="Maya", last_name="Manager")
-    Person.objects.filter(user=boss).update(phone="+44 20 7946 0999")
-    people = []
-    for number in range(size):
-        name = FIRST_NAMES[number % len(FIRST_NAMES)]
-        user = engineer(
-            team,
-            username=f"{prefix}{name.lower()}{number}",
-            first_name=name,
-            last_name=f"Eng{number}",
-        )
-        Person.objects.filter(user=user).update(phone=f"+44 20 7946 {number:04d}")
-        people.append(user)
-    mentor = people[-1]
-    rotation = RotationFactory(
-        team=team,
+    setup = build_team(
+        size,
+        names=FIRST_NAMES,
+        prefix=prefix,
+        phones=True,
+        boss_fields={"username": f"{prefix}maya", "first_name": "Maya", "last_name": "Manager"},
         pattern=pattern,
         time_zone=time_zone,
         has_secondary=True,
         has_shadow=has_shadow,
-        mentor=mentor,
-        lead=boss,
         runbook_url="https://wiki.example.com/runbooks/payments",
     )
-    join_rotation(rotation, *people)
-    return Setup(team=team, boss=boss, people=people, rotation=rotation)
+    # The last engineer mentors the others (the escalation chain shows a mentor).
+    Rotation.objects.filter(pk=setup.rotation.pk).update(mentor=setup.people[-1])
+    setup.rotation.refresh_from_db()
+    return setup
 
 
 def windows(rotation: Rotation, start: date, end: date) -> list:

@@ -6,13 +6,12 @@ from datetime import UTC, date
 import caldav
 import icalendar
 import pytest
-from django.db import transaction
 
 from notifications.crypto import decrypt
 from notifications.models import CalendarConnection, Channel, Delivery
 from notifications.selectors import entry_uid
-from rotation.events import shifts_reassigned
 from rotation.models import Shift
+from tests.factories import reassign
 from tests.notifications_support import FAST_HASHERS, make_team, publish
 from tests.services import free_port
 
@@ -34,15 +33,6 @@ def stored_events(url: str, username: str, password: str) -> dict[str, icalendar
         (event,) = icalendar.Calendar.from_ical(item.data).walk("VEVENT")
         found[str(event["UID"])] = event
     return found
-
-
-def reassign(shift: Shift, user) -> None:
-    with transaction.atomic():
-        previous = shift.assignee_id
-        shift.assignee = user
-        shift.sequence += 1
-        shift.save(update_fields=["assignee", "sequence"])
-        shifts_reassigned.send(sender=Shift, changes=[(shift, previous)])
 
 
 def connect(client, user, url, username, password):

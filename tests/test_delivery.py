@@ -9,8 +9,8 @@ from django.utils import timezone
 from notifications import services
 from notifications.models import Channel, Delivery, EntryTombstone
 from notifications.selectors import entry_uid
-from rotation.events import shifts_reassigned
 from rotation.models import Shift
+from tests.factories import reassign
 from tests.notifications_support import FAST_HASHERS, make_team, parsed_event, publish
 
 pytestmark = pytest.mark.django_db
@@ -21,16 +21,6 @@ MARCH = (date(2031, 3, 1), date(2031, 3, 8))  # a week of daily shifts, two slot
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
-def reassign(shift: Shift, user) -> None:
-    """What a manager edit or a swap does: new assignee, bumped sequence, event in the transaction."""
-    with transaction.atomic():
-        previous = shift.assignee_id
-        shift.assignee = user
-        shift.sequence += 1
-        shift.save(update_fields=["assignee", "sequence"])
-        shifts_reassigned.send(sender=Shift, changes=[(shift, previous)])
 
 
 def test_publishing_writes_one_email_row_per_assignee_per_slot_in_the_same_transaction(

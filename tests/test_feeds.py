@@ -8,12 +8,11 @@ import pytest
 import time_machine
 import vobject
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from notifications.models import RotationFeed
 from notifications.selectors import entry_uid
-from rotation.events import shifts_reassigned
 from rotation.models import Person, Rotation, Shift, Team
+from tests.factories import reassign
 from tests.notifications_support import FAST_HASHERS, make_team, publish
 
 User = get_user_model()
@@ -47,15 +46,6 @@ def team_url(rotation) -> str:
 
 def events_of(body: bytes) -> list[icalendar.Event]:
     return icalendar.Calendar.from_ical(body).walk("VEVENT")
-
-
-def reassign(shift: Shift, user) -> None:
-    with transaction.atomic():
-        previous = shift.assignee_id
-        shift.assignee = user
-        shift.sequence += 1
-        shift.save(update_fields=["assignee", "sequence"])
-        shifts_reassigned.send(sender=Shift, changes=[(shift, previous)])
 
 
 @pytest.mark.parametrize("zone", list(MONDAYS_UTC))
