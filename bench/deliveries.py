@@ -3,7 +3,8 @@
 Needs PostgreSQL and Redis (like the worker tests)::
 
     DATABASE_URL=postgres://onehand:onehand@127.0.0.1:5432/onehand \\
-    REDIS_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/deliveries.py [--shifts 10000] [--quick]
+    REDIS_URL=redis://127.0.0.1:6379/11 \
+     .venv/bin/python bench/deliveries.py [--shifts 10000] [--quick]
 
 It creates a scratch database (``<name>_bench_deliveries``, dropped at the end), starts a
 local aiosmtpd sink and one Celery worker with two pool processes, then measures:
@@ -309,23 +310,38 @@ def main() -> int:
             "shift slots published": f"{slots}",
             "outbox rows written": f"{rows}",
             "publish transaction incl. outbox write": f"{(publish_total - queued) * 1000:.0f} ms",
-            "queueing the task messages after commit": f"{queued * 1000:.0f} ms for {timings['messages']} messages ({rows / max(queued, 1e-9):.0f} rows/s)",
+            "queueing the task messages after commit": (
+                f"{queued * 1000:.0f} ms for "
+                f"{timings['messages']} messages ({rows / max(queued, 1e-9):.0f} rows/s)"
+            ),
         }
         if not args.quick:
             results.update(
                 {
                     "delivered (sent rows / SMTP messages)": f"{sent} / {received}",
-                    "delivery with 2 worker processes": f"{delivered:.1f} s ({sent / delivered:.0f} invites/s)",
+                    "delivery with 2 worker processes": (
+                        f"{delivered:.1f} s ({sent / delivered:.0f} invites/s)"
+                    ),
                 }
             )
         results.update(
             {
-                f"one invite, in process: new SMTP connection each ({counted['each']} invites)": f"{per_message:.1f} ms",
-                f"one invite, in process: one SMTP connection per chunk ({counted['chunk']} invites)": f"{per_chunk:.1f} ms",
-                f"team feed, {team_events} events, first request after a change (median / p95)": f"{figures(team_cold)}, {len(team_response.content) // 1024} KiB",
+                (
+                    f"one invite, in process: new SMTP connection each ({counted['each']} invites)"
+                ): f"{per_message:.1f} ms",
+                (
+                    "one invite, in process: one SMTP connection per chunk "
+                    f"({counted['chunk']} invites)"
+                ): f"{per_chunk:.1f} ms",
+                (
+                    f"team feed, {team_events} events, first request after a change (median / p95)"
+                ): f"{figures(team_cold)}, {len(team_response.content) // 1024} KiB",
                 f"team feed, {team_events} events (median / p95)": figures(team_times),
                 "team feed, 304 with the ETag (median / p95)": figures(team_304),
-                f"personal feed, {personal_events} events, first request after a change (median / p95)": f"{figures(personal_cold)}, {len(personal_response.content) // 1024} KiB",
+                (
+                    f"personal feed, {personal_events} events, first request after a change "
+                    "(median / p95)"
+                ): f"{figures(personal_cold)}, {len(personal_response.content) // 1024} KiB",
                 f"personal feed, {personal_events} events (median / p95)": figures(personal_times),
                 "personal feed, 304 with the ETag (median / p95)": figures(personal_304),
             }
@@ -346,9 +362,11 @@ def main() -> int:
     lines = [
         "# Delivery benchmark",
         "",
-        f"`python bench/deliveries.py --shifts {args.shifts}{' --quick' if args.quick else ''}` on {platform.python_implementation()} "
+        f"`python bench/deliveries.py --shifts {args.shifts}{' --quick' if args.quick else ''}` "
+        f"on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs "
-        f"(load average {os.getloadavg()[0]:.1f} at the end: the machine was shared); PostgreSQL and "
+        f"(load average {os.getloadavg()[0]:.1f} at the end: the machine was shared); PostgreSQL "
+        "and "
         "Redis on loopback, aiosmtpd sink in the bench process, one Celery worker with two "
         "prefork processes. Rows are queued in chunks of up to 50 ids per task message; each "
         "delivery claims its row, builds the entry (3 queries), renders the iTIP email and "

@@ -416,7 +416,8 @@ def run_mode(mode: str, args, wrk: str) -> dict:
         )
         info = json.loads(info_file.read_text())
         log(
-            f"{mode}: seeded in {time.perf_counter() - started:.1f} s ({info['slots']} published slots)"
+            f"{mode}: seeded in {time.perf_counter() - started:.1f} s ({info['slots']} published "
+            "slots)"
         )
 
         gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
@@ -547,14 +548,18 @@ def report(runs: dict, args, load_before, load_after) -> str:
         "# Load benchmark",
         "",
         f"`python bench/load.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: CPython "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs shared by gunicorn, "
+        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs shared by "
+        "gunicorn, "
         f"the database and wrk (load average {load_before:.1f} before, {load_after:.1f} after). "
         f"gunicorn gthread, {args.workers} workers x {args.threads} threads, `DJANGO_DEBUG=0`; "
-        f"wrk ({args.wrk_threads} threads) keeps {args.clients} connections busy for {args.duration} s "
+        f"wrk ({args.wrk_threads} threads) keeps {args.clients} connections busy for "
+        f"{args.duration} s "
         f"per endpoint after a {args.warmup} s warm-up, then one connection alone for "
-        f"{args.single_duration} s (the request's own time, no queueing). Data: a team of {PEOPLE} engineers and a "
+        f"{args.single_duration} s (the request's own time, no queueing). Data: a team of "
+        f"{PEOPLE} engineers and a "
         f"manager, one daily rotation (primary + secondary) with last and this month published; "
-        f"feed requests rotate over the {PEOPLE} people's tokens and are unconditional (full 200, no ETag).",
+        f"feed requests rotate over the {PEOPLE} people's tokens and are unconditional (full "
+        "200, no ETag).",
         "",
     ]
     for mode, outcome in runs.items():
@@ -568,7 +573,8 @@ def report(runs: dict, args, load_before, load_after) -> str:
             lines += [f"Skipped: {outcome['skipped']}", ""]
             continue
         lines += [
-            f"| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | KiB/response "
+            "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | "
+            "KiB/response "
             f"| one client p50 / p95 ms | p95 target (< 100 ms at {args.clients} clients) |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -585,7 +591,8 @@ def report(runs: dict, args, load_before, load_after) -> str:
             single = f"{r['single_p50']:.1f} / {r['single_p95']:.1f}" if "single_p50" in r else "-"
             lines.append(
                 f"| {label} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                f"{r['p99']:.0f} | {r['max']:.0f} | {r['errors']} | {r['kib']:.1f} | {single} | {verdict} |"
+                f"{r['p99']:.0f} | {r['max']:.0f} | {r['errors']} | {r['kib']:.1f} | {single} | "
+                f"{verdict} |"
             )
         errors = {n: r["detail"] for n, r in outcome["results"].items() if r["errors"]}
         if errors:
@@ -655,7 +662,10 @@ def main() -> int:
                     pass
             except Exception as exc:  # noqa: BLE001
                 runs[mode] = {
-                    "skipped": f"PostgreSQL not reachable at {urlsplit(url).hostname}: {exc.__class__.__name__}"
+                    "skipped": (
+                        f"PostgreSQL not reachable at {urlsplit(url).hostname}: "
+                        f"{exc.__class__.__name__}"
+                    )
                 }
                 log(f"postgres skipped: {runs[mode]['skipped']}")
                 continue

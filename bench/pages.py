@@ -88,7 +88,8 @@ def run(args) -> None:
             rows.append((name, statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]))
     engine = __import__("django.db").db.connection.vendor
     lines = [
-        f"# Page server time, {args.people} people x 31 days ({engine}, {args.repeat} requests each)",
+        f"# Page server time, {args.people} people x 31 days ({engine}, {args.repeat} requests "
+        "each)",
         "",
         "| page | median ms | p95 ms |",
         "|---|---|---|",

@@ -59,7 +59,8 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
     height = len(rows) * (bar + gap) + 30
     scale = (width - label_w - 60) / peak
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+        'width="100%" '
         f'aria-labelledby="bars-title"><title id="bars-title">On-call hours per person</title>'
     ]
     for i, r in enumerate(rows):
@@ -67,7 +68,8 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
         weekday = r.hours - r.weekend_hours - r.holiday_hours
         x = label_w
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" font-size="12">{escape(r.name)}</text>'
+            f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" '
+            f'font-size="12">{escape(r.name)}</text>'
         )
         for value, colour, label in (
             (weekday, "#60a5fa", "weekday"),
@@ -77,7 +79,9 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
             w = value * scale
             if w > 0:
                 parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"><title>{escape(r.name)}: {value:.1f} {label} hours</title></rect>'
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" '
+                    f'fill="{colour}"><title>{escape(r.name)}: {value:.1f} {label} '
+                    "hours</title></rect>"
                 )
                 x += w
         parts.append(
@@ -88,7 +92,8 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
         (("#60a5fa", "weekday"), ("#f59e0b", "weekend"), ("#ef4444", "holiday"))
     ):
         parts.append(
-            f'<rect x="{label_w + j * 110}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>'
+            f'<rect x="{label_w + j * 110}" y="{legend_y - 10}" width="12" height="12" '
+            f'fill="{colour}"/>'
             f'<text x="{label_w + j * 110 + 16}" y="{legend_y}" font-size="12">{label}</text>'
         )
     parts.append("</svg>")
@@ -110,17 +115,21 @@ def line_chart(
     ]
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(xy))
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+        'width="100%" '
         f'aria-labelledby="line-title"><title id="line-title">{escape(title)}</title>',
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
+        'stroke="#999"/>',
         f'<path d="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>',
     ]
     for (label, value), (x, y) in zip(points, xy):
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b5cad"><title>{escape(label)}: {value:.3f}</title></circle>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b5cad"><title>{escape(label)}: '
+            f"{value:.3f}</title></circle>"
         )
         parts.append(
-            f'<text x="{x:.1f}" y="{height - pad + 16}" font-size="11" text-anchor="middle">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{height - pad + 16}" font-size="11" '
+            f'text-anchor="middle">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

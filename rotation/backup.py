@@ -127,7 +127,9 @@ NOT_EXPORTED = {
     "rotation.Heartbeat": "the instance's worker health, not team data",
     "notifications.Delivery": "the outbox of messages already sent or due; a restore sends nothing",
     "notifications.EntryTombstone": "feed bookkeeping; feeds get new addresses on restore",
-    "notifications.RotationFeed": "its token is a secret; a new one is made when the feed is opened",
+    "notifications.RotationFeed": (
+        "its token is a secret; a new one is made when the feed is opened"
+    ),
     "notifications.CalendarConnection": "CalDAV address and password are secrets",
 }
 
@@ -457,7 +459,8 @@ def import_team(data: dict, *, by: Actor):
             return _import(data)
     except DatabaseError as exc:
         raise BackupError(
-            f"The database refused the data ({exc.__class__.__name__}: {exc}); nothing was imported."
+            f"The database refused the data ({exc.__class__.__name__}: {exc}); nothing was "
+            "imported."
         ) from None
     except (TypeError, ValueError) as exc:
         raise BackupError(f"The export is malformed ({exc}); nothing was imported.") from None

@@ -54,7 +54,7 @@ def _defined(window: WindowDef, local_day: date) -> tuple[datetime, datetime]:
 
 
 def region_shifts(windows: list[WindowDef], first: date, last: date) -> list[RegionShift]:
-    """Window shifts that start in [first 00:00 UTC, last 00:00 UTC), each running to the next start."""
+    """Window shifts starting in [first 00:00 UTC, last 00:00 UTC), each lasting to the next."""
     lo = datetime.combine(first, time(0), tzinfo=UTC)
     hi = datetime.combine(last, time(0), tzinfo=UTC)
     starts: list[tuple[datetime, datetime, WindowDef]] = []

@@ -27,7 +27,8 @@ def main() -> int:
             print("apt-get could not install chromium; browser tests will be skipped.")
         return 0
     print(
-        f"{CHROMIUM} not found: browser tests will be skipped. Install it with: sudo apt-get install chromium"
+        f"{CHROMIUM} not found: browser tests will be skipped. Install it with: sudo apt-get "
+        "install chromium"
     )
     return 0
 

@@ -37,7 +37,7 @@ def _tasks_run_in_process(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings, request):
-    """Each test gets an empty cache of its own: ids repeat across tests, cached answers must not."""
+    """Each test gets an empty cache of its own: ids repeat across tests, answers must not."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -175,7 +175,7 @@ def login(page, live_server):
     return _login
 
 
-# --- Mail (aiosmtpd) and CalDAV (Radicale) on loopback ---------------------------------------------
+# --- Mail (aiosmtpd) and CalDAV (Radicale) on loopback
 
 
 class SmtpSink:

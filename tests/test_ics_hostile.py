@@ -73,7 +73,8 @@ class Measured:
         REPORT.parent.mkdir(exist_ok=True)
         with REPORT.open("a") as out:
             out.write(
-                f"{path:7} {name:38} {self.seconds:5.2f} s  this process +{self.growth / 2**20:5.1f} MB"
+                f"{path:7} {name:38} {self.seconds:5.2f} s  this process "
+                f"+{self.growth / 2**20:5.1f} MB"
                 f"  child +{child / 2**20:5.1f} MB\n"
             )
         assert self.seconds < SECONDS, f"{name}: {self.seconds:.2f} s"

@@ -41,7 +41,8 @@ class Command(BaseCommand):
         )
         if not data.get("password_hashes"):
             self.stdout.write(
-                "The users have no password yet: set one with `manage.py changepassword <username>` "
+                "The users have no password yet: set one with `manage.py changepassword "
+                "<username>` "
                 "or in the admin."
             )
         self.stdout.write(
