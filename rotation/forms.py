@@ -59,27 +59,7 @@ class HistoryImportForm(forms.Form):
 class RotationForm(forms.ModelForm):
     class Meta:
         model = Rotation
-        fields = [
-            "name",
-            "description",
-            "time_zone",
-            "pattern",
-            "handoff_weekday",
-            "handoff_time",
-            "has_secondary",
-            "has_shadow",
-            "lead",
-            "mentor",
-            "runbook_url",
-            "weekend_weight",
-            "holiday_weight",
-            "history_half_life_days",
-            "min_rest_hours",
-            "no_back_to_back",
-            "offers_at_once",
-            "swap_deadline_hours",
-            "swaps_need_approval",
-        ]
+        fields = list(Rotation.SETTINGS_FIELDS)
         widgets = {
             "handoff_time": forms.TimeInput(attrs={"type": "time"}),
             "description": forms.Textarea(attrs={"rows": 2}),

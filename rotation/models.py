@@ -101,6 +101,29 @@ class SlotRole(models.TextChoices):
 
 
 class Rotation(models.Model):
+    # What a manager may set on the rotation page and through the API (one list for both).
+    SETTINGS_FIELDS = (
+        "name",
+        "description",
+        "time_zone",
+        "pattern",
+        "handoff_weekday",
+        "handoff_time",
+        "has_secondary",
+        "has_shadow",
+        "lead",
+        "mentor",
+        "runbook_url",
+        "weekend_weight",
+        "holiday_weight",
+        "history_half_life_days",
+        "min_rest_hours",
+        "no_back_to_back",
+        "offers_at_once",
+        "swap_deadline_hours",
+        "swaps_need_approval",
+    )
+
     class Pattern(models.TextChoices):
         WEEKLY = "weekly", "Weekly"
         DAILY = "daily", "Daily"

@@ -54,30 +54,7 @@ class RotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Rotation
-        fields = [
-            "id",
-            "team",
-            "name",
-            "description",
-            "time_zone",
-            "pattern",
-            "handoff_weekday",
-            "handoff_time",
-            "has_secondary",
-            "has_shadow",
-            "mentor",
-            "lead",
-            "runbook_url",
-            "weekend_weight",
-            "holiday_weight",
-            "history_half_life_days",
-            "min_rest_hours",
-            "no_back_to_back",
-            "offers_at_once",
-            "swap_deadline_hours",
-            "swaps_need_approval",
-            "windows",
-        ]
+        fields = ["id", "team", *Rotation.SETTINGS_FIELDS, "windows"]
 
 
 class RosterSerializer(serializers.ModelSerializer):

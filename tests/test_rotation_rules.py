@@ -54,19 +54,20 @@ def test_the_page_refuses_a_follow_the_sun_rotation_with_one_region(client, team
     assert not Rotation.objects.filter(team=team).exists()
 
 
+def _post_rotation(user, team, windows):
+    api = APIClient()
+    api.force_authenticate(user)
+    body = {"team": team.pk, "name": "Sun", "pattern": "follow_the_sun", "windows": windows}
+    return api.post("/api/rotations/", body, format="json")
+
+
+def _window(label, zone, start, end):
+    return {"label": label, "time_zone": zone, "start": start, "end": end}
+
+
 def test_the_api_refuses_the_same_rotation_with_the_same_message(team_and_boss):
     team, boss = team_and_boss
-    api = APIClient()
-    api.force_authenticate(boss)
-    body = {
-        "team": team.pk,
-        "name": "Sun",
-        "pattern": "follow_the_sun",
-        "windows": [
-            {"label": "EMEA", "time_zone": "Europe/London", "start": "08:00", "end": "16:00"}
-        ],
-    }
-    response = api.post("/api/rotations/", body, format="json")
+    response = _post_rotation(boss, team, [_window("EMEA", "Europe/London", "08:00", "16:00")])
     assert response.status_code == 400
     assert response.json()["windows"] == [ONE_REGION_MESSAGE]
     assert not Rotation.objects.filter(team=team).exists()
@@ -74,37 +75,23 @@ def test_the_api_refuses_the_same_rotation_with_the_same_message(team_and_boss):
 
 def test_the_api_refuses_windows_that_leave_a_gap_in_the_day(team_and_boss):
     team, boss = team_and_boss
-    api = APIClient()
-    api.force_authenticate(boss)
-    body = {
-        "team": team.pk,
-        "name": "Sun",
-        "pattern": "follow_the_sun",
-        "windows": [
-            {"label": "EMEA", "time_zone": "Europe/London", "start": "08:00", "end": "12:00"},
-            {"label": "AMER", "time_zone": "America/New_York", "start": "11:00", "end": "15:00"},
-        ],
-    }
-    response = api.post("/api/rotations/", body, format="json")
+    windows = [
+        _window("EMEA", "Europe/London", "08:00", "12:00"),
+        _window("AMER", "America/New_York", "11:00", "15:00"),
+    ]
+    response = _post_rotation(boss, team, windows)
     assert response.status_code == 400
     assert "must cover the day" in response.json()["windows"][0]
 
 
 def test_the_api_saves_three_regions_that_cover_the_day(team_and_boss):
     team, boss = team_and_boss
-    api = APIClient()
-    api.force_authenticate(boss)
-    body = {
-        "team": team.pk,
-        "name": "Sun",
-        "pattern": "follow_the_sun",
-        "windows": [
-            {"label": "APAC", "time_zone": "Australia/Sydney", "start": "10:00", "end": "18:00"},
-            {"label": "EMEA", "time_zone": "Europe/London", "start": "08:00", "end": "16:00"},
-            {"label": "AMER", "time_zone": "America/New_York", "start": "11:00", "end": "19:00"},
-        ],
-    }
-    response = api.post("/api/rotations/", body, format="json")
+    windows = [
+        _window("APAC", "Australia/Sydney", "10:00", "18:00"),
+        _window("EMEA", "Europe/London", "08:00", "16:00"),
+        _window("AMER", "America/New_York", "11:00", "19:00"),
+    ]
+    response = _post_rotation(boss, team, windows)
     assert response.status_code == 201, response.json()
     rotation = Rotation.objects.get(pk=response.json()["id"])
     assert sorted(rotation.windows.values_list("label", flat=True)) == ["AMER", "APAC", "EMEA"]
