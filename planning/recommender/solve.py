@@ -43,7 +43,7 @@ COVERAGE_PAIRS = 60_000
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
 # ... up to which greedy mode runs the exact model itself ("auto-exact")
-AUTO_EXACT_PAIRS = 4_000
+AUTO_EXACT_PAIRS = 10_000
 
 
 def objective(L: np.ndarray) -> tuple[float, float]:
@@ -150,6 +150,7 @@ def recommend(
     out_mode = mode
     auto = (
         mode == "greedy"
+        and settings.auto_exact_time_limit > 0
         and 0 < pairs <= AUTO_EXACT_PAIRS
         and (obj_max > lower * (1 + 1e-7) + 1e-12 or not coverage_proven)
     )

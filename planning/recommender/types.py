@@ -47,7 +47,7 @@ class Settings:
     no_back_to_back: bool = True
     capacity_floor: float = 0.1
     exact_time_limit: float = 10.0  # seconds of solver time for mode="exact"
-    auto_exact_time_limit: float = 3.0  # ... for the automatic exact run on small instances
+    auto_exact_time_limit: float = 3.0  # ... automatic exact run on small instances (0: off)
 
 
 @dataclass(frozen=True)
