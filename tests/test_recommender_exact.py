@@ -75,7 +75,7 @@ def brute_force(slots, people):
 
     def walk(k, days_of, loads, empty):
         if k == len(slots):
-            top = max(((people[p].past_load + loads[p]) / caps[p] for p in range(len(people))))
+            top = max((people[p].past_load + loads[p]) / caps[p] for p in range(len(people)))
             key = (empty[0], empty[1], round(top, 9))
             if best[0] is None or key < best[0]:
                 best[0] = key
