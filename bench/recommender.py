@@ -293,14 +293,27 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--growth-child")
     parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--start", type=int, default=0, help="first seed (to run in shards)")
+    parser.add_argument("--resume", action="store_true", help="reuse recommender-tight.jsonl")
     args = parser.parse_args()
     if args.growth_child:
         n, days = map(int, args.growth_child.split("x"))
         growth_child(n, days)
         return
     rows = []
-    for seed in range(args.count):
+    partial = ROOT / "bench" / "results" / "recommender-tight.jsonl"
+    done = {}
+    if args.resume and partial.exists():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            done[row["seed"]] = row
+    for seed in range(args.start, args.count):
+        if seed in done:
+            rows.append(done[seed])
+            continue
         row = quality(seed)
+        with partial.open("a") as f:
+            f.write(json.dumps(row) + "\n")
         print(
             f"{seed:3d} {row['shape']:38s} {row['greedy_mode']:10s} ratio {row['ratio']:.4f} "
             f"ls {row['local_search_ratio']:.4f} extra {row['extra_empty']} "
