@@ -1,23 +1,23 @@
-"""Benchmark of planning.recommender on seeded synthetic rotations.
+"""Benchmark of planning.recommender: quality against the proven optimum, and growth.
 
 Run from the repository root::
 
-    python bench/recommender.py            # full grid (10/50/200/1000 people, 30/90 days, daily/weekly)
-    python bench/recommender.py --quick    # 10/50/200 people, 30 days only, shorter MILP limit
+    python bench/recommender.py              # 100 tight instances + growth table
+    python bench/recommender.py --count 20   # fewer tight instances
 
 Writes bench/results/recommender.md and bench/results/recommender.json.
 
-Instances: shifts start 2026-12-01 09:00 UTC (so Christmas / New Year holidays
-fall inside), daily shifts are 24 h, weekly shifts 7 days; each shift has a
-primary and a secondary slot. 60% of people are qualified for primary, all for
-secondary. Each person: with probability 0.3 a 5-10 day vacation block, 5%
-random unavailable days, time zone / holiday calendar from one of four
-countries, FTE in {1, 0.8, 0.5}, utilisation U(0, 0.6), and a random history
-of past shifts over the last year (shift count proportional to capacity +-15%,
-as if scheduled fairly before) turned into a decayed weighted past load by
-``past_load()``. Exact mode (scipy/HiGHS) runs with ``exact_time_limit`` for
-up to 200 people; for 1000 people only the greedy runs and the gap is measured
-against the cheap lower bound.
+Tight suite (seeded, ``tight_instance(seed)``): 5-15 people, 4-13 weeks, daily 24 h shifts,
+weekly shifts or follow-the-sun thirds (three 8 h shifts a day), primary + secondary, minimum
+rest 12-36 h (no back-to-back), 40% chance of a 3-10 day vacation per person, utilisation
+0-0.5, FTE 1/0.8/0.5, skewed history (one person carries 3x), 30% of people qualified for
+secondary only. The team is sized so the rest rule binds. Each instance runs the default greedy
+mode (which runs the exact model itself on small instances: mode "auto-exact"), the local
+search alone (``auto_exact_time_limit=0``), and the exact mode with a 10 s limit for the proof.
+
+Growth (``make_instance``): 1000 / 10000 people x 30 / 90 / 365 daily shifts x 2 roles with
+history, vacations, time zones and holidays; greedy mode, each size in a fresh process for its
+peak memory (max RSS minus the RSS after imports and instance building).
 """
 
 from __future__ import annotations
@@ -154,166 +154,253 @@ def _quiet_native_output():
             os.close(fd)
 
 
-def measure(n: int, days: int, pattern: str, limit: float, history: bool = True) -> dict:
-    seed = n * 1000 + days * 10 + (pattern == "weekly")
-    slots, people = make_instance(n, days, pattern, seed)
-    if not history:
-        people = [dataclasses.replace(p, past_load=0.0, last_shift_end=None) for p in people]
-    settings = Settings(exact_time_limit=limit)
+def tight_instance(seed: int):
+    rng = random.Random(seed)
+    pattern = ("daily", "weekly", "thirds")[seed % 3]
+    weeks = rng.randint(4, 13)
+    rest_hours = rng.choice([12, 16, 24, 36])
+    if pattern == "daily":
+        step, n_shifts = timedelta(days=1), weeks * 7
+        n_people = rng.randint(5, 11)
+    elif pattern == "weekly":
+        step, n_shifts = timedelta(days=7), weeks
+        n_people = rng.randint(5, 8)
+    else:
+        step, n_shifts = timedelta(hours=8), weeks * 7 * 3
+        n_people = rng.randint(9, 15)
+    weeks = min(weeks, 8) if pattern == "thirds" else weeks
+    if pattern == "thirds":
+        n_shifts = weeks * 21
+    slots = []
+    for k in range(n_shifts):
+        a = START + step * k
+        for role in ("primary", "secondary"):
+            slots.append(Slot(f"{k}:{role}", str(k), role, a, a + step))
+    end = START + step * n_shifts
+    heavy = rng.randrange(n_people)
+    people = []
+    for pid in range(n_people):
+        roles = {"secondary"} | ({"primary"} if rng.random() > 0.3 else set())
+        unavailable = []
+        if rng.random() < 0.4:
+            first = START + timedelta(days=rng.randrange(max(1, (end - START).days - 3)))
+            unavailable.append((first, first + timedelta(days=rng.randint(3, 10))))
+        past = rng.uniform(0, 40) * (3 if pid == heavy else 1)
+        people.append(
+            Candidate(
+                person_id=pid + 1,
+                name=f"P{pid + 1}",
+                roles=frozenset(roles),
+                unavailable=tuple(unavailable),
+                past_load=round(past, 1),
+                fte=rng.choice([1.0, 1.0, 0.8, 0.5]),
+                utilisation=round(rng.uniform(0, 0.5), 2),
+            )
+        )
+    settings = Settings(min_rest=timedelta(hours=rest_hours), exact_time_limit=10)
+    shape = f"{pattern} {n_people}p {n_shifts} shifts rest {rest_hours}h"
+    return slots, people, settings, shape
+
+
+def quality(seed: int) -> dict:
+    slots, people, settings, shape = tight_instance(seed)
     t0 = time.perf_counter()
     g = recommend(slots, people, settings)
     tg = time.perf_counter() - t0
-    row = {
-        "people": n,
-        "days": days,
-        "pattern": pattern,
-        "history": history,
+    t0 = time.perf_counter()
+    ls = recommend(slots, people, dataclasses.replace(settings, auto_exact_time_limit=0))
+    tl = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with _quiet_native_output():
+        e = recommend(slots, people, settings, mode="exact")
+    te = time.perf_counter() - t0
+    proven = e.status in ("optimal", "infeasible") and e.gap == 0.0
+    reference = e.objective_max if proven else e.lower_bound
+
+    def ratio(r):
+        return r.objective_max / reference if reference > 0 else 1.0
+
+    return {
+        "seed": seed,
+        "shape": shape,
         "slots": len(slots),
+        "people": len(people),
+        "greedy_mode": g.mode,
         "greedy_s": tg,
-        "greedy_max": g.objective_max,
-        "greedy_sq": g.objective_sq,
-        "greedy_spread": g.fairness.spread,
-        "greedy_uncovered": len(g.uncovered),
-        "greedy_status": g.status,
-        "lower_bound": g.lower_bound,
-        "max_set_by_history": _max_fixed(g),
-        "best_bound": g.lower_bound,
+        "local_search_s": tl,
+        "exact_s": te,
+        "proven": proven,
+        "reference": reference,
+        "ratio": ratio(g),
+        "local_search_ratio": ratio(ls),
+        "greedy_gap_shown": g.gap,
+        "greedy_bound_valid": g.lower_bound <= reference * (1 + 1e-7) + 1e-9 if proven else None,
+        "extra_empty": len(g.uncovered) - len(e.uncovered),
+        "extra_empty_local_search": len(ls.uncovered) - len(e.uncovered),
+        "empty": len(e.uncovered),
     }
-    if n <= 200:
-        t0 = time.perf_counter()
-        with _quiet_native_output():
-            e = recommend(slots, people, settings, mode="exact")
-        te = time.perf_counter() - t0
-        row.update(
-            exact_s=te,
-            exact_max=e.objective_max,
-            exact_sq=e.objective_sq,
-            exact_spread=e.fairness.spread,
-            exact_uncovered=len(e.uncovered),
-            exact_status=e.status,
-            exact_source=e.source,
-            exact_optimum=e.optimum,
-            best_bound=max(e.lower_bound, e.optimum if e.optimum is not None else 0.0),
-            vs_exact_pct=100.0 * (g.objective_max - e.objective_max) / e.objective_max
-            if e.objective_max > 0
-            else 0.0,
+
+
+GROWTH = [(1000, 30), (1000, 90), (1000, 365), (10000, 30), (10000, 90), (10000, 365)]
+
+
+def growth_child(n: int, days: int) -> None:
+    import resource
+
+    slots, people = make_instance(n, days, "daily", 7 * n + days)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    r = recommend(slots, people)
+    took = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "people": n,
+                "days": days,
+                "slots": len(slots),
+                "seconds": took,
+                "memory_mb": (peak - before) / 1024,
+                "rss_mb": peak / 1024,
+                "status": r.status,
+                "mode": r.mode,
+                "gap": r.gap,
+                "uncovered": len(r.uncovered),
+            }
         )
-    bound = row["best_bound"]
-    row["gap_pct"] = 100.0 * (g.objective_max - bound) / bound if bound > 0 else 0.0
-    return row
+    )
 
 
-def run(quick: bool) -> tuple[list[dict], list[dict]]:
-    sizes = [10, 50, 200] if quick else [10, 50, 200, 1000]
-    horizons = [30] if quick else [30, 90]
-    limit = 5.0 if quick else 12.0
+def growth() -> list[dict]:
+    import subprocess
+
     rows = []
-    for n in sizes:
-        for days in horizons:
-            for pattern in ("daily", "weekly"):
-                rows.append(measure(n, days, pattern, limit))
-                _print_row(rows[-1])
-    # stress: nobody has history, so every L is decided by this draft
-    stress = []
-    print("no history (draft decides every L):")
-    for n in [50, 200] if quick else [50, 200, 1000]:
-        stress.append(measure(n, horizons[-1], "daily", limit, history=False))
-        _print_row(stress[-1])
-    return rows, stress
-
-
-def _max_fixed(rec) -> bool:
-    """Is the largest L held by someone without draft load (set by history alone)?"""
-    top = max(rec.people.values(), key=lambda p: p.projected)
-    return top.draft_load == 0
-
-
-HEADER = (
-    "| people | days | pattern | slots | greedy s | exact s | greedy max L | exact max L | "
-    "vs exact % | best bound | gap % | spread g/e | sq dev g/e | uncovered g/e | exact status |"
-)
-
-
-def _fmt(v, spec=".1f"):
-    return "-" if v is None else format(v, spec)
-
-
-def _row_md(r: dict) -> str:
-    hist = " (hist)" if r["max_set_by_history"] else ""
-    status = f"{r['exact_status']} ({r['exact_source']})" if "exact_s" in r else "skipped"
-    cells = [
-        r["people"],
-        r["days"],
-        r["pattern"],
-        r["slots"],
-        f"{r['greedy_s']:.3f}",
-        _fmt(r.get("exact_s"), ".2f"),
-        f"{r['greedy_max']:.2f}{hist}",
-        _fmt(r.get("exact_max"), ".2f"),
-        _fmt(r.get("vs_exact_pct"), "+.2f"),
-        f"{r['best_bound']:.2f}",
-        f"{r['gap_pct']:.2f}",
-        f"{r['greedy_spread']:.1f}/{_fmt(r.get('exact_spread'))}",
-        f"{r['greedy_sq']:.0f}/{_fmt(r.get('exact_sq'), '.0f')}",
-        f"{r['greedy_uncovered']}/{r.get('exact_uncovered', '-')}",
-        status,
-    ]
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _print_row(r: dict) -> None:
-    print(_row_md(r), flush=True)
+    for n, days in GROWTH:
+        out = subprocess.run(
+            [sys.executable, __file__, "--growth-child", f"{n}x{days}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(row, flush=True)
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller grid, 5 s MILP limit")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--growth-child")
+    parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--start", type=int, default=0, help="first seed (to run in shards)")
+    parser.add_argument("--resume", action="store_true", help="reuse recommender-tight.jsonl")
     args = parser.parse_args()
-    print(HEADER)
-    print("|" + "---|" * (HEADER.count("|") - 1))
-    t0 = time.perf_counter()
-    rows, stress = run(args.quick)
-    total = time.perf_counter() - t0
-    greedy_total = sum(r["greedy_s"] for r in rows + stress)
-    exact_total = sum(r.get("exact_s", 0.0) for r in rows + stress)
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    machine = (
-        f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}"
+    if args.growth_child:
+        n, days = map(int, args.growth_child.split("x"))
+        growth_child(n, days)
+        return
+    rows = []
+    partial = ROOT / "bench" / "results" / "recommender-tight.jsonl"
+    done = {}
+    if args.resume and partial.exists():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            done[row["seed"]] = row
+    for seed in range(args.start, args.count):
+        if seed in done:
+            rows.append(done[seed])
+            continue
+        row = quality(seed)
+        with partial.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(
+            f"{seed:3d} {row['shape']:38s} {row['greedy_mode']:10s} ratio {row['ratio']:.4f} "
+            f"ls {row['local_search_ratio']:.4f} extra {row['extra_empty']} "
+            f"proven {row['proven']} g {row['greedy_s']:.1f}s e {row['exact_s']:.1f}s",
+            flush=True,
+        )
+        rows.append(row)
+    grows = [] if args.skip_growth else growth()
+    write(rows, grows)
+
+
+def write(rows: list[dict], grows: list[dict]) -> None:
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    proven = [r for r in rows if r["proven"]]
+    worst = max(rows, key=lambda r: r["ratio"])
+    worst_ls = max(rows, key=lambda r: r["local_search_ratio"])
+    summary = {
+        "instances": len(rows),
+        "proven": len(proven),
+        "worst_ratio": worst["ratio"],
+        "worst_seed": worst["seed"],
+        "worst_shape": worst["shape"],
+        "mean_ratio": sum(r["ratio"] for r in rows) / max(1, len(rows)),
+        "above_1pct": sum(1 for r in rows if r["ratio"] > 1.01),
+        "extra_empty_instances": sum(1 for r in rows if r["extra_empty"] > 0),
+        "local_search_worst_ratio": worst_ls["local_search_ratio"],
+        "local_search_worst_seed": worst_ls["seed"],
+        "local_search_mean_ratio": sum(r["local_search_ratio"] for r in rows) / max(1, len(rows)),
+        "local_search_extra_empty_instances": sum(
+            1 for r in rows if r["extra_empty_local_search"] > 0
+        ),
+        "bound_invalid": sum(1 for r in rows if r["greedy_bound_valid"] is False),
+        "auto_exact": sum(1 for r in rows if r["greedy_mode"] == "auto-exact"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    (results / "recommender.json").write_text(
+        json.dumps({"summary": summary, "tight": rows, "growth": grows}, indent=1, default=str)
     )
+    s = summary
     lines = [
         "# Recommender benchmark",
         "",
-        f"`python bench/recommender.py{' --quick' if args.quick else ''}`: total {total:.1f} s "
-        f"(greedy {greedy_total:.1f} s, exact {exact_total:.1f} s; {machine}, "
-        f"exact_time_limit {5 if args.quick else 12} s).",
+        "`python bench/recommender.py` (seeded; see the module docstring for the instances).",
+        f"Machine: {s['machine']}, shared with other jobs.",
         "",
-        "max L = largest normalised load (past + draft weighted hours) / capacity. `(hist)`: the",
-        "largest L belongs to someone with no draft load (set by history alone). vs exact % =",
-        "(greedy max L - exact max L) / exact max L, where exact is the better of the MILP roster",
-        "and its own greedy run. best bound = max(cheap lower bound, MILP optimum or dual bound);",
-        "gap % = (greedy max L - best bound) / best bound. sq dev = sum of squared deviations of L",
-        "from the mean. Exact = scipy.optimize.milp (HiGHS): stage 1 min max L, stage 2 min",
-        "sum |L - mean| (60% / 40% of the time limit); `exact s` includes its own greedy run.",
+        "## Quality on the tight suite",
         "",
-        "## Seeded grid (random history)",
+        "Ratio = largest L of the roster / largest L of the proven optimum (exact mode, 10 s);",
+        "where the exact mode did not finish, against its proven bound (an upper estimate).",
         "",
-        HEADER,
-        "|" + "---|" * (HEADER.count("|") - 1),
-        *(_row_md(r) for r in rows),
+        "| | default greedy mode | local search only |",
+        "|---|---|---|",
+        f"| instances | {s['instances']} ({s['proven']} with a proven optimum) | |",
+        f"| worst ratio | {s['worst_ratio']:.4f} (seed {s['worst_seed']}: {s['worst_shape']}) "
+        f"| {s['local_search_worst_ratio']:.4f} (seed {s['local_search_worst_seed']}) |",
+        f"| mean ratio | {s['mean_ratio']:.4f} | {s['local_search_mean_ratio']:.4f} |",
+        f"| instances above 1% | {s['above_1pct']} | "
+        f"{sum(1 for r in rows if r['local_search_ratio'] > 1.01)} |",
+        f"| instances with extra empty slots | {s['extra_empty_instances']} "
+        f"| {s['local_search_extra_empty_instances']} |",
+        f"| ran the exact model itself (auto-exact) | {s['auto_exact']} | 0 |",
+        f"| shown bound above the proven optimum (must be 0) | {s['bound_invalid']} | |",
         "",
-        "## Stress: no history, the draft decides every L",
-        "",
-        HEADER,
-        "|" + "---|" * (HEADER.count("|") - 1),
-        *(_row_md(r) for r in stress),
-        "",
+        "| seed | shape | mode | ratio | local search | extra empty | greedy s | exact s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    (out_dir / "recommender.md").write_text("\n".join(lines))
-    (out_dir / "recommender.json").write_text(
-        json.dumps({"total_s": total, "rows": rows, "stress": stress}, indent=2)
-    )
-    print(f"total {total:.1f} s; wrote {out_dir / 'recommender.md'}")
+    for r in sorted(rows, key=lambda r: -r["ratio"])[:15]:
+        lines.append(
+            f"| {r['seed']} | {r['shape']} | {r['greedy_mode']} | {r['ratio']:.4f} | "
+            f"{r['local_search_ratio']:.4f} | {r['extra_empty']} | {r['greedy_s']:.2f} | "
+            f"{r['exact_s']:.2f} |"
+        )
+    lines += [
+        "",
+        "## Growth (greedy mode, daily shifts, primary + secondary)",
+        "",
+        "| people | days | slots | seconds | memory MB | status | gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g in grows:
+        lines.append(
+            f"| {g['people']} | {g['days']} | {g['slots']} | {g['seconds']:.2f} | "
+            f"{g['memory_mb']:.0f} | {g['status']} | {100 * g['gap']:.1f}% |"
+        )
+    (results / "recommender.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

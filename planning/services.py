@@ -65,6 +65,10 @@ def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dic
         "lower_bound": result.lower_bound,
         "optimum": result.optimum,
         "gap": result.gap,
+        "gap_pct": round(100 * result.gap, 1),
+        # what the manager reads: "Optimal: ..." or "Within X% ...; run the exact mode ..."
+        "note": result.note,
+        "coverage_proven": result.coverage_proven,
         "fairness": asdict(result.fairness) if result.fairness else None,
         "uncovered": [
             {

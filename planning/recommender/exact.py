@@ -1,0 +1,386 @@
+"""The exact model (MILP, HiGHS via ``scipy.optimize.milp``), solved lexicographically.
+
+Variables: binary ``x[s, p]`` for every eligible (slot, person) pair only; the continuous peak
+``t``. Rows, per person: conflicts as clique rows (the slots of a shift and of the next
+conflicting shifts, ``sum x <= 1``) plus pairwise rows for any conflict not in a clique; shadow
+quotas; ``past_p + pinned_p + sum_s weight[s, p] x[s, p] <= t * capacity_p``. Every slot has
+``sum_p x[s, p] <= 1``: the model itself chooses which slots stay empty.
+
+1. Coverage: maximise ``sum_s priority[s] * covered[s]`` where the priorities make it
+   lexicographic (one primary outweighs all secondary and shadow slots together, one secondary
+   all shadow slots). The optimum ``cover*`` is then fixed as a row.
+2. Fairness: minimise ``t`` (the largest normalised load). The solver's incumbent and dual bound
+   are both in units of L, so the reported optimum, bound and gap are the solver's own.
+3. Tie-break: with ``t <= t*`` fixed, minimise ``sum_p |L_p - mean L|`` (linear stand-in for the
+   sum of squares; the local search polishes the squares afterwards).
+
+``lp_bound`` solves the linear relaxation of stage 2 (coverage at least a given level): a lower
+bound on the fairest roster that respects the eligibility, rest and coverage structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
+
+from .problem import Problem, Roster
+
+# relative MIP gap at which HiGHS may call a roster optimal (default 1e-4 is too loose for
+# "optimal" to mean optimal at the shown precision)
+MIP_GAP = 1e-7
+
+
+def cliques(problem: Problem, slots: np.ndarray) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """Cover the conflict graph on ``slots`` by cliques (+ leftover pairs)."""
+    allowed = np.zeros(problem.n_slots, dtype=bool)
+    allowed[slots] = True
+    C = problem.conflict & allowed[:, None] & allowed[None, :]
+    order = [s for s in problem.geometry.order if allowed[s]]
+    pos = {s: k for k, s in enumerate(order)}
+    covered = np.zeros_like(C)
+    cliques: list[list[int]] = []
+    for a in order:
+        later = sorted((int(b) for b in np.nonzero(C[a])[0] if pos[int(b)] > pos[a]), key=pos.get)
+        clique = [a]
+        for b in later:
+            if all(C[b, k] for k in clique):
+                clique.append(b)
+        if len(clique) < 2:
+            continue
+        idx = np.array(clique)
+        sub = covered[np.ix_(idx, idx)]
+        if sub.sum() == len(clique) * (len(clique) - 1):
+            continue
+        covered[np.ix_(idx, idx)] = True
+        cliques.append(clique)
+    np.fill_diagonal(covered, True)
+    left = np.argwhere(np.triu(C & ~covered, 1))
+    return cliques, [(int(a), int(b)) for a, b in left]
+
+
+def coverage_priorities(problem: Problem) -> np.ndarray:
+    """Integer priority of each slot: lexicographic primary > secondary > shadow."""
+    shadow = float(problem.is_shadow.sum())
+    secondary = float((problem.role == 1).sum())
+    per_role = np.array([secondary * (shadow + 1) + shadow + 1, shadow + 1, 1.0])
+    return per_role[problem.role]
+
+
+def coverage_key(problem: Problem, holder: np.ndarray) -> tuple[int, int, int]:
+    """Empty (primary, secondary, shadow) slots, excluding pinned ones: smaller is better."""
+    empty = ~problem.pinned_mask & (holder < 0)
+    return tuple(int((empty & (problem.role == r)).sum()) for r in range(3))
+
+
+@dataclass
+class ExactResult:
+    holder: np.ndarray | None = None  # best roster found by the model (None: none found)
+    status: str = "time_limit"  # "optimal" | "time_limit" | "infeasible"
+    coverage_proven: bool = False  # stage 1 finished: no roster covers more
+    cover: float | None = None  # the priority-weighted coverage that was fixed
+    optimum: float | None = None  # stage 2 proven optimum of the largest L
+    bound: float | None = None  # solver's dual bound on the largest L (same units)
+
+
+class Model:
+    """The sparse MILP of one problem (pinned slots fixed, their load counted)."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        pinned_only = Roster(problem)
+        self.fixed_load = pinned_only.draft_load.copy()
+        movable = ~problem.pinned_mask
+        quota = problem.shadow_quota - pinned_only.shadow_used
+        pairs = problem.eligible & movable[:, None] & (pinned_only.blockers == 0)
+        pairs &= ~(problem.is_shadow[:, None] & (quota[None, :] <= 0))
+        self.slot_of, self.person_of = np.nonzero(pairs)
+        nx = self.slot_of.size
+        self.nx = nx
+        self.t_index = nx
+        self.n_vars = nx + 1
+        var = np.full((problem.n_slots, problem.n_people), -1, dtype=np.int64)
+        var[self.slot_of, self.person_of] = np.arange(nx)
+        self.base = problem.past + self.fixed_load
+        self.floor = float((self.base / problem.capacity).max(initial=0.0))
+        self.w = problem.weight[self.slot_of, self.person_of]
+        self.priority = coverage_priorities(problem)[self.slot_of]
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        lo: list[float] = []
+        hi: list[float] = []
+        self.n_rows = 0
+
+        def add(r, c, v, lower, upper) -> None:
+            rows.append(np.asarray(r, dtype=np.int64) + self.n_rows)
+            cols.append(np.asarray(c, dtype=np.int64))
+            vals.append(np.asarray(v, dtype=float))
+            lower, upper = np.broadcast_arrays(
+                np.atleast_1d(np.asarray(lower, dtype=float)),
+                np.atleast_1d(np.asarray(upper, dtype=float)),
+            )
+            lo.extend(lower.tolist())
+            hi.extend(upper.tolist())
+            self.n_rows += lower.size
+
+        self._add = add
+        self._rows, self._cols, self._vals, self._lo, self._hi = rows, cols, vals, lo, hi
+        # each slot at most once
+        slot_row = np.full(problem.n_slots, -1, dtype=np.int64)
+        used = np.unique(self.slot_of)
+        slot_row[used] = np.arange(used.size)
+        add(slot_row[self.slot_of], np.arange(nx), np.ones(nx), -np.inf, np.ones(used.size))
+        # conflicts: cliques and leftover pairs, per person
+        clique_list, pair_list = cliques(problem, np.nonzero(movable)[0])
+        for clique in clique_list:
+            sub = var[clique]
+            has = sub >= 0
+            people = np.nonzero(has.sum(axis=0) >= 2)[0]
+            if people.size == 0:
+                continue
+            rr, cc = np.nonzero(has[:, people].T)
+            add(rr, sub[cc, people[rr]], np.ones(rr.size), -np.inf, np.ones(people.size))
+        for a, b in pair_list:
+            both = np.nonzero((var[a] >= 0) & (var[b] >= 0))[0]
+            if both.size == 0:
+                continue
+            k = np.arange(both.size)
+            add(
+                np.concatenate([k, k]),
+                np.concatenate([var[a, both], var[b, both]]),
+                np.ones(2 * both.size),
+                -np.inf,
+                np.ones(both.size),
+            )
+        # shadow quotas
+        shadow = problem.is_shadow[self.slot_of]
+        if shadow.any():
+            count = np.bincount(self.person_of[shadow], minlength=problem.n_people)
+            people = np.nonzero(count > np.maximum(quota, 0))[0]
+            if people.size:
+                prow = np.full(problem.n_people, -1)
+                prow[people] = np.arange(people.size)
+                sel = shadow & (prow[self.person_of] >= 0)
+                add(
+                    prow[self.person_of[sel]],
+                    np.nonzero(sel)[0],
+                    np.ones(int(sel.sum())),
+                    -np.inf,
+                    quota[people].astype(float),
+                )
+        self.base_rows = self.n_rows
+
+    # -- helpers ----------------------------------------------------------------------
+    def _matrix(self, blocks, n_extra: int, n_cols: int):
+        rows = self._rows + [r + self.base_rows for r, _, _ in blocks]
+        cols = self._cols + [c for _, c, _ in blocks]
+        vals = self._vals + [v for _, _, v in blocks]
+        return csr_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(self.base_rows + n_extra, n_cols),
+        )
+
+    def _solve(self, cost, extra, integral: bool, lb, ub, time_limit: float):
+        """``extra``: list of (rows, cols, vals, lower, upper) blocks, rows numbered from 0."""
+        n_cols = cost.size
+        blocks = []
+        lo, hi = list(self._lo), list(self._hi)
+        offset = 0
+        for r, c, v, lower, upper in extra:
+            blocks.append((np.asarray(r) + offset, np.asarray(c), np.asarray(v, dtype=float)))
+            k = int(np.asarray(r).max(initial=-1)) + 1
+            lower, upper = np.broadcast_arrays(
+                np.atleast_1d(np.asarray(lower, dtype=float)),
+                np.atleast_1d(np.asarray(upper, dtype=float)),
+            )
+            lo.extend(np.broadcast_to(lower, (k,)).tolist())
+            hi.extend(np.broadcast_to(upper, (k,)).tolist())
+            offset += k
+        matrix = self._matrix(blocks, offset, n_cols)
+        integrality = np.zeros(n_cols)
+        if integral:
+            integrality[: self.nx] = 1
+        return milp(
+            cost,
+            constraints=[LinearConstraint(matrix, np.array(lo), np.array(hi))],
+            integrality=integrality,
+            bounds=Bounds(lb, ub),
+            options={"time_limit": max(0.05, time_limit), "disp": False, "mip_rel_gap": MIP_GAP},
+        )
+
+    def _load_rows(self):
+        """past_p + sum_s w x - capacity_p t <= 0 for every person with a variable."""
+        problem = self.problem
+        people = np.unique(self.person_of)
+        prow = np.full(problem.n_people, -1)
+        prow[people] = np.arange(people.size)
+        nz = np.nonzero(self.w != 0)[0]
+        r = np.concatenate([prow[self.person_of[nz]], np.arange(people.size)])
+        c = np.concatenate([nz, np.full(people.size, self.t_index)])
+        v = np.concatenate([self.w[nz], -problem.capacity[people]])
+        return (r, c, v, -np.inf, -self.base[people])
+
+    def _cover_row(self, cover: float):
+        # integer priorities: cover - 0.5 keeps it an equality in effect, robust to round-off
+        return (
+            np.zeros(self.nx, dtype=np.int64),
+            np.arange(self.nx),
+            self.priority,
+            cover - 0.5,
+            np.inf,
+        )
+
+    def holder(self, x: np.ndarray) -> np.ndarray:
+        out = np.full(self.problem.n_slots, -1, dtype=np.int64)
+        on = np.nonzero(x[: self.nx] > 0.5)[0]
+        out[self.slot_of[on]] = self.person_of[on]
+        for s, pid in self.problem.pinned.items():
+            j = self.problem.pid_index.get(pid)
+            if j is not None:
+                out[s] = j
+        return out
+
+    def cover_of(self, holder: np.ndarray) -> float:
+        on = (holder >= 0) & ~self.problem.pinned_mask
+        return float(coverage_priorities(self.problem)[on].sum())
+
+    def max_cover_possible(self) -> float:
+        """Cheap upper bound on the coverage: every slot with a variable, shadow capped by quotas."""
+        problem = self.problem
+        prio = coverage_priorities(problem)
+        has = np.zeros(problem.n_slots, dtype=bool)
+        has[self.slot_of] = True
+        must = has & ~problem.is_shadow
+        shadow_slots = int((has & problem.is_shadow).sum())
+        pinned_only = Roster(problem)
+        quota = int(np.maximum(problem.shadow_quota - pinned_only.shadow_used, 0).sum())
+        return float(prio[must].sum()) + float(min(shadow_slots, quota))
+
+    # -- stages -----------------------------------------------------------------------
+    def max_coverage(self, time_limit: float):
+        """Stage 1: (cover*, proven, holder or None)."""
+        if self.nx == 0:
+            return 0.0, True, None
+        cost = np.concatenate([-self.priority, [0.0]])
+        lb = np.zeros(self.n_vars)
+        ub = np.ones(self.n_vars)
+        ub[self.t_index] = 0.0
+        res = self._solve(cost, [], True, lb, ub, time_limit)
+        if res.x is None:
+            return None, False, None
+        return round(-float(res.fun)), res.status == 0, res.x
+
+    def min_max(self, cover: float, time_limit: float, lower: float = 0.0):
+        """Stage 2: the MILP result (``x``, ``status``, ``mip_dual_bound``)."""
+        cost = np.zeros(self.n_vars)
+        cost[self.t_index] = 1.0
+        lb = np.zeros(self.n_vars)
+        ub = np.ones(self.n_vars)
+        lb[self.t_index], ub[self.t_index] = max(self.floor, lower), np.inf
+        extra = [self._load_rows()]
+        if cover > 0:
+            extra.append(self._cover_row(cover))
+        return self._solve(cost, extra, True, lb, ub, time_limit)
+
+    def lp_bound(self, cover: float, time_limit: float) -> float | None:
+        """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved)."""
+        cost = np.zeros(self.n_vars)
+        cost[self.t_index] = 1.0
+        lb = np.zeros(self.n_vars)
+        ub = np.ones(self.n_vars)
+        lb[self.t_index], ub[self.t_index] = self.floor, np.inf
+        extra = [self._load_rows()]
+        if cover > 0:
+            extra.append(self._cover_row(cover))
+        res = self._solve(cost, extra, False, lb, ub, time_limit)
+        if res.status != 0 or res.x is None:
+            return None
+        return float(res.fun)
+
+    def spread(self, cover: float, t_star: float, time_limit: float):
+        """Stage 3: minimise sum |L_p - mean| with t <= t* and the coverage fixed."""
+        problem = self.problem
+        n = problem.n_people
+        mean_index = self.n_vars
+        dev0 = self.n_vars + 1
+        coef = self.w / problem.capacity[self.person_of]
+        fixed = self.base / problem.capacity
+        extra = [self._load_rows()]
+        if cover > 0:
+            extra.append(self._cover_row(cover))
+        extra.append(
+            (
+                np.zeros(self.nx + 1, dtype=np.int64),
+                np.concatenate([np.arange(self.nx), [mean_index]]),
+                np.concatenate([-coef, [float(n)]]),
+                float(fixed.sum()),
+                float(fixed.sum()),
+            )
+        )
+        r = np.concatenate([self.person_of, np.arange(n), np.arange(n)])
+        c = np.concatenate([np.arange(self.nx), dev0 + np.arange(n), np.full(n, mean_index)])
+        extra.append((r, c, np.concatenate([-coef, np.ones(n), np.ones(n)]), fixed, np.inf))
+        extra.append((r, c, np.concatenate([coef, np.ones(n), -np.ones(n)]), -fixed, np.inf))
+        cost = np.concatenate([np.zeros(self.n_vars + 1), np.ones(n)])
+        lb = np.concatenate([np.zeros(self.n_vars), [-np.inf], np.zeros(n)])
+        ub = np.concatenate([np.ones(self.n_vars), [np.inf], np.full(n, np.inf)])
+        lb[self.t_index] = self.floor
+        ub[self.t_index] = t_star * (1 + 1e-9) + 1e-12
+        return self._solve(cost, extra, True, lb, ub, time_limit)
+
+
+def solve_exact(
+    problem: Problem, time_limit: float, incumbent: Roster | None = None, lower: float = 0.0
+) -> ExactResult:
+    """Stages 1-3 within about ``time_limit`` seconds of solver time.
+
+    ``incumbent``: a roster already found (the greedy's); if it reaches the cheap coverage upper
+    bound, stage 1 is skipped (its coverage is then provably maximal).
+    """
+    out = ExactResult()
+    model = Model(problem)
+    if model.nx == 0:  # nothing to decide
+        out.holder = model.holder(np.zeros(1))
+        out.status, out.coverage_proven, out.cover = "optimal", True, 0.0
+        out.optimum = out.bound = model.floor
+        return out
+    upper = model.max_cover_possible()
+    if incumbent is not None and model.cover_of(incumbent.holder) >= upper - 0.5:
+        cover, proven = upper, True
+    else:
+        cover, proven, x = model.max_coverage(0.3 * time_limit)
+        if cover is None:
+            return out
+        if x is not None:
+            out.holder = model.holder(x)
+        if incumbent is not None and model.cover_of(incumbent.holder) > cover:
+            cover = model.cover_of(incumbent.holder)  # the time-limited stage 1 fell short
+    out.cover, out.coverage_proven = cover, proven
+    res = model.min_max(cover, 0.5 * time_limit if proven else 0.7 * time_limit, lower)
+    if res.x is None:
+        out.status = "infeasible" if res.status == 2 else "time_limit"
+        return out
+    out.holder = model.holder(res.x)
+    dual = getattr(res, "mip_dual_bound", None)
+    if dual is not None and np.isfinite(dual):
+        out.bound = max(float(dual), model.floor)
+    if res.status == 0 and proven:
+        out.status = "optimal"
+        out.optimum = float(res.x[model.t_index])
+        out.bound = out.optimum if out.bound is None else min(out.bound, out.optimum)
+        tie = model.spread(cover, out.optimum, 0.2 * time_limit)
+        if tie.x is not None:
+            out.holder = model.holder(tie.x)
+    return out
+
+
+def lp_bound(problem: Problem, holder: np.ndarray, time_limit: float = 5.0) -> float | None:
+    """LP-relaxation bound on the largest L over rosters covering at least as much as
+    ``holder`` (priority-weighted); valid for the lexicographic optimum."""
+    model = Model(problem)
+    if model.nx == 0:
+        return None
+    return model.lp_bound(model.cover_of(holder), time_limit)

@@ -1,0 +1,155 @@
+"""Explanations: recommendation levels, each pick's reason and why someone could not take a slot."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .load import capacity
+from .problem import Problem, Roster
+from .rules import static_reason
+from .types import DEFAULT_SETTINGS, Candidate, PersonProjection, Reason, Settings
+
+
+def _level(rank: int, of: int) -> str:
+    if of <= 1 or 3 * (rank - 1) < of - 1:
+        return "High"
+    if 3 * (rank - 1) <= 2 * (of - 1):
+        return "Medium"
+    return "Low"
+
+
+_LEVEL_TEXT = {
+    "High": "among the least loaded third, a good pick",
+    "Medium": "in the middle third of the load ranking",
+    "Low": "among the most loaded third, pick only if needed",
+}
+
+
+def projections(
+    candidates: Sequence[Candidate], settings: Settings, draft: Sequence[float]
+) -> dict[int, PersonProjection]:
+    n = len(candidates)
+    caps = [capacity(c, settings) for c in candidates]
+    values = [(c.past_load + d) / cap for c, d, cap in zip(candidates, draft, caps)]
+    sorted_vals = sorted(values)
+    median = float(np.median(values)) if n else 0.0
+    out: dict[int, PersonProjection] = {}
+    for c, d, cap, value in zip(candidates, draft, caps, values):
+        rank = 1 + bisect_left(sorted_vals, value - 1e-9 * max(1.0, abs(value)))
+        level = _level(rank, n)
+        raw = c.fte * (1.0 - c.utilisation)
+        cap_text = f"capacity = FTE {c.fte:g} x (1 - utilisation {c.utilisation:.0%}) = {raw:.2f}"
+        if raw < settings.capacity_floor:
+            cap_text += f", floored at {settings.capacity_floor:g}"
+        explanation = (
+            f"L = (past {c.past_load:.1f} + this period {d:.1f} weighted h) / capacity {cap:.2f} = {value:.1f} "
+            f"({cap_text}); rank {rank} of {n} (1 = least loaded), team median L {median:.1f}; "
+            f"{level}: {_LEVEL_TEXT[level]}."
+        )
+        out[c.person_id] = PersonProjection(
+            person_id=c.person_id,
+            past_load=float(c.past_load),
+            draft_load=float(d),
+            capacity=float(cap),
+            projected=float(value),
+            level=level,
+            rank=rank,
+            of=n,
+            explanation=explanation,
+        )
+    return out
+
+
+def levels(
+    candidates: Sequence[Candidate],
+    settings: Settings = DEFAULT_SETTINGS,
+    draft_loads: Mapping[int, float] | None = None,
+) -> dict[int, PersonProjection]:
+    """Recommendation levels without drafting: rank people by
+    ``L = (past_load + draft_loads[pid]) / capacity``; the lowest third of L is
+    "High", the middle third "Medium", the highest third "Low"."""
+    draft_loads = draft_loads or {}
+    draft = [float(draft_loads.get(c.person_id, 0.0)) for c in candidates]
+    return projections(list(candidates), settings, draft)
+
+
+def block_reason(problem: Problem, roster: Roster, s: int, p: int) -> str:
+    slot, person = problem.slots[s], problem.people[p]
+    reason = static_reason(slot, person, problem.settings)
+    if reason:
+        return reason
+    for t in sorted(roster.held[p], key=lambda t: problem.order_rank[t]):
+        if t != s and problem.conflict[s, t]:
+            return problem.geometry.reason(s, t)
+    if problem.is_shadow[s] and roster.shadow_used[p] >= problem.shadow_quota[p]:
+        return f"no shadow shifts needed (already shadowing {roster.shadow_used[p]} of {problem.shadow_quota[p]})"
+    return "eligible, but placing them would leave another slot empty"
+
+
+def reason_for(
+    problem: Problem, roster: Roster, s: int, L: np.ndarray, sums: tuple[float, float]
+) -> Reason:
+    p = int(roster.holder[s])
+    person = problem.people[p]
+    Lp = float(L[p])
+    if problem.pinned_mask[s]:
+        return Reason(
+            summary=f"Pinned by a manager ({person.name} L={Lp:.1f})",
+            projected_load=Lp,
+            runner_up_id=None,
+            runner_up_load=None,
+            runner_up_why_not=None,
+            eligible_count=1,
+            pinned=True,
+        )
+    feas = roster.feasible(s)
+    feas[p] = False
+    k = int(feas.sum()) + 1
+    if k == 1:
+        return Reason(
+            summary=f"Only eligible person (L={Lp:.1f})",
+            projected_load=Lp,
+            runner_up_id=None,
+            runner_up_load=None,
+            runner_up_why_not="no one else qualified, available and rested for this slot",
+            eligible_count=1,
+        )
+    values = roster.projected(s)
+    q = roster.pick(s, feas, values)
+    Lq = float(values[q])
+    other = problem.people[q]
+    if Lq > Lp + 1e-9 * max(1.0, abs(Lp)):
+        why = f"would reach L={Lq:.1f}, above {person.name}'s L={Lp:.1f}"
+        summary = f"Lowest projected load among {k} eligible (L={Lp:.1f} vs runner-up {other.name} L={Lq:.1f})"
+    else:
+        S1, S2 = sums
+        n = problem.n_people
+        Lp2 = Lp - problem.weight[s, p] / problem.capacity[p]
+        d1 = (Lp2 - Lp) + (Lq - L[q])
+        d2 = (Lp2 * Lp2 - Lp * Lp) + (Lq * Lq - L[q] * L[q])
+        sq_now = S2 - S1 * S1 / n
+        sq_new = (S2 + d2) - (S1 + d1) ** 2 / n
+        top = float(L.max())
+        if max(Lq, Lp2) > top + 1e-9 * max(1.0, top):
+            why = f"would reach L={Lq:.1f}, above the roster's peak L={top:.1f}"
+        else:
+            why = (
+                f"would reach L={Lq:.1f}, but moving the slot would not even out loads "
+                f"(sum of squared deviations {sq_now:.1f} -> {sq_new:.1f})"
+            )
+        summary = (
+            f"Best overall balance among {k} eligible (L={Lp:.1f}; runner-up {other.name} "
+            f"would reach L={Lq:.1f})"
+        )
+    return Reason(
+        summary=summary,
+        projected_load=Lp,
+        runner_up_id=other.person_id,
+        runner_up_load=Lq,
+        runner_up_why_not=why,
+        eligible_count=k,
+        runner_up_name=other.name,
+    )

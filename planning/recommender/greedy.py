@@ -1,0 +1,232 @@
+"""Greedy construction and coverage repair.
+
+Construction: repeatedly take the open slot with the fewest currently feasible people (ties: time
+order) and give it to the feasible person with the lowest *projected* normalised load (L after
+taking it); ties by longest time since ``last_shift_end`` (never = longest), then ``person_id``.
+Feasibility counts are updated incrementally (only the conflicting neighbours of a filled slot
+change), so construction costs about (slots x people) rather than slots^2 x people.
+
+Repair: an empty slot is filled through augmenting paths (give it to someone blocked by one or
+two of their slots and re-place those slots, iterative deepening). Whether the resulting cover is
+*maximal* is then settled by the exact coverage model (``coverage.py``).
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from .local_search import LocalSearch
+from .problem import Problem, Roster
+
+
+class Builder:
+    def __init__(self, problem: Problem, roster: Roster, node_budget: int = 60_000):
+        self.problem = problem
+        self.roster = roster
+        self.node_budget = node_budget
+        self.nodes = 0
+
+    # -- construction ----------------------------------------------------------
+    def construct(self) -> None:
+        """Fill open slots, most constrained first (see the module docstring)."""
+        problem, roster = self.problem, self.roster
+        open_slots = ~problem.pinned_mask & (roster.holder < 0)
+        rows = np.nonzero(open_slots)[0]
+        if rows.size == 0:
+            return
+        feasible = problem.eligible[rows] & (roster.blockers[rows] == 0)
+        if problem.is_shadow[rows].any():
+            quota_left = roster.shadow_used < problem.shadow_quota
+            feasible[problem.is_shadow[rows]] &= quota_left
+        count = np.zeros(problem.n_slots, dtype=np.int64)
+        count[rows] = feasible.sum(axis=1)
+        del feasible
+        rank = problem.order_rank
+        heap = [(int(count[s]), int(rank[s]), int(s)) for s in rows]
+        heapq.heapify(heap)
+        shadow_open = problem.is_shadow & open_slots
+        while heap:
+            n, _, s = heapq.heappop(heap)
+            if not open_slots[s] or n != count[s]:
+                continue  # filled already, or a stale entry
+            open_slots[s] = False
+            if n == 0:
+                continue
+            mask = roster.feasible(s)
+            p = roster.pick(s, mask)
+            # the neighbours for which p was feasible lose one option
+            nbr = problem.neighbors[s]
+            nbr = nbr[open_slots[nbr]]
+            ok = problem.eligible[nbr, p] & (roster.blockers[nbr, p] == 0)
+            if roster.shadow_used[p] >= problem.shadow_quota[p]:
+                ok &= ~problem.is_shadow[nbr]  # p was not an option for shadow slots anyway
+            hit = nbr[ok]
+            roster.assign(s, p)
+            if problem.is_shadow[s]:
+                shadow_open[s] = False
+                if roster.shadow_used[p] >= problem.shadow_quota[p]:
+                    others = np.nonzero(shadow_open)[0]
+                    others = others[problem.eligible[others, p] & (roster.blockers[others, p] == 0)]
+                    hit = np.union1d(hit, others)
+            for t in hit:
+                t = int(t)
+                count[t] -= 1
+                heapq.heappush(heap, (int(count[t]), int(rank[t]), t))
+        roster.commit()
+
+    # -- repair: augmenting paths ------------------------------------------------
+    def _augment(self, s: int, depth: int, banned: frozenset[int]) -> bool:
+        problem, roster = self.problem, self.roster
+        feas = roster.feasible(s)
+        if feas.any():
+            roster.assign(s, roster.pick(s, feas))
+            return True
+        if depth == 0:
+            return False
+        values = roster.projected(s)
+        cands = np.nonzero(problem.eligible[s])[0]
+        cands = cands[np.lexsort((problem.tiebreak_rank[cands], values[cands]))]
+        banned = banned | {s}
+        for p in cands:
+            p = int(p)
+            self.nodes += 1
+            if self.nodes > self.node_budget:
+                return False
+            if problem.is_shadow[s] and problem.shadow_quota[p] <= 0:
+                continue
+            blockers = sorted(t for t in roster.held[p] if problem.conflict[s, t])
+            if any(problem.pinned_mask[t] or t in banned for t in blockers):
+                continue
+            options = [blockers]
+            if (
+                problem.is_shadow[s]
+                and roster.shadow_used[p] >= problem.shadow_quota[p]
+                and not any(problem.is_shadow[t] for t in blockers)
+            ):
+                extra = sorted(
+                    u
+                    for u in roster.held[p]
+                    if problem.is_shadow[u] and not problem.pinned_mask[u] and u not in banned
+                )
+                options = [blockers + [u] for u in extra]
+            for opt in options:
+                if len(opt) > 2:
+                    continue
+                mk = roster.mark()
+                for t in opt:
+                    roster.unassign(t)
+                roster.assign(s, p)
+                if all(self._augment(t, depth - 1, banned) for t in opt):
+                    return True
+                roster.rollback(mk)
+        return False
+
+    def repair(self, max_depth: int = 6, stop_on_failure: bool = False) -> bool:
+        problem, roster = self.problem, self.roster
+        ok = True
+        for s in problem.geometry.order:
+            if problem.pinned_mask[s] or roster.holder[s] >= 0 or not problem.eligible[s].any():
+                continue
+            self.nodes = 0
+            placed = False
+            for depth in range(1, max_depth + 1):
+                mk = roster.mark()
+                if self._augment(s, depth, frozenset()):
+                    placed = True
+                    break
+                roster.rollback(mk)
+                if self.nodes > self.node_budget:
+                    break
+            roster.commit()
+            ok &= placed
+            if not placed and stop_on_failure:
+                return False
+        return ok
+
+    def complete_search(self, budget: int = 200_000) -> bool:
+        """Backtracking (most constrained first, forward checking) for a cover of
+        every coverable primary/secondary slot. Replaces the roster if found."""
+        problem, roster = self.problem, self.roster
+        target = [
+            s
+            for s in range(problem.n_slots)
+            if not problem.pinned_mask[s] and not problem.is_shadow[s] and problem.eligible[s].any()
+        ]
+        if all(roster.holder[s] >= 0 for s in target):
+            return True
+        saved = roster.copy_assignment()
+        for s in range(problem.n_slots):
+            if not problem.pinned_mask[s] and roster.holder[s] >= 0:
+                roster.unassign(s)
+        roster.commit()
+        nodes = [0]
+        target_arr = np.array(target, dtype=np.int64)
+
+        def dfs() -> bool:
+            rows = target_arr[roster.holder[target_arr] < 0]
+            if rows.size == 0:
+                return True
+            nodes[0] += 1
+            if nodes[0] > budget:
+                return False
+            feas = problem.eligible[rows] & (roster.blockers[rows] == 0)
+            counts = feas.sum(axis=1)
+            if counts.min() == 0:
+                return False
+            k = int(np.lexsort((problem.order_rank[rows], counts))[0])
+            s = int(rows[k])
+            values = roster.projected(s)
+            cands = np.nonzero(feas[k])[0]
+            cands = cands[np.lexsort((problem.tiebreak_rank[cands], values[cands]))]
+            for p in cands:
+                roster._assign(s, int(p))
+                if dfs():
+                    return True
+                roster._unassign(s)
+                if nodes[0] > budget:
+                    return False
+            return False
+
+        found = dfs()
+        if not found:
+            roster.load_assignment(saved)
+            return False
+        # shadows: greedy + augmenting
+        self.construct()
+        self.repair()
+        return True
+
+
+# slots x people up to which the whole period is re-solved by branch-and-bound
+WHOLE_PERIOD_SIZE = 160
+# slots x people up to which time windows around the peak are re-solved exactly
+WINDOW_SIZE = 40_000
+WHOLE_PERIOD_NODES = 20_000
+WINDOW_NODES = 1_000
+WINDOW_RADII = (2,)
+
+
+def run_greedy(problem: Problem) -> Roster:
+    """Construction, repair, then local search (deterministic)."""
+    roster = Roster(problem)
+    builder = Builder(problem, roster)
+    builder.construct()
+    builder.repair()
+    size = problem.n_slots * max(1, problem.n_people)
+    must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
+    if (roster.holder[must] < 0).any() and size <= 2_000_000:
+        builder.complete_search(budget=max(5_000, 2_000_000 // size))
+    if problem.n_slots == 0 or problem.n_people == 0:
+        return roster
+    search = LocalSearch(problem, roster)
+    search.improve()
+    if size <= WHOLE_PERIOD_SIZE:
+        if search.lower_peak(radius=-1, node_budget=WHOLE_PERIOD_NODES):
+            search.improve()
+    elif size <= WINDOW_SIZE:
+        for radius in WINDOW_RADII:
+            if search.lower_peak(radius=radius, node_budget=WINDOW_NODES):
+                search.improve()
+    return roster

@@ -1,0 +1,167 @@
+"""Hard rules: who may hold which slot (eligibility) and which slots conflict (overlap, rest).
+
+Two slots of different shifts conflict when they overlap, when the gap between them is shorter
+than ``min_rest``, or -- with ``no_back_to_back`` -- when they touch or one shift is the
+*immediately next shift* of the rotation after the other (the shift(s) with the earliest start
+at or after the other one's end; for a weekday-only rotation Friday's next shift is Monday's).
+Two slots of one shift always conflict (a person holds at most one slot per shift).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from .load import require_aware
+from .types import DEFAULT_SETTINGS, ROLE_INDEX, ROLES, Candidate, Settings, Slot
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_interval(a: datetime, b: datetime) -> str:
+    a = a.astimezone(UTC)
+    b = b.astimezone(UTC)
+    if a.date() == b.date():
+        return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M} UTC"
+    return f"{a:%Y-%m-%d %H:%M}-{b:%Y-%m-%d %H:%M} UTC"
+
+
+def _overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
+    return a0 < b1 and b0 < a1
+
+
+def validate_slot(slot: Slot) -> None:
+    if slot.role not in ROLE_INDEX:
+        raise ValueError(f"slot {slot.key!r}: unknown role {slot.role!r} (expected one of {ROLES})")
+    require_aware(slot.start, f"slot {slot.key!r} start")
+    require_aware(slot.end, f"slot {slot.key!r} end")
+    if slot.end <= slot.start:
+        raise ValueError(f"slot {slot.key!r} ends before it starts")
+
+
+# --------------------------------------------------------------------------
+# Slot geometry: shift order and pairwise conflicts
+# --------------------------------------------------------------------------
+
+
+class Geometry:
+    """Time order of slots and the slot x slot conflict matrix."""
+
+    def __init__(self, slots: Sequence[Slot], settings: Settings):
+        self.slots = slots
+        n = len(slots)
+        self.start = np.array([s.start.timestamp() for s in slots], dtype=float)
+        self.end = np.array([s.end.timestamp() for s in slots], dtype=float)
+        shift_index: dict[str, int] = {}
+        shift_of = np.zeros(n, dtype=np.int64)
+        for i, s in enumerate(slots):
+            shift_of[i] = shift_index.setdefault(s.shift_key, len(shift_index))
+        self.shift_of = shift_of
+        n_sh = len(shift_index)
+        sh_start = np.full(n_sh, np.inf)
+        sh_end = np.full(n_sh, -np.inf)
+        np.minimum.at(sh_start, shift_of, self.start)
+        np.maximum.at(sh_end, shift_of, self.end)
+        nxt = np.zeros((n_sh, n_sh), dtype=bool)
+        for i in range(n_sh):
+            later = sh_start >= sh_end[i]
+            later[i] = False
+            if later.any():
+                first = sh_start[later].min()
+                nxt[i] = later & (sh_start == first)
+        self.next_shift = nxt | nxt.T
+        rest = settings.min_rest.total_seconds()
+        gap = np.maximum(
+            self.start[None, :] - self.end[:, None], self.start[:, None] - self.end[None, :]
+        )
+        self.gap = gap
+        self.same_shift = shift_of[:, None] == shift_of[None, :]
+        conflict = self.same_shift | (gap < 0) | (gap < rest)
+        if settings.no_back_to_back:
+            conflict |= self.next_shift[np.ix_(shift_of, shift_of)] | (gap <= 0)
+        np.fill_diagonal(conflict, False)
+        self.conflict = conflict
+        self.rest_seconds = rest
+        # time order: start, end, role, key
+        self.order = sorted(
+            range(n),
+            key=lambda i: (self.start[i], self.end[i], ROLE_INDEX[slots[i].role], slots[i].key),
+        )
+
+    def reason(self, i: int, j: int) -> str:
+        """Why holding slot ``j`` forbids slot ``i`` (they must conflict)."""
+        other = self.slots[j]
+        when = format_interval(other.start, other.end)
+        if self.same_shift[i, j]:
+            return f"already holds {other.role} in this shift"
+        if self.gap[i, j] < 0:
+            return f"on another shift of this rotation ({other.role} {when})"
+        if self.gap[i, j] < self.rest_seconds:
+            return f"rest rule (holds {other.role} {when}; less than {timedelta(seconds=self.rest_seconds)} rest)"
+        return f"rest rule (holds {other.role} {when}; back-to-back shifts)"
+
+
+def static_reason(slot: Slot, person: Candidate, settings: Settings) -> str | None:
+    """Reason independent of the rest of the roster, or None."""
+    if slot.role == "shadow":
+        if person.needs_shadow <= 0:
+            return "no shadow shifts needed"
+    elif slot.role not in person.roles:
+        return f"not qualified for {slot.role}"
+    for a, b in sorted(person.unavailable):
+        if _overlaps(slot.start, slot.end, a, b):
+            return f"unavailable {format_interval(a, b)}"
+    for a, b in sorted(person.busy):
+        if _overlaps(slot.start, slot.end, a, b):
+            return f"on another shift ({format_interval(a, b)})"
+    lse = person.last_shift_end
+    if lse is not None and lse <= slot.start:
+        gap = (slot.start - lse).total_seconds()
+        if gap < settings.min_rest.total_seconds() or (settings.no_back_to_back and gap == 0):
+            return f"rest rule (last shift ended {format_time(lse)})"
+    return None
+
+
+def check_assignment(
+    slot: Slot,
+    person: Candidate,
+    current: Mapping[str, int],
+    slots: Sequence[Slot],
+    settings: Settings = DEFAULT_SETTINGS,
+) -> str | None:
+    """For a manager's edit: ``None`` if ``person`` may hold ``slot`` given the
+    other assignments in ``current`` (slot_key -> person_id; the entry for
+    ``slot`` itself is ignored), else the hard rule it would break."""
+    validate_slot(slot)
+    reason = static_reason(slot, person, settings)
+    if reason:
+        return reason
+    all_slots = list(slots)
+    keys = {s.key: i for i, s in enumerate(all_slots)}
+    if slot.key in keys:
+        all_slots[keys[slot.key]] = slot
+    else:
+        keys[slot.key] = len(all_slots)
+        all_slots.append(slot)
+    geometry = Geometry(all_slots, settings)
+    i = keys[slot.key]
+    held = sorted(
+        (
+            keys[k]
+            for k, pid in current.items()
+            if pid == person.person_id and k != slot.key and k in keys
+        ),
+        key=geometry.order.index,
+    )
+    for j in held:
+        if geometry.conflict[i, j]:
+            return geometry.reason(i, j)
+    if slot.role == "shadow":
+        used = sum(1 for j in held if all_slots[j].role == "shadow")
+        if used >= person.needs_shadow:
+            return f"no shadow shifts needed (already shadowing {used} of {person.needs_shadow})"
+    return None

@@ -1,0 +1,239 @@
+"""``recommend``: the pipeline, the lexicographic comparison and the honest status line.
+
+Objective, lexicographic: (1) cover as many slots as possible, primary before secondary before
+shadow; (2) minimise the largest normalised load L; (3) even out the rest (sum of squared
+deviations of L from the mean).
+
+Pipeline: greedy + local search (``greedy.py``, ``local_search.py``); if it leaves a slot empty
+that someone could take, the exact coverage model decides whether more can be covered (and
+supplies that roster); bounds (``bounds.py``, plus the LP relaxation on small and medium
+instances); then the exact model -- always in ``mode="exact"``, and automatically in greedy mode
+on small instances whose greedy roster is not already proven optimal (mode ``"auto-exact"``).
+The better roster in the lexicographic order is returned with the best proven bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from . import exact
+from .bounds import lower_bound
+from .explain import block_reason, projections, reason_for
+from .greedy import run_greedy
+from .load import fairness_metrics
+from .local_search import LocalSearch
+from .problem import Problem, Roster
+from .types import (
+    DEFAULT_SETTINGS,
+    MODES,
+    Assignment,
+    Candidate,
+    Reason,
+    Recommendation,
+    Settings,
+    Slot,
+    Uncovered,
+)
+
+# eligible (slot, person) pairs up to which the exact coverage model checks a greedy roster
+# that leaves coverable slots empty
+COVERAGE_PAIRS = 60_000
+# ... up to which the LP relaxation tightens the bound
+LP_PAIRS = 60_000
+# ... up to which greedy mode runs the exact model itself ("auto-exact")
+AUTO_EXACT_PAIRS = 10_000
+
+
+def objective(L: np.ndarray) -> tuple[float, float]:
+    """(largest L, sum of squared deviations of L from the mean)."""
+    if L.size == 0:
+        return 0.0, 0.0
+    return float(L.max()), float(((L - L.mean()) ** 2).sum())
+
+
+def better(a: Roster, b: Roster) -> bool:
+    """Is roster ``a`` strictly better than ``b`` in the lexicographic order?"""
+    problem = a.problem
+    ca, cb = exact.coverage_key(problem, a.holder), exact.coverage_key(problem, b.holder)
+    if ca != cb:
+        return ca < cb
+    (ma, sa), (mb, sb) = objective(a.normalised_loads()), objective(b.normalised_loads())
+    tol = 1e-9 * max(1.0, abs(mb))
+    if ma < mb - tol:
+        return True
+    if ma > mb + tol:
+        return False
+    return sa < sb - 1e-9 * max(1.0, abs(sb))
+
+
+def _adopt(problem: Problem, roster: Roster, holder: np.ndarray | None) -> tuple[Roster, bool]:
+    if holder is None:
+        return roster, False
+    candidate = Roster(problem)
+    candidate.load_assignment(holder)
+    search = LocalSearch(problem, candidate)
+    search.improve()
+    if better(candidate, roster):
+        return candidate, True
+    return roster, False
+
+
+def _status_note(status: str, gap: float, ran_exact: bool, time_limit: float) -> str:
+    if status == "optimal":
+        return "Optimal: no roster is fairer (largest load proven minimal)."
+    pct = f"{100 * gap:.1f}%"
+    if ran_exact:
+        return (
+            f"Within {pct} of the fairest possible roster after the {time_limit:g} s time limit; "
+            "give the exact mode more time for a proof."
+        )
+    return f"Within {pct} of the fairest possible roster; run the exact mode for a proof."
+
+
+def recommend(
+    slots: Sequence[Slot],
+    candidates: Sequence[Candidate],
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    mode: str = "greedy",
+    pinned: Mapping[str, int] | None = None,
+) -> Recommendation:
+    """Fill the slots; see the package docstring for rules and algorithms.
+
+    ``pinned`` maps slot_key -> person_id fixed by a manager: kept as given
+    (even if it breaks a rule) and counted in that person's load.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    problem = Problem(slots, candidates, settings, pinned)
+    roster = run_greedy(problem)
+    source = "greedy"
+    fixed_load = Roster(problem).draft_load
+    movable = ~problem.pinned_mask
+    pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
+
+    # (1) coverage: proven maximal when it reaches the cheap upper bound, else ask the model
+    model = exact.Model(problem) if pairs and (pairs <= COVERAGE_PAIRS or mode == "exact") else None
+    coverage_proven = not pairs
+    if model is not None:
+        coverage_proven = model.cover_of(roster.holder) >= model.max_cover_possible() - 0.5
+        if not coverage_proven and mode != "exact":
+            cover, proven, x = model.max_coverage(settings.exact_time_limit)
+            if x is not None:
+                roster, took = _adopt(problem, roster, model.holder(x))
+                source = "milp" if took else source
+            coverage_proven = (
+                proven and cover is not None and model.cover_of(roster.holder) >= cover
+            )
+    elif pairs:
+        must = movable & problem.eligible.any(axis=1)
+        coverage_proven = (
+            bool((roster.holder[must & ~problem.is_shadow] >= 0).all())
+            and not (problem.is_shadow & must).any()
+        )
+
+    # (2) bounds on the largest L, for rosters covering as much as this one
+    lower = lower_bound(problem, fixed_load, roster.holder)
+    obj_max = objective(roster.normalised_loads())[0]
+    if model is not None and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
+        lp = model.lp_bound(model.cover_of(roster.holder), settings.exact_time_limit)
+        if lp is not None:
+            lower = max(lower, lp)
+            obj_max = objective(roster.normalised_loads())[0]
+
+    # (3) the exact model: on request, or automatically on small unproven instances
+    ran_exact = False
+    optimum: float | None = None
+    bound = lower
+    out_mode = mode
+    auto = (
+        mode == "greedy"
+        and settings.auto_exact_time_limit > 0
+        and 0 < pairs <= AUTO_EXACT_PAIRS
+        and (obj_max > lower * (1 + 1e-7) + 1e-12 or not coverage_proven)
+    )
+    if (mode == "exact" and pairs) or auto:
+        limit = settings.exact_time_limit if mode == "exact" else settings.auto_exact_time_limit
+        result = exact.solve_exact(problem, limit, incumbent=roster, lower=0.0)
+        ran_exact = True
+        out_mode = "auto-exact" if auto else mode
+        roster, took = _adopt(problem, roster, result.holder)
+        source = "milp" if took else source
+        coverage_proven = coverage_proven or result.coverage_proven
+        if result.bound is not None:
+            bound = max(bound, result.bound)
+        if result.status == "optimal":
+            optimum = result.optimum
+    elif mode == "exact":
+        ran_exact = True
+        optimum = (
+            float((problem.past / problem.capacity).max(initial=0.0)) if problem.n_people else 0.0
+        )
+
+    L = roster.normalised_loads()
+    obj_max, obj_sq = objective(L)
+    if optimum is not None:
+        # the solver's optimum and the returned roster agree up to the MIP tolerance
+        bound = max(bound, min(optimum, obj_max))
+    assignments, uncovered = _assemble(problem, roster, L)
+    must_uncovered = any(not problem.is_shadow[problem.slot_index[u.slot_key]] for u in uncovered)
+    proven = obj_max <= bound * (1 + 1e-7) + 1e-12
+    if must_uncovered:
+        status = "infeasible"
+    elif proven:
+        status = "optimal"
+    elif ran_exact:
+        status = "time_limit"
+    else:
+        status = "feasible"
+    gap = 0.0 if bound <= 0 or proven else max(0.0, (obj_max - bound) / bound)
+    fairness_status = "optimal" if proven else ("time_limit" if ran_exact else "feasible")
+    limit = settings.exact_time_limit if mode == "exact" else settings.auto_exact_time_limit
+    return Recommendation(
+        assignments=tuple(assignments),
+        uncovered=tuple(uncovered),
+        people=projections(list(problem.people), settings, roster.draft_load.tolist()),
+        mode=out_mode,
+        objective_max=obj_max,
+        objective_sq=obj_sq,
+        lower_bound=float(bound),
+        optimum=(obj_max if proven else bound) if ran_exact else None,
+        gap=float(gap),
+        status=status,
+        source=source,
+        fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
+        coverage_proven=bool(coverage_proven),
+        note=_status_note(fairness_status, gap, ran_exact, limit),
+    )
+
+
+def _assemble(problem: Problem, roster: Roster, L: np.ndarray):
+    sums = (float(L.sum()), float((L * L).sum()))
+    assignments = []
+    uncovered = []
+    for s in range(problem.n_slots):
+        slot = problem.slots[s]
+        if roster.holder[s] >= 0:
+            person = problem.people[int(roster.holder[s])]
+            reason = reason_for(problem, roster, s, L, sums)
+            assignments.append(Assignment(slot.key, person.person_id, reason))
+        elif problem.pinned_mask[s]:  # pinned to someone who is not a candidate
+            reason = Reason(
+                summary="Pinned by a manager (person is not a candidate of this rotation)",
+                projected_load=0.0,
+                runner_up_id=None,
+                runner_up_load=None,
+                runner_up_why_not=None,
+                eligible_count=1,
+                pinned=True,
+            )
+            assignments.append(Assignment(slot.key, problem.pinned[s], reason))
+        else:
+            blocking = {
+                problem.people[p].person_id: block_reason(problem, roster, s, p)
+                for p in range(problem.n_people)
+            }
+            uncovered.append(Uncovered(slot.key, blocking))
+    return assignments, uncovered
