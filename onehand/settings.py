@@ -202,6 +202,10 @@ ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120
 # Rendered feed bodies are cached under their ETag for this long.
 ONEHAND_FEED_CACHE_SECONDS = int(os.environ.get("ONEHAND_FEED_CACHE_SECONDS", "86400"))
 
+# Teams: only staff create them unless self-service is switched on. Either way, a person added
+# to a team is invited and shares nothing with it until they accept.
+ONEHAND_SELF_SERVICE_TEAMS = env_bool("ONEHAND_SELF_SERVICE_TEAMS", False)
+
 # Calendar import may fetch loopback/private addresses only when this is on (tests, dev).
 ONEHAND_ICS_ALLOW_PRIVATE = env_bool("ONEHAND_ICS_ALLOW_PRIVATE", False)
 

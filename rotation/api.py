@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from . import selectors, services
-from .models import Roster
+from .models import Membership, Roster
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
     MembershipSerializer,
@@ -85,12 +85,40 @@ class TeamViewSet(viewsets.ModelViewSet):
         )
 
 
-class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
+class MembershipViewSet(viewsets.ModelViewSet):
+    """Adding a membership invites the person; they accept it with `accept`."""
+
     serializer_class = MembershipSerializer
-    permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
+    permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
         return selectors.memberships_for(self.request.user).order_by("team_id", "id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.invite_member(
+            data["team"],
+            data["user"],
+            by=self.request.user,
+            role=data.get("role", Membership.Role.ENGINEER),
+            fte=data.get("fte", 1),
+        )
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.change_membership(
+            serializer.instance, by=self.request.user, role=data.get("role"), fte=data.get("fte")
+        )
+
+    def perform_destroy(self, instance):
+        services.leave_team(instance, by=self.request.user)
+
+    @extend_schema(request=None, responses=MembershipSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """The invited person accepts: only then does the team see what members share."""
+        membership = services.accept_invitation(self.get_object(), by=request.user)
+        return Response(MembershipSerializer(membership, context={"request": request}).data)
 
 
 class RotationViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
