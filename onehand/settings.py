@@ -82,7 +82,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("ONEHAND_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ONEHAND_LOGIN_COOLOFF_MINUTES", "15")))
+# Failures count per username *and real client address*: a guesser locks only themselves.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address behind the reverse proxy (README "Configuration"): how many proxies append
+# to X-Forwarded-For, and optionally their own addresses. 0 trusts no header.
+ONEHAND_TRUSTED_PROXY_COUNT = int(os.environ.get("ONEHAND_TRUSTED_PROXY_COUNT", "0"))
+ONEHAND_TRUSTED_PROXIES = env_list("ONEHAND_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "onehand.login_guard.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
@@ -221,6 +227,9 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# /dev/mail/ shows every team's mail with working signed links: off unless switched on, and
+# then for superusers only.
+ONEHAND_DEV_MAIL_VIEWER = env_bool("ONEHAND_DEV_MAIL_VIEWER", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Onehand <onehand@localhost>")
 
 # --- Deliveries, feeds, CalDAV (notifications) --------------------------------------------------
