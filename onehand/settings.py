@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "onehand.pagination.BoundedLimitOffsetPagination",
     "EXCEPTION_HANDLER": "onehand.errors.api_exception_handler",
     "PAGE_SIZE": 100,
 }

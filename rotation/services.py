@@ -142,7 +142,13 @@ def publish_roster(roster: Roster, *, by: Actor) -> Roster:
 
     The row lock makes a double click or a second tab publish once: the second caller
     waits, then sees the roster already published and returns it unchanged.
+
+    Locks are taken in one order, the rotation row first: two drafts of the same month
+    published at once queue behind each other instead of deadlocking on the rosters.
+    (FOR NO KEY UPDATE: rows that merely reference the rotation are not held up.)
     """
+    rotation_id = Roster.objects.values_list("rotation_id", flat=True).get(pk=roster.pk)
+    Rotation.objects.select_for_update(no_key=True).filter(pk=rotation_id).first()
     roster = Roster.objects.select_for_update().select_related("rotation").get(pk=roster.pk)
     require_manager(by, roster.rotation.team_id)
     if roster.status != Roster.Status.DRAFT:
