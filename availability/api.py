@@ -28,6 +28,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from onehand.dates import MAX_RANGE_DAYS, instant_problem, span_problem
 from onehand.people import display_name
 from rotation.permissions import IsTeamManagerOrReadOnly
 from rotation.selectors import is_manager, person_of, teams_for
@@ -64,9 +65,12 @@ def service_errors():
 
 def _int(name: str, raw: str) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationError({name: "Must be a whole number."}) from None
+    if not -(2**63) < value < 2**63:
+        raise ValidationError({name: "Out of range."})
+    return value
 
 
 def _instant(name: str, raw: str, tz: ZoneInfo) -> datetime:
@@ -78,11 +82,14 @@ def _instant(name: str, raw: str, tz: ZoneInfo) -> datetime:
     except ValueError:
         day = value = None
     if day is not None:
-        return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+        value = datetime.combine(day, time(0), tzinfo=tz)
     if value is None:
         raise ValidationError({name: "Use an ISO 8601 date or date-time."})
     if timezone.is_naive(value):
         raise ValidationError({name: "Give a time zone offset or Z."})
+    problem = instant_problem(value)
+    if problem:
+        raise ValidationError({name: problem})
     return value.astimezone(UTC)
 
 
@@ -446,7 +453,8 @@ class UtilisationViewSet(viewsets.GenericViewSet):
         ],
         responses=UtilisationSerializer(many=True),
         description="Yourself, plus the people of the teams you manage (or of `team`). "
-        "The period defaults to next month in your time zone.",
+        "The period defaults to next month in your time zone and may span at most "
+        f"{MAX_RANGE_DAYS} days (400 naming `end` otherwise).",
     )
     def list(self, request):
         params = request.query_params
@@ -455,8 +463,9 @@ class UtilisationViewSet(viewsets.GenericViewSet):
         default_start, default_end = selectors.month_span(month, tz)
         start = _instant("start", params["start"], tz) if params.get("start") else default_start
         end = _instant("end", params["end"], tz) if params.get("end") else default_end
-        if start >= end:
-            raise ValidationError({"end": "The end must be after the start."})
+        problem = span_problem(start, end)
+        if problem:
+            raise ValidationError({"end": problem})
         team = None
         if params.get("team"):
             team = teams_for(request.user).filter(pk=_int("team", params["team"])).first()

@@ -29,7 +29,7 @@ from rotation.models import (
     SlotRole,
     Team,
 )
-from rotation.selectors import managed_teams, teams_for
+from rotation.selectors import managed_teams, team_people, teams_for
 
 from . import intervals as iv
 from .models import (
@@ -531,7 +531,7 @@ def locks_affecting(user, start: datetime, end: datetime, time_zone: str) -> lis
     spans = []
     for lock in (
         AvailabilityLock.objects.filter(
-            team__memberships__user=user,
+            team__in=teams_for(user),
             period_start__lte=local_end,
             period_end__gte=local_start,
         )
@@ -556,7 +556,7 @@ def entries_of(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
 
 def can_set_own_allocation(user, team_id: int) -> bool:
     return TeamAvailabilitySettings.objects.filter(
-        team_id=team_id, engineers_set_allocation=True, team__memberships__user=user
+        team_id=team_id, engineers_set_allocation=True, team__in=teams_for(user)
     ).exists()
 
 
@@ -569,8 +569,11 @@ def team_settings(team: Team) -> TeamAvailabilitySettings:
 
 
 def managed_user_ids(viewer) -> QuerySet:
-    """Users in any team the viewer manages (whose availability they may read)."""
-    return Membership.objects.filter(team__in=managed_teams(viewer)).values("user_id")
+    """People with an ACTIVE membership of a team the viewer manages: whose availability they
+    may read. An invitation not (yet) accepted shares nothing."""
+    return Membership.objects.filter(
+        team__in=managed_teams(viewer), status=Membership.Status.ACTIVE
+    ).values("user_id")
 
 
 def _own_or_managed(viewer, user_field: str) -> Q:
@@ -625,7 +628,7 @@ def visible_people(viewer, team: Team | None = None) -> QuerySet:
         return User.objects.none()
     people = User.objects.filter(_own_or_managed(viewer, "pk"))
     if team is not None:
-        people = people.filter(memberships__team=team)
+        people = people.filter(pk__in=team_people(team.pk))
     return people.distinct().order_by("first_name", "last_name", "username")
 
 
@@ -653,9 +656,7 @@ def managed_teams_with_pending_claims(viewer) -> list[Team]:
 
 def teams_allowing_own_allocation(user) -> list[Team]:
     return list(
-        Team.objects.filter(
-            memberships__user=user, availability_settings__engineers_set_allocation=True
-        ).distinct()
+        teams_for(user).filter(availability_settings__engineers_set_allocation=True).distinct()
     )
 
 

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from onehand.dates import instant_problem
 from rotation.models import SlotRole
 from rotation.serializers import UserSummarySerializer
 
@@ -121,10 +122,14 @@ class AvailabilityEntrySerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["user", "source", "calendar", "all_day", "created_at"]
+        extra_kwargs = {"kind": {"required": True}}
 
     def validate(self, attrs):
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and (problem := instant_problem(value)):
+                raise serializers.ValidationError({name: problem})
         if start and end and start >= end:
             raise serializers.ValidationError({"end": "The end must be after the start."})
         return attrs

@@ -18,7 +18,7 @@ from django.utils import timezone
 from onehand.errors import Invalid, NotAllowed
 from rotation.models import Rotation, RotationMember, Team
 from rotation.permissions import Actor, SystemActor
-from rotation.selectors import is_manager, person_of
+from rotation.selectors import is_active_member, is_manager, person_of
 
 from . import ics_sandbox, selectors, tasks
 from . import intervals as iv
@@ -370,7 +370,7 @@ def set_allocation(
     project: str = "",
 ) -> ProjectAllocation:
     """Set (or replace) the share of a period someone's projects take."""
-    if not team.memberships.filter(user=user).exists():
+    if not is_active_member(user.pk, team.pk):
         raise AvailabilityError("That person is not in this team.")
     allowed = is_manager(by, team.pk) or (
         by.pk == user.pk and selectors.can_set_own_allocation(by, team.pk)

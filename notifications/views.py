@@ -220,10 +220,16 @@ def retry_roster_deliveries(request, pk: int):
 # --------------------------------------------------------------------------- development mail
 
 
+def _require_dev_mail_viewer(request) -> None:
+    """Every team's mail, with working signed links: superusers only, and only when the
+    viewer is explicitly switched on (ONEHAND_DEV_MAIL_VIEWER). Anyone else gets a 404."""
+    if not (settings.ONEHAND_DEV_MAIL_VIEWER and request.user.is_superuser):
+        raise Http404("No such page.")
+
+
 @login_required
 def dev_mail(request):
-    if not settings.DEBUG:
-        raise Http404("Only in development (DEBUG).")
+    _require_dev_mail_viewer(request)
     folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.VAR_DIR / "mail")
     files = sorted(folder.glob("*.log"), reverse=True)[:50] if folder.is_dir() else []
     return render(
@@ -239,8 +245,7 @@ def dev_mail(request):
 
 @login_required
 def dev_mail_file(request, name: str):
-    if not settings.DEBUG:
-        raise Http404("Only in development (DEBUG).")
+    _require_dev_mail_viewer(request)
     folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.VAR_DIR / "mail").resolve()
     path = (folder / name).resolve()
     if path.parent != folder or path.suffix != ".log" or not path.is_file():

@@ -9,6 +9,29 @@ from zoneinfo import ZoneInfo
 
 FIRST_YEAR = 1970
 LAST_YEAR = 2200
+# The longest period any range parameter (utilisation, reports) may span.
+MAX_RANGE_DAYS = 400
+# Real UTC offsets run from -12:00 to +14:00; anything beyond is a typo or an attack.
+MAX_OFFSET = timedelta(hours=14)
+
+
+def instant_problem(value: datetime) -> str | None:
+    """Why an aware instant cannot be used (offset or year out of range), or None."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        return "The UTC offset must be between -14:00 and +14:00."
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        return f"Years run from {FIRST_YEAR} to {LAST_YEAR}."
+    return None
+
+
+def span_problem(start: datetime, end: datetime) -> str | None:
+    """Why [start, end) is not a usable range, or None."""
+    if end <= start:
+        return "The end must be after the start."
+    if end - start > timedelta(days=MAX_RANGE_DAYS):
+        return f"The period may span at most {MAX_RANGE_DAYS} days."
+    return None
 
 
 def parse_month_or_none(raw: str | None) -> date | None:

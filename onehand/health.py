@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
@@ -34,6 +35,21 @@ def _broker() -> dict:
         return {"ok": False, "error": exc.__class__.__name__}
 
 
+def _cache() -> dict:
+    """The cache (Redis when configured): down means slower answers, never wrong ones."""
+    try:
+        cache.set("healthz", "ok", 10)
+        if cache.get("healthz") != "ok":
+            return {"ok": False, "error": "the cache did not keep a value"}
+        return {"ok": True, "backend": cache.__class__.__name__}
+    except Exception as exc:  # noqa: BLE001
+        return {
+            "ok": False,
+            "error": exc.__class__.__name__,
+            "effect": "on-call and feed answers come from the database",
+        }
+
+
 def _worker() -> dict:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "in-process"}
@@ -48,11 +64,13 @@ def _worker() -> dict:
 @never_cache
 @require_GET
 def healthz(request):
-    checks = {"database": _database(), "broker": _broker()}
+    checks = {"database": _database(), "broker": _broker(), "cache": _cache()}
     checks["worker"] = (
         _worker() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
     )
     healthy = all(check["ok"] for check in checks.values())
+    down = [name for name, check in checks.items() if not check["ok"]]
     return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "unhealthy", "down": down, **checks},
+        status=200 if healthy else 503,
     )

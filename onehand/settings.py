@@ -82,7 +82,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("ONEHAND_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ONEHAND_LOGIN_COOLOFF_MINUTES", "15")))
+# Failures count per username *and real client address*: a guesser locks only themselves.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address behind the reverse proxy (README "Configuration"): how many proxies append
+# to X-Forwarded-For, and optionally their own addresses. 0 trusts no header.
+ONEHAND_TRUSTED_PROXY_COUNT = int(os.environ.get("ONEHAND_TRUSTED_PROXY_COUNT", "0"))
+ONEHAND_TRUSTED_PROXIES = env_list("ONEHAND_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "onehand.login_guard.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
@@ -202,6 +208,10 @@ ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120
 # Rendered feed bodies are cached under their ETag for this long.
 ONEHAND_FEED_CACHE_SECONDS = int(os.environ.get("ONEHAND_FEED_CACHE_SECONDS", "86400"))
 
+# Teams: only staff create them unless self-service is switched on. Either way, a person added
+# to a team is invited and shares nothing with it until they accept.
+ONEHAND_SELF_SERVICE_TEAMS = env_bool("ONEHAND_SELF_SERVICE_TEAMS", False)
+
 # Calendar import may fetch loopback/private addresses only when this is on (tests, dev).
 ONEHAND_ICS_ALLOW_PRIVATE = env_bool("ONEHAND_ICS_ALLOW_PRIVATE", False)
 
@@ -217,6 +227,9 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# /dev/mail/ shows every team's mail with working signed links: off unless switched on, and
+# then for superusers only.
+ONEHAND_DEV_MAIL_VIEWER = env_bool("ONEHAND_DEV_MAIL_VIEWER", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Onehand <onehand@localhost>")
 
 # --- Deliveries, feeds, CalDAV (notifications) --------------------------------------------------
@@ -245,7 +258,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "onehand.pagination.BoundedLimitOffsetPagination",
     "EXCEPTION_HANDLER": "onehand.errors.api_exception_handler",
     "PAGE_SIZE": 100,
 }
@@ -259,6 +272,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "onehand.schema.document_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -10,11 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from availability import services as availability
-from onehand.errors import RuleBroken
+from onehand.errors import Invalid, RuleBroken
 from onehand.people import display_name
 from rotation.events import shifts_reassigned
 from rotation.models import AuditEntry, Roster, Rotation, Shift
 from rotation.permissions import Actor, actor_name, require_manager
+from rotation.selectors import is_active_member
 from rotation.services import audit, create_roster, rotation_windows
 
 from . import inputs
@@ -192,6 +193,11 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
     previous_id = shift.assignee_id
     if user is not None and user.pk == previous_id:
         return shift
+    if user is not None and not is_active_member(user.pk, rotation.team_id):
+        # No override crosses the team boundary: the person never agreed to this team.
+        raise Invalid(
+            f"{display_name(user)} is not an active member of this team.", field="assignee"
+        )
     problem = check_slot(shift, user) if user is not None else None
     if problem and not override:
         raise AssignmentRefused(problem)

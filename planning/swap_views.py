@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
+from onehand.errors import Invalid
 from onehand.links import LinkError, read_token
 from onehand.people import display_name
 from rotation import selectors, services
@@ -54,6 +55,19 @@ def _who(request, action: str, object_id: int):
     return user, None
 
 
+def _whole_number(raw: str | None, field: str) -> int | None:
+    """A form's id field: empty is None; anything but a whole number in range is a 400."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise Invalid(f"{field} must be a whole number.", field=field) from None
+    if not 0 < value < 2**63:
+        raise Invalid(f"{field} is out of range.", field=field)
+    return value
+
+
 def _refuse(request, why: str, status: int = 403):
     return render(
         request,
@@ -90,9 +104,9 @@ def cant_make_it(request, shift_pk):
     if request.method == "POST" and open_request is None:
         start = _aware(request.POST.get("unavailable_from")) or shift.start
         end = _aware(request.POST.get("unavailable_to")) or shift.end
-        named = User.objects.filter(pk=request.POST.get("named") or None).first()
+        named = User.objects.filter(pk=_whole_number(request.POST.get("named"), "named")).first()
         trade = (
-            Shift.objects.filter(pk=request.POST.get("trade") or None)
+            Shift.objects.filter(pk=_whole_number(request.POST.get("trade"), "trade"))
             .select_related("roster")
             .first()
         )
@@ -105,7 +119,7 @@ def cant_make_it(request, shift_pk):
                     user,
                     unavailable_from=start,
                     unavailable_to=end,
-                    reason=request.POST.get("reason", "")[:300],
+                    reason=request.POST.get("reason", "").replace("\x00", "")[:300],
                     named=named,
                     trade_shift=trade,
                 )
@@ -214,12 +228,18 @@ def decide_swap(request, pk):
     swap = get_object_or_404(SwapRequest.objects.select_related("shift__roster__rotation"), pk=pk)
     if not selectors.is_manager(request.user, swap.shift.roster.rotation.team_id):
         return _refuse(request, "Only a manager of this team can decide swaps.", status=404)
+    override = request.POST.get("override") in ("1", "on", "true")
     try:
         if request.POST.get("action") in ("approve", "reject"):
-            swaps.approve_swap(swap, request.user, approve=request.POST["action"] == "approve")
+            swaps.approve_swap(
+                swap,
+                request.user,
+                approve=request.POST["action"] == "approve",
+                override=override,
+            )
         elif request.POST.get("assign"):
-            candidate = get_object_or_404(User, pk=request.POST["assign"])
-            swaps.assign_from_request(swap, candidate, request.user)
+            candidate = get_object_or_404(User, pk=_whole_number(request.POST["assign"], "assign"))
+            swaps.assign_from_request(swap, candidate, request.user, override=override)
     except swaps.SwapError as exc:
         return _refuse(request, str(exc), status=409)
     return redirect("rotation", pk=swap.shift.roster.rotation_id)

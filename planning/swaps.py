@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from availability import services as availability
-from onehand.errors import Conflict
+from onehand.errors import Conflict, Invalid, RuleBroken
 from onehand.people import display_name
 from rotation.events import (
     shifts_reassigned,
@@ -24,10 +24,12 @@ from rotation.events import (
     swap_settled,
 )
 from rotation.models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
-from rotation.selectors import is_manager
+from rotation.selectors import is_active_member, is_manager
+from rotation.services import audit
 
 from . import inputs
 from . import recommender as rec
+from .services import check_slot
 
 User = get_user_model()
 
@@ -367,9 +369,44 @@ def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -
     return request
 
 
+def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | None:
+    """The slot editor's rules for a swap decision: the candidate must be an active member of
+    the team (no override crosses that), and an eligible member of the rotation per
+    `check_slot` unless the manager explicitly overrides, which is then recorded."""
+    rotation = request.shift.roster.rotation
+    if not is_active_member(candidate.pk, rotation.team_id):
+        raise Invalid(f"{_name(candidate)} is not an active member of this team.", field="assign")
+    problem = check_slot(request.shift, candidate)
+    if problem and not override:
+        raise RuleBroken(problem + " Tick override to give them the shift anyway.")
+    if problem:
+        audit(
+            request.shift.roster,
+            rotation,
+            by,
+            AuditEntry.Action.OVERRIDE,
+            f"Swap given to {_name(candidate)} with override: {problem}",
+            after={"shift": request.shift_id, "assignee": candidate.pk, "override": problem},
+        )
+    return problem
+
+
+def _mark_override(request: SwapRequest, problem: str | None) -> None:
+    if problem:
+        shift = Shift.objects.get(pk=request.shift_id)
+        shift.overridden = True
+        shift.reason = {**shift.reason, "override": problem}
+        shift.save(update_fields=["overridden", "reason"])
+
+
 @transaction.atomic
 def approve_swap(
-    request: SwapRequest, manager, *, approve: bool, now: datetime | None = None
+    request: SwapRequest,
+    manager,
+    *,
+    approve: bool,
+    override: bool = False,
+    now: datetime | None = None,
 ) -> SwapRequest:
     now = now or timezone.now()
     request = (
@@ -383,9 +420,12 @@ def approve_swap(
         raise SwapError("This swap is not waiting for approval.")
     offer = request.offers.get(status=SwapOffer.Status.ACCEPTED)
     if approve:
+        # The rules are checked when the shift moves: things may have changed since the offer.
+        problem = _slot_rule(request, offer.candidate, override=override, by=manager)
         request.status = SwapRequest.Status.DONE
         request.save(update_fields=["status"])
         _apply(request, offer, by=manager, now=now)
+        _mark_override(request, problem)
     else:
         offer.status = SwapOffer.Status.DECLINED
         offer.save(update_fields=["status"])
@@ -403,9 +443,17 @@ def approve_swap(
 
 @transaction.atomic
 def assign_from_request(
-    request: SwapRequest, candidate, manager, *, now: datetime | None = None
+    request: SwapRequest,
+    candidate,
+    manager,
+    *,
+    override: bool = False,
+    now: datetime | None = None,
 ) -> SwapRequest:
-    """The managers' one click near the deadline: give the shift to a ranked candidate."""
+    """The managers' one click near the deadline: give the shift to a ranked candidate.
+
+    The same rules as the slot editor: an eligible member of the rotation, or an explicit
+    override that is recorded on the shift and in the audit log."""
     now = now or timezone.now()
     request = (
         SwapRequest.objects.select_for_update()
@@ -416,6 +464,7 @@ def assign_from_request(
         raise SwapError("Only a manager of this team can assign.")
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))
+    problem = _slot_rule(request, candidate, override=override, by=manager)
     offer, _ = SwapOffer.objects.get_or_create(
         request=request,
         candidate=candidate,
@@ -435,6 +484,7 @@ def assign_from_request(
     request.decided_at = now
     request.save(update_fields=["status", "winner", "decided_at"])
     _apply(request, offer, by=manager, now=now)
+    _mark_override(request, problem)
     swap_settled.send(sender=SwapRequest, request=request)
     return request
 

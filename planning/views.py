@@ -16,7 +16,9 @@ def home(request):
     now = timezone.now()
     swap_requests, swap_offers = selectors.my_swap_activity(request.user)
     memberships = (
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name")
+        Membership.objects.filter(user=request.user, status=Membership.Status.ACTIVE)
+        .select_related("team")
+        .order_by("team__name")
     )
     # The readiness dashboard: requirements per rotation, and how committed next month is.
     tz = ZoneInfo(request.time_zone)
@@ -27,6 +29,7 @@ def home(request):
         "rotation/home.html",
         {
             "memberships": memberships,
+            "invitations": selectors.invitations_for(request.user),
             "rotations": selectors.rotations_for(request.user),
             "upcoming": selectors.upcoming_with_partners(request.user, now),
             "swap_requests": swap_requests,

@@ -1,7 +1,3 @@
-from dataclasses import asdict
-from zoneinfo import ZoneInfo
-
-from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -13,8 +9,11 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from onehand.dates import instant_problem
+
 from . import selectors, services
-from .models import Roster
+from .models import Membership, Roster
+from .oncall import who_is_on_call
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
     MembershipSerializer,
@@ -24,36 +23,6 @@ from .serializers import (
     ShiftSerializer,
     TeamSerializer,
 )
-
-ONCALL_CACHE_SECONDS = 60
-
-
-def oncall_cache_key(rotation_id: int) -> str:
-    return f"oncall:{rotation_id}:{cache.get_or_set(f'oncall-version:{rotation_id}', 1, None)}"
-
-
-def on_call_payload(rotation, at) -> dict:
-    result = selectors.on_call(rotation, at)
-
-    def contact(c):
-        if c is None:
-            return None
-        data = asdict(c)
-        data["local_time"] = at.astimezone(ZoneInfo(c.time_zone)).isoformat()
-        return data
-
-    payload = {
-        "rotation": rotation.pk,
-        "rotation_name": rotation.name,
-        "at": at,
-        "shift_start": result.shift_start,
-        "shift_end": result.shift_end,
-        "primary": contact(result.primary),
-        "secondary": contact(result.secondary),
-        "shadow": contact(result.shadow),
-        "escalation": [contact(c) for c in result.escalation],
-    }
-    return OnCallSerializer(payload).data
 
 
 class TeamScopedWriteMixin:
@@ -85,12 +54,40 @@ class TeamViewSet(viewsets.ModelViewSet):
         )
 
 
-class MembershipViewSet(TeamScopedWriteMixin, viewsets.ModelViewSet):
+class MembershipViewSet(viewsets.ModelViewSet):
+    """Adding a membership invites the person; they accept it with `accept`."""
+
     serializer_class = MembershipSerializer
-    permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
+    permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
         return selectors.memberships_for(self.request.user).order_by("team_id", "id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.invite_member(
+            data["team"],
+            data["user"],
+            by=self.request.user,
+            role=data.get("role", Membership.Role.ENGINEER),
+            fte=data.get("fte", 1),
+        )
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.change_membership(
+            serializer.instance, by=self.request.user, role=data.get("role"), fte=data.get("fte")
+        )
+
+    def perform_destroy(self, instance):
+        services.leave_team(instance, by=self.request.user)
+
+    @extend_schema(request=None, responses=MembershipSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """The invited person accepts: only then does the team see what members share."""
+        membership = services.accept_invitation(self.get_object(), by=request.user)
+        return Response(MembershipSerializer(membership, context={"request": request}).data)
 
 
 class RotationViewSet(viewsets.ModelViewSet):
@@ -133,7 +130,10 @@ class RotationViewSet(viewsets.ModelViewSet):
         rotation = self.get_object()
         raw = request.query_params.get("at")
         if raw:
-            at = parse_datetime(raw.replace(" ", "+"))
+            try:
+                at = parse_datetime(raw.replace(" ", "+"))
+            except ValueError:
+                at = None
             if at is None:
                 raise ValidationError(
                     {"at": "Use an ISO 8601 date-time, e.g. 2026-03-29T00:30:00Z."}
@@ -142,23 +142,11 @@ class RotationViewSet(viewsets.ModelViewSet):
                 raise ValidationError(
                     {"at": "Give a time zone offset or Z; a local time is ambiguous."}
                 )
-            return Response(on_call_payload(rotation, at))
-        # "Who is on call now" is what alerting tools poll: answer from the cache until the
-        # next handoff (at most a minute); publishing, edits and swaps clear it.
-        key = oncall_cache_key(rotation.pk)
-        payload = cache.get(key)
-        if payload is None:
-            now = timezone.now()
-            payload = on_call_payload(rotation, now)
-            until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
-            ttl = (
-                ONCALL_CACHE_SECONDS
-                if until is None
-                else min(ONCALL_CACHE_SECONDS, (until - now).total_seconds())
-            )
-            if ttl >= 1:
-                cache.set(key, payload, int(ttl))
-        return Response(payload)
+            if problem := instant_problem(at):
+                raise ValidationError({"at": problem})
+            return Response(who_is_on_call(rotation, at))
+        # "Who is on call now" is what alerting tools poll: cached, with the database behind.
+        return Response(who_is_on_call(rotation))
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -218,6 +206,9 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 def int_param(name: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ValidationError({name: "Must be a whole number."}) from None
+    if not -(2**63) < number < 2**63:
+        raise ValidationError({name: "Out of range."})
+    return number

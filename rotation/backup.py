@@ -66,7 +66,12 @@ class Table:
 # In import order: every table only points at tables above it.
 TABLES = (
     Table("people", "rotation.Person", {"user": USERS, "mentor": USERS}, frozenset({"feed_token"})),
-    Table("memberships", "rotation.Membership", {"team": "team", "user": USERS}),
+    Table(
+        "memberships",
+        "rotation.Membership",
+        {"team": "team", "user": USERS},
+        frozenset({"invited_by"}),
+    ),
     Table("team_availability_settings", "availability.TeamAvailabilitySettings", {"team": "team"}),
     Table("rotations", "rotation.Rotation", {"team": "team", "mentor": USERS, "lead": USERS}),
     Table("coverage_windows", "rotation.CoverageWindow", {"rotation": "rotations"}),

@@ -1,12 +1,12 @@
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.forms import inlineformset_factory
 
 from onehand.people import display_name
 
 from .models import CoverageWindow, Rotation
+from .selectors import team_people
 
 
 class DraftForm(forms.Form):
@@ -90,11 +90,7 @@ class RotationForm(forms.ModelForm):
 
     def __init__(self, *args, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        members = (
-            get_user_model()
-            .objects.filter(memberships__team=team)
-            .order_by("first_name", "username")
-        )
+        members = team_people(team.pk).order_by("first_name", "username")
         self.fields["lead"].queryset = members
         self.fields["mentor"].queryset = members
         self.fields["people"].queryset = members

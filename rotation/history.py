@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from .models import AuditEntry, Roster, Rotation, Shift, SlotRole, Team
+from .selectors import team_people
 
 User = get_user_model()
 MAX_HISTORY_BYTES = 5 * 1024 * 1024
@@ -49,7 +50,7 @@ def _parse(team: Team, data: bytes) -> list[Row]:
             [f"Line 1: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}."]
         )
     reader.fieldnames = header
-    users = {u.email.lower(): u.pk for u in User.objects.filter(memberships__team=team)}
+    users = {u.email.lower(): u.pk for u in team_people(team.pk)}
     rotations = {r.name.strip().lower(): r.pk for r in Rotation.objects.filter(team=team)}
     rows, errors, seen_slot, seen_person = [], [], set(), set()
     for line, raw in enumerate(reader, start=2):

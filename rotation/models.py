@@ -59,7 +59,10 @@ class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(unique=True)
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        through_fields=("team", "user"),
+        related_name="teams",
     )
 
     class Meta:
@@ -70,9 +73,19 @@ class Team(models.Model):
 
 
 class Membership(models.Model):
+    """A person in a team. Only an ACTIVE membership shares anything of the person's.
+
+    A manager adds someone by inviting them (status INVITED); until that person accepts,
+    the team sees nothing of theirs and they are not a member for any rule.
+    """
+
     class Role(models.TextChoices):
         ENGINEER = "engineer", "Engineer"
         MANAGER = "manager", "Manager"
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACTIVE = "active", "Active"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -81,6 +94,10 @@ class Membership(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ENGINEER)
     fte = models.DecimalField(max_digits=3, decimal_places=2, default=1)
     joined_on = models.DateField(auto_now_add=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [

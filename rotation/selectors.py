@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from onehand.people import display_name
 
@@ -26,12 +26,22 @@ from .models import (
 User = get_user_model()
 
 
+ACTIVE = Membership.Status.ACTIVE
+
+
+def active_memberships() -> QuerySet[Membership]:
+    """Memberships the person accepted: the only ones that share anything of theirs."""
+    return Membership.objects.filter(status=ACTIVE)
+
+
 def teams_for(user) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
     if user.is_superuser:
         return Team.objects.all()
-    return Team.objects.filter(memberships__user=user).distinct()
+    return Team.objects.filter(
+        pk__in=active_memberships().filter(user=user).values("team_id")
+    ).distinct()
 
 
 def managed_teams(user) -> QuerySet[Team]:
@@ -40,7 +50,9 @@ def managed_teams(user) -> QuerySet[Team]:
     if user.is_superuser:
         return Team.objects.all()
     return Team.objects.filter(
-        memberships__user=user, memberships__role=Membership.Role.MANAGER
+        pk__in=active_memberships()
+        .filter(user=user, role=Membership.Role.MANAGER)
+        .values("team_id")
     ).distinct()
 
 
@@ -49,19 +61,47 @@ def is_manager(user, team_id: int) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Membership.objects.filter(
-        user=user, team_id=team_id, role=Membership.Role.MANAGER
-    ).exists()
+    return (
+        active_memberships()
+        .filter(user=user, team_id=team_id, role=Membership.Role.MANAGER)
+        .exists()
+    )
 
 
 def is_member(user, team_id: int) -> bool:
     if not user.is_authenticated:
         return False
-    return user.is_superuser or Membership.objects.filter(user=user, team_id=team_id).exists()
+    return user.is_superuser or active_memberships().filter(user=user, team_id=team_id).exists()
+
+
+def is_active_member(user_id: int, team_id: int) -> bool:
+    """Whether this person accepted a place in the team (the rule for taking its shifts)."""
+    return active_memberships().filter(user_id=user_id, team_id=team_id).exists()
+
+
+def team_people(team_id: int) -> QuerySet:
+    """The team's active members: whom a manager may pick, see and schedule."""
+    return User.objects.filter(
+        pk__in=active_memberships().filter(team_id=team_id).values("user_id")
+    )
 
 
 def memberships_for(user) -> QuerySet[Membership]:
-    return Membership.objects.filter(team__in=teams_for(user)).select_related("team", "user")
+    """Active memberships of the viewer's teams; the viewer's own invitations; and, for a
+    manager, the invitations their team sent (shown without the person's details)."""
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    visible = Q(team__in=teams_for(user), status=ACTIVE) | Q(user=user)
+    visible |= Q(team__in=managed_teams(user), status=Membership.Status.INVITED)
+    return Membership.objects.filter(visible).select_related("team", "user")
+
+
+def invitations_for(user) -> QuerySet[Membership]:
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user, status=Membership.Status.INVITED).select_related(
+        "team", "invited_by"
+    )
 
 
 def rotations_for(user) -> QuerySet[Rotation]:
@@ -190,7 +230,9 @@ def team_with_members(team_id: int) -> Team:
     return Team.objects.prefetch_related(
         Prefetch(
             "memberships",
-            queryset=Membership.objects.select_related("user__person").order_by("user__first_name"),
+            queryset=active_memberships()
+            .select_related("user__person")
+            .order_by("user__first_name"),
         )
     ).get(pk=team_id)
 

@@ -1,9 +1,13 @@
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from onehand.people import display_name
 
 from .models import Membership, Roster, Rotation, Shift, Team
+from .selectors import is_active_member
 from .timezones import validate_time_zone
 
 User = get_user_model()
@@ -27,12 +31,41 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user_detail = UserSummarySerializer(source="user", read_only=True)
+    """A place in a team. Adding one invites the person: `status` stays "invited" (and their
+    details hidden from the team) until they accept it."""
+
+    user_detail = serializers.SerializerMethodField()
+    fte = serializers.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1"),
+        default=Decimal("1"),
+        help_text="Share of full time, more than 0 and at most 1.",
+    )
 
     class Meta:
         model = Membership
-        fields = ["id", "team", "user", "user_detail", "role", "fte", "joined_on"]
-        read_only_fields = ["joined_on"]
+        fields = ["id", "team", "user", "user_detail", "role", "fte", "status", "joined_on"]
+        read_only_fields = ["joined_on", "status"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            # Who and which team are fixed: a changed `user` would be a membership nobody
+            # accepted.
+            for name in ("team", "user"):
+                fields[name].read_only = True
+        return fields
+
+    @extend_schema_field(UserSummarySerializer(allow_null=True))
+    def get_user_detail(self, membership):
+        viewer = getattr(self.context.get("request"), "user", None)
+        if membership.status != Membership.Status.ACTIVE and (
+            viewer is None or viewer.pk != membership.user_id
+        ):
+            return None
+        return UserSummarySerializer(membership.user).data
 
 
 class CoverageWindowSerializer(serializers.Serializer):
@@ -55,6 +88,16 @@ class RotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rotation
         fields = ["id", "team", *Rotation.SETTINGS_FIELDS, "windows"]
+
+    def validate(self, attrs):
+        """The lead and mentor are reached by phone from the on-call answer: they must be
+        active members of the rotation's team (a membership they accepted)."""
+        team = attrs.get("team") or getattr(self.instance, "team", None)
+        for name in ("lead", "mentor"):
+            user = attrs.get(name)
+            if user is not None and (team is None or not is_active_member(user.pk, team.pk)):
+                raise serializers.ValidationError({name: "Pick an active member of this team."})
+        return attrs
 
 
 class RosterSerializer(serializers.ModelSerializer):

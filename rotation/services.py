@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from onehand.errors import Invalid, NotAllowed
+from onehand.errors import Conflict, Invalid, NotAllowed
 
 from . import coverage
 from .events import roster_published
@@ -24,7 +26,7 @@ from .models import (
     Shift,
     Team,
 )
-from .permissions import Actor, acting_user, require_actor, require_manager
+from .permissions import Actor, SystemActor, acting_user, require_actor, require_manager
 from .shifts import ShiftWindow, shift_windows
 
 User = get_user_model()
@@ -142,7 +144,13 @@ def publish_roster(roster: Roster, *, by: Actor) -> Roster:
 
     The row lock makes a double click or a second tab publish once: the second caller
     waits, then sees the roster already published and returns it unchanged.
+
+    Locks are taken in one order, the rotation row first: two drafts of the same month
+    published at once queue behind each other instead of deadlocking on the rosters.
+    (FOR NO KEY UPDATE: rows that merely reference the rotation are not held up.)
     """
+    rotation_id = Roster.objects.values_list("rotation_id", flat=True).get(pk=roster.pk)
+    Rotation.objects.select_for_update(no_key=True).filter(pk=rotation_id).first()
     roster = Roster.objects.select_for_update().select_related("rotation").get(pk=roster.pk)
     require_manager(by, roster.rotation.team_id)
     if roster.status != Roster.Status.DRAFT:
@@ -269,17 +277,97 @@ def save_rotation(
     return rotation
 
 
+def may_create_teams(by: Actor) -> bool:
+    """Staff (the organisation's admins) create teams; everyone only when self-service is on."""
+    if isinstance(by, SystemActor):
+        return True
+    if not getattr(by, "is_authenticated", False):
+        return False
+    return by.is_staff or by.is_superuser or settings.ONEHAND_SELF_SERVICE_TEAMS
+
+
 @transaction.atomic
 def create_team(*, by: Actor, name: str, slug: str) -> Team:
     """A new team; its creator becomes its first manager."""
     require_actor(by)
+    if not may_create_teams(by):
+        raise NotAllowed("Only an administrator can create teams.")
     team = Team(name=name, slug=slug)
     team.full_clean()
     team.save()
     user = acting_user(by)
     if user is not None:
-        Membership.objects.create(team=team, user=user, role=Membership.Role.MANAGER)
+        Membership.objects.create(
+            team=team, user=user, role=Membership.Role.MANAGER, status=Membership.Status.ACTIVE
+        )
     return team
+
+
+def _check_fte(fte) -> Decimal:
+    try:
+        value = Decimal(str(fte))
+    except (InvalidOperation, ValueError):
+        raise Invalid("Give the share of full time as a number, e.g. 0.8.", field="fte") from None
+    if not (0 < value <= 1) or value.as_tuple().exponent < -2:
+        raise Invalid("Share of full time is more than 0 and at most 1 (e.g. 0.5).", field="fte")
+    return value
+
+
+@transaction.atomic
+def invite_member(
+    team: Team, user, *, by: Actor, role: str = Membership.Role.ENGINEER, fte=1
+) -> Membership:
+    """A manager asks someone to join. Nothing of theirs is shared until they accept."""
+    require_manager(by, team.pk)
+    if role not in Membership.Role.values:
+        raise Invalid("Role is engineer or manager.", field="role")
+    fte = _check_fte(fte)
+    if Membership.objects.filter(team=team, user=user).exists():
+        raise Conflict("That person is already in this team or invited to it.", field="user")
+    return Membership.objects.create(
+        team=team,
+        user=user,
+        role=role,
+        fte=fte,
+        status=Membership.Status.INVITED,
+        invited_by=acting_user(by),
+    )
+
+
+@transaction.atomic
+def accept_invitation(membership: Membership, *, by: Actor) -> Membership:
+    """The invited person agrees: from now on the team's managers see what members share."""
+    require_actor(by)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if getattr(by, "pk", None) != membership.user_id:
+        raise NotAllowed("Only the person invited can accept an invitation.")
+    if membership.status != Membership.Status.ACTIVE:
+        membership.status = Membership.Status.ACTIVE
+        membership.save(update_fields=["status"])
+    return membership
+
+
+@transaction.atomic
+def leave_team(membership: Membership, *, by: Actor) -> None:
+    """Decline an invitation or leave a team (the person), or remove someone (a manager)."""
+    require_actor(by)
+    if getattr(by, "pk", None) != membership.user_id:
+        require_manager(by, membership.team_id)
+    membership.delete()
+
+
+@transaction.atomic
+def change_membership(membership: Membership, *, by: Actor, role=None, fte=None) -> Membership:
+    """A manager changes someone's role or share of full time (not who or which team)."""
+    require_manager(by, membership.team_id)
+    if role is not None:
+        if role not in Membership.Role.values:
+            raise Invalid("Role is engineer or manager.", field="role")
+        membership.role = role
+    if fte is not None:
+        membership.fte = _check_fte(fte)
+    membership.save(update_fields=["role", "fte"])
+    return membership
 
 
 HANDOVER_MAX_CHARS = 4000

@@ -12,6 +12,8 @@ urlpatterns = [
         manage_views.rotation_edit,
         name="rotation-edit",
     ),
+    path("invitations/<int:pk>/accept/", views.accept_invitation, name="invitation-accept"),
+    path("invitations/<int:pk>/decline/", views.decline_invitation, name="invitation-decline"),
     path("rosters/<int:pk>/publish/", manage_views.publish, name="publish"),
     path("rosters/<int:pk>/audit.csv", manage_views.audit_csv, name="audit-csv"),
 ]

@@ -2,13 +2,31 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from onehand.dates import local_day_bounds, next_month, parse_month, previous_month
 
-from . import selectors
+from . import selectors, services
 from .calendar import grid_bounds, month_grid
+
+
+@login_required
+@require_POST
+def accept_invitation(request, pk):
+    """The invited person joins the team (only they can: others get 404)."""
+    invitation = get_object_or_404(selectors.invitations_for(request.user), pk=pk)
+    services.accept_invitation(invitation, by=request.user)
+    return redirect("team", slug=invitation.team.slug)
+
+
+@login_required
+@require_POST
+def decline_invitation(request, pk):
+    invitation = get_object_or_404(selectors.invitations_for(request.user), pk=pk)
+    services.leave_team(invitation, by=request.user)
+    return redirect("home")
 
 
 @login_required

@@ -153,7 +153,8 @@ def test_a_rotation_with_an_unknown_time_zone_is_refused(london_week):
     assert "time_zone" in response.json()
 
 
-def test_creating_a_team_makes_you_its_manager():
+def test_creating_a_team_makes_you_its_manager(settings):
+    settings.ONEHAND_SELF_SERVICE_TEAMS = True
     user = engineer(TeamFactory())
     response = client_for(user).post("/api/teams/", {"name": "SRE", "slug": "sre"}, format="json")
     assert response.status_code == 201

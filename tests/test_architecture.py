@@ -58,7 +58,13 @@ def test_the_layers_contract_names_every_app_in_the_readme_order():
 
 # Public functions of the service modules that only read or compute (no write, no actor).
 READS = {
-    "rotation.services": {"rotation_windows", "window_defs", "coverage_problem", "audit"},
+    "rotation.services": {
+        "rotation_windows",
+        "window_defs",
+        "coverage_problem",
+        "audit",
+        "may_create_teams",
+    },
     "availability.services": {"import_window", "lock_message", "url_sources_due"},
     "planning.services": {"recommend_for", "check_slot"},
     "rotation.backup": {"counts", "export_team"},

@@ -233,3 +233,62 @@ def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postg
     assert settled.status == "done"
     assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
     assert SwapOffer.objects.filter(request=request, status="accepted").count() == 1
+
+
+# --- (c) Redis (cache and broker) stopped for real: writes succeed, reads use the database ----
+
+
+@pytest.fixture
+def redis_cache(own_redis, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": own_redis.url,
+        }
+    }
+    from django.core.cache import caches
+
+    caches._settings = None  # the cache handler reads CACHES again
+    yield own_redis
+    caches._settings = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_stopped_publish_succeeds_and_on_call_reads_the_database(
+    redis_cache, broker, client
+):
+    from rest_framework.test import APIClient
+
+    from planning import services as planning_services
+    from rotation.models import Roster
+    from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
+
+    team = TeamFactory()
+    boss = manager(team)
+    people = [engineer(team) for _ in range(4)]
+    rotation = RotationFactory(team=team, lead=boss)
+    join_rotation(rotation, *people)
+    api = APIClient()
+    api.force_authenticate(boss)
+    with time_machine.travel("2031-03-03 12:00Z", tick=True):
+        roster = planning_services.draft_roster(
+            rotation, date(2031, 3, 1), date(2031, 4, 1), by=boss
+        )
+        before = api.get(f"/api/rotations/{rotation.pk}/oncall/")
+        assert before.status_code == 200 and before.json()["primary"] is None  # cached
+
+        redis_cache.stop()
+        published = api.post(f"/api/rosters/{roster.pk}/publish/")
+        assert published.status_code == 200, published.content
+        assert Roster.objects.get(pk=roster.pk).status == "published"
+
+        now = api.get(f"/api/rotations/{rotation.pk}/oncall/")
+        assert now.status_code == 200
+        assert now.json()["primary"] is not None  # from the database, not a stale cache
+
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert "cache" in health.json()["down"] and "broker" in health.json()["down"]
+
+        redis_cache.start()  # back, empty: answers are cached again
+        assert api.get(f"/api/rotations/{rotation.pk}/oncall/").json()["primary"] is not None

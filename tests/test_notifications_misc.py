@@ -10,6 +10,7 @@ from notifications import crypto, entries
 from notifications.models import Delivery
 from notifications.selectors import EntryRequest, entry_uid, shift_entries
 from rotation.models import Person, Shift
+from tests.factories import UserFactory
 from tests.notifications_support import FAST_HASHERS, make_team, publish
 
 NOW = datetime(2031, 2, 1, tzinfo=UTC)
@@ -165,7 +166,7 @@ def test_the_team_view_names_the_person_and_has_no_personal_link():
 
 
 @pytest.mark.django_db
-def test_the_dev_mail_page_is_for_debug_only(
+def test_the_dev_mail_page_is_for_superusers_when_switched_on(
     client, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     setup = make_team(3)
@@ -173,10 +174,15 @@ def test_the_dev_mail_page_is_for_debug_only(
     settings.EMAIL_FILE_PATH = tmp_path
     with django_capture_on_commit_callbacks(execute=True):
         publish(setup, date(2031, 3, 1), date(2031, 3, 2))
+    settings.DEBUG = True  # the default mode: still nobody's business but a superuser's
+    settings.ONEHAND_DEV_MAIL_VIEWER = True
     client.force_login(setup.people[0])
-    settings.DEBUG = False
     assert client.get("/dev/mail/").status_code == 404
-    settings.DEBUG = True
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    settings.ONEHAND_DEV_MAIL_VIEWER = False
+    assert client.get("/dev/mail/").status_code == 404
+    settings.ONEHAND_DEV_MAIL_VIEWER = True
     page = client.get("/dev/mail/").content.decode()
     assert page.count("Email invitation") == 2
     names = [p.name for p in tmp_path.glob("*.log")]

@@ -26,7 +26,8 @@ Signed-link and token pages have their own rules:
   /offers/<id>/                 (the assignee/candidate/team may act, others 403/404). With a
                                 valid ?t= link anyone holding it acts as the link's owner
                                 (tested in tests/test_swap_links.py).
-  /dev/mail/...                 development only: 404 unless DEBUG (tests run with DEBUG off)
+  /dev/mail/...                 superusers only, and only with ONEHAND_DEV_MAIL_VIEWER on: 404
+  /invitations/<id>/...         only the invited person may accept or decline (others 404)
 """
 
 import re
@@ -121,6 +122,8 @@ def build_world():
         "manager": boss,
         "other_manager": manager(other_team, username="other-boss"),
     }
+    # Amara is invited to the other team and has not answered.
+    invitation = services.invite_member(other_team, amara, by=users["other_manager"])
     objects = {
         "team": team,
         "rotation": rotation,
@@ -135,7 +138,8 @@ def build_world():
         "allocation": allocation,
         "lock": lock,
         "delivery": delivery,
-        "membership": amara.memberships.get(),
+        "membership": amara.memberships.get(team=team),
+        "invitation": invitation,
         "feed": feed,
         "person_feed": Person.objects.get(user=amara),
     }
@@ -266,6 +270,12 @@ RULES: dict[str, Rule] = {
     "personal-feed": Rule(kwargs=kw(token="person_feed"), get=PUBLIC_TOKEN),
     "delivery-retry": Rule(kwargs=kw(pk="delivery"), get=POST_ONLY, post=PAGE_MANAGER),
     "roster-deliveries-retry": Rule(kwargs=kw(pk="roster"), get=POST_ONLY, post=PAGE_MANAGER),
+    "invitation-accept": Rule(
+        kwargs=kw(pk="invitation"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
+    "invitation-decline": Rule(
+        kwargs=kw(pk="invitation"), get=POST_ONLY, post=roles(LOGIN, DENY, OK, DENY, DENY, DENY)
+    ),
     "dev-mail": Rule(get=DEV_ONLY),
     "dev-mail-file": Rule(kwargs=kw(name="mail_file"), get=DEV_ONLY),
     # ---- API (token-less APIClient with force_login: session auth, CSRF not enforced)
@@ -273,6 +283,11 @@ RULES: dict[str, Rule] = {
     "team-detail": Rule(kwargs=kw(pk="team_pk"), get=API_TEAM),
     "membership-list": Rule(get=API_ANY),
     "membership-detail": Rule(kwargs=kw(pk="membership"), get=API_TEAM),
+    "membership-accept": Rule(
+        kwargs=kw(pk="invitation"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, OK, DENY, DENY, DENY),
+    ),
     "rotation-list": Rule(get=API_ANY),
     "rotation-detail": Rule(kwargs=kw(pk="rotation"), get=API_TEAM),
     "rotation-draft": Rule(

@@ -68,3 +68,42 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+PROXY = "10.0.0.2"  # the documented reverse proxy: every request arrives from it
+
+
+def _login_via_proxy(client, username, password, client_address):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=client_address,
+    )
+
+
+def test_behind_the_proxy_a_guesser_locks_out_only_themselves(client, settings):
+    settings.ONEHAND_TRUSTED_PROXY_COUNT = 1
+    settings.ONEHAND_TRUSTED_PROXIES = [PROXY]
+    UserFactory(username="victim")
+    for _ in range(6):
+        _login_via_proxy(client, "victim", "wrong", "203.0.113.66")
+    assert _login_via_proxy(client, "victim", "pw-for-tests-123", "203.0.113.66").status_code == 429
+    assert _login_via_proxy(client, "victim", "pw-for-tests-123", "198.51.100.7").status_code == 302
+
+
+def test_a_forwarded_for_header_is_not_believed_unless_a_proxy_is_configured(client, settings):
+    settings.ONEHAND_TRUSTED_PROXY_COUNT = 0
+    UserFactory(username="victim")
+    for n in range(5):  # a new made-up address every time does not dodge the count
+        _login_via_proxy(client, "victim", "wrong", f"203.0.113.{n}")
+    assert _login_via_proxy(client, "victim", "pw-for-tests-123", "198.51.100.7").status_code == 429
+
+
+def test_a_proxy_not_on_the_trusted_list_is_not_believed(client, settings):
+    settings.ONEHAND_TRUSTED_PROXY_COUNT = 1
+    settings.ONEHAND_TRUSTED_PROXIES = ["10.9.9.9"]
+    UserFactory(username="victim")
+    for n in range(5):
+        _login_via_proxy(client, "victim", "wrong", f"203.0.113.{n}")
+    assert _login_via_proxy(client, "victim", "pw-for-tests-123", "198.51.100.7").status_code == 429

@@ -4,8 +4,10 @@ import pytest
 import time_machine
 
 from availability.models import AvailabilityEntry
+from onehand.errors import Invalid, RuleBroken
 from planning import swaps
 from rotation.models import AuditEntry, Shift, SwapOffer, SwapRequest
+from tests.factories import TeamFactory, engineer
 from tests.swap_support import published_team
 
 pytestmark = pytest.mark.django_db
@@ -263,3 +265,54 @@ def test_the_requester_hears_who_took_the_shift(mailoutbox, django_capture_on_co
     assert (shift.assignee.email, "Swapped") in subjects
     assert (shift.assignee.email, "Cancelled") in subjects  # CANCEL of the old entry
     assert (offer.candidate.email, "Invitation") in subjects  # REQUEST to the new holder
+
+
+@time_machine.travel(NOW)
+def test_a_manager_cannot_give_a_swap_to_someone_outside_the_team():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    stranger = engineer(TeamFactory())
+    with pytest.raises(Invalid):
+        swaps.assign_from_request(request, stranger, team["boss"], override=True)
+    assert Shift.objects.get(pk=shift.pk).assignee_id == request.requester_id
+
+
+@time_machine.travel(NOW)
+def test_giving_a_swap_to_a_team_member_outside_the_rotation_needs_a_recorded_override():
+    team = published_team()
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    newcomer = engineer(team["team"])  # in the team, not in the rotation
+    with pytest.raises(RuleBroken):
+        swaps.assign_from_request(request, newcomer, team["boss"])
+    swaps.assign_from_request(request, newcomer, team["boss"], override=True)
+    moved = Shift.objects.get(pk=shift.pk)
+    assert moved.assignee_id == newcomer.pk and moved.overridden
+    assert AuditEntry.objects.filter(action="override", roster=team["roster"]).exists()
+
+
+@time_machine.travel(NOW)
+def test_approving_a_swap_checks_the_slot_rules_again():
+    team = published_team(swaps_need_approval=True)
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    offer = request.offers.first()
+    swaps.accept_offer(offer, offer.candidate)
+    team["rotation"].rotation_members.filter(user=offer.candidate).delete()  # left meanwhile
+    with pytest.raises(RuleBroken):
+        swaps.approve_swap(request, team["boss"], approve=True)
+    assert Shift.objects.get(pk=shift.pk).assignee_id == request.requester_id
+
+
+def test_the_swap_decision_page_refuses_a_stranger_with_an_explanation(client):
+    with time_machine.travel(NOW):
+        team = published_team()
+        shift = first_primary(team)
+        request = swaps.request_swap(shift, shift.assignee)
+        stranger = engineer(TeamFactory())
+        client.force_login(team["boss"])
+        response = client.post(f"/swaps/{request.pk}/decide/", {"assign": stranger.pk})
+        assert response.status_code == 400
+        assert b"not an active member" in response.content
+        assert client.post(f"/swaps/{request.pk}/decide/", {"assign": "abc"}).status_code == 400

@@ -1,0 +1,109 @@
+"""Who is on call: the one answer alerting tools poll, with its cache.
+
+`who_is_on_call(rotation)` answers "now" from the cache when it can (until the next handoff,
+at most a minute) and from the database otherwise; any cache failure (Redis down) falls back to
+the database, never to an error. `forget_who_is_on_call` is called by every change that alters
+the answer: publishing, a slot edit or swap, a rotation's lead or mentor, and a person's phone,
+mentor, name or e-mail (post_save receivers in rotation/signals.py). Keys carry a per-rotation
+version and a global generation, so forgetting is one INCR, not a scan.
+"""
+
+import logging
+from dataclasses import asdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from . import selectors
+from .serializers import OnCallSerializer
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 60
+GENERATION_KEY = "oncall-generation"
+
+
+def _version_key(rotation_id: int) -> str:
+    return f"oncall-version:{rotation_id}"
+
+
+def cache_key(rotation_id: int) -> str:
+    versions = cache.get_many([GENERATION_KEY, _version_key(rotation_id)])
+    return (
+        f"oncall:{rotation_id}:{versions.get(GENERATION_KEY, 1)}"
+        f":{versions.get(_version_key(rotation_id), 1)}"
+    )
+
+
+def on_call_payload(rotation, at: datetime) -> dict:
+    """The answer computed from the database, as the API returns it."""
+    result = selectors.on_call(rotation, at)
+
+    def contact(c):
+        if c is None:
+            return None
+        data = asdict(c)
+        data["local_time"] = at.astimezone(ZoneInfo(c.time_zone)).isoformat()
+        return data
+
+    payload = {
+        "rotation": rotation.pk,
+        "rotation_name": rotation.name,
+        "at": at,
+        "shift_start": result.shift_start,
+        "shift_end": result.shift_end,
+        "primary": contact(result.primary),
+        "secondary": contact(result.secondary),
+        "shadow": contact(result.shadow),
+        "escalation": [contact(c) for c in result.escalation],
+    }
+    return OnCallSerializer(payload).data
+
+
+def who_is_on_call(rotation, at: datetime | None = None) -> dict:
+    """At an instant (computed), or now (cached until the next handoff, at most a minute)."""
+    if at is not None:
+        return on_call_payload(rotation, at)
+    try:
+        key = cache_key(rotation.pk)
+        payload = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        log.warning("on-call cache unavailable; answering from the database", exc_info=True)
+        return on_call_payload(rotation, timezone.now())
+    if payload is not None:
+        return payload
+    now = timezone.now()
+    payload = on_call_payload(rotation, now)
+    until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
+    ttl = CACHE_SECONDS if until is None else min(CACHE_SECONDS, (until - now).total_seconds())
+    if ttl >= 1:
+        try:
+            cache.set(key, payload, int(ttl))
+        except Exception:  # noqa: BLE001
+            log.warning("could not cache the on-call answer", exc_info=True)
+    return payload
+
+
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 2, None)
+
+
+def forget_who_is_on_call(rotation_ids=None) -> None:
+    """The next answer is computed afresh: for these rotations, or (None) for all of them.
+
+    Never raises: with the cache down nothing is cached either, and a stale entry left in a
+    cache that comes back lives at most CACHE_SECONDS."""
+    try:
+        if rotation_ids is None:
+            _bump(GENERATION_KEY)
+        else:
+            for rotation_id in set(rotation_ids):
+                _bump(_version_key(rotation_id))
+    except Exception:  # noqa: BLE001
+        log.warning("could not clear the on-call cache (is Redis down?)", exc_info=True)

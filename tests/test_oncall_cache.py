@@ -1,0 +1,79 @@
+"""'Who is on call now' is cached; every change that alters the answer clears it."""
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from planning import services as planning_services
+from rotation.models import Person
+from tests.factories import engineer
+from tests.swap_support import published_team
+
+pytestmark = pytest.mark.django_db
+NOW = "2026-12-09 12:00Z"
+
+
+@pytest.fixture
+def on_call(django_capture_on_commit_callbacks):
+    with time_machine.travel(NOW, tick=False):
+        team = published_team(size=4)
+        api = APIClient()
+        api.force_authenticate(team["boss"])
+
+        def ask():
+            response = api.get(f"/api/rotations/{team['rotation'].pk}/oncall/")
+            assert response.status_code == 200
+            return response.json()
+
+        ask()  # now cached
+
+        def change():
+            return django_capture_on_commit_callbacks(execute=True)
+
+        yield team, ask, change
+
+
+def test_a_new_phone_number_shows_at_once(on_call):
+    team, ask, change = on_call
+    person = Person.objects.get(user_id=ask()["primary"]["user_id"])
+    with change():
+        person.phone = "+44 20 7946 0000"
+        person.save()
+    assert ask()["primary"]["phone"] == "+44 20 7946 0000"
+
+
+def test_a_new_lead_shows_at_once(on_call):
+    team, ask, change = on_call
+    newcomer = engineer(team["team"], first_name="Nadia")
+    rotation = team["rotation"]
+    with change():
+        rotation.lead = newcomer
+        rotation.save()
+    assert newcomer.pk in [c["user_id"] for c in ask()["escalation"]]
+
+
+def test_a_reassigned_slot_shows_at_once(on_call):
+    team, ask, change = on_call
+    shift = team["roster"].shifts.get(role="primary", start__lte=NOW, end__gt=NOW)
+    taken = set(
+        team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True)
+    )
+    other = next(p for p in team["people"] if p.pk not in taken)
+    with change():
+        planning_services.assign_slot(shift, other, by=team["boss"], override=True)
+    assert ask()["primary"]["user_id"] == other.pk
+
+
+def test_a_renamed_person_shows_at_once(on_call):
+    team, ask, change = on_call
+    user = next(p for p in team["people"] if p.pk == ask()["primary"]["user_id"])
+    with change():
+        user.first_name, user.last_name = "Renamed", "Person"
+        user.save()
+    assert ask()["primary"]["name"] == "Renamed Person"
+
+
+def test_without_a_change_the_answer_comes_from_the_cache(on_call, django_assert_max_num_queries):
+    team, ask, change = on_call
+    with django_assert_max_num_queries(3):  # authentication and the rotation, not the shifts
+        ask()
