@@ -85,3 +85,48 @@ def test_report_page_draws_charts_without_scripts(client, team_setup):
     response = client.get(f"/rotations/{team_setup['rotation'].pk}/report/")
     assert response.status_code == 200
     assert b"<svg" in response.content
+
+
+HEADER = "email,rotation,role,start,end\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        (
+            "amy@example.com,Payments,primary,9999-12-30T09:00:00+00:00,9999-12-31T09:00:00+00:00",
+            "Years run from",
+        ),
+        (
+            "amy@example.com,Payments,primary,2026-06-06T09:00:00+23:59,2026-06-13T09:00:00+00:00",
+            "UTC offset must be between",
+        ),
+        (
+            "amy@example.com,Payments,primary,2026-02-30T09:00:00+00:00,2026-03-02T09:00:00+00:00",
+            "not an ISO 8601 date-time",
+        ),
+        (
+            "amy@example.com,Payments,primary,2016-06-06T09:00:00+00:00,2026-06-13T09:00:00+00:00",
+            "at most 31 days",
+        ),
+        ("amy@example.com,Payments," + "x" * 200_000 + ",a,b", "not readable as CSV"),
+        ("amy@example.com,Payments," + "x" * 1_000 + ",a,b", "longer than 320 characters"),
+        ("amy@example.com,Payments,primary,a,b,extra", "more fields than the header"),
+    ],
+    ids=["year-9999", "offset-23-59", "30-february", "ten-year-shift", "200kb", "1kb", "extra"],
+)
+def test_a_hostile_history_row_is_a_clear_error_and_nothing_is_imported(
+    client, team_setup, row, said
+):
+    client.force_login(team_setup["boss"])
+    response = upload(client, team_setup["team"], HEADER + row + "\n")
+    assert response.status_code == 200
+    assert said in response.content.decode()
+    assert Shift.objects.count() == 0
+
+
+def test_a_file_with_nul_bytes_is_refused(client, team_setup):
+    client.force_login(team_setup["boss"])
+    response = upload(client, team_setup["team"], HEADER + "amy@example.com\x00,Payments\n")
+    assert "NUL bytes" in response.content.decode()
+    assert Shift.objects.count() == 0
