@@ -95,7 +95,7 @@ def _instant(name: str, raw: str, tz: ZoneInfo) -> datetime:
 
 def _zone_of(request) -> ZoneInfo:
     # The page middleware runs before DRF's token authentication, so ask the profile.
-    return ZoneInfo(person_of(request.user).time_zone)
+    return ZoneInfo(person_of(user=request.user).time_zone)
 
 
 WINDOW_PARAMETERS = [
@@ -117,7 +117,7 @@ class DutyRequirementViewSet(viewsets.ModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = selectors.requirements_for(self.request.user).order_by("rotation_id", "name")
+        qs = selectors.requirements_for(viewer=self.request.user).order_by("rotation_id", "name")
         if self.request.query_params.get("rotation"):
             qs = qs.filter(rotation_id=_int("rotation", self.request.query_params["rotation"]))
         return qs
@@ -165,7 +165,7 @@ class QualificationViewSet(
     serializer_class = QualificationSerializer
 
     def get_queryset(self):
-        qs = selectors.qualifications_for(self.request.user).order_by("-claimed_at", "-id")
+        qs = selectors.qualifications_for(viewer=self.request.user).order_by("-claimed_at", "-id")
         params = self.request.query_params
         for name, field in (
             ("requirement", "requirement_id"),
@@ -181,7 +181,11 @@ class QualificationViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         requirement = data["requirement"]
-        if not selectors.requirements_for(self.request.user).filter(pk=requirement.pk).exists():
+        if (
+            not selectors.requirements_for(viewer=self.request.user)
+            .filter(pk=requirement.pk)
+            .exists()
+        ):
             raise PermissionDenied("Only members of this rotation can claim its requirements.")
         with service_errors():
             serializer.instance = services.claim_qualification(
@@ -247,7 +251,7 @@ class AvailabilityEntryViewSet(viewsets.ModelViewSet):
     serializer_class = AvailabilityEntrySerializer
 
     def get_queryset(self):
-        qs = selectors.entries_for(self.request.user).order_by("start", "id")
+        qs = selectors.entries_for(viewer=self.request.user).order_by("start", "id")
         params = self.request.query_params
         if self.action == "list":
             tz = _zone_of(self.request)
@@ -313,7 +317,7 @@ class CalendarSourceViewSet(
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_queryset(self):
-        return selectors.calendar_sources_for(self.request.user).order_by("id")
+        return selectors.calendar_sources_for(viewer=self.request.user).order_by("id")
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -367,7 +371,7 @@ class AvailabilityLockViewSet(
     serializer_class = AvailabilityLockSerializer
 
     def get_queryset(self):
-        qs = selectors.locks_for(self.request.user).order_by("-period_start", "id")
+        qs = selectors.locks_for(viewer=self.request.user).order_by("-period_start", "id")
         if self.request.query_params.get("team"):
             qs = qs.filter(team_id=_int("team", self.request.query_params["team"]))
         return qs
@@ -411,7 +415,9 @@ class ProjectAllocationViewSet(
     serializer_class = ProjectAllocationSerializer
 
     def get_queryset(self):
-        qs = selectors.allocations_for(self.request.user).order_by("period_start", "user_id", "id")
+        qs = selectors.allocations_for(viewer=self.request.user).order_by(
+            "period_start", "user_id", "id"
+        )
         params = self.request.query_params
         if params.get("user"):
             qs = qs.filter(user_id=_int("user", params["user"]))
@@ -425,7 +431,7 @@ class ProjectAllocationViewSet(
             serializer.instance = services.set_allocation(by=self.request.user, **data)
 
     def perform_destroy(self, instance):
-        if not is_manager(self.request.user, instance.team_id):
+        if not is_manager(user=self.request.user, team_id=instance.team_id):
             raise PermissionDenied("Only a manager of this team can remove an allocation.")
         instance.delete()
 
@@ -437,7 +443,7 @@ class UtilisationViewSet(viewsets.GenericViewSet):
     pagination_class = None
 
     def get_queryset(self):
-        return selectors.visible_people(self.request.user)
+        return selectors.visible_people(viewer=self.request.user)
 
     @extend_schema(
         parameters=[
@@ -468,17 +474,17 @@ class UtilisationViewSet(viewsets.GenericViewSet):
             raise ValidationError({"end": problem})
         team = None
         if params.get("team"):
-            team = teams_for(request.user).filter(pk=_int("team", params["team"])).first()
+            team = teams_for(user=request.user).filter(pk=_int("team", params["team"])).first()
             if team is None:
                 raise NotFound("No such team.")
-        people = list(selectors.visible_people(request.user, team))
+        people = list(selectors.visible_people(viewer=request.user, team=team))
         exclude = (
             _int("exclude_rotation", params["exclude_rotation"])
             if params.get("exclude_rotation")
             else None
         )
         shares = selectors.utilisation_for(
-            [p.pk for p in people], start, end, exclude_rotation_id=exclude
+            user_ids=[p.pk for p in people], start=start, end=end, exclude_rotation_id=exclude
         )
         rows = [
             {
@@ -504,4 +510,6 @@ class ReadinessViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=ReadinessSerializer(many=True))
     def list(self, request):
-        return Response(ReadinessSerializer(selectors.readiness_for(request.user), many=True).data)
+        return Response(
+            ReadinessSerializer(selectors.readiness_for(user=request.user), many=True).data
+        )

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -68,7 +69,7 @@ def _entries_by_person(
 
 
 def unavailability_by_person(
-    user_ids: Iterable[int], start: datetime, end: datetime
+    *, user_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[int, list[tuple[datetime, datetime]]]:
     """Each person's unavailable spans in [start, end): merged, clipped, UTC; one query.
 
@@ -78,7 +79,7 @@ def unavailability_by_person(
 
 
 def preferences_by_person(
-    user_ids: Iterable[int], start: datetime, end: datetime
+    *, user_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[int, list[tuple[datetime, datetime]]]:
     """Each person's preferred spans in [start, end): merged, clipped, UTC; one query."""
     return _entries_by_person(AvailabilityEntry.Kind.PREFERRED, user_ids, start, end)
@@ -87,7 +88,7 @@ def preferences_by_person(
 # --- Requirements and qualifications ------------------------------------------------------
 
 
-def qualification_counts(qualification: Qualification, on: date) -> bool:
+def qualification_counts(*, qualification: Qualification, on: date) -> bool:
     """A verified qualification counts from the day it was obtained until it expires."""
     return (
         qualification.status == Qualification.Status.VERIFIED
@@ -130,7 +131,7 @@ def _shadow_history(
     return history
 
 
-def shadow_shifts_done(requirement: DutyRequirement, ends: list[datetime], at: datetime) -> int:
+def shadow_shifts_done(*, requirement: DutyRequirement, ends: list[datetime], at: datetime) -> int:
     if requirement.valid_days:
         since = at - timedelta(days=requirement.valid_days)
         return sum(1 for end in ends if end > since)
@@ -152,7 +153,7 @@ def _verified_by(
 
 
 def qualified_roles(
-    rotation: Rotation, user_ids: Iterable[int], at: datetime
+    *, rotation: Rotation, user_ids: Iterable[int], at: datetime
 ) -> dict[int, frozenset[str]]:
     """Slot roles (primary, secondary; never shadow) each person may hold at `at`.
 
@@ -175,9 +176,12 @@ def qualified_roles(
 
     def met(requirement: DutyRequirement, user_id: int) -> bool:
         if requirement.is_automatic:
-            done = shadow_shifts_done(requirement, history.get(user_id, []), at)
+            done = shadow_shifts_done(requirement=requirement, ends=history.get(user_id, []), at=at)
             return done >= requirement.shadow_shifts_needed
-        return any(qualification_counts(q, on) for q in verified.get((requirement.pk, user_id), []))
+        return any(
+            qualification_counts(qualification=q, on=on)
+            for q in verified.get((requirement.pk, user_id), [])
+        )
 
     return {
         uid: frozenset(role for role in roles if all(met(r, uid) for r in gating[role]))
@@ -186,7 +190,7 @@ def qualified_roles(
 
 
 def shadow_needs(
-    rotation: Rotation, user_ids: Iterable[int], *, at: datetime | None = None
+    *, rotation: Rotation, user_ids: Iterable[int], at: datetime | None = None
 ) -> dict[int, int]:
     """How many more shadow shifts each person needs before every shadow requirement is met."""
     ids = list(dict.fromkeys(user_ids))
@@ -201,7 +205,11 @@ def shadow_needs(
     history = _shadow_history([rotation.pk], at).get(rotation.pk, {})
     return {
         uid: max(
-            max(0, r.shadow_shifts_needed - shadow_shifts_done(r, history.get(uid, []), at))
+            max(
+                0,
+                r.shadow_shifts_needed
+                - shadow_shifts_done(requirement=r, ends=history.get(uid, []), at=at),
+            )
             for r in requirements
         )
         for uid in ids
@@ -240,6 +248,7 @@ class RequirementStatus:
 
 
 def requirement_status(
+    *,
     requirement: DutyRequirement,
     qualifications: list[Qualification],
     shadow_ends: list[datetime],
@@ -247,11 +256,11 @@ def requirement_status(
 ) -> RequirementStatus:
     """One person's standing on one requirement (`qualifications`: theirs for it, any status)."""
     if requirement.is_automatic:
-        done = shadow_shifts_done(requirement, shadow_ends, at)
+        done = shadow_shifts_done(requirement=requirement, ends=shadow_ends, at=at)
         state = "met" if done >= requirement.shadow_shifts_needed else "missing"
         return RequirementStatus(requirement, state, shadow_done=done)
     on = at.date()
-    counting = [q for q in qualifications if qualification_counts(q, on)]
+    counting = [q for q in qualifications if qualification_counts(qualification=q, on=on)]
     # The longest-lasting verified qualification is the one that decides expiry.
     best = max(counting, key=lambda q: q.expires_on or date.max, default=None)
     pending = next((q for q in qualifications if q.status == Qualification.Status.CLAIMED), None)
@@ -311,7 +320,13 @@ def _readiness(
     for qualification in qualifications:
         by_requirement[qualification.requirement_id].append(qualification)
     statuses = [
-        requirement_status(r, by_requirement.get(r.pk, []), shadow_ends, at) for r in requirements
+        requirement_status(
+            requirement=r,
+            qualifications=by_requirement.get(r.pk, []),
+            shadow_ends=shadow_ends,
+            at=at,
+        )
+        for r in requirements
     ]
     roles = tuple(r for r in rotation.slot_roles if r != SlotRole.SHADOW)
     eligible = tuple(
@@ -320,7 +335,7 @@ def _readiness(
     return RotationReadiness(rotation, statuses, eligible, roles)
 
 
-def readiness_for(user, *, at: datetime | None = None) -> list[RotationReadiness]:
+def readiness_for(*, user: AbstractBaseUser, at: datetime | None = None) -> list[RotationReadiness]:
     """Every rotation the user is a member of, with their standing on each requirement.
 
     Four queries however many rotations and requirements there are.
@@ -374,7 +389,7 @@ class RotationMatrix:
         return [c.pending for row in self.rows for c in row.cells if c.pending]
 
 
-def team_matrix(team: Team, *, at: datetime | None = None) -> list[RotationMatrix]:
+def team_matrix(*, team: Team, at: datetime | None = None) -> list[RotationMatrix]:
     """People x requirements for every rotation of a team (what a manager reviews).
 
     Five queries whatever the size of the team.
@@ -442,10 +457,10 @@ _DEFAULT_HOURS = _Hours()  # someone without a profile row yet: office hours in 
 
 
 def utilisation_for(
+    *,
     user_ids: Iterable[int],
     start: datetime,
     end: datetime,
-    *,
     exclude_rotation_id: int | None = None,
 ) -> dict[int, Utilisation]:
     """Project allocation, time off and on-call already held, as shares of working time.
@@ -465,7 +480,7 @@ def utilisation_for(
         period_end__gte=(start - timedelta(days=1)).date(),
     ):
         allocations[allocation.user_id].append(allocation)
-    off = unavailability_by_person(ids, start, end)
+    off = unavailability_by_person(user_ids=ids, start=start, end=end)
     shifts: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     held = Shift.objects.filter(
         assignee_id__in=ids, roster__status=Roster.Status.PUBLISHED, start__lt=end, end__gt=start
@@ -523,7 +538,9 @@ class LockSpan:
         return self.lock.period_end - timedelta(days=1)
 
 
-def locks_affecting(user, start: datetime, end: datetime, time_zone: str) -> list[LockSpan]:
+def locks_affecting(
+    *, user: AbstractBaseUser, start: datetime, end: datetime, time_zone: str
+) -> list[LockSpan]:
     """Locks of the user's teams overlapping [start, end), their dates read in `time_zone`."""
     tz = ZoneInfo(time_zone)
     local_start = start.astimezone(tz).date()
@@ -531,7 +548,7 @@ def locks_affecting(user, start: datetime, end: datetime, time_zone: str) -> lis
     spans = []
     for lock in (
         AvailabilityLock.objects.filter(
-            team__in=teams_for(user),
+            team__in=teams_for(user=user),
             period_start__lte=local_end,
             period_end__gte=local_start,
         )
@@ -546,7 +563,9 @@ def locks_affecting(user, start: datetime, end: datetime, time_zone: str) -> lis
     return spans
 
 
-def entries_of(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
+def entries_of(
+    *, user: AbstractBaseUser, start: datetime, end: datetime
+) -> list[AvailabilityEntry]:
     return list(
         AvailabilityEntry.objects.filter(user=user, start__lt=end, end__gt=start)
         .select_related("calendar")
@@ -554,13 +573,13 @@ def entries_of(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
     )
 
 
-def can_set_own_allocation(user, team_id: int) -> bool:
+def can_set_own_allocation(*, user: AbstractBaseUser, team_id: int) -> bool:
     return TeamAvailabilitySettings.objects.filter(
-        team_id=team_id, engineers_set_allocation=True, team__in=teams_for(user)
+        team_id=team_id, engineers_set_allocation=True, team__in=teams_for(user=user)
     ).exists()
 
 
-def team_settings(team: Team) -> TeamAvailabilitySettings:
+def team_settings(*, team: Team) -> TeamAvailabilitySettings:
     found = TeamAvailabilitySettings.objects.filter(team=team).first()
     return found or TeamAvailabilitySettings(team=team)
 
@@ -568,19 +587,21 @@ def team_settings(team: Team) -> TeamAvailabilitySettings:
 # --- Scoped querysets for pages and the API -------------------------------------------------
 
 
-def managed_user_ids(viewer) -> QuerySet:
+def managed_user_ids(*, viewer: AbstractBaseUser) -> QuerySet:
     """People with an ACTIVE membership of a team the viewer manages: whose availability they
     may read. An invitation not (yet) accepted shares nothing."""
     return Membership.objects.filter(
-        team__in=managed_teams(viewer), status=Membership.Status.ACTIVE
+        team__in=managed_teams(user=viewer), status=Membership.Status.ACTIVE
     ).values("user_id")
 
 
 def _own_or_managed(viewer, user_field: str) -> Q:
-    return Q(**{user_field: viewer.pk}) | Q(**{f"{user_field}__in": managed_user_ids(viewer)})
+    return Q(**{user_field: viewer.pk}) | Q(
+        **{f"{user_field}__in": managed_user_ids(viewer=viewer)}
+    )
 
 
-def entries_for(viewer) -> QuerySet[AvailabilityEntry]:
+def entries_for(*, viewer: AbstractBaseUser) -> QuerySet[AvailabilityEntry]:
     if not viewer.is_authenticated:
         return AvailabilityEntry.objects.none()
     return AvailabilityEntry.objects.filter(_own_or_managed(viewer, "user_id")).select_related(
@@ -588,60 +609,61 @@ def entries_for(viewer) -> QuerySet[AvailabilityEntry]:
     )
 
 
-def requirements_for(viewer) -> QuerySet[DutyRequirement]:
-    return DutyRequirement.objects.filter(rotation__team__in=teams_for(viewer)).select_related(
+def requirements_for(*, viewer: AbstractBaseUser) -> QuerySet[DutyRequirement]:
+    return DutyRequirement.objects.filter(rotation__team__in=teams_for(user=viewer)).select_related(
         "rotation__team"
     )
 
 
-def qualifications_for(viewer) -> QuerySet[Qualification]:
+def qualifications_for(*, viewer: AbstractBaseUser) -> QuerySet[Qualification]:
     """Own qualifications, plus all of those for requirements of managed teams."""
     if not viewer.is_authenticated:
         return Qualification.objects.none()
     return Qualification.objects.filter(
-        Q(user_id=viewer.pk) | Q(requirement__rotation__team__in=managed_teams(viewer))
+        Q(user_id=viewer.pk) | Q(requirement__rotation__team__in=managed_teams(user=viewer))
     ).select_related("requirement__rotation", "user", "reviewed_by")
 
 
-def calendar_sources_for(viewer) -> QuerySet[CalendarSource]:
+def calendar_sources_for(*, viewer: AbstractBaseUser) -> QuerySet[CalendarSource]:
     """Only one's own: a calendar address is a secret, even from managers."""
     if not viewer.is_authenticated:
         return CalendarSource.objects.none()
     return CalendarSource.objects.filter(user_id=viewer.pk)
 
 
-def allocations_for(viewer) -> QuerySet[ProjectAllocation]:
+def allocations_for(*, viewer: AbstractBaseUser) -> QuerySet[ProjectAllocation]:
     if not viewer.is_authenticated:
         return ProjectAllocation.objects.none()
     return ProjectAllocation.objects.filter(
-        Q(user_id=viewer.pk) | Q(team__in=managed_teams(viewer))
+        Q(user_id=viewer.pk) | Q(team__in=managed_teams(user=viewer))
     ).select_related("user", "team")
 
 
-def locks_for(viewer) -> QuerySet[AvailabilityLock]:
-    return AvailabilityLock.objects.filter(team__in=teams_for(viewer)).select_related("team")
+def locks_for(*, viewer: AbstractBaseUser) -> QuerySet[AvailabilityLock]:
+    return AvailabilityLock.objects.filter(team__in=teams_for(user=viewer)).select_related("team")
 
 
-def visible_people(viewer, team: Team | None = None) -> QuerySet:
+def visible_people(*, viewer: AbstractBaseUser, team: Team | None = None) -> QuerySet:
     """Whose utilisation and availability the viewer may read: self and managed teams."""
     if not viewer.is_authenticated:
         return User.objects.none()
     people = User.objects.filter(_own_or_managed(viewer, "pk"))
     if team is not None:
-        people = people.filter(pk__in=team_people(team.pk))
+        people = people.filter(pk__in=team_people(team_id=team.pk))
     return people.distinct().order_by("first_name", "last_name", "username")
 
 
-def pending_claims_count(viewer) -> int:
+def pending_claims_count(*, viewer: AbstractBaseUser) -> int:
     return Qualification.objects.filter(
-        status=Qualification.Status.CLAIMED, requirement__rotation__team__in=managed_teams(viewer)
+        status=Qualification.Status.CLAIMED,
+        requirement__rotation__team__in=managed_teams(user=viewer),
     ).count()
 
 
-def managed_teams_with_pending_claims(viewer) -> list[Team]:
+def managed_teams_with_pending_claims(*, viewer: AbstractBaseUser) -> list[Team]:
     """Teams the viewer manages, each with `.pending_claims` (claims waiting for review)."""
     return list(
-        managed_teams(viewer)
+        managed_teams(user=viewer)
         .annotate(
             pending_claims=Count(
                 "rotations__requirements__qualifications",
@@ -654,13 +676,13 @@ def managed_teams_with_pending_claims(viewer) -> list[Team]:
     )
 
 
-def teams_allowing_own_allocation(user) -> list[Team]:
+def teams_allowing_own_allocation(*, user: AbstractBaseUser) -> list[Team]:
     return list(
-        teams_for(user).filter(availability_settings__engineers_set_allocation=True).distinct()
+        teams_for(user=user).filter(availability_settings__engineers_set_allocation=True).distinct()
     )
 
 
-def own_allocations(user, start: date, end: date) -> list[ProjectAllocation]:
+def own_allocations(*, user: AbstractBaseUser, start: date, end: date) -> list[ProjectAllocation]:
     return list(
         ProjectAllocation.objects.filter(user=user, period_start__lt=end, period_end__gt=start)
         .select_related("team")

@@ -61,11 +61,11 @@ class Change:
 
 
 def _time_zone(user) -> str:
-    return person_of(user).time_zone
+    return person_of(user=user).time_zone
 
 
 def _check_unlocked(user, start: datetime, end: datetime) -> None:
-    spans = selectors.locks_affecting(user, start, end, _time_zone(user))
+    spans = selectors.locks_affecting(user=user, start=start, end=end, time_zone=_time_zone(user))
     if spans:
         span = spans[0]
         raise AvailabilityLocked(lock_message(span))
@@ -231,7 +231,7 @@ def lock_availability(
     team: Team, period_start: date, period_end: date, *, by, note: str = ""
 ) -> AvailabilityLock:
     """Freeze a team's availability for a period (period_end exclusive); idempotent."""
-    if not is_manager(by, team.pk):
+    if not is_manager(user=by, team_id=team.pk):
         raise NotAllowed("Only a manager of this team can lock its availability.")
     if period_start >= period_end:
         raise AvailabilityError("The period must end after it starts.")
@@ -246,7 +246,7 @@ def lock_availability(
 
 @transaction.atomic
 def unlock_availability(lock: AvailabilityLock, *, by) -> None:
-    if not is_manager(by, lock.team_id):
+    if not is_manager(user=by, team_id=lock.team_id):
         raise NotAllowed("Only a manager of this team can unlock its availability.")
     lock.delete()
 
@@ -308,7 +308,7 @@ def review_qualification(
         .select_related("requirement__rotation")
         .get(pk=qualification.pk)
     )
-    if not is_manager(by, qualification.requirement.rotation.team_id):
+    if not is_manager(user=by, team_id=qualification.requirement.rotation.team_id):
         raise NotAllowed("Only a manager of this team can verify qualifications.")
     wanted = Qualification.Status.VERIFIED if verify else Qualification.Status.REJECTED
     if qualification.status == wanted:
@@ -339,7 +339,7 @@ def withdraw_claim(qualification: Qualification, *, by) -> None:
 def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
     """Create or change a rotation's requirement (managers of its team only)."""
     team_id = Rotation.objects.values_list("team_id", flat=True).get(pk=requirement.rotation_id)
-    if not is_manager(by, team_id):
+    if not is_manager(user=by, team_id=team_id):
         raise NotAllowed("Only a manager of this team can change its duty requirements.")
     if requirement.kind != DutyRequirement.Kind.SHADOW_SHIFTS:
         requirement.shadow_shifts_needed = 0
@@ -350,7 +350,7 @@ def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
 
 @transaction.atomic
 def delete_requirement(requirement: DutyRequirement, *, by) -> None:
-    if not is_manager(by, requirement.rotation.team_id):
+    if not is_manager(user=by, team_id=requirement.rotation.team_id):
         raise NotAllowed("Only a manager of this team can change its duty requirements.")
     requirement.delete()
 
@@ -370,10 +370,10 @@ def set_allocation(
     project: str = "",
 ) -> ProjectAllocation:
     """Set (or replace) the share of a period someone's projects take."""
-    if not is_active_member(user.pk, team.pk):
+    if not is_active_member(user_id=user.pk, team_id=team.pk):
         raise AvailabilityError("That person is not in this team.")
-    allowed = is_manager(by, team.pk) or (
-        by.pk == user.pk and selectors.can_set_own_allocation(by, team.pk)
+    allowed = is_manager(user=by, team_id=team.pk) or (
+        by.pk == user.pk and selectors.can_set_own_allocation(user=by, team_id=team.pk)
     )
     if not allowed:
         raise NotAllowed("Only a manager of this team can set project allocation.")
@@ -396,7 +396,7 @@ def set_allocation(
 def set_team_settings(
     team: Team, *, by, engineers_set_allocation: bool
 ) -> TeamAvailabilitySettings:
-    if not is_manager(by, team.pk):
+    if not is_manager(user=by, team_id=team.pk):
         raise NotAllowed("Only a manager of this team can change its settings.")
     found, _ = TeamAvailabilitySettings.objects.update_or_create(
         team=team, defaults={"engineers_set_allocation": engineers_set_allocation}
@@ -473,7 +473,9 @@ def _replace_imported(
     user = source.user
     locked = [
         (span.start, span.end)
-        for span in selectors.locks_affecting(user, *window, _time_zone(user))
+        for span in selectors.locks_affecting(
+            user=user, start=window[0], end=window[1], time_zone=_time_zone(user)
+        )
     ]
     free = iv.subtract([window], locked)
     existing = list(

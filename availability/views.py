@@ -88,8 +88,12 @@ def _grid_context(request, month):
     first_day, following = month, selectors.next_month(month)
     start, end = selectors.month_span(month, tz)
     # The grid shows whole weeks, so fetch a week either side of the month.
-    entries = selectors.entries_of(request.user, start - timedelta(days=7), end + timedelta(days=7))
-    locks = selectors.locks_affecting(request.user, start, end, request.time_zone)
+    entries = selectors.entries_of(
+        user=request.user, start=start - timedelta(days=7), end=end + timedelta(days=7)
+    )
+    locks = selectors.locks_affecting(
+        user=request.user, start=start, end=end, time_zone=request.time_zone
+    )
     in_month = [e for e in entries if e.start < end and e.end > start]
     for entry in in_month:
         entry.span_label = span_text(entry.start, entry.end, tz)
@@ -115,7 +119,7 @@ def availability(request):
     context.update(
         entry_form=EntryForm(initial={"start_date": month, "end_date": month}),
         kind_choices=DaysForm.base_fields["kind"].choices,
-        sources=selectors.calendar_sources_for(request.user),
+        sources=selectors.calendar_sources_for(viewer=request.user),
         today=today,
     )
     return render(request, "availability/availability.html", context)
@@ -167,7 +171,7 @@ def add_entry(request):
         context.update(
             entry_form=form,
             kind_choices=DaysForm.base_fields["kind"].choices,
-            sources=selectors.calendar_sources_for(request.user),
+            sources=selectors.calendar_sources_for(viewer=request.user),
         )
         return render(request, "availability/availability.html", context, status=400)
     data = form.cleaned_data
@@ -205,7 +209,7 @@ def calendars(request):
         request,
         "availability/calendars.html",
         {
-            "sources": selectors.calendar_sources_for(request.user),
+            "sources": selectors.calendar_sources_for(viewer=request.user),
             "url_form": CalendarUrlForm(),
             "upload_form": CalendarUploadForm(),
             "max_mb": MAX_ICS_BYTES // (1024 * 1024),
@@ -253,7 +257,7 @@ def calendar_upload(request):
 
 
 def _own_source(request, pk) -> CalendarSource:
-    return get_object_or_404(selectors.calendar_sources_for(request.user), pk=pk)
+    return get_object_or_404(selectors.calendar_sources_for(viewer=request.user), pk=pk)
 
 
 @login_required
@@ -322,7 +326,7 @@ def withdraw(request, pk):
 
 
 def _managed_team(request, slug):
-    team = managed_teams(request.user).filter(slug=slug).first()
+    team = managed_teams(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("No such team, or you do not manage it.")
     return team
@@ -331,17 +335,17 @@ def _managed_team(request, slug):
 @login_required
 def team_readiness(request, slug):
     team = _managed_team(request, slug)
-    team = team_with_members(team.pk)
+    team = team_with_members(team_id=team.pk)
     people = [m.user for m in team.memberships.all()]
     month = _month_of(request)
     start, end = selectors.month_span(month, ZoneInfo(request.time_zone))
-    utilisation = selectors.utilisation_for([p.pk for p in people], start, end)
+    utilisation = selectors.utilisation_for(user_ids=[p.pk for p in people], start=start, end=end)
     return render(
         request,
         "availability/team.html",
         {
             "team": team,
-            "matrices": selectors.team_matrix(team),
+            "matrices": selectors.team_matrix(team=team),
             "month": month,
             "people": [(p, utilisation[p.pk]) for p in people],
             "locks": team.availability_locks.all(),
@@ -350,7 +354,7 @@ def team_readiness(request, slug):
             "settings_form": TeamSettingsForm(
                 initial={
                     "engineers_set_allocation": selectors.team_settings(
-                        team
+                        team=team
                     ).engineers_set_allocation
                 }
             ),
@@ -363,7 +367,7 @@ def team_readiness(request, slug):
 def review(request, pk):
     qualification = get_object_or_404(
         Qualification.objects.select_related("requirement__rotation__team", "user").filter(
-            requirement__rotation__team__in=managed_teams(request.user)
+            requirement__rotation__team__in=managed_teams(user=request.user)
         ),
         pk=pk,
     )
@@ -385,8 +389,8 @@ def review(request, pk):
 
 @login_required
 def requirement_new(request, rotation_pk):
-    rotation = rotations_for(request.user).filter(pk=rotation_pk).first()
-    if rotation is None or not is_manager(request.user, rotation.team_id):
+    rotation = rotations_for(user=request.user).filter(pk=rotation_pk).first()
+    if rotation is None or not is_manager(user=request.user, team_id=rotation.team_id):
         raise Http404("No such rotation, or you do not manage it.")
     form = RequirementForm(request.POST or None, instance=DutyRequirement(rotation=rotation))
     return _save_requirement(request, form, rotation)
@@ -394,8 +398,8 @@ def requirement_new(request, rotation_pk):
 
 @login_required
 def requirement_edit(request, pk):
-    requirement = get_object_or_404(selectors.requirements_for(request.user), pk=pk)
-    if not is_manager(request.user, requirement.rotation.team_id):
+    requirement = get_object_or_404(selectors.requirements_for(viewer=request.user), pk=pk)
+    if not is_manager(user=request.user, team_id=requirement.rotation.team_id):
         raise Http404("No such requirement, or you do not manage its team.")
     form = RequirementForm(request.POST or None, instance=requirement)
     return _save_requirement(request, form, requirement.rotation)
@@ -417,7 +421,7 @@ def _save_requirement(request, form, rotation):
 @login_required
 @require_POST
 def requirement_delete(request, pk):
-    requirement = get_object_or_404(selectors.requirements_for(request.user), pk=pk)
+    requirement = get_object_or_404(selectors.requirements_for(viewer=request.user), pk=pk)
     try:
         services.delete_requirement(requirement, by=request.user)
     except NotAllowed:
@@ -460,10 +464,10 @@ def lock_delete(request, slug, pk):
 @require_POST
 def allocation_set(request, slug):
     """Managers set anyone's allocation; engineers their own when the team allows it."""
-    team = teams_for(request.user).filter(slug=slug).first()
+    team = teams_for(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("No such team.")
-    people = [m.user for m in team_with_members(team.pk).memberships.all()]
+    people = [m.user for m in team_with_members(team_id=team.pk).memberships.all()]
     form = AllocationForm(request.POST, people=people)
     back = request.POST.get("next") or reverse("home")
     if not back.startswith("/") or back.startswith("//"):

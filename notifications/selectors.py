@@ -163,7 +163,9 @@ class _Builder:
         if found is None:
             found = self.chains[key] = tuple(
                 entries.Contact(name=c.name, email=c.email or "", phone=c.phone, role=c.role)
-                for c in rotation_selectors.escalation_chain(rotation, primary, secondary)
+                for c in rotation_selectors.escalation_chain(
+                    rotation=rotation, primary=primary, secondary=secondary
+                )
                 if c.user_id != user_id
             )
         return found

@@ -543,7 +543,7 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
         .first()
     )
     other_user = other.assignee if other is not None else None
-    on_call = rotation_selectors.on_call(rotation, at)
+    on_call = rotation_selectors.on_call(rotation=rotation, at=at)
     note = (
         other.handover_notes.order_by("-created_at").first()
         if (incoming and other is not None)
@@ -702,7 +702,7 @@ def queue_notes(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def rotate_personal_feed(user) -> str:
-    person = rotation_selectors.person_of(user)
+    person = rotation_selectors.person_of(user=user)
     person.feed_token = new_token()
     person.save(update_fields=["feed_token"])
     return person.feed_token

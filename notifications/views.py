@@ -84,15 +84,17 @@ def _links(path: str) -> dict:
 
 @login_required
 def calendar_settings(request):
-    person = rotation_selectors.person_of(request.user)
+    person = rotation_selectors.person_of(user=request.user)
     rotations = []
-    for rotation in rotation_selectors.rotations_for(request.user):
+    for rotation in rotation_selectors.rotations_for(user=request.user):
         feed = selectors.rotation_feed(rotation)
         rotations.append(
             {
                 "rotation": rotation,
                 "links": _links(reverse("rotation-feed", args=[feed.token])),
-                "can_rotate": rotation_selectors.is_manager(request.user, rotation.team_id),
+                "can_rotate": rotation_selectors.is_manager(
+                    user=request.user, team_id=rotation.team_id
+                ),
             }
         )
     connection = selectors.calendar_connection(request.user)
@@ -123,13 +125,13 @@ def rotate_feed(request):
         )
     elif which.startswith("rotation-") and which.removeprefix("rotation-").isdigit():
         rotation = (
-            rotation_selectors.rotations_for(request.user)
+            rotation_selectors.rotations_for(user=request.user)
             .filter(pk=int(which.removeprefix("rotation-")))
             .first()
         )
         if rotation is None:
             raise Http404("No such rotation.")
-        if not rotation_selectors.is_manager(request.user, rotation.team_id):
+        if not rotation_selectors.is_manager(user=request.user, team_id=rotation.team_id):
             raise PermissionDenied("Only the team's managers can change a team feed's address.")
         services.rotate_rotation_feed(rotation)
         messages.success(request, f"{rotation.name}: the team feed has a new address.")
@@ -157,7 +159,7 @@ def connect_caldav(request):
             )
             messages.success(request, "Calendar connected: your shifts will appear in it shortly.")
             return redirect("calendar-settings")
-    person = rotation_selectors.person_of(request.user)
+    person = rotation_selectors.person_of(user=request.user)
     return render(
         request,
         "notifications/calendar.html",
@@ -196,10 +198,12 @@ def _back(request, roster: Roster):
 def retry_delivery(request, pk: int):
     delivery = selectors.delivery_for_retry(pk)
     if delivery is None or not rotation_selectors.is_member(
-        request.user, delivery.shift.roster.rotation.team_id
+        user=request.user, team_id=delivery.shift.roster.rotation.team_id
     ):
         raise Http404("No such delivery.")
-    if not rotation_selectors.is_manager(request.user, delivery.shift.roster.rotation.team_id):
+    if not rotation_selectors.is_manager(
+        user=request.user, team_id=delivery.shift.roster.rotation.team_id
+    ):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
     if services.retry_delivery(delivery):
         messages.success(request, "Trying that delivery again.")
@@ -209,8 +213,8 @@ def retry_delivery(request, pk: int):
 @login_required
 @require_POST
 def retry_roster_deliveries(request, pk: int):
-    roster = get_object_or_404(rotation_selectors.rosters_for(request.user), pk=pk)
-    if not rotation_selectors.is_manager(request.user, roster.rotation.team_id):
+    roster = get_object_or_404(rotation_selectors.rosters_for(user=request.user), pk=pk)
+    if not rotation_selectors.is_manager(user=request.user, team_id=roster.rotation.team_id):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
     count = services.retry_failed(roster)
     messages.success(request, f"Trying {count} deliveries again.")

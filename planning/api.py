@@ -100,7 +100,7 @@ class SwapRequestViewSet(
         return (
             SwapRequest.objects.filter(
                 Q(requester=user)
-                | Q(shift__roster__rotation__team__in=core_selectors.managed_teams(user))
+                | Q(shift__roster__rotation__team__in=core_selectors.managed_teams(user=user))
                 | Q(offers__candidate=user)
             )
             .distinct()
@@ -113,13 +113,13 @@ class SwapRequestViewSet(
         body = SwapRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        shift = core_selectors.shifts_for(request.user).filter(pk=data["shift"].pk).first()
+        shift = core_selectors.shifts_for(user=request.user).filter(pk=data["shift"].pk).first()
         if shift is None:
             raise ValidationError({"shift": "No such shift in your teams."})
         users = get_user_model().objects
         named = users.filter(pk=data.get("named")).first() if data.get("named") else None
         trade = (
-            core_selectors.shifts_for(request.user).filter(pk=data.get("trade_shift")).first()
+            core_selectors.shifts_for(user=request.user).filter(pk=data.get("trade_shift")).first()
             if data.get("trade_shift")
             else None
         )

@@ -86,11 +86,11 @@ def candidates_for(
     )
     user_ids = [m.user_id for m in members]
     fte = dict(rotation.team.memberships.filter(user_id__in=user_ids).values_list("user_id", "fte"))
-    unavailable = availability.unavailability_by_person(user_ids, start, end)
-    roles = availability.qualified_roles(rotation, user_ids, start)
-    shadow = availability.shadow_needs(rotation, user_ids)
+    unavailable = availability.unavailability_by_person(user_ids=user_ids, start=start, end=end)
+    roles = availability.qualified_roles(rotation=rotation, user_ids=user_ids, at=start)
+    shadow = availability.shadow_needs(rotation=rotation, user_ids=user_ids)
     utilisation = availability.utilisation_for(
-        user_ids, start, end, exclude_rotation_id=rotation.pk
+        user_ids=user_ids, start=start, end=end, exclude_rotation_id=rotation.pk
     )
 
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)

@@ -32,10 +32,10 @@ TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
 
 
 def _rotation_for(user, pk, *, manager: bool):
-    rotation = selectors.rotations_for(user).filter(pk=pk).first()
+    rotation = selectors.rotations_for(user=user).filter(pk=pk).first()
     if rotation is None:
         raise Http404("No such rotation, or you are not in its team.")
-    if manager and not selectors.is_manager(user, rotation.team_id):
+    if manager and not selectors.is_manager(user=user, team_id=rotation.team_id):
         raise Http404("Only managers of this team can plan its rotations.")
     return rotation
 
@@ -51,10 +51,12 @@ def plan(request, pk):
         else next_month(today)
     )
     start, end = month_bounds(month)
-    rows = planning_selectors.plan_calendar(rotation, start, end, request.time_zone, now)
+    rows = planning_selectors.plan_calendar(
+        rotation=rotation, month_start=start, month_end=end, viewer_tz=request.time_zone, now=now
+    )
     for row in rows:
-        row.cells_html = mark_safe(planning_selectors.plan_cells_html(row.cells))  # noqa: S308 - fixed markup only
-    drafts = list(selectors.drafts_for(rotation, start, end))
+        row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
+    drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
     return render(
         request,
         "rotation/plan.html",
@@ -103,7 +105,9 @@ def _shift_groups(rotation, slots):
                 "end": items[0].end,
                 "slots": items,
                 "escalation": selectors.escalation_chain(
-                    rotation, by_role.get("primary"), by_role.get("secondary")
+                    rotation=rotation,
+                    primary=by_role.get("primary"),
+                    secondary=by_role.get("secondary"),
                 ),
             }
         )
@@ -143,10 +147,10 @@ def _fair_share_flags(roster: Roster) -> dict[int, str]:
 @login_required
 def roster_view(request, pk):
     roster = roster_for(request.user, pk)
-    roster, slots = selectors.roster_detail(roster.pk)
-    is_manager = selectors.is_manager(request.user, roster.rotation.team_id)
+    roster, slots = selectors.roster_detail(roster_id=roster.pk)
+    is_manager = selectors.is_manager(user=request.user, team_id=roster.rotation.team_id)
     gaps = [s for s in slots if s.assignee_id is None]
-    people = selectors.rotation_people(roster.rotation) if is_manager else []
+    people = selectors.rotation_people(rotation=roster.rotation) if is_manager else []
     if is_manager:
         options = assignee_options(people)
         for slot in slots:
@@ -164,7 +168,7 @@ def roster_view(request, pk):
             "gaps": gaps,
             "flags": flags,
             "summary": roster.summary or {},
-            "audit": list(selectors.audit_for(roster)[:50]) if is_manager else [],
+            "audit": list(selectors.audit_for(roster=roster)[:50]) if is_manager else [],
         },
     )
 
@@ -173,7 +177,9 @@ def roster_view(request, pk):
 @require_POST
 def assign(request, shift_pk):
     shift = Shift.objects.select_related("roster__rotation").filter(pk=shift_pk).first()
-    if shift is None or not selectors.is_manager(request.user, shift.roster.rotation.team_id):
+    if shift is None or not selectors.is_manager(
+        user=request.user, team_id=shift.roster.rotation.team_id
+    ):
         raise Http404("No such slot, or you are not a manager of its team.")
     form = AssignForm(request.POST)
     error = None
@@ -196,7 +202,7 @@ def assign(request, shift_pk):
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
             pk=shift.pk
         )
-        people = selectors.rotation_people(shift.roster.rotation)
+        people = selectors.rotation_people(rotation=shift.roster.rotation)
         attempted = request.POST.get("assignee")
         shift.options_html = select_option(
             assignee_options(people),
@@ -207,7 +213,7 @@ def assign(request, shift_pk):
             "rotation/_slot.html",
             {
                 "slot": shift,
-                "people": selectors.rotation_people(shift.roster.rotation),
+                "people": selectors.rotation_people(rotation=shift.roster.rotation),
                 "is_manager": True,
                 "roster": shift.roster,
                 "error": error,
@@ -240,7 +246,7 @@ def report(request, pk):
         end_day = start_day + timedelta(days=1)
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
-    rows, trend = planning_selectors.load_report(rotation, start, end)
+    rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -271,6 +277,6 @@ def report(request, pk):
             "bars": mark_safe(bar_chart(rows)),  # noqa: S308
             "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
             "gini": gini([r.hours for r in rows]),
-            "is_manager": selectors.is_manager(request.user, rotation.team_id),
+            "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },
     )

@@ -43,7 +43,7 @@ class PlanRow:
 
 
 def plan_calendar(
-    rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime
+    *, rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime
 ) -> list[PlanRow]:
     """People x days of a period, with availability, eligibility, utilisation and level.
 
@@ -57,8 +57,10 @@ def plan_calendar(
     settings = inputs.recommender_settings(rotation)
     candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
     ids = [c.person_id for c in candidates]
-    preferred = availability.preferences_by_person(ids, start, end)
-    utilisation = availability.utilisation_for(ids, start, end, exclude_rotation_id=rotation.pk)
+    preferred = availability.preferences_by_person(user_ids=ids, start=start, end=end)
+    utilisation = availability.utilisation_for(
+        user_ids=ids, start=start, end=end, exclude_rotation_id=rotation.pk
+    )
     levels = rec.levels(candidates, settings)
     days = []
     day = month_start
@@ -103,7 +105,7 @@ def plan_calendar(
     return rows
 
 
-def plan_cells_html(cells: list[PlanCell]) -> str:
+def plan_cells_html(*, cells: list[PlanCell]) -> str:
     """One row of day cells as fixed markup: 50 people x 31 days is 1,550 cells, too many
     for the template engine to render quickly; nothing user-supplied goes in here."""
     out = []
@@ -113,7 +115,7 @@ def plan_cells_html(cells: list[PlanCell]) -> str:
     return "".join(out)
 
 
-def load_report(rotation: Rotation, start: datetime, end: datetime):
+def load_report(*, rotation: Rotation, start: datetime, end: datetime):
     """Worked (or planned) load per person in [start, end), plus the monthly Gini of hours."""
     members = {m.user_id: m.user for m in rotation.rotation_members.select_related("user__person")}
     rows: dict[int, PersonLoad] = {

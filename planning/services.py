@@ -193,7 +193,7 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
     previous_id = shift.assignee_id
     if user is not None and user.pk == previous_id:
         return shift
-    if user is not None and not is_active_member(user.pk, rotation.team_id):
+    if user is not None and not is_active_member(user_id=user.pk, team_id=rotation.team_id):
         # No override crosses the team boundary: the person never agreed to this team.
         raise Invalid(
             f"{display_name(user)} is not an active member of this team.", field="assignee"

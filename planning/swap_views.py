@@ -92,10 +92,12 @@ def cant_make_it(request, shift_pk):
     # the shift had an open swap.
     party = shift.assignee_id == user.pk or (
         open_request is not None
-        and (open_request.requester_id == user.pk or selectors.is_manager(user, team_id))
+        and (
+            open_request.requester_id == user.pk or selectors.is_manager(user=user, team_id=team_id)
+        )
     )
     if not party:
-        if not selectors.is_member(user, team_id):
+        if not selectors.is_member(user=user, team_id=team_id):
             raise Http404("No such shift.")
         return _refuse(
             request, "You no longer hold this shift, so there is nothing to swap.", status=410
@@ -125,7 +127,9 @@ def cant_make_it(request, shift_pk):
                 )
             except swaps.SwapError as exc:
                 error = str(exc)
-    people = [p for p in selectors.rotation_people(shift.roster.rotation) if p.pk != user.pk]
+    people = [
+        p for p in selectors.rotation_people(rotation=shift.roster.rotation) if p.pk != user.pk
+    ]
     return render(
         request,
         "rotation/cant_make_it.html",
@@ -211,7 +215,7 @@ def offer_respond(request, offer_pk):
 def cancel_swap(request, pk):
     swap = get_object_or_404(SwapRequest, pk=pk)
     if swap.requester_id != request.user.pk and not selectors.is_manager(
-        request.user, swap.shift.roster.rotation.team_id
+        user=request.user, team_id=swap.shift.roster.rotation.team_id
     ):
         return _refuse(request, "Only the person who asked (or a manager) can cancel this request.")
     try:
@@ -226,7 +230,7 @@ def cancel_swap(request, pk):
 def decide_swap(request, pk):
     """Managers: approve or reject an accepted swap, or assign a ranked candidate."""
     swap = get_object_or_404(SwapRequest.objects.select_related("shift__roster__rotation"), pk=pk)
-    if not selectors.is_manager(request.user, swap.shift.roster.rotation.team_id):
+    if not selectors.is_manager(user=request.user, team_id=swap.shift.roster.rotation.team_id):
         return _refuse(request, "Only a manager of this team can decide swaps.", status=404)
     override = request.POST.get("override") in ("1", "on", "true")
     try:

@@ -354,7 +354,7 @@ def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -
     now = now or timezone.now()
     request = SwapRequest.objects.select_for_update().get(pk=request.pk)
     if request.requester_id != user.pk and not is_manager(
-        user, request.shift.roster.rotation.team_id
+        user=user, team_id=request.shift.roster.rotation.team_id
     ):
         raise SwapError("Only the person who asked (or a manager) can cancel this request.")
     if request.status != SwapRequest.Status.OPEN:
@@ -374,7 +374,7 @@ def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | 
     the team (no override crosses that), and an eligible member of the rotation per
     `check_slot` unless the manager explicitly overrides, which is then recorded."""
     rotation = request.shift.roster.rotation
-    if not is_active_member(candidate.pk, rotation.team_id):
+    if not is_active_member(user_id=candidate.pk, team_id=rotation.team_id):
         raise Invalid(f"{_name(candidate)} is not an active member of this team.", field="assign")
     problem = check_slot(request.shift, candidate)
     if problem and not override:
@@ -414,7 +414,7 @@ def approve_swap(
         .select_related("shift__roster__rotation")
         .get(pk=request.pk)
     )
-    if not is_manager(manager, request.shift.roster.rotation.team_id):
+    if not is_manager(user=manager, team_id=request.shift.roster.rotation.team_id):
         raise SwapError("Only a manager of this team can approve swaps.")
     if request.status != SwapRequest.Status.PENDING_APPROVAL:
         raise SwapError("This swap is not waiting for approval.")
@@ -460,7 +460,7 @@ def assign_from_request(
         .select_related("shift__roster__rotation")
         .get(pk=request.pk)
     )
-    if not is_manager(manager, request.shift.roster.rotation.team_id):
+    if not is_manager(user=manager, team_id=request.shift.roster.rotation.team_id):
         raise SwapError("Only a manager of this team can assign.")
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))

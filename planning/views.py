@@ -14,7 +14,7 @@ from rotation.models import Membership
 @login_required
 def home(request):
     now = timezone.now()
-    swap_requests, swap_offers = selectors.my_swap_activity(request.user)
+    swap_requests, swap_offers = selectors.my_swap_activity(user=request.user)
     memberships = (
         Membership.objects.filter(user=request.user, status=Membership.Status.ACTIVE)
         .select_related("team")
@@ -29,20 +29,20 @@ def home(request):
         "rotation/home.html",
         {
             "memberships": memberships,
-            "invitations": selectors.invitations_for(request.user),
-            "rotations": selectors.rotations_for(request.user),
-            "upcoming": selectors.upcoming_with_partners(request.user, now),
+            "invitations": selectors.invitations_for(user=request.user),
+            "rotations": selectors.rotations_for(user=request.user),
+            "upcoming": selectors.upcoming_with_partners(user=request.user, now=now),
             "swap_requests": swap_requests,
             "swap_offers": swap_offers,
-            "readiness": availability.readiness_for(request.user, at=now),
+            "readiness": availability.readiness_for(user=request.user, at=now),
             "utilisation_month": month,
-            "utilisation": availability.utilisation_for([request.user.pk], month_start, month_end)[
-                request.user.pk
-            ],
-            "managed": availability.managed_teams_with_pending_claims(request.user),
-            "own_allocation_teams": availability.teams_allowing_own_allocation(request.user),
+            "utilisation": availability.utilisation_for(
+                user_ids=[request.user.pk], start=month_start, end=month_end
+            )[request.user.pk],
+            "managed": availability.managed_teams_with_pending_claims(viewer=request.user),
+            "own_allocation_teams": availability.teams_allowing_own_allocation(user=request.user),
             "own_allocations": availability.own_allocations(
-                request.user, month, availability.next_month(month)
+                user=request.user, start=month, end=availability.next_month(month)
             ),
         },
     )

@@ -30,13 +30,13 @@ class TeamScopedWriteMixin:
 
     def perform_create(self, serializer):
         team = serializer.validated_data.get("team")
-        if team is None or not selectors.is_manager(self.request.user, team.pk):
+        if team is None or not selectors.is_manager(user=self.request.user, team_id=team.pk):
             raise PermissionDenied("Only a manager of that team can add to it.")
         serializer.save()
 
     def perform_update(self, serializer):
         team = serializer.validated_data.get("team")
-        if team is not None and not selectors.is_manager(self.request.user, team.pk):
+        if team is not None and not selectors.is_manager(user=self.request.user, team_id=team.pk):
             raise PermissionDenied("Only a manager of that team can move things into it.")
         serializer.save()
 
@@ -46,7 +46,7 @@ class TeamViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
 
     def get_queryset(self):
-        return selectors.teams_for(self.request.user).order_by("name")
+        return selectors.teams_for(user=self.request.user).order_by("name")
 
     def perform_create(self, serializer):
         serializer.instance = services.create_team(
@@ -61,7 +61,7 @@ class MembershipViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
-        return selectors.memberships_for(self.request.user).order_by("team_id", "id")
+        return selectors.memberships_for(user=self.request.user).order_by("team_id", "id")
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -95,7 +95,7 @@ class RotationViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, IsTeamManagerOrReadOnly]
 
     def get_queryset(self):
-        return selectors.rotations_for(self.request.user).order_by("id")
+        return selectors.rotations_for(user=self.request.user).order_by("id")
 
     def _save(self, serializer, rotation=None):
         """The same service as the rotation page: one coverage rule, one message."""
@@ -144,9 +144,9 @@ class RotationViewSet(viewsets.ModelViewSet):
                 )
             if problem := instant_problem(at):
                 raise ValidationError({"at": problem})
-            return Response(who_is_on_call(rotation, at))
+            return Response(who_is_on_call(rotation=rotation, at=at))
         # "Who is on call now" is what alerting tools poll: cached, with the database behind.
-        return Response(who_is_on_call(rotation))
+        return Response(who_is_on_call(rotation=rotation))
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -161,11 +161,11 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(RosterSerializer(roster).data)
 
     def get_queryset(self):
-        qs = selectors.rosters_for(self.request.user)
+        qs = selectors.rosters_for(user=self.request.user)
         if not self.request.user.is_superuser:
             # Drafts are the managers' working copies.
             qs = qs.exclude(
-                ~Q(rotation__team__in=selectors.managed_teams(self.request.user)),
+                ~Q(rotation__team__in=selectors.managed_teams(user=self.request.user)),
                 status=Roster.Status.DRAFT,
             )
         rotation = self.request.query_params.get("rotation")
@@ -188,10 +188,10 @@ class ShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = selectors.shifts_for(self.request.user).order_by("start", "role")
+        qs = selectors.shifts_for(user=self.request.user).order_by("start", "role")
         if not self.request.user.is_superuser:
             qs = qs.exclude(
-                ~Q(roster__rotation__team__in=selectors.managed_teams(self.request.user)),
+                ~Q(roster__rotation__team__in=selectors.managed_teams(user=self.request.user)),
                 roster__status=Roster.Status.DRAFT,
             )
         params = self.request.query_params

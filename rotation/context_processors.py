@@ -6,5 +6,5 @@ def navigation(request):
     authenticated = user is not None and user.is_authenticated
     return {
         "viewer_time_zone": getattr(request, "time_zone", "UTC"),
-        "nav_teams": teams_for(user).only("name", "slug") if authenticated else [],
+        "nav_teams": teams_for(user=user).only("name", "slug") if authenticated else [],
     }

@@ -90,7 +90,7 @@ class RotationForm(forms.ModelForm):
 
     def __init__(self, *args, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        members = team_people(team.pk).order_by("first_name", "username")
+        members = team_people(team_id=team.pk).order_by("first_name", "username")
         self.fields["lead"].queryset = members
         self.fields["mentor"].queryset = members
         self.fields["people"].queryset = members

@@ -66,7 +66,7 @@ def _parse(team: Team, data: bytes) -> list[Row]:
             [f"Line 1: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}."]
         )
     reader.fieldnames = header
-    users = {u.email.lower(): u.pk for u in team_people(team.pk)}
+    users = {u.email.lower(): u.pk for u in team_people(team_id=team.pk)}
     rotations = {r.name.strip().lower(): r.pk for r in Rotation.objects.filter(team=team)}
     rows, errors, seen_slot, seen_person = [], [], set(), set()
     try:

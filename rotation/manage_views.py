@@ -20,11 +20,11 @@ from .models import Roster, Rotation
 
 def roster_for(user, pk) -> Roster:
     """A roster the user may see (drafts only for the team's managers), or 404."""
-    roster = selectors.rosters_for(user).filter(pk=pk).first()
+    roster = selectors.rosters_for(user=user).filter(pk=pk).first()
     if roster is None:
         raise Http404("No such roster, or you are not in its team.")
     if roster.status == Roster.Status.DRAFT and not selectors.is_manager(
-        user, roster.rotation.team_id
+        user=user, team_id=roster.rotation.team_id
     ):
         raise Http404("Drafts are visible to the team's managers only.")
     return roster
@@ -42,13 +42,13 @@ def publish(request, pk):
 @login_required
 def audit_csv(request, pk):
     roster = roster_for(request.user, pk)
-    if not selectors.is_manager(request.user, roster.rotation.team_id):
+    if not selectors.is_manager(user=request.user, team_id=roster.rotation.team_id):
         raise Http404("Only managers can export the audit log.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}-audit.csv"'
     writer = csv.writer(response)
     writer.writerow(["at_utc", "actor", "action", "summary", "before", "after"])
-    for entry in selectors.audit_for(roster).order_by("at", "id"):
+    for entry in selectors.audit_for(roster=roster).order_by("at", "id"):
         writer.writerow(
             [
                 entry.at.isoformat(),
@@ -64,7 +64,7 @@ def audit_csv(request, pk):
 
 @login_required
 def import_history(request, slug):
-    team = selectors.managed_teams(request.user).filter(slug=slug).first()
+    team = selectors.managed_teams(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("Only managers of this team can import history.")
     errors: list[str] = []
@@ -84,7 +84,7 @@ def import_history(request, slug):
 @login_required
 def rotation_edit(request, slug, pk=None):
     """Create or change a rotation; the service checks follow-the-sun windows over a year."""
-    team = selectors.managed_teams(request.user).filter(slug=slug).first()
+    team = selectors.managed_teams(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("Only managers of this team can change its rotations.")
     rotation = None

@@ -30,7 +30,7 @@ def _version_key(rotation_id: int) -> str:
     return f"oncall-version:{rotation_id}"
 
 
-def cache_key(rotation_id: int) -> str:
+def cache_key(*, rotation_id: int) -> str:
     versions = cache.get_many([GENERATION_KEY, _version_key(rotation_id)])
     return (
         f"oncall:{rotation_id}:{versions.get(GENERATION_KEY, 1)}"
@@ -38,9 +38,9 @@ def cache_key(rotation_id: int) -> str:
     )
 
 
-def on_call_payload(rotation, at: datetime) -> dict:
+def on_call_payload(*, rotation, at: datetime) -> dict:
     """The answer computed from the database, as the API returns it."""
-    result = selectors.on_call(rotation, at)
+    result = selectors.on_call(rotation=rotation, at=at)
 
     def contact(c):
         if c is None:
@@ -63,20 +63,20 @@ def on_call_payload(rotation, at: datetime) -> dict:
     return OnCallSerializer(payload).data
 
 
-def who_is_on_call(rotation, at: datetime | None = None) -> dict:
+def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
     """At an instant (computed), or now (cached until the next handoff, at most a minute)."""
     if at is not None:
-        return on_call_payload(rotation, at)
+        return on_call_payload(rotation=rotation, at=at)
     try:
-        key = cache_key(rotation.pk)
+        key = cache_key(rotation_id=rotation.pk)
         payload = cache.get(key)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
         log.warning("on-call cache unavailable; answering from the database", exc_info=True)
-        return on_call_payload(rotation, timezone.now())
+        return on_call_payload(rotation=rotation, at=timezone.now())
     if payload is not None:
         return payload
     now = timezone.now()
-    payload = on_call_payload(rotation, now)
+    payload = on_call_payload(rotation=rotation, at=now)
     until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
     ttl = CACHE_SECONDS if until is None else min(CACHE_SECONDS, (until - now).total_seconds())
     if ttl >= 1:
@@ -94,7 +94,7 @@ def _bump(key: str) -> None:
         cache.set(key, 2, None)
 
 
-def forget_who_is_on_call(rotation_ids=None) -> None:
+def forget_who_is_on_call(*, rotation_ids=None) -> None:
     """The next answer is computed afresh: for these rotations, or (None) for all of them.
 
     Never raises: with the cache down nothing is cached either, and a stale entry left in a

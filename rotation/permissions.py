@@ -55,7 +55,7 @@ def require_manager(by: Actor, team_id: int, message: str = "") -> None:
     require_actor(by)
     if isinstance(by, SystemActor):
         return
-    if not is_manager(by, team_id):
+    if not is_manager(user=by, team_id=team_id):
         raise NotAllowed(message or "Only a manager of this team can do that.")
 
 
@@ -83,4 +83,4 @@ class IsTeamManagerOrReadOnly(BasePermission):
     def has_object_permission(self, request, view, obj) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return is_manager(request.user, team_id_of(obj))
+        return is_manager(user=request.user, team_id=team_id_of(obj))

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet
 
 from onehand.people import display_name
@@ -34,7 +35,7 @@ def active_memberships() -> QuerySet[Membership]:
     return Membership.objects.filter(status=ACTIVE)
 
 
-def teams_for(user) -> QuerySet[Team]:
+def teams_for(*, user: AbstractBaseUser) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
     if user.is_superuser:
@@ -44,7 +45,7 @@ def teams_for(user) -> QuerySet[Team]:
     ).distinct()
 
 
-def managed_teams(user) -> QuerySet[Team]:
+def managed_teams(*, user: AbstractBaseUser) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
     if user.is_superuser:
@@ -56,7 +57,7 @@ def managed_teams(user) -> QuerySet[Team]:
     ).distinct()
 
 
-def is_manager(user, team_id: int) -> bool:
+def is_manager(*, user: AbstractBaseUser, team_id: int) -> bool:
     if not user.is_authenticated:
         return False
     if user.is_superuser:
@@ -68,35 +69,35 @@ def is_manager(user, team_id: int) -> bool:
     )
 
 
-def is_member(user, team_id: int) -> bool:
+def is_member(*, user: AbstractBaseUser, team_id: int) -> bool:
     if not user.is_authenticated:
         return False
     return user.is_superuser or active_memberships().filter(user=user, team_id=team_id).exists()
 
 
-def is_active_member(user_id: int, team_id: int) -> bool:
+def is_active_member(*, user_id: int, team_id: int) -> bool:
     """Whether this person accepted a place in the team (the rule for taking its shifts)."""
     return active_memberships().filter(user_id=user_id, team_id=team_id).exists()
 
 
-def team_people(team_id: int) -> QuerySet:
+def team_people(*, team_id: int) -> QuerySet:
     """The team's active members: whom a manager may pick, see and schedule."""
     return User.objects.filter(
         pk__in=active_memberships().filter(team_id=team_id).values("user_id")
     )
 
 
-def memberships_for(user) -> QuerySet[Membership]:
+def memberships_for(*, user: AbstractBaseUser) -> QuerySet[Membership]:
     """Active memberships of the viewer's teams; the viewer's own invitations; and, for a
     manager, the invitations their team sent (shown without the person's details)."""
     if not user.is_authenticated:
         return Membership.objects.none()
-    visible = Q(team__in=teams_for(user), status=ACTIVE) | Q(user=user)
-    visible |= Q(team__in=managed_teams(user), status=Membership.Status.INVITED)
+    visible = Q(team__in=teams_for(user=user), status=ACTIVE) | Q(user=user)
+    visible |= Q(team__in=managed_teams(user=user), status=Membership.Status.INVITED)
     return Membership.objects.filter(visible).select_related("team", "user")
 
 
-def invitations_for(user) -> QuerySet[Membership]:
+def invitations_for(*, user: AbstractBaseUser) -> QuerySet[Membership]:
     if not user.is_authenticated:
         return Membership.objects.none()
     return Membership.objects.filter(user=user, status=Membership.Status.INVITED).select_related(
@@ -104,30 +105,30 @@ def invitations_for(user) -> QuerySet[Membership]:
     )
 
 
-def rotations_for(user) -> QuerySet[Rotation]:
-    return Rotation.objects.filter(team__in=teams_for(user)).select_related(
+def rotations_for(*, user: AbstractBaseUser) -> QuerySet[Rotation]:
+    return Rotation.objects.filter(team__in=teams_for(user=user)).select_related(
         "team", "mentor__person", "lead__person"
     )
 
 
-def rosters_for(user) -> QuerySet[Roster]:
-    return Roster.objects.filter(rotation__team__in=teams_for(user)).select_related(
+def rosters_for(*, user: AbstractBaseUser) -> QuerySet[Roster]:
+    return Roster.objects.filter(rotation__team__in=teams_for(user=user)).select_related(
         "rotation__team"
     )
 
 
-def shifts_for(user) -> QuerySet[Shift]:
-    return Shift.objects.filter(roster__rotation__team__in=teams_for(user)).select_related(
+def shifts_for(*, user: AbstractBaseUser) -> QuerySet[Shift]:
+    return Shift.objects.filter(roster__rotation__team__in=teams_for(user=user)).select_related(
         "roster__rotation", "assignee__person"
     )
 
 
-def person_of(user) -> Person:
+def person_of(*, user: AbstractBaseUser) -> Person:
     person, _ = Person.objects.get_or_create(user=user)
     return person
 
 
-def published_shifts(rotation_id: int, start: datetime, end: datetime) -> QuerySet[Shift]:
+def published_shifts(*, rotation_id: int, start: datetime, end: datetime) -> QuerySet[Shift]:
     """Slots of published rosters of a rotation overlapping [start, end)."""
     return (
         Shift.objects.filter(
@@ -141,7 +142,7 @@ def published_shifts(rotation_id: int, start: datetime, end: datetime) -> QueryS
     )
 
 
-def upcoming_shifts_of(user, now: datetime, limit: int = 10) -> list[Shift]:
+def upcoming_shifts_of(*, user: AbstractBaseUser, now: datetime, limit: int = 10) -> list[Shift]:
     return list(
         Shift.objects.filter(assignee=user, roster__status=Roster.Status.PUBLISHED, end__gt=now)
         .select_related("roster__rotation__team")
@@ -185,7 +186,7 @@ def _contact(role: str, user) -> Contact | None:
     )
 
 
-def escalation_chain(rotation: Rotation, primary, secondary) -> list[Contact]:
+def escalation_chain(*, rotation: Rotation, primary, secondary) -> list[Contact]:
     """Secondary, then the primary's mentor (or the rotation's), then the lead; no repeats."""
     chain: list[Contact] = []
     seen = {primary.pk} if primary else set()
@@ -200,7 +201,7 @@ def escalation_chain(rotation: Rotation, primary, secondary) -> list[Contact]:
     return chain
 
 
-def on_call(rotation: Rotation, at: datetime) -> OnCall:
+def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
     current = Shift.objects.filter(
         roster__rotation_id=rotation.pk,
         roster__status=Roster.Status.PUBLISHED,
@@ -220,13 +221,15 @@ def on_call(rotation: Rotation, at: datetime) -> OnCall:
         primary=_contact("primary", primary_user),
         secondary=_contact("secondary", secondary_user),
         shadow=_contact("shadow", shadow.assignee if shadow else None),
-        escalation=escalation_chain(rotation, primary_user, secondary_user),
+        escalation=escalation_chain(
+            rotation=rotation, primary=primary_user, secondary=secondary_user
+        ),
         shift_start=any_slot.start if any_slot else None,
         shift_end=any_slot.end if any_slot else None,
     )
 
 
-def team_with_members(team_id: int) -> Team:
+def team_with_members(*, team_id: int) -> Team:
     return Team.objects.prefetch_related(
         Prefetch(
             "memberships",
@@ -240,7 +243,7 @@ def team_with_members(team_id: int) -> Team:
 # --- Planning: the manager's availability calendar and drafts ---------------------------------
 
 
-def drafts_for(rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
+def drafts_for(*, rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
     return (
         Roster.objects.filter(rotation=rotation, period_start=period_start, period_end=period_end)
         .select_related("created_by")
@@ -248,7 +251,7 @@ def drafts_for(rotation: Rotation, period_start, period_end) -> QuerySet[Roster]
     )
 
 
-def roster_detail(roster_id: int):
+def roster_detail(*, roster_id: int):
     """A roster with its slots grouped by shift, and the people who could be chosen."""
     roster = Roster.objects.select_related(
         "rotation__team", "rotation__lead__person", "rotation__mentor__person"
@@ -259,7 +262,7 @@ def roster_detail(roster_id: int):
     return roster, slots
 
 
-def rotation_people(rotation: Rotation):
+def rotation_people(*, rotation: Rotation):
     return [
         m.user
         for m in rotation.rotation_members.select_related("user__person").order_by(
@@ -268,7 +271,7 @@ def rotation_people(rotation: Rotation):
     ]
 
 
-def audit_for(roster: Roster) -> QuerySet:
+def audit_for(*, roster: Roster) -> QuerySet:
     return AuditEntry.objects.filter(roster=roster).select_related("actor")
 
 
@@ -280,13 +283,15 @@ class MyShift:
     escalation: list[Contact]
 
 
-def partner_role_for(role: str) -> str:
+def partner_role_for(*, role: str) -> str:
     return SlotRole.SECONDARY if role == SlotRole.PRIMARY else SlotRole.PRIMARY
 
 
-def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift]:
+def upcoming_with_partners(
+    *, user: AbstractBaseUser, now: datetime, limit: int = 10
+) -> list[MyShift]:
     """The viewer's next published shifts, each with their partner and escalation chain."""
-    mine = upcoming_shifts_of(user, now, limit)
+    mine = upcoming_shifts_of(user=user, now=now, limit=limit)
     if not mine:
         return []
     siblings = Shift.objects.filter(
@@ -301,7 +306,7 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
     }
     out = []
     for shift in mine:
-        partner_role = partner_role_for(shift.role)
+        partner_role = partner_role_for(role=shift.role)
         partner_slot = by_key.get((shift.roster_id, shift.start, partner_role))
         primary = by_key.get((shift.roster_id, shift.start, SlotRole.PRIMARY))
         secondary = by_key.get((shift.roster_id, shift.start, SlotRole.SECONDARY))
@@ -313,9 +318,9 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
                 escalation=[
                     c
                     for c in escalation_chain(
-                        rotations[shift.roster.rotation_id],
-                        primary.assignee if primary else None,
-                        secondary.assignee if secondary else None,
+                        rotation=rotations[shift.roster.rotation_id],
+                        primary=primary.assignee if primary else None,
+                        secondary=secondary.assignee if secondary else None,
                     )
                     if c.user_id != user.pk  # the secondary does not escalate to themselves
                 ],
@@ -324,7 +329,7 @@ def upcoming_with_partners(user, now: datetime, limit: int = 10) -> list[MyShift
     return out
 
 
-def my_swap_activity(user):
+def my_swap_activity(*, user: AbstractBaseUser):
     """Open requests I made and offers waiting for my answer."""
     requests = list(
         SwapRequest.objects.filter(requester=user, status__in=["open", "pending"])
@@ -339,7 +344,7 @@ def my_swap_activity(user):
     return requests, offers
 
 
-def open_swaps_for_rotation(rotation: Rotation):
+def open_swaps_for_rotation(*, rotation: Rotation):
     return list(
         SwapRequest.objects.filter(shift__roster__rotation=rotation, status__in=["open", "pending"])
         .select_related("shift", "requester", "winner")
@@ -348,7 +353,7 @@ def open_swaps_for_rotation(rotation: Rotation):
     )
 
 
-def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
+def coverage_deviations(*, rotation: Rotation, today: date, days: int = 366):
     """Follow the sun: where DST makes regions' windows overlap or leave a gap, grouped by run."""
     if rotation.pattern != Rotation.Pattern.FOLLOW_THE_SUN:
         return []
@@ -368,7 +373,7 @@ def coverage_deviations(rotation: Rotation, today: date, days: int = 366):
     return runs
 
 
-def recent_handovers(rotation: Rotation, limit: int = 5):
+def recent_handovers(*, rotation: Rotation, limit: int = 5):
     return list(
         HandoverNote.objects.filter(shift__roster__rotation=rotation)
         .select_related("author", "shift__window")

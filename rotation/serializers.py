@@ -95,7 +95,9 @@ class RotationSerializer(serializers.ModelSerializer):
         team = attrs.get("team") or getattr(self.instance, "team", None)
         for name in ("lead", "mentor"):
             user = attrs.get(name)
-            if user is not None and (team is None or not is_active_member(user.pk, team.pk)):
+            if user is not None and (
+                team is None or not is_active_member(user_id=user.pk, team_id=team.pk)
+            ):
                 raise serializers.ValidationError({name: "Pick an active member of this team."})
         return attrs
 

@@ -16,7 +16,7 @@ from .calendar import grid_bounds, month_grid
 @require_POST
 def accept_invitation(request, pk):
     """The invited person joins the team (only they can: others get 404)."""
-    invitation = get_object_or_404(selectors.invitations_for(request.user), pk=pk)
+    invitation = get_object_or_404(selectors.invitations_for(user=request.user), pk=pk)
     services.accept_invitation(invitation, by=request.user)
     return redirect("team", slug=invitation.team.slug)
 
@@ -24,31 +24,31 @@ def accept_invitation(request, pk):
 @login_required
 @require_POST
 def decline_invitation(request, pk):
-    invitation = get_object_or_404(selectors.invitations_for(request.user), pk=pk)
+    invitation = get_object_or_404(selectors.invitations_for(user=request.user), pk=pk)
     services.leave_team(invitation, by=request.user)
     return redirect("home")
 
 
 @login_required
 def team_detail(request, slug):
-    team = selectors.teams_for(request.user).filter(slug=slug).first()
+    team = selectors.teams_for(user=request.user).filter(slug=slug).first()
     if team is None:
         raise Http404("No such team, or you are not in it.")
-    team = selectors.team_with_members(team.pk)
+    team = selectors.team_with_members(team_id=team.pk)
     return render(
         request,
         "rotation/team.html",
         {
             "team": team,
             "rotations": team.rotations.all(),
-            "is_manager": selectors.is_manager(request.user, team.pk),
+            "is_manager": selectors.is_manager(user=request.user, team_id=team.pk),
         },
     )
 
 
 @login_required
 def rotation_detail(request, pk):
-    rotation = selectors.rotations_for(request.user).filter(pk=pk).first()
+    rotation = selectors.rotations_for(user=request.user).filter(pk=pk).first()
     if rotation is None:
         raise Http404("No such rotation, or you are not in its team.")
     tz_name = request.time_zone
@@ -58,7 +58,7 @@ def rotation_detail(request, pk):
     grid_start, grid_end = grid_bounds(month)
     start, _ = local_day_bounds(grid_start, tz)
     end, _ = local_day_bounds(grid_end, tz)
-    slots = list(selectors.published_shifts(rotation.pk, start, end))
+    slots = list(selectors.published_shifts(rotation_id=rotation.pk, start=start, end=end))
     previous = previous_month(month)
     following = next_month(month)
     return render(
@@ -70,11 +70,11 @@ def rotation_detail(request, pk):
             "weeks": month_grid(month, tz_name, slots, today),
             "previous": previous,
             "following": following,
-            "on_call": selectors.on_call(rotation, timezone.now()),
-            "open_swaps": selectors.open_swaps_for_rotation(rotation),
-            "coverage": selectors.coverage_deviations(rotation, today),
-            "handovers": selectors.recent_handovers(rotation),
-            "is_manager": selectors.is_manager(request.user, rotation.team_id),
+            "on_call": selectors.on_call(rotation=rotation, at=timezone.now()),
+            "open_swaps": selectors.open_swaps_for_rotation(rotation=rotation),
+            "coverage": selectors.coverage_deviations(rotation=rotation, today=today),
+            "handovers": selectors.recent_handovers(rotation=rotation),
+            "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },
     )

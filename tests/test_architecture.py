@@ -109,3 +109,25 @@ def test_a_write_service_called_without_an_actor_refuses_before_writing():
     with pytest.raises(TypeError):
         services.create_team(name="Nobody's", slug="nobody", by=None)
     assert not Team.objects.filter(slug="nobody").exists()
+
+
+def test_selectors_take_keyword_arguments_only():
+    """Reads are called by name (`teams_for(user=...)`), so a swapped argument cannot pass."""
+    from availability import selectors as availability_selectors
+    from planning import selectors as planning_selectors
+    from rotation import oncall
+    from rotation import selectors as rotation_selectors
+
+    modules = (rotation_selectors, availability_selectors, planning_selectors, oncall)
+    positional = [
+        f"{module.__name__}.{name}{inspect.signature(function)}"
+        for module in modules
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__
+        and not name.startswith("_")
+        and any(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in inspect.signature(function).parameters.values()
+        )
+    ]
+    assert positional == []

@@ -34,8 +34,8 @@ def test_demo_availability_is_believable_and_idempotent():
         ids = list(
             RotationMember.objects.filter(rotation=rotation).values_list("user_id", flat=True)
         )
-        roles = selectors.qualified_roles(rotation, ids, now)
+        roles = selectors.qualified_roles(rotation=rotation, user_ids=ids, at=now)
         primaries = [uid for uid, r in roles.items() if "primary" in r]
         assert len(ids) - 2 <= len(primaries) < len(ids)
-    matrix = selectors.team_matrix(team, at=now)
+    matrix = selectors.team_matrix(team=team, at=now)
     assert all(len(m.pending) == 1 for m in matrix)

@@ -154,11 +154,13 @@ def test_unavailability_by_person_is_merged_clipped_and_has_every_key():
     services.mark(utc(2026, 12, 1), utc(2026, 12, 3), "unavailable", reason="x", by=a)
     services.mark(utc(2026, 12, 3), utc(2026, 12, 5), "unavailable", reason="y", by=a)
     services.mark(utc(2026, 12, 10), utc(2026, 12, 11), "preferred", by=a)
-    found = selectors.unavailability_by_person([a.pk, b.pk], utc(2026, 12, 2), utc(2026, 12, 31))
+    found = selectors.unavailability_by_person(
+        user_ids=[a.pk, b.pk], start=utc(2026, 12, 2), end=utc(2026, 12, 31)
+    )
     assert found == {a.pk: [(utc(2026, 12, 2), utc(2026, 12, 5))], b.pk: []}
-    assert selectors.preferences_by_person([a.pk], utc(2026, 12, 1), utc(2027, 1, 1)) == {
-        a.pk: [(utc(2026, 12, 10), utc(2026, 12, 11))]
-    }
+    assert selectors.preferences_by_person(
+        user_ids=[a.pk], start=utc(2026, 12, 1), end=utc(2027, 1, 1)
+    ) == {a.pk: [(utc(2026, 12, 10), utc(2026, 12, 11))]}
 
 
 @pytest.mark.parametrize("size", [5, 50])
@@ -170,10 +172,12 @@ def test_availability_selectors_use_one_query(size, django_assert_num_queries):
         services.mark(utc(2026, 12, 5), utc(2026, 12, 6), "preferred", by=person)
     ids = [p.pk for p in people]
     with django_assert_num_queries(1):
-        found = selectors.unavailability_by_person(ids, utc(2026, 12, 1), utc(2027, 1, 1))
+        found = selectors.unavailability_by_person(
+            user_ids=ids, start=utc(2026, 12, 1), end=utc(2027, 1, 1)
+        )
     assert all(found[i] == [(utc(2026, 12, 1), utc(2026, 12, 3))] for i in ids)
     with django_assert_num_queries(1):
-        selectors.preferences_by_person(ids, utc(2026, 12, 1), utc(2027, 1, 1))
+        selectors.preferences_by_person(user_ids=ids, start=utc(2026, 12, 1), end=utc(2027, 1, 1))
 
 
 # --- the pure interval helpers ----------------------------------------------------------------

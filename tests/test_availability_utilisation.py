@@ -44,7 +44,9 @@ def test_half_allocation_plus_a_week_off(team):
     allocate(team, 50)
     # Monday 7 to Sunday 13 December: five working days off.
     services.toggle_days(date(2026, 12, 7), date(2026, 12, 13), "unavailable", by=team["person"])
-    u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
+    u = selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+        team["person"].pk
+    ]
     assert u.allocation == pytest.approx(0.5)
     assert u.time_off == pytest.approx(5 / WORKING_DAYS_IN_DECEMBER, abs=1e-4)
     assert u.on_call == 0
@@ -57,11 +59,18 @@ def test_the_total_rises_with_the_allocation(team):
     for percent in (0, 25, 50, 75):
         allocate(team, percent)
         totals.append(
-            selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk].total
+            selectors.utilisation_for(
+                user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1]
+            )[team["person"].pk].total
         )
     assert totals == sorted(totals) and len(set(totals)) == 4
     allocate(team, 100)
-    assert selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk].total == 1.0
+    assert (
+        selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+            team["person"].pk
+        ].total
+        == 1.0
+    )
 
 
 def test_time_off_only_counts_working_hours(team):
@@ -69,7 +78,9 @@ def test_time_off_only_counts_working_hours(team):
     services.toggle_days(date(2026, 12, 5), date(2026, 12, 6), "unavailable", by=team["person"])
     evening = datetime.combine(date(2026, 12, 8), time(18), tzinfo=LONDON)
     services.mark(evening, evening.replace(hour=23), "unavailable", by=team["person"])
-    u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
+    u = selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+        team["person"].pk
+    ]
     assert u.time_off == 0
 
 
@@ -82,7 +93,9 @@ def test_half_a_month_allocation_counts_for_its_half(team):
         period_end=date(2026, 12, 16),
         percent=100,
     )
-    u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
+    u = selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+        team["person"].pk
+    ]
     assert u.allocation == pytest.approx(
         11 / WORKING_DAYS_IN_DECEMBER, abs=1e-4
     )  # 1–15 Dec: 11 days
@@ -93,11 +106,16 @@ def test_published_shifts_in_other_rotations_count_as_on_call(team):
     roster = rotation_services.create_roster(other, date(2026, 12, 7), date(2026, 12, 8), by=SYSTEM)
     roster.shifts.filter(role="primary").update(assignee=team["person"])
     rotation_services.publish_roster(roster, by=team["boss"])
-    u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
+    u = selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+        team["person"].pk
+    ]
     # 09:00 Monday to 09:00 Tuesday covers one working day.
     assert u.on_call == pytest.approx(1 / WORKING_DAYS_IN_DECEMBER, abs=1e-4)
     excluded = selectors.utilisation_for(
-        [team["person"].pk], *DECEMBER, exclude_rotation_id=other.pk
+        user_ids=[team["person"].pk],
+        start=DECEMBER[0],
+        end=DECEMBER[1],
+        exclude_rotation_id=other.pk,
     )
     assert excluded[team["person"].pk].on_call == 0
 
@@ -109,7 +127,9 @@ def test_working_hours_come_from_the_persons_profile(team):
     services.toggle_days(
         date(2026, 12, 7), date(2026, 12, 7), "unavailable", by=team["person"]
     )  # a Monday
-    u = selectors.utilisation_for([team["person"].pk], *DECEMBER)[team["person"].pk]
+    u = selectors.utilisation_for(user_ids=[team["person"].pk], start=DECEMBER[0], end=DECEMBER[1])[
+        team["person"].pk
+    ]
     mon_to_wed = sum(1 for d in range(1, 32) if date(2026, 12, d).weekday() <= 2)
     assert u.time_off == pytest.approx(1 / mon_to_wed, abs=1e-4)
 
@@ -136,7 +156,9 @@ def test_utilisation_takes_four_queries(size, team, django_assert_num_queries):
         allocate(team, 20, person=person)
         services.toggle_days(date(2026, 12, 7), date(2026, 12, 8), "unavailable", by=person)
     with django_assert_num_queries(4):
-        result = selectors.utilisation_for([p.pk for p in people], *DECEMBER)
+        result = selectors.utilisation_for(
+            user_ids=[p.pk for p in people], start=DECEMBER[0], end=DECEMBER[1]
+        )
     assert len(result) == size and all(u.allocation == pytest.approx(0.2) for u in result.values())
 
 

@@ -58,7 +58,9 @@ def test_roles_follow_the_gating_requirements(rotation_with_rules):
     verified(full, r["ic"], obtained_on=date(2026, 1, 5))
     verified(full, r["prod"])
     verified(partial, r["prod"])
-    roles = selectors.qualified_roles(r["rotation"], [full.pk, partial.pk, none.pk], NOW)
+    roles = selectors.qualified_roles(
+        rotation=r["rotation"], user_ids=[full.pk, partial.pk, none.pk], at=NOW
+    )
     assert roles == {
         full.pk: frozenset({"primary", "secondary"}),
         partial.pk: frozenset({"secondary"}),
@@ -72,7 +74,7 @@ def test_a_role_nobody_gates_is_open_to_everyone():
     DutyRequirementFactory(rotation=rotation, gates_primary=True)
     person = engineer(team)
     join_rotation(rotation, person)
-    assert selectors.qualified_roles(rotation, [person.pk], NOW) == {
+    assert selectors.qualified_roles(rotation=rotation, user_ids=[person.pk], at=NOW) == {
         person.pk: frozenset({"secondary"})
     }
 
@@ -85,7 +87,9 @@ def test_expired_claimed_and_rejected_qualifications_do_not_count(rotation_with_
     Qualification.objects.create(
         requirement=r["prod"], user=rejected, obtained_on=date(2026, 1, 1), status="rejected"
     )
-    roles = selectors.qualified_roles(r["rotation"], [expired.pk, claimed.pk, rejected.pk], NOW)
+    roles = selectors.qualified_roles(
+        rotation=r["rotation"], user_ids=[expired.pk, claimed.pk, rejected.pk], at=NOW
+    )
     assert set(roles.values()) == {frozenset()}
 
 
@@ -95,8 +99,13 @@ def test_a_qualification_counts_until_the_day_it_expires(rotation_with_rules):
     verified(person, r["prod"], obtained_on=date(2026, 1, 1), expires_on=date(2026, 12, 1))
     before = datetime(2026, 11, 30, 23, tzinfo=UTC)
     after = datetime(2026, 12, 1, 1, tzinfo=UTC)
-    assert selectors.qualified_roles(r["rotation"], [person.pk], before)[person.pk] == {"secondary"}
-    assert selectors.qualified_roles(r["rotation"], [person.pk], after)[person.pk] == frozenset()
+    assert selectors.qualified_roles(rotation=r["rotation"], user_ids=[person.pk], at=before)[
+        person.pk
+    ] == {"secondary"}
+    assert (
+        selectors.qualified_roles(rotation=r["rotation"], user_ids=[person.pk], at=after)[person.pk]
+        == frozenset()
+    )
 
 
 def _publish_shadow_shifts(
@@ -120,15 +129,28 @@ def test_shadow_shifts_are_met_by_past_published_shadow_shifts(rotation_with_rul
     join_rotation(r["rotation"], person)
     verified(person, r["ic"], obtained_on=date(2026, 1, 5))
     verified(person, r["prod"])
-    assert selectors.shadow_needs(r["rotation"], [person.pk], at=NOW) == {person.pk: 2}
+    assert selectors.shadow_needs(rotation=r["rotation"], user_ids=[person.pk], at=NOW) == {
+        person.pk: 2
+    }
     _publish_shadow_shifts(r["rotation"], person, r["boss"], 1)
-    assert selectors.shadow_needs(r["rotation"], [person.pk], at=NOW) == {person.pk: 1}
-    assert "primary" not in selectors.qualified_roles(r["rotation"], [person.pk], NOW)[person.pk]
+    assert selectors.shadow_needs(rotation=r["rotation"], user_ids=[person.pk], at=NOW) == {
+        person.pk: 1
+    }
+    assert (
+        "primary"
+        not in selectors.qualified_roles(rotation=r["rotation"], user_ids=[person.pk], at=NOW)[
+            person.pk
+        ]
+    )
     _publish_shadow_shifts(
         r["rotation"], person, r["boss"], 1, period=(date(2026, 10, 1), date(2026, 11, 1))
     )
-    assert selectors.shadow_needs(r["rotation"], [person.pk], at=NOW) == {person.pk: 0}
-    assert selectors.qualified_roles(r["rotation"], [person.pk], NOW)[person.pk] == {
+    assert selectors.shadow_needs(rotation=r["rotation"], user_ids=[person.pk], at=NOW) == {
+        person.pk: 0
+    }
+    assert selectors.qualified_roles(rotation=r["rotation"], user_ids=[person.pk], at=NOW)[
+        person.pk
+    ] == {
         "primary",
         "secondary",
     }
@@ -151,7 +173,9 @@ def test_future_draft_and_repeated_shadow_slots_do_not_count(rotation_with_rules
     _publish_shadow_shifts(
         r["rotation"], person, r["boss"], 4, period=(date(2026, 12, 1), date(2027, 1, 1))
     )
-    assert selectors.shadow_needs(r["rotation"], [person.pk], at=NOW) == {person.pk: 1}
+    assert selectors.shadow_needs(rotation=r["rotation"], user_ids=[person.pk], at=NOW) == {
+        person.pk: 1
+    }
 
 
 def test_a_superseded_roster_counts_once_and_the_replacement_decides(rotation_with_rules):
@@ -171,7 +195,7 @@ def test_a_superseded_roster_counts_once_and_the_replacement_decides(rotation_wi
     slots[1].save()
     rotation_services.publish_roster(new, by=r["boss"])
     assert Roster.objects.get(pk=old.pk).status == "superseded"
-    needs = selectors.shadow_needs(r["rotation"], [first.pk, second.pk], at=NOW)
+    needs = selectors.shadow_needs(rotation=r["rotation"], user_ids=[first.pk, second.pk], at=NOW)
     assert needs == {first.pk: 1, second.pk: 1}
 
 
@@ -184,14 +208,15 @@ def test_claim_then_verify_makes_the_requirement_met(rotation_with_rules):
     )
     assert claim.status == "claimed"
     statuses = {
-        s.requirement.name: s.state for s in selectors.readiness_for(person, at=NOW)[0].requirements
+        s.requirement.name: s.state
+        for s in selectors.readiness_for(user=person, at=NOW)[0].requirements
     }
     assert statuses["Prod access"] == "pending"
     with pytest.raises(NotAllowed):
         services.review_qualification(claim, by=person, verify=True)
     services.review_qualification(claim, by=r["boss"], verify=True)
     services.review_qualification(claim, by=r["boss"], verify=True)  # a double click is harmless
-    readiness = selectors.readiness_for(person, at=NOW)[0]
+    readiness = selectors.readiness_for(user=person, at=NOW)[0]
     assert {s.requirement.name: s.state for s in readiness.requirements}["Prod access"] == "met"
     assert readiness.eligible_roles == ("secondary",)
     assert readiness.summary == "You are eligible now for secondary, not yet for primary."
@@ -210,7 +235,7 @@ def test_claim_sets_expiry_from_the_requirement_and_flags_it_expiring(rotation_w
     services.review_qualification(claim, by=r["boss"], verify=True)
     status = next(
         s
-        for s in selectors.readiness_for(person, at=NOW)[0].requirements
+        for s in selectors.readiness_for(user=person, at=NOW)[0].requirements
         if s.requirement == r["ic"]
     )
     assert status.state == "expiring" and status.met and status.can_claim
@@ -226,7 +251,7 @@ def test_a_rejected_claim_stays_missing_and_shows_the_reason(rotation_with_rules
     services.review_qualification(claim, by=r["boss"], verify=False, note="No ticket number")
     status = next(
         s
-        for s in selectors.readiness_for(person, at=NOW)[0].requirements
+        for s in selectors.readiness_for(user=person, at=NOW)[0].requirements
         if s.requirement == r["prod"]
     )
     assert status.state == "missing"
@@ -290,10 +315,10 @@ def test_qualified_roles_and_shadow_needs_take_flat_queries(
         verified(person, r["prod"])
     ids = [p.pk for p in people]
     with django_assert_num_queries(3):
-        roles = selectors.qualified_roles(r["rotation"], ids, NOW)
+        roles = selectors.qualified_roles(rotation=r["rotation"], user_ids=ids, at=NOW)
     assert sum(1 for v in roles.values() if v == {"secondary"}) == len(people[::2])
     with django_assert_num_queries(2):
-        selectors.shadow_needs(r["rotation"], ids, at=NOW)
+        selectors.shadow_needs(rotation=r["rotation"], user_ids=ids, at=NOW)
 
 
 @pytest.mark.parametrize("size", [5, 50])
@@ -306,7 +331,7 @@ def test_team_matrix_takes_flat_queries(size, rotation_with_rules, django_assert
             requirement=r["prod"], user=person, obtained_on=date(2026, 1, 1)
         )
     with django_assert_num_queries(4):
-        matrices = selectors.team_matrix(r["team"], at=NOW)
+        matrices = selectors.team_matrix(team=r["team"], at=NOW)
     assert len(matrices[0].rows) == size
     assert len(matrices[0].pending) == size
 
@@ -322,5 +347,5 @@ def test_readiness_for_takes_flat_queries(rotation_with_rules, django_assert_num
     join_rotation(r["rotation"], person)
     join_rotation(second, person)
     with django_assert_num_queries(4):
-        readiness = selectors.readiness_for(person, at=NOW)
+        readiness = selectors.readiness_for(user=person, at=NOW)
     assert [x.rotation for x in readiness] == sorted([r["rotation"], second], key=lambda x: x.name)

@@ -14,7 +14,7 @@ register = template.Library()
 def failed_deliveries_panel(context, roster):
     request = context.get("request")
     user = getattr(request, "user", None)
-    allowed = user is not None and is_manager(user, roster.rotation.team_id)
+    allowed = user is not None and is_manager(user=user, team_id=roster.rotation.team_id)
     return {
         "roster": roster,
         "failed_deliveries": list(failed_deliveries(roster)) if allowed else [],
