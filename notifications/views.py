@@ -18,7 +18,7 @@ from onehand.links import absolute
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster
 
-from . import caldav_push, feeds, selectors, services
+from . import caldav_push, dispatch, feeds, selectors, services
 from .errors import DeliveryError
 from .forms import CalendarConnectionForm
 
@@ -201,7 +201,7 @@ def retry_delivery(request, pk: int):
         raise Http404("No such delivery.")
     if not rotation_selectors.is_manager(request.user, delivery.shift.roster.rotation.team_id):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
-    if services.retry_delivery(delivery):
+    if dispatch.retry_delivery(delivery):
         messages.success(request, "Trying that delivery again.")
     return _back(request, delivery.shift.roster)
 
@@ -212,7 +212,7 @@ def retry_roster_deliveries(request, pk: int):
     roster = get_object_or_404(rotation_selectors.rosters_for(request.user), pk=pk)
     if not rotation_selectors.is_manager(request.user, roster.rotation.team_id):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
-    count = services.retry_failed(roster)
+    count = dispatch.retry_failed(roster)
     messages.success(request, f"Trying {count} deliveries again.")
     return _back(request, roster)
 

@@ -10,6 +10,7 @@ from rotation import api as rotation_api
 
 from . import schema  # noqa: F401 - registers the OpenAPI extensions
 from .health import healthz
+from .metrics import metrics
 
 # No ".json" suffix routes: the custom actions (oncall, draft, publish, ...) do not take a
 # `format` argument, so /api/rotations/1/oncall.json was a 500. `?format=json` still works.
@@ -37,6 +38,7 @@ router.register("readiness", availability_api.ReadinessViewSet, basename="readin
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",

@@ -19,6 +19,8 @@ and api/docs/ (public by design: the schema is documentation, it holds no data).
 
 Signed-link and token pages have their own rules:
   /healthz                      public: 200 (or 503 when a service is down), no login
+  /metrics                      the bearer token (ONEHAND_METRICS_TOKEN) is the credential;
+                                without one set, loopback only (the test client is loopback)
   /calendar/<token>.ics         the token is the credential: a real token gives 200 to anyone
   /calendar/rotations/<t>.ics   (anonymous included), a wrong token 404
   /shifts/<id>/cant-make-it/    without ?t=: anonymous get a 403 page "needs your personal
@@ -191,6 +193,7 @@ def kw(**mapping):
 RULES: dict[str, Rule] = {
     # ---- project level
     "healthz": Rule(get=roles(OK, OK, OK, OK, OK, OK)),
+    "metrics": Rule(get=roles(200, 200, 200, 200, 200, 200)),
     "login": Rule(get=roles(200, 302, 302, 302, 302, 302)),  # logged in: sent on to home
     "logout": Rule(
         get=roles(405, 405, 405, 405, 405, 405), post=roles(302, 302, 302, 302, 302, 302)
