@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from availability import api as availability_api
+from notifications import api as notifications_api
 from planning import api as planning_api
 from rotation import api as rotation_api
 
@@ -35,6 +36,7 @@ router.register(
 router.register("allocations", availability_api.ProjectAllocationViewSet, basename="allocation")
 router.register("utilisation", availability_api.UtilisationViewSet, basename="utilisation")
 router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
+router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

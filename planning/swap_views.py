@@ -5,6 +5,7 @@ link identifies its person without a login; a logged-in user who is someone else
 """
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -51,7 +52,16 @@ def _who(request, action: str, object_id: int):
     user = User.objects.filter(pk=claim.user_id, is_active=True).first()
     if user is None:
         return None, "This link's owner no longer has an account."
+    _show_in_zone_of(request, user)
     return user, None
+
+
+def _show_in_zone_of(request, user) -> None:
+    """A signed-link page speaks to the link's owner: their zone, even without a session."""
+    zone = getattr(getattr(user, "person", None), "time_zone", None)
+    if zone:
+        request.time_zone = zone
+        timezone.activate(ZoneInfo(zone))
 
 
 def _refuse(request, why: str, status: int = 403):
@@ -169,7 +179,10 @@ def offer_respond(request, offer_pk):
                 message = "You took the shift. Thank you! Your calendar will update shortly."
             elif action == "decline":
                 swaps.decline_offer(offer, user)
-                message = "Declined. We'll ask someone else."
+                message = "Declined. Thank you for answering."
+                asked = offer.request.offers.filter(status=SwapOffer.Status.OFFERED)
+                if asked.exclude(candidate=user).exists():
+                    message += " We have asked the next person."
             else:
                 message, status = "Choose Accept or Decline.", 400
         except swaps.AlreadyTaken as exc:
@@ -187,6 +200,8 @@ def offer_respond(request, offer_pk):
             "shift": offer.request.shift,
             "message": message,
             "token": request.POST.get("t") or request.GET.get("t") or "",
+            # The e-mail's Decline link opens the page with Decline as the highlighted button.
+            "chosen": "decline" if request.GET.get("action") == "decline" else "accept",
         },
         status=status,
     )

@@ -120,8 +120,7 @@ def rank_replacements(
 def offer_expiry(shift: Shift, now: datetime) -> datetime:
     """When an offer made now stops waiting for an answer: the rotation's answer time, and
     never after the shift starts."""
-    hours = shift.roster.rotation.swap_offer_hours
-    return min(now + timedelta(hours=hours), shift.start)
+    return min(now + shift.roster.rotation.swap_answer_time, shift.start)
 
 
 def _ask(

@@ -2,6 +2,7 @@
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
@@ -9,6 +10,8 @@ from django.utils import timezone
 from availability import selectors as availability
 from rotation import selectors
 from rotation.models import Membership
+
+from . import risk
 
 
 @login_required
@@ -27,6 +30,10 @@ def home(request):
         "rotation/home.html",
         {
             "memberships": memberships,
+            "at_risk": risk.at_risk_shifts(
+                risk.managed_rotation_ids(request.user), zone=request.time_zone, now=now
+            ),
+            "at_risk_hours": settings.ONEHAND_AT_RISK_HOURS,
             "rotations": selectors.rotations_for(request.user),
             "upcoming": selectors.upcoming_with_partners(request.user, now),
             "swap_requests": swap_requests,

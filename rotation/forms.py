@@ -78,6 +78,7 @@ class RotationForm(forms.ModelForm):
             "no_back_to_back",
             "offers_at_once",
             "swap_deadline_hours",
+            "swap_answer_time",
             "swaps_need_approval",
         ]
         widgets = {

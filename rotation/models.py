@@ -6,7 +6,7 @@ roster per rotation and period.
 """
 
 import secrets
-from datetime import time
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -151,8 +151,9 @@ class Rotation(models.Model):
     swap_deadline_hours = models.PositiveIntegerField(
         default=48, help_text="Managers are told when the shift is this close and nobody took it."
     )
-    swap_offer_hours = models.PositiveIntegerField(
-        default=24, help_text="How long each person has to answer before the next one is asked."
+    swap_answer_time = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="How long each person asked has to answer before the next one is asked.",
     )
     swaps_need_approval = models.BooleanField(default=False)
 
