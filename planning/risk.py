@@ -71,7 +71,7 @@ def at_risk_shifts(rotation_ids, *, zone: str = "UTC", now: datetime | None = No
     swaps = {
         r.shift_id: r
         for r in SwapRequest.objects.filter(
-            shift__in=shifts, status__in=[SwapRequest.Status.OPEN, SwapRequest.Status.PENDING]
+            shift__in=shifts, status__in=[SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL]
         )
     }
     asked: dict[int, int] = {}
@@ -91,7 +91,7 @@ def at_risk_shifts(rotation_ids, *, zone: str = "UTC", now: datetime | None = No
                 risk.reasons.append(away_words(display_name(shift.assignee), clash, zone))
         request = swaps.get(shift.pk)
         if request is not None:
-            if request.status == SwapRequest.Status.PENDING:
+            if request.status == SwapRequest.Status.PENDING_APPROVAL:
                 risk.reasons.append("a swap waits for a manager's approval")
             else:
                 n = asked.get(request.pk, 0)
