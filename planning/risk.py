@@ -71,7 +71,8 @@ def at_risk_shifts(rotation_ids, *, zone: str = "UTC", now: datetime | None = No
     swaps = {
         r.shift_id: r
         for r in SwapRequest.objects.filter(
-            shift__in=shifts, status__in=[SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL]
+            shift__in=shifts,
+            status__in=[SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL],
         )
     }
     asked: dict[int, int] = {}

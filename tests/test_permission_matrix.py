@@ -291,6 +291,10 @@ RULES: dict[str, Rule] = {
     "shift-assign": Rule(
         kwargs=kw(pk="shift"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
     ),
+    "delivery-list": Rule(get=API_ANY),  # scoped to the teams one manages
+    "delivery-detail": Rule(
+        kwargs=kw(pk="delivery"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)
+    ),
     "swap-list": Rule(get=API_ANY),
     "swap-detail": Rule(kwargs=kw(pk="swap"), get=API_TEAM),
     "offer-list": Rule(get=API_ANY),
