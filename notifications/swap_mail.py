@@ -192,9 +192,14 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
     )
 
 
-def _ranked_lines(shift: Shift, now: datetime) -> list[str]:
-    ranked, _ = rank_replacements(shift, now=now)
-    lines = [f"  {i}. {r.name} ({r.reason})" for i, r in enumerate(ranked[:5], start=1)]
+def _ranked_lines(delivery: Delivery, request: SwapRequest, now: datetime) -> list[str]:
+    """The fairest candidates, each with a one-click assign link for this manager."""
+    ranked, _ = rank_replacements(request.shift, now=now)
+    token = make_token("swap-assign", delivery.user_id, request.pk)
+    page = absolute(reverse("swap-assign", args=[request.pk])) + f"?t={token}"
+    lines = []
+    for i, r in enumerate(ranked[:5], start=1):
+        lines += [f"  {i}. {r.name} ({r.reason})", f"     Assign: {page}&candidate={r.user_id}"]
     return lines or ["  nobody is eligible"]
 
 
@@ -213,9 +218,9 @@ def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: date
         lines = [
             f"{requester} can't make their {shift.role} shift ({when}) and nobody has "
             "accepted yet.",
-            "Fairest candidates, in order:",
-            *_ranked_lines(shift, now),
-            f"Assign one in a click on the rotation page: {page}",
+            "Fairest candidates, in order (each link opens a page with an Assign button):",
+            *_ranked_lines(delivery, request, now),
+            f"Or see every open request on the rotation page: {page}",
         ]
         return _message(delivery, f"No taker yet: {head}", lines)
     if kind == Kind.SWAP_APPROVAL:

@@ -241,6 +241,46 @@ def decide_swap(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
+def assign_link(request, pk):
+    """The managers' one click from a "No taker yet" e-mail: a page naming the candidate and
+    the shift (in the manager's zone), and a button that gives the shift to them."""
+    swap = get_object_or_404(
+        SwapRequest.objects.select_related("shift__roster__rotation", "requester"), pk=pk
+    )
+    user, why = _who(request, "swap-assign", swap.pk)
+    if user is None:
+        return _refuse(request, why)
+    if not selectors.is_manager(user, swap.shift.roster.rotation.team_id):
+        return _refuse(request, "Only a manager of this team can assign.", status=404)
+    raw = request.POST.get("candidate") or request.GET.get("candidate") or ""
+    candidate = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if candidate is None:
+        return _refuse(request, "This link names nobody to assign.", status=400)
+    message, status = None, 200
+    if request.method == "POST":
+        try:
+            swaps.assign_from_request(swap, candidate, user)
+            message = (
+                f"Done: {display_name(candidate)} takes the shift. Everyone concerned is told."
+            )
+        except swaps.SwapError as exc:
+            message, status = str(exc), 409
+        swap.refresh_from_db()
+    return render(
+        request,
+        "rotation/swap_assign.html",
+        {
+            "swap": swap,
+            "shift": swap.shift,
+            "candidate": candidate,
+            "message": message,
+            "token": request.POST.get("t") or request.GET.get("t") or "",
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
 def handover(request, shift_pk):
     """The outgoing person's handover note for the incoming one (link in their reminder)."""
     shift = get_object_or_404(

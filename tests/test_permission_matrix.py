@@ -291,6 +291,9 @@ RULES: dict[str, Rule] = {
     "shift-assign": Rule(
         kwargs=kw(pk="shift"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
     ),
+    # Signed link for managers (tests/test_swap_notices.py); without ?candidate= it names
+    # nobody: 400 for a manager, 404 for anyone else, 403 "needs your personal link" anonymous.
+    "swap-assign": Rule(kwargs=kw(pk="swap"), get=roles(403, 404, 404, 404, 400, 404)),
     "delivery-list": Rule(get=API_ANY),  # scoped to the teams one manages
     "delivery-detail": Rule(
         kwargs=kw(pk="delivery"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)

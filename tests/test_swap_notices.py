@@ -189,3 +189,24 @@ def test_the_offer_email_gives_the_deadline_in_the_readers_zone_and_names_it():
     body = next(m.body for m in sent if m.to == [offer.candidate.email])
     assert "Please answer by Thu 26 Nov 2026 17:30 IST (Asia/Kolkata)" in body
     assert "Mon 7 Dec 2026 14:30 IST" in body
+
+
+@time_machine.travel(NOW)
+def test_the_manager_assigns_a_ranked_candidate_in_one_click_from_the_no_taker_email(client):
+    team = published_team(offers_at_once=1)
+    shift = first_primary(team)
+    request = swaps.request_swap(shift, shift.assignee)
+    SwapRequest.objects.filter(pk=request.pk).update(deadline=timezone.now())
+    swaps.sweep_deadlines(by=SYSTEM)
+    (no_taker,) = [m for m in send_all() if m.subject.startswith("No taker yet")]
+    first_link = next(
+        line.split("Assign: ", 1)[1] for line in no_taker.body.splitlines() if "Assign: " in line
+    )
+    path = first_link.split("://", 1)[1].split("/", 1)[1]
+    page = client.get(f"/{path}")  # no session: the signed link speaks for the manager
+    assert page.status_code == 200
+    candidate = page.context["candidate"]
+    client.post(f"/{path.split('?')[0]}", {"t": page.context["token"], "candidate": candidate.pk})
+    shift.refresh_from_db()
+    assert shift.assignee == candidate
+    assert notices(swap_request=request)[(team["boss"].username, Kind.SWAP_SUMMARY)] == 1
