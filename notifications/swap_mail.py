@@ -175,7 +175,8 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
         SwapRequest.Status.CANCELLED: "cancelled",
         SwapRequest.Status.EXPIRED: "expired",
     }.get(request.status, "taken")
-    if reason == "taken" and offer.decided_at and request.decided_at != offer.decided_at:
+    winning = request.offers.filter(status=SwapOffer.Status.ACCEPTED).first()
+    if reason == "taken" and winning is not None and winning.reason.get("assigned_by"):
         reason = "assigned"
     why = CLOSED_BECAUSE[reason].format(
         winner=_name(request.winner), requester=_name(request.requester)

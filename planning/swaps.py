@@ -464,7 +464,8 @@ def assign_from_request(
     _close_offers(request, reason="assigned", now=now, keep=offer)
     offer.status = SwapOffer.Status.ACCEPTED
     offer.decided_at = now
-    offer.save(update_fields=["status", "decided_at"])
+    offer.reason = {**offer.reason, "assigned_by": manager.pk}
+    offer.save(update_fields=["status", "decided_at", "reason"])
     request.status = SwapRequest.Status.DONE
     request.winner = candidate
     request.decided_at = now
