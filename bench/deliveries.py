@@ -122,7 +122,7 @@ def main() -> int:
 
     from django.core.cache import cache
 
-    from notifications import feeds, selectors, services
+    from notifications import dispatch, feeds, selectors
     from notifications.models import Delivery, RotationFeed
     from onehand.celery import app
     from rotation.models import Membership, Rotation, RotationMember, Team
@@ -189,24 +189,24 @@ def main() -> int:
 
         # 1. Outbox write (inside publish) and enqueue (after commit), timed separately.
         timings = {"enqueue": 0.0, "messages": 0}
-        original_enqueue = services.enqueue
+        original_enqueue = dispatch.enqueue
 
         def timed_enqueue(ids, **kwargs):
             ids = list(ids)
-            timings["messages"] += len(services.batches(ids))
+            timings["messages"] += len(dispatch.batches(ids))
             started = time.perf_counter()
             try:
                 return original_enqueue(ids, **kwargs)
             finally:
                 timings["enqueue"] += time.perf_counter() - started
 
-        services.enqueue = timed_enqueue
+        dispatch.enqueue = timed_enqueue
         started = time.perf_counter()
         publish_roster(roster, by=SYSTEM)
         publish_total = time.perf_counter() - started
         committed_at = time.perf_counter() - timings["enqueue"]  # enqueue runs after commit
         rows = Delivery.objects.filter(shift__roster=roster).count()
-        services.enqueue = original_enqueue
+        dispatch.enqueue = original_enqueue
 
         # 2. Delivery with two worker processes.
         if not args.quick:
@@ -226,9 +226,9 @@ def main() -> int:
         smtp_people = people[6:]  # not the personal feed's owner
         smtp_rotation = rotation_with_people("Smtp", smtp_people)
         smtp_roster = roster_of(smtp_rotation, smtp_people, args.smtp_shifts // 2)
-        services.enqueue = lambda ids, **kwargs: 0  # rows stay pending: sent by hand below
+        dispatch.enqueue = lambda ids, **kwargs: 0  # rows stay pending: sent by hand below
         publish_roster(smtp_roster, by=SYSTEM)
-        services.enqueue = original_enqueue
+        dispatch.enqueue = original_enqueue
         smtp_ids = list(
             Delivery.objects.filter(shift__roster=smtp_roster)
             .order_by("pk")
@@ -236,19 +236,19 @@ def main() -> int:
         )
         # setup_test_environment() switched this process to the in-memory backend.
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        services.deliver(smtp_ids.pop())  # warm up (zone data, templates)
+        dispatch.deliver(smtp_ids.pop())  # warm up (zone data, templates)
         before = sink.count
         spent = {"each": 0.0, "chunk": 0.0}
         counted = {"each": 0, "chunk": 0}
         # Alternate chunk by chunk, so that drifting load on a shared machine hits both alike.
-        for n, chunk in enumerate(services.batches(smtp_ids)):
+        for n, chunk in enumerate(dispatch.batches(smtp_ids)):
             way = "each" if n % 2 == 0 else "chunk"
             started = time.perf_counter()
             if way == "each":
                 for pk in chunk:
-                    services.deliver(pk)  # mail.send opens and closes a connection per message
+                    dispatch.deliver(pk)  # mail.send opens and closes a connection per message
             else:
-                services.deliver_batch(chunk)  # one connection for the chunk
+                dispatch.deliver_batch(chunk)  # one connection for the chunk
             spent[way] += time.perf_counter() - started
             counted[way] += len(chunk)
         per_message = spent["each"] * 1000 / max(counted["each"], 1)

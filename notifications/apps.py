@@ -6,9 +6,11 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Calendar entries and deliveries"
 
     def ready(self) -> None:
+        from celery.signals import task_postrun, task_prerun
+
         from rotation import events
 
-        from . import receivers, swap_mail
+        from . import metrics, receivers, swap_mail
 
         events.roster_published.connect(
             receivers.roster_published, dispatch_uid="notifications.roster_published"
@@ -26,3 +28,12 @@ class NotificationsConfig(AppConfig):
             swap_mail.awaits_approval, dispatch_uid="notifications.swap_approval"
         )
         events.swap_settled.connect(swap_mail.settled, dispatch_uid="notifications.swap_settled")
+        events.swap_offers_closed.connect(
+            swap_mail.offers_closed, dispatch_uid="notifications.swap_offers_closed"
+        )
+        events.swap_rejected.connect(swap_mail.rejected, dispatch_uid="notifications.swap_rejected")
+        events.swap_uncovered.connect(
+            swap_mail.uncovered, dispatch_uid="notifications.swap_uncovered"
+        )
+        task_prerun.connect(metrics.task_started, dispatch_uid="notifications.task_started")
+        task_postrun.connect(metrics.task_finished, dispatch_uid="notifications.task_finished")

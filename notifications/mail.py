@@ -42,6 +42,13 @@ def local(dt: datetime, zone: str) -> str:
     )
 
 
+def local_named(dt: datetime, zone: str) -> str:
+    """`local` with the zone's name when its abbreviation alone is ambiguous:
+    'Mon 2 Mar 2026 14:30 IST (Asia/Kolkata)'."""
+    text = local(dt, zone)
+    return text if zone in ("UTC", "Etc/UTC") else f"{text} ({zone})"
+
+
 def message_id(delivery_id: int) -> str:
     """Stable per delivery: a re-send after a crash carries the same Message-ID, which many
     receiving systems (Gmail among them) use to drop the duplicate."""
@@ -49,11 +56,20 @@ def message_id(delivery_id: int) -> str:
 
 
 def invite_message(
-    entry: entries.ShiftEntry, *, to: str, delivery_id: int, is_update: bool, now: datetime
+    entry: entries.ShiftEntry,
+    *,
+    to: str,
+    delivery_id: int,
+    is_update: bool,
+    now: datetime,
+    viewer_zone: str | None = None,
 ) -> EmailMultiAlternatives:
+    """The subject and text say the time in the reader's zone (`viewer_zone`); the calendar
+    part carries the rotation's zone, which calendar apps convert themselves."""
     method = "CANCEL" if entry.cancelled else "REQUEST"
     calendar = entries.invite(entry, now=now)
-    when = local(entry.start, entry.time_zone)
+    zone = viewer_zone or entry.time_zone
+    when = local(entry.start, zone)
     if entry.cancelled:
         subject = f"Cancelled: {entries.summary(entry)}, {when}"
     elif is_update:
@@ -72,7 +88,8 @@ def invite_message(
         {
             "entry": entry,
             "when_start": when,
-            "when_end": local(entry.end, entry.time_zone),
+            "when_end": local(entry.end, zone),
+            "zone": zone,
             "runbook_is_link": entry.runbook_url.startswith(("https://", "http://")),
         },
     )
@@ -91,6 +108,16 @@ def _invite_attachment(calendar: bytes, method: str) -> SafeMIMEText:
     part.set_param("method", method)
     part.add_header("Content-Disposition", "attachment", filename="invite.ics")
     return part
+
+
+def plain_message(*, subject: str, lines: list[str], to: str, delivery_id: int) -> EmailMessage:
+    return EmailMessage(
+        subject=subject,
+        body="\n".join(lines) + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id(delivery_id)},
+    )
 
 
 def _on_call_lines(on_call: OnCall, zone: str) -> list[str]:

@@ -8,33 +8,71 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from rotation.models import Rotation, Shift, new_token
+from rotation.models import Rotation, Shift, SwapOffer, SwapRequest, new_token
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email invitation"
+    """How a notice travels: the medium only."""
+
+    EMAIL = "email", "Email"
     CALDAV = "caldav", "CalDAV calendar"
-    REMINDER = "reminder", "Reminder email"
+
+
+class Kind(models.TextChoices):
+    """What a notice says: each kind has its own identity in the outbox."""
+
+    # The calendar entry itself (iCalendar REQUEST/CANCEL), one row per change (`sequence`).
+    ENTRY = "entry", "Calendar entry"
+    # One per person and shift.
+    REMINDER = "reminder", "Reminder"
     HANDOFF_IN = "handoff_in", "Handoff note (incoming)"
     HANDOFF_OUT = "handoff_out", "Handoff note (outgoing)"
-    # Swap emails. Their row's ``sequence`` holds the SwapOffer (offer) or SwapRequest id,
-    # which keeps "one email per offer / per event" unique and idempotent.
+    AT_RISK = "at_risk", "Shift at risk (managers)"
+    # One per person and swap offer (`swap_offer`).
     SWAP_OFFER = "swap_offer", "Swap offer"
-    SWAP_MANAGER = "swap_manager", "Swap needs a manager"
-    SWAP_RESULT = "swap_result", "Swap outcome"
+    SWAP_OFFER_CLOSED = "swap_offer_closed", "Swap offer withdrawn"
+    # One per person and swap request (`swap_request`).
+    SWAP_NO_TAKER = "swap_no_taker", "Swap has no taker (managers)"
+    SWAP_APPROVAL = "swap_approval", "Swap awaits approval (managers)"
+    SWAP_UNCOVERED = "swap_uncovered", "Swap not covered before the shift (managers)"
+    SWAP_DONE = "swap_done", "Swap done (requester)"
+    SWAP_WON = "swap_won", "Swap done (new holder)"
+    SWAP_PARTNER = "swap_partner", "Swap done (partner on the shift)"
+    SWAP_SUMMARY = "swap_summary", "Swap done (managers)"
+    SWAP_CANCELLED = "swap_cancelled", "Swap request cancelled (requester)"
+    SWAP_REJECTED = "swap_rejected", "Swap rejected by a manager (taker)"
 
 
-# Channels that carry the calendar entry itself (REQUEST/CANCEL); the rest are one-off notes.
 ENTRY_CHANNELS = (Channel.EMAIL, Channel.CALDAV)
-NOTE_CHANNELS = (Channel.REMINDER, Channel.HANDOFF_IN, Channel.HANDOFF_OUT)
-SWAP_CHANNELS = (Channel.SWAP_OFFER, Channel.SWAP_MANAGER, Channel.SWAP_RESULT)
+NOTE_KINDS = (Kind.REMINDER, Kind.HANDOFF_IN, Kind.HANDOFF_OUT, Kind.AT_RISK)
+OFFER_KINDS = (Kind.SWAP_OFFER, Kind.SWAP_OFFER_CLOSED)
+REQUEST_KINDS = (
+    Kind.SWAP_NO_TAKER,
+    Kind.SWAP_APPROVAL,
+    Kind.SWAP_UNCOVERED,
+    Kind.SWAP_DONE,
+    Kind.SWAP_WON,
+    Kind.SWAP_PARTNER,
+    Kind.SWAP_SUMMARY,
+    Kind.SWAP_CANCELLED,
+    Kind.SWAP_REJECTED,
+)
+SWAP_KINDS = OFFER_KINDS + REQUEST_KINDS
 
 
 class Delivery(models.Model):
-    """One message to one person about one shift over one channel, for one change.
+    """One notice (``kind``) to one person about one shift over one channel.
 
-    ``sequence`` is the entry's iCalendar SEQUENCE for invites and CalDAV (so every change
-    gets a row of its own) and 0 for reminders and handoff notes (one per person and shift).
+    The notice's identity, which the database keeps unique, depends on its kind:
+
+    - ``entry``: (user, shift, channel, sequence). ``sequence`` is the entry's iCalendar
+      SEQUENCE, so every change of the entry is a row of its own. Only entries have one.
+    - reminders, handoff notes, at-risk alerts: (user, shift, kind): once per person and shift.
+    - swap offers and their withdrawal: (user, swap_offer, kind).
+    - every other swap notice: (user, swap_request, kind).
+
+    So the same notice is never written (or sent) twice, and two different notices (an
+    approval request and a "no taker yet" for the same swap) never share a key.
     """
 
     class Action(models.TextChoices):
@@ -47,14 +85,21 @@ class Delivery(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"  # replaced by a newer change before it went out
+        SKIPPED = "skipped", "Skipped"  # replaced by a newer change, or moot, before it went out
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries"
     )
     shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=12, choices=Channel.choices)
-    sequence = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ENTRY)
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    swap_request = models.ForeignKey(
+        SwapRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    swap_offer = models.ForeignKey(
+        SwapOffer, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
     action = models.CharField(max_length=8, choices=Action.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -71,7 +116,42 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "shift", "channel", "sequence"], name="delivery_once_per_change"
+                fields=["user", "shift", "channel", "sequence"],
+                condition=Q(kind="entry"),
+                name="delivery_entry_once_per_change",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "shift", "kind"],
+                condition=Q(kind__in=NOTE_KINDS),
+                name="delivery_note_once_per_shift",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "swap_offer", "kind"],
+                condition=Q(kind__in=OFFER_KINDS),
+                name="delivery_once_per_offer",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "swap_request", "kind"],
+                condition=Q(kind__in=REQUEST_KINDS),
+                name="delivery_once_per_swap",
+            ),
+            # Each field means one thing: a sequence only on entries, a swap only on swap
+            # notices, an offer only on offer notices.
+            models.CheckConstraint(
+                condition=Q(kind="entry", sequence__isnull=False)
+                | Q(~Q(kind="entry"), sequence__isnull=True),
+                name="delivery_sequence_only_on_entries",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=OFFER_KINDS, swap_offer__isnull=False)
+                | Q(~Q(kind__in=OFFER_KINDS), swap_offer__isnull=True),
+                name="delivery_offer_only_on_offer_notices",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=REQUEST_KINDS, swap_request__isnull=False)
+                | Q(~Q(kind__in=SWAP_KINDS), swap_request__isnull=True)
+                | Q(kind__in=OFFER_KINDS),
+                name="delivery_swap_only_on_swap_notices",
             ),
         ]
         indexes = [
@@ -84,10 +164,14 @@ class Delivery(models.Model):
                 fields=["lease_until"], condition=Q(status="sending"), name="delivery_sending_lease"
             ),
             models.Index(fields=["shift", "status"], name="delivery_shift_status"),
+            models.Index(fields=["status"], condition=Q(status="failed"), name="delivery_failed"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.action} #{self.sequence} to user {self.user_id} for shift {self.shift_id} ({self.status})"
+        return (
+            f"{self.kind} {self.action} by {self.channel} to user {self.user_id} "
+            f"for shift {self.shift_id} ({self.status})"
+        )
 
 
 class EntryTombstone(models.Model):
@@ -142,3 +226,17 @@ class CalendarConnection(models.Model):
 
     def __repr__(self) -> str:
         return f"<CalendarConnection user={self.user_id} enabled={self.enabled}>"
+
+
+class TaskRun(models.Model):
+    """What the worker last did per Celery task (for /metrics): runs, failures, durations."""
+
+    name = models.CharField(max_length=120, unique=True)
+    runs = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+    seconds_total = models.FloatField(default=0.0)
+    last_seconds = models.FloatField(default=0.0)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.runs} runs"

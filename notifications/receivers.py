@@ -1,11 +1,11 @@
 """Domain events from rotation -> outbox rows, inside the sender's transaction."""
 
-from . import services
+from . import outbox
 
 
 def roster_published(sender, roster, **kwargs) -> None:
-    services.queue_roster(roster)
+    outbox.queue_roster(roster)
 
 
 def shifts_reassigned(sender, changes, **kwargs) -> None:
-    services.queue_reassignments(list(changes))
+    outbox.queue_reassignments(list(changes))

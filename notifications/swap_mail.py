@@ -1,66 +1,121 @@
-"""Swap emails through the outbox: offers with Accept/Decline links, managers told near the
-deadline, the requester told the outcome. Written in the swap's own transaction, sent by the
-same idempotent, retried delivery task as invites."""
+"""Swap notices: who is told what when a swap moves (receivers of the swap events, writing
+outbox rows in the swap's own transaction), and the e-mails themselves (rendered when sent,
+from the state at that moment, in the reader's time zone with the zone named).
+
+Each kind of notice has its own identity in the outbox (see `Delivery`): one offer e-mail per
+offer, one "offer closed" per offer, one of each other kind per person and request.
+"""
+
+from __future__ import annotations
 
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 
 from onehand.links import absolute, make_token
 from onehand.people import display_name
 from planning.swaps import rank_replacements
-from rotation.models import Membership, SwapOffer, SwapRequest
+from rotation.models import Membership, Roster, Shift, SwapOffer, SwapRequest
 
-from . import mail, services
-from .models import Channel, Delivery
-from .models import Delivery as D
+from . import mail, outbox
+from .models import Delivery, Kind
 
 User = get_user_model()
-Action = Delivery.Action
+Status = Delivery.Status
+
+CLOSED_BECAUSE = {
+    "taken": "{winner} took it first. Thank you for offering.",
+    "assigned": "a manager gave it to {winner}. Thank you for offering.",
+    "cancelled": "{requester} cancelled the request: they can make it after all.",
+    "expired": "the shift has started, so the request is closed.",
+}
 
 
-def _write(rows: list[tuple[int, int, str, int]]) -> None:
-    """rows: (user_id, shift_id, channel, ref) -> pending outbox rows, queued after commit."""
-    now = timezone.now()
-    objs = [
-        Delivery(
-            user_id=u, shift_id=s, channel=c, sequence=ref, action=Action.NOTE, next_attempt_at=now
+def _managers(request: SwapRequest) -> list[int]:
+    return list(
+        Membership.objects.filter(
+            team_id=request.shift.roster.rotation.team_id, role=Membership.Role.MANAGER
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _partners(request: SwapRequest) -> list[int]:
+    """Whoever holds another slot of the same shift (their on-call partner changed)."""
+    shift = request.shift
+    return list(
+        Shift.objects.filter(
+            roster__rotation_id=shift.roster.rotation_id,
+            roster__status=Roster.Status.PUBLISHED,
+            start=shift.start,
+            assignee__isnull=False,
         )
-        for u, s, c, ref in rows
-    ]
-    Delivery.objects.bulk_create(objs, ignore_conflicts=True)
-    scope = Q()
-    for u, s, c, ref in rows:
-        scope |= Q(user_id=u, shift_id=s, channel=c, sequence=ref)
-    if rows:
-        services._enqueue_on_commit(scope)
+        .exclude(pk=shift.pk)
+        .exclude(assignee_id__in=[request.requester_id, request.winner_id])
+        .values_list("assignee_id", flat=True)
+    )
+
+
+def _to(request: SwapRequest, kind: str, user_ids) -> list[outbox.Notice]:
+    return [outbox.Notice(u, request.shift_id, kind, swap_request_id=request.pk) for u in user_ids]
+
+
+# --------------------------------------------------------------------------- who is told
 
 
 def offers_made(sender, offers, **kwargs) -> None:
-    _write([(o.candidate_id, o.request.shift_id, Channel.SWAP_OFFER, o.pk) for o in offers])
+    outbox.write_notices(
+        outbox.Notice(o.candidate_id, o.request.shift_id, Kind.SWAP_OFFER, o.request_id, o.pk)
+        for o in offers
+    )
+
+
+def offers_closed(sender, request, offers, reason="", **kwargs) -> None:
+    outbox.write_notices(
+        outbox.Notice(o.candidate_id, request.shift_id, Kind.SWAP_OFFER_CLOSED, request.pk, o.pk)
+        for o in offers
+    )
 
 
 def needs_manager(sender, request, candidates=(), **kwargs) -> None:
-    managers = Membership.objects.filter(
-        team_id=request.shift.roster.rotation.team_id, role=Membership.Role.MANAGER
-    ).values_list("user_id", flat=True)
-    _write([(m, request.shift_id, Channel.SWAP_MANAGER, request.pk) for m in managers])
+    outbox.write_notices(_to(request, Kind.SWAP_NO_TAKER, _managers(request)))
+
+
+def awaits_approval(sender, request, **kwargs) -> None:
+    outbox.write_notices(_to(request, Kind.SWAP_APPROVAL, _managers(request)))
+
+
+def rejected(sender, request, offer, **kwargs) -> None:
+    outbox.write_notices(_to(request, Kind.SWAP_REJECTED, [offer.candidate_id]))
+
+
+def uncovered(sender, request, **kwargs) -> None:
+    outbox.write_notices(
+        _to(request, Kind.SWAP_UNCOVERED, [*_managers(request), request.requester_id])
+    )
 
 
 def settled(sender, request, **kwargs) -> None:
-    _write([(request.requester_id, request.shift_id, Channel.SWAP_RESULT, request.pk)])
+    if request.status == SwapRequest.Status.DONE:
+        outbox.write_notices(
+            [
+                *_to(request, Kind.SWAP_DONE, [request.requester_id]),
+                *_to(request, Kind.SWAP_WON, [request.winner_id]),
+                *_to(request, Kind.SWAP_PARTNER, _partners(request)),
+                *_to(request, Kind.SWAP_SUMMARY, _managers(request)),
+            ]
+        )
+    elif request.status == SwapRequest.Status.CANCELLED:
+        outbox.write_notices(_to(request, Kind.SWAP_CANCELLED, [request.requester_id]))
 
 
-awaits_approval = needs_manager
+# --------------------------------------------------------------------------- what they read
 
 
 def _name(user) -> str:
-    return display_name(user)
+    return display_name(user) if user is not None else "nobody"
 
 
 def _message(delivery: Delivery, subject: str, lines: list[str]) -> EmailMessage:
@@ -73,91 +128,180 @@ def _message(delivery: Delivery, subject: str, lines: list[str]) -> EmailMessage
     )
 
 
-def send(delivery: Delivery, now: datetime) -> str:
-    """Build and send one swap email; returns the outcome status."""
-    if "@" not in (delivery.user.email or ""):
-        return D.Status.SKIPPED
-    zone = delivery.user.person.time_zone
-    if delivery.channel == Channel.SWAP_OFFER:
-        offer = (
-            SwapOffer.objects.filter(pk=delivery.sequence)
-            .select_related("request__shift__roster__rotation", "request__requester", "trade_shift")
-            .first()
-        )
-        if offer is None or offer.status != SwapOffer.Status.OFFERED or not offer.request.is_open:
-            return D.Status.SKIPPED  # taken or withdrawn before we got to it: no stale ask
-        shift = offer.request.shift
-        token = make_token("swap-offer", offer.candidate_id, offer.pk)
-        link = absolute(reverse("swap-offer", args=[offer.pk])) + f"?t={token}"
-        lines = [
-            f"{_name(offer.request.requester)} can't make their {shift.role} shift on {shift.roster.rotation.name}:",
-            f"  {mail.local(shift.start, zone)} – {mail.local(shift.end, zone)}",
-        ]
-        if offer.trade_shift_id:
-            lines.append(
-                f"In exchange they would take your shift on {mail.local(offer.trade_shift.start, zone)}."
-            )
-        lines += [
-            "",
-            f"You were asked because: {offer.reason.get('summary', 'you are among the fairest picks')}.",
-            "The first person to accept takes the shift.",
-            "",
-            f"Accept: {link}&action=accept",
-            f"Decline: {link}&action=decline",
-            "",
-            "(Each link opens a page with a button; nothing happens until you press it.)",
-        ]
-        mail.send(
-            _message(
-                delivery,
-                f"Can you take {shift.roster.rotation.name} {shift.role}, {mail.local(shift.start, zone)}?",
-                lines,
-            )
-        )
-        return D.Status.SENT
-    request = (
-        SwapRequest.objects.filter(pk=delivery.sequence)
-        .select_related("shift__roster__rotation", "requester", "winner")
-        .first()
-    )
-    if request is None:
-        return D.Status.SKIPPED
+def _offer_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage | None:
+    request = offer.request
+    if offer.status != SwapOffer.Status.OFFERED or request.status != SwapRequest.Status.OPEN:
+        return None  # taken or withdrawn before we got to it: no stale ask
     shift = request.shift
     rotation = shift.roster.rotation
-    when = mail.local(shift.start, zone)
-    if delivery.channel == Channel.SWAP_MANAGER:
-        page = absolute(reverse("rotation", args=[rotation.pk]))
-        if request.status == SwapRequest.Status.PENDING_APPROVAL:
-            subject = f"Approve a swap: {rotation.name} {shift.role}, {when}"
-            lines = [
-                f"{_name(request.winner)} accepted {_name(request.requester)}'s {shift.role} shift ({when}).",
-                f"Approve or reject it on the rotation page: {page}",
-            ]
-        elif request.status == SwapRequest.Status.OPEN:
-            ranked, _ = rank_replacements(shift, now=now)
-            subject = f"No taker yet: {rotation.name} {shift.role}, {when}"
-            lines = [
-                f"{_name(request.requester)} can't make their {shift.role} shift ({when}) and nobody has accepted yet.",
-                "Fairest candidates, in order:",
-            ]
-            lines += [
-                f"  {i}. {r.name} ({r.reason})" for i, r in enumerate(ranked[:5], start=1)
-            ] or ["  nobody is eligible"]
-            lines.append(f"Assign one in a click on the rotation page: {page}")
-        else:
-            return D.Status.SKIPPED
-        mail.send(_message(delivery, subject, lines))
-        return D.Status.SENT
-    if request.status == SwapRequest.Status.DONE:
-        subject = f"Swapped: {_name(request.winner)} takes your {rotation.name} shift, {when}"
+    token = make_token("swap-offer", offer.candidate_id, offer.pk)
+    link = absolute(reverse("swap-offer", args=[offer.pk])) + f"?t={token}"
+    lines = [
+        f"{_name(request.requester)} can't make their {shift.role} shift on {rotation.name}:",
+        f"  {mail.local(shift.start, zone)} – {mail.local_named(shift.end, zone)}",
+    ]
+    if offer.trade_shift_id:
+        lines.append(
+            "In exchange they would take your shift on "
+            f"{mail.local_named(offer.trade_shift.start, zone)}."
+        )
+    why = offer.reason.get("summary", "you are among the fairest picks")
+    lines += ["", f"You were asked because: {why}.", "The first person to accept takes the shift."]
+    if offer.expires_at:
+        lines.append(
+            f"Please answer by {mail.local_named(offer.expires_at, zone)}; "
+            "after that we ask the next person."
+        )
+    lines += [
+        "",
+        f"Accept: {link}&action=accept",
+        f"Decline: {link}&action=decline",
+        "",
+        "(Each link opens a page with a button; nothing happens until you press it.)",
+    ]
+    subject = f"Can you take {rotation.name} {shift.role}, {mail.local(shift.start, zone)}?"
+    return _message(delivery, subject, lines)
+
+
+def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage | None:
+    request = offer.request
+    if offer.status != SwapOffer.Status.WITHDRAWN:
+        return None
+    shift = request.shift
+    when = mail.local_named(shift.start, zone)
+    reason = {
+        SwapRequest.Status.DONE: "taken",
+        SwapRequest.Status.PENDING_APPROVAL: "taken",
+        SwapRequest.Status.CANCELLED: "cancelled",
+        SwapRequest.Status.EXPIRED: "expired",
+    }.get(request.status, "taken")
+    winning = request.offers.filter(status=SwapOffer.Status.ACCEPTED).first()
+    if reason == "taken" and winning is not None and winning.reason.get("assigned_by"):
+        reason = "assigned"
+    why = CLOSED_BECAUSE[reason].format(
+        winner=_name(request.winner), requester=_name(request.requester)
+    )
+    rotation = shift.roster.rotation
+    return _message(
+        delivery,
+        f"No longer needed: {rotation.name} {shift.role}, {mail.local(shift.start, zone)}",
+        [
+            f"You were asked to take {_name(request.requester)}'s {shift.role} shift on "
+            f"{rotation.name} ({when}).",
+            f"You don't need to answer any more: {why}",
+        ],
+    )
+
+
+def _ranked_lines(delivery: Delivery, request: SwapRequest, now: datetime) -> list[str]:
+    """The fairest candidates, each with a one-click assign link for this manager."""
+    ranked, _ = rank_replacements(request.shift, now=now)
+    token = make_token("swap-assign", delivery.user_id, request.pk)
+    page = absolute(reverse("swap-assign", args=[request.pk])) + f"?t={token}"
+    lines = []
+    for i, r in enumerate(ranked[:5], start=1):
+        lines += [f"  {i}. {r.name} ({r.reason})", f"     Assign: {page}&candidate={r.user_id}"]
+    return lines or ["  nobody is eligible"]
+
+
+def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: datetime):
+    shift = request.shift
+    rotation = shift.roster.rotation
+    when = mail.local_named(shift.start, zone)
+    page = absolute(reverse("rotation", args=[rotation.pk]))
+    head = f"{rotation.name} {shift.role}, {mail.local(shift.start, zone)}"
+    requester, winner = _name(request.requester), _name(request.winner)
+    kind, status = delivery.kind, request.status
+    done = status == SwapRequest.Status.DONE
+    if kind == Kind.SWAP_NO_TAKER:
+        if status != SwapRequest.Status.OPEN:
+            return None
         lines = [
-            f"{_name(request.winner)} takes your {shift.role} shift on {rotation.name} ({when}).",
+            f"{requester} can't make their {shift.role} shift ({when}) and nobody has "
+            "accepted yet.",
+            "Fairest candidates, in order (each link opens a page with an Assign button):",
+            *_ranked_lines(delivery, request, now),
+            f"Or see every open request on the rotation page: {page}",
+        ]
+        return _message(delivery, f"No taker yet: {head}", lines)
+    if kind == Kind.SWAP_APPROVAL:
+        if status != SwapRequest.Status.PENDING_APPROVAL:
+            return None
+        lines = [
+            f"{winner} accepted {requester}'s {shift.role} shift ({when}).",
+            f"Approve or reject it on the rotation page: {page}",
+        ]
+        return _message(delivery, f"Approve a swap: {head}", lines)
+    if kind == Kind.SWAP_UNCOVERED:
+        lines = [
+            f"Nobody took {requester}'s {shift.role} shift on {rotation.name} ({when}) before "
+            "it started. The request is closed and the shift is still theirs.",
+            "Please make sure someone covers it.",
+            f"Rotation: {page}",
+        ]
+        return _message(delivery, f"Not covered: {head}", lines)
+    if kind == Kind.SWAP_DONE and done:
+        lines = [
+            f"{winner} takes your {shift.role} shift on {rotation.name} ({when}).",
             "Your calendar entry is cancelled; theirs is on its way.",
         ]
-    elif request.status == SwapRequest.Status.CANCELLED:
-        subject = f"Swap request cancelled: {rotation.name}, {when}"
+        return _message(delivery, f"Swapped: {winner} takes your {head}", lines)
+    if kind == Kind.SWAP_WON and done:
+        lines = [
+            f"You take {requester}'s {shift.role} shift on {rotation.name} ({when}). Thank you!",
+            "The calendar entry is on its way.",
+        ]
+        return _message(delivery, f"Your shift now: {head}", lines)
+    if kind == Kind.SWAP_PARTNER and done:
+        lines = [
+            f"On your shift of {rotation.name} ({when}), {winner} now takes {shift.role} "
+            f"instead of {requester}.",
+        ]
+        return _message(delivery, f"New partner on {rotation.name}: {winner}", lines)
+    if kind == Kind.SWAP_SUMMARY and done:
+        lines = [
+            f"{winner} takes {requester}'s {shift.role} shift on {rotation.name} ({when}).",
+            f"Rotation: {page}",
+        ]
+        return _message(delivery, f"Swap done: {head}", lines)
+    if kind == Kind.SWAP_CANCELLED and status == SwapRequest.Status.CANCELLED:
         lines = [f"Your swap request for {when} is cancelled: the shift stays yours."]
+        return _message(delivery, f"Swap request cancelled: {head}", lines)
+    if kind == Kind.SWAP_REJECTED:
+        lines = [
+            f"A manager did not approve your taking {requester}'s {shift.role} shift ({when}).",
+            "Nothing changes for you; thank you for offering.",
+        ]
+        return _message(delivery, f"Swap not approved: {head}", lines)
+    return None
+
+
+def send(delivery: Delivery, now: datetime) -> str:
+    """Build and send one swap notice from the state now; SKIPPED when it is moot."""
+    zone = delivery.user.person.time_zone
+    if delivery.swap_offer_id:
+        offer = (
+            SwapOffer.objects.filter(pk=delivery.swap_offer_id)
+            .select_related(
+                "request__shift__roster__rotation",
+                "request__requester",
+                "request__winner",
+                "trade_shift",
+            )
+            .first()
+        )
+        if offer is None:
+            return Status.SKIPPED
+        build = _offer_mail if delivery.kind == Kind.SWAP_OFFER else _closed_mail
+        message = build(delivery, offer, zone)
     else:
-        return D.Status.SKIPPED
-    mail.send(_message(delivery, subject, lines))
-    return D.Status.SENT
+        request = (
+            SwapRequest.objects.filter(pk=delivery.swap_request_id)
+            .select_related("shift__roster__rotation", "requester", "winner")
+            .first()
+        )
+        message = _request_mail(delivery, request, zone, now) if request else None
+    if message is None:
+        return Status.SKIPPED
+    mail.send(message)
+    return Status.SENT

@@ -18,7 +18,7 @@ from onehand.links import absolute
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster
 
-from . import caldav_push, feeds, selectors, services
+from . import caldav_push, dispatch, feeds, selectors, services
 from .errors import DeliveryError
 from .forms import CalendarConnectionForm
 
@@ -205,7 +205,7 @@ def retry_delivery(request, pk: int):
         user=request.user, team_id=delivery.shift.roster.rotation.team_id
     ):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
-    if services.retry_delivery(delivery):
+    if dispatch.retry_delivery(delivery):
         messages.success(request, "Trying that delivery again.")
     return _back(request, delivery.shift.roster)
 
@@ -216,7 +216,7 @@ def retry_roster_deliveries(request, pk: int):
     roster = get_object_or_404(rotation_selectors.rosters_for(user=request.user), pk=pk)
     if not rotation_selectors.is_manager(user=request.user, team_id=roster.rotation.team_id):
         raise PermissionDenied("Only the team's managers can retry deliveries.")
-    count = services.retry_failed(roster)
+    count = dispatch.retry_failed(roster)
     messages.success(request, f"Trying {count} deliveries again.")
     return _back(request, roster)
 

@@ -1,4 +1,8 @@
-"""/healthz: database, broker and worker status as JSON; 200 when all are well, 503 otherwise."""
+"""/healthz: database, broker and worker status as JSON; 200 when all are well, 503 otherwise.
+
+Failed deliveries make the status "degraded" (still 200: the service works, some people were
+not told something; managers see them on the roster page).
+"""
 
 from datetime import timedelta
 
@@ -10,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from notifications.models import Delivery
 from onehand.celery import app
 from rotation.models import Heartbeat
 
@@ -69,8 +74,19 @@ def healthz(request):
         _worker() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
     )
     healthy = all(check["ok"] for check in checks.values())
+    failed = _failed_deliveries() if checks["database"]["ok"] else None
     down = [name for name, check in checks.items() if not check["ok"]]
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "down": down, **checks},
-        status=200 if healthy else 503,
-    )
+    status = "ok" if healthy else "unhealthy"
+    if healthy and failed:
+        status = "degraded"
+    body = {"status": status, "down": down, **checks}
+    if failed is not None:
+        body["deliveries"] = {"failed": failed}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _failed_deliveries() -> int | None:
+    try:
+        return Delivery.objects.filter(status=Delivery.Status.FAILED).count()
+    except Exception:  # noqa: BLE001 - health must answer
+        return None

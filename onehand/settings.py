@@ -191,16 +191,43 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "onehand")
 CELERY_TIMEZONE = "UTC"
+
+
+def beat_seconds(name: str, default: float) -> float:
+    """A beat interval, overridable by ONEHAND_BEAT_<NAME>_SECONDS (tests use short ones)."""
+    return float(os.environ.get(f"ONEHAND_BEAT_{name}_SECONDS", default))
+
+
+# Every entry is described in the README ("Worker and beat").
 CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "rotation.tasks.beat_heartbeat", "schedule": 30.0},
+    "heartbeat": {
+        "task": "rotation.tasks.beat_heartbeat",
+        "schedule": beat_seconds("HEARTBEAT", 30),
+    },
     "availability-refresh-calendars": {
         "task": "availability.tasks.refresh_calendar_sources",
-        "schedule": 3600.0,
+        "schedule": beat_seconds("CALENDARS", 3600),
     },
     # Re-queue deliveries whose message was lost (broker down at publish, worker killed).
-    "notifications-sweep": {"task": "notifications.tasks.sweep_deliveries", "schedule": 60.0},
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep_deliveries",
+        "schedule": beat_seconds("SWEEP", 60),
+    },
     # Reminders before shifts and handoff notes at each handoff.
-    "notifications-notes": {"task": "notifications.tasks.queue_notes", "schedule": 300.0},
+    "notifications-notes": {
+        "task": "notifications.tasks.queue_notes",
+        "schedule": beat_seconds("NOTES", 300),
+    },
+    # Swaps never stall: expire unanswered offers, ask the next people, tell the managers.
+    "planning-swap-deadlines": {
+        "task": "planning.tasks.sweep_swap_deadlines",
+        "schedule": beat_seconds("SWAPS", 300),
+    },
+    # E-mail the managers once about each shift at risk within the horizon.
+    "notifications-at-risk": {
+        "task": "notifications.tasks.watch_at_risk",
+        "schedule": beat_seconds("AT_RISK", 900),
+    },
 }
 # How old the beat heartbeat may be before /healthz reports the worker unhealthy.
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
@@ -249,6 +276,13 @@ ONEHAND_FEED_PAST_DAYS = int(os.environ.get("ONEHAND_FEED_PAST_DAYS", "90"))
 ONEHAND_FEED_CANCELLED_DAYS = int(os.environ.get("ONEHAND_FEED_CANCELLED_DAYS", "30"))
 # CalDAV URLs on loopback/private networks and plain http (for development and tests only).
 ONEHAND_CALDAV_ALLOW_PRIVATE = env_bool("ONEHAND_CALDAV_ALLOW_PRIVATE", DEBUG)
+
+# Shifts starting within this many hours that may go uncovered are "at risk" (pages, e-mail).
+ONEHAND_AT_RISK_HOURS = float(os.environ.get("ONEHAND_AT_RISK_HOURS", "72"))
+# An open swap older than this (or whose managers were told) counts as stalled in /metrics.
+ONEHAND_SWAP_STALLED_HOURS = float(os.environ.get("ONEHAND_SWAP_STALLED_HOURS", "24"))
+# /metrics needs "Authorization: Bearer <this>"; when empty, /metrics answers loopback only.
+ONEHAND_METRICS_TOKEN = os.environ.get("ONEHAND_METRICS_TOKEN", "")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,11 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from availability import api as availability_api
+from notifications import api as notifications_api
 from planning import api as planning_api
 from rotation import api as rotation_api
 
 from . import schema  # noqa: F401 - registers the OpenAPI extensions
 from .health import healthz
+from .metrics import metrics
 
 # No ".json" suffix routes: the custom actions (oncall, draft, publish, ...) do not take a
 # `format` argument, so /api/rotations/1/oncall.json was a 500. `?format=json` still works.
@@ -34,9 +36,11 @@ router.register(
 router.register("allocations", availability_api.ProjectAllocationViewSet, basename="allocation")
 router.register("utilisation", availability_api.UtilisationViewSet, basename="utilisation")
 router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
+router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",

@@ -4,6 +4,7 @@ import csv
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -23,6 +24,7 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift
 from rotation.shifts import month_bounds
 
+from . import risk
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
@@ -169,6 +171,12 @@ def roster_view(request, pk):
             "flags": flags,
             "summary": roster.summary or {},
             "audit": list(selectors.audit_for(roster=roster)[:50]) if is_manager else [],
+            "at_risk": (
+                risk.at_risk_shifts([roster.rotation_id], zone=request.time_zone)
+                if is_manager
+                else []
+            ),
+            "at_risk_hours": settings.ONEHAND_AT_RISK_HOURS,
         },
     )
 

@@ -5,6 +5,7 @@ link identifies its person without a login; a logged-in user who is someone else
 """
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -52,6 +53,7 @@ def _who(request, action: str, object_id: int):
     user = User.objects.filter(pk=claim.user_id, is_active=True).first()
     if user is None:
         return None, "This link's owner no longer has an account."
+    _show_in_zone_of(request, user)
     return user, None
 
 
@@ -66,6 +68,14 @@ def _whole_number(raw: str | None, field: str) -> int | None:
     if not 0 < value < 2**63:
         raise Invalid(f"{field} is out of range.", field=field)
     return value
+
+
+def _show_in_zone_of(request, user) -> None:
+    """A signed-link page speaks to the link's owner: their zone, even without a session."""
+    zone = getattr(getattr(user, "person", None), "time_zone", None)
+    if zone:
+        request.time_zone = zone
+        timezone.activate(ZoneInfo(zone))
 
 
 def _refuse(request, why: str, status: int = 403):
@@ -187,7 +197,10 @@ def offer_respond(request, offer_pk):
                 message = "You took the shift. Thank you! Your calendar will update shortly."
             elif action == "decline":
                 swaps.decline_offer(offer, user)
-                message = "Declined. We'll ask someone else."
+                message = "Declined. Thank you for answering."
+                asked = offer.request.offers.filter(status=SwapOffer.Status.OFFERED)
+                if asked.exclude(candidate=user).exists():
+                    message += " We have asked the next person."
             else:
                 message, status = "Choose Accept or Decline.", 400
         except swaps.AlreadyTaken as exc:
@@ -205,6 +218,8 @@ def offer_respond(request, offer_pk):
             "shift": offer.request.shift,
             "message": message,
             "token": request.POST.get("t") or request.GET.get("t") or "",
+            # The e-mail's Decline link opens the page with Decline as the highlighted button.
+            "chosen": "decline" if request.GET.get("action") == "decline" else "accept",
         },
         status=status,
     )
@@ -247,6 +262,46 @@ def decide_swap(request, pk):
     except swaps.SwapError as exc:
         return _refuse(request, str(exc), status=409)
     return redirect("rotation", pk=swap.shift.roster.rotation_id)
+
+
+@require_http_methods(["GET", "POST"])
+def assign_link(request, pk):
+    """The managers' one click from a "No taker yet" e-mail: a page naming the candidate and
+    the shift (in the manager's zone), and a button that gives the shift to them."""
+    swap = get_object_or_404(
+        SwapRequest.objects.select_related("shift__roster__rotation", "requester"), pk=pk
+    )
+    user, why = _who(request, "swap-assign", swap.pk)
+    if user is None:
+        return _refuse(request, why)
+    if not selectors.is_manager(user=user, team_id=swap.shift.roster.rotation.team_id):
+        return _refuse(request, "Only a manager of this team can assign.", status=404)
+    raw = request.POST.get("candidate") or request.GET.get("candidate") or ""
+    candidate = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if candidate is None:
+        return _refuse(request, "This link names nobody to assign.", status=400)
+    message, status = None, 200
+    if request.method == "POST":
+        try:
+            swaps.assign_from_request(swap, candidate, user)
+            message = (
+                f"Done: {display_name(candidate)} takes the shift. Everyone concerned is told."
+            )
+        except swaps.SwapError as exc:
+            message, status = str(exc), 409
+        swap.refresh_from_db()
+    return render(
+        request,
+        "rotation/swap_assign.html",
+        {
+            "swap": swap,
+            "shift": swap.shift,
+            "candidate": candidate,
+            "message": message,
+            "token": request.POST.get("t") or request.GET.get("t") or "",
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])

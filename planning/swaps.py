@@ -20,10 +20,14 @@ from rotation.events import (
     shifts_reassigned,
     swap_awaits_approval,
     swap_needs_manager,
+    swap_offers_closed,
     swap_offers_made,
+    swap_rejected,
     swap_settled,
+    swap_uncovered,
 )
 from rotation.models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
+from rotation.permissions import Actor
 from rotation.selectors import is_active_member, is_manager
 from rotation.services import audit
 
@@ -115,16 +119,25 @@ def rank_replacements(
     return out, blocked
 
 
+def offer_expiry(shift: Shift, now: datetime) -> datetime:
+    """When an offer made now stops waiting for an answer: the rotation's answer time, and
+    never after the shift starts."""
+    return min(now + shift.roster.rotation.swap_answer_time, shift.start)
+
+
 def _ask(
     request: SwapRequest,
     ranked: list[RankedCandidate],
     how_many: int,
     *,
     trade_shift: Shift | None = None,
+    now: datetime | None = None,
 ) -> list[SwapOffer]:
+    now = now or timezone.now()
     asked = set(request.offers.values_list("candidate_id", flat=True))
     start_rank = request.offers.count()
-    fresh = [r for r in ranked if r.user_id not in asked][:how_many]
+    fresh = [r for r in ranked if r.user_id not in asked][: max(how_many, 0)]
+    expires_at = offer_expiry(request.shift, now)
     offers = [
         SwapOffer.objects.create(
             request=request,
@@ -132,6 +145,7 @@ def _ask(
             rank=start_rank + i + 1,
             reason={"summary": r.reason, "projected": r.projected},
             trade_shift=trade_shift,
+            expires_at=expires_at,
         )
         for i, r in enumerate(fresh)
     ]
@@ -200,11 +214,38 @@ def request_swap(
             trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk
         ):
             raise SwapError(f"That shift is not {_name(named)}'s in this rotation.")
-        _ask(request, [match], 1, trade_shift=trade_shift)
+        _ask(request, [match], 1, trade_shift=trade_shift, now=now)
     else:
-        ranked, _ = rank_replacements(shift, now=now)
-        _ask(request, ranked, rotation.offers_at_once)
+        _top_up(request, now=now)
     return request
+
+
+def _top_up(request: SwapRequest, *, now: datetime) -> list[SwapOffer]:
+    """Keep the rotation's number of offers open: ask the next fairest people not asked yet.
+    When nobody is left to ask and no offer is open, the managers are told (once)."""
+    rotation = request.shift.roster.rotation
+    open_offers = request.offers.filter(status=SwapOffer.Status.OFFERED).count()
+    offers: list[SwapOffer] = []
+    if open_offers < rotation.offers_at_once and request.shift.start > now:
+        ranked, _ = rank_replacements(request.shift, now=now)
+        offers = _ask(request, ranked, rotation.offers_at_once - open_offers, now=now)
+    if not offers and not open_offers:
+        _tell_managers(request, now=now)
+    return offers
+
+
+def _close_offers(request: SwapRequest, *, reason: str, now: datetime, keep=None) -> None:
+    """Withdraw every open offer of a request and tell their holders why."""
+    open_offers = request.offers.filter(status=SwapOffer.Status.OFFERED)
+    if keep is not None:
+        open_offers = open_offers.exclude(pk=keep.pk)
+    closed = list(open_offers.select_for_update())
+    if not closed:
+        return
+    SwapOffer.objects.filter(pk__in=[o.pk for o in closed]).update(
+        status=SwapOffer.Status.WITHDRAWN, decided_at=now
+    )
+    swap_offers_closed.send(sender=SwapOffer, request=request, offers=closed, reason=reason)
 
 
 def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None:
@@ -299,10 +340,8 @@ def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swap
         request.refresh_from_db()
         raise AlreadyTaken(_taken_message(request))
     SwapOffer.objects.filter(pk=offer.pk).update(status=SwapOffer.Status.ACCEPTED, decided_at=now)
-    request.offers.filter(status=SwapOffer.Status.OFFERED).exclude(pk=offer.pk).update(
-        status=SwapOffer.Status.WITHDRAWN, decided_at=now
-    )
     request.refresh_from_db()
+    _close_offers(request, reason="taken", now=now)
     offer.refresh_from_db()
     if next_status == SwapRequest.Status.DONE:
         _apply(request, offer, by=user, now=now)
@@ -325,8 +364,13 @@ def _taken_message(request: SwapRequest) -> str:
 
 @transaction.atomic
 def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapOffer:
-    """Declining asks the next fairest person when everyone asked has said no."""
+    """Declining asks the next fairest person at once (the rotation keeps its number of
+    offers open); with nobody left to ask, the managers are told."""
     now = now or timezone.now()
+    # The request first, then the offer: the same order as an accept, so they never deadlock.
+    SwapRequest.objects.select_for_update().filter(
+        pk=SwapOffer.objects.filter(pk=offer.pk).values("request_id")[:1]
+    ).first()
     offer = (
         SwapOffer.objects.select_for_update()
         .select_related("request__shift__roster__rotation")
@@ -342,10 +386,7 @@ def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swa
     offer.status = SwapOffer.Status.DECLINED
     offer.decided_at = now
     offer.save(update_fields=["status", "decided_at"])
-    if not request.offers.filter(status=SwapOffer.Status.OFFERED).exists():
-        ranked, _ = rank_replacements(request.shift, now=now)
-        if not _ask(request, ranked, request.shift.roster.rotation.offers_at_once):
-            _tell_managers(request, now=now)
+    _top_up(request, now=now)
     return offer
 
 
@@ -362,9 +403,7 @@ def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -
     request.status = SwapRequest.Status.CANCELLED
     request.decided_at = now
     request.save(update_fields=["status", "decided_at"])
-    request.offers.filter(status=SwapOffer.Status.OFFERED).update(
-        status=SwapOffer.Status.WITHDRAWN, decided_at=now
-    )
+    _close_offers(request, reason="cancelled", now=now)
     swap_settled.send(sender=SwapRequest, request=request)
     return request
 
@@ -432,10 +471,8 @@ def approve_swap(
         request.status = SwapRequest.Status.OPEN
         request.winner = None
         request.save(update_fields=["status", "winner"])
-        ranked, _ = rank_replacements(
-            request.shift, now=now, exclude=frozenset({offer.candidate_id})
-        )
-        _ask(request, ranked, request.shift.roster.rotation.offers_at_once)
+        swap_rejected.send(sender=SwapRequest, request=request, offer=offer)
+        _top_up(request, now=now)
         return request
     swap_settled.send(sender=SwapRequest, request=request)
     return request
@@ -473,12 +510,11 @@ def assign_from_request(
             "reason": {"summary": "Assigned by a manager"},
         },
     )
-    request.offers.exclude(pk=offer.pk).filter(status=SwapOffer.Status.OFFERED).update(
-        status=SwapOffer.Status.WITHDRAWN, decided_at=now
-    )
+    _close_offers(request, reason="assigned", now=now, keep=offer)
     offer.status = SwapOffer.Status.ACCEPTED
     offer.decided_at = now
-    offer.save(update_fields=["status", "decided_at"])
+    offer.reason = {**offer.reason, "assigned_by": manager.pk}
+    offer.save(update_fields=["status", "decided_at", "reason"])
     request.status = SwapRequest.Status.DONE
     request.winner = candidate
     request.decided_at = now
@@ -498,24 +534,59 @@ def _tell_managers(request: SwapRequest, *, now: datetime) -> None:
     swap_needs_manager.send(sender=SwapRequest, request=request, candidates=ranked)
 
 
-def sweep_deadlines(now: datetime | None = None) -> int:
-    """Beat: tell managers about requests near their deadline; expire ones whose shift began."""
+def sweep_deadlines(*, by: Actor, now: datetime | None = None) -> dict[str, int]:
+    """Beat: move every open swap along so that none stalls.
+
+    1. Requests whose shift has started with nobody found expire; their open offers are
+       withdrawn (holders told) and the managers and the requester get an alert.
+    2. Offers nobody answered in time expire.
+    3. Every open request is topped up to the rotation's number of open offers (the next
+       fairest people are asked); with nobody left to ask, or once the shift is within the
+       rotation's deadline, the managers are told (once) with the ranked list.
+
+    Returns counts by step. `by` is SYSTEM for the beat task.
+    """
     now = now or timezone.now()
-    told = 0
-    for request in SwapRequest.objects.filter(
-        status=SwapRequest.Status.OPEN, deadline__lte=now, managers_told_at__isnull=True
-    ).select_related("shift__roster__rotation"):
+    counts = {"uncovered": 0, "offers_expired": 0, "asked": 0, "managers_told": 0}
+    started = SwapRequest.objects.filter(status=SwapRequest.Status.OPEN, shift__start__lte=now)
+    for request_id in started.values_list("pk", flat=True):
         with transaction.atomic():
-            _tell_managers(request, now=now)
-        told += 1
-    for request in SwapRequest.objects.filter(
-        status=SwapRequest.Status.OPEN, shift__start__lte=now
-    ):
+            request = (
+                SwapRequest.objects.select_for_update()
+                .select_related("shift__roster__rotation")
+                .filter(pk=request_id, status=SwapRequest.Status.OPEN)
+                .first()
+            )
+            if request is None:
+                continue
+            request.status = SwapRequest.Status.EXPIRED
+            request.decided_at = now
+            request.save(update_fields=["status", "decided_at"])
+            _close_offers(request, reason="expired", now=now)
+            swap_uncovered.send(sender=SwapRequest, request=request)
+            counts["uncovered"] += 1
+    counts["offers_expired"] = SwapOffer.objects.filter(
+        status=SwapOffer.Status.OFFERED,
+        request__status=SwapRequest.Status.OPEN,
+        expires_at__lte=now,
+    ).update(status=SwapOffer.Status.EXPIRED, decided_at=now)
+    open_ids = SwapRequest.objects.filter(status=SwapRequest.Status.OPEN).values_list(
+        "pk", flat=True
+    )
+    for request_id in list(open_ids):
         with transaction.atomic():
-            SwapRequest.objects.filter(pk=request.pk, status=SwapRequest.Status.OPEN).update(
-                status=SwapRequest.Status.EXPIRED, decided_at=now
+            request = (
+                SwapRequest.objects.select_for_update()
+                .select_related("shift__roster__rotation")
+                .filter(pk=request_id, status=SwapRequest.Status.OPEN)
+                .first()
             )
-            request.offers.filter(status=SwapOffer.Status.OFFERED).update(
-                status=SwapOffer.Status.WITHDRAWN
-            )
-    return told
+            if request is None:
+                continue
+            told = request.managers_told_at
+            counts["asked"] += len(_top_up(request, now=now))
+            if request.deadline <= now:
+                _tell_managers(request, now=now)
+            if told is None and request.managers_told_at is not None:
+                counts["managers_told"] += 1
+    return counts

@@ -14,4 +14,5 @@ urlpatterns = [
     path("shifts/<int:shift_pk>/handover/", swap_views.handover, name="handover"),
     path("swaps/<int:pk>/cancel/", swap_views.cancel_swap, name="swap-cancel"),
     path("swaps/<int:pk>/decide/", swap_views.decide_swap, name="swap-decide"),
+    path("swaps/<int:pk>/assign/", swap_views.assign_link, name="swap-assign"),
 ]

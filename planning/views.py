@@ -2,6 +2,7 @@
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
@@ -9,6 +10,8 @@ from django.utils import timezone
 from availability import selectors as availability
 from rotation import selectors
 from rotation.models import Membership
+
+from . import risk
 
 
 @login_required
@@ -30,6 +33,10 @@ def home(request):
         {
             "memberships": memberships,
             "invitations": selectors.invitations_for(user=request.user),
+            "at_risk": risk.at_risk_shifts(
+                risk.managed_rotation_ids(request.user), zone=request.time_zone, now=now
+            ),
+            "at_risk_hours": settings.ONEHAND_AT_RISK_HOURS,
             "rotations": selectors.rotations_for(user=request.user),
             "upcoming": selectors.upcoming_with_partners(user=request.user, now=now),
             "swap_requests": swap_requests,

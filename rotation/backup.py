@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.duration import duration_string
 
 from .permissions import Actor, require_actor
 
@@ -136,6 +137,7 @@ NOT_EXPORTED = {
         "its token is a secret; a new one is made when the feed is opened"
     ),
     "notifications.CalendarConnection": "CalDAV address and password are secrets",
+    "notifications.TaskRun": "the instance's task statistics for /metrics, not team data",
 }
 
 # Ids kept inside JSON history, by table and field: translated like foreign keys.
@@ -238,6 +240,8 @@ def _encode(f: models.Field, value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, timedelta):
+        return duration_string(value)
     return value
 
 

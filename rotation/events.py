@@ -17,7 +17,11 @@ shifts_reassigned = Signal()
 # offers: list of SwapOffer rows just created (ask these people by email).
 swap_offers_made = Signal()
 
-# request: a SwapRequest that was settled (done, cancelled, expired); offers already updated.
+# request, offers, reason: open offers just withdrawn ("taken", "assigned", "cancelled",
+# "expired"); tell their holders why.
+swap_offers_closed = Signal()
+
+# request: a SwapRequest that was settled (done or cancelled); offers already updated.
 swap_settled = Signal()
 
 # request, candidates: an open SwapRequest near its deadline with no taker (tell the managers).
@@ -25,3 +29,9 @@ swap_needs_manager = Signal()
 
 # request: an accepted swap that waits for a manager's approval.
 swap_awaits_approval = Signal()
+
+# request, offer: a manager rejected the accepted swap; the taker is told, others are asked.
+swap_rejected = Signal()
+
+# request: the shift started with nobody found; the request is expired (alert the managers).
+swap_uncovered = Signal()

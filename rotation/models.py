@@ -6,7 +6,7 @@ roster per rotation and period.
 """
 
 import secrets
-from datetime import time
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -138,6 +138,7 @@ class Rotation(models.Model):
         "no_back_to_back",
         "offers_at_once",
         "swap_deadline_hours",
+        "swap_answer_time",
         "swaps_need_approval",
     )
 
@@ -185,8 +186,16 @@ class Rotation(models.Model):
     min_rest_hours = models.PositiveIntegerField(default=0)
     no_back_to_back = models.BooleanField(default=True)
     # Swap settings.
-    offers_at_once = models.PositiveSmallIntegerField(default=3)
-    swap_deadline_hours = models.PositiveIntegerField(default=48)
+    offers_at_once = models.PositiveSmallIntegerField(
+        default=3, help_text="How many people are asked at the same time."
+    )
+    swap_deadline_hours = models.PositiveIntegerField(
+        default=48, help_text="Managers are told when the shift is this close and nobody took it."
+    )
+    swap_answer_time = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="How long each person asked has to answer before the next one is asked.",
+    )
     swaps_need_approval = models.BooleanField(default=False)
 
     class Meta:
@@ -439,6 +448,7 @@ class SwapOffer(models.Model):
         ACCEPTED = "accepted", "Accepted"
         DECLINED = "declined", "Declined"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "No answer in time"
 
     request = models.ForeignKey(SwapRequest, on_delete=models.CASCADE, related_name="offers")
     candidate = models.ForeignKey(
@@ -452,6 +462,8 @@ class SwapOffer(models.Model):
         Shift, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Unanswered by then, the offer expires and the next fairest person is asked.
+    expires_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
     redis_url,
+    start_celery_beat,
     start_celery_worker,
     unavailable,
     wait_for_worker,
@@ -141,6 +142,33 @@ def celery_worker(_celery_worker_process, settings):
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     return _celery_worker_process
+
+
+# Beat intervals for the beat process of `celery_beat`: every swap and watch task each second.
+FAST_BEAT_ENV = {
+    "ONEHAND_BEAT_HEARTBEAT_SECONDS": "1",
+    "ONEHAND_BEAT_SWAPS_SECONDS": "1",
+    "ONEHAND_BEAT_AT_RISK_SECONDS": "1",
+    "ONEHAND_BEAT_SWEEP_SECONDS": "2",
+    "ONEHAND_BEAT_NOTES_SECONDS": "3600",
+    "ONEHAND_BEAT_CALENDARS_SECONDS": "3600",
+}
+
+
+@pytest.fixture
+def celery_beat(celery_worker, tmp_path):
+    """A real `celery beat` process for this test, on the worker's queue, with the short
+    intervals of FAST_BEAT_ENV; stopped at the end."""
+    env = {**celery_worker["env"], **FAST_BEAT_ENV}
+    log = tmp_path / "beat.log"
+    process = start_celery_beat(env, tmp_path, log)
+    yield {"process": process, "log": log}
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except Exception:  # noqa: BLE001
+        process.kill()
+        process.wait()
 
 
 # --- Browser (pytest-playwright with Debian's Chromium) ------------------------------------------

@@ -89,6 +89,25 @@ def start_celery_worker(
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def start_celery_beat(env: dict, folder: Path, log_path: Path) -> subprocess.Popen:
+    """`celery beat` with its schedule file in `folder` (intervals come from env)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "onehand",
+        "beat",
+        "--loglevel=INFO",
+        "-s",
+        str(folder / "celerybeat-schedule"),
+        "--pidfile",
+        str(folder / "beat.pid"),
+    ]
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def wait_for_worker(app, name_prefix: str, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import services
+from notifications import dispatch, outbox
 from notifications.models import Channel, Delivery, EntryTombstone
 from notifications.selectors import entry_uid
 from rotation.models import Shift
@@ -108,9 +108,9 @@ def test_running_the_outbox_again_sends_nothing_more(
     with django_capture_on_commit_callbacks(execute=True):
         roster = publish(setup, *MARCH)
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue_roster_by_id(roster.pk)
+        outbox.queue_roster_by_id(roster.pk)
     for pk in Delivery.objects.values_list("pk", flat=True):
-        services.deliver(pk)
+        dispatch.deliver(pk)
     assert len(smtp_server.messages) == 14
     assert Delivery.objects.count() == 14
 
@@ -154,7 +154,7 @@ def test_a_request_overtaken_by_a_cancellation_is_never_sent(
         old = primary.assignee
         reassign(primary, setup.people[3])
     for pk in Delivery.objects.order_by("pk").values_list("pk", flat=True):
-        services.deliver(pk)
+        dispatch.deliver(pk)
     assert old.email not in [m["To"] for m in smtp_server.messages]
     assert set(
         Delivery.objects.filter(user=old, shift=primary).values_list("action", "status")
@@ -181,8 +181,8 @@ def test_claiming_makes_a_second_run_a_no_op(django_capture_on_commit_callbacks,
     with django_capture_on_commit_callbacks(execute=False):
         publish(setup, date(2031, 3, 1), date(2031, 3, 2))
     delivery = Delivery.objects.first()
-    services.deliver(delivery.pk)
-    services.deliver(delivery.pk)
+    dispatch.deliver(delivery.pk)
+    dispatch.deliver(delivery.pk)
     assert len(smtp_server.messages) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 1)
@@ -197,13 +197,13 @@ def test_a_row_stuck_in_sending_is_sent_again_by_the_sweeper_after_its_lease(
     delivery = Delivery.objects.first()
     now = timezone.now()
     # A worker claimed it and died before sending.
-    assert services._claim(delivery.pk, now)
-    services.deliver(delivery.pk)  # the redelivered message: the lease still holds
+    assert dispatch._claim(delivery.pk, now)
+    dispatch.deliver(delivery.pk)  # the redelivered message: the lease still holds
     assert smtp_server.messages == []
-    assert services.sweep() == 0  # still leased
+    assert dispatch.sweep() == 0  # still leased
     # Time passes beyond the lease.
     Delivery.objects.filter(pk=delivery.pk).update(lease_until=now - timedelta(seconds=1))
-    assert services.sweep() == 1
+    assert dispatch.sweep() == 1
     assert len(smtp_server.messages) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 2)
@@ -223,10 +223,10 @@ def test_transient_smtp_refusals_are_retried_with_backoff_then_delivered_once(
     # Both rows met a 451 once; each is pending with its first backoff.
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_error.startswith("SMTP 451")
-    assert services.deliver(delivery.pk) is None  # not due yet: nothing happens
+    assert dispatch.deliver(delivery.pk) is None  # not due yet: nothing happens
     later = timezone.now() + timedelta(seconds=11)
     for pk in Delivery.objects.values_list("pk", flat=True):
-        services.deliver(pk, now=later)
+        dispatch.deliver(pk, now=later)
     assert len(smtp_server.messages) == 2
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 2)
@@ -234,8 +234,8 @@ def test_transient_smtp_refusals_are_retried_with_backoff_then_delivered_once(
 
 def test_backoff_doubles_and_is_capped(settings):
     settings.ONEHAND_DELIVERY_RETRY_BASE = 30
-    assert [services.backoff(n) for n in (1, 2, 3)] == [30, 60, 120]
-    assert services.backoff(20) == 3600
+    assert [dispatch.backoff(n) for n in (1, 2, 3)] == [30, 60, 120]
+    assert dispatch.backoff(20) == 3600
 
 
 def test_connection_refused_is_transient(django_capture_on_commit_callbacks, settings):
@@ -274,7 +274,7 @@ def test_broker_down_at_publish_still_commits_and_the_sweeper_delivers_later(
     assert Delivery.objects.filter(status="pending").count() == 2
     assert "the sweeper will send them" in caplog.text
     monkeypatch.undo()
-    assert services.sweep(grace=0) == 2
+    assert dispatch.sweep(grace=0) == 2
     assert len(smtp_server.messages) == 2
 
 
@@ -292,7 +292,7 @@ def test_permanent_failure_after_n_tries_is_shown_to_managers_with_a_working_ret
     for attempt in range(1, 4):
         later = timezone.now() + timedelta(hours=attempt * 2)
         for pk in Delivery.objects.values_list("pk", flat=True):
-            services.deliver(pk, now=later)
+            dispatch.deliver(pk, now=later)
     assert set(Delivery.objects.values_list("status", "attempts")) == {("failed", 3)}
 
     # What the roster page shows its managers (and nobody else).

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from notifications import mail, services, tasks
+from notifications import dispatch, mail, tasks
 from notifications.models import Delivery
 from rotation.models import Shift
 from tests.notifications_support import FAST_HASHERS, make_team, publish
@@ -33,14 +33,14 @@ def outbox(django_capture_on_commit_callbacks):
 
 
 def test_chunks_are_at_most_fifty_ids_and_small_outboxes_are_spread():
-    assert services.batches([]) == []
+    assert dispatch.batches([]) == []
     big = list(range(10_000))
-    chunks = services.batches(big)
+    chunks = dispatch.batches(big)
     assert len(chunks) == 200 and {len(c) for c in chunks} == {50}
     assert [i for c in chunks for i in c] == big
-    assert [len(c) for c in services.batches(list(range(62)))] == [8] * 6 + [7] * 2
-    assert services.batches([1, 2, 3]) == [[1], [2], [3]]
-    assert [len(c) for c in services.batches(list(range(101)))] == [13] * 5 + [12] * 3
+    assert [len(c) for c in dispatch.batches(list(range(62)))] == [8] * 6 + [7] * 2
+    assert dispatch.batches([1, 2, 3]) == [[1], [2], [3]]
+    assert [len(c) for c in dispatch.batches(list(range(101)))] == [13] * 5 + [12] * 3
 
 
 def test_enqueue_sends_one_message_per_chunk(monkeypatch, settings):
@@ -48,7 +48,7 @@ def test_enqueue_sends_one_message_per_chunk(monkeypatch, settings):
     monkeypatch.setattr(
         tasks.deliver_batch, "apply_async", lambda args, **kwargs: sent.append((args, kwargs))
     )
-    assert services.enqueue(range(1, 1001), countdown=5) == 1000
+    assert dispatch.enqueue(range(1, 1001), countdown=5) == 1000
     assert len(sent) == 20
     assert [i for (chunk,), _ in sent for i in chunk] == list(range(1, 1001))
     assert {kwargs["countdown"] for _, kwargs in sent} == {5}
@@ -64,20 +64,20 @@ def test_a_chunk_run_twice_sends_nothing_twice(outbox, smtp_server):
 
 def test_one_broken_row_does_not_stop_the_chunk(outbox, smtp_server, monkeypatch, caplog):
     _, ids = outbox
-    real = services.deliver
+    real = dispatch.deliver
 
     def sometimes_broken(delivery_id, **kwargs):
         if delivery_id == ids[3]:
             raise RuntimeError("database went away for a moment")
         return real(delivery_id, **kwargs)
 
-    monkeypatch.setattr(services, "deliver", sometimes_broken)
-    services.deliver_batch(ids)
+    monkeypatch.setattr(dispatch, "deliver", sometimes_broken)
+    dispatch.deliver_batch(ids)
     assert len(smtp_server.messages) == 13
     assert Delivery.objects.get(pk=ids[3]).status == "pending"  # the sweeper's, later
     assert f"delivery {ids[3]}: could not be processed" in caplog.text
     monkeypatch.undo()
-    assert services.sweep(grace=0) == 1
+    assert dispatch.sweep(grace=0) == 1
     assert len(smtp_server.messages) == 14
 
 
@@ -92,7 +92,7 @@ def test_a_chunk_uses_one_smtp_connection(outbox, smtp_server, monkeypatch):
         return connection
 
     monkeypatch.setattr(mail, "get_connection", counting)
-    services.deliver_batch(ids)
+    dispatch.deliver_batch(ids)
     assert len(opened) == 1
     assert len(smtp_server.messages) == 14
     assert len({m["Message-ID"] for m in smtp_server.messages}) == 14
@@ -100,7 +100,7 @@ def test_a_chunk_uses_one_smtp_connection(outbox, smtp_server, monkeypatch):
 
 def test_a_connection_the_server_dropped_is_reopened_once(outbox, smtp_server, monkeypatch):
     _, ids = outbox
-    real = services.deliver
+    real = dispatch.deliver
     dropped = []
 
     def drop_after_the_first(delivery_id, **kwargs):
@@ -119,9 +119,9 @@ def test_a_connection_the_server_dropped_is_reopened_once(outbox, smtp_server, m
         opened.append(real_connection(*args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr(services, "deliver", drop_after_the_first)
+    monkeypatch.setattr(dispatch, "deliver", drop_after_the_first)
     monkeypatch.setattr(mail, "get_connection", counting)
-    services.deliver_batch(ids)
+    dispatch.deliver_batch(ids)
     assert dropped and len(opened) == 2
     assert len(smtp_server.messages) == 14
     assert set(Delivery.objects.values_list("status", "attempts")) == {("sent", 1)}
@@ -135,9 +135,9 @@ def test_transient_failures_in_a_chunk_are_queued_again_after_their_backoff(
     smtp_server.refuse(2)
     requeued = []
     monkeypatch.setattr(
-        services, "enqueue", lambda ids, countdown=None: requeued.append((list(ids), countdown))
+        dispatch, "enqueue", lambda ids, countdown=None: requeued.append((list(ids), countdown))
     )
-    retries = services.deliver_batch(ids)
+    retries = dispatch.deliver_batch(ids)
     assert len(retries) == 2 and set(retries.values()) == {10}
     assert requeued == [(list(retries), 10)]
     assert len(smtp_server.messages) == 12

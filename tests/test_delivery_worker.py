@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from notifications import services
+from notifications import dispatch
 from notifications.models import Delivery
 from notifications.selectors import entry_uid
 from notifications.tasks import queue_roster_deliveries
@@ -136,7 +136,7 @@ def test_killing_the_worker_mid_delivery_still_delivers_every_invite_exactly_onc
     celery_worker["start"]()
 
     def settled():
-        services.sweep(grace=1)  # what beat does every minute
+        dispatch.sweep(grace=1)  # what beat does every minute
         return all_sent(roster)
 
     assert eventually(settled, timeout=90, interval=0.5)

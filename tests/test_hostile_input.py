@@ -84,7 +84,7 @@ def test_markup_in_free_text_is_escaped_on_pages(client, hostile, role, path):
 def test_markup_in_names_is_escaped_in_the_invitation_emails_html_part(hostile, settings):
     """Invitations (with the rotation, team, partner and escalation names) have an HTML part;
     swap emails are plain text only, so markup there is inert."""
-    from notifications import services as notifications
+    from notifications import dispatch as notifications
 
     settings.ONEHAND_DELIVERY_SWEEP_GRACE = 0
     mail.outbox.clear()

@@ -184,7 +184,7 @@ def test_the_dev_mail_page_is_for_superusers_when_switched_on(
     assert client.get("/dev/mail/").status_code == 404
     settings.ONEHAND_DEV_MAIL_VIEWER = True
     page = client.get("/dev/mail/").content.decode()
-    assert page.count("Email invitation") == 2
+    assert page.count("Calendar entry by email") == 2
     names = [p.name for p in tmp_path.glob("*.log")]
     assert len(names) == 2  # one file per message
     name = names[0]

@@ -6,8 +6,8 @@ import pytest
 import time_machine
 from django.core import mail
 
-from notifications import services
-from notifications.models import Channel, Delivery
+from notifications import dispatch, outbox
+from notifications.models import Delivery, Kind
 from notifications.tasks import queue_notes
 from rotation.models import Person, Shift
 from tests.notifications_support import FAST_HASHERS, make_team, publish
@@ -53,7 +53,7 @@ def test_each_person_gets_one_reminder_a_day_before_their_shift(
     assert message.subject.startswith("Reminder: On call:")
     assert "Reminder: your primary shift starts Sat 1 Mar 2031 04:00 EST." in message.body
     assert "Partner:" in message.body and "Can't make it?" in message.body
-    assert Delivery.objects.filter(channel=Channel.REMINDER, status="sent").count() == 2
+    assert Delivery.objects.filter(kind=Kind.REMINDER, status="sent").count() == 2
 
 
 def test_reminder_hours_are_per_person_and_zero_means_none(
@@ -115,11 +115,11 @@ def test_an_old_handoff_is_not_noted_and_a_reassigned_reminder_is_skipped(
     shift = Shift.objects.get(roster=roster, start=FIRST_HANDOFF, role="primary")
     with time_machine.travel(FIRST_HANDOFF - timedelta(hours=2), tick=False):
         with django_capture_on_commit_callbacks(execute=False):
-            services.queue_notes()
+            outbox.queue_notes()
         # The slot changes hands before the reminder goes out.
         Shift.objects.filter(pk=shift.pk).update(assignee=setup.people[4])
-        row = Delivery.objects.get(channel=Channel.REMINDER, shift=shift)
-        services.deliver(row.pk)
+        row = Delivery.objects.get(kind=Kind.REMINDER, shift=shift)
+        dispatch.deliver(row.pk)
     row.refresh_from_db()
     assert row.status == "skipped"
     assert shift.assignee.email not in [m.to[0] for m in mail.outbox]

@@ -19,6 +19,8 @@ and api/docs/ (public by design: the schema is documentation, it holds no data).
 
 Signed-link and token pages have their own rules:
   /healthz                      public: 200 (or 503 when a service is down), no login
+  /metrics                      the bearer token (ONEHAND_METRICS_TOKEN) is the credential;
+                                without one set, loopback only (the test client is loopback)
   /calendar/<token>.ics         the token is the credential: a real token gives 200 to anyone
   /calendar/rotations/<t>.ics   (anonymous included), a wrong token 404
   /shifts/<id>/cant-make-it/    without ?t=: anonymous get a 403 page "needs your personal
@@ -198,6 +200,7 @@ def kw(**mapping):
 RULES: dict[str, Rule] = {
     # ---- project level
     "healthz": Rule(get=roles(OK, OK, OK, OK, OK, OK)),
+    "metrics": Rule(get=roles(200, 200, 200, 200, 200, 200)),
     "login": Rule(get=roles(200, 302, 302, 302, 302, 302)),  # logged in: sent on to home
     "logout": Rule(
         get=roles(405, 405, 405, 405, 405, 405), post=roles(302, 302, 302, 302, 302, 302)
@@ -305,6 +308,13 @@ RULES: dict[str, Rule] = {
     "shift-detail": Rule(kwargs=kw(pk="shift"), get=API_TEAM),
     "shift-assign": Rule(
         kwargs=kw(pk="shift"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
+    ),
+    # Signed link for managers (tests/test_swap_notices.py); without ?candidate= it names
+    # nobody: 400 for a manager, 404 for anyone else, 403 "needs your personal link" anonymous.
+    "swap-assign": Rule(kwargs=kw(pk="swap"), get=roles(403, 404, 404, 404, 400, 404)),
+    "delivery-list": Rule(get=API_ANY),  # scoped to the teams one manages
+    "delivery-detail": Rule(
+        kwargs=kw(pk="delivery"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)
     ),
     "swap-list": Rule(get=API_ANY),
     "swap-detail": Rule(kwargs=kw(pk="swap"), get=API_TEAM),

@@ -32,6 +32,7 @@ def _page_form(team, **overrides):
         "min_rest_hours": "12",
         "offers_at_once": "3",
         "swap_deadline_hours": "24",
+        "swap_answer_time": "24:00:00",
         "windows-TOTAL_FORMS": "1",
         "windows-INITIAL_FORMS": "0",
         "windows-MIN_NUM_FORMS": "0",

@@ -1,0 +1,309 @@
+"""The outbox: who gets which notice, written as Delivery rows inside the transaction that
+makes the change (publish, edit, swap, a reminder falling due). A row is identified by what
+it says (see `Delivery`), so writing the outbox twice writes nothing twice. Rows are handed
+to Celery after commit (`dispatch.enqueue_on_commit`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from rotation.models import Roster, Shift
+
+from . import dispatch
+from .models import (
+    ENTRY_CHANNELS,
+    CalendarConnection,
+    Channel,
+    Delivery,
+    EntryTombstone,
+    Kind,
+    RotationFeed,
+)
+from .selectors import group_key, group_sequence, slot_groups
+
+User = get_user_model()
+Action = Delivery.Action
+
+# Reminders are looked for this far ahead; Person.reminder_hours above it acts as this.
+MAX_REMINDER_HOURS = 24 * 14
+# A handoff note is still sent this long after the handoff (beat was down, roster published late).
+HANDOFF_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A calendar entry change for one person's slot."""
+
+    user_id: int
+    shift_id: int
+    action: str
+    sequence: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A one-off email: a reminder, handoff note, at-risk alert or swap notice."""
+
+    user_id: int
+    shift_id: int
+    kind: str
+    swap_request_id: int | None = None
+    swap_offer_id: int | None = None
+
+
+def write_notices(notices: Iterable[Notice], *, now: datetime | None = None) -> int:
+    """Pending email rows for people with an address, queued after commit. A notice already
+    in the outbox (same kind, person and subject) is left alone. Returns rows offered."""
+    now = now or timezone.now()
+    notices = list(dict.fromkeys(notices))
+    if not notices:
+        return 0
+    with_email = set(
+        User.objects.filter(pk__in={n.user_id for n in notices}, is_active=True)
+        .filter(email__contains="@")
+        .values_list("pk", flat=True)
+    )
+    rows = [
+        Delivery(
+            user_id=n.user_id,
+            shift_id=n.shift_id,
+            channel=Channel.EMAIL,
+            kind=n.kind,
+            swap_request_id=n.swap_request_id,
+            swap_offer_id=n.swap_offer_id,
+            action=Action.NOTE,
+            next_attempt_at=now,
+        )
+        for n in notices
+        if n.user_id in with_email
+    ]
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        scope = Q()
+        for n in notices:
+            scope |= Q(
+                user_id=n.user_id,
+                shift_id=n.shift_id,
+                kind=n.kind,
+                swap_request_id=n.swap_request_id,
+                swap_offer_id=n.swap_offer_id,
+            )
+        dispatch.enqueue_on_commit(scope)
+    return len(rows)
+
+
+def _channels_for(user_ids: set[int], channels: Iterable[str]) -> dict[int, list[str]]:
+    emails = dict(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", "email"))
+    caldav_users = set()
+    if Channel.CALDAV in channels:
+        caldav_users = set(
+            CalendarConnection.objects.filter(user_id__in=user_ids, enabled=True).values_list(
+                "user_id", flat=True
+            )
+        )
+    out: dict[int, list[str]] = {}
+    for user_id in user_ids:
+        chosen = []
+        if Channel.EMAIL in channels and "@" in (emails.get(user_id) or ""):
+            chosen.append(Channel.EMAIL)
+        if user_id in caldav_users and user_id in emails:
+            chosen.append(Channel.CALDAV)
+        out[user_id] = chosen
+    return out
+
+
+def write_entries(planned: list[Planned], now: datetime, channels=ENTRY_CHANNELS) -> None:
+    if not planned:
+        return
+    chosen = _channels_for({p.user_id for p in planned}, channels)
+    rows = [
+        Delivery(
+            user_id=p.user_id,
+            shift_id=p.shift_id,
+            channel=channel,
+            kind=Kind.ENTRY,
+            sequence=p.sequence,
+            action=p.action,
+            next_attempt_at=now,
+        )
+        for p in planned
+        for channel in chosen[p.user_id]
+    ]
+    # A row that already exists (same person, shift, channel and change) is left alone:
+    # writing the outbox twice sends nothing twice.
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+
+
+def _tombstones(removed: list[Planned], now: datetime) -> None:
+    if not removed:
+        return
+    EntryTombstone.objects.bulk_create(
+        [
+            EntryTombstone(
+                user_id=p.user_id, shift_id=p.shift_id, sequence=p.sequence, removed_at=now
+            )
+            for p in removed
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "shift"],
+        update_fields=["sequence", "removed_at"],
+        batch_size=1000,
+    )
+
+
+def _touch_feeds(rotation_ids: set[int], now: datetime) -> None:
+    existing = set(
+        RotationFeed.objects.filter(rotation_id__in=rotation_ids).values_list(
+            "rotation_id", flat=True
+        )
+    )
+    RotationFeed.objects.filter(rotation_id__in=existing).update(changed_at=now)
+    RotationFeed.objects.bulk_create(
+        [RotationFeed(rotation_id=r, changed_at=now) for r in rotation_ids - existing],
+        ignore_conflicts=True,
+    )
+
+
+def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
+    """Outbox for a published roster: each assignee gets each of their slots; people on
+    shifts of rosters it superseded (still ahead) get a cancellation. Safe to run again."""
+    now = now or timezone.now()
+    if roster.status != Roster.Status.PUBLISHED:
+        return
+    fields = ("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
+    slots = list(Shift.objects.filter(roster=roster).only(*fields))
+    sums: dict[tuple, int] = defaultdict(int)
+    for slot in slots:
+        sums[group_key(slot)] += slot.sequence
+    # Nobody needs an invitation to a shift that is already over.
+    planned = [
+        Planned(s.assignee_id, s.pk, Action.REQUEST, sums[group_key(s)])
+        for s in slots
+        if s.assignee_id and s.end > now
+    ]
+    old = list(
+        Shift.objects.filter(
+            roster__rotation_id=roster.rotation_id,
+            roster__status=Roster.Status.SUPERSEDED,
+            roster__period_start__lt=roster.period_end,
+            roster__period_end__gt=roster.period_start,
+            end__gt=now,
+        ).only(*fields)
+    )
+    old_sums: dict[tuple, int] = defaultdict(int)
+    for slot in old:
+        old_sums[group_key(slot)] += slot.sequence
+    # The old roster is frozen, so its entries' cancellation gets the next sequence.
+    removed = [
+        Planned(s.assignee_id, s.pk, Action.CANCEL, old_sums[group_key(s)] + 1)
+        for s in old
+        if s.assignee_id
+    ]
+    write_entries(planned + removed, now)
+    _tombstones(removed, now)
+    _touch_feeds({roster.rotation_id}, now)
+    old_rosters = {s.roster_id for s in old}
+    dispatch.enqueue_on_commit(Q(shift__roster_id__in={roster.pk, *old_rosters}))
+
+
+def queue_reassignments(
+    changes: list[tuple[Shift, int | None]], *, now: datetime | None = None
+) -> None:
+    """Outbox after edits or swaps of published slots: everyone on an affected shift gets the
+    update (their partner or escalation chain changed with it), removed people a cancellation."""
+    now = now or timezone.now()
+    ids = {shift.pk for shift, _ in changes}
+    current = {
+        s.pk: s
+        for s in Shift.objects.filter(
+            pk__in=ids, roster__status=Roster.Status.PUBLISHED
+        ).select_related("roster")
+    }
+    if not current:
+        return
+    groups = slot_groups(s for s in current.values() if s.end > now)
+    planned: list[Planned] = []
+    slot_ids: set[int] = set()
+    for group in groups.values():
+        sequence = group_sequence(group)
+        for slot in group.values():
+            slot_ids.add(slot.pk)
+            if slot.assignee_id:
+                planned.append(Planned(slot.assignee_id, slot.pk, Action.REQUEST, sequence))
+    removed = []
+    for shift, previous_id in changes:
+        fresh = current.get(shift.pk)
+        if fresh is None or group_key(fresh) not in groups:
+            continue  # not published, or over
+        if previous_id is None or previous_id == fresh.assignee_id:
+            continue
+        sequence = group_sequence(groups[group_key(fresh)])
+        removed.append(Planned(previous_id, fresh.pk, Action.CANCEL, sequence))
+    write_entries(planned + removed, now)
+    _tombstones(removed, now)
+    _touch_feeds({s.roster.rotation_id for s in current.values()}, now)
+    dispatch.enqueue_on_commit(Q(shift_id__in=slot_ids))
+
+
+@transaction.atomic
+def queue_roster_by_id(roster_id: int) -> None:
+    roster = Roster.objects.filter(pk=roster_id).first()
+    if roster is not None:
+        queue_roster(roster)
+
+
+@transaction.atomic
+def queue_notes(*, now: datetime | None = None) -> int:
+    """Reminders due before shifts and notes for handoffs that just happened.
+
+    One per (person, shift, kind), whatever how often this runs. Returns rows written."""
+    now = now or timezone.now()
+    published = Q(roster__status=Roster.Status.PUBLISHED)
+    planned: list[tuple[int, int, str]] = []  # (user, shift, kind)
+
+    upcoming = Shift.objects.filter(
+        published,
+        assignee__isnull=False,
+        start__gt=now,
+        start__lte=now + timedelta(hours=MAX_REMINDER_HOURS),
+    ).select_related("assignee__person")
+    for shift in upcoming:
+        hours = shift.assignee.person.reminder_hours
+        if hours and shift.start - timedelta(hours=min(hours, MAX_REMINDER_HOURS)) <= now:
+            planned.append((shift.assignee_id, shift.pk, Kind.REMINDER))
+
+    started = list(
+        Shift.objects.filter(
+            published, start__gt=now - HANDOFF_GRACE, start__lte=now
+        ).select_related("roster")
+    )
+    if started:
+        previous = {
+            (s.roster.rotation_id, s.role, s.end): s
+            for s in Shift.objects.filter(
+                published,
+                roster__rotation_id__in={s.roster.rotation_id for s in started},
+                end__in={s.start for s in started},
+            ).select_related("roster")
+        }
+        for shift in started:
+            before = previous.get((shift.roster.rotation_id, shift.role, shift.start))
+            outgoing = before.assignee_id if before else None
+            if shift.assignee_id == outgoing:
+                continue  # the same person carries on: nothing changes hands
+            if shift.assignee_id:
+                planned.append((shift.assignee_id, shift.pk, Kind.HANDOFF_IN))
+            if outgoing:
+                planned.append((outgoing, before.pk, Kind.HANDOFF_OUT))
+    if not planned:
+        return 0
+    return write_notices([Notice(u, s, kind) for u, s, kind in planned], now=now)

@@ -1,0 +1,32 @@
+"""The at-risk watch's e-mail: managers hear once per shift about shifts at risk within the
+horizon (planning.risk says which and why)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from planning import risk
+from rotation.models import Rotation
+from rotation.permissions import Actor
+
+from . import outbox
+from .models import Kind
+
+
+@transaction.atomic
+def alert_at_risk(*, by: Actor, now: datetime | None = None) -> int:
+    """Write one AT_RISK notice per manager and shift at risk (never twice for the same pair:
+    the outbox identity is (manager, shift, kind)). Returns rows offered."""
+    now = now or timezone.now()
+    rotation_ids = list(Rotation.objects.values_list("pk", flat=True))
+    notices = []
+    managers: dict[int, list[int]] = {}
+    for item in risk.at_risk_shifts(rotation_ids, now=now):
+        rotation_id = item.shift.roster.rotation_id
+        if rotation_id not in managers:
+            managers[rotation_id] = risk.managers_of(rotation_id)
+        notices += [outbox.Notice(m, item.shift.pk, Kind.AT_RISK) for m in managers[rotation_id]]
+    return outbox.write_notices(notices, now=now)
