@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_PACKAGES = ("onehand", "rotation", "availability", "planning", "notifications")
+OUR_PACKAGES = ("onehand", "rotation", "availability", "incidents", "planning", "notifications")
 
 
 def _modules():
@@ -51,9 +51,9 @@ def test_the_layers_contract_names_every_app_in_the_readme_order():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
     apps = [layer for layer in layers if not layer.startswith("onehand")]
-    assert apps == ["notifications", "planning", "availability", "rotation"]
+    assert apps == ["notifications", "planning", "incidents", "availability", "rotation"]
     readme = (ROOT / "README.md").read_text()
-    assert "notifications → planning → availability → rotation → onehand base" in readme
+    assert "notifications → planning → incidents → availability → rotation → onehand base" in readme
 
 
 # Public functions of the service modules that only read or compute (no write, no actor).
