@@ -62,16 +62,25 @@ READS = {
     "availability.services": {"import_window", "lock_message", "url_sources_due"},
     "planning.services": {"recommend_for", "check_slot"},
     "rotation.backup": {"counts", "export_team"},
+    "incidents.services": {"hash_token", "signing_secret", "signature_ok"},
 }
 
 
 def _write_services():
     from availability import services as availability_services
+    from incidents import services as incident_services
     from planning import services as planning_services
     from rotation import backup, history
     from rotation import services as rotation_services
 
-    modules = (rotation_services, availability_services, planning_services, history, backup)
+    modules = (
+        rotation_services,
+        availability_services,
+        incident_services,
+        planning_services,
+        history,
+        backup,
+    )
     for module in modules:
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ != module.__name__ or name.startswith("_"):
