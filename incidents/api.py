@@ -4,7 +4,7 @@ Everything is scoped to the caller's teams (`rotation.selectors.rotations_for`):
 team's rotation or incident is 404. Writes go through services (managers only: 403).
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.urls import reverse
 from django.utils import timezone
@@ -49,10 +49,13 @@ def _int(name: str, raw: str) -> int:
 
 
 def _instant(name: str, raw: str):
-    value = parse_datetime(raw.strip().replace(" ", "+"))
-    if value is None or value.tzinfo is None:
-        raise ValidationError({name: "An ISO 8601 date-time with an offset."})
-    return value
+    try:
+        value = parse_datetime(raw.strip().replace(" ", "+"))
+        if value is None or value.tzinfo is None:
+            raise ValueError(raw)
+        return value.astimezone(UTC)  # PostgreSQL refuses offsets beyond ±15:59
+    except (ValueError, OverflowError):
+        raise ValidationError({name: "An ISO 8601 date-time with an offset."}) from None
 
 
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -6,9 +6,12 @@ from .models import Escalation, HookToken, Incident
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    attributed_to = UserSummarySerializer(read_only=True)
-    escalated_to = UserSummarySerializer(read_only=True)
+    attributed_to = UserSummarySerializer(read_only=True, allow_null=True)
+    escalated_to = UserSummarySerializer(read_only=True, allow_null=True)
     alerts = serializers.SerializerMethodField()
+    escalation = serializers.ChoiceField(
+        choices=Escalation.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Incident
