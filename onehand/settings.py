@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "availability",
+    "incidents",
     "rotation",
     "planning",
     "notifications",

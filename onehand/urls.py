@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from availability import api as availability_api
+from incidents import api as incidents_api
 from notifications import api as notifications_api
 from planning import api as planning_api
 from rotation import api as rotation_api
@@ -36,6 +37,8 @@ router.register(
 router.register("allocations", availability_api.ProjectAllocationViewSet, basename="allocation")
 router.register("utilisation", availability_api.UtilisationViewSet, basename="utilisation")
 router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
+router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
+router.register("incident-hooks", incidents_api.IncidentHookViewSet, basename="incident-hook")
 router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
@@ -52,6 +55,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(router.urls)),
     path("", include("availability.urls")),
+    path("", include("incidents.urls")),
     path("", include("notifications.urls")),
     path("", include("rotation.urls")),
     path("", include("planning.urls")),

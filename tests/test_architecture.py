@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_PACKAGES = ("onehand", "rotation", "availability", "planning", "notifications")
+OUR_PACKAGES = ("onehand", "rotation", "availability", "incidents", "planning", "notifications")
 
 
 def _modules():
@@ -51,9 +51,9 @@ def test_the_layers_contract_names_every_app_in_the_readme_order():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
     apps = [layer for layer in layers if not layer.startswith("onehand")]
-    assert apps == ["notifications", "planning", "availability", "rotation"]
+    assert apps == ["notifications", "planning", "incidents", "availability", "rotation"]
     readme = (ROOT / "README.md").read_text()
-    assert "notifications → planning → availability → rotation → onehand base" in readme
+    assert "notifications → planning → incidents → availability → rotation → onehand base" in readme
 
 
 # Public functions of the service modules that only read or compute (no write, no actor).
@@ -68,16 +68,25 @@ READS = {
     "availability.services": {"import_window", "lock_message", "url_sources_due"},
     "planning.services": {"recommend_for", "check_slot"},
     "rotation.backup": {"counts", "export_team"},
+    "incidents.services": {"hash_token", "signing_secret", "signature_ok"},
 }
 
 
 def _write_services():
     from availability import services as availability_services
+    from incidents import services as incident_services
     from planning import services as planning_services
     from rotation import backup, history
     from rotation import services as rotation_services
 
-    modules = (rotation_services, availability_services, planning_services, history, backup)
+    modules = (
+        rotation_services,
+        availability_services,
+        incident_services,
+        planning_services,
+        history,
+        backup,
+    )
     for module in modules:
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ != module.__name__ or name.startswith("_"):

@@ -53,6 +53,7 @@ def build_world():
     """One object of each kind in team A, plus the people of every role."""
     from availability import services as availability
     from availability.models import CalendarSource
+    from incidents import services as incident_services
     from notifications.models import Channel, Delivery, RotationFeed
     from planning import services as planning_services
     from planning import swaps
@@ -115,6 +116,10 @@ def build_world():
     )
     Delivery.objects.filter(pk=delivery.pk).update(status="failed")
     feed, _ = RotationFeed.objects.get_or_create(rotation=rotation)
+    issued = incident_services.create_hook_token(rotation, by=boss)
+    incident = incident_services.record_incident(
+        rotation, by=boss, title="Night page", started_at=datetime(2030, 12, 2, 2, tzinfo=UTC)
+    )
     other_team = TeamFactory(name="Search", slug="search")
     users = {
         "anonymous": None,
@@ -144,6 +149,9 @@ def build_world():
         "invitation": invitation,
         "feed": feed,
         "person_feed": Person.objects.get(user=amara),
+        "hook": issued.hook,
+        "hook_token": issued.token,
+        "incident": incident,
     }
     return users, objects
 
@@ -160,6 +168,8 @@ def _value(objects, key: str):
         return objects["feed"].token
     if key == "person_feed":
         return objects["person_feed"].feed_token
+    if key == "hook_token":
+        return objects["hook_token"]
     if key == "mail_file":
         return "nothing.log"
     return objects[key].pk
@@ -356,6 +366,31 @@ RULES: dict[str, Rule] = {
     "allocation-detail": Rule(kwargs=kw(pk="allocation"), get=API_OWN_OR_MGR),
     "utilisation-list": Rule(get=API_ANY),
     "readiness-list": Rule(get=API_ANY),
+    # ---- incidents: the webhook's token is the credential (a body that is not JSON: 400)
+    "incident-hook": Rule(
+        kwargs=kw(token="hook_token"),
+        get=roles(405, 405, 405, 405, 405, 405),
+        post=roles(400, 400, 400, 400, 400, 400),
+    ),
+    "rotation-incidents": Rule(kwargs=kw(pk="rotation"), get=PAGE_MANAGER),
+    "incidents-page-hook-create": Rule(kwargs=kw(pk="rotation"), get=POST_ONLY, post=PAGE_MANAGER),
+    "incidents-page-hook-revoke": Rule(
+        kwargs=kw(pk="rotation", hook_pk="hook"), get=POST_ONLY, post=PAGE_MANAGER
+    ),
+    "incident-import": Rule(kwargs=kw(pk="rotation"), get=POST_ONLY, post=PAGE_MANAGER),
+    "incident-settings": Rule(kwargs=kw(pk="rotation"), get=POST_ONLY, post=PAGE_MANAGER),
+    "incident-list": Rule(get=API_ANY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "incident-detail": Rule(kwargs=kw(pk="incident"), get=API_TEAM),
+    "incident-import-csv": Rule(get=API_POST_ONLY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "incident-load": Rule(get=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "incident-hook-list": Rule(get=API_ANY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "incident-hook-detail": Rule(kwargs=kw(pk="hook"), get=API_TEAM),
+    "incident-hook-revoke": Rule(
+        kwargs=kw(pk="hook"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
+    ),
+    "incident-hook-rotate": Rule(
+        kwargs=kw(pk="hook"), get=API_POST_ONLY, post=roles(API_ANON, DENY, DENY, DENY, OK, DENY)
+    ),
 }
 
 
