@@ -183,19 +183,20 @@ def test_url_import_through_the_worker_task(
 # --- the child's hard limits, for shapes the budgets don't know yet ------------------------
 
 
-def _parse_isolated(data: bytes):
+def _parse_isolated(data: bytes, **limits):
     return ics_sandbox.parse_busy_intervals_isolated(
         data,
         period_start=datetime(2025, 3, 1, tzinfo=UTC),
         period_end=datetime(2025, 6, 1, tzinfo=UTC),
+        **limits,
     )
 
 
 def test_the_child_is_killed_at_its_wall_time_limit(monkeypatch):
-    monkeypatch.setattr(ics_sandbox, "WALL_SECONDS", 0.05)
+    monkeypatch.setattr(ics_sandbox, "START_SLACK_SECONDS", 0)
     started = time.monotonic()
     with pytest.raises(CalendarImportError, match=r"took too long to read \(the limit is 0.05"):
-        _parse_isolated(SHAPES["daily_rule_from_1950"][0])
+        _parse_isolated(SHAPES["daily_rule_from_1950"][0], seconds=0.05)
     assert time.monotonic() - started < SECONDS
 
 
