@@ -607,7 +607,7 @@ def calendar_sources_for(viewer) -> QuerySet[CalendarSource]:
     """Only one's own: a calendar address is a secret, even from managers."""
     if not viewer.is_authenticated:
         return CalendarSource.objects.none()
-    return CalendarSource.objects.filter(user_id=viewer.pk)
+    return CalendarSource.objects.filter(user_id=viewer.pk).defer("pending_data")
 
 
 def allocations_for(viewer) -> QuerySet[ProjectAllocation]:
