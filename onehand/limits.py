@@ -109,16 +109,16 @@ def _local_delete(key: str) -> None:
 
 
 def per_minute(key: str, limit: int, message: str) -> None:
-    """Count one more for ``key`` in this minute; :class:`TooManyRequests` over ``limit``."""
-    now = time.time()
-    bucket = f"limits:{key}:{int(now // 60)}"
+    """Count one more for ``key`` in its minute (which starts with the first count);
+    :class:`TooManyRequests` beyond ``limit``."""
+    name = f"limits:{key}:minute"
     try:
-        cache.add(bucket, 0, timeout=120)
-        count = cache.incr(bucket)
+        cache.add(name, 0, timeout=60)
+        count = cache.incr(name)
     except Exception:  # noqa: BLE001 - the cache is down: bound this process at least
-        count = _local_incr(bucket, 120)
+        count = _local_incr(name, 60)
     if count > limit:
-        raise TooManyRequests(message, retry_after=int(60 - now % 60) + 1)
+        raise TooManyRequests(message, retry_after=60)
 
 
 @contextmanager
