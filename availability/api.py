@@ -342,12 +342,24 @@ class CalendarSourceViewSet(
         request={"multipart/form-data": CalendarUploadSerializer},
         responses={
             201: CalendarSourceSerializer,
+            202: OpenApiResponse(
+                CalendarSourceSerializer,
+                description="A large file, read by the worker: poll the source's status.",
+            ),
             400: OpenApiResponse(description="Not a usable calendar; nothing changed."),
+            413: OpenApiResponse(description="The request is over the size limit."),
+            429: OpenApiResponse(
+                description="An upload of yours is still being read, or too many a minute "
+                "(see Retry-After)."
+            ),
+            503: OpenApiResponse(description="The server is busy reading calendars."),
         },
     )
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def upload(self, request):
-        """Import an .ics file; uploading again replaces the last upload's busy times."""
+        """Import an .ics file; uploading again replaces the last upload's busy times.
+
+        Files over 256 KB are read by the worker: the answer is 202 with status "pending"."""
         body = CalendarUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -355,7 +367,8 @@ class CalendarSourceViewSet(
             raise ValidationError({"file": f"The limit is {MAX_ICS_BYTES // (1024 * 1024)} MB."})
         with service_errors():
             source = services.upload_calendar(upload.read(), filename=upload.name, by=request.user)
-        return Response(CalendarSourceSerializer(source).data, status=status.HTTP_201_CREATED)
+        answer = status.HTTP_202_ACCEPTED if source.in_progress else status.HTTP_201_CREATED
+        return Response(CalendarSourceSerializer(source).data, status=answer)
 
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("team", OpenApiTypes.INT)]))

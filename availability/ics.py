@@ -38,6 +38,7 @@ decide the times of every calendar parsed later by the same worker.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -52,7 +53,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
-from icalendar.prop import vBroken
+from dateutil import rrule as dateutil_rrule
+from icalendar.prop import vBroken, vDDDTypes
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "MAX_DATE_VALUES",
     "MAX_DEPTH",
     "MAX_EXPAND_SECONDS",
+    "MAX_BUSY_INTERVALS",
     "MAX_ICS_BYTES",
     "MAX_LINES",
     "MAX_OCCURRENCES",
@@ -69,6 +72,7 @@ __all__ = [
     "CalendarImportError",
     "parse_busy_intervals",
     "too_big",
+    "too_slow",
 ]
 
 # The limits.  README.md ("Calendar import limits") lists them; keep it in step.
@@ -87,9 +91,15 @@ MAX_DATE_VALUES = 20_000
 MAX_RECURRENCE_STEPS = 200_000
 #: Most event occurrences expanded for one period before the file is refused.
 MAX_OCCURRENCES = 20_000
-#: Wall-clock budget for reading one file in-process, in seconds (the child process
-#: running it has a hard limit on top: availability.ics_sandbox).
+#: Wall-clock budget for reading one file in-process, in seconds, unless the caller gives
+#: another (the child process running it has a hard limit on top: availability.ics_sandbox).
 MAX_EXPAND_SECONDS = 3.0
+#: Most busy intervals one calendar may give for the import period, after merging.
+MAX_BUSY_INTERVALS = 5_000
+#: A repeating rule that finds no occurrence in this many of its periods (days of a daily
+#: rule, hours of an hourly one) is refused: it never happens, or too rarely to be real,
+#: and the expansion library would otherwise walk it on to the year 9999.
+MAX_PERIODS_WITHOUT_OCCURRENCE = 20_000
 
 BUSY = "busy"
 OUT_OF_OFFICE = "out_of_office"
@@ -188,6 +198,28 @@ def too_big(size: int | None, max_bytes: int) -> CalendarImportError:
     )
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _from_bom(data: bytes) -> bytes:
+    """UTF-16 and UTF-32 files (with their byte order mark) as UTF-8; others unchanged."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding).encode("utf-8")
+            except UnicodeError as error:
+                raise CalendarImportError(
+                    f"The calendar says it is {encoding.upper()} text but is not readable as "
+                    "such. The file may be damaged; export it again."
+                ) from error
+    return data
+
+
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -248,7 +280,7 @@ def _split_params(rest: str) -> tuple[list[str], str] | None:
 
 _BEGIN_END = re.compile(r"^(BEGIN|END)[;:]", re.IGNORECASE | re.MULTILINE)
 _DATE_LISTS = re.compile(r"^(?:RDATE|EXDATE)[;:][^\r\n]*", re.IGNORECASE | re.MULTILINE)
-_VTIMEZONE = re.compile(r"^BEGIN:VTIMEZONE\s*$", re.IGNORECASE | re.MULTILINE)
+_VTIMEZONE = re.compile(r"^BEGIN(?:;[^\r\n]*)?:\s*VTIMEZONE\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def _check_shape(text: str) -> None:
@@ -275,17 +307,20 @@ def _check_shape(text: str) -> None:
             f"The calendar has {components:,} components (events, alarms, time zones); "
             f"the limit is {MAX_COMPONENTS:,}. Export a shorter period."
         )
-    zones = sum(1 for _ in _VTIMEZONE.finditer(text))
-    if zones > MAX_TIMEZONES:
-        raise CalendarImportError(
-            f"The calendar defines {zones:,} time zones (VTIMEZONE); the limit is "
-            f"{MAX_TIMEZONES}. The file is damaged or not a real calendar export."
-        )
+    _check_zone_count(sum(1 for _ in _VTIMEZONE.finditer(text)))
     dates = sum(m.group().count(",") + 1 for m in _DATE_LISTS.finditer(text))
     if dates > MAX_DATE_VALUES:
         raise CalendarImportError(
             f"The calendar lists {dates:,} extra or excluded dates (RDATE/EXDATE); "
             f"the limit is {MAX_DATE_VALUES:,}."
+        )
+
+
+def _check_zone_count(zones: int) -> None:
+    if zones > MAX_TIMEZONES:
+        raise CalendarImportError(
+            f"The calendar defines {zones:,} time zones (VTIMEZONE); the limit is "
+            f"{MAX_TIMEZONES}. The file is damaged or not a real calendar export."
         )
 
 
@@ -307,7 +342,7 @@ def _physical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield current[0], "".join(current[1])
 
 
-def _content_lines(text: str, deadline: float) -> _Parsed:
+def _content_lines(text: str, deadline: float, seconds: float) -> _Parsed:
     """Unfold and split content lines, checking structure and nesting.
 
     icalendar itself is lenient (it skips unreadable lines), so this is where a
@@ -321,7 +356,7 @@ def _content_lines(text: str, deadline: float) -> _Parsed:
     stack: list[tuple[str, int, set[str], bool, _Rules | None]] = []
     seen_end = False
     zone = ""  # TZID of the VTIMEZONE being read
-    count = 0
+    count = zones = 0
     for number, raw in _physical_lines(text):
         count += 1
         if count > MAX_LINES:
@@ -330,7 +365,7 @@ def _content_lines(text: str, deadline: float) -> _Parsed:
                 "Export a shorter period."
             )
         if count % 4096 == 0 and time.monotonic() > deadline:
-            raise _too_slow()
+            raise too_slow(seconds)
         match = _NAME.match(raw)
         split = _split_params(raw[match.end() :]) if match else None
         if split is None:
@@ -358,6 +393,9 @@ def _content_lines(text: str, deadline: float) -> _Parsed:
                 record = _Rules("VTIMEZONE", number, zone)
             if depth == 2:
                 zone = ""
+            if name == "VTIMEZONE":  # counted as the parser sees it, whatever the params
+                zones += 1
+                _check_zone_count(zones)
             if record is not None:
                 rules.append(record)
             stack.append((name, number, set(), wanted, record))
@@ -414,9 +452,10 @@ def _content_lines(text: str, deadline: float) -> _Parsed:
     return _Parsed(lines, rules)
 
 
-def _too_slow() -> CalendarImportError:
+def too_slow(seconds: float) -> CalendarImportError:
+    """The one message for a calendar over its time budget, wherever that is noticed."""
     return CalendarImportError(
-        f"The calendar took too long to read (the limit is {MAX_EXPAND_SECONDS:g} seconds). "
+        f"The calendar took too long to read (the limit is {seconds:g} seconds). "
         "Export a shorter period or fewer calendars."
     )
 
@@ -458,6 +497,19 @@ def _rule_parts(value: str) -> dict[str, str]:
         key, _, part = item.partition("=")
         parts[key.strip().upper()] = part.strip()
     return parts
+
+
+def _start_of(line: _Line) -> datetime | None:
+    """A DTSTART as icalendar itself reads it (naive wall time), or None if it can't."""
+    try:
+        value = vDDDTypes.from_ical(line.value.strip())
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return None
 
 
 def _date_of(text: str) -> date | None:
@@ -515,9 +567,10 @@ def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
             continue
         if record.kind == "VTIMEZONE" and _is_known_zone(record.zone):
             continue  # dropped by _prepare_text: the tz database is used instead
-        start = _date_of(record.dtstart.value)
-        if start is None:
+        first = _start_of(record.dtstart)
+        if first is None:
             continue  # unreadable DTSTART: refused by name after parsing
+        start = first.date()
         for line in record.rules:
             parts = _rule_parts(line.value)
             until = _date_of(parts.get("UNTIL", ""))
@@ -526,7 +579,6 @@ def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
             else:
                 end = min(until, clamp) if until else clamp
                 _clamp_until(line, parts, record.dtstart, clamp, until)
-            _check_possible(line, parts)
             steps, freq = _rule_steps(parts, start, end)
             total += steps
             if freq in ("SECONDLY", "MINUTELY"):
@@ -551,35 +603,84 @@ def _check_recurrences(parsed: _Parsed, clamp: date) -> None:
                     f"to work through (from their starts); the limit is "
                     f"{MAX_RECURRENCE_STEPS:,}. Export a shorter period."
                 )
+            if any(key in parts for key in _FILTER_PARTS):
+                _check_finds_occurrences(line, first, end, record.kind)
 
 
-_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_MONTH_NAMES = (
-    "January February March April May June July August September October November December"
-).split()
+# --- Rules that never (or hardly ever) happen ------------------------------------------
 
 
-def _check_possible(line: _Line, parts: dict[str, str]) -> None:
-    """Refuse a rule whose BYMONTH/BYMONTHDAY can never meet (30 February).
+class _NoOccurrence(Exception):
+    pass
 
-    dateutil looks for the first match period by period up to the year 9999 (UNTIL
-    only stops it after a match), seconds of CPU for a daily rule.
+
+class _CountingIterInfo(dateutil_rrule._iterinfo):
+    """dateutil's per-rule iteration state, counting the periods walked since the last
+    occurrence for rules that carry a ``_onehand_left`` budget (other rules: untouched)."""
+
+    def _walk(self) -> None:
+        rule = self.rrule
+        left = getattr(rule, "_onehand_left", None)
+        if left is not None:
+            if left <= 0:
+                raise _NoOccurrence
+            rule._onehand_left = left - 1
+
+    def ydayset(self, *args):
+        self._walk()
+        return super().ydayset(*args)
+
+    def mdayset(self, *args):
+        self._walk()
+        return super().mdayset(*args)
+
+    def wdayset(self, *args):
+        self._walk()
+        return super().wdayset(*args)
+
+    def ddayset(self, *args):
+        self._walk()
+        return super().ddayset(*args)
+
+
+def _check_finds_occurrences(line: _Line, first: datetime, end: date, kind: str) -> None:
+    """Walk a filtered rule the way dateutil will, and refuse it if it goes more than
+    :data:`MAX_PERIODS_WITHOUT_OCCURRENCE` periods without an occurrence.
+
+    One general guard for every combination of BYxxx parts that can't (or hardly ever)
+    meet: 30 February, week 53 in June, day 100 in December, the second of one, ...
+    dateutil only checks UNTIL against occurrences it found, so such a rule would walk on
+    to the year 9999.  The walk stops at ``end`` (the rule's UNTIL or the window's end).
     """
-    if "BYMONTH" not in parts or "BYMONTHDAY" not in parts:
-        return
+    parts = [
+        item
+        for item in line.value.split(";")
+        if item.split("=", 1)[0].strip().upper() not in ("UNTIL", "COUNT")
+    ]
+    stop = datetime(end.year, end.month, end.day) + timedelta(days=1)
     try:
-        months = [int(m) for m in parts["BYMONTH"].split(",")]
-        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
-    except ValueError:
-        return  # dateutil refuses it; the series is skipped
-    if any(d < 0 for d in days) or not all(1 <= m <= 12 for m in months):
+        rule = dateutil_rrule.rrulestr(";".join(parts), dtstart=first, ignoretz=True)
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return  # the expansion library refuses it too; the series is skipped
+    if not isinstance(rule, dateutil_rrule.rrule):
         return
-    if not any(d <= _MONTH_DAYS[m - 1] for m in months for d in days):
-        day, month = days[0], _MONTH_NAMES[months[0] - 1]
+    rule._onehand_left = MAX_PERIODS_WITHOUT_OCCURRENCE
+    # The counting state only counts rules with a budget: swapping it in for good is safe.
+    dateutil_rrule._iterinfo = _CountingIterInfo
+    try:
+        for occurrence in rule:
+            if occurrence >= stop:
+                return
+            rule._onehand_left = MAX_PERIODS_WITHOUT_OCCURRENCE
+    except _NoOccurrence:
+        subject = "a time zone rule" if kind == "VTIMEZONE" else "a repeating event"
         raise CalendarImportError(
-            f"Line {line.number}: a repeating event can never happen (it asks for day "
-            f"{day} of {month}). Fix or delete the event and export again."
-        )
+            f"Line {line.number}: {subject} never happens: its rule "
+            f'"{_short(line.value, 60)}" finds no date in {MAX_PERIODS_WITHOUT_OCCURRENCE:,} '
+            "tries from its start. Fix or delete the event and export again."
+        ) from None
+    except (ValueError, OverflowError):
+        return  # past the year 9999, or a date the library can't make
 
 
 def _clamp_until(
@@ -693,6 +794,26 @@ def _check_time_properties(calendar: icalendar.Calendar, lines: list[_Line]) -> 
                 f'{where}the {prop.upper()} value "{_short(raw_text)}" could not be read '
                 f"({_short(message, 80)}). The file may be damaged; export it again."
             )
+    for component in calendar.walk("VEVENT"):
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+            prop = component.get(name)
+            tzid = getattr(prop, "params", {}).get("TZID") if prop is not None else None
+            value = getattr(prop, "dt", None)
+            if tzid and isinstance(value, datetime) and value.tzinfo is None:
+                number = next(
+                    (
+                        line.number
+                        for line in lines
+                        if line.name == name and any(tzid in p for p in line.params)
+                    ),
+                    None,
+                )
+                where = f"Line {number}: " if number else ""
+                raise CalendarImportError(
+                    f'{where}the time zone "{_short(str(tzid))}" is unknown and the calendar '
+                    "does not define it (no VTIMEZONE for it), so its times can't be placed. "
+                    "Export the calendar again with its time zones included."
+                )
     for line in lines:
         if line.name == "RRULE" and _TOO_FREQUENT.search(line.value):
             raise CalendarImportError(
@@ -781,6 +902,7 @@ def parse_busy_intervals(
     default_tz: str = "UTC",
     owner_emails: Iterable[str] = (),
     max_bytes: int = MAX_ICS_BYTES,
+    max_seconds: float = MAX_EXPAND_SECONDS,
 ) -> list[BusyInterval]:
     """Busy intervals of an .ics file within ``[period_start, period_end)``.
 
@@ -789,7 +911,9 @@ def parse_busy_intervals(
     BUSYSTATUS:OOF gives kind "out_of_office".  Intervals are clipped to the
     period, overlapping or touching intervals of one kind are merged, and the
     result is sorted.  All-day events and floating times are read in the
-    calendar's X-WR-TIMEZONE, else in ``default_tz``.
+    calendar's X-WR-TIMEZONE, else in ``default_tz``.  A file giving more than
+    :data:`MAX_BUSY_INTERVALS` intervals (after merging) is refused; so is one taking
+    longer than ``max_seconds`` to read.
 
     Raises :class:`CalendarImportError` (user-facing message) for bad files,
     and :class:`ValueError` for bad arguments (naive period, unknown zone).
@@ -804,11 +928,12 @@ def parse_busy_intervals(
     if not data.strip():
         raise CalendarImportError("The calendar file is empty.")
 
-    deadline = time.monotonic() + MAX_EXPAND_SECONDS
+    deadline = time.monotonic() + max_seconds
+    data = _from_bom(data)
     text = _decode(data)
     _check_looks_like_calendar(data, text)
     _check_shape(text)
-    parsed = _content_lines(text, deadline)
+    parsed = _content_lines(text, deadline, max_seconds)
     del text
     # Floating and all-day values are only placed in a zone after expansion,
     # so ask the library for a window wide enough for any UTC offset.
@@ -823,7 +948,7 @@ def parse_busy_intervals(
             "The calendar could not be read. The file may be damaged; export it again."
         ) from error
     if time.monotonic() > deadline:
-        raise _too_slow()
+        raise too_slow(max_seconds)
 
     window_start = period_start.astimezone(UTC)
     window_end = period_end.astimezone(UTC)
@@ -840,7 +965,14 @@ def parse_busy_intervals(
                 # dateutil warns when COUNT meets the UNTIL added by _clamp_until.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 found, expanded = _expand(
-                    calendar, local_default, query_start, query_end, owners, deadline, expanded
+                    calendar,
+                    local_default,
+                    query_start,
+                    query_end,
+                    owners,
+                    expanded,
+                    deadline=deadline,
+                    seconds=max_seconds,
                 )
         except CalendarImportError:
             raise
@@ -854,7 +986,14 @@ def parse_busy_intervals(
             end = min(occurrence_end, window_end)
             if start < end:
                 intervals.append(BusyInterval(start, end, all_day, kind))
-    return _merge(intervals)
+    merged = _merge(intervals)
+    if len(merged) > MAX_BUSY_INTERVALS:
+        raise CalendarImportError(
+            f"The calendar has {len(merged):,} separate busy times in the period imported; "
+            f"the limit is {MAX_BUSY_INTERVALS:,}. Export only the calendars that matter for "
+            "on-call, or remove very frequent repeating events."
+        )
+    return merged
 
 
 def _expand(
@@ -863,8 +1002,10 @@ def _expand(
     query_start: datetime,
     query_end: datetime,
     owners: frozenset[str],
-    deadline: float,
     expanded: int,
+    *,
+    deadline: float,
+    seconds: float,
 ) -> tuple[list[tuple[datetime, datetime, bool, str]], int]:
     """Expand one VCALENDAR into (start, end, all_day, kind) in UTC, unclipped.
 
@@ -889,7 +1030,7 @@ def _expand(
             for occurrence in series.between(query_start, query_end):
                 expanded += 1
                 if time.monotonic() > deadline:
-                    raise _too_slow()
+                    raise too_slow(seconds)
                 if expanded > MAX_OCCURRENCES:
                     raise CalendarImportError(
                         "The calendar has too many events in this period to "

@@ -73,18 +73,20 @@ def fetch_ics(
     *,
     max_bytes: int = MAX_ICS_BYTES,
     timeout: float = 10.0,
+    total_timeout: float | None = None,
     allow_private: bool = False,
 ) -> bytes:
     """Download an .ics feed, refusing anything but a calendar of sane size.
 
     Only http, https and webcal (fetched as https); see :func:`onehand.fetch.fetch`
-    for the guard.  Raises :class:`CalendarImportError`.
+    for the guard; ``total_timeout`` bounds the whole download.  Raises :class:`CalendarImportError`.
     """
     try:
         return fetch.fetch(
             url,
             max_bytes=max_bytes,
             timeout=timeout,
+            total_timeout=total_timeout,
             allow_private=allow_private,
             accept="text/calendar, text/plain;q=0.5, */*;q=0.1",
             user_agent="Onehand calendar import",

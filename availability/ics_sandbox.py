@@ -11,8 +11,13 @@ with ``make run``) and bounds no memory at all.  A fresh interpreter with
 bounds all three, behaves the same for uploads (called from the request) and for URL
 imports (called from the worker, after the fetch), costs a fraction of a second,
 needs no broker, and can't touch the database: it gets the bytes on stdin, no
-environment (no secrets) and answers JSON on stdout.  The request waits for it
-(bounded by :data:`WALL_SECONDS`), so the person sees the result or the reason at once.
+environment (no secrets) and answers JSON on stdout.
+
+Time: the caller gives one budget in seconds (:data:`UPLOAD_SECONDS` for a small upload
+the request waits for, :data:`WORKER_SECONDS` in the Celery worker).  The parser checks
+it itself and answers "took too long (the limit is N seconds)"; the child's CPU limit
+and the parent's wall-clock kill sit a little above it (start-up slack) and give the
+same message with the same N.
 
 The child also starts fresh each time, so icalendar's process-wide time zone cache
 never grows in a long-lived worker.
@@ -21,6 +26,7 @@ never grows in a long-lived worker.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import signal
@@ -31,29 +37,35 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, parse_busy_intervals, too_big
+from .ics import (
+    MAX_ICS_BYTES,
+    BusyInterval,
+    CalendarImportError,
+    parse_busy_intervals,
+    too_big,
+    too_slow,
+)
 
 __all__ = [
-    "CPU_SECONDS",
     "MEMORY_BYTES",
-    "WALL_SECONDS",
+    "START_SLACK_SECONDS",
+    "UPLOAD_SECONDS",
+    "WORKER_SECONDS",
     "parse_busy_intervals_isolated",
 ]
 
-#: Wall-clock limit for the child, start-up included; it is killed after that.
-WALL_SECONDS = 4.5
-#: CPU-time limit of the child (RLIMIT_CPU, SIGXCPU then SIGKILL).
-CPU_SECONDS = 4
+#: Reading budget of a small upload, parsed while the request waits.
+UPLOAD_SECONDS = 3.0
+#: Reading budget in the Celery worker (URL imports, large uploads).
+WORKER_SECONDS = 20.0
+#: Start-up allowance on top of the budget before the child is killed (wall and CPU).
+START_SLACK_SECONDS = 1.5
 #: Address space the child may add after loading the libraries (RLIMIT_AS).
 MEMORY_BYTES = 160 * 1024 * 1024
 
 _ROOT = Path(__file__).resolve().parent.parent
 _CHILD = "from availability.ics_sandbox import _child; _child()"
 
-TOO_SLOW = (
-    "The calendar took too long to read (the limit is {seconds:g} seconds). "
-    "Export a shorter period or fewer calendars."
-)
 TOO_BIG_IN_MEMORY = (
     "The calendar needs more than {mb} MB of memory to read, the limit. "
     "Export a shorter period or fewer calendars."
@@ -68,6 +80,7 @@ def parse_busy_intervals_isolated(
     default_tz: str = "UTC",
     owner_emails: Iterable[str] = (),
     max_bytes: int = MAX_ICS_BYTES,
+    seconds: float = UPLOAD_SECONDS,
     report: dict | None = None,
 ) -> list[BusyInterval]:
     """:func:`availability.ics.parse_busy_intervals` in a resource-limited child.
@@ -87,7 +100,8 @@ def parse_busy_intervals_isolated(
             "default_tz": default_tz,
             "owner_emails": list(owner_emails),
             "max_bytes": max_bytes,
-            "cpu_seconds": CPU_SECONDS,
+            "seconds": seconds,
+            "cpu_seconds": math.ceil(seconds + START_SLACK_SECONDS),
             "memory_bytes": MEMORY_BYTES,
         }
     )
@@ -96,20 +110,20 @@ def parse_busy_intervals_isolated(
             [sys.executable, "-E", "-s", "-c", _CHILD, arguments],
             input=data,
             capture_output=True,
-            timeout=WALL_SECONDS,
+            timeout=seconds + START_SLACK_SECONDS,
             cwd=_ROOT,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             check=False,
         )
     except subprocess.TimeoutExpired as error:  # run() has killed the child
-        raise CalendarImportError(TOO_SLOW.format(seconds=WALL_SECONDS)) from error
+        raise too_slow(seconds) from error
     try:
         answer = json.loads(done.stdout or b"null")
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
         if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-            raise CalendarImportError(TOO_SLOW.format(seconds=CPU_SECONDS))
+            raise too_slow(seconds)
         # Out of address space outside of Python's reach (the allocator, a C library).
         raise CalendarImportError(TOO_BIG_IN_MEMORY.format(mb=MEMORY_BYTES // (1024 * 1024)))
     if report is not None:
@@ -160,6 +174,7 @@ def _child() -> None:
             default_tz=arguments["default_tz"],
             owner_emails=arguments["owner_emails"],
             max_bytes=int(arguments["max_bytes"]),
+            max_seconds=float(arguments["seconds"]),
         )
         answer = {
             "intervals": [

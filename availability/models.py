@@ -210,6 +210,8 @@ class CalendarSource(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_imported_at = models.DateTimeField(null=True, blank=True)
     imported_count = models.PositiveIntegerField(default=0)
+    # A large upload waiting for the worker to read it (emptied once read or refused).
+    pending_data = models.BinaryField(blank=True, default=b"", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -628,7 +628,7 @@ def calendar_sources_for(*, viewer: AbstractBaseUser) -> QuerySet[CalendarSource
     """Only one's own: a calendar address is a secret, even from managers."""
     if not viewer.is_authenticated:
         return CalendarSource.objects.none()
-    return CalendarSource.objects.filter(user_id=viewer.pk)
+    return CalendarSource.objects.filter(user_id=viewer.pk).defer("pending_data")
 
 
 def allocations_for(*, viewer: AbstractBaseUser) -> QuerySet[ProjectAllocation]:

@@ -12,17 +12,19 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from onehand.errors import Invalid, NotAllowed
+from onehand import limits
+from onehand.errors import Invalid, NotAllowed, TooManyRequests
 from rotation.models import Rotation, RotationMember, Team
-from rotation.permissions import Actor, SystemActor
+from rotation.permissions import SYSTEM, Actor, SystemActor
 from rotation.selectors import is_active_member, is_manager, person_of
 
 from . import ics_sandbox, selectors, tasks
 from . import intervals as iv
-from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError
+from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, too_big
 from .ics_fetch import fetch_ics
 from .models import (
     AvailabilityEntry,
@@ -38,7 +40,26 @@ Kind = AvailabilityEntry.Kind
 CLEAR = "clear"
 # An imported calendar covers this month and the next ones: the periods rosters are made for.
 IMPORT_MONTHS = 3
+#: Each network step of a calendar fetch, and the whole fetch (all redirects, every byte).
 FETCH_TIMEOUT_SECONDS = 10.0
+FETCH_TOTAL_SECONDS = 30.0
+#: Calendar addresses one person may connect.
+MAX_CALENDAR_URLS = 10
+#: Uploads up to this size are read while the request waits; larger ones by the worker.
+UPLOAD_IN_REQUEST_BYTES = 256 * 1024
+#: Uploads one person may make per minute (one at a time, besides).
+UPLOADS_PER_MINUTE = 10
+#: An import still "importing" this long after it started has died (a killed worker):
+#: the next refresh marks it failed and tries again.
+IMPORT_STUCK_AFTER = timedelta(minutes=5)
+STUCK_MESSAGE = (
+    "The last import did not finish (it was stopped after running too long). "
+    "It is tried again at the next refresh."
+)
+UPLOAD_STUCK_MESSAGE = (
+    "The uploaded calendar could not be read to the end (it was stopped after running too "
+    "long). Upload it again, or export a shorter period."
+)
 IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
 
 
@@ -98,18 +119,25 @@ def _manual_around(user, start: datetime, end: datetime) -> list[AvailabilityEnt
 
 
 def _remove_spans(entries: list[AvailabilityEntry], spans: list[tuple[datetime, datetime]]) -> None:
-    """Remove `spans` from entries: shorten, split (copying every other field) or delete."""
+    """Remove `spans` from entries: shorten, split (copying every other field) or delete.
+
+    A fixed number of queries however many entries change (one delete, one update, one
+    insert): a re-import may replace thousands.
+    """
+    gone: list[int] = []
+    shortened: list[AvailabilityEntry] = []
+    added: list[AvailabilityEntry] = []
     for entry in entries:
         pieces = iv.subtract([(entry.start, entry.end)], spans)
         if pieces == [(entry.start, entry.end)]:
             continue
         if not pieces:
-            entry.delete()
+            gone.append(entry.pk)
             continue
         entry.start, entry.end = pieces[0]
-        entry.save(update_fields=["start", "end"])
-        for piece_start, piece_end in pieces[1:]:
-            AvailabilityEntry.objects.create(
+        shortened.append(entry)
+        added.extend(
+            AvailabilityEntry(
                 user_id=entry.user_id,
                 start=piece_start,
                 end=piece_end,
@@ -119,6 +147,14 @@ def _remove_spans(entries: list[AvailabilityEntry], spans: list[tuple[datetime, 
                 calendar_id=entry.calendar_id,
                 all_day=entry.all_day,
             )
+            for piece_start, piece_end in pieces[1:]
+        )
+    if gone:
+        AvailabilityEntry.objects.filter(pk__in=gone).delete()
+    if shortened:
+        AvailabilityEntry.objects.bulk_update(shortened, ["start", "end"], batch_size=1000)
+    if added:
+        AvailabilityEntry.objects.bulk_create(added, batch_size=1000)
 
 
 def _cut(entries: list[AvailabilityEntry], start: datetime, end: datetime) -> None:
@@ -435,6 +471,14 @@ def add_calendar_url(url: str, *, name: str = "", by) -> CalendarSource:
         raise AvailabilityError(
             "Only http://, https:// and webcal:// calendar addresses are supported."
         )
+    # The person's row is the lock: two requests at once can't both pass the cap.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    connected = CalendarSource.objects.filter(user=user, kind=CalendarSource.Kind.URL)
+    if connected.count() >= MAX_CALENDAR_URLS and not connected.filter(url=url).exists():
+        raise AvailabilityError(
+            f"You can connect at most {MAX_CALENDAR_URLS} calendar addresses. "
+            "Disconnect one you no longer need first."
+        )
     source, created = CalendarSource.objects.get_or_create(
         user=user,
         kind=CalendarSource.Kind.URL,
@@ -504,9 +548,12 @@ def _replace_imported(
     return len(new)
 
 
-def _parse(user, data: bytes, window: tuple[datetime, datetime]) -> list[BusyInterval]:
+def _parse(
+    user, data: bytes, window: tuple[datetime, datetime], *, seconds: float
+) -> list[BusyInterval]:
     # In a child process with memory, CPU and wall-time limits (see ics_sandbox), for
-    # uploads (the request waits, a few seconds at most) and URL imports (the worker).
+    # small uploads (the request waits, a few seconds at most) and in the worker (URL
+    # imports and large uploads, a larger time budget).
     return ics_sandbox.parse_busy_intervals_isolated(
         data,
         period_start=window[0],
@@ -514,6 +561,7 @@ def _parse(user, data: bytes, window: tuple[datetime, datetime]) -> list[BusyInt
         default_tz=_time_zone(user),
         owner_emails=[user.email] if user.email else [],
         max_bytes=MAX_ICS_BYTES,
+        seconds=seconds,
     )
 
 
@@ -530,7 +578,7 @@ def import_calendar_data(
     transaction, so a bad file (CalendarImportError) changes nothing.
     """
     window = window or import_window(source.user)
-    busy = _parse(source.user, data, window)
+    busy = _parse(source.user, data, window, seconds=ics_sandbox.WORKER_SECONDS)
     with transaction.atomic():
         if CalendarSource.objects.select_for_update().filter(pk=source.pk).first() is None:
             return 0  # disconnected while we were fetching
@@ -548,27 +596,126 @@ def import_calendar_data(
 def upload_calendar(
     data: bytes, *, filename: str = "", window: tuple[datetime, datetime] | None = None, by
 ) -> CalendarSource:
-    """Import an uploaded .ics file; uploading again replaces the last upload's entries."""
+    """Import an uploaded .ics file; uploading again replaces the last upload's entries.
+
+    A small file is read now (the request waits, a few seconds at most); a larger one is
+    stored and read by the worker with a larger time budget: the source then comes back
+    "pending" and its status shows the outcome.  One upload at a time per person and
+    :data:`UPLOADS_PER_MINUTE` a minute (429 beyond); at most
+    ``ONEHAND_ICS_PARSES_PER_PROCESS`` read at once in one web process (503 beyond).
+    """
     user = by
-    window = window or import_window(user)
-    busy = _parse(user, data, window)  # before any write: a bad file changes nothing
+    if len(data) > MAX_ICS_BYTES:
+        raise too_big(len(data), MAX_ICS_BYTES)
     name = (filename or "Uploaded calendar").strip()[:120]
+    with limits.one_at_a_time(
+        f"ics-upload:{user.pk}",
+        "Your last upload is still being read. Wait for it to finish, then try again.",
+    ):
+        _check_no_upload_waiting(user)
+        limits.per_minute(
+            f"ics-upload:{user.pk}",
+            UPLOADS_PER_MINUTE,
+            f"You can upload at most {UPLOADS_PER_MINUTE} calendars a minute. "
+            "Try again in a minute.",
+        )
+        if len(data) > UPLOAD_IN_REQUEST_BYTES:
+            return _queue_upload(user, data, name)
+        window = window or import_window(user)
+        with limits.process_slot(
+            "ics-parse",
+            getattr(settings, "ONEHAND_ICS_PARSES_PER_PROCESS", 2),
+            "The server is busy reading other calendars. Try again in a minute.",
+        ):
+            # Before any write: a bad file changes nothing.
+            busy = _parse(user, data, window, seconds=ics_sandbox.UPLOAD_SECONDS)
+        with transaction.atomic():
+            source, _ = CalendarSource.objects.select_for_update().get_or_create(
+                user=user, kind=CalendarSource.Kind.UPLOAD, defaults={"name": name}
+            )
+            count = _replace_imported(source, busy, window)
+            now = timezone.now()
+            CalendarSource.objects.filter(pk=source.pk).update(
+                name=name,
+                status=CalendarSource.Status.OK,
+                last_error="",
+                last_attempt_at=now,
+                last_imported_at=now,
+                imported_count=count,
+                pending_data=b"",
+            )
+    source.refresh_from_db()
+    return source
+
+
+def _check_no_upload_waiting(user) -> None:
+    waiting = CalendarSource.objects.filter(
+        user=user,
+        kind=CalendarSource.Kind.UPLOAD,
+        status__in=[CalendarSource.Status.PENDING, CalendarSource.Status.IMPORTING],
+        last_attempt_at__gte=timezone.now() - IMPORT_STUCK_AFTER,
+    )
+    if waiting.exists():
+        raise TooManyRequests(
+            "Your last upload is still being read. Wait for it to finish, then try again.",
+            retry_after=10,
+        )
+
+
+def _queue_upload(user, data: bytes, name: str) -> CalendarSource:
     with transaction.atomic():
         source, _ = CalendarSource.objects.select_for_update().get_or_create(
             user=user, kind=CalendarSource.Kind.UPLOAD, defaults={"name": name}
         )
-        count = _replace_imported(source, busy, window)
-        now = timezone.now()
         CalendarSource.objects.filter(pk=source.pk).update(
             name=name,
-            status=CalendarSource.Status.OK,
+            status=CalendarSource.Status.PENDING,
             last_error="",
-            last_attempt_at=now,
-            last_imported_at=now,
-            imported_count=count,
+            last_attempt_at=timezone.now(),
+            pending_data=data,
         )
-    source.refresh_from_db()
-    return source
+        transaction.on_commit(partial(_enqueue_upload, source.pk))
+    return CalendarSource.objects.defer("pending_data").get(pk=source.pk)
+
+
+def _enqueue_upload(source_id: int) -> None:
+    tasks.import_uploaded_calendar.delay(source_id)
+
+
+def run_upload_import(
+    source_id: int, *, by: Actor, window: tuple[datetime, datetime] | None = None
+) -> CalendarSource | None:
+    """Read a large upload in the worker and import it, recording the outcome on the source.
+
+    Returns None when there is nothing waiting (removed, or already read).
+    """
+    source = CalendarSource.objects.select_related("user").filter(pk=source_id).first()
+    if source is None or source.kind != CalendarSource.Kind.UPLOAD or not source.pending_data:
+        return None
+    data = bytes(source.pending_data)
+    CalendarSource.objects.filter(pk=source.pk).update(
+        status=CalendarSource.Status.IMPORTING, last_attempt_at=timezone.now()
+    )
+    try:
+        window = window or import_window(source.user)
+        busy = _parse(source.user, data, window, seconds=ics_sandbox.WORKER_SECONDS)
+        with transaction.atomic():
+            if CalendarSource.objects.select_for_update().filter(pk=source.pk).first() is None:
+                return None  # removed while we were reading
+            count = _replace_imported(source, busy, window)
+            CalendarSource.objects.filter(pk=source.pk).update(
+                status=CalendarSource.Status.OK,
+                last_error="",
+                last_imported_at=timezone.now(),
+                imported_count=count,
+                pending_data=b"",
+            )
+    except CalendarImportError as error:
+        fail_calendar_import(source.pk, str(error), by=by)
+    except BaseException:
+        fail_calendar_import(source.pk, UPLOAD_STUCK_MESSAGE, by=by)
+        raise
+    return CalendarSource.objects.defer("pending_data").filter(pk=source.pk).first()
 
 
 def run_calendar_import(
@@ -590,14 +737,42 @@ def run_calendar_import(
             source.url,
             max_bytes=MAX_ICS_BYTES,
             timeout=FETCH_TIMEOUT_SECONDS,
+            total_timeout=FETCH_TOTAL_SECONDS,
             allow_private=getattr(settings, "ONEHAND_ICS_ALLOW_PRIVATE", False),
         )
         import_calendar_data(source, data, by=by, window=window)
     except CalendarImportError as error:
-        CalendarSource.objects.filter(pk=source.pk).update(
-            status=CalendarSource.Status.ERROR, last_error=str(error)
-        )
+        fail_calendar_import(source.pk, str(error), by=by)
+    except BaseException:
+        # A time limit or a crash: the source must not stay "importing" forever.
+        fail_calendar_import(source.pk, STUCK_MESSAGE, by=by)
+        raise
     return CalendarSource.objects.filter(pk=source.pk).first()
+
+
+def fail_calendar_import(source_id: int, message: str, *, by: Actor) -> None:
+    """Record that an import failed (nothing imported changes); the message is shown."""
+    CalendarSource.objects.filter(pk=source_id).update(
+        status=CalendarSource.Status.ERROR, last_error=message, pending_data=b""
+    )
+
+
+def recover_stuck_imports(*, by: Actor, now: datetime | None = None) -> int:
+    """Mark imports that died while running (a killed worker) as failed, with a message.
+
+    Returns how many; URL sources among them are then due again like any failed one.
+    """
+    started_before = (now or timezone.now()) - IMPORT_STUCK_AFTER
+    stuck = CalendarSource.objects.filter(
+        status__in=[CalendarSource.Status.IMPORTING, CalendarSource.Status.PENDING],
+        last_attempt_at__lt=started_before,
+    )
+    Kind = CalendarSource.Kind
+    return stuck.filter(kind=Kind.URL, status=CalendarSource.Status.IMPORTING).update(
+        status=CalendarSource.Status.ERROR, last_error=STUCK_MESSAGE
+    ) + stuck.filter(kind=Kind.UPLOAD).update(
+        status=CalendarSource.Status.ERROR, last_error=UPLOAD_STUCK_MESSAGE, pending_data=b""
+    )
 
 
 @transaction.atomic
@@ -610,10 +785,11 @@ def remove_calendar(source: CalendarSource, *, by) -> None:
 
 
 def url_sources_due() -> list[int]:
-    """URL sources for the periodic refresh (ones already being imported are skipped)."""
-    stale = timezone.now() - timedelta(hours=1)
+    """URL sources for the periodic refresh (ones being imported right now are skipped;
+    one that died while importing is first marked failed: :func:`recover_stuck_imports`)."""
+    recover_stuck_imports(by=SYSTEM)
     return list(
         CalendarSource.objects.filter(kind=CalendarSource.Kind.URL)
-        .exclude(status=CalendarSource.Status.IMPORTING, last_attempt_at__gt=stale)
+        .exclude(status=CalendarSource.Status.IMPORTING)
         .values_list("pk", flat=True)
     )

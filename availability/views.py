@@ -248,11 +248,20 @@ def calendar_upload(request):
                 f"The calendar is too big. The limit is {MAX_ICS_BYTES // (1024 * 1024)} MB."
             )
         source = services.upload_calendar(upload.read(), filename=upload.name, by=request.user)
-        messages.success(
-            request, f"Imported {source.imported_count} busy time(s) from {source.name}."
-        )
+        if source.in_progress:
+            messages.info(
+                request,
+                f"{source.name} is large: it is being read in the background. Its line below "
+                "shows when it is done (reload the page if it doesn't update by itself).",
+            )
+        else:
+            messages.success(
+                request, f"Imported {source.imported_count} busy time(s) from {source.name}."
+            )
     except CalendarImportError as error:
         messages.error(request, f"Nothing was imported: {error}")
+    except DomainError as error:  # one upload at a time, a few a minute, server busy
+        messages.error(request, f"Nothing was imported: {error.message}")
     return redirect("calendars")
 
 

@@ -159,6 +159,23 @@ def _check(entry: ShiftEntry) -> None:
     _zone(entry.time_zone)
 
 
+def _wall_time(dt: datetime, tz: ZoneInfo) -> datetime:
+    """``dt`` in ``tz`` (written ``TZID=zone:local time``), or in UTC (``...Z``) when that
+    local time is ambiguous or nonexistent in the zone.
+
+    In the hour repeated when the clocks go back, ``TZID=Europe/London:20271031T013000``
+    names two instants and readers disagree on which (icalendar takes the first, ical.js
+    the second); only UTC says which one is meant.
+    """
+    local = dt.astimezone(tz)
+    wall = local.replace(tzinfo=None)
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset() or first.astimezone(UTC) != dt.astimezone(UTC):
+        return dt.astimezone(UTC)
+    return local
+
+
 def _local(dt: datetime, tz: ZoneInfo) -> str:
     """'Mon 30 Mar 2026 09:00 BST' without depending on the process locale."""
     local = dt.astimezone(tz)
@@ -276,8 +293,8 @@ def build_event(entry: ShiftEntry, *, now: datetime) -> Event:
     event.add("SEQUENCE", entry.sequence)
     event.add("DTSTAMP", now)
     event.add("SUMMARY", vText(summary(entry)))
-    event.add("DTSTART", entry.start.astimezone(tz))
-    event.add("DTEND", entry.end.astimezone(tz))
+    event.add("DTSTART", _wall_time(entry.start, tz))
+    event.add("DTEND", _wall_time(entry.end, tz))
     event.add("STATUS", "CANCELLED" if entry.cancelled else "CONFIRMED")
     event.add("TRANSP", "OPAQUE")
     organizer = vCalAddress(_mailto(entry.organizer_email))

@@ -47,6 +47,35 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooManyRequests(DomainError):
+    """Asked too often, or while the last request of the same kind is still running."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str = "", *, retry_after: int = 60, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(int(retry_after), 1)
+
+
+class Busy(DomainError):
+    """The server is at capacity for this kind of work: try again shortly (503)."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str = "", *, retry_after: int = 60, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(int(retry_after), 1)
+
+
+def _with_retry_after(response, error: DomainError):
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 class RuleBroken(Conflict):
     """A manager's edit breaks a hard rule; an explicit, recorded override may allow it."""
 
@@ -62,7 +91,7 @@ def error_body(error: DomainError) -> dict:
 def api_exception_handler(exc, context):
     """DRF's handler, plus domain errors: 400/403/404/409 with the service's own message."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc), status=exc.status)
+        return _with_retry_after(Response(error_body(exc), status=exc.status), exc)
     return drf_exception_handler(exc, context)
 
 
@@ -77,7 +106,10 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, DomainError):
-            return render(
-                request, "error.html", {"message": exception.message}, status=exception.status
+            return _with_retry_after(
+                render(
+                    request, "error.html", {"message": exception.message}, status=exception.status
+                ),
+                exception,
             )
         return None

@@ -12,8 +12,13 @@ fetches it from inside our network. Every hop of a fetch therefore:
   rebinding between the check and the connect can't slip past it) while TLS
   checks the certificate of the name in the address;
 * follows at most :data:`MAX_REDIRECTS` redirects, each checked like the first;
-* caps the body (declared and streamed) and the total time, and refuses HTML
-  when a caller asks for a data file.
+* caps the body (declared and streamed) and refuses HTML when a caller asks for a
+  data file;
+* bounds the whole exchange (every hop: connect, TLS, headers, body) by one hard
+  deadline: a timer shuts the socket down when it passes, so a server that drips one
+  byte (or one header line, or one chunk) every few seconds is cut off on time.  A
+  per-read timeout alone never fires against such a server.  Only the name look-up
+  (the system resolver) is outside the deadline.
 
 This module is the bottom layer: stdlib and third-party only, nothing from the apps.
 Errors are :class:`FetchError` subclasses whose message is safe to show; callers
@@ -22,10 +27,12 @@ with their own wording (calendar import) read the attributes instead.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -223,21 +230,78 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+class _Deadline:
+    """One hard deadline for a whole fetch: at that moment the open socket is shut down.
+
+    A blocked ``recv`` (plain or TLS) then returns at once; :attr:`expired` tells the
+    caller that the short or failed read was the deadline, not the server.
+    """
+
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.expired = True
+            raise TimeoutError
+        return left
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired and sock is not None:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain-socket shutdown, also for a TLS socket (same descriptor): no TLS
+    # close_notify exchange, which could itself block.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to vetted addresses while sending the original Host header."""
 
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        addresses: tuple[str, ...],
+        timeout: float,
+        deadline: _Deadline,
+    ):
         super().__init__(host, port, timeout=timeout)
         self._addresses = addresses
+        self._deadline = deadline
 
     def connect(self) -> None:
         error: OSError | None = None
         for address in self._addresses:
             try:
-                self.sock = socket.create_connection((address, self.port), self.timeout)
+                wait = min(self.timeout, self._deadline.remaining())
+                self.sock = socket.create_connection((address, self.port), wait)
             except OSError as exc:
                 error = exc
                 continue
+            self._deadline.watch(self.sock)
             return
         raise error or OSError("no address to connect to")
 
@@ -245,14 +309,15 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 class _PinnedHTTPSConnection(_PinnedHTTPConnection):
     default_port = 443
 
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float):
-        super().__init__(host, port, addresses=addresses, timeout=timeout)
+    def __init__(self, host: str, port: int, **kwargs):
+        super().__init__(host, port, **kwargs)
         self._context = _ssl_context()
 
     def connect(self) -> None:
         super().connect()
         # SNI and certificate check use the name from the URL, not the IP.
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+        self._deadline.watch(self.sock)
 
 
 def _looks_like_html(body: bytes) -> bool:
@@ -264,6 +329,7 @@ def fetch(
     *,
     max_bytes: int,
     timeout: float = 10.0,
+    total_timeout: float | None = None,
     allow_private: bool = False,
     accept: str = "*/*",
     refuse_html: bool = True,
@@ -272,82 +338,116 @@ def fetch(
 ) -> bytes:
     """GET ``url`` through the guard and return the body.
 
-    ``timeout`` bounds each network operation; the whole download (all hops)
-    must finish within three times that.  Raises :class:`FetchError`.
+    ``timeout`` bounds each network operation; the whole exchange (all hops, from
+    connecting to the last byte) ends at ``total_timeout`` (default three times
+    ``timeout``) whatever the server does.  Raises :class:`FetchError`.
     """
-    deadline = time.monotonic() + 3 * timeout
-    for _hop in range(MAX_REDIRECTS + 1):
-        target = check_url(url, allow_private=allow_private, schemes=schemes)
-        host = target.host
-        connection_class = (
-            _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-        )
-        connection = connection_class(
-            host, target.port, addresses=target.addresses, timeout=timeout
-        )
-        chunks: list[bytes] = []
-        try:
+    deadline = _Deadline(3 * timeout if total_timeout is None else total_timeout)
+    host = ""
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            target = check_url(url, allow_private=allow_private, schemes=schemes)
+            host = target.host
             try:
-                connection.request(
-                    "GET",
-                    target.path,
-                    headers={
-                        "Accept": accept,
-                        "Accept-Encoding": "identity",
-                        "User-Agent": user_agent,
-                    },
+                body, location = _exchange(
+                    target,
+                    max_bytes=max_bytes,
+                    timeout=timeout,
+                    deadline=deadline,
+                    accept=accept,
+                    refuse_html=refuse_html,
+                    user_agent=user_agent,
                 )
-                response = connection.getresponse()
-                status = response.status
-                location = response.getheader("Location")
-                if status in REDIRECT_STATUSES and location:
-                    url = urljoin(url, location.strip())
-                    continue
-                if not 200 <= status < 300:
-                    raise HTTPStatusError(status, host)
-                content_type = (response.getheader("Content-Type") or "").lower()
-                if refuse_html and "html" in content_type.split(";", 1)[0]:
-                    raise UnwantedContent
-                length = response.getheader("Content-Length")
-                if length and length.strip().isdigit() and int(length) > max_bytes:
-                    raise TooLarge(int(length), max_bytes)
-                total = 0
-                while chunk := response.read(64 * 1024):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise TooLarge(None, max_bytes)
-                    if time.monotonic() > deadline:
-                        raise TimeoutError
-                    chunks.append(chunk)
-            except ssl.SSLCertVerificationError as error:
-                raise FetchError(
-                    f'The secure connection to "{host}" failed: its certificate '
-                    "could not be verified."
-                ) from error
-            except ssl.SSLError as error:
-                raise FetchError(f'The secure connection to "{host}" failed.') from error
-            except TimeoutError as error:
-                raise FetchError(
-                    f'The server "{host}" did not answer in time. Try again later.'
-                ) from error
-            except ConnectionRefusedError as error:
-                raise FetchError(
-                    f'Could not connect to "{host}" (connection refused). Check the address.'
-                ) from error
-            except http.client.HTTPException as error:
-                raise FetchError(
-                    f'The server "{host}" did not give a valid web (HTTP) answer.'
-                ) from error
-            except OSError as error:
-                reason = error.strerror or type(error).__name__
-                raise FetchError(f'Could not connect to "{host}" ({reason}).') from error
-        finally:
-            connection.close()
-        body = b"".join(chunks)
-        if refuse_html and _looks_like_html(body):
-            raise UnwantedContent
-        return body
+            except FetchError:
+                if deadline.expired:
+                    raise _too_slow(host) from None
+                raise
+            except Exception as error:
+                if deadline.expired:
+                    raise _too_slow(host) from error
+                raise _network_error(error, host) from error
+            if deadline.expired:  # a body cut short by the deadline is not a body
+                raise _too_slow(host)
+            if location is not None:
+                url = urljoin(url, location.strip())
+                continue
+            if refuse_html and _looks_like_html(body):
+                raise UnwantedContent
+            return body
+    finally:
+        deadline.cancel()
     raise TooManyRedirects(MAX_REDIRECTS)
+
+
+def _too_slow(host: str) -> FetchError:
+    return FetchError(f'The server "{host}" did not answer in time. Try again later.')
+
+
+def _network_error(error: Exception, host: str) -> FetchError:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return FetchError(
+            f'The secure connection to "{host}" failed: its certificate could not be verified.'
+        )
+    if isinstance(error, ssl.SSLError):
+        return FetchError(f'The secure connection to "{host}" failed.')
+    if isinstance(error, TimeoutError):
+        return _too_slow(host)
+    if isinstance(error, ConnectionRefusedError):
+        return FetchError(f'Could not connect to "{host}" (connection refused). Check the address.')
+    if isinstance(error, http.client.HTTPException):
+        return FetchError(f'The server "{host}" did not give a valid web (HTTP) answer.')
+    if isinstance(error, OSError):
+        reason = error.strerror or type(error).__name__
+        return FetchError(f'Could not connect to "{host}" ({reason}).')
+    raise error
+
+
+def _exchange(
+    target: Target,
+    *,
+    max_bytes: int,
+    timeout: float,
+    deadline: _Deadline,
+    accept: str,
+    refuse_html: bool,
+    user_agent: str,
+) -> tuple[bytes, str | None]:
+    """One request and answer: (body, None), or (b"", Location) for a redirect."""
+    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(
+        target.host, target.port, addresses=target.addresses, timeout=timeout, deadline=deadline
+    )
+    try:
+        connection.request(
+            "GET",
+            target.path,
+            headers={"Accept": accept, "Accept-Encoding": "identity", "User-Agent": user_agent},
+        )
+        response = connection.getresponse()
+        status = response.status
+        location = response.getheader("Location")
+        if status in REDIRECT_STATUSES and location:
+            return b"", location
+        if not 200 <= status < 300:
+            raise HTTPStatusError(status, target.host)
+        content_type = (response.getheader("Content-Type") or "").lower()
+        if refuse_html and "html" in content_type.split(";", 1)[0]:
+            raise UnwantedContent
+        length = response.getheader("Content-Length")
+        if length and length.strip().isdigit() and int(length) > max_bytes:
+            raise TooLarge(int(length), max_bytes)
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := response.read(64 * 1024):
+            total += len(chunk)
+            if total > max_bytes:
+                raise TooLarge(None, max_bytes)
+            deadline.remaining()
+            chunks.append(chunk)
+        return b"".join(chunks), None
+    finally:
+        deadline.watch(None)
+        connection.close()
 
 
 def pinned_resolver(target: Target) -> str:

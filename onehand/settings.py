@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: refuses an oversized or length-less body before anything reads it.
+    "onehand.limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -242,6 +244,16 @@ ONEHAND_SELF_SERVICE_TEAMS = env_bool("ONEHAND_SELF_SERVICE_TEAMS", False)
 
 # Calendar import may fetch loopback/private addresses only when this is on (tests, dev).
 ONEHAND_ICS_ALLOW_PRIVATE = env_bool("ONEHAND_ICS_ALLOW_PRIVATE", False)
+# Request bodies: anything declaring more is refused (413) before it is read; bodies
+# without a Content-Length (chunked) are refused (411). Form fields and in-memory uploads
+# stay small; a larger upload is spooled to a temporary file up to the limit.
+ONEHAND_MAX_REQUEST_BYTES = int(os.environ.get("ONEHAND_MAX_REQUEST_BYTES", str(10 * 2**20)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 2**20)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Calendar parsing in web processes: at most this many at once per process (more: 503).
+ONEHAND_ICS_PARSES_PER_PROCESS = int(os.environ.get("ONEHAND_ICS_PARSES_PER_PROCESS", "2"))
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

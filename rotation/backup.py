@@ -110,7 +110,12 @@ TABLES = (
         {"requirement": "duty_requirements", "user": USERS, "reviewed_by": USERS},
     ),
     # Only uploaded calendars: an ICS address is a secret (and the entries come back with it).
-    Table("calendar_sources", "availability.CalendarSource", {"user": USERS}, frozenset({"url"})),
+    Table(
+        "calendar_sources",
+        "availability.CalendarSource",
+        {"user": USERS},
+        frozenset({"url", "pending_data"}),  # a secret; an upload waiting to be read
+    ),
     Table(
         "availability_entries",
         "availability.AvailabilityEntry",

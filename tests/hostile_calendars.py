@@ -46,6 +46,18 @@ def _dates(prop: str, count: int) -> bytes:
     )
 
 
+#: Red-team F7: rules whose parts can never meet (one general guard refuses them all).
+NEVER_MATCHING = (
+    "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=-30",
+    "FREQ=DAILY;BYWEEKNO=53;BYMONTH=6",
+    "FREQ=DAILY;BYYEARDAY=100;BYMONTH=12",
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=-30",
+    "FREQ=DAILY;BYSETPOS=2",
+    "FREQ=DAILY;BYDAY=FR;BYMONTHDAY=13;BYMONTH=2;BYYEARDAY=1",
+    "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4,6,9,11",
+)
+
+
 def shapes() -> dict[str, tuple[bytes, str | None]]:
     noise = random.Random(13).randbytes(1024 * 1024)
     return {
@@ -188,7 +200,7 @@ def shapes() -> dict[str, tuple[bytes, str | None]]:
                     "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
                 )
             ),
-            r"Line 8: a repeating event can never happen \(it asks for day 30 of February\)",
+            r"Line 8: a repeating event never happens",
         ),
         # Fine, and answered quickly: the rule is cut just after the window (UNTIL).
         "daily_rule_from_1950": (
@@ -199,4 +211,26 @@ def shapes() -> dict[str, tuple[bytes, str | None]]:
             ),
             None,
         ),
+        # Red-team F7: icalendar reads "0001 101" as the year 1; the budget must too.
+        "dtstart_with_a_space_in_the_date": (
+            wrap(*event("DTSTART:0001 101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY")),
+            r"Line 8: an event repeats every day from 0001-01-01",
+        ),
+        # Red-team F7: VTIMEZONE blocks with parameters on BEGIN are time zones all the same.
+        "time_zones_begun_with_parameters": (
+            _timezones(5_000).replace(b"BEGIN:VTIMEZONE", b"BEGIN;X=1:VTIMEZONE"),
+            r"defines 5,000 time zones \(VTIMEZONE\); the limit is 100",
+        ),
+        # Red-team F8: an unknown TZID is refused by name, not read in the person's zone.
+        "unknown_time_zone": (
+            wrap(*event("DTSTART;TZID=Mars/Olympus:20250304T100000", "DURATION:PT1H")),
+            r'Line 6: the time zone "Mars/Olympus" is unknown',
+        ),
+        **{
+            f"never_matching_{number}": (
+                wrap(*event("DTSTART:20240101T100000Z", "DURATION:PT1H", f"RRULE:{rule}")),
+                r"Line 8: a repeating event never happens",
+            )
+            for number, rule in enumerate(NEVER_MATCHING)
+        },
     }

@@ -363,3 +363,76 @@ def test_invite_ics_is_text_calendar_with_the_method_and_charset(cancelled):
     assert body == inline.get_payload(decode=True)
     assert f"METHOD:{method}\r\n".encode() in body
     assert not [p for p in message.walk() if p.get_content_type() == "application/ics"]
+
+
+# --------------------------------------------------------------------------- repeated hours
+
+
+def _handoff(number: int, zone: str, start: datetime, end: datetime) -> entries.ShiftEntry:
+    return replace(
+        _entry(number, zone, start), start=start.astimezone(UTC), end=end.astimezone(UTC)
+    )
+
+
+def _local_fold(zone: str, wall: datetime, fold: int) -> datetime:
+    return wall.replace(tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
+
+
+# Instants whose local wall time is in an hour the zone repeats: (zone, local wall time).
+REPEATED = [
+    # Lord Howe moves back half an hour: 01:45 happens at 14:45Z and at 15:15Z.
+    ("Australia/Lord_Howe", datetime(2027, 4, 4, 1, 45)),
+    ("Europe/London", datetime(2027, 10, 31, 1, 0)),
+    ("Europe/London", datetime(2027, 10, 31, 1, 30)),
+    ("America/New_York", datetime(2027, 11, 7, 1, 30)),
+]
+
+
+@pytest.mark.parametrize(("zone", "wall"), REPEATED)
+@pytest.mark.parametrize("fold", [0, 1])
+def test_a_handoff_in_a_repeated_hour_reads_the_same_in_every_parser(zone, wall, fold, icaljs):
+    """Shifts ending and starting at either occurrence of a repeated local time."""
+    handoff = _local_fold(zone, wall, fold)
+    shifts = [
+        _handoff(1, zone, handoff - timedelta(hours=8), handoff),
+        _handoff(2, zone, handoff, handoff + timedelta(hours=8)),
+    ]
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    feed = entries.build_calendar(
+        [entries.build_event(s, now=now) for s in shifts],
+        method=None,
+        name="handoff",
+        time_zones=[zone],
+    )
+    expected = {s.uid: (s.start, s.end) for s in shifts}
+    calendars = [(f"{zone} feed", feed, expected)] + [
+        (f"{zone} invite {s.uid}", entries.invite(s, now=now), {s.uid: expected[s.uid]})
+        for s in shifts
+    ]
+    assert check_against(calendars) == dict.fromkeys(PARSERS, 4)
+    # The ambiguous instant is written in UTC; the other ends keep the zone's local time.
+    assert f"DTSTART:{handoff:%Y%m%dT%H%M%S}Z".encode() in feed
+    assert f"DTEND:{handoff:%Y%m%dT%H%M%S}Z".encode() in feed
+    assert f"DTSTART;TZID={zone}:".encode() in feed
+
+
+def test_a_follow_the_sun_shift_starting_in_the_second_london_one_oclock_is_written_in_utc():
+    start = datetime(2027, 10, 31, 1, tzinfo=UTC)  # 01:00 GMT, the second 01:00 in London
+    event = entries.build_event(
+        _handoff(1, "Europe/London", start, start + timedelta(hours=8)),
+        now=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    assert event["DTSTART"].to_ical() == b"20271031T010000Z"
+    assert icalendar.Event.from_ical(event.to_ical())["DTSTART"].dt == start
+    # A time that is not repeated keeps the zone (clients show it as local time).
+    assert event["DTEND"].params["TZID"] == "Europe/London"
+
+
+def test_a_normal_hour_keeps_the_zones_local_time():
+    start = datetime(2027, 10, 30, 1, tzinfo=UTC)  # 02:00 BST the day before
+    event = entries.build_event(
+        _handoff(1, "Europe/London", start, start + timedelta(hours=8)),
+        now=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    assert event["DTSTART"].params["TZID"] == "Europe/London"
+    assert event["DTSTART"].to_ical() == b"20271030T020000"

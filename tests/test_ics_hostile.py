@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from availability import ics_sandbox, services
-from availability.ics import CalendarImportError, parse_busy_intervals
+from availability.ics import MAX_ICS_BYTES, CalendarImportError, parse_busy_intervals
 from availability.models import AvailabilityEntry, CalendarSource
 from tests.factories import TeamFactory, engineer
 from tests.hostile_calendars import shapes
@@ -92,13 +92,20 @@ def _expect(name: str, message: str) -> None:
     assert pattern is not None and re.search(pattern, message), (name, message)
 
 
+def _read_by_the_worker(data: bytes) -> bool:
+    """Uploads over the in-request size (and within the file limit) go to the worker."""
+    return services.UPLOAD_IN_REQUEST_BYTES < len(data) <= MAX_ICS_BYTES
+
+
 @pytest.mark.parametrize("name", SHAPES)
-def test_upload_through_the_service(person, monkeypatch, name):
+def test_upload_through_the_service(person, monkeypatch, django_capture_on_commit_callbacks, name):
     data, pattern = SHAPES[name]
     with Measured(monkeypatch) as measured:
         try:
-            services.upload_calendar(data, filename=f"{name}.ics", by=person)
-            outcome = None
+            with django_capture_on_commit_callbacks(execute=True):
+                source = services.upload_calendar(data, filename=f"{name}.ics", by=person)
+            source.refresh_from_db()
+            outcome = source.last_error or None
         except CalendarImportError as error:
             outcome = str(error)
     measured.check(name, "upload")
@@ -106,31 +113,50 @@ def test_upload_through_the_service(person, monkeypatch, name):
         assert outcome is None, outcome
     else:
         _expect(name, outcome or "")
-        assert not CalendarSource.objects.exists()  # all or nothing
+        if _read_by_the_worker(data):  # the source says why; nothing was imported
+            assert CalendarSource.objects.get().status == CalendarSource.Status.ERROR
+        else:
+            assert not CalendarSource.objects.exists()  # all or nothing
         assert not AvailabilityEntry.objects.exists()
 
 
 @pytest.mark.parametrize("name", [n for n, (_, p) in SHAPES.items() if p is not None])
-def test_upload_through_the_page_and_the_api(client, person, name):
+def test_upload_through_the_page_and_the_api(
+    client, person, settings, django_capture_on_commit_callbacks, name
+):
     data = SHAPES[name][0]
     client.force_login(person)
     started = time.monotonic()
-    response = client.post(
-        "/availability/calendars/upload/",
-        {"file": SimpleUploadedFile(f"{name}.ics", data, content_type="text/calendar")},
-        follow=True,
-    )
-    assert response.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/availability/calendars/upload/",
+            {"file": SimpleUploadedFile(f"{name}.ics", data, content_type="text/calendar")},
+            follow=True,
+        )
     body = response.content.decode()
-    assert "Nothing was imported" in body or "too big" in body, body[:500]
+    if len(data) > settings.ONEHAND_MAX_REQUEST_BYTES:  # refused before it is read
+        assert response.status_code == 413 and "too big" in body, body[:300]
+    elif _read_by_the_worker(data):
+        assert response.status_code == 200 and "being read in the background" in body
+        _expect(name, CalendarSource.objects.get(user=person).last_error)
+    else:
+        assert response.status_code == 200
+        assert "Nothing was imported" in body or "too big" in body, body[:500]
     api = APIClient()
     api.force_authenticate(person)
-    answer = api.post(
-        "/api/calendar-sources/upload/",
-        {"file": SimpleUploadedFile(f"{name}.ics", data, content_type="text/calendar")},
-        format="multipart",
-    )
-    assert answer.status_code == 400, answer.content[:300]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(
+            "/api/calendar-sources/upload/",
+            {"file": SimpleUploadedFile(f"{name}.ics", data, content_type="text/calendar")},
+            format="multipart",
+        )
+    if len(data) > settings.ONEHAND_MAX_REQUEST_BYTES:
+        assert answer.status_code == 413, answer.content[:300]
+    elif _read_by_the_worker(data):
+        assert answer.status_code == 202, answer.content[:300]
+        _expect(name, CalendarSource.objects.get(user=person).last_error)
+    else:
+        assert answer.status_code == 400, answer.content[:300]
     assert time.monotonic() - started < 2 * SECONDS
     assert not AvailabilityEntry.objects.exists()
 
@@ -183,19 +209,20 @@ def test_url_import_through_the_worker_task(
 # --- the child's hard limits, for shapes the budgets don't know yet ------------------------
 
 
-def _parse_isolated(data: bytes):
+def _parse_isolated(data: bytes, **limits):
     return ics_sandbox.parse_busy_intervals_isolated(
         data,
         period_start=datetime(2025, 3, 1, tzinfo=UTC),
         period_end=datetime(2025, 6, 1, tzinfo=UTC),
+        **limits,
     )
 
 
 def test_the_child_is_killed_at_its_wall_time_limit(monkeypatch):
-    monkeypatch.setattr(ics_sandbox, "WALL_SECONDS", 0.05)
+    monkeypatch.setattr(ics_sandbox, "START_SLACK_SECONDS", 0)
     started = time.monotonic()
     with pytest.raises(CalendarImportError, match=r"took too long to read \(the limit is 0.05"):
-        _parse_isolated(SHAPES["daily_rule_from_1950"][0])
+        _parse_isolated(SHAPES["daily_rule_from_1950"][0], seconds=0.05)
     assert time.monotonic() - started < SECONDS
 
 
