@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Rotation, Shift, new_token
+from rotation.permissions import Actor, require_manager
 
 from . import dispatch, outbox
 from .crypto import encrypt
@@ -21,7 +22,8 @@ from .selectors import group_key, group_sequence, slot_groups
 
 
 @transaction.atomic
-def rotate_personal_feed(user) -> str:
+def rotate_personal_feed(*, by: Actor) -> str:
+    user = by
     person = rotation_selectors.person_of(user=user)
     person.feed_token = new_token()
     person.save(update_fields=["feed_token"])
@@ -29,7 +31,11 @@ def rotate_personal_feed(user) -> str:
 
 
 @transaction.atomic
-def rotate_rotation_feed(rotation: Rotation) -> str:
+def rotate_rotation_feed(rotation: Rotation, *, by: Actor) -> str:
+    """A new secret address for a team feed (the old one stops working); managers only."""
+    require_manager(
+        by, rotation.team_id, "Only the team's managers can change a team feed's address."
+    )
     feed, _ = RotationFeed.objects.select_for_update().get_or_create(rotation=rotation)
     feed.token = new_token()
     feed.save(update_fields=["token"])
@@ -38,8 +44,9 @@ def rotate_rotation_feed(rotation: Rotation) -> str:
 
 @sensitive_variables("password")
 @transaction.atomic
-def connect_calendar(user, *, url: str, username: str, password: str) -> CalendarConnection:
+def connect_calendar(*, url: str, username: str, password: str, by: Actor) -> CalendarConnection:
     """Store (or replace) the person's CalDAV calendar and push their upcoming shifts to it."""
+    user = by
     CalendarConnection.objects.filter(user=user).delete()
     # What was pushed to a previous calendar says nothing about this one.
     Delivery.objects.filter(user=user, channel=Channel.CALDAV).delete()
@@ -68,6 +75,7 @@ def connect_calendar(user, *, url: str, username: str, password: str) -> Calenda
 
 
 @transaction.atomic
-def disconnect_calendar(user) -> None:
+def disconnect_calendar(*, by: Actor) -> None:
+    user = by
     CalendarConnection.objects.filter(user=user).delete()
     Delivery.objects.filter(user=user, channel=Channel.CALDAV).delete()

@@ -119,7 +119,7 @@ def calendar_settings(request):
 def rotate_feed(request):
     which = request.POST.get("feed", "")
     if which == "personal":
-        services.rotate_personal_feed(request.user)
+        services.rotate_personal_feed(by=request.user)
         messages.success(
             request, "Your personal feed has a new address; the old one no longer works."
         )
@@ -131,9 +131,7 @@ def rotate_feed(request):
         )
         if rotation is None:
             raise Http404("No such rotation.")
-        if not rotation_selectors.is_manager(user=request.user, team_id=rotation.team_id):
-            raise PermissionDenied("Only the team's managers can change a team feed's address.")
-        services.rotate_rotation_feed(rotation)
+        services.rotate_rotation_feed(rotation, by=request.user)
         messages.success(request, f"{rotation.name}: the team feed has a new address.")
     else:
         raise Http404("No such feed.")
@@ -155,7 +153,10 @@ def connect_caldav(request):
             )
         else:
             services.connect_calendar(
-                request.user, url=data["url"], username=data["username"], password=data["password"]
+                url=data["url"],
+                username=data["username"],
+                password=data["password"],
+                by=request.user,
             )
             messages.success(request, "Calendar connected: your shifts will appear in it shortly.")
             return redirect("calendar-settings")
@@ -176,7 +177,7 @@ def connect_caldav(request):
 @login_required
 @require_POST
 def disconnect_caldav(request):
-    services.disconnect_calendar(request.user)
+    services.disconnect_calendar(by=request.user)
     messages.success(
         request, "Calendar disconnected. Events already there stay until you delete them."
     )

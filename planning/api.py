@@ -125,19 +125,19 @@ class SwapRequestViewSet(
         )
         swap = swaps.request_swap(
             shift,
-            request.user,
             unavailable_from=data.get("unavailable_from"),
             unavailable_to=data.get("unavailable_to"),
             reason=data.get("reason", ""),
             named=named,
             trade_shift=trade,
+            by=request.user,
         )
         return Response(SwapRequestSerializer(swap).data, status=201)
 
     @extend_schema(request=None, responses=SwapRequestSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        swap = swaps.cancel_request(self.get_object(), request.user)
+        swap = swaps.cancel_request(self.get_object(), by=request.user)
         return Response(SwapRequestSerializer(swap).data)
 
 
@@ -157,7 +157,7 @@ class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
 
     def _act(self, request, act):
-        act(self.get_object(), request.user)
+        act(self.get_object(), by=request.user)
         return Response(SwapOfferSerializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=SwapOfferSerializer)

@@ -128,12 +128,12 @@ def cant_make_it(request, shift_pk):
             try:
                 open_request = swaps.request_swap(
                     shift,
-                    user,
                     unavailable_from=start,
                     unavailable_to=end,
                     reason=request.POST.get("reason", "").replace("\x00", "")[:300],
                     named=named,
                     trade_shift=trade,
+                    by=user,
                 )
             except swaps.SwapError as exc:
                 error = str(exc)
@@ -193,10 +193,10 @@ def offer_respond(request, offer_pk):
         action = request.POST.get("action")
         try:
             if action == "accept":
-                swaps.accept_offer(offer, user)
+                swaps.accept_offer(offer, by=user)
                 message = "You took the shift. Thank you! Your calendar will update shortly."
             elif action == "decline":
-                swaps.decline_offer(offer, user)
+                swaps.decline_offer(offer, by=user)
                 message = "Declined. Thank you for answering."
                 asked = offer.request.offers.filter(status=SwapOffer.Status.OFFERED)
                 if asked.exclude(candidate=user).exists():
@@ -234,7 +234,7 @@ def cancel_swap(request, pk):
     ):
         return _refuse(request, "Only the person who asked (or a manager) can cancel this request.")
     try:
-        swaps.cancel_request(swap, request.user)
+        swaps.cancel_request(swap, by=request.user)
     except swaps.SwapError as exc:
         return _refuse(request, str(exc), status=409)
     return redirect("home")
@@ -252,13 +252,13 @@ def decide_swap(request, pk):
         if request.POST.get("action") in ("approve", "reject"):
             swaps.approve_swap(
                 swap,
-                request.user,
                 approve=request.POST["action"] == "approve",
                 override=override,
+                by=request.user,
             )
         elif request.POST.get("assign"):
             candidate = get_object_or_404(User, pk=_whole_number(request.POST["assign"], "assign"))
-            swaps.assign_from_request(swap, candidate, request.user, override=override)
+            swaps.assign_from_request(swap, candidate, override=override, by=request.user)
     except swaps.SwapError as exc:
         return _refuse(request, str(exc), status=409)
     return redirect("rotation", pk=swap.shift.roster.rotation_id)
@@ -283,7 +283,7 @@ def assign_link(request, pk):
     message, status = None, 200
     if request.method == "POST":
         try:
-            swaps.assign_from_request(swap, candidate, user)
+            swaps.assign_from_request(swap, candidate, by=user)
             message = (
                 f"Done: {display_name(candidate)} takes the shift. Everyone concerned is told."
             )

@@ -157,8 +157,8 @@ def _ask(
 @transaction.atomic
 def request_swap(
     shift: Shift,
-    user,
     *,
+    by: Actor,
     unavailable_from: datetime | None = None,
     unavailable_to: datetime | None = None,
     reason: str = "",
@@ -167,6 +167,7 @@ def request_swap(
     now: datetime | None = None,
 ) -> SwapRequest:
     """Record the person's unavailability and ask the fairest replacements."""
+    user = by
     now = now or timezone.now()
     shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=shift.pk)
     if shift.assignee_id != user.pk:
@@ -309,8 +310,9 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
 
 
 @transaction.atomic
-def accept_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapRequest:
+def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) -> SwapRequest:
     """First accept wins; everyone after gets 'already taken by X'."""
+    user = by
     now = now or timezone.now()
     offer = SwapOffer.objects.select_related("request__shift__roster__rotation", "candidate").get(
         pk=offer.pk
@@ -363,9 +365,10 @@ def _taken_message(request: SwapRequest) -> str:
 
 
 @transaction.atomic
-def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> SwapOffer:
+def decline_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) -> SwapOffer:
     """Declining asks the next fairest person at once (the rotation keeps its number of
     offers open); with nobody left to ask, the managers are told."""
+    user = by
     now = now or timezone.now()
     # The request first, then the offer: the same order as an accept, so they never deadlock.
     SwapRequest.objects.select_for_update().filter(
@@ -391,7 +394,8 @@ def decline_offer(offer: SwapOffer, user, *, now: datetime | None = None) -> Swa
 
 
 @transaction.atomic
-def cancel_request(request: SwapRequest, user, *, now: datetime | None = None) -> SwapRequest:
+def cancel_request(request: SwapRequest, *, by: Actor, now: datetime | None = None) -> SwapRequest:
+    user = by
     now = now or timezone.now()
     request = SwapRequest.objects.select_for_update().get(pk=request.pk)
     if request.requester_id != user.pk and not is_manager(
@@ -441,12 +445,13 @@ def _mark_override(request: SwapRequest, problem: str | None) -> None:
 @transaction.atomic
 def approve_swap(
     request: SwapRequest,
-    manager,
     *,
+    by: Actor,
     approve: bool,
     override: bool = False,
     now: datetime | None = None,
 ) -> SwapRequest:
+    manager = by
     now = now or timezone.now()
     request = (
         SwapRequest.objects.select_for_update()
@@ -482,8 +487,8 @@ def approve_swap(
 def assign_from_request(
     request: SwapRequest,
     candidate,
-    manager,
     *,
+    by: Actor,
     override: bool = False,
     now: datetime | None = None,
 ) -> SwapRequest:
@@ -491,6 +496,7 @@ def assign_from_request(
 
     The same rules as the slot editor: an eligible member of the rotation, or an explicit
     override that is recorded on the shift and in the audit log."""
+    manager = by
     now = now or timezone.now()
     request = (
         SwapRequest.objects.select_for_update()

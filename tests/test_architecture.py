@@ -69,13 +69,16 @@ READS = {
     "planning.services": {"recommend_for", "check_slot"},
     "rotation.backup": {"counts", "export_team"},
     "incidents.services": {"hash_token", "signing_secret", "signature_ok"},
+    "planning.swaps": {"rank_replacements", "offer_expiry"},
 }
 
 
 def _write_services():
     from availability import services as availability_services
     from incidents import services as incident_services
+    from notifications import services as notification_services
     from planning import services as planning_services
+    from planning import swaps
     from rotation import backup, history
     from rotation import services as rotation_services
 
@@ -84,6 +87,8 @@ def _write_services():
         availability_services,
         incident_services,
         planning_services,
+        swaps,
+        notification_services,
         history,
         backup,
     )

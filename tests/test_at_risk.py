@@ -45,7 +45,7 @@ def test_an_open_swap_and_an_empty_slot_are_at_risk_and_later_shifts_are_not():
     secondary = team["roster"].shifts.get(start=shift.start, role="secondary")
     secondary.assignee = None
     secondary.save()
-    swaps.request_swap(shift, shift.assignee)
+    swaps.request_swap(shift, by=shift.assignee)
     found = {i.shift.role: i.reasons for i in risk.at_risk_shifts([team["rotation"].pk])}
     assert found["secondary"] == ["nobody is assigned"]
     assert found["primary"][-1] == "swap open, no taker yet (3 people asked)"
@@ -56,7 +56,7 @@ def test_an_open_swap_and_an_empty_slot_are_at_risk_and_later_shifts_are_not():
 def test_the_managers_are_emailed_once_per_shift_at_risk():
     team = published_team()
     shift = first_primary(team)
-    swaps.request_swap(shift, shift.assignee)
+    swaps.request_swap(shift, by=shift.assignee)
     watch.alert_at_risk(by=SYSTEM)
     watch.alert_at_risk(by=SYSTEM)  # beat runs it again and again
     rows = Delivery.objects.filter(kind=Kind.AT_RISK)

@@ -172,9 +172,9 @@ def build_team() -> dict:
         slot, replacement, by=boss, override=True, note="Covering for a trip"
     )
     wanted = second.shifts.filter(role="primary", assignee__isnull=False).order_by("start")[1]
-    request = swaps.request_swap(wanted, wanted.assignee, reason="Conference")
+    request = swaps.request_swap(wanted, reason="Conference", by=wanted.assignee)
     offer = request.offers.order_by("rank").first()
-    swaps.accept_offer(offer, offer.candidate)
+    swaps.accept_offer(offer, by=offer.candidate)
     HandoverNote.objects.create(
         shift=second.shifts.filter(role="primary").order_by("start")[0],
         author=people[0],

@@ -33,7 +33,7 @@ def test_an_offer_link_opened_without_a_session_shows_the_readers_own_zone(
     candidate = swaps.rank_replacements(shift)[0][0]
     Person.objects.filter(user_id=candidate.user_id).update(time_zone="Asia/Kolkata")
     smtp_server.messages.clear()
-    swaps.request_swap(shift, shift.assignee)
+    swaps.request_swap(shift, by=shift.assignee)
     (ask,) = [m for m in smtp_server.messages if m["Subject"].startswith("Can you take")]
     assert "14:30 IST" in ask["Subject"]
 

@@ -113,7 +113,7 @@ def test_a_wrong_password_fails_for_good_and_is_never_logged(
     setup = make_team(3)
     me = setup.people[0]
     caplog.set_level(logging.DEBUG)
-    services.connect_calendar(me, url=url, username=username, password=secret)
+    services.connect_calendar(url=url, username=username, password=secret, by=me)
     with django_capture_on_commit_callbacks(execute=True):
         publish(setup, *DAYS)
     failed = Delivery.objects.filter(user=me, channel=Channel.CALDAV)
@@ -143,7 +143,7 @@ def test_a_server_that_is_down_is_a_transient_error(django_capture_on_commit_cal
     setup = make_team(3)
     me = setup.people[0]
     url = f"http://127.0.0.1:{free_port()}/alice/cal/"
-    services.connect_calendar(me, url=url, username="alice", password="x")
+    services.connect_calendar(url=url, username="alice", password="x", by=me)
     with django_capture_on_commit_callbacks(execute=True):
         publish(setup, *DAYS)
     rows = Delivery.objects.filter(user=me, channel=Channel.CALDAV)

@@ -193,7 +193,7 @@ def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postg
     team = published_team(size=8)
     shift = team["roster"].shifts.filter(role="primary").order_by("start").last()
     holder = shift.assignee_id
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.select_related("candidate").first()
     assert offer is not None
 
@@ -217,7 +217,7 @@ def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postg
 
     monkeypatch.setattr(swaps, "_apply", apply_then_lose_the_connection)
     with pytest.raises((OperationalError, Exception)) as caught:
-        swaps.accept_offer(offer, offer.candidate)
+        swaps.accept_offer(offer, by=offer.candidate)
     assert killed, f"the accept failed before the connection was killed: {caught.value!r}"
     connection.close()  # Django reconnects on the next query
 
@@ -229,7 +229,7 @@ def test_connection_killed_mid_accept_leaves_no_half_swap_and_a_retry_wins(postg
     assert SwapOffer.objects.get(pk=offer.pk).status == "offered"
 
     monkeypatch.setattr(swaps, "_apply", original_apply)
-    settled = swaps.accept_offer(offer, offer.candidate)
+    settled = swaps.accept_offer(offer, by=offer.candidate)
     assert settled.status == "done"
     assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
     assert SwapOffer.objects.filter(request=request, status="accepted").count() == 1

@@ -37,7 +37,7 @@ def test_a_scrape_reports_backlog_failures_swaps_at_risk_heartbeat_and_task_dura
     settings.ONEHAND_AT_RISK_HOURS = 24 * 40
     team = published_team()
     shift = team["roster"].shifts.filter(role="primary").order_by("start").first()
-    swaps.request_swap(shift, shift.assignee)
+    swaps.request_swap(shift, by=shift.assignee)
     Delivery.objects.filter(pk=Delivery.objects.order_by("pk").first().pk).update(
         status="failed", last_error="SMTP 550"
     )

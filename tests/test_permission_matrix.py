@@ -88,7 +88,7 @@ def build_world():
     if shift is None:  # the draft skipped amara: give her the first slot
         shift = roster.shifts.order_by("start").first()
         planning_services.assign_slot(shift, amara, by=boss, override=True)
-    swap = swaps.request_swap(shift, amara, reason="Dentist")
+    swap = swaps.request_swap(shift, reason="Dentist", by=amara)
     offer = swap.offers.first() or SwapOffer.objects.create(request=swap, candidate=ben, rank=1)
     requirement = DutyRequirementFactory(rotation=rotation)
     qualification = availability.claim_qualification(

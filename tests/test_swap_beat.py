@@ -41,7 +41,7 @@ def test_an_unanswered_swap_asks_the_next_people_then_tells_the_managers_once(
     eligible = [r.user_id for r in swaps.rank_replacements(shift)[0]]
     assert len(eligible) >= 2
 
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
 
     def managers_told():
         return Delivery.objects.filter(
@@ -64,9 +64,9 @@ def test_an_unanswered_swap_asks_the_next_people_then_tells_the_managers_once(
 def test_a_decline_asks_the_next_person_at_once(celery_worker, smtp_server):
     team = published_team(size=8, offers_at_once=1)
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     first = request.offers.select_related("candidate").get()
-    swaps.decline_offer(first, first.candidate)
+    swaps.decline_offer(first, by=first.candidate)
     second = request.offers.select_related("candidate").get(status="offered")
     assert second.rank == 2
 

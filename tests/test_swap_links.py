@@ -100,7 +100,7 @@ def _offer_link(offer):
 @time_machine.travel(NOW)
 def test_opening_an_accept_link_changes_nothing(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    offer = swaps.request_swap(shift, shift.assignee).offers.first()
+    offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
     response = client.get(_offer_link(offer) + "&action=accept")
     assert response.status_code == 200
     offer.refresh_from_db()
@@ -110,7 +110,7 @@ def test_opening_an_accept_link_changes_nothing(client, team):
 @time_machine.travel(NOW)
 def test_accepting_from_the_email_link_takes_the_shift(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    offer = swaps.request_swap(shift, shift.assignee).offers.first()
+    offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
     url = _offer_link(offer)
     response = client.post(url, {"t": url.split("t=")[1], "action": "accept"})
     assert response.status_code == 200
@@ -121,7 +121,7 @@ def test_accepting_from_the_email_link_takes_the_shift(client, team):
 @time_machine.travel(NOW)
 def test_a_replayed_accept_changes_nothing_more(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    offer = swaps.request_swap(shift, shift.assignee).offers.first()
+    offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
     url = _offer_link(offer)
     client.post(url, {"t": url.split("t=")[1], "action": "accept"})
     shift.refresh_from_db()
@@ -134,8 +134,8 @@ def test_a_replayed_accept_changes_nothing_more(client, team):
 @time_machine.travel(NOW)
 def test_a_late_accept_is_told_who_took_it(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    first, second = swaps.request_swap(shift, shift.assignee).offers.all()[:2]
-    swaps.accept_offer(first, first.candidate)
+    first, second = swaps.request_swap(shift, by=shift.assignee).offers.all()[:2]
+    swaps.accept_offer(first, by=first.candidate)
     url = _offer_link(second)
     response = client.post(url, {"t": url.split("t=")[1], "action": "accept"})
     assert response.status_code == 409
@@ -145,7 +145,7 @@ def test_a_late_accept_is_told_who_took_it(client, team):
 @time_machine.travel(NOW)
 def test_an_accept_link_used_by_another_logged_in_user_is_refused(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    offer = swaps.request_swap(shift, shift.assignee).offers.first()
+    offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
     client.force_login(shift.assignee)
     url = _offer_link(offer)
     response = client.post(url, {"t": url.split("t=")[1], "action": "accept"})
@@ -157,7 +157,7 @@ def test_an_accept_link_used_by_another_logged_in_user_is_refused(client, team):
 @time_machine.travel(NOW)
 def test_an_offer_token_cannot_act_on_another_offer(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    first, second = swaps.request_swap(shift, shift.assignee).offers.all()[:2]
+    first, second = swaps.request_swap(shift, by=shift.assignee).offers.all()[:2]
     token = make_token("swap-offer", first.candidate_id, first.pk)
     response = client.post(f"/offers/{second.pk}/", {"t": token, "action": "accept"})
     assert response.status_code == 403
@@ -166,7 +166,7 @@ def test_an_offer_token_cannot_act_on_another_offer(client, team):
 @time_machine.travel(NOW)
 def test_a_cant_make_it_token_is_not_an_offer_token(client, team):
     shift = team["roster"].shifts.filter(role="primary").first()
-    offer = swaps.request_swap(shift, shift.assignee).offers.first()
+    offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
     token = make_token("cant-make-it", offer.candidate_id, offer.pk)
     response = client.post(f"/offers/{offer.pk}/", {"t": token, "action": "accept"})
     assert response.status_code == 403
@@ -175,7 +175,7 @@ def test_a_cant_make_it_token_is_not_an_offer_token(client, team):
 def test_links_after_the_shift_started_cannot_accept(client, team):
     with time_machine.travel(NOW):
         shift = team["roster"].shifts.filter(role="primary").first()
-        offer = swaps.request_swap(shift, shift.assignee).offers.first()
+        offer = swaps.request_swap(shift, by=shift.assignee).offers.first()
         url = _offer_link(offer)
     with time_machine.travel(shift.start + timedelta(hours=1)):
         response = client.post(url, {"t": url.split("t=")[1], "action": "accept"})

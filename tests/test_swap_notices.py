@@ -45,9 +45,9 @@ def mails_to(messages, user) -> list[str]:
 def test_a_decline_asks_the_next_person_at_once():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     first = request.offers.order_by("rank").first()
-    swaps.decline_offer(first, first.candidate)
+    swaps.decline_offer(first, by=first.candidate)
     open_offers = request.offers.filter(status=SwapOffer.Status.OFFERED)
     assert open_offers.count() == 3
     assert open_offers.order_by("-rank").first().rank == 4
@@ -59,9 +59,9 @@ def test_when_a_swap_is_taken_everyone_concerned_gets_one_notice_of_their_own():
     shift = first_primary(team)
     requester = shift.assignee
     partner = team["roster"].shifts.get(start=shift.start, role="secondary").assignee
-    request = swaps.request_swap(shift, requester)
+    request = swaps.request_swap(shift, by=requester)
     winner_offer, *others = request.offers.select_related("candidate").order_by("rank")
-    swaps.accept_offer(winner_offer, winner_offer.candidate)
+    swaps.accept_offer(winner_offer, by=winner_offer.candidate)
     winner = winner_offer.candidate
     expected = {
         (requester.username, Kind.SWAP_DONE): 1,
@@ -85,12 +85,12 @@ def test_when_a_swap_is_taken_everyone_concerned_gets_one_notice_of_their_own():
 def test_the_no_taker_mail_and_the_approval_mail_both_reach_the_manager():
     team = published_team(swaps_need_approval=True, offers_at_once=1)
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     SwapRequest.objects.filter(pk=request.pk).update(deadline=timezone.now())
     swaps.sweep_deadlines(by=SYSTEM)  # the shift is close and nobody took it yet
     subjects = mails_to(send_all(), team["boss"])
     offer = request.offers.get(status="offered")
-    swaps.accept_offer(offer, offer.candidate)  # ... then someone does: it needs approval
+    swaps.accept_offer(offer, by=offer.candidate)  # ... then someone does: it needs approval
     subjects += mails_to(send_all(), team["boss"])
     assert [s.split(":")[0] for s in subjects] == ["No taker yet", "Approve a swap"]
 
@@ -99,9 +99,9 @@ def test_the_no_taker_mail_and_the_approval_mail_both_reach_the_manager():
 def test_candidates_of_a_cancelled_request_are_told_and_the_requester_gets_a_confirmation():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     candidates = [o.candidate for o in request.offers.select_related("candidate")]
-    swaps.cancel_request(request, shift.assignee)
+    swaps.cancel_request(request, by=shift.assignee)
     told = notices(swap_request=request)
     assert told[(shift.assignee.username, Kind.SWAP_CANCELLED)] == 1
     for candidate in candidates:
@@ -119,7 +119,7 @@ def test_unanswered_offers_expire_the_next_people_are_asked_then_the_managers_ar
         rotation.swap_deadline_hours = 0
         rotation.save()
         shift = first_primary(team)
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
         eligible = len(swaps.rank_replacements(shift)[0])
         assert request.offers.get().expires_at == timezone.now() + timedelta(hours=6)
         for _ in range(eligible + 2):
@@ -142,7 +142,7 @@ def test_a_request_nobody_covered_before_the_shift_becomes_an_alert():
     with time_machine.travel(NOW, tick=False) as clock:
         team = published_team()
         shift = first_primary(team)
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
         asked = list(request.offers.values_list("candidate__username", flat=True))
         clock.move_to(shift.start + timedelta(minutes=1))
         swaps.sweep_deadlines(by=SYSTEM)
@@ -160,7 +160,7 @@ def test_a_request_nobody_covered_before_the_shift_becomes_an_alert():
 def test_the_same_notice_is_never_written_twice_but_two_kinds_never_collide():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     row = dict(
         user=team["boss"],
         shift=shift,
@@ -181,7 +181,7 @@ def test_the_same_notice_is_never_written_twice_but_two_kinds_never_collide():
 def test_the_offer_email_gives_the_deadline_in_the_readers_zone_and_names_it():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.select_related("candidate__person").first()
     offer.candidate.person.time_zone = "Asia/Kolkata"
     offer.candidate.person.save()
@@ -195,7 +195,7 @@ def test_the_offer_email_gives_the_deadline_in_the_readers_zone_and_names_it():
 def test_the_manager_assigns_a_ranked_candidate_in_one_click_from_the_no_taker_email(client):
     team = published_team(offers_at_once=1)
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     SwapRequest.objects.filter(pk=request.pk).update(deadline=timezone.now())
     swaps.sweep_deadlines(by=SYSTEM)
     (no_taker,) = [m for m in send_all() if m.subject.startswith("No taker yet")]

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 def test_twenty_simultaneous_accepts_make_exactly_one_winner(postgres):
     team = published_team(size=30, offers_at_once=20)
     shift = team["roster"].shifts.filter(role="primary").order_by("start").last()
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offers = list(request.offers.select_related("candidate"))
     assert len(offers) >= 20
     offers = offers[:20]
@@ -28,7 +28,7 @@ def test_twenty_simultaneous_accepts_make_exactly_one_winner(postgres):
     def accept(offer):
         try:
             barrier.wait()
-            swaps.accept_offer(offer, offer.candidate)
+            swaps.accept_offer(offer, by=offer.candidate)
             result = "won"
         except swaps.AlreadyTaken as exc:
             result = "taken: " + str(exc)

@@ -22,7 +22,7 @@ def first_primary(team):
 def test_a_swap_request_marks_the_person_unavailable_and_asks_three_fair_candidates():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee, reason="Dentist")
+    request = swaps.request_swap(shift, reason="Dentist", by=shift.assignee)
     assert AvailabilityEntry.objects.filter(
         user=shift.assignee, start__lte=shift.start, end__gte=shift.end
     ).exists()
@@ -37,7 +37,7 @@ def test_a_swap_request_marks_the_person_unavailable_and_asks_three_fair_candida
 def test_candidates_are_asked_least_loaded_first():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     loads = [o.reason["projected"] for o in request.offers.order_by("rank")]
     assert loads == sorted(loads)
 
@@ -47,7 +47,7 @@ def test_nobody_on_the_same_shift_is_asked():
     team = published_team()
     shift = first_primary(team)
     partner = team["roster"].shifts.get(start=shift.start, role="secondary").assignee_id
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     assert partner not in set(request.offers.values_list("candidate_id", flat=True))
 
 
@@ -55,15 +55,15 @@ def test_nobody_on_the_same_shift_is_asked():
 def test_first_accept_wins_and_the_others_are_told_who_took_it():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     first, second, _ = request.offers.select_related("candidate").all()
-    swaps.accept_offer(first, first.candidate)
+    swaps.accept_offer(first, by=first.candidate)
     shift.refresh_from_db()
     assert shift.assignee_id == first.candidate_id and shift.sequence == 1
     with pytest.raises(
         swaps.AlreadyTaken, match=f"Already taken by {first.candidate.get_full_name()}"
     ):
-        swaps.accept_offer(second, second.candidate)
+        swaps.accept_offer(second, by=second.candidate)
     assert SwapOffer.objects.filter(request=request, status="withdrawn").count() == 2
 
 
@@ -71,9 +71,9 @@ def test_first_accept_wins_and_the_others_are_told_who_took_it():
 def test_the_swap_is_in_the_audit_log():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.first()
-    swaps.accept_offer(offer, offer.candidate)
+    swaps.accept_offer(offer, by=offer.candidate)
     assert AuditEntry.objects.filter(action="swap", roster=team["roster"]).count() == 2
 
 
@@ -81,9 +81,9 @@ def test_the_swap_is_in_the_audit_log():
 def test_when_everyone_asked_declines_the_next_candidates_are_asked():
     team = published_team(size=12)
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     for offer in list(request.offers.all()):
-        swaps.decline_offer(offer, offer.candidate)
+        swaps.decline_offer(offer, by=offer.candidate)
     assert request.offers.filter(status="offered").count() >= 1
     assert request.offers.filter(status="declined").count() == 3
 
@@ -101,9 +101,9 @@ def test_when_nobody_is_left_the_managers_are_told(django_capture_on_commit_call
     try:
         team = published_team(size=6)
         shift = first_primary(team)
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
         for offer in list(request.offers.all()):
-            swaps.decline_offer(offer, offer.candidate)
+            swaps.decline_offer(offer, by=offer.candidate)
         assert told == [request.pk]
     finally:
         swap_needs_manager.disconnect(dispatch_uid="t")
@@ -113,19 +113,19 @@ def test_when_nobody_is_left_the_managers_are_told(django_capture_on_commit_call
 def test_a_request_can_be_cancelled_while_open():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
-    swaps.cancel_request(request, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
+    swaps.cancel_request(request, by=shift.assignee)
     offer = request.offers.first()
     with pytest.raises(swaps.AlreadyTaken, match="cancelled"):
-        swaps.accept_offer(offer, offer.candidate)
+        swaps.accept_offer(offer, by=offer.candidate)
 
 
 @time_machine.travel(NOW)
 def test_asking_twice_opens_one_request():
     team = published_team()
     shift = first_primary(team)
-    first = swaps.request_swap(shift, shift.assignee)
-    second = swaps.request_swap(shift, shift.assignee)
+    first = swaps.request_swap(shift, by=shift.assignee)
+    second = swaps.request_swap(shift, by=shift.assignee)
     assert first.pk == second.pk and SwapRequest.objects.count() == 1
 
 
@@ -134,12 +134,12 @@ def test_with_approval_on_an_accepted_swap_waits_for_a_manager():
     team = published_team(swaps_need_approval=True)
     shift = first_primary(team)
     holder = shift.assignee_id
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.first()
-    request = swaps.accept_offer(offer, offer.candidate)
+    request = swaps.accept_offer(offer, by=offer.candidate)
     assert request.status == "pending"
     assert Shift.objects.get(pk=shift.pk).assignee_id == holder
-    swaps.approve_swap(request, team["boss"], approve=True)
+    swaps.approve_swap(request, approve=True, by=team["boss"])
     assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
 
 
@@ -147,10 +147,10 @@ def test_with_approval_on_an_accepted_swap_waits_for_a_manager():
 def test_a_manager_assigns_a_ranked_candidate_in_one_click():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     ranked, _ = swaps.rank_replacements(shift)
     chosen = next(p for p in team["people"] if p.pk == ranked[-1].user_id)
-    swaps.assign_from_request(request, chosen, team["boss"])
+    swaps.assign_from_request(request, chosen, by=team["boss"])
     assert Shift.objects.get(pk=shift.pk).assignee_id == chosen.pk
 
 
@@ -170,8 +170,8 @@ def test_a_trade_swaps_both_shifts():
     other = theirs.assignee
     if Shift.objects.filter(roster=team["roster"], start=shift.start, assignee=other).exists():
         pytest.skip("the other person already works the first shift")
-    request = swaps.request_swap(shift, mine, named=other, trade_shift=theirs)
-    swaps.accept_offer(request.offers.get(), other)
+    request = swaps.request_swap(shift, named=other, trade_shift=theirs, by=mine)
+    swaps.accept_offer(request.offers.get(), by=other)
     assert Shift.objects.get(pk=shift.pk).assignee_id == other.pk
     assert Shift.objects.get(pk=theirs.pk).assignee_id == mine.pk
 
@@ -182,9 +182,9 @@ def test_the_swapped_shift_counts_as_load_for_whoever_worked_it():
 
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.first()
-    swaps.accept_offer(offer, offer.candidate)
+    swaps.accept_offer(offer, by=offer.candidate)
     rotation = team["rotation"]
     with time_machine.travel("2027-01-10 12:00Z"):
         from django.utils import timezone
@@ -243,7 +243,7 @@ def test_offers_go_out_by_email_with_accept_and_decline_links(
     shift = first_primary(team)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
     offers = {m.to[0]: m for m in mailoutbox if m.subject.startswith("Can you take")}
     assert set(offers) == {o.candidate.email for o in request.offers.select_related("candidate")}
     body = next(iter(offers.values())).body
@@ -256,11 +256,11 @@ def test_the_requester_hears_who_took_the_shift(mailoutbox, django_capture_on_co
         team = published_team()
     shift = first_primary(team)
     with django_capture_on_commit_callbacks(execute=True):
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.select_related("candidate").first()
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        swaps.accept_offer(offer, offer.candidate)
+        swaps.accept_offer(offer, by=offer.candidate)
     subjects = {(m.to[0], m.subject.split(":")[0]) for m in mailoutbox}
     assert (shift.assignee.email, "Swapped") in subjects
     assert (shift.assignee.email, "Cancelled") in subjects  # CANCEL of the old entry
@@ -271,10 +271,10 @@ def test_the_requester_hears_who_took_the_shift(mailoutbox, django_capture_on_co
 def test_a_manager_cannot_give_a_swap_to_someone_outside_the_team():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     stranger = engineer(TeamFactory())
     with pytest.raises(Invalid):
-        swaps.assign_from_request(request, stranger, team["boss"], override=True)
+        swaps.assign_from_request(request, stranger, override=True, by=team["boss"])
     assert Shift.objects.get(pk=shift.pk).assignee_id == request.requester_id
 
 
@@ -282,11 +282,11 @@ def test_a_manager_cannot_give_a_swap_to_someone_outside_the_team():
 def test_giving_a_swap_to_a_team_member_outside_the_rotation_needs_a_recorded_override():
     team = published_team()
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     newcomer = engineer(team["team"])  # in the team, not in the rotation
     with pytest.raises(RuleBroken):
-        swaps.assign_from_request(request, newcomer, team["boss"])
-    swaps.assign_from_request(request, newcomer, team["boss"], override=True)
+        swaps.assign_from_request(request, newcomer, by=team["boss"])
+    swaps.assign_from_request(request, newcomer, override=True, by=team["boss"])
     moved = Shift.objects.get(pk=shift.pk)
     assert moved.assignee_id == newcomer.pk and moved.overridden
     assert AuditEntry.objects.filter(action="override", roster=team["roster"]).exists()
@@ -296,12 +296,12 @@ def test_giving_a_swap_to_a_team_member_outside_the_rotation_needs_a_recorded_ov
 def test_approving_a_swap_checks_the_slot_rules_again():
     team = published_team(swaps_need_approval=True)
     shift = first_primary(team)
-    request = swaps.request_swap(shift, shift.assignee)
+    request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.first()
-    swaps.accept_offer(offer, offer.candidate)
+    swaps.accept_offer(offer, by=offer.candidate)
     team["rotation"].rotation_members.filter(user=offer.candidate).delete()  # left meanwhile
     with pytest.raises(RuleBroken):
-        swaps.approve_swap(request, team["boss"], approve=True)
+        swaps.approve_swap(request, approve=True, by=team["boss"])
     assert Shift.objects.get(pk=shift.pk).assignee_id == request.requester_id
 
 
@@ -309,7 +309,7 @@ def test_the_swap_decision_page_refuses_a_stranger_with_an_explanation(client):
     with time_machine.travel(NOW):
         team = published_team()
         shift = first_primary(team)
-        request = swaps.request_swap(shift, shift.assignee)
+        request = swaps.request_swap(shift, by=shift.assignee)
         stranger = engineer(TeamFactory())
         client.force_login(team["boss"])
         response = client.post(f"/swaps/{request.pk}/decide/", {"assign": stranger.pk})
