@@ -7,6 +7,7 @@ from functools import lru_cache
 import holidays as holiday_calendars
 
 from availability import selectors as availability
+from incidents.selectors import interruption_load
 from onehand.people import display_name
 from rotation.coverage import outside_working_hours
 from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
@@ -127,6 +128,9 @@ def candidates_for(
     )
     team_rate = total_hours / HISTORY_WINDOW_DAYS / max(1, len(members))
 
+    # Pages count as load too: a week of night pages is not a quiet week.
+    interruptions = interruption_load(rotation_id=rotation.pk, start=window_start, end=now)
+
     follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
     years = (window_start.year, end.year)
     out = []
@@ -135,6 +139,7 @@ def candidates_for(
         person = user.person
         since = datetime.combine(member.since, datetime.min.time(), tzinfo=UTC)
         holiday_dates = public_holidays(person.country, *years)
+        paged = interruptions.get(user.pk)
         out.append(
             rec.Candidate(
                 person_id=user.pk,
@@ -157,11 +162,15 @@ def candidates_for(
                     team_average_rate=team_rate,
                     window_days=HISTORY_WINDOW_DAYS,
                     shadow_weight=settings.shadow_weight,
-                ),
+                )
+                + (paged.hours_equivalent if paged else 0.0),
                 fte=float(fte.get(user.pk, 1)),
                 utilisation=utilisation[user.pk].total if user.pk in utilisation else 0.0,
                 last_shift_end=last_end.get(user.pk),
                 needs_shadow=shadow.get(user.pk, 0),
+                pages=paged.pages if paged else 0,
+                night_pages=paged.night_pages if paged else 0,
+                interruption_hours=paged.hours_equivalent if paged else 0.0,
             )
         )
     return out

@@ -28,6 +28,16 @@ _LEVEL_TEXT = {
 }
 
 
+def pages_in_words(candidate: Candidate) -> str:
+    """How interruptions weigh on someone's past load, in a sentence."""
+    pages = f"{candidate.pages} page{'s' if candidate.pages != 1 else ''}"
+    night = f", {candidate.night_pages} of them at night" if candidate.night_pages else ""
+    return (
+        f"Past load includes {candidate.interruption_hours:.1f} h for {pages} while on call"
+        f"{night}, so {candidate.name} is picked less."
+    )
+
+
 def projections(
     candidates: Sequence[Candidate], settings: Settings, draft: Sequence[float]
 ) -> dict[int, PersonProjection]:
@@ -45,10 +55,12 @@ def projections(
         if raw < settings.capacity_floor:
             cap_text += f", floored at {settings.capacity_floor:g}"
         explanation = (
-            f"L = (past {c.past_load:.1f} + this period {d:.1f} weighted h) / capacity {cap:.2f} = {value:.1f} "
-            f"({cap_text}); rank {rank} of {n} (1 = least loaded), team median L {median:.1f}; "
-            f"{level}: {_LEVEL_TEXT[level]}."
+            f"L = (past {c.past_load:.1f} + this period {d:.1f} weighted h) / capacity "
+            f"{cap:.2f} = {value:.1f} ({cap_text}); rank {rank} of {n} (1 = least loaded), "
+            f"team median L {median:.1f}; {level}: {_LEVEL_TEXT[level]}."
         )
+        if c.pages:
+            explanation += " " + pages_in_words(c)
         out[c.person_id] = PersonProjection(
             person_id=c.person_id,
             past_load=float(c.past_load),

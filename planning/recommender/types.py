@@ -36,6 +36,11 @@ class Candidate:
     utilisation: float = 0.0  # 0..1 share of working time already committed
     last_shift_end: datetime | None = None  # tie-breaks and the rest rule
     needs_shadow: int = 0
+    # Interruptions in the look-back window: already part of past_load as hours-equivalent,
+    # kept apart so explanations can say so in words.
+    pages: int = 0
+    night_pages: int = 0
+    interruption_hours: float = 0.0
 
 
 @dataclass(frozen=True)
