@@ -79,7 +79,8 @@ def fetch_ics(
     """Download an .ics feed, refusing anything but a calendar of sane size.
 
     Only http, https and webcal (fetched as https); see :func:`onehand.fetch.fetch`
-    for the guard; ``total_timeout`` bounds the whole download.  Raises :class:`CalendarImportError`.
+    for the guard; ``total_timeout`` bounds the whole download.
+    Raises :class:`CalendarImportError`.
     """
     try:
         return fetch.fetch(

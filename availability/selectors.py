@@ -300,7 +300,10 @@ class RotationReadiness:
             return f"You are eligible now for {_join(self.eligible_roles)}."
         if self.eligible_roles:
             blocked = [r for r in self.roles if r not in self.eligible_roles]
-            return f"You are eligible now for {_join(self.eligible_roles)}, not yet for {_join(blocked)}."
+            return (
+                f"You are eligible now for {_join(self.eligible_roles)}, not yet for "
+                f"{_join(blocked)}."
+            )
         return f"You are not yet eligible for {_join(self.roles)}."
 
 

@@ -348,7 +348,9 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         ),
         "bound_invalid": sum(1 for r in rows if r["greedy_bound_valid"] is False),
         "auto_exact": sum(1 for r in rows if r["greedy_mode"] == "auto-exact"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
     }
     (results / "recommender.json").write_text(
         json.dumps({"summary": summary, "tight": rows, "growth": grows}, indent=1, default=str)

@@ -3,8 +3,8 @@
 An invitation is multipart/mixed: a multipart/alternative of text/plain (entries.describe),
 text/html (the same, escaped by the template engine) and text/calendar; method=REQUEST (or
 CANCEL), plus the same calendar attached as invite.ics, also text/calendar with its method
-and charset (RFC 6047; application/ics is not an iCalendar media type). That is the shape Outlook, Gmail and
-Apple Mail recognise as an invitation with Accept/Add buttons.
+and charset (RFC 6047; application/ics is not an iCalendar media type). That is the shape
+Outlook, Gmail and Apple Mail recognise as an invitation with Accept/Add buttons.
 """
 
 import logging
@@ -158,7 +158,10 @@ def reminder_message(
     starts = local(entry.start, viewer_zone)
     body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(entry)
     if handover_url:
-        body += f"\nAt the end of your shift, leave a handover note for the next person: {handover_url}\n"
+        body += (
+            "\nAt the end of your shift, leave a handover note for the next person: "
+            f"{handover_url}\n"
+        )
     return EmailMessage(
         subject=f"Reminder: {entries.summary(entry)} starts {starts}",
         body=body,

@@ -276,7 +276,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Onehand <onehand@loca
 # Fernet key(s) for secrets at rest (CalDAV passwords); comma-separated, first one encrypts.
 # Empty derives a key from SECRET_KEY.
 ONEHAND_FIELD_KEY = os.environ.get("ONEHAND_FIELD_KEY", "")
-# A delivery that keeps failing transiently is marked failed (and shown to managers) after this many tries.
+# A delivery that keeps failing transiently is marked failed (and shown to managers) after
+# this many tries.
 ONEHAND_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("ONEHAND_DELIVERY_MAX_ATTEMPTS", "6"))
 # First retry after this many seconds, doubling each time (capped at one hour).
 ONEHAND_DELIVERY_RETRY_BASE = float(os.environ.get("ONEHAND_DELIVERY_RETRY_BASE", "30"))

@@ -144,7 +144,8 @@ def draft_roster(
         rotation,
         by,
         AuditEntry.Action.DRAFT,
-        f"Drafted {period_start:%d %b}–{period_end:%d %b %Y} ({mode}); largest load {result.objective_max:.1f}, "
+        f"Drafted {period_start:%d %b}–{period_end:%d %b %Y} ({mode}); largest load "
+        f"{result.objective_max:.1f}, "
         f"{len(result.uncovered)} uncovered",
         after={
             "summary": {
@@ -222,8 +223,8 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
         rotation,
         by,
         action,
-        f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {display_name(previous)} → {display_name(user)}"
-        + (f" (override: {problem})" if problem else ""),
+        f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {display_name(previous)} → "
+        f"{display_name(user)}" + (f" (override: {problem})" if problem else ""),
         before={"shift": shift.pk, "assignee": previous_id},
         after={
             "shift": shift.pk,

@@ -47,7 +47,8 @@ def _who(request, action: str, object_id: int):
     if request.user.is_authenticated and request.user.pk != claim.user_id:
         owner = User.objects.filter(pk=claim.user_id).first()
         return None, (
-            f"This link was sent to {owner.get_full_name() if owner else 'someone else'}, but you are logged in as "
+            f"This link was sent to {owner.get_full_name() if owner else 'someone else'}, but you "
+            "are logged in as "
             f"{display_name(request.user)}. Nothing was changed."
         )
     user = User.objects.filter(pk=claim.user_id, is_active=True).first()

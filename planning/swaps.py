@@ -198,7 +198,10 @@ def request_swap(
         roster=shift.roster,
         actor=user,
         action=AuditEntry.Action.SWAP,
-        summary=f"{_name(user)} can't make {shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC; asking for a swap",
+        summary=(
+            f"{_name(user)} can't make {shift.get_role_display()} "
+            f"{shift.start:%a %d %b %H:%M} UTC; asking for a swap"
+        ),
         before={"shift": shift.pk, "assignee": user.pk},
         after={"request": request.pk},
     )
@@ -209,7 +212,8 @@ def request_swap(
         match = next((r for r in ranked if r.user_id == named.pk), None)
         if match is None:
             raise SwapError(
-                f"{_name(named)} can't take this shift: {blocked.get(named.pk, 'not in this rotation')}."
+                f"{_name(named)} can't take this shift: "
+                f"{blocked.get(named.pk, 'not in this rotation')}."
             )
         if trade_shift is not None and (
             trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk
@@ -296,7 +300,10 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
         roster=shift.roster,
         actor=by,
         action=AuditEntry.Action.SWAP,
-        summary=f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {_name(request.requester)} → {_name(offer.candidate)}"
+        summary=(
+            f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: "
+            f"{_name(request.requester)} → {_name(offer.candidate)}"
+        )
         + (" (trade)" if offer.trade_shift_id else ""),
         before={"shift": shift.pk, "assignee": request.requester_id},
         after={

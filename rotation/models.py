@@ -301,7 +301,10 @@ class Roster(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rotation.name} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} ({self.status})"
+        return (
+            f"{self.rotation.name} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} "
+            f"({self.status})"
+        )
 
 
 class Shift(models.Model):

@@ -460,7 +460,9 @@ PATTERNS = url_patterns()
 
 def _case_id(entry):
     route, name, keywords, is_api = entry
-    return f"{name}{'.fmt' if 'format' in keywords else ''}{'[api]' if is_api and name == 'swap-cancel' else ''}"
+    suffix = ".fmt" if "format" in keywords else ""
+    api = "[api]" if is_api and name == "swap-cancel" else ""
+    return f"{name}{suffix}{api}"
 
 
 @pytest.mark.parametrize("entry", PATTERNS, ids=[_case_id(e) for e in PATTERNS])

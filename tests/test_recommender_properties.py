@@ -33,7 +33,7 @@ PROPERTY_SETTINGS = hyp_settings(
 
 @pytest.fixture
 def settings():
-    """No Django needed; stands in for pytest-django's fixture used by tests/conftest.py autouse fixtures."""
+    """No Django needed; stands in for the pytest-django fixture conftest's autouse fixtures use."""
     return types.SimpleNamespace()
 
 

@@ -23,7 +23,8 @@ def team():
 
 
 def shift_link(shift):
-    return f"/shifts/{shift.pk}/cant-make-it/?t={make_token('cant-make-it', shift.assignee_id, shift.pk)}"
+    token = make_token("cant-make-it", shift.assignee_id, shift.pk)
+    return f"/shifts/{shift.pk}/cant-make-it/?t={token}"
 
 
 @time_machine.travel(NOW)

@@ -248,7 +248,7 @@ class Model:
         return float(coverage_priorities(self.problem)[on].sum())
 
     def max_cover_possible(self) -> float:
-        """Cheap upper bound on the coverage: every slot with a variable, shadow capped by quotas."""
+        """Cheap upper bound on coverage: every slot with a variable, shadow capped by quotas."""
         problem = self.problem
         prio = coverage_priorities(problem)
         has = np.zeros(problem.n_slots, dtype=bool)

@@ -97,7 +97,10 @@ def block_reason(problem: Problem, roster: Roster, s: int, p: int) -> str:
         if t != s and problem.conflict[s, t]:
             return problem.geometry.reason(s, t)
     if problem.is_shadow[s] and roster.shadow_used[p] >= problem.shadow_quota[p]:
-        return f"no shadow shifts needed (already shadowing {roster.shadow_used[p]} of {problem.shadow_quota[p]})"
+        return (
+            f"no shadow shifts needed (already shadowing {roster.shadow_used[p]} of "
+            f"{problem.shadow_quota[p]})"
+        )
     return "eligible, but placing them would leave another slot empty"
 
 
@@ -135,7 +138,10 @@ def reason_for(
     other = problem.people[q]
     if Lq > Lp + 1e-9 * max(1.0, abs(Lp)):
         why = f"would reach L={Lq:.1f}, above {person.name}'s L={Lp:.1f}"
-        summary = f"Lowest projected load among {k} eligible (L={Lp:.1f} vs runner-up {other.name} L={Lq:.1f})"
+        summary = (
+            f"Lowest projected load among {k} eligible (L={Lp:.1f} vs runner-up "
+            f"{other.name} L={Lq:.1f})"
+        )
     else:
         S1, S2 = sums
         n = problem.n_people

@@ -101,7 +101,10 @@ class Geometry:
         if self.gap[i, j] < 0:
             return f"on another shift of this rotation ({other.role} {when})"
         if self.gap[i, j] < self.rest_seconds:
-            return f"rest rule (holds {other.role} {when}; less than {timedelta(seconds=self.rest_seconds)} rest)"
+            return (
+                f"rest rule (holds {other.role} {when}; less than "
+                f"{timedelta(seconds=self.rest_seconds)} rest)"
+            )
         return f"rest rule (holds {other.role} {when}; back-to-back shifts)"
 
 
