@@ -19,7 +19,7 @@ from django.utils import timezone
 from onehand import limits
 from onehand.errors import Invalid, NotAllowed, TooManyRequests
 from rotation.models import Rotation, RotationMember, Team
-from rotation.permissions import SYSTEM, Actor, SystemActor
+from rotation.permissions import SYSTEM, Actor, SystemActor, require_manager
 from rotation.selectors import is_active_member, is_manager, person_of
 
 from . import ics_sandbox, selectors, tasks
@@ -60,6 +60,7 @@ UPLOAD_STUCK_MESSAGE = (
     "The uploaded calendar could not be read to the end (it was stopped after running too "
     "long). Upload it again, or export a shorter period."
 )
+REQUIREMENTS_REFUSAL = "Only a manager of this team can change its duty requirements."
 IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
 
 
@@ -267,8 +268,7 @@ def lock_availability(
     team: Team, period_start: date, period_end: date, *, by, note: str = ""
 ) -> AvailabilityLock:
     """Freeze a team's availability for a period (period_end exclusive); idempotent."""
-    if not is_manager(user=by, team_id=team.pk):
-        raise NotAllowed("Only a manager of this team can lock its availability.")
+    require_manager(by, team.pk, "Only a manager of this team can lock its availability.")
     if period_start >= period_end:
         raise AvailabilityError("The period must end after it starts.")
     lock, _ = AvailabilityLock.objects.get_or_create(
@@ -282,8 +282,7 @@ def lock_availability(
 
 @transaction.atomic
 def unlock_availability(lock: AvailabilityLock, *, by) -> None:
-    if not is_manager(user=by, team_id=lock.team_id):
-        raise NotAllowed("Only a manager of this team can unlock its availability.")
+    require_manager(by, lock.team_id, "Only a manager of this team can unlock its availability.")
     lock.delete()
 
 
@@ -344,8 +343,11 @@ def review_qualification(
         .select_related("requirement__rotation")
         .get(pk=qualification.pk)
     )
-    if not is_manager(user=by, team_id=qualification.requirement.rotation.team_id):
-        raise NotAllowed("Only a manager of this team can verify qualifications.")
+    require_manager(
+        by,
+        qualification.requirement.rotation.team_id,
+        "Only a manager of this team can verify qualifications.",
+    )
     wanted = Qualification.Status.VERIFIED if verify else Qualification.Status.REJECTED
     if qualification.status == wanted:
         return qualification
@@ -375,8 +377,7 @@ def withdraw_claim(qualification: Qualification, *, by) -> None:
 def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
     """Create or change a rotation's requirement (managers of its team only)."""
     team_id = Rotation.objects.values_list("team_id", flat=True).get(pk=requirement.rotation_id)
-    if not is_manager(user=by, team_id=team_id):
-        raise NotAllowed("Only a manager of this team can change its duty requirements.")
+    require_manager(by, team_id, REQUIREMENTS_REFUSAL)
     if requirement.kind != DutyRequirement.Kind.SHADOW_SHIFTS:
         requirement.shadow_shifts_needed = 0
     requirement.full_clean()
@@ -386,8 +387,11 @@ def save_requirement(requirement: DutyRequirement, *, by) -> DutyRequirement:
 
 @transaction.atomic
 def delete_requirement(requirement: DutyRequirement, *, by) -> None:
-    if not is_manager(user=by, team_id=requirement.rotation.team_id):
-        raise NotAllowed("Only a manager of this team can change its duty requirements.")
+    require_manager(
+        by,
+        requirement.rotation.team_id,
+        "Only a manager of this team can change its duty requirements.",
+    )
     requirement.delete()
 
 
@@ -432,8 +436,7 @@ def set_allocation(
 def set_team_settings(
     team: Team, *, by, engineers_set_allocation: bool
 ) -> TeamAvailabilitySettings:
-    if not is_manager(user=by, team_id=team.pk):
-        raise NotAllowed("Only a manager of this team can change its settings.")
+    require_manager(by, team.pk, "Only a manager of this team can change its settings.")
     found, _ = TeamAvailabilitySettings.objects.update_or_create(
         team=team, defaults={"engineers_set_allocation": engineers_set_allocation}
     )

@@ -27,7 +27,7 @@ from rotation.events import (
     swap_uncovered,
 )
 from rotation.models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
-from rotation.permissions import Actor
+from rotation.permissions import Actor, require_manager
 from rotation.selectors import is_active_member, is_manager
 from rotation.services import audit
 
@@ -449,6 +449,17 @@ def _mark_override(request: SwapRequest, problem: str | None) -> None:
         shift.save(update_fields=["overridden", "reason"])
 
 
+def _locked_for_manager(request: SwapRequest, by: Actor, refusal: str) -> SwapRequest:
+    """The request, locked for this transaction, once `by` is known to manage its team."""
+    request = (
+        SwapRequest.objects.select_for_update()
+        .select_related("shift__roster__rotation")
+        .get(pk=request.pk)
+    )
+    require_manager(by, request.shift.roster.rotation.team_id, refusal)
+    return request
+
+
 @transaction.atomic
 def approve_swap(
     request: SwapRequest,
@@ -460,13 +471,7 @@ def approve_swap(
 ) -> SwapRequest:
     manager = by
     now = now or timezone.now()
-    request = (
-        SwapRequest.objects.select_for_update()
-        .select_related("shift__roster__rotation")
-        .get(pk=request.pk)
-    )
-    if not is_manager(user=manager, team_id=request.shift.roster.rotation.team_id):
-        raise SwapError("Only a manager of this team can approve swaps.")
+    request = _locked_for_manager(request, by, "Only a manager of this team can approve swaps.")
     if request.status != SwapRequest.Status.PENDING_APPROVAL:
         raise SwapError("This swap is not waiting for approval.")
     offer = request.offers.get(status=SwapOffer.Status.ACCEPTED)
@@ -505,13 +510,7 @@ def assign_from_request(
     override that is recorded on the shift and in the audit log."""
     manager = by
     now = now or timezone.now()
-    request = (
-        SwapRequest.objects.select_for_update()
-        .select_related("shift__roster__rotation")
-        .get(pk=request.pk)
-    )
-    if not is_manager(user=manager, team_id=request.shift.roster.rotation.team_id):
-        raise SwapError("Only a manager of this team can assign.")
+    request = _locked_for_manager(request, by, "Only a manager of this team can assign.")
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))
     problem = _slot_rule(request, candidate, override=override, by=manager)
