@@ -179,7 +179,19 @@ def check_slot(shift: Shift, user) -> str | None:
     person = next((c for c in candidates if c.person_id == user.pk), None)
     if person is None:
         return f"{display_name(user)} is not a member of the {rotation.name} rotation."
-    return rec.check_assignment(slots[-1], person, current, slots, settings)
+    problem = rec.check_assignment(slots[-1], person, current, slots, settings)
+    return refusal_in_words(display_name(user), problem) if problem else None
+
+
+# Rule reasons that read as a state of the person ("Amara is away ...").
+STATE_REASONS = ("away", "not qualified", "on another shift")
+
+
+def refusal_in_words(name: str, problem: str) -> str:
+    """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
+    if problem.startswith(STATE_REASONS):
+        return f"{name} is {problem}."
+    return f"{name}: {problem}."
 
 
 @transaction.atomic

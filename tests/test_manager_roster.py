@@ -1,15 +1,17 @@
 """A manager drafts a fair roster, edits it within the rules, publishes it once."""
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from availability import services as availability_services
 from onehand.errors import Invalid, NotAllowed
+from onehand.people import display_name
 from planning import services as planning_services
 from rotation import services
-from rotation.models import AuditEntry, Roster
+from rotation.models import AuditEntry, Person, Roster
 from tests.factories import RotationFactory, TeamFactory, engineer, join_rotation, manager
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +257,20 @@ def test_audit_log_exports_as_csv(client, team_setup):
     response = client.get(f"/rosters/{roster.pk}/audit.csv")
     assert response["Content-Type"].startswith("text/csv")
     assert b"draft" in response.content
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_a_refused_edit_says_in_words_who_is_away_and_when_in_their_zone(team_setup):
+    roster = planning_services.draft_roster(
+        team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
+    )
+    slot = roster.shifts.filter(role="primary").order_by("start")[1]
+    away = next(p for p in team_setup["people"] if p.pk != slot.assignee_id)
+    Person.objects.filter(user=away).update(time_zone="Asia/Kolkata")
+    away_start = slot.start - timedelta(days=1)
+    availability_services.mark(away_start, slot.end, "unavailable", by=away, enforce_lock=False)
+    with pytest.raises(planning_services.AssignmentRefused) as refused:
+        planning_services.assign_slot(slot, away, by=team_setup["boss"])
+    message = str(refused.value)
+    assert message.startswith(f"{display_name(away)} is away ")
+    assert "(Asia/Kolkata)" in message and "UTC" not in message

@@ -125,7 +125,7 @@ def test_an_infeasible_instance_names_the_blocking_slot_and_everyones_reason():
     assert [u.slot_key for u in rec.uncovered] == ["0:secondary"]
     blocking = rec.uncovered[0].blocking
     assert set(blocking) == {1, 2, 3, 4}
-    assert blocking[1] == "unavailable 2026-11-02 10:00-18:00 UTC"
+    assert blocking[1] == "away Mon 2 Nov 10:00–18:00 (UTC)"
     assert blocking[2].startswith("already holds primary in this shift")
     assert blocking[3] == "not qualified for secondary"
     assert blocking[4].startswith("on another shift")

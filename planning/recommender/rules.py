@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -18,16 +19,26 @@ from .load import require_aware
 from .types import DEFAULT_SETTINGS, ROLE_INDEX, ROLES, Candidate, Settings, Slot
 
 
-def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _local(value: datetime, zone: str) -> datetime:
+    try:
+        return value.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return value.astimezone(UTC)
 
 
-def format_interval(a: datetime, b: datetime) -> str:
-    a = a.astimezone(UTC)
-    b = b.astimezone(UTC)
+def format_time(value: datetime, zone: str = "UTC") -> str:
+    """'Tue 8 Dec 2026 09:00 (Europe/London)': in the person's own zone, named."""
+    local = _local(value, zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} ({zone})"
+
+
+def format_interval(a: datetime, b: datetime, zone: str = "UTC") -> str:
+    """'Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)', or one day's times."""
+    a, b = _local(a, zone), _local(b, zone)
+    first = f"{a:%a} {a.day} {a:%b %Y}" if a.year != b.year else f"{a:%a} {a.day} {a:%b}"
     if a.date() == b.date():
-        return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M} UTC"
-    return f"{a:%Y-%m-%d %H:%M}-{b:%Y-%m-%d %H:%M} UTC"
+        return f"{first} {a:%H:%M}–{b:%H:%M} ({zone})"
+    return f"{first} {a:%H:%M} – {b:%a} {b.day} {b:%b} {b:%H:%M} ({zone})"
 
 
 def _overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
@@ -117,15 +128,15 @@ def static_reason(slot: Slot, person: Candidate, settings: Settings) -> str | No
         return f"not qualified for {slot.role}"
     for a, b in sorted(person.unavailable):
         if _overlaps(slot.start, slot.end, a, b):
-            return f"unavailable {format_interval(a, b)}"
+            return f"away {format_interval(a, b, person.time_zone)}"
     for a, b in sorted(person.busy):
         if _overlaps(slot.start, slot.end, a, b):
-            return f"on another shift ({format_interval(a, b)})"
+            return f"on another shift ({format_interval(a, b, person.time_zone)})"
     lse = person.last_shift_end
     if lse is not None and lse <= slot.start:
         gap = (slot.start - lse).total_seconds()
         if gap < settings.min_rest.total_seconds() or (settings.no_back_to_back and gap == 0):
-            return f"rest rule (last shift ended {format_time(lse)})"
+            return f"rest rule (last shift ended {format_time(lse, person.time_zone)})"
     return None
 
 
