@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from onehand.errors import Invalid
+from onehand.jsondepth import json_depth_ok
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ALERTS = 500
@@ -50,8 +51,14 @@ def load_json(body: bytes):
     if len(body) > MAX_BODY_BYTES:
         raise Invalid(f"The body is larger than {MAX_BODY_BYTES} bytes.", code="too_large")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Invalid(f"The body is not JSON: {error}.", code="not_json") from None
+    if not json_depth_ok(text, MAX_DEPTH):
+        raise Invalid(f"The JSON is nested deeper than {MAX_DEPTH} levels.", code="too_deep")
+    try:
+        data = json.loads(text)
+    except ValueError as error:
         raise Invalid(f"The body is not JSON: {error}.", code="not_json") from None
     if not _depth_ok(data, MAX_DEPTH):
         raise Invalid(f"The JSON is nested deeper than {MAX_DEPTH} levels.", code="too_deep")

@@ -14,11 +14,10 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from onehand.dates import local_day_bounds
+from onehand.dates import local_day_bounds, parse_day_or_none
 from onehand.errors import DomainError, NotFound, error_body
 from onehand.people import display_name
 from rotation.permissions import SYSTEM
@@ -84,8 +83,8 @@ def _managed_rotation(request, pk: int):
 
 def _window(request, tz: ZoneInfo) -> tuple[datetime, datetime, object, object]:
     today = timezone.now().astimezone(tz).date()
-    first = parse_date(request.GET.get("from") or "") or today - timedelta(days=30)
-    last = parse_date(request.GET.get("to") or "") or today + timedelta(days=1)
+    first = parse_day_or_none(request.GET.get("from")) or today - timedelta(days=30)
+    last = parse_day_or_none(request.GET.get("to")) or today + timedelta(days=1)
     if last <= first:
         last = first + timedelta(days=1)
     if (last - first).days > 400:

@@ -45,6 +45,15 @@ def parse_month_or_none(raw: str | None) -> date | None:
         return None
 
 
+def parse_day_or_none(raw: str | None) -> date | None:
+    """'2026-12-08' -> that date; None for anything else (30 February, year 9999, junk)."""
+    try:
+        day = date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
 def parse_month(raw: str | None, today: date) -> date:
     """'2026-12' -> 2026-12-01; anything else -> the month of `today`."""
     return parse_month_or_none(raw) or today.replace(day=1)

@@ -26,7 +26,12 @@ from django.http import HttpResponse, JsonResponse
 
 from .errors import Busy, TooManyRequests
 
-__all__ = ["RequestBodyLimitMiddleware", "one_at_a_time", "per_minute", "process_slot"]
+__all__ = [
+    "RequestBodyLimitMiddleware",
+    "one_at_a_time",
+    "per_minute",
+    "process_slot",
+]
 
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
@@ -60,13 +65,20 @@ class RequestBodyLimitMiddleware:
             return self._refuse(
                 request, 411, "Send the request with a Content-Length (no chunked uploads)."
             )
+        if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get(
+            "QUERY_STRING", ""
+        ):
+            # PostgreSQL cannot store or compare NUL characters; no parameter of ours has one.
+            return self._refuse(
+                request, 400, "A query parameter contains a NUL character.", code="invalid"
+            )
         return self.get_response(request)
 
     @staticmethod
-    def _refuse(request, status: int, message: str) -> HttpResponse:
+    def _refuse(request, status: int, message: str, code: str = "too_big") -> HttpResponse:
         # The body is never read; the connection is closed so it isn't read by the server.
         if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": message, "code": "too_big"}, status=status)
+            response = JsonResponse({"detail": message, "code": code}, status=status)
         else:
             response = HttpResponse(message, status=status, content_type="text/plain")
         response["Connection"] = "close"

@@ -308,6 +308,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "onehand.pagination.BoundedLimitOffsetPagination",
     "EXCEPTION_HANDLER": "onehand.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "onehand.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {

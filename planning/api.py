@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from onehand.dates import parse_month
+from onehand.errors import Invalid
 from rotation import api as core_api
 from rotation import selectors as core_selectors
 from rotation.models import SwapOffer, SwapRequest
@@ -118,11 +119,16 @@ class SwapRequestViewSet(
             raise ValidationError({"shift": "No such shift in your teams."})
         users = get_user_model().objects
         named = users.filter(pk=data.get("named")).first() if data.get("named") else None
+        if data.get("named") and named is None:
+            # The same answer as for someone outside the team: no oracle of user ids.
+            raise Invalid(swaps.NOT_IN_ROTATION, field="named")
         trade = (
             core_selectors.shifts_for(user=request.user).filter(pk=data.get("trade_shift")).first()
             if data.get("trade_shift")
             else None
         )
+        if data.get("trade_shift") and trade is None:
+            raise Invalid("No such shift in your teams.", field="trade_shift")
         swap = swaps.request_swap(
             shift,
             unavailable_from=data.get("unavailable_from"),

@@ -1,7 +1,7 @@
 """Manager pages: plan a period, draft, edit, publish, audit."""
 
 import csv
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import groupby
 
 from django.conf import settings
@@ -15,7 +15,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from onehand.dates import next_month, parse_month
+from onehand.dates import next_month, parse_day_or_none, parse_month
 from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
 from rotation import selectors
@@ -237,10 +237,7 @@ def assign(request, shift_pk):
 
 
 def _date_param(raw, default):
-    try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
-        return default
+    return parse_day_or_none(raw) or default
 
 
 @login_required

@@ -21,6 +21,8 @@ from rotation.services import audit, create_roster, rotation_windows
 from . import inputs
 from . import recommender as rec
 
+NOT_A_MEMBER = "That person is not an active member of this team."
+
 
 class AssignmentRefused(RuleBroken):
     """A manager's edit breaks a hard rule; the message says which."""
@@ -180,14 +182,14 @@ def check_slot(shift: Shift, user) -> str | None:
     if person is None:
         return f"{display_name(user)} is not a member of the {rotation.name} rotation."
     problem = rec.check_assignment(slots[-1], person, current, slots, settings)
-    return refusal_in_words(display_name(user), problem) if problem else None
+    return _refusal_in_words(display_name(user), problem) if problem else None
 
 
 # Rule reasons that read as a state of the person ("Amara is away ...").
 STATE_REASONS = ("away", "not qualified", "on another shift")
 
 
-def refusal_in_words(name: str, problem: str) -> str:
+def _refusal_in_words(name: str, problem: str) -> str:
     """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
     if problem.startswith(STATE_REASONS):
         return f"{name} is {problem}."
@@ -208,8 +210,18 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
         return shift
     if user is not None and not is_active_member(user_id=user.pk, team_id=rotation.team_id):
         # No override crosses the team boundary: the person never agreed to this team.
-        raise Invalid(
-            f"{display_name(user)} is not an active member of this team.", field="assignee"
+        # Named nowhere: the message must not tell a manager who an arbitrary user id is.
+        raise Invalid(NOT_A_MEMBER, field="assignee")
+    if user is not None and (
+        Shift.objects.filter(roster=roster, start=shift.start, assignee=user)
+        .exclude(pk=shift.pk)
+        .exists()
+    ):
+        # A database rule, not a judgement call: no override gives one person two slots of
+        # one shift (the partner would be themselves).
+        raise AssignmentRefused(
+            f"{display_name(user)} already holds another slot of this shift; "
+            "give that slot to someone else first."
         )
     problem = check_slot(shift, user) if user is not None else None
     if problem and not override:

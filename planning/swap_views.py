@@ -279,6 +279,11 @@ def assign_link(request, pk):
         return _refuse(request, "Only a manager of this team can assign.", status=404)
     raw = request.POST.get("candidate") or request.GET.get("candidate") or ""
     candidate = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    team_id = swap.shift.roster.rotation.team_id
+    if candidate is not None and not selectors.is_active_member(
+        user_id=candidate.pk, team_id=team_id
+    ):
+        candidate = None  # a link never names someone outside the team
     if candidate is None:
         return _refuse(request, "This link names nobody to assign.", status=400)
     message, status = None, 200

@@ -33,9 +33,12 @@ from rotation.services import audit
 
 from . import inputs
 from . import recommender as rec
-from .services import check_slot
+from .services import NOT_A_MEMBER, check_slot
 
 User = get_user_model()
+
+
+NOT_IN_ROTATION = "That person is not in this rotation."
 
 
 class SwapError(Conflict):
@@ -207,6 +210,9 @@ def request_swap(
     )
     if trade_shift is not None and named is None:
         raise SwapError("A trade needs the person whose shift you would take.")
+    if named is not None and not is_active_member(user_id=named.pk, team_id=rotation.team_id):
+        # Named nowhere: whoever a user id belongs to outside the team stays unknown.
+        raise Invalid(NOT_IN_ROTATION, field="named")
     if named is not None:
         ranked, blocked = rank_replacements(shift, now=now)
         match = next((r for r in ranked if r.user_id == named.pk), None)
@@ -425,7 +431,7 @@ def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | 
     `check_slot` unless the manager explicitly overrides, which is then recorded."""
     rotation = request.shift.roster.rotation
     if not is_active_member(user_id=candidate.pk, team_id=rotation.team_id):
-        raise Invalid(f"{_name(candidate)} is not an active member of this team.", field="assign")
+        raise Invalid(NOT_A_MEMBER, field="assign")
     problem = check_slot(request.shift, candidate)
     if problem and not override:
         raise RuleBroken(problem + " Tick override to give them the shift anyway.")
