@@ -185,6 +185,17 @@ def _local(dt: datetime, tz: ZoneInfo) -> str:
     )
 
 
+def span(start: datetime, end: datetime, zone: str) -> str:
+    """'Mon 30 Nov 2026 14:30 – Mon 7 Dec 2026 14:30 IST (Asia/Kolkata)': both ends in `zone`,
+    named; the start keeps its own abbreviation when a DST change falls inside."""
+    tz = _zone(zone)
+    first, last = _local(start, tz), _local(end, tz)
+    start_name, end_name = start.astimezone(tz).tzname(), end.astimezone(tz).tzname()
+    if start_name == end_name:
+        first = first.removesuffix(f" {start_name}")
+    return f"{first} – {last}" if zone in ("UTC", "Etc/UTC") else f"{first} – {last} ({zone})"
+
+
 def _contact_line(contact: Contact, role: str = "") -> str:
     text = _line(contact.name) or _line(contact.email)
     role = _line(role or contact.role)
@@ -236,10 +247,11 @@ def summary(entry: ShiftEntry) -> str:
     return f"{text} ({label})" if label else text
 
 
-def describe(entry: ShiftEntry) -> str:
-    """The plain-text description, also used as the email body."""
+def describe(entry: ShiftEntry, *, zone: str | None = None) -> str:
+    """The plain-text description, also used as the email body. Times are in `zone` (the
+    reader's, for an e-mail), named; without one in the rotation's zone, named too: that is the
+    calendar's DESCRIPTION, shared by everyone who reads the feed or the event."""
     _check(entry)
-    tz = _zone(entry.time_zone)
     lines: list[str] = []
     who = _line(entry.attendee.name) or _line(entry.attendee.email)
     if entry.cancelled:
@@ -255,7 +267,7 @@ def describe(entry: ShiftEntry) -> str:
     lines.append(f"{heading} (team {team})." if team else f"{heading}.")
     if _line(entry.window_label):
         lines.append(f"Window: {_line(entry.window_label)}")
-    lines.append(f"When: {_local(entry.start, tz)} to {_local(entry.end, tz)} ({entry.time_zone})")
+    lines.append(f"When: {span(entry.start, entry.end, zone or entry.time_zone)}")
     lines.append("")
     partner_role = _PARTNER_ROLE[entry.role]
     if entry.partner is None:

@@ -64,8 +64,8 @@ def invite_message(
     now: datetime,
     viewer_zone: str | None = None,
 ) -> EmailMultiAlternatives:
-    """The subject and text say the time in the reader's zone (`viewer_zone`); the calendar
-    part carries the rotation's zone, which calendar apps convert themselves."""
+    """The subject, text and HTML say the time in the reader's zone (`viewer_zone`), named; the
+    calendar part carries the rotation's zone, which calendar apps convert themselves."""
     method = "CANCEL" if entry.cancelled else "REQUEST"
     calendar = entries.invite(entry, now=now)
     zone = viewer_zone or entry.time_zone
@@ -78,7 +78,7 @@ def invite_message(
         subject = f"Invitation: {entries.summary(entry)}, {when}"
     message = EmailMultiAlternatives(
         subject=subject,
-        body=entries.describe(entry),
+        body=entries.describe(entry, zone=zone),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
         headers={"Message-ID": message_id(delivery_id)},
@@ -87,9 +87,7 @@ def invite_message(
         "notifications/email/invite.html",
         {
             "entry": entry,
-            "when_start": when,
-            "when_end": local(entry.end, zone),
-            "zone": zone,
+            "when": entries.span(entry.start, entry.end, zone),
             "runbook_is_link": entry.runbook_url.startswith(("https://", "http://")),
         },
     )
@@ -156,7 +154,9 @@ def reminder_message(
     handover_url: str = "",
 ) -> EmailMessage:
     starts = local(entry.start, viewer_zone)
-    body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(entry)
+    body = f"Reminder: your {entry.role} shift starts {starts}.\n\n" + entries.describe(
+        entry, zone=viewer_zone
+    )
     if handover_url:
         body += (
             "\nAt the end of your shift, leave a handover note for the next person: "
@@ -187,13 +187,13 @@ def handoff_message(
     handover: str = "",
 ) -> EmailMessage:
     rotation_name = entries._line(rotation_name)
-    when = local(at, viewer_zone)
+    when = local_named(at, viewer_zone)
     if incoming:
         subject = f"You are now on call: {rotation_name}, {role}"
         first = f"Handoff at {when}: you are now on call as {role} for {rotation_name}"
         first += f", taking over from {other_name}." if other_name else "."
         if until is not None:
-            first += f"\nYour shift ends {local(until, viewer_zone)}."
+            first += f"\nYour shift ends {local_named(until, viewer_zone)}."
     else:
         subject = f"Handoff done: {rotation_name}, {role}"
         first = f"Handoff at {when}: your {role} shift for {rotation_name} has ended"

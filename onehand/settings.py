@@ -245,10 +245,12 @@ ONEHAND_SELF_SERVICE_TEAMS = env_bool("ONEHAND_SELF_SERVICE_TEAMS", False)
 # Calendar import may fetch loopback/private addresses only when this is on (tests, dev).
 ONEHAND_ICS_ALLOW_PRIVATE = env_bool("ONEHAND_ICS_ALLOW_PRIVATE", False)
 # Request bodies: anything declaring more is refused (413) before it is read; bodies
-# without a Content-Length (chunked) are refused (411). Form fields and in-memory uploads
-# stay small; a larger upload is spooled to a temporary file up to the limit.
+# without a Content-Length (chunked) are refused (411). Below that one limit a body is read
+# (a JSON body has to be, whole): Django's own cap matches it, so a body between two caps never
+# gets Django's HTML 400 page instead of the API's JSON 413. In-memory uploads stay small; a
+# larger upload is spooled to a temporary file up to the limit.
 ONEHAND_MAX_REQUEST_BYTES = int(os.environ.get("ONEHAND_MAX_REQUEST_BYTES", str(10 * 2**20)))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+DATA_UPLOAD_MAX_MEMORY_SIZE = ONEHAND_MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 2**20)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FILES = 10

@@ -292,7 +292,7 @@ def test_naive_datetimes_are_rejected():
 def test_description_names_the_role_and_local_times():
     text = describe(make_entry())
     assert "You are on call as primary for Payments (team Platform)." in text
-    assert "When: Mon 23 Mar 2026 09:00 GMT to Mon 23 Mar 2026 17:00 GMT (Europe/London)" in text
+    assert "When: Mon 23 Mar 2026 09:00 – Mon 23 Mar 2026 17:00 GMT (Europe/London)" in text
 
 
 def test_description_names_the_partner_with_phone_and_email():
