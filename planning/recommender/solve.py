@@ -127,9 +127,8 @@ def recommend(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     problem = Problem(slots, candidates, settings, pinned)
-    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages;
-    # exact mode: its heuristic start gets the exact time limit (the solver gets it again)
-    budget = settings.time_budget if mode == "greedy" else settings.exact_time_limit
+    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
+    budget = settings.time_budget if mode == "greedy" else None
     roster, deadline = run_greedy(problem, budget)
     source = "greedy"
     fixed_load = Roster(problem).draft_load
