@@ -202,6 +202,44 @@ def tight_instance(seed: int):
     return slots, people, settings, shape
 
 
+# which code produced a row's greedy-mode figures: rows without it predate the time budget
+GREEDY_CODE = "budget"
+
+
+def regreedy(row: dict) -> dict:
+    """Re-run the greedy and local-search modes of a stored row with the current code, against
+    the stored exact reference (the exact mode is not re-run)."""
+    slots, people, settings, _ = tight_instance(row["seed"])
+    t0 = time.perf_counter()
+    g = recommend(slots, people, settings)
+    tg = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ls = recommend(slots, people, dataclasses.replace(settings, auto_exact_time_limit=0))
+    tl = time.perf_counter() - t0
+    reference = row["reference"]
+
+    def ratio(r):
+        return r.objective_max / reference if reference > 0 else 1.0
+
+    out = dict(row)
+    out.update(
+        greedy_mode=g.mode,
+        greedy_s=tg,
+        local_search_s=tl,
+        ratio=ratio(g),
+        local_search_ratio=ratio(ls),
+        greedy_gap_shown=g.gap,
+        greedy_bound_valid=(
+            g.lower_bound <= reference * (1 + 1e-7) + 1e-9 if row["proven"] else None
+        ),
+        extra_empty=len(g.uncovered) - row["empty"],
+        extra_empty_local_search=len(ls.uncovered) - row["empty"],
+        greedy_code=GREEDY_CODE,
+        exact_code="before-budget",
+    )
+    return out
+
+
 def quality(seed: int) -> dict:
     slots, people, settings, shape = tight_instance(seed)
     t0 = time.perf_counter()
@@ -238,6 +276,8 @@ def quality(seed: int) -> dict:
         "extra_empty": len(g.uncovered) - len(e.uncovered),
         "extra_empty_local_search": len(ls.uncovered) - len(e.uncovered),
         "empty": len(e.uncovered),
+        "greedy_code": GREEDY_CODE,
+        "exact_code": GREEDY_CODE,
     }
 
 
@@ -295,6 +335,11 @@ def main() -> None:
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--start", type=int, default=0, help="first seed (to run in shards)")
     parser.add_argument("--resume", action="store_true", help="reuse recommender-tight.jsonl")
+    parser.add_argument(
+        "--regreedy",
+        action="store_true",
+        help="with --resume: re-run greedy/local-search modes of rows from older code",
+    )
     args = parser.parse_args()
     if args.growth_child:
         n, days = map(int, args.growth_child.split("x"))
@@ -308,6 +353,11 @@ def main() -> None:
             row = json.loads(line)
             done[row["seed"]] = row
     for seed in range(args.start, args.count):
+        if seed in done and args.regreedy and done[seed].get("greedy_code") != GREEDY_CODE:
+            done[seed] = regreedy(done[seed])
+            partial.write_text("".join(json.dumps(done[k]) + "\n" for k in sorted(done)))
+            r = done[seed]
+            print(f"{seed:3d} regreedy ratio {r['ratio']:.4f} g {r['greedy_s']:.1f}s", flush=True)
         if seed in done:
             rows.append(done[seed])
             continue
@@ -321,8 +371,16 @@ def main() -> None:
             flush=True,
         )
         rows.append(row)
-    grows = [] if args.skip_growth else growth()
+    grows = growth() if not args.skip_growth else _previous_growth()
     write(rows, grows)
+
+
+def _previous_growth() -> list[dict]:
+    """--skip-growth keeps the growth table of the last full run."""
+    path = ROOT / "bench" / "results" / "recommender.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text()).get("growth", [])
 
 
 def write(rows: list[dict], grows: list[dict]) -> None:
@@ -348,6 +406,14 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         ),
         "bound_invalid": sum(1 for r in rows if r["greedy_bound_valid"] is False),
         "auto_exact": sum(1 for r in rows if r["greedy_mode"] == "auto-exact"),
+        "greedy_max_s": max((r["greedy_s"] for r in rows), default=0.0),
+        "greedy_max_seed": max(rows, key=lambda r: r["greedy_s"])["seed"] if rows else None,
+        "greedy_max_thirds_s": max(
+            (r["greedy_s"] for r in rows if r["shape"].startswith("thirds")), default=0.0
+        ),
+        "greedy_mean_s": sum(r["greedy_s"] for r in rows) / max(1, len(rows)),
+        "greedy_current_code": sum(1 for r in rows if r.get("greedy_code") == GREEDY_CODE),
+        "exact_current_code": sum(1 for r in rows if r.get("exact_code") == GREEDY_CODE),
         "machine": (
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
@@ -379,6 +445,16 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         f"| {s['local_search_extra_empty_instances']} |",
         f"| ran the exact model itself (auto-exact) | {s['auto_exact']} | 0 |",
         f"| shown bound above the proven optimum (must be 0) | {s['bound_invalid']} | |",
+        f"| greedy-mode wall time: max (seed) | {s['greedy_max_s']:.2f} s (seed "
+        f"{s['greedy_max_seed']}) | |",
+        f"| greedy-mode wall time: max on thirds instances | {s['greedy_max_thirds_s']:.2f} s | |",
+        f"| greedy-mode wall time: mean | {s['greedy_mean_s']:.2f} s | |",
+        "",
+        f"Greedy and local-search columns: {s['greedy_current_code']} of {s['instances']} rows "
+        "ran with the current code (time budget). Exact reference: "
+        f"{s['exact_current_code']} rows ran with the current code, the others with the code "
+        "before the time budget (the current-code rows ran the exact mode with its heuristic "
+        "start capped at `exact_time_limit`, since reverted: seed 99 lost a slot to it).",
         "",
         "| seed | shape | mode | ratio | local search | extra empty | greedy s | exact s |",
         "|---|---|---|---|---|---|---|---|",
@@ -388,6 +464,18 @@ def write(rows: list[dict], grows: list[dict]) -> None:
             f"| {r['seed']} | {r['shape']} | {r['greedy_mode']} | {r['ratio']:.4f} | "
             f"{r['local_search_ratio']:.4f} | {r['extra_empty']} | {r['greedy_s']:.2f} | "
             f"{r['exact_s']:.2f} |"
+        )
+    lines += [
+        "",
+        "Slowest in greedy mode:",
+        "",
+        "| seed | shape | mode | ratio | extra empty | greedy s | exact s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: -r["greedy_s"])[:8]:
+        lines.append(
+            f"| {r['seed']} | {r['shape']} | {r['greedy_mode']} | {r['ratio']:.4f} | "
+            f"{r['extra_empty']} | {r['greedy_s']:.2f} | {r['exact_s']:.2f} |"
         )
     lines += [
         "",

@@ -212,7 +212,13 @@ class Model:
         )
 
     def _load_rows(self):
-        """past_p + sum_s w x - capacity_p t <= 0 for every person with a variable."""
+        """past_p + sum_s w x - capacity_p t <= 0 for every person with a variable (built
+        once, shared by the stages)."""
+        if getattr(self, "_load_block", None) is None:
+            self._load_block = self._build_load_rows()
+        return self._load_block
+
+    def _build_load_rows(self):
         problem = self.problem
         people = np.unique(self.person_of)
         prow = np.full(problem.n_people, -1)
@@ -333,15 +339,24 @@ class Model:
 
 
 def solve_exact(
-    problem: Problem, time_limit: float, incumbent: Roster | None = None, lower: float = 0.0
+    problem: Problem,
+    time_limit: float,
+    incumbent: Roster | None = None,
+    lower: float = 0.0,
+    *,
+    model: Model | None = None,
+    proven_cover: float | None = None,
 ) -> ExactResult:
     """Stages 1-3 within about ``time_limit`` seconds of solver time.
 
     ``incumbent``: a roster already found (the greedy's); if it reaches the cheap coverage upper
-    bound, stage 1 is skipped (its coverage is then provably maximal).
+    bound, stage 1 is skipped (its coverage is then provably maximal). ``model``: the model of
+    ``problem`` already built by the caller (built here otherwise). ``proven_cover``: the maximal
+    coverage when the caller has proven it already (stage 1 is then skipped and the coverage
+    fixed as a row).
     """
     out = ExactResult()
-    model = Model(problem)
+    model = Model(problem) if model is None else model
     if model.nx == 0:  # nothing to decide
         out.holder = model.holder(np.zeros(1))
         out.status, out.coverage_proven, out.cover = "optimal", True, 0.0
@@ -350,6 +365,8 @@ def solve_exact(
     upper = model.max_cover_possible()
     if incumbent is not None and model.cover_of(incumbent.holder) >= upper - 0.5:
         cover, proven = upper, True
+    elif proven_cover is not None:
+        cover, proven = proven_cover, True
     else:
         cover, proven, x = model.max_coverage(0.3 * time_limit)
         if cover is None:

@@ -17,16 +17,27 @@ import heapq
 
 import numpy as np
 
+from .budget import NO_DEADLINE, Deadline
 from .local_search import LocalSearch
 from .problem import Problem, Roster
 
+# node budget per empty slot in the first (cheap) repair pass
+FIRST_PASS_NODES = 4_000
+
 
 class Builder:
-    def __init__(self, problem: Problem, roster: Roster, node_budget: int = 60_000):
+    def __init__(
+        self,
+        problem: Problem,
+        roster: Roster,
+        node_budget: int = 60_000,
+        deadline: Deadline = NO_DEADLINE,
+    ):
         self.problem = problem
         self.roster = roster
         self.node_budget = node_budget
         self.nodes = 0
+        self.deadline = deadline
 
     # -- construction ----------------------------------------------------------
     def construct(self) -> None:
@@ -94,6 +105,9 @@ class Builder:
             self.nodes += 1
             if self.nodes > self.node_budget:
                 return False
+            if self.deadline.expired():
+                self.node_budget = -1  # out of time: every level unwinds
+                return False
             if problem.is_shadow[s] and problem.shadow_quota[p] <= 0:
                 continue
             blockers = sorted(t for t in roster.held[p] if problem.conflict[s, t])
@@ -124,11 +138,32 @@ class Builder:
         return False
 
     def repair(self, max_depth: int = 6, stop_on_failure: bool = False) -> bool:
+        """Augmenting paths for every empty slot: a cheap pass first (small node budget per
+        slot, so easy slots are not starved by hopeless ones when time is short), then the
+        slots still empty again with the full budget."""
+        budget = self.node_budget
+        first = min(budget, FIRST_PASS_NODES)
+        ok = self._repair_pass(first, max_depth, stop_on_failure and first >= budget)
+        if not ok and first < budget and not self.deadline.expired():
+            ok = self._repair_pass(budget, max_depth, stop_on_failure)
+        self.node_budget = budget
+        return ok
+
+    def _repair_pass(self, budget: int, max_depth: int, stop_on_failure: bool) -> bool:
         problem, roster = self.problem, self.roster
         ok = True
         for s in problem.geometry.order:
             if problem.pinned_mask[s] or roster.holder[s] >= 0 or not problem.eligible[s].any():
                 continue
+            if self.deadline.expired():  # keep what is placed; the slot stays empty
+                feas = roster.feasible(s)
+                if feas.any():
+                    roster.assign(s, roster.pick(s, feas))
+                    roster.commit()
+                else:
+                    ok = False
+                continue
+            self.node_budget = budget
             self.nodes = 0
             placed = False
             for depth in range(1, max_depth + 1):
@@ -171,6 +206,9 @@ class Builder:
             nodes[0] += 1
             if nodes[0] > budget:
                 return False
+            if self.deadline.expired():
+                nodes[0] = budget + 1
+                return False
             feas = problem.eligible[rows] & (roster.blockers[rows] == 0)
             counts = feas.sum(axis=1)
             if counts.min() == 0:
@@ -208,19 +246,25 @@ WINDOW_NODES = 1_000
 WINDOW_RADII = (2,)
 
 
-def run_greedy(problem: Problem) -> Roster:
-    """Construction, repair, then local search (deterministic)."""
+def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, Deadline]:
+    """Construction, repair, then local search (deterministic without a ``budget``).
+
+    ``budget``: wall-clock seconds for everything after the construction; the returned
+    deadline is shared with the later stages of ``recommend``.
+    """
     roster = Roster(problem)
     builder = Builder(problem, roster)
     builder.construct()
+    deadline = Deadline(budget)
+    builder.deadline = deadline
     builder.repair()
     size = problem.n_slots * max(1, problem.n_people)
     must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
     if (roster.holder[must] < 0).any() and size <= 2_000_000:
         builder.complete_search(budget=max(5_000, 2_000_000 // size))
     if problem.n_slots == 0 or problem.n_people == 0:
-        return roster
-    search = LocalSearch(problem, roster)
+        return roster, deadline
+    search = LocalSearch(problem, roster, deadline)
     search.improve()
     if size <= WHOLE_PERIOD_SIZE:
         if search.lower_peak(radius=-1, node_budget=WHOLE_PERIOD_NODES):
@@ -229,4 +273,4 @@ def run_greedy(problem: Problem) -> Roster:
         for radius in WINDOW_RADII:
             if search.lower_peak(radius=radius, node_budget=WINDOW_NODES):
                 search.improve()
-    return roster
+    return roster, deadline

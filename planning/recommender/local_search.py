@@ -19,13 +19,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .budget import NO_DEADLINE, Deadline
 from .problem import Problem, Roster
 
 
 class LocalSearch:
-    def __init__(self, problem: Problem, roster: Roster):
+    def __init__(self, problem: Problem, roster: Roster, deadline: Deadline = NO_DEADLINE):
         self.problem = problem
         self.roster = roster
+        self.deadline = deadline
         self.pinned_load = (
             Roster(problem).draft_load if problem.pinned else np.zeros(problem.n_people)
         )
@@ -42,6 +44,8 @@ class LocalSearch:
         """Place the (unassigned) slot ``s`` so that every receiver ends below ``thr``."""
         problem, roster = self.problem, self.roster
         self.nodes += 1
+        if self.deadline.expired():
+            self.node_budget = -1  # out of time: no further chains
         feas = roster.feasible(s)
         feas[src] = False
         values = roster.projected(s)
@@ -173,6 +177,8 @@ class LocalSearch:
                 p = int(roster.holder[s])
                 if p < 0:
                     continue
+                if self.deadline.expired():
+                    return changed
                 L = roster.normalised_loads()
                 top = float(L.max())
                 S1, S2 = float(L.sum()), float((L * L).sum())
@@ -322,9 +328,14 @@ class LocalSearch:
                     out.append((v, tb[p], p))
             return out
 
+        deadline = self.deadline
+
         def dfs(current: float) -> None:
             nodes[0] += 1
             if nodes[0] > node_budget:
+                return
+            if not nodes[0] & 63 and deadline.expired():
+                nodes[0] = node_budget + 1
                 return
             if not open_slots:
                 best[0] = dict(holder)
@@ -394,6 +405,8 @@ class LocalSearch:
         movable = (~problem.pinned_mask) & (roster.holder >= 0)
         changed = False
         for _ in range(max_iter):
+            if self.deadline.expired():
+                break
             L = roster.normalised_loads()
             top = float(L.max())
             eps = 1e-9 * max(1.0, abs(top))

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import exact
 from .bounds import lower_bound
+from .budget import NO_DEADLINE, Deadline
 from .explain import block_reason, projections, reason_for
 from .greedy import run_greedy
 from .load import fairness_metrics
@@ -44,6 +45,10 @@ COVERAGE_PAIRS = 60_000
 LP_PAIRS = 60_000
 # ... up to which greedy mode runs the exact model itself ("auto-exact")
 AUTO_EXACT_PAIRS = 10_000
+# greedy mode: a solver stage runs only with at least this many seconds of the budget left
+MIN_STAGE_SECONDS = 0.25
+# ... and leaves this much for polishing the adopted roster and writing the reasons
+RESERVE_SECONDS = 0.15
 
 
 def objective(L: np.ndarray) -> tuple[float, float]:
@@ -68,28 +73,42 @@ def better(a: Roster, b: Roster) -> bool:
     return sa < sb - 1e-9 * max(1.0, abs(sb))
 
 
-def _adopt(problem: Problem, roster: Roster, holder: np.ndarray | None) -> tuple[Roster, bool]:
+def _adopt(
+    problem: Problem,
+    roster: Roster,
+    holder: np.ndarray | None,
+    deadline: Deadline = NO_DEADLINE,
+) -> tuple[Roster, bool]:
     if holder is None:
         return roster, False
     candidate = Roster(problem)
     candidate.load_assignment(holder)
-    search = LocalSearch(problem, candidate)
+    search = LocalSearch(problem, candidate, deadline)
     search.improve()
     if better(candidate, roster):
         return candidate, True
     return roster, False
 
 
-def _status_note(status: str, gap: float, ran_exact: bool, time_limit: float) -> str:
+def _status_note(
+    status: str, gap: float, ran_exact: bool, time_limit: float, coverage_proven: bool = True
+) -> str:
+    prefix = (
+        ""
+        if coverage_proven
+        else "Coverage not proven within the time limit (another roster might fill more slots). "
+    )
     if status == "optimal":
+        if not coverage_proven:
+            return prefix + "Among rosters with this coverage, the largest load is minimal."
         return "Optimal: no roster is fairer (largest load proven minimal)."
     pct = f"{100 * gap:.1f}%"
     if ran_exact:
-        return (
+        return prefix + (
             f"Within {pct} of the fairest possible roster after the {time_limit:g} s time limit; "
             "give the exact mode more time for a proof."
         )
-    return f"Within {pct} of the fairest possible roster; run the exact mode for a proof."
+    return prefix + f"Within {pct} of the fairest possible roster; run the exact mode for a proof."
 
 
 def recommend(
@@ -108,25 +127,40 @@ def recommend(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     problem = Problem(slots, candidates, settings, pinned)
-    roster = run_greedy(problem)
+    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
+    budget = settings.time_budget if mode == "greedy" else None
+    roster, deadline = run_greedy(problem, budget)
     source = "greedy"
     fixed_load = Roster(problem).draft_load
     movable = ~problem.pinned_mask
     pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
 
-    # (1) coverage: proven maximal when it reaches the cheap upper bound, else ask the model
+    def allow(wanted: float) -> float:
+        """Solver seconds for a stage (0: skip it, too little of the budget is left)."""
+        got = deadline.allow(wanted, RESERVE_SECONDS)
+        if got < min(wanted, MIN_STAGE_SECONDS):
+            deadline.hit = deadline.hit or got < wanted
+            return 0.0
+        return got
+
+    # one model per call, shared by the coverage, LP-bound and exact stages
     model = exact.Model(problem) if pairs and (pairs <= COVERAGE_PAIRS or mode == "exact") else None
     coverage_proven = not pairs
+    proven_cover: float | None = None  # the maximal coverage, once proven
+    # (1) coverage: proven maximal when it reaches the cheap upper bound, else ask the model
     if model is not None:
         coverage_proven = model.cover_of(roster.holder) >= model.max_cover_possible() - 0.5
-        if not coverage_proven and mode != "exact":
-            cover, proven, x = model.max_coverage(settings.exact_time_limit)
+        limit = allow(settings.exact_time_limit)
+        if not coverage_proven and mode != "exact" and limit > 0:
+            cover, proven, x = model.max_coverage(limit)
             if x is not None:
-                roster, took = _adopt(problem, roster, model.holder(x))
+                roster, took = _adopt(problem, roster, model.holder(x), deadline)
                 source = "milp" if took else source
             coverage_proven = (
                 proven and cover is not None and model.cover_of(roster.holder) >= cover
             )
+            if coverage_proven:
+                proven_cover = cover
     elif pairs:
         must = movable & problem.eligible.any(axis=1)
         coverage_proven = (
@@ -137,8 +171,9 @@ def recommend(
     # (2) bounds on the largest L, for rosters covering as much as this one
     lower = lower_bound(problem, fixed_load, roster.holder)
     obj_max = objective(roster.normalised_loads())[0]
-    if model is not None and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
-        lp = model.lp_bound(model.cover_of(roster.holder), settings.exact_time_limit)
+    lp_limit = allow(settings.exact_time_limit) if model is not None else 0.0
+    if lp_limit > 0 and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
+        lp = model.lp_bound(model.cover_of(roster.holder), lp_limit)
         if lp is not None:
             lower = max(lower, lp)
             obj_max = objective(roster.normalised_loads())[0]
@@ -154,12 +189,21 @@ def recommend(
         and 0 < pairs <= AUTO_EXACT_PAIRS
         and (obj_max > lower * (1 + 1e-7) + 1e-12 or not coverage_proven)
     )
+    auto_limit = allow(settings.auto_exact_time_limit) if auto else 0.0
+    auto = auto and auto_limit > 0
     if (mode == "exact" and pairs) or auto:
-        limit = settings.exact_time_limit if mode == "exact" else settings.auto_exact_time_limit
-        result = exact.solve_exact(problem, limit, incumbent=roster, lower=0.0)
+        limit = settings.exact_time_limit if mode == "exact" else auto_limit
+        result = exact.solve_exact(
+            problem,
+            limit,
+            incumbent=roster,
+            lower=0.0,
+            model=model if model is not None and model.nx else None,
+            proven_cover=proven_cover,
+        )
         ran_exact = True
         out_mode = "auto-exact" if auto else mode
-        roster, took = _adopt(problem, roster, result.holder)
+        roster, took = _adopt(problem, roster, result.holder, deadline)
         source = "milp" if took else source
         coverage_proven = coverage_proven or result.coverage_proven
         if result.bound is not None:
@@ -190,7 +234,12 @@ def recommend(
         status = "feasible"
     gap = 0.0 if bound <= 0 or proven else max(0.0, (obj_max - bound) / bound)
     fairness_status = "optimal" if proven else ("time_limit" if ran_exact else "feasible")
-    limit = settings.exact_time_limit if mode == "exact" else settings.auto_exact_time_limit
+    if mode == "exact":
+        limit = settings.exact_time_limit
+    elif deadline.limited:
+        limit = deadline.seconds if deadline.hit else settings.auto_exact_time_limit
+    else:
+        limit = settings.auto_exact_time_limit
     return Recommendation(
         assignments=tuple(assignments),
         uncovered=tuple(uncovered),
@@ -205,7 +254,7 @@ def recommend(
         source=source,
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
-        note=_status_note(fairness_status, gap, ran_exact, limit),
+        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven),
     )
 
 

@@ -53,6 +53,9 @@ class Settings:
     capacity_floor: float = 0.1
     exact_time_limit: float = 10.0  # seconds of solver time for mode="exact"
     auto_exact_time_limit: float = 3.0  # ... automatic exact run on small instances (0: off)
+    # greedy mode: wall-clock seconds for everything after the greedy construction (repair,
+    # local search, coverage model, LP bound, auto-exact), shared by the stages (0: no limit)
+    time_budget: float = 4.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,41 @@
+"""The greedy-mode wall-clock budget: stages stop cleanly and the note says what was proven."""
+
+import dataclasses
+import importlib.util
+import time
+from pathlib import Path
+
+from planning.recommender import recommend
+from planning.recommender.budget import Deadline
+
+_BENCH = Path(__file__).resolve().parents[1] / "bench" / "recommender.py"
+
+
+def _tight(seed: int):
+    spec = importlib.util.spec_from_file_location("bench_recommender", _BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tight_instance(seed)
+
+
+def test_deadline_with_injected_clock():
+    now = [10.0]
+    d = Deadline(2.0, clock=lambda: now[0])
+    assert d.remaining() == 2.0 and not d.expired()
+    assert d.allow(5.0, reserve=0.5) == 1.5
+    now[0] = 12.5
+    assert d.expired() and d.hit and d.allow(1.0) == 0.0
+    assert not Deadline(0).limited and Deadline(None).remaining() == float("inf")
+
+
+def test_hard_instance_respects_the_budget_and_says_so():
+    slots, people, settings, _ = _tight(11)  # thirds, 12 people, rest 36 h: took 104 s before
+    settings = dataclasses.replace(settings, time_budget=1.0)
+    t0 = time.perf_counter()
+    r = recommend(slots, people, settings)
+    took = time.perf_counter() - t0
+    assert took < 3.0
+    assert r.status != "optimal"
+    assert "time limit" in r.note
+    if not r.coverage_proven:
+        assert r.note.startswith("Coverage not proven within the time limit")
