@@ -247,7 +247,8 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
         rotation,
         by,
         action,
-        f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: {display_name(previous)} → "
+        # The shift's time is in `after` as an instant; pages show it in the reader's zone.
+        f"{shift.get_role_display()}: {display_name(previous)} → "
         f"{display_name(user)}" + (f" (override: {problem})" if problem else ""),
         before={"shift": shift.pk, "assignee": previous_id},
         after={
@@ -255,6 +256,7 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
             "assignee": user.pk if user else None,
             "override": problem,
             "note": note,
+            "shift_start": shift.start.isoformat(),
         },
     )
     if roster.status == Roster.Status.PUBLISHED:

@@ -307,8 +307,7 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
         actor=by,
         action=AuditEntry.Action.SWAP,
         summary=(
-            f"{shift.get_role_display()} {shift.start:%a %d %b %H:%M} UTC: "
-            f"{_name(request.requester)} → {_name(offer.candidate)}"
+            f"{shift.get_role_display()}: {_name(request.requester)} → {_name(offer.candidate)}"
         )
         + (" (trade)" if offer.trade_shift_id else ""),
         before={"shift": shift.pk, "assignee": request.requester_id},
@@ -317,6 +316,7 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
             "assignee": offer.candidate_id,
             "offer": offer.pk,
             "trade": offer.trade_shift_id,
+            "shift_start": shift.start.isoformat(),
         },
     )
     shifts_reassigned.send(sender=Shift, changes=changes)

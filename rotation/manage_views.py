@@ -1,6 +1,7 @@
 """Managers' pages of the core: create and change rotations, publish, audit, import history."""
 
 import csv
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -55,8 +56,9 @@ def audit_csv(request, pk):
                 entry.actor.get_username() if entry.actor else "",
                 entry.action,
                 csv_safe(entry.summary),
-                entry.before,
-                entry.after,
+                # JSON, not Python's repr: a spreadsheet or a script can read it back.
+                json.dumps(entry.before, sort_keys=True),
+                json.dumps(entry.after, sort_keys=True),
             ]
         )
     return response

@@ -1,5 +1,8 @@
 """A manager drafts a fair roster, edits it within the rules, publishes it once."""
 
+import csv
+import io
+import json
 from datetime import date, time, timedelta
 
 import pytest
@@ -274,3 +277,32 @@ def test_a_refused_edit_says_in_words_who_is_away_and_when_in_their_zone(team_se
     message = str(refused.value)
     assert message.startswith(f"{display_name(away)} is away ")
     assert "(Asia/Kolkata)" in message and "UTC" not in message
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_the_audit_log_shows_an_edited_shift_in_the_readers_zone(client, team_setup):
+    boss = team_setup["boss"]
+    Person.objects.filter(user=boss).update(time_zone="Asia/Kolkata")
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=boss)
+    slot = roster.shifts.filter(role="primary").order_by("start").first()
+    taken = set(roster.shifts.filter(start=slot.start).values_list("assignee_id", flat=True))
+    other = next(p for p in team_setup["people"] if p.pk not in taken)
+    planning_services.assign_slot(slot, other, by=boss, override=True)
+    client.force_login(boss)
+    html = client.get(f"/rosters/{roster.pk}/").content.decode()
+    audit = html[html.index('id="audit-title"') :]
+    # The first weekly shift starts 09:00 in London on Mon 7 Dec: 14:30 in Kolkata.
+    assert "Mon 7 Dec 14:30 IST" in audit
+    assert " UTC:" not in audit
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_the_audit_csv_has_json_before_and_after(client, team_setup):
+    boss = team_setup["boss"]
+    roster = planning_services.draft_roster(team_setup["rotation"], *DECEMBER, by=boss)
+    client.force_login(boss)
+    rows = list(
+        csv.reader(io.StringIO(client.get(f"/rosters/{roster.pk}/audit.csv").content.decode()))
+    )
+    assert rows[0][-2:] == ["before", "after"]
+    assert all(json.loads(row[-1]) is not None for row in rows[1:])
