@@ -566,13 +566,16 @@ def sweep_deadlines(*, by: Actor, now: datetime | None = None) -> dict[str, int]
     """
     now = now or timezone.now()
     counts = {"uncovered": 0, "offers_expired": 0, "asked": 0, "managers_told": 0}
-    started = SwapRequest.objects.filter(status=SwapRequest.Status.OPEN, shift__start__lte=now)
+    # A swap still waiting for a manager's approval when the shift starts is as uncovered
+    # as one nobody took: the requester still holds it, so both are alerts, never silence.
+    unsettled = (SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL)
+    started = SwapRequest.objects.filter(status__in=unsettled, shift__start__lte=now)
     for request_id in started.values_list("pk", flat=True):
         with transaction.atomic():
             request = (
                 SwapRequest.objects.select_for_update()
                 .select_related("shift__roster__rotation")
-                .filter(pk=request_id, status=SwapRequest.Status.OPEN)
+                .filter(pk=request_id, status__in=unsettled)
                 .first()
             )
             if request is None:

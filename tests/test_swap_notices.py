@@ -213,3 +213,20 @@ def test_the_manager_assigns_a_ranked_candidate_in_one_click_from_the_no_taker_e
     asked = request.offers.select_related("candidate").get(status="withdrawn")
     body = next(m.body for m in send_all() if m.to == [asked.candidate.email])
     assert f"a manager gave it to {candidate.get_full_name()}" in body  # the one still asked
+
+
+@time_machine.travel(NOW)
+def test_a_swap_still_awaiting_approval_when_the_shift_starts_becomes_an_alert():
+    with time_machine.travel(NOW, tick=False) as clock:
+        team = published_team(swaps_need_approval=True, offers_at_once=1)
+        shift = first_primary(team)
+        request = swaps.request_swap(shift, by=shift.assignee)
+        offer = request.offers.get(status="offered")
+        swaps.accept_offer(offer, by=offer.candidate)  # taken, but nobody approves it
+        clock.move_to(shift.start + timedelta(minutes=1))
+        swaps.sweep_deadlines(by=SYSTEM)
+        request.refresh_from_db()
+        assert request.status == SwapRequest.Status.EXPIRED
+        told = notices(swap_request=request)
+        assert told[(team["boss"].username, Kind.SWAP_UNCOVERED)] == 1
+        assert told[(shift.assignee.username, Kind.SWAP_UNCOVERED)] == 1
