@@ -114,10 +114,6 @@ def settled(sender, request, **kwargs) -> None:
 # --------------------------------------------------------------------------- what they read
 
 
-def _name(user) -> str:
-    return display_name(user) if user is not None else "nobody"
-
-
 def _message(delivery: Delivery, subject: str, lines: list[str]) -> EmailMessage:
     return EmailMessage(
         subject=subject,
@@ -137,7 +133,8 @@ def _offer_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage
     token = make_token("swap-offer", offer.candidate_id, offer.pk)
     link = absolute(reverse("swap-offer", args=[offer.pk])) + f"?t={token}"
     lines = [
-        f"{_name(request.requester)} can't make their {shift.role} shift on {rotation.name}:",
+        f"{display_name(request.requester)} can't make their {shift.role} shift on "
+        f"{rotation.name}:",
         f"  {mail.local(shift.start, zone)} – {mail.local_named(shift.end, zone)}",
     ]
     if offer.trade_shift_id:
@@ -179,14 +176,14 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
     if reason == "taken" and winning is not None and winning.reason.get("assigned_by"):
         reason = "assigned"
     why = CLOSED_BECAUSE[reason].format(
-        winner=_name(request.winner), requester=_name(request.requester)
+        winner=display_name(request.winner), requester=display_name(request.requester)
     )
     rotation = shift.roster.rotation
     return _message(
         delivery,
         f"No longer needed: {rotation.name} {shift.role}, {mail.local(shift.start, zone)}",
         [
-            f"You were asked to take {_name(request.requester)}'s {shift.role} shift on "
+            f"You were asked to take {display_name(request.requester)}'s {shift.role} shift on "
             f"{rotation.name} ({when}).",
             f"You don't need to answer any more: {why}",
         ],
@@ -210,7 +207,7 @@ def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: date
     when = mail.local_named(shift.start, zone)
     page = absolute(reverse("rotation", args=[rotation.pk]))
     head = f"{rotation.name} {shift.role}, {mail.local(shift.start, zone)}"
-    requester, winner = _name(request.requester), _name(request.winner)
+    requester, winner = display_name(request.requester), display_name(request.winner)
     kind, status = delivery.kind, request.status
     done = status == SwapRequest.Status.DONE
     if kind == Kind.SWAP_NO_TAKER:

@@ -57,10 +57,6 @@ class RankedCandidate:
     reason: str
 
 
-def _name(user) -> str:
-    return display_name(user)
-
-
 def _slot(shift: Shift) -> rec.Slot:
     return rec.Slot(
         key=inputs.slot_key(shift.start, shift.role),
@@ -195,18 +191,15 @@ def request_swap(
     request = SwapRequest.objects.create(
         shift=shift, requester=user, reason=reason[:300], deadline=deadline
     )
-    AuditEntry.objects.create(
-        team_id=rotation.team_id,
-        rotation=rotation,
-        roster=shift.roster,
-        actor=user,
-        action=AuditEntry.Action.SWAP,
-        summary=(
-            f"{_name(user)} can't make {shift.get_role_display()} "
-            f"{shift.start:%a %d %b %H:%M} UTC; asking for a swap"
-        ),
+    audit(
+        shift.roster,
+        rotation,
+        by,
+        AuditEntry.Action.SWAP,
+        f"{display_name(user)} can't make {shift.get_role_display()}; asking for a swap",
         before={"shift": shift.pk, "assignee": user.pk},
-        after={"request": request.pk},
+        # The instant, not text: pages show it in the reader's zone.
+        after={"request": request.pk, "shift_start": shift.start.isoformat()},
     )
     if trade_shift is not None and named is None:
         raise SwapError("A trade needs the person whose shift you would take.")
@@ -218,13 +211,13 @@ def request_swap(
         match = next((r for r in ranked if r.user_id == named.pk), None)
         if match is None:
             raise SwapError(
-                f"{_name(named)} can't take this shift: "
+                f"{display_name(named)} can't take this shift: "
                 f"{blocked.get(named.pk, 'not in this rotation')}."
             )
         if trade_shift is not None and (
             trade_shift.assignee_id != named.pk or trade_shift.roster.rotation_id != rotation.pk
         ):
-            raise SwapError(f"That shift is not {_name(named)}'s in this rotation.")
+            raise SwapError(f"That shift is not {display_name(named)}'s in this rotation.")
         _ask(request, [match], 1, trade_shift=trade_shift, now=now)
     else:
         _top_up(request, now=now)
@@ -272,7 +265,7 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
     shift.assignee_id = offer.candidate_id
     shift.sequence += 1
     shift.reason = {
-        "summary": f"Swapped in for {_name(request.requester)}",
+        "summary": f"Swapped in for {display_name(request.requester)}",
         "swap": request.pk,
         "manual": True,
     }
@@ -285,7 +278,7 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
         traded.assignee_id = request.requester_id
         traded.sequence += 1
         traded.reason = {
-            "summary": f"Traded with {_name(offer.candidate)}",
+            "summary": f"Traded with {display_name(offer.candidate)}",
             "swap": request.pk,
             "manual": True,
         }
@@ -296,20 +289,17 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
                 s.save(update_fields=["assignee", "sequence", "reason"])
     except IntegrityError:
         raise SwapError(
-            f"{_name(offer.candidate)} already holds another slot of that shift."
+            f"{display_name(offer.candidate)} already holds another slot of that shift."
         ) from None
     Roster.objects.filter(pk__in={s.roster_id for s in moved}).update(version=F("version") + 1)
     rotation = shift.roster.rotation
-    AuditEntry.objects.create(
-        team_id=rotation.team_id,
-        rotation=rotation,
-        roster=shift.roster,
-        actor=by,
-        action=AuditEntry.Action.SWAP,
-        summary=(
-            f"{shift.get_role_display()}: {_name(request.requester)} → {_name(offer.candidate)}"
-        )
-        + (" (trade)" if offer.trade_shift_id else ""),
+    audit(
+        shift.roster,
+        rotation,
+        by,
+        AuditEntry.Action.SWAP,
+        f"{shift.get_role_display()}: {display_name(request.requester)} → "
+        f"{display_name(offer.candidate)}" + (" (trade)" if offer.trade_shift_id else ""),
         before={"shift": shift.pk, "assignee": request.requester_id},
         after={
             "shift": shift.pk,
@@ -371,7 +361,7 @@ def _taken_message(request: SwapRequest) -> str:
         request.status in (SwapRequest.Status.DONE, SwapRequest.Status.PENDING_APPROVAL)
         and request.winner_id
     ):
-        return f"Already taken by {_name(request.winner)}. Thank you for offering."
+        return f"Already taken by {display_name(request.winner)}. Thank you for offering."
     if request.status == SwapRequest.Status.CANCELLED:
         return "The request was cancelled: they can make it after all."
     return "This request is closed."
@@ -441,7 +431,7 @@ def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | 
             rotation,
             by,
             AuditEntry.Action.OVERRIDE,
-            f"Swap given to {_name(candidate)} with override: {problem}",
+            f"Swap given to {display_name(candidate)} with override: {problem}",
             after={"shift": request.shift_id, "assignee": candidate.pk, "override": problem},
         )
     return problem
