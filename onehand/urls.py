@@ -8,6 +8,7 @@ from availability import api as availability_api
 from incidents import api as incidents_api
 from notifications import api as notifications_api
 from planning import api as planning_api
+from planning import pay_api
 from rotation import api as rotation_api
 
 from . import schema  # noqa: F401 - registers the OpenAPI extensions
@@ -18,7 +19,7 @@ from .metrics import metrics
 # `format` argument, so /api/rotations/1/oncall.json was a 500. `?format=json` still works.
 router = DefaultRouter()
 router.include_format_suffixes = False
-router.register("teams", rotation_api.TeamViewSet, basename="team")
+router.register("teams", pay_api.TeamViewSet, basename="team")
 router.register("memberships", rotation_api.MembershipViewSet, basename="membership")
 router.register("rotations", planning_api.RotationViewSet, basename="rotation")
 router.register("rosters", rotation_api.RosterViewSet, basename="roster")

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import manage_views, swap_views, views
+from . import manage_views, pay_views, swap_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("teams/<slug:slug>/pay/", pay_views.pay_page, name="pay"),
     path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
     path("rotations/<int:pk>/report/", manage_views.report, name="report"),
     path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),

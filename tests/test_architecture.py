@@ -70,6 +70,7 @@ READS = {
     "rotation.backup": {"counts", "export_team"},
     "incidents.services": {"hash_token", "signing_secret", "signature_ok"},
     "planning.swaps": {"rank_replacements", "offer_expiry"},
+    "planning.pay": {"held_hours", "price", "rates_for", "month_range", "pay_report"},
 }
 
 
@@ -77,8 +78,8 @@ def _write_services():
     from availability import services as availability_services
     from incidents import services as incident_services
     from notifications import services as notification_services
+    from planning import pay, swaps
     from planning import services as planning_services
-    from planning import swaps
     from rotation import backup, history
     from rotation import services as rotation_services
 
@@ -91,6 +92,7 @@ def _write_services():
         notification_services,
         history,
         backup,
+        pay,
     )
     for module in modules:
         for name, function in inspect.getmembers(module, inspect.isfunction):

@@ -268,6 +268,7 @@ RULES: dict[str, Rule] = {
     ),
     "qualification-review": Rule(kwargs=kw(pk="qualification"), get=POST_ONLY, post=PAGE_MANAGER),
     "team-readiness": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER),
+    "pay": Rule(kwargs=kw(slug="team"), get=PAGE_TEAM, post=PAGE_MANAGER),  # engineers: own line
     "lock-create": Rule(kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_MANAGER),
     "lock-delete": Rule(kwargs=kw(slug="team", pk="lock"), get=POST_ONLY, post=PAGE_MANAGER),
     "allocation-set": Rule(
@@ -294,6 +295,8 @@ RULES: dict[str, Rule] = {
     # ---- API (token-less APIClient with force_login: session auth, CSRF not enforced)
     "team-list": Rule(get=API_ANY),
     "team-detail": Rule(kwargs=kw(pk="team_pk"), get=API_TEAM),
+    "team-pay": Rule(kwargs=kw(pk="team_pk"), get=API_TEAM),
+    "team-pay-rates": Rule(kwargs=kw(pk="team_pk"), get=API_TEAM),
     "membership-list": Rule(get=API_ANY),
     "membership-detail": Rule(kwargs=kw(pk="membership"), get=API_TEAM),
     "membership-accept": Rule(
