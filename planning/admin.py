@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from . import pay
+from .models import PayRates
+
+
+@admin.register(PayRates)
+class PayRatesAdmin(admin.ModelAdmin):
+    list_display = ["team", "currency", "weekday_hour", "weekend_hour", "holiday_hour"]
+    list_select_related = ["team"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    def save_model(self, request, obj, form, change):
+        # The same rule as the page and the API: managers (or superusers) only, checked values.
+        pay.set_pay_rates(
+            team=obj.team,
+            by=request.user,
+            currency=obj.currency,
+            weekday_hour=obj.weekday_hour,
+            weekend_hour=obj.weekend_hour,
+            holiday_hour=obj.holiday_hour,
+            per_incident=obj.per_incident,
+            pay_shadow=obj.pay_shadow,
+        )
