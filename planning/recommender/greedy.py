@@ -66,6 +66,8 @@ class Builder:
             if n == 0:
                 continue
             mask = roster.feasible(s)
+            if not mask.any():  # only the team rules (pairing, cap) rule everyone out
+                continue
             p = roster.pick(s, mask)
             # the neighbours for which p was feasible lose one option
             nbr = problem.neighbors[s]
@@ -166,9 +168,10 @@ class Builder:
             self.node_budget = budget
             self.nodes = 0
             placed = False
+            before = roster.rule_count()
             for depth in range(1, max_depth + 1):
                 mk = roster.mark()
-                if self._augment(s, depth, frozenset()):
+                if self._augment(s, depth, frozenset()) and roster.rule_count() <= before:
                     placed = True
                     break
                 roster.rollback(mk)
@@ -228,6 +231,11 @@ class Builder:
             return False
 
         found = dfs()
+        if found and roster.rule_count():  # the search knows no team rules: keep the old one
+            found = False
+            for s in range(problem.n_slots):
+                if not problem.pinned_mask[s] and roster.holder[s] >= 0:
+                    roster._unassign(s)
         if not found:
             roster.load_assignment(saved)
             return False
@@ -246,6 +254,39 @@ WINDOW_NODES = 1_000
 WINDOW_RADII = (2,)
 
 
+def enforce_rules(problem: Problem, roster: Roster) -> bool:
+    """Empty the slots that break a team rule (``pairing.py``: hard pairing, the cap); soft
+    pairing is left as it is. Returns whether anything changed."""
+    rules = problem.rules
+    changed = False
+    for p in rules.over_cap(roster.holder):  # drop the latest slots until under the cap
+        p = int(p)
+        for s in sorted(roster.held[p], key=lambda t: -problem.order_rank[t]):
+            if roster.hours_held[p] <= rules.cap + 1e-6:
+                break
+            if not problem.pinned_mask[s] and rules.hours[s] > 0:
+                roster.unassign(s)
+                changed = True
+    if problem.pairing_hard:
+        while True:
+            broken = rules.broken_shifts(roster.holder)
+            if not broken:
+                break
+            for h in broken:
+                for kind, t in rules.shift_problems(roster.holder, h):
+                    if kind == "unpaired":  # nobody experienced: nobody inexperienced either
+                        drop = [u for u in rules.ps[h] if roster.holder[u] >= 0]
+                    else:  # the newcomer's primary, or the inexperienced secondary
+                        drop = [t] if roster.holder[t] >= 0 else []
+                    for u in drop:
+                        if not problem.pinned_mask[u]:
+                            roster.unassign(u)
+                            changed = True
+                    break  # re-read the shift after each fix
+    roster.commit()
+    return changed
+
+
 def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, Deadline]:
     """Construction, repair, then local search (deterministic without a ``budget``).
 
@@ -258,6 +299,9 @@ def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, D
     deadline = Deadline(budget)
     builder.deadline = deadline
     builder.repair()
+    if problem.rules.strict:
+        enforce_rules(problem, roster)
+        builder.repair()
     size = problem.n_slots * max(1, problem.n_people)
     must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
     if (roster.holder[must] < 0).any() and size <= 2_000_000:

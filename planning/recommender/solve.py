@@ -22,7 +22,7 @@ from . import exact
 from .bounds import lower_bound
 from .budget import NO_DEADLINE, Deadline
 from .explain import block_reason, projections, reason_for
-from .greedy import run_greedy
+from .greedy import Builder, enforce_rules, run_greedy
 from .load import fairness_metrics
 from .local_search import LocalSearch
 from .problem import Problem, Roster
@@ -64,7 +64,11 @@ def better(a: Roster, b: Roster) -> bool:
     ca, cb = exact.coverage_key(problem, a.holder), exact.coverage_key(problem, b.holder)
     if ca != cb:
         return ca < cb
+    ra, rb = a.rule_count(), b.rule_count()
+    if ra != rb and not problem.pairing_soft:  # hard team rules (never expected to differ)
+        return ra < rb
     (ma, sa), (mb, sb) = objective(a.normalised_loads()), objective(b.normalised_loads())
+    ma, mb = ma + a.soft_penalty(), mb + b.soft_penalty()
     tol = 1e-9 * max(1.0, abs(mb))
     if ma < mb - tol:
         return True
@@ -216,6 +220,10 @@ def recommend(
             float((problem.past / problem.capacity).max(initial=0.0)) if problem.n_people else 0.0
         )
 
+    if problem.rules.strict and not problem.pairing_soft and roster.rule_count():
+        # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
+        if enforce_rules(problem, roster):
+            Builder(problem, roster, deadline=deadline).repair()
     L = roster.normalised_loads()
     obj_max, obj_sq = objective(L)
     if optimum is not None:
