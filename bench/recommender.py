@@ -203,7 +203,7 @@ def tight_instance(seed: int):
 
 
 # which code produced a row's greedy-mode figures: rows without it predate the time budget
-GREEDY_CODE = "budget"
+GREEDY_CODE = "pairing"
 
 
 def regreedy(row: dict) -> dict:
@@ -235,7 +235,7 @@ def regreedy(row: dict) -> dict:
         extra_empty=len(g.uncovered) - row["empty"],
         extra_empty_local_search=len(ls.uncovered) - row["empty"],
         greedy_code=GREEDY_CODE,
-        exact_code="before-budget",
+        exact_code=row.get("exact_code") or "before-budget",
     )
     return out
 

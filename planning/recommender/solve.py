@@ -262,8 +262,36 @@ def recommend(
         source=source,
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
-        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven),
+        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven)
+        + _team_note(problem, roster, uncovered),
     )
+
+
+# blocking reasons that come from the team rules (``pairing.py``)
+TEAM_REASONS = ("not experienced yet", "this would be one of", "would be on call")
+
+
+def _team_note(problem: Problem, roster: Roster, uncovered) -> str:
+    """What pairing and the cap did to this draft, and what the manager can do."""
+    out = ""
+    if problem.pairing_soft:
+        broken = len(problem.rules.broken_shifts(roster.holder))
+        if broken:
+            out += (
+                f" {broken} shift{'s' if broken != 1 else ''} without the experienced person "
+                "pairing asks for (soft pairing): add an experienced person to the rotation or "
+                "move a newcomer's first primary."
+            )
+    held_back = sum(
+        1 for u in uncovered if any(str(r).startswith(TEAM_REASONS) for r in u.blocking.values())
+    )
+    if held_back:
+        out += (
+            f" {held_back} empty slot{'s' if held_back != 1 else ''} held back by the pairing "
+            "rule or the share cap: add an experienced person, raise the cap, or make pairing "
+            "soft."
+        )
+    return out
 
 
 def _assemble(problem: Problem, roster: Roster, L: np.ndarray):
