@@ -308,3 +308,36 @@ def test_exact_mode_with_team_rules_equals_brute_force(instance):
     assert allowed(slots, team, settings, holder)
     assert empty == best[:2]
     assert rec.objective_max == pytest.approx(best[2])
+
+
+@st.composite
+def small_teams(draw):
+    days = draw(st.integers(4, 10))
+    n = draw(st.integers(3, 7))
+    team = [
+        person(
+            pid,
+            f"P{pid}",
+            experienced=draw(st.booleans()),
+            served=draw(st.integers(0, 3)),
+            past=float(draw(st.integers(0, 120))),
+            roles=draw(st.sampled_from([("primary", "secondary"), ("primary",), ("secondary",)])),
+        )
+        for pid in range(1, n + 1)
+    ]
+    share = draw(st.sampled_from([1.0, 0.5, 0.3]))
+    budget = draw(st.sampled_from([4.0, 1e-6]))  # 1e-6: the time budget is out at once
+    return daily(days), team, Settings(pairing="hard", max_share=share, time_budget=budget)
+
+
+@PROPERTY_SETTINGS
+@given(small_teams())
+def test_on_larger_teams_no_draft_breaks_pairing_or_the_cap(instance):
+    slots, team, settings = instance
+
+    rec = recommend(slots, team, settings)
+
+    holder, _ = outcome(slots, team, rec)
+    assert allowed(slots, team, settings, holder)
+    for u in rec.uncovered:
+        assert all(u.blocking.values())

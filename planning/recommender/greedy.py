@@ -160,7 +160,12 @@ class Builder:
             if self.deadline.expired():  # keep what is placed; the slot stays empty
                 feas = roster.feasible(s)
                 if feas.any():
+                    before = roster.rule_count()
+                    mk = roster.mark()
                     roster.assign(s, roster.pick(s, feas))
+                    if roster.rule_count() > before:  # a team rule needs more than one slot
+                        roster.rollback(mk)
+                        ok = False
                     roster.commit()
                 else:
                     ok = False

@@ -224,6 +224,8 @@ def recommend(
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
         if enforce_rules(problem, roster):
             Builder(problem, roster, deadline=deadline).repair()
+            if roster.rule_count():  # the repair never adds a break; this is belt and braces
+                enforce_rules(problem, roster)
     L = roster.normalised_loads()
     obj_max, obj_sq = objective(L)
     if optimum is not None:
