@@ -419,7 +419,8 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         "greedy_current_code": sum(1 for r in rows if r.get("greedy_code") == GREEDY_CODE),
         "exact_current_code": sum(1 for r in rows if r.get("exact_code") == GREEDY_CODE),
         "machine": (
-            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
         ),
     }
     (results / "recommender.json").write_text(
