@@ -127,6 +127,23 @@ class Builder:
                     if problem.is_shadow[u] and not problem.pinned_mask[u] and u not in banned
                 )
                 options = [blockers + [u] for u in extra]
+            rules = problem.rules
+            if rules.capped and rules.hours[s] > 0:
+                room = rules.cap + 1e-6 - roster.hours_held[p] - rules.hours[s]
+                room += sum(rules.hours[t] for t in blockers)
+                if room < 0:  # at the cap: shed one more of p's slots (re-placed below)
+                    extra = sorted(
+                        (
+                            u
+                            for u in roster.held[p]
+                            if u not in blockers
+                            and not problem.pinned_mask[u]
+                            and u not in banned
+                            and rules.hours[u] >= -room
+                        ),
+                        key=lambda u: problem.order_rank[u],
+                    )
+                    options = [opt + [u] for opt in options for u in extra]
             for opt in options:
                 if len(opt) > 2:
                     continue
@@ -278,6 +295,9 @@ def enforce_rules(problem: Problem, roster: Roster) -> bool:
             if not broken:
                 break
             for h in broken:
+                if _swap_in_experienced(problem, roster, h):
+                    changed = True
+                    continue
                 for kind, t in rules.shift_problems(roster.holder, h):
                     if kind == "unpaired":  # nobody experienced: nobody inexperienced either
                         drop = [u for u in rules.ps[h] if roster.holder[u] >= 0]
@@ -290,6 +310,32 @@ def enforce_rules(problem: Problem, roster: Roster) -> bool:
                     break  # re-read the shift after each fix
     roster.commit()
     return changed
+
+
+def _swap_in_experienced(problem: Problem, roster: Roster, h: int) -> bool:
+    """Mend shift ``h`` by giving one of its primary/secondary slots (empty, or held by
+    someone not experienced) to an experienced person who may take it: True if the shift then
+    breaks no pairing rule and nothing else broke."""
+    rules = problem.rules
+    before = roster.rule_count()
+    for u in sorted(rules.ps[h], key=lambda t: (-problem.role[t], problem.order_rank[t])):
+        if problem.pinned_mask[u]:
+            continue
+        q = int(roster.holder[u])
+        if q >= 0 and rules.experienced[q]:
+            continue
+        mk = roster.mark()
+        if q >= 0:
+            roster.unassign(u)
+        options = roster.feasible(u) & rules.experienced
+        if q >= 0:
+            options[q] = False
+        if options.any():
+            roster.assign(u, roster.pick(u, options))
+            if not rules.shift_problems(roster.holder, h) and roster.rule_count() < before:
+                return True
+        roster.rollback(mk)
+    return False
 
 
 def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, Deadline]:

@@ -140,9 +140,22 @@ class TeamRules:
         mask = (self.role == PRIMARY) & (holder == p) & (self.rank < self.rank[s])
         return int(self.served[p]) + int(mask.sum()) < self.first
 
-    def mask(self, holder: np.ndarray, s: int, hours_held: np.ndarray | None = None) -> np.ndarray:
+    def mask(
+        self,
+        holder: np.ndarray,
+        s: int,
+        hours_held: np.ndarray | None = None,
+        can_take_experienced=None,
+    ) -> np.ndarray:
         """People who may take slot ``s`` given the rest of ``holder`` without breaking a team
-        rule now or leaving it unfixable by the shift's still-open slots."""
+        rule now or leaving it unfixable by the shift's still-open slots.
+
+        ``can_take_experienced(t)``: can open slot ``t`` still get an experienced person (the
+        draft's look-ahead; without it, as for a manager's pick, any open slot can)."""
+
+        def open_exp(t: int) -> bool:
+            return holder[t] < 0 and (can_take_experienced is None or can_take_experienced(t))
+
         allowed = np.ones(self.n_people, dtype=bool)
         if self.capped and self.hours[s] > 0:
             if hours_held is None:
@@ -156,20 +169,18 @@ class TeamRules:
         others = [t for t in self.ps[h] if t != s]
         need_exp = False
         if self.pair_shift[h]:
-            if not any(self._exp(int(holder[t])) for t in others) and all(
-                holder[t] >= 0 for t in others
-            ):
+            if not any(self._exp(int(holder[t])) or open_exp(t) for t in others):
                 need_exp = True
         if self.role[s] == SECONDARY:
             if self.unreachable[s]:
                 need_exp = True
             other_secs = [t for t in self.sec[h] if t != s]
-            if not any(self._exp(int(holder[t])) or holder[t] < 0 for t in other_secs) and any(
+            if not any(self._exp(int(holder[t])) or open_exp(t) for t in other_secs) and any(
                 holder[t] >= 0 and self.is_newcomer(holder, t, int(holder[t])) for t in self.prim[h]
             ):
                 need_exp = True
         elif self.role[s] == PRIMARY and self.may_be_newcomer.any():
-            if not any(holder[t] < 0 or self._exp(int(holder[t])) for t in self.sec[h]):
+            if not any(open_exp(t) or self._exp(int(holder[t])) for t in self.sec[h]):
                 before = self.primaries_before(holder, s)
                 allowed &= ~(self.served + before < self.first)
         if need_exp:

@@ -231,15 +231,33 @@ class Roster:
             hours = hours.copy()
             hours[self.holder[s]] -= rules.hours[s]
         if pairing:
-            return rules.mask(self.holder, s, hours)
+            return rules.mask(self.holder, s, hours, self._can_take_experienced)
         allowed = np.ones(self.problem.n_people, dtype=bool)
         if rules.capped:
             allowed &= hours + rules.hours[s] <= rules.cap + 1e-6
         return allowed
 
+    def _can_take_experienced(self, t: int) -> bool:
+        """Could an experienced person still take open slot ``t`` (static rules, conflicts)?"""
+        problem = self.problem
+        ok = problem.eligible[t] & (self.blockers[t] == 0) & problem.rules.experienced
+        if problem.rules.capped:
+            ok &= self.hours_held + problem.rules.hours[t] <= problem.rules.cap + 1e-6
+        return bool(ok.any())
+
     def rule_count(self) -> int:
         """Broken pairing shifts + people over the cap (0 without such rules)."""
         return self.problem.rules.count(self.holder) if self.problem.rules.strict else 0
+
+    def hard_rule_count(self) -> int:
+        """People over the cap, + broken pairing shifts when pairing is hard."""
+        rules = self.problem.rules
+        if not rules.strict:
+            return 0
+        out = int(rules.over_cap(self.holder).size)
+        if self.problem.pairing_hard:
+            out += len(rules.broken_shifts(self.holder))
+        return out
 
     def soft_penalty(self) -> float:
         """Soft pairing: the penalty of this roster in units of L."""

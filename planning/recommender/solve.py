@@ -64,8 +64,8 @@ def better(a: Roster, b: Roster) -> bool:
     ca, cb = exact.coverage_key(problem, a.holder), exact.coverage_key(problem, b.holder)
     if ca != cb:
         return ca < cb
-    ra, rb = a.rule_count(), b.rule_count()
-    if ra != rb and not problem.pairing_soft:  # hard team rules (never expected to differ)
+    ra, rb = a.hard_rule_count(), b.hard_rule_count()
+    if ra != rb:  # hard team rules (never expected to differ)
         return ra < rb
     (ma, sa), (mb, sb) = objective(a.normalised_loads()), objective(b.normalised_loads())
     ma, mb = ma + a.soft_penalty(), mb + b.soft_penalty()
@@ -220,11 +220,11 @@ def recommend(
             float((problem.past / problem.capacity).max(initial=0.0)) if problem.n_people else 0.0
         )
 
-    if problem.rules.strict and not problem.pairing_soft and roster.rule_count():
+    if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
         if enforce_rules(problem, roster):
             Builder(problem, roster, deadline=deadline).repair()
-            if roster.rule_count():  # the repair never adds a break; this is belt and braces
+            if roster.hard_rule_count():  # the repair never adds a break: belt and braces
                 enforce_rules(problem, roster)
     L = roster.normalised_loads()
     obj_max, obj_sq = objective(L)
