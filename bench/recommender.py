@@ -203,7 +203,7 @@ def tight_instance(seed: int):
 
 
 # which code produced a row's greedy-mode figures: rows without it predate the time budget
-GREEDY_CODE = "budget"
+GREEDY_CODE = "pairing"
 
 
 def regreedy(row: dict) -> dict:
@@ -235,7 +235,7 @@ def regreedy(row: dict) -> dict:
         extra_empty=len(g.uncovered) - row["empty"],
         extra_empty_local_search=len(ls.uncovered) - row["empty"],
         greedy_code=GREEDY_CODE,
-        exact_code="before-budget",
+        exact_code=row.get("exact_code") or "before-budget",
     )
     return out
 
@@ -333,6 +333,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--growth-child")
     parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--pairing", type=int, default=0, help="issue 16 suite of N instances")
     parser.add_argument("--start", type=int, default=0, help="first seed (to run in shards)")
     parser.add_argument("--resume", action="store_true", help="reuse recommender-tight.jsonl")
     parser.add_argument(
@@ -341,6 +342,9 @@ def main() -> None:
         help="with --resume: re-run greedy/local-search modes of rows from older code",
     )
     args = parser.parse_args()
+    if args.pairing:
+        pairing_suite(args.pairing)
+        return
     if args.growth_child:
         n, days = map(int, args.growth_child.split("x"))
         growth_child(n, days)
@@ -415,7 +419,8 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         "greedy_current_code": sum(1 for r in rows if r.get("greedy_code") == GREEDY_CODE),
         "exact_current_code": sum(1 for r in rows if r.get("exact_code") == GREEDY_CODE),
         "machine": (
-            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
         ),
     }
     (results / "recommender.json").write_text(
@@ -491,6 +496,93 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         )
     (results / "recommender.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def pairing_suite(count: int) -> None:
+    """Issue 16: the first ``count`` tight instances with experience, pairing and a 30% cap.
+
+    About a third of each team is not experienced and has served no primary; everyone else is
+    experienced with 0-20 primaries. Default greedy mode with pairing "off", "soft" and "hard"
+    (each with the 30% cap, and "off" also without it). Writes
+    bench/results/recommender-pairing.md: empty slots, broken pairing shifts (must be 0 with
+    "hard"), largest share of the period (must be <= 30% with the cap), seconds.
+    """
+    rows = []
+    for seed in range(count):
+        slots, people, settings, shape = tight_instance(seed)
+        rng = random.Random(1000 + seed)
+        team = [
+            dataclasses.replace(
+                c,
+                experienced=(exp := rng.random() > 0.35),
+                primary_served=rng.randint(0, 20) if exp else 0,
+            )
+            for c in people
+        ]
+        row = {"seed": seed, "shape": shape}
+        for label, pairing, share in (
+            ("plain", "off", 1.0),
+            ("cap", "off", 0.3),
+            ("soft", "soft", 0.3),
+            ("hard", "hard", 0.3),
+        ):
+            run = dataclasses.replace(settings, pairing=pairing, max_share=share)
+            t0 = time.perf_counter()
+            r = recommend(slots, team, run)
+            took = time.perf_counter() - t0
+            held = {}
+            by_key = {x.key: x for x in slots}
+            for a in r.assignments:
+                x = by_key[a.slot_key]
+                held[a.person_id] = held.get(a.person_id, 0.0) + (x.end - x.start).total_seconds()
+            period = sum((x.end - x.start).total_seconds() for x in slots if x.role == "primary")
+            exp = {c.person_id: c.experienced for c in team}
+            got = {a.slot_key: a.person_id for a in r.assignments}
+            unpaired = 0
+            for k in {x.shift_key for x in slots}:
+                on = [got.get(f"{k}:{role}") for role in ("primary", "secondary")]
+                on = [pid for pid in on if pid is not None]
+                unpaired += bool(on) and not any(exp[pid] for pid in on)
+            row[label] = {
+                "empty": len(r.uncovered),
+                "unpaired": unpaired,
+                "max_share": max(held.values(), default=0.0) / period,
+                "seconds": took,
+                "L": r.objective_max,
+                "status": r.status,
+            }
+        empties = {k: row[k]["empty"] for k in ("plain", "cap", "soft", "hard")}
+        print(seed, shape, empties, flush=True)
+        rows.append(row)
+    lines = [
+        "# Recommender with experience (issue 16)",
+        "",
+        f"`python bench/recommender.py --pairing {count}`; tight instances 0-{count - 1}, about a",
+        "third of each team not experienced (no primaries served), cap 30% where set.",
+        f"Machine: {platform.machine()} {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, shared with other jobs (times are noisy).",
+        f"Date: {time.strftime('%Y-%m-%d', time.gmtime())}.",
+        "",
+        "| seed | shape | empty: plain / cap / soft / hard | unpaired shifts: plain / soft / hard "
+        "| largest share: plain / hard | largest L: plain / hard | seconds hard |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        p, c, so, h = (row[k] for k in ("plain", "cap", "soft", "hard"))
+        lines.append(
+            f"| {row['seed']} | {row['shape']} | {p['empty']} / {c['empty']} / {so['empty']} / "
+            f"{h['empty']} | {p['unpaired']} / {so['unpaired']} / {h['unpaired']} | "
+            f"{100 * p['max_share']:.0f}% / {100 * h['max_share']:.0f}% | {p['L']:.1f} / "
+            f"{h['L']:.1f} | {h['seconds']:.2f} |"
+        )
+    hard = [r["hard"] for r in rows]
+    lines += [
+        "",
+        f"Hard pairing: {sum(h['unpaired'] for h in hard)} unpaired shifts in all; largest share "
+        f"{100 * max(h['max_share'] for h in hard):.1f}% (cap 30%); slowest "
+        f"{max(h['seconds'] for h in hard):.2f} s.",
+    ]
+    (ROOT / "bench" / "results" / "recommender-pairing.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,25 @@ def check_slot(shift: Shift, user) -> str | None:
     person = next((c for c in candidates if c.person_id == user.pk), None)
     if person is None:
         return f"{display_name(user)} is not a member of the {rotation.name} rotation."
-    problem = rec.check_assignment(slots[-1], person, current, slots, settings)
+    period = [
+        rec.Slot(
+            key=inputs.slot_key(s.start, s.role),
+            shift_key=s.start.isoformat(),
+            role=s.role,
+            start=s.start,
+            end=s.end,
+        )
+        for s in roster.shifts.all()
+    ]
+    problem = rec.check_assignment(
+        slots[-1],
+        person,
+        current,
+        slots,
+        settings,
+        people={c.person_id: c for c in candidates},
+        period=period,
+    )
     return _refusal_in_words(display_name(user), problem) if problem else None
 
 

@@ -22,13 +22,15 @@ Objective (lexicographic)
 
 Hard rules (``rules.py``): qualified for the role (shadow: ``needs_shadow > 0``, at most that
 many shadow slots), no unavailability or ``busy`` interval overlaps, rest (``min_rest``,
-``no_back_to_back``, ``last_shift_end``), one slot per shift.
+``no_back_to_back``, ``last_shift_end``), one slot per shift; team rules (``pairing.py``):
+pairing with experienced people (``Settings.pairing``) and the share cap (``max_share``).
 
 Modules
 -------
 ``types``         inputs and results (Slot, Candidate, Settings, Recommendation, ...)
 ``load``          weighted hours, capacity, past load, fairness metrics
 ``rules``         hard rules: slot conflicts (geometry), eligibility reasons, ``check_assignment``
+``pairing``       team rules: pairing newcomers with experienced people, the share cap
 ``problem``       the problem as arrays and a roster being searched (with undo)
 ``greedy``        construction (most constrained slot first) and coverage repair
 ``local_search``  peak pass (moves, swaps, ejection chains), spread pass, window search

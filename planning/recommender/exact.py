@@ -171,7 +171,71 @@ class Model:
                     -np.inf,
                     quota[people].astype(float),
                 )
+        self._team_rows(var, pinned_only)
         self.base_rows = self.n_rows
+
+    def _team_rows(self, var: np.ndarray, pinned_only: Roster) -> None:
+        """The team rules of ``pairing.py`` as rows: the cap, and hard pairing."""
+        problem, rules, add = self.problem, self.problem.rules, self._add
+        if rules.capped:
+            hours = rules.hours[self.slot_of]
+            on = np.nonzero(hours > 0)[0]
+            people = np.unique(self.person_of[on])
+            if people.size:
+                prow = np.full(problem.n_people, -1)
+                prow[people] = np.arange(people.size)
+                room = np.maximum(rules.cap + 1e-6 - pinned_only.hours_held[people], 0.0)
+                add(prow[self.person_of[on]], on, hours[on], -np.inf, room)
+        if not problem.pairing_hard:
+            return
+        exp = rules.experienced
+        holder = pinned_only.holder
+        for h in range(len(rules.ps)):
+            if rules.pinned_shift[h]:
+                continue
+            ps = rules.ps[h]
+            if rules.pair_shift[h]:
+                sub = var[ps]
+                inexp = sub[:, ~exp]
+                inexp = inexp[inexp >= 0]
+                if inexp.size:
+                    ex = sub[:, exp]
+                    ex = ex[ex >= 0]
+                    k = float(len(ps))
+                    add(
+                        np.zeros(inexp.size + ex.size, dtype=np.int64),
+                        np.concatenate([inexp, ex]),
+                        np.concatenate([np.ones(inexp.size), np.full(ex.size, -k)]),
+                        -np.inf,
+                        0.0,
+                    )
+        # a newcomer's first primaries: k x[s, p] - k E_sec(shift) - (their earlier primaries)
+        # <= pinned earlier primaries, where k = first_primaries_paired - primary_served
+        for p in np.nonzero(rules.may_be_newcomer)[0]:
+            p = int(p)
+            k = float(rules.first - rules.served[p])
+            prim = [
+                int(t)
+                for t in np.argsort(rules.rank, kind="stable")
+                if rules.role[t] == 0 and (var[t, p] >= 0 or holder[t] == p)
+            ]
+            earlier: list[int] = []
+            pinned_before = 0
+            for t in prim:
+                if holder[t] == p:
+                    pinned_before += 1
+                    continue
+                h = int(rules.shift_of[t])
+                if pinned_before < k and not rules.pinned_shift[h]:
+                    secs = var[rules.sec[h]][:, exp]
+                    secs = secs[:, np.arange(problem.n_people)[exp] != p] if exp[p] else secs
+                    secs = secs[secs >= 0]
+                    cols = np.concatenate([[var[t, p]], secs, earlier]).astype(np.int64)
+                    vals = np.concatenate(
+                        [[k], np.full(secs.size, -k), np.full(len(earlier), -1.0)]
+                    )
+                    add(np.zeros(cols.size, dtype=np.int64), cols, vals, -np.inf, pinned_before)
+                earlier.append(int(var[t, p]))
 
     # -- helpers ----------------------------------------------------------------------
     def _matrix(self, blocks, n_extra: int, n_cols: int):

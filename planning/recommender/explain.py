@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -101,10 +102,71 @@ def block_reason(problem: Problem, roster: Roster, s: int, p: int) -> str:
             f"no shadow shifts needed (already shadowing {roster.shadow_used[p]} of "
             f"{problem.shadow_quota[p]})"
         )
+    rule = problem.rules.why_not(
+        roster.holder, s, p, [c.name for c in problem.people], problem.pairing_hard
+    )
+    if rule:
+        return rule
     return "eligible, but placing them would leave another slot empty"
 
 
+def team_words(problem: Problem, roster: Roster, s: int) -> str:
+    """Pairing and cap in words for the holder of slot ``s`` ('' when neither applies)."""
+    rules, holder = problem.rules, roster.holder
+    p = int(holder[s])
+    person = problem.people[p]
+    parts: list[str] = []
+    h = int(rules.shift_of[s])
+    if rules.active and not rules.pinned_shift[h] and not problem.is_shadow[s]:
+        exp_secs = [int(holder[t]) for t in rules.sec[h] if rules._exp(int(holder[t]))]
+        if problem.role[s] == 0 and rules.is_newcomer(holder, s, p) and exp_secs:
+            q = problem.people[exp_secs[0]]
+            parts.append(
+                f"paired with {q.name}, {q.primary_served} primary shifts, because this is one "
+                f"of {person.name}'s first {rules.first} primary shifts"
+            )
+        elif problem.role[s] == 1 and rules.experienced[p]:
+            newcomers = [
+                problem.people[int(holder[t])].name
+                for t in rules.prim[h]
+                if holder[t] >= 0 and rules.is_newcomer(holder, t, int(holder[t]))
+            ]
+            if newcomers:
+                parts.append(
+                    f"experienced ({person.primary_served} primary shifts), paired with "
+                    f"{newcomers[0]} on one of their first primary shifts"
+                )
+            elif rules.unreachable[s]:
+                parts.append(
+                    "experienced: no mentor or lead is reachable during this shift, so the "
+                    "secondary must be"
+                )
+        if not parts and rules.pair_shift[h] and rules.experienced[p]:
+            held = [int(holder[t]) for t in rules.ps[h] if t != s]
+            if not any(rules._exp(q) for q in held):
+                parts.append("the experienced person on this shift")
+    if rules.capped and rules.hours[s] > 0:
+        pct = 100 * roster.hours_held[p] / rules.period_hours
+        parts.append(
+            f"on call {pct:.0f}% of the period, under the team's cap of "
+            f"{100 * problem.settings.max_share:.0f}%"
+        )
+    return "; ".join(parts)
+
+
 def reason_for(
+    problem: Problem, roster: Roster, s: int, L: np.ndarray, sums: tuple[float, float]
+) -> Reason:
+    reason = _reason_for(problem, roster, s, L, sums)
+    if problem.pinned_mask[s] or not (problem.rules.active or problem.rules.capped):
+        return reason
+    words = team_words(problem, roster, s)
+    if not words:
+        return reason
+    return replace(reason, summary=f"{reason.summary}; {words}")
+
+
+def _reason_for(
     problem: Problem, roster: Roster, s: int, L: np.ndarray, sums: tuple[float, float]
 ) -> Reason:
     p = int(roster.holder[s])

@@ -66,6 +66,8 @@ class Builder:
             if n == 0:
                 continue
             mask = roster.feasible(s)
+            if not mask.any():  # only the team rules (pairing, cap) rule everyone out
+                continue
             p = roster.pick(s, mask)
             # the neighbours for which p was feasible lose one option
             nbr = problem.neighbors[s]
@@ -125,6 +127,23 @@ class Builder:
                     if problem.is_shadow[u] and not problem.pinned_mask[u] and u not in banned
                 )
                 options = [blockers + [u] for u in extra]
+            rules = problem.rules
+            if rules.capped and rules.hours[s] > 0:
+                room = rules.cap + 1e-6 - roster.hours_held[p] - rules.hours[s]
+                room += sum(rules.hours[t] for t in blockers)
+                if room < 0:  # at the cap: shed one more of p's slots (re-placed below)
+                    extra = sorted(
+                        (
+                            u
+                            for u in roster.held[p]
+                            if u not in blockers
+                            and not problem.pinned_mask[u]
+                            and u not in banned
+                            and rules.hours[u] >= -room
+                        ),
+                        key=lambda u: problem.order_rank[u],
+                    )
+                    options = [opt + [u] for opt in options for u in extra]
             for opt in options:
                 if len(opt) > 2:
                     continue
@@ -158,7 +177,12 @@ class Builder:
             if self.deadline.expired():  # keep what is placed; the slot stays empty
                 feas = roster.feasible(s)
                 if feas.any():
+                    before = roster.rule_count()
+                    mk = roster.mark()
                     roster.assign(s, roster.pick(s, feas))
+                    if roster.rule_count() > before:  # a team rule needs more than one slot
+                        roster.rollback(mk)
+                        ok = False
                     roster.commit()
                 else:
                     ok = False
@@ -166,9 +190,10 @@ class Builder:
             self.node_budget = budget
             self.nodes = 0
             placed = False
+            before = roster.rule_count()
             for depth in range(1, max_depth + 1):
                 mk = roster.mark()
-                if self._augment(s, depth, frozenset()):
+                if self._augment(s, depth, frozenset()) and roster.rule_count() <= before:
                     placed = True
                     break
                 roster.rollback(mk)
@@ -228,6 +253,11 @@ class Builder:
             return False
 
         found = dfs()
+        if found and roster.rule_count():  # the search knows no team rules: keep the old one
+            found = False
+            for s in range(problem.n_slots):
+                if not problem.pinned_mask[s] and roster.holder[s] >= 0:
+                    roster._unassign(s)
         if not found:
             roster.load_assignment(saved)
             return False
@@ -246,6 +276,68 @@ WINDOW_NODES = 1_000
 WINDOW_RADII = (2,)
 
 
+def enforce_rules(problem: Problem, roster: Roster) -> bool:
+    """Empty the slots that break a team rule (``pairing.py``: hard pairing, the cap); soft
+    pairing is left as it is. Returns whether anything changed."""
+    rules = problem.rules
+    changed = False
+    for p in rules.over_cap(roster.holder):  # drop the latest slots until under the cap
+        p = int(p)
+        for s in sorted(roster.held[p], key=lambda t: -problem.order_rank[t]):
+            if roster.hours_held[p] <= rules.cap + 1e-6:
+                break
+            if not problem.pinned_mask[s] and rules.hours[s] > 0:
+                roster.unassign(s)
+                changed = True
+    if problem.pairing_hard:
+        while True:
+            broken = rules.broken_shifts(roster.holder)
+            if not broken:
+                break
+            for h in broken:
+                if _swap_in_experienced(problem, roster, h):
+                    changed = True
+                    continue
+                for kind, t in rules.shift_problems(roster.holder, h):
+                    if kind == "unpaired":  # nobody experienced: nobody inexperienced either
+                        drop = [u for u in rules.ps[h] if roster.holder[u] >= 0]
+                    else:  # the newcomer's primary, or the inexperienced secondary
+                        drop = [t] if roster.holder[t] >= 0 else []
+                    for u in drop:
+                        if not problem.pinned_mask[u]:
+                            roster.unassign(u)
+                            changed = True
+                    break  # re-read the shift after each fix
+    roster.commit()
+    return changed
+
+
+def _swap_in_experienced(problem: Problem, roster: Roster, h: int) -> bool:
+    """Mend shift ``h`` by giving one of its primary/secondary slots (empty, or held by
+    someone not experienced) to an experienced person who may take it: True if the shift then
+    breaks no pairing rule and nothing else broke."""
+    rules = problem.rules
+    before = roster.rule_count()
+    for u in sorted(rules.ps[h], key=lambda t: (-problem.role[t], problem.order_rank[t])):
+        if problem.pinned_mask[u]:
+            continue
+        q = int(roster.holder[u])
+        if q >= 0 and rules.experienced[q]:
+            continue
+        mk = roster.mark()
+        if q >= 0:
+            roster.unassign(u)
+        options = roster.feasible(u) & rules.experienced
+        if q >= 0:
+            options[q] = False
+        if options.any():
+            roster.assign(u, roster.pick(u, options))
+            if not rules.shift_problems(roster.holder, h) and roster.rule_count() < before:
+                return True
+        roster.rollback(mk)
+    return False
+
+
 def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, Deadline]:
     """Construction, repair, then local search (deterministic without a ``budget``).
 
@@ -258,6 +350,9 @@ def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, D
     deadline = Deadline(budget)
     builder.deadline = deadline
     builder.repair()
+    if problem.rules.strict:
+        enforce_rules(problem, roster)
+        builder.repair()
     size = problem.n_slots * max(1, problem.n_people)
     must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
     if (roster.holder[must] < 0).any() and size <= 2_000_000:

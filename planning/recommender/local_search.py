@@ -127,10 +127,11 @@ class LocalSearch:
             (s for s in roster.held[p] if not problem.pinned_mask[s] and problem.weight[s, p] > 0),
             key=lambda s: (-problem.weight[s, p], problem.order_rank[s]),
         )
+        before = roster.rule_count()
         for s in slots:
             mk = roster.mark()
             roster.unassign(s)
-            if self._place(s, p, self.chain_depth, thr, frozenset()):
+            if self._place(s, p, self.chain_depth, thr, frozenset()) and self._rules_ok(before):
                 roster.commit()
                 return True
             roster.rollback(mk)
@@ -240,6 +241,8 @@ class LocalSearch:
                 if best is None:
                     continue
                 _, kind, q, t = best
+                before = roster.rule_count()
+                mk = roster.mark()
                 roster.unassign(s)
                 if kind == "move":
                     roster.assign(s, q)
@@ -247,6 +250,9 @@ class LocalSearch:
                     roster.unassign(t)
                     roster.assign(s, q)
                     roster.assign(t, p)
+                if not self._rules_ok(before):
+                    roster.rollback(mk)
+                    continue
                 roster.commit()
                 improved = True
             changed |= improved
@@ -295,6 +301,7 @@ class LocalSearch:
         problem, roster = self.problem, self.roster
         Wl, elig, nbr, partners, cap, tb, is_shadow = self._py()
         E = problem.eligible
+        rules_before = roster.rule_count()
         mk = roster.mark()
         for s in free:
             roster.unassign(s)
@@ -387,6 +394,9 @@ class LocalSearch:
             return False
         for s in sorted(best[0], key=lambda x: problem.order_rank[x]):
             roster.assign(s, best[0][s])
+        if not self._rules_ok(rules_before):  # the window knows no team rules
+            roster.rollback(mk)
+            return False
         roster.commit()
         return True
 
@@ -463,6 +473,11 @@ class LocalSearch:
                 break
             changed = True
         return changed
+
+    def _rules_ok(self, before: int) -> bool:
+        """Team rules (pairing, cap): a move may not break more of them, nor (soft pairing)
+        raise the penalty."""
+        return not self.problem.rules.strict or self.roster.rule_count() <= before
 
     def improve(self, rounds: int = 3) -> None:
         self.nodes = 0

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from .load import capacity, weighted_hours, zone
+from .pairing import TeamRules
 from .rules import Geometry, validate_slot
 from .types import ROLE_INDEX, SHADOW, Candidate, Settings, Slot
 
@@ -79,6 +80,21 @@ class Problem:
             i = self.slot_index[key]
             self.pinned_mask[i] = True
             self.pinned[i] = int(pid)
+        # pairing and the share cap (issue 16): one place, ``pairing.py``
+        self.rules = TeamRules(
+            self.slots, self.people, settings, self.geometry.shift_of, self.pinned_mask
+        )
+        self.pairing_hard = self.rules.active and self.rules.mode == "hard"
+        self.pairing_soft = self.rules.active and self.rules.mode == "soft"
+        if self.pairing_hard and ns and npp:
+            # no experienced person to escalate to: the secondary must be experienced
+            self.eligible[np.ix_(self.rules.unreachable, ~self.rules.experienced)] = False
+        # soft pairing: a broken shift costs pairing_weight weighted hours of an average person
+        self.pairing_penalty = (
+            float(settings.pairing_weight) / float(self.capacity.mean())
+            if self.pairing_soft
+            else 0.0
+        )
 
     def _weights(self) -> np.ndarray:
         settings = self.settings
@@ -139,6 +155,7 @@ class Roster:
         # blockers[s, p]: how many slots p holds that conflict with s
         self.blockers = np.zeros((problem.n_slots, problem.n_people), dtype=np.int16)
         self.shadow_used = np.zeros(problem.n_people, dtype=np.int64)
+        self.hours_held = np.zeros(problem.n_people, dtype=float)
         self.held: list[set[int]] = [set() for _ in range(problem.n_people)]
         self.journal: list[tuple[str, int, int]] = []
         for i, pid in problem.pinned.items():
@@ -154,6 +171,7 @@ class Roster:
         self.draft_load[p] += problem.weight[s, p]
         self.blockers[problem.neighbors[s], p] += 1
         self.held[p].add(s)
+        self.hours_held[p] += problem.rules.hours[s]
         if problem.is_shadow[s]:
             self.shadow_used[p] += 1
 
@@ -164,6 +182,7 @@ class Roster:
         self.draft_load[p] -= problem.weight[s, p]
         self.blockers[problem.neighbors[s], p] -= 1
         self.held[p].discard(s)
+        self.hours_held[p] -= problem.rules.hours[s]
         if problem.is_shadow[s]:
             self.shadow_used[p] -= 1
         return p
@@ -200,7 +219,52 @@ class Roster:
         mask = problem.eligible[s] & (self.blockers[s] == 0)
         if problem.is_shadow[s]:
             mask &= self.shadow_used < problem.shadow_quota
+        if problem.rules.capped or problem.pairing_hard:
+            mask &= self.rule_mask(s, problem.pairing_hard)
         return mask
+
+    def rule_mask(self, s: int, pairing: bool) -> np.ndarray:
+        """Team rules (``pairing.py``) for slot ``s``: the cap, and pairing if asked."""
+        rules = self.problem.rules
+        hours = self.hours_held
+        if self.holder[s] >= 0 and rules.capped:
+            hours = hours.copy()
+            hours[self.holder[s]] -= rules.hours[s]
+        if pairing:
+            return rules.mask(self.holder, s, hours, self._can_take_experienced)
+        allowed = np.ones(self.problem.n_people, dtype=bool)
+        if rules.capped:
+            allowed &= hours + rules.hours[s] <= rules.cap + 1e-6
+        return allowed
+
+    def _can_take_experienced(self, t: int) -> bool:
+        """Could an experienced person still take open slot ``t`` (static rules, conflicts)?"""
+        problem = self.problem
+        ok = problem.eligible[t] & (self.blockers[t] == 0) & problem.rules.experienced
+        if problem.rules.capped:
+            ok &= self.hours_held + problem.rules.hours[t] <= problem.rules.cap + 1e-6
+        return bool(ok.any())
+
+    def rule_count(self) -> int:
+        """Broken pairing shifts + people over the cap (0 without such rules)."""
+        return self.problem.rules.count(self.holder) if self.problem.rules.strict else 0
+
+    def hard_rule_count(self) -> int:
+        """People over the cap, + broken pairing shifts when pairing is hard."""
+        rules = self.problem.rules
+        if not rules.strict:
+            return 0
+        out = int(rules.over_cap(self.holder).size)
+        if self.problem.pairing_hard:
+            out += len(rules.broken_shifts(self.holder))
+        return out
+
+    def soft_penalty(self) -> float:
+        """Soft pairing: the penalty of this roster in units of L."""
+        problem = self.problem
+        if not problem.pairing_soft:
+            return 0.0
+        return problem.pairing_penalty * len(problem.rules.broken_shifts(self.holder))
 
     def projected(self, s: int) -> np.ndarray:
         problem = self.problem
@@ -210,6 +274,8 @@ class Roster:
         """Lowest value among ``mask``; ties by longest since last shift, person_id."""
         if values is None:
             values = self.projected(s)
+            if self.problem.pairing_soft:
+                values = values + self.problem.pairing_penalty * ~self.rule_mask(s, True)
         idx = np.nonzero(mask)[0]
         vals = values[idx]
         best = vals.min()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from .load import require_aware
+from .pairing import TeamRules
 from .types import DEFAULT_SETTINGS, ROLE_INDEX, ROLES, Candidate, Settings, Slot
 
 
@@ -126,6 +127,16 @@ def static_reason(slot: Slot, person: Candidate, settings: Settings) -> str | No
             return "no shadow shifts needed"
     elif slot.role not in person.roles:
         return f"not qualified for {slot.role}"
+    elif (
+        settings.pairing == "hard"
+        and slot.role == "secondary"
+        and not slot.escalation_reachable
+        and not person.experienced
+    ):
+        return (
+            "not experienced yet, and no mentor or lead is reachable during this shift "
+            "(the secondary must be experienced)"
+        )
     for a, b in sorted(person.unavailable):
         if _overlaps(slot.start, slot.end, a, b):
             return f"away {format_interval(a, b, person.time_zone)}"
@@ -146,10 +157,19 @@ def check_assignment(
     current: Mapping[str, int],
     slots: Sequence[Slot],
     settings: Settings = DEFAULT_SETTINGS,
+    *,
+    people: Mapping[int, Candidate] | None = None,
+    period: Sequence[Slot] | None = None,
 ) -> str | None:
     """For a manager's edit: ``None`` if ``person`` may hold ``slot`` given the
     other assignments in ``current`` (slot_key -> person_id; the entry for
-    ``slot`` itself is ignored), else the hard rule it would break."""
+    ``slot`` itself is ignored), else the hard rule it would break.
+
+    Team rules (``pairing.py``): ``people`` (person_id -> Candidate) tells who else is
+    experienced (anyone not given counts as experienced); ``period`` is every slot of the drafted
+    period, for the share cap (default: ``slots``). Hard pairing is checked as the draft checks
+    it: a pick is refused when the shift could no longer get the experienced person it needs
+    (an open slot of the shift may still provide one)."""
     validate_slot(slot)
     reason = static_reason(slot, person, settings)
     if reason:
@@ -178,4 +198,31 @@ def check_assignment(
         used = sum(1 for j in held if all_slots[j].role == "shadow")
         if used >= person.needs_shadow:
             return f"no shadow shifts needed (already shadowing {used} of {person.needs_shadow})"
-    return None
+    if settings.pairing == "off" and settings.max_share >= 1:
+        return None
+    return _team_rule(slot, person, current, all_slots, keys, geometry, settings, people, period)
+
+
+def _team_rule(slot, person, current, all_slots, keys, geometry, settings, people, period):
+    """``check_assignment``'s pairing and cap check (the rules of ``pairing.py``)."""
+    known = dict(people or {})
+    known[person.person_id] = person
+    for pid in current.values():
+        if pid not in known:  # not a candidate: nothing known, so not held against the pick
+            known[pid] = Candidate(
+                person_id=pid,
+                name=str(pid),
+                roles=frozenset(),
+                primary_served=settings.first_primaries_paired,
+            )
+    plist = list(known.values())
+    index = {c.person_id: j for j, c in enumerate(plist)}
+    rules = TeamRules(all_slots, plist, settings, geometry.shift_of, period=period)
+    holder = np.full(len(all_slots), -1, dtype=np.int64)
+    for k, pid in current.items():
+        if k in keys and k != slot.key:
+            holder[keys[k]] = index[pid]
+    i = keys[slot.key]
+    return rules.why_not(
+        holder, i, index[person.person_id], [c.name for c in plist], settings.pairing == "hard"
+    )

@@ -22,7 +22,7 @@ from . import exact
 from .bounds import lower_bound
 from .budget import NO_DEADLINE, Deadline
 from .explain import block_reason, projections, reason_for
-from .greedy import run_greedy
+from .greedy import Builder, enforce_rules, run_greedy
 from .load import fairness_metrics
 from .local_search import LocalSearch
 from .problem import Problem, Roster
@@ -64,7 +64,11 @@ def better(a: Roster, b: Roster) -> bool:
     ca, cb = exact.coverage_key(problem, a.holder), exact.coverage_key(problem, b.holder)
     if ca != cb:
         return ca < cb
+    ra, rb = a.hard_rule_count(), b.hard_rule_count()
+    if ra != rb:  # hard team rules (never expected to differ)
+        return ra < rb
     (ma, sa), (mb, sb) = objective(a.normalised_loads()), objective(b.normalised_loads())
+    ma, mb = ma + a.soft_penalty(), mb + b.soft_penalty()
     tol = 1e-9 * max(1.0, abs(mb))
     if ma < mb - tol:
         return True
@@ -216,6 +220,12 @@ def recommend(
             float((problem.past / problem.capacity).max(initial=0.0)) if problem.n_people else 0.0
         )
 
+    if problem.rules.strict and roster.hard_rule_count():
+        # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
+        if enforce_rules(problem, roster):
+            Builder(problem, roster, deadline=deadline).repair()
+            if roster.hard_rule_count():  # the repair never adds a break: belt and braces
+                enforce_rules(problem, roster)
     L = roster.normalised_loads()
     obj_max, obj_sq = objective(L)
     if optimum is not None:
@@ -254,8 +264,36 @@ def recommend(
         source=source,
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
-        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven),
+        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven)
+        + _team_note(problem, roster, uncovered),
     )
+
+
+# blocking reasons that come from the team rules (``pairing.py``)
+TEAM_REASONS = ("not experienced yet", "this would be one of", "would be on call")
+
+
+def _team_note(problem: Problem, roster: Roster, uncovered) -> str:
+    """What pairing and the cap did to this draft, and what the manager can do."""
+    out = ""
+    if problem.pairing_soft:
+        broken = len(problem.rules.broken_shifts(roster.holder))
+        if broken:
+            out += (
+                f" {broken} shift{'s' if broken != 1 else ''} without the experienced person "
+                "pairing asks for (soft pairing): add an experienced person to the rotation or "
+                "move a newcomer's first primary."
+            )
+    held_back = sum(
+        1 for u in uncovered if any(str(r).startswith(TEAM_REASONS) for r in u.blocking.values())
+    )
+    if held_back:
+        out += (
+            f" {held_back} empty slot{'s' if held_back != 1 else ''} held back by the pairing "
+            "rule or the share cap: add an experienced person, raise the cap, or make pairing "
+            "soft."
+        )
+    return out
 
 
 def _assemble(problem: Problem, roster: Roster, L: np.ndarray):
