@@ -17,7 +17,7 @@ from planning import risk
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Shift
 
-from . import caldav_push, mail, swap_mail
+from . import caldav_push, chat, mail, swap_mail
 from .errors import Permanent
 from .models import SWAP_KINDS, CalendarConnection, Channel, Delivery, Kind
 from .selectors import EntryRequest, entry_uid, shift_entries, shift_url
@@ -47,6 +47,8 @@ def send(delivery: Delivery, now: datetime) -> str:
     """Send one claimed row by its channel and kind; returns SENT or SKIPPED (moot now).
 
     Raises Permanent (give up) or anything else (retry later)."""
+    if delivery.channel == Channel.CHAT:
+        return chat.send(delivery, now)
     if delivery.kind == Kind.ENTRY:
         if delivery.channel == Channel.CALDAV:
             return _send_caldav(delivery, now)

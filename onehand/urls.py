@@ -40,6 +40,7 @@ router.register("readiness", availability_api.ReadinessViewSet, basename="readin
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("incident-hooks", incidents_api.IncidentHookViewSet, basename="incident-hook")
 router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
+router.register("chat-hooks", notifications_api.ChatHookViewSet, basename="chat-hook")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
