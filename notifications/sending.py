@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from incidents.selectors import shift_incidents
 from onehand.links import absolute, make_token
 from onehand.people import display_name
 from planning import risk
@@ -171,6 +172,15 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             )
             if part
         )
+    incidents = []
+    if incoming and other is not None:
+        zone = delivery.user.person.time_zone
+        incidents = [
+            f"{mail.local(i.started_at, zone)}: {i.title}"
+            + (f" ({i.severity})" if i.severity else "")
+            + (f", resolved {mail.local(i.resolved_at, zone)}" if i.resolved_at else ", still open")
+            for i in shift_incidents(rotation_id=rotation.pk, start=other.start, end=other.end)
+        ]
     mail.send(
         mail.handoff_message(
             incoming=incoming,
@@ -185,6 +195,7 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             shift_link=shift_url(rotation.pk, at, rotation.time_zone),
             delivery_id=delivery.pk,
             handover=handover,
+            incidents=incidents,
         )
     )
     return Status.SENT

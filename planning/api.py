@@ -184,7 +184,9 @@ class ToolHistorySerializer(serializers.Serializer):
     url = serializers.URLField(
         required=False, max_length=500, help_text="Or the schedule's iCal feed address."
     )
-    role = serializers.ChoiceField(choices=SlotRole.choices, default=SlotRole.PRIMARY)
+    role = serializers.CharField(
+        default=SlotRole.PRIMARY, max_length=12, help_text="primary, secondary or shadow."
+    )
     time_zone = serializers.CharField(
         required=False,
         default="",
