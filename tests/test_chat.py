@@ -182,3 +182,25 @@ def test_a_removed_chat_hook_posts_nothing_more(receiver, django_capture_on_comm
         publish(setup, *WEEK)
     assert receiver.posts == []
     assert not chat_rows().exists()
+
+
+def test_a_manager_connects_the_chat_on_the_team_page_and_sees_only_a_hint(receiver, client):
+    setup = make_team()
+    client.force_login(setup.boss)
+    page = client.post(
+        f"/teams/{setup.team.slug}/chat/", {"url": receiver.url, "label": "#oncall"}, follow=True
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "#oncall" in text and "XXXX" in text
+    assert receiver.url not in text
+
+
+def test_the_team_page_refuses_a_plain_http_address_with_the_reason(settings, client):
+    settings.ONEHAND_ICS_ALLOW_PRIVATE = False
+    setup = make_team()
+    client.force_login(setup.boss)
+    page = client.post(f"/teams/{setup.team.slug}/chat/", {"url": "http://chat.example.com/h"})
+    assert page.status_code == 400
+    assert "must start with https://" in page.content.decode()
+    assert not ChatHook.objects.exists()

@@ -249,3 +249,29 @@ def test_the_api_previews_then_imports_with_the_mapping(client):
     )
     assert done.status_code == 201, done.content
     assert done.json() == {"imported": 5}
+
+
+def test_the_page_previews_unknown_names_then_imports_with_the_managers_choice(client):
+    setup = team_leaving_another_tool()
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/import-from-tool/"
+    with (EXPORTS / "opsgenie_schedule.ics").open("rb") as upload:
+        preview = client.post(url, {"action": "preview", "file": upload, "tool": "Opsgenie"})
+    assert preview.status_code == 200
+    text = preview.content.decode()
+    assert "Preview: nothing is written yet" in text
+    assert "Zoe Contractor" in text and "unknown" in text
+    assert not Shift.objects.exists()
+    key = preview.context["key"]
+    done = client.post(
+        url,
+        {
+            "action": "import",
+            "key": key,
+            "role": "primary",
+            "tool": "Opsgenie",
+            "map:Zoe Contractor": str(person(setup, "Dev").pk),
+        },
+    )
+    assert done.status_code == 302
+    assert Shift.objects.filter(roster__rotation=setup.rotation).count() == 6
