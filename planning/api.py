@@ -240,6 +240,9 @@ class ToolHistoryViewSet(viewsets.GenericViewSet):
         rotation = core_selectors.rotations_for(user=self.request.user).filter(pk=pk).first()
         if rotation is None:
             raise NotFound("No such rotation.")
+        require_manager(
+            self.request.user, rotation.team_id, "Only a manager of this team can import history."
+        )
         return rotation
 
     @extend_schema(

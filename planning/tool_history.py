@@ -443,3 +443,17 @@ def preview_as_dict(preview: Preview) -> dict:
         "left_out_old": preview.left_out_old,
         "problems": preview.problems[:50],
     }
+
+
+def mapping_from_usernames(rotation: Rotation, pairs: list[str]) -> dict[str, int | None]:
+    """`NAME=username` pairs (command line) to a mapping; `NAME=` skips that name."""
+    usernames = {u.get_username(): u.pk for u in team_people(team_id=rotation.team_id)}
+    mapping: dict[str, int | None] = {}
+    for pair in pairs[:500]:
+        name, _, username = pair.partition("=")
+        if not name.strip():
+            raise Invalid(f"--map {pair!r}: expected NAME=USERNAME.", field="mapping")
+        if username.strip() and username.strip() not in usernames:
+            raise Invalid(f"--map {pair!r}: no {username!r} in the team.", field="mapping")
+        mapping[name.strip()] = usernames.get(username.strip())
+    return mapping

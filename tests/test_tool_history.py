@@ -1,11 +1,13 @@
 """A team leaving PagerDuty, Opsgenie or Grafana OnCall brings its past shifts: iCal exports or
 feeds and CSV exports, people mapped by e-mail or name, previewed first, then all or nothing."""
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 
 from onehand.errors import Invalid, NotAllowed
 from planning.tool_history import import_tool_history, preview_tool_history
@@ -275,3 +277,19 @@ def test_the_page_previews_unknown_names_then_imports_with_the_managers_choice(c
     )
     assert done.status_code == 302
     assert Shift.objects.filter(roster__rotation=setup.rotation).count() == 6
+
+
+def test_the_command_previews_by_default_and_imports_with_confirm():
+    setup = team_leaving_another_tool()
+    path = str(EXPORTS / "opsgenie_schedule.ics")
+    out = io.StringIO()
+    call_command("import_tool_history", setup.rotation.pk, path, stdout=out)
+    assert '"name": "Zoe Contractor"' in out.getvalue()
+    assert not Shift.objects.exists()
+    with pytest.raises(CommandError, match="map or skip these names first: Zoe Contractor"):
+        call_command("import_tool_history", setup.rotation.pk, path, "--confirm")
+    call_command(
+        "import_tool_history", setup.rotation.pk, path, "--confirm", "--map", "Zoe Contractor=dev",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    assert Shift.objects.filter(assignee=person(setup, "Dev")).count() == 1
