@@ -1,13 +1,16 @@
 """A team leaving PagerDuty, Opsgenie or Grafana OnCall brings its past shifts: iCal exports or
 feeds and CSV exports, people mapped by e-mail or name, previewed first, then all or nothing."""
 
+import http.server
 import io
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from onehand.errors import Invalid, NotAllowed
 from planning.tool_history import import_tool_history, preview_tool_history
@@ -293,3 +296,37 @@ def test_the_command_previews_by_default_and_imports_with_confirm():
         stdout=io.StringIO(),
     )  # fmt: skip
     assert Shift.objects.filter(assignee=person(setup, "Dev")).count() == 1
+
+
+def test_a_schedule_feed_address_is_fetched_and_imported(client, settings):
+    settings.ONEHAND_ICS_ALLOW_PRIVATE = True  # the feed is served on loopback here
+    setup = team_leaving_another_tool()
+    body = export("pagerduty_schedule.ics")
+
+    class Feed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client.force_login(setup.boss)
+        feed = f"http://127.0.0.1:{server.server_address[1]}/private/schedule.ics"
+        done = client.post(
+            f"/api/rotations/{setup.rotation.pk}/history-import/",
+            {"url": feed, "tool": "PagerDuty"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.status_code == 201, done.content
+    # Everything that has ended by now (the feed's November week too, once it is over).
+    expected = 5 + (timezone.now() >= datetime(2026, 11, 23, 9, tzinfo=UTC))
+    assert done.json() == {"imported": expected}
