@@ -70,7 +70,9 @@ __all__ = [
     "MAX_TIMEZONES",
     "BusyInterval",
     "CalendarImportError",
+    "CalendarEvent",
     "parse_busy_intervals",
+    "parse_events",
     "too_big",
     "too_slow",
 ]
@@ -342,7 +344,9 @@ def _physical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield current[0], "".join(current[1])
 
 
-def _content_lines(text: str, deadline: float, seconds: float) -> _Parsed:
+def _content_lines(
+    text: str, deadline: float, seconds: float, also: frozenset[str] = frozenset()
+) -> _Parsed:
     """Unfold and split content lines, checking structure and nesting.
 
     icalendar itself is lenient (it skips unreadable lines), so this is where a
@@ -431,7 +435,9 @@ def _content_lines(text: str, deadline: float, seconds: float) -> _Parsed:
             if len(stack) == 1:
                 line.keep = line.name in _CALENDAR_PROPERTIES or line.name.startswith("X-WR-")
             else:
-                line.keep = wanted and (top != "VEVENT" or line.name in _EVENT_PROPERTIES)
+                line.keep = wanted and (
+                    top != "VEVENT" or line.name in _EVENT_PROPERTIES or line.name in also
+                )
             if len(stack) == 2 and top == "VTIMEZONE" and line.name == "TZID":
                 zone = value
             if record is not None and line.keep:
@@ -918,6 +924,43 @@ def parse_busy_intervals(
     Raises :class:`CalendarImportError` (user-facing message) for bad files,
     and :class:`ValueError` for bad arguments (naive period, unknown zone).
     """
+    owners = frozenset(e.strip().lower() for e in owner_emails if e and e.strip())
+    intervals = [
+        BusyInterval(start, end, all_day, kind)
+        for start, end, all_day, kind in _occurrences(
+            data,
+            period_start=period_start,
+            period_end=period_end,
+            default_tz=default_tz,
+            max_bytes=max_bytes,
+            max_seconds=max_seconds,
+            pick=lambda component: _kind(component, owners),
+        )
+    ]
+    merged = _merge(intervals)
+    if len(merged) > MAX_BUSY_INTERVALS:
+        raise CalendarImportError(
+            f"The calendar has {len(merged):,} separate busy times in the period imported; "
+            f"the limit is {MAX_BUSY_INTERVALS:,}. Export only the calendars that matter for "
+            "on-call, or remove very frequent repeating events."
+        )
+    return merged
+
+
+def _occurrences(
+    data: bytes,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    default_tz: str,
+    max_bytes: int,
+    max_seconds: float,
+    pick,
+    also: frozenset[str] = frozenset(),
+) -> list[tuple[datetime, datetime, bool, object]]:
+    """Every occurrence within the period, clipped, as (start, end, all_day, picked), for
+    the events where ``pick(component)`` is not None: the budgeted, checked reading that
+    busy times and shift history share."""
     if period_start.tzinfo is None or period_end.tzinfo is None:
         raise ValueError("period_start and period_end must be timezone-aware")
     local_default = _zone(default_tz)
@@ -933,7 +976,7 @@ def parse_busy_intervals(
     text = _decode(data)
     _check_looks_like_calendar(data, text)
     _check_shape(text)
-    parsed = _content_lines(text, deadline, max_seconds)
+    parsed = _content_lines(text, deadline, max_seconds, also)
     del text
     # Floating and all-day values are only placed in a zone after expansion,
     # so ask the library for a window wide enough for any UTC offset.
@@ -952,9 +995,8 @@ def parse_busy_intervals(
 
     window_start = period_start.astimezone(UTC)
     window_end = period_end.astimezone(UTC)
-    owners = frozenset(e.strip().lower() for e in owner_emails if e and e.strip())
     expanded = 0
-    intervals: list[BusyInterval] = []
+    out: list[tuple[datetime, datetime, bool, object]] = []
 
     for calendar in calendars:
         if not isinstance(calendar, icalendar.Calendar):
@@ -969,7 +1011,7 @@ def parse_busy_intervals(
                     local_default,
                     query_start,
                     query_end,
-                    owners,
+                    pick,
                     expanded,
                     deadline=deadline,
                     seconds=max_seconds,
@@ -981,19 +1023,71 @@ def parse_busy_intervals(
                 "The calendar contains an event that could not be read. "
                 "Export it again, or remove the event that was changed last."
             ) from error
-        for occurrence_start, occurrence_end, all_day, kind in found:
+        for occurrence_start, occurrence_end, all_day, picked in found:
             start = max(occurrence_start, window_start)
             end = min(occurrence_end, window_end)
             if start < end:
-                intervals.append(BusyInterval(start, end, all_day, kind))
-    merged = _merge(intervals)
-    if len(merged) > MAX_BUSY_INTERVALS:
-        raise CalendarImportError(
-            f"The calendar has {len(merged):,} separate busy times in the period imported; "
-            f"the limit is {MAX_BUSY_INTERVALS:,}. Export only the calendars that matter for "
-            "on-call, or remove very frequent repeating events."
-        )
-    return merged
+                out.append((start, end, all_day, picked))
+    return out
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One occurrence of an event with who it names: for importing another scheduler's
+    on-call shifts (not used for availability, whose titles are never read)."""
+
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC
+    summary: str
+    emails: tuple[str, ...]  # ATTENDEE / ORGANIZER addresses, lower-case
+    names: tuple[str, ...]  # their CN parameters
+
+
+def _people_of(component) -> tuple[str, str, tuple[str, ...], tuple[str, ...]] | None:
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    emails: list[str] = []
+    names: list[str] = []
+    attendees = component.get("ATTENDEE", [])
+    if not isinstance(attendees, list):
+        attendees = [attendees]
+    for prop in attendees:
+        emails += sorted(_addresses(prop))
+        cn = getattr(prop, "params", {}).get("CN")
+        if cn:
+            names.append(str(cn).strip()[:200])
+    summary = str(component.get("SUMMARY", "")).strip()[:300]
+    return ("event", summary, tuple(dict.fromkeys(emails)), tuple(dict.fromkeys(names)))
+
+
+def parse_events(
+    data: bytes,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    default_tz: str = "UTC",
+    max_bytes: int = MAX_ICS_BYTES,
+    max_seconds: float = MAX_EXPAND_SECONDS,
+) -> list[CalendarEvent]:
+    """Occurrences of an .ics file within ``[period_start, period_end)`` with their
+    SUMMARY and attendees, under the same budgets as :func:`parse_busy_intervals`
+    (recurrences, overrides and EXDATEs applied, TZIDs resolved, cancelled ones left out),
+    clipped to the period and sorted. Not merged: each occurrence is one shift."""
+    found = _occurrences(
+        data,
+        period_start=period_start,
+        period_end=period_end,
+        default_tz=default_tz,
+        max_bytes=max_bytes,
+        max_seconds=max_seconds,
+        pick=_people_of,
+        also=frozenset({"SUMMARY"}),  # the other tool writes who is on call there
+    )
+    events = [
+        CalendarEvent(start, end, picked[1], picked[2], picked[3])
+        for start, end, _all_day, picked in found
+    ]
+    return sorted(events, key=lambda e: (e.start, e.end, e.summary))
 
 
 def _expand(
@@ -1001,13 +1095,14 @@ def _expand(
     local_default: tzinfo,
     query_start: datetime,
     query_end: datetime,
-    owners: frozenset[str],
+    pick,
     expanded: int,
     *,
     deadline: float,
     seconds: float,
-) -> tuple[list[tuple[datetime, datetime, bool, str]], int]:
-    """Expand one VCALENDAR into (start, end, all_day, kind) in UTC, unclipped.
+) -> tuple[list[tuple[datetime, datetime, bool, object]], int]:
+    """Expand one VCALENDAR into (start, end, all_day, pick(event)) in UTC, unclipped,
+    leaving out events whose pick is None.
 
     Returns the occurrences and the running count of expanded occurrences.
     """
@@ -1036,7 +1131,7 @@ def _expand(
                         "The calendar has too many events in this period to "
                         f"import (the limit is {MAX_OCCURRENCES:,})."
                     )
-                kind = _kind(occurrence.as_component(False), owners)
+                kind = pick(occurrence.as_component(False))
                 if kind is not None:
                     found.append(
                         (

@@ -40,8 +40,10 @@ from pathlib import Path
 from .ics import (
     MAX_ICS_BYTES,
     BusyInterval,
+    CalendarEvent,
     CalendarImportError,
     parse_busy_intervals,
+    parse_events,
     too_big,
     too_slow,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "UPLOAD_SECONDS",
     "WORKER_SECONDS",
     "parse_busy_intervals_isolated",
+    "parse_events_isolated",
 ]
 
 #: Reading budget of a small upload, parsed while the request waits.
@@ -93,13 +96,63 @@ def parse_busy_intervals_isolated(
         raise ValueError("period_start and period_end must be timezone-aware")
     if len(data) > max_bytes:
         raise too_big(len(data), max_bytes)  # no child for what we refuse anyway
-    arguments = json.dumps(
+    answer = _run_child(
+        data,
         {
+            "mode": "busy",
             "period_start": period_start.isoformat(),
             "period_end": period_end.isoformat(),
             "default_tz": default_tz,
             "owner_emails": list(owner_emails),
             "max_bytes": max_bytes,
+        },
+        seconds=seconds,
+        report=report,
+    )
+    return [
+        BusyInterval(datetime.fromisoformat(s), datetime.fromisoformat(e), all_day, kind)
+        for s, e, all_day, kind in answer["intervals"]
+    ]
+
+
+def parse_events_isolated(
+    data: bytes,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    default_tz: str = "UTC",
+    max_bytes: int = MAX_ICS_BYTES,
+    seconds: float = UPLOAD_SECONDS,
+) -> list[CalendarEvent]:
+    """:func:`availability.ics.parse_events` in the same resource-limited child."""
+    if period_start.tzinfo is None or period_end.tzinfo is None:
+        raise ValueError("period_start and period_end must be timezone-aware")
+    if len(data) > max_bytes:
+        raise too_big(len(data), max_bytes)
+    answer = _run_child(
+        data,
+        {
+            "mode": "events",
+            "period_start": period_start.isoformat(),
+            "period_end": period_end.isoformat(),
+            "default_tz": default_tz,
+            "max_bytes": max_bytes,
+        },
+        seconds=seconds,
+        report=None,
+    )
+    return [
+        CalendarEvent(
+            datetime.fromisoformat(s), datetime.fromisoformat(e), summary, tuple(em), tuple(nm)
+        )
+        for s, e, summary, em, nm in answer["events"]
+    ]
+
+
+def _run_child(data: bytes, fields: dict, *, seconds: float, report: dict | None) -> dict:
+    arguments = json.dumps(
+        {
+            **fields,
             "seconds": seconds,
             "cpu_seconds": math.ceil(seconds + START_SLACK_SECONDS),
             "memory_bytes": MEMORY_BYTES,
@@ -132,10 +185,7 @@ def parse_busy_intervals_isolated(
         raise CalendarImportError(answer["error"])
     if "argument_error" in answer:
         raise ValueError(answer["argument_error"])
-    return [
-        BusyInterval(datetime.fromisoformat(s), datetime.fromisoformat(e), all_day, kind)
-        for s, e, all_day, kind in answer["intervals"]
-    ]
+    return answer
 
 
 # --------------------------------------------------------------------------
@@ -167,20 +217,28 @@ def _child() -> None:
     data = sys.stdin.buffer.read()
     answer: dict
     try:
-        intervals = parse_busy_intervals(
-            data,
-            period_start=datetime.fromisoformat(arguments["period_start"]),
-            period_end=datetime.fromisoformat(arguments["period_end"]),
-            default_tz=arguments["default_tz"],
-            owner_emails=arguments["owner_emails"],
-            max_bytes=int(arguments["max_bytes"]),
-            max_seconds=float(arguments["seconds"]),
-        )
-        answer = {
-            "intervals": [
-                [i.start.isoformat(), i.end.isoformat(), i.all_day, i.kind] for i in intervals
-            ]
+        common = {
+            "period_start": datetime.fromisoformat(arguments["period_start"]),
+            "period_end": datetime.fromisoformat(arguments["period_end"]),
+            "default_tz": arguments["default_tz"],
+            "max_bytes": int(arguments["max_bytes"]),
+            "max_seconds": float(arguments["seconds"]),
         }
+        if arguments.get("mode") == "events":
+            events = parse_events(data, **common)
+            answer = {
+                "events": [
+                    [e.start.isoformat(), e.end.isoformat(), e.summary, e.emails, e.names]
+                    for e in events
+                ]
+            }
+        else:
+            intervals = parse_busy_intervals(data, owner_emails=arguments["owner_emails"], **common)
+            answer = {
+                "intervals": [
+                    [i.start.isoformat(), i.end.isoformat(), i.all_day, i.kind] for i in intervals
+                ]
+            }
     except CalendarImportError as error:
         answer = {"error": str(error)}
     except ValueError as error:

@@ -52,6 +52,18 @@ def rotation_incidents(*, rotation_id: int, start: datetime, end: datetime) -> Q
     )
 
 
+MAX_HANDOVER_INCIDENTS = 20
+
+
+def shift_incidents(*, rotation_id: int, start: datetime, end: datetime) -> list[Incident]:
+    """The incidents that started during a shift, oldest first (at most
+    MAX_HANDOVER_INCIDENTS, the latest ones): what the handover lists automatically."""
+    latest = list(
+        rotation_incidents(rotation_id=rotation_id, start=start, end=end)[:MAX_HANDOVER_INCIDENTS]
+    )
+    return latest[::-1]
+
+
 def incident_settings(*, rotation_id: int) -> IncidentSettings:
     """The rotation's settings, or the defaults (unsaved) when none were set."""
     found = IncidentSettings.objects.filter(rotation_id=rotation_id).first()

@@ -1,12 +1,16 @@
-"""/api/deliveries/: the outbox as managers see it (read only), e.g. ?status=failed."""
+"""/api/deliveries/: the outbox as managers see it (read only), e.g. ?status=failed;
+/api/chat-hooks/: a team's chat webhooks (managers)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 
-from rotation.selectors import managed_teams
+from onehand.errors import NotFound
+from rotation.models import Team
+from rotation.selectors import managed_teams, teams_for
 
-from .models import Delivery
+from . import chat
+from .models import ChatHook, Delivery
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -26,6 +30,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "shift_start",
             "channel",
             "kind",
+            "chat_hook",
             "action",
             "status",
             "attempts",
@@ -61,3 +66,51 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
         if roster and roster.isdigit():
             rows = rows.filter(shift__roster_id=int(roster))
         return rows.order_by("-id")
+
+
+class ChatHookSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(
+        write_only=True,
+        max_length=500,
+        help_text="The incoming webhook address (Slack, Mattermost, Rocket.Chat); shown back "
+        "only as `url_hint`.",
+    )
+
+    class Meta:
+        model = ChatHook
+        fields = ["id", "team", "label", "url", "url_hint", "enabled", "created_at"]
+        read_only_fields = ["id", "url_hint", "enabled", "created_at"]
+        extra_kwargs = {"team": {"queryset": Team.objects.all()}}
+
+
+class ChatHookViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Chat hooks of teams you manage: handoffs, published rosters, swap offers and shifts at
+    risk are posted there. The address is stored encrypted and never shown again in full;
+    failed posts are in `/api/deliveries/?status=failed` (channel `chat`)."""
+
+    serializer_class = ChatHookSerializer
+
+    def get_queryset(self):
+        return ChatHook.objects.filter(
+            team__in=managed_teams(user=self.request.user), enabled=True
+        ).order_by("id")
+
+    def perform_create(self, serializer):
+        team = serializer.validated_data["team"]
+        if not teams_for(user=self.request.user).filter(pk=team.pk).exists():
+            raise NotFound("No such team.")
+        serializer.instance = chat.add_chat_hook(
+            team,
+            url=serializer.validated_data["url"],
+            label=serializer.validated_data.get("label", ""),
+            by=self.request.user,
+        )
+
+    def perform_destroy(self, instance):
+        chat.remove_chat_hook(instance, by=self.request.user)

@@ -185,6 +185,7 @@ def handoff_message(
     shift_link: str,
     delivery_id: int,
     handover: str = "",
+    incidents: list[str] | None = None,
 ) -> EmailMessage:
     rotation_name = entries._line(rotation_name)
     when = local_named(at, viewer_zone)
@@ -205,6 +206,15 @@ def handoff_message(
         *_on_call_lines(on_call, viewer_zone),
         "",
         *([f"Handover from {other_name}:", handover, ""] if handover else []),
+        *(
+            [
+                f"Incidents during the last shift ({len(incidents)}):",
+                *[f"  - {entries._line(line)}" for line in incidents],
+                "",
+            ]
+            if incidents
+            else []
+        ),
         f"Rotation: {shift_link}",
     ]
     return EmailMessage(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from rotation.models import Rotation, Shift, SwapOffer, SwapRequest, new_token
+from rotation.models import Rotation, Shift, SwapOffer, SwapRequest, Team, new_token
 
 
 class Channel(models.TextChoices):
@@ -16,6 +16,7 @@ class Channel(models.TextChoices):
 
     EMAIL = "email", "Email"
     CALDAV = "caldav", "CalDAV calendar"
+    CHAT = "chat", "Team chat (incoming webhook)"
 
 
 class Kind(models.TextChoices):
@@ -41,6 +42,11 @@ class Kind(models.TextChoices):
     SWAP_SUMMARY = "swap_summary", "Swap done (managers)"
     SWAP_CANCELLED = "swap_cancelled", "Swap request cancelled (requester)"
     SWAP_REJECTED = "swap_rejected", "Swap rejected by a manager (taker)"
+    # Team chat, one message per chat hook and subject (`chat_hook` + shift or swap request).
+    CHAT_HANDOFF = "chat_handoff", "Chat: handoff"
+    CHAT_ROSTER = "chat_roster", "Chat: roster published"
+    CHAT_AT_RISK = "chat_at_risk", "Chat: shift at risk"
+    CHAT_SWAP = "chat_swap", "Chat: swap needs a taker"
 
 
 ENTRY_CHANNELS = (Channel.EMAIL, Channel.CALDAV)
@@ -58,6 +64,34 @@ REQUEST_KINDS = (
     Kind.SWAP_REJECTED,
 )
 SWAP_KINDS = OFFER_KINDS + REQUEST_KINDS
+CHAT_SHIFT_KINDS = (Kind.CHAT_HANDOFF, Kind.CHAT_ROSTER, Kind.CHAT_AT_RISK)
+CHAT_KINDS = (*CHAT_SHIFT_KINDS, Kind.CHAT_SWAP)
+
+
+class ChatHook(models.Model):
+    """A team's Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat).
+
+    The address is the credential: it is stored encrypted (``notifications.crypto``) and
+    shown back only as ``url_hint`` (scheme, host and the last four characters)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="chat_hooks")
+    label = models.CharField(max_length=100, blank=True)
+    url_encrypted = models.TextField()
+    url_hint = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"chat hook {self.label or self.url_hint} of team {self.team_id}"
+
+    def __repr__(self) -> str:
+        return f"<ChatHook {self.pk} team={self.team_id} {self.url_hint}>"
 
 
 class Delivery(models.Model):
@@ -70,6 +104,8 @@ class Delivery(models.Model):
     - reminders, handoff notes, at-risk alerts: (user, shift, kind): once per person and shift.
     - swap offers and their withdrawal: (user, swap_offer, kind).
     - every other swap notice: (user, swap_request, kind).
+    - chat messages (channel ``chat``): (chat_hook, shift, kind), or (chat_hook,
+      swap_request, kind) for a swap; ``user`` is then the person the message is about.
 
     So the same notice is never written (or sent) twice, and two different notices (an
     approval request and a "no taker yet" for the same swap) never share a key.
@@ -99,6 +135,9 @@ class Delivery(models.Model):
     )
     swap_offer = models.ForeignKey(
         SwapOffer, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    chat_hook = models.ForeignKey(
+        ChatHook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     action = models.CharField(max_length=8, choices=Action.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
@@ -149,9 +188,25 @@ class Delivery(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=REQUEST_KINDS, swap_request__isnull=False)
-                | Q(~Q(kind__in=SWAP_KINDS), swap_request__isnull=True)
+                | Q(~Q(kind__in=SWAP_KINDS), ~Q(kind=Kind.CHAT_SWAP), swap_request__isnull=True)
+                | Q(kind=Kind.CHAT_SWAP, swap_request__isnull=False)
                 | Q(kind__in=OFFER_KINDS),
                 name="delivery_swap_only_on_swap_notices",
+            ),
+            models.UniqueConstraint(
+                fields=["chat_hook", "shift", "kind"],
+                condition=Q(kind__in=CHAT_SHIFT_KINDS),
+                name="delivery_chat_once_per_shift",
+            ),
+            models.UniqueConstraint(
+                fields=["chat_hook", "swap_request", "kind"],
+                condition=Q(kind=Kind.CHAT_SWAP),
+                name="delivery_chat_once_per_swap",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=CHAT_KINDS, channel="chat", chat_hook__isnull=False)
+                | Q(~Q(kind__in=CHAT_KINDS), ~Q(channel="chat"), chat_hook__isnull=True),
+                name="delivery_chat_hook_only_on_chat",
             ),
         ]
         indexes = [

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rotation.models import Roster, Shift
+from rotation.models import Roster, Shift, SlotRole
 
-from . import dispatch
+from . import chat, dispatch
 from .models import (
     ENTRY_CHANNELS,
     CalendarConnection,
@@ -211,6 +211,8 @@ def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
     write_entries(planned + removed, now)
     _tombstones(removed, now)
     _touch_feeds({roster.rotation_id}, now)
+    if notice := chat.roster_notice(roster):
+        chat.write_chat([notice], now=now)
     old_rosters = {s.roster_id for s in old}
     dispatch.enqueue_on_commit(Q(shift__roster_id__in={roster.pk, *old_rosters}))
 
@@ -284,8 +286,9 @@ def queue_notes(*, now: datetime | None = None) -> int:
     started = list(
         Shift.objects.filter(
             published, start__gt=now - HANDOFF_GRACE, start__lte=now
-        ).select_related("roster")
+        ).select_related("roster__rotation")
     )
+    chats: list[chat.ChatNotice] = []
     if started:
         previous = {
             (s.roster.rotation_id, s.role, s.end): s
@@ -302,8 +305,18 @@ def queue_notes(*, now: datetime | None = None) -> int:
                 continue  # the same person carries on: nothing changes hands
             if shift.assignee_id:
                 planned.append((shift.assignee_id, shift.pk, Kind.HANDOFF_IN))
+                if shift.role == SlotRole.PRIMARY:
+                    chats.append(
+                        chat.ChatNotice(
+                            shift.roster.rotation.team_id,
+                            Kind.CHAT_HANDOFF,
+                            shift.pk,
+                            shift.assignee_id,
+                        )
+                    )
             if outgoing:
                 planned.append((outgoing, before.pk, Kind.HANDOFF_OUT))
+    written = chat.write_chat(chats, now=now)
     if not planned:
-        return 0
-    return write_notices([Notice(u, s, kind) for u, s, kind in planned], now=now)
+        return written
+    return written + write_notices([Notice(u, s, kind) for u, s, kind in planned], now=now)

@@ -549,3 +549,12 @@ def recent_deliveries(limit: int = 200) -> QuerySet[Delivery]:
 
 def calendar_connection(user) -> CalendarConnection | None:
     return CalendarConnection.objects.filter(user=user).first()
+
+
+def failed_chat_messages(*, team_id: int, limit: int = 20) -> QuerySet[Delivery]:
+    """The team's chat messages that gave up, newest first (the failed list of the chat)."""
+    return (
+        Delivery.objects.filter(chat_hook__team_id=team_id, status=Delivery.Status.FAILED)
+        .select_related("chat_hook", "shift__roster__rotation")
+        .order_by("-id")[:limit]
+    )

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from incidents.selectors import shift_incidents
 from onehand.links import absolute, make_token
 from onehand.people import display_name
 from planning import risk
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Shift
 
-from . import caldav_push, mail, swap_mail
+from . import caldav_push, chat, mail, swap_mail
 from .errors import Permanent
 from .models import SWAP_KINDS, CalendarConnection, Channel, Delivery, Kind
 from .selectors import EntryRequest, entry_uid, shift_entries, shift_url
@@ -47,6 +48,8 @@ def send(delivery: Delivery, now: datetime) -> str:
     """Send one claimed row by its channel and kind; returns SENT or SKIPPED (moot now).
 
     Raises Permanent (give up) or anything else (retry later)."""
+    if delivery.channel == Channel.CHAT:
+        return chat.send(delivery, now)
     if delivery.kind == Kind.ENTRY:
         if delivery.channel == Channel.CALDAV:
             return _send_caldav(delivery, now)
@@ -169,6 +172,15 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             )
             if part
         )
+    incidents = []
+    if incoming and other is not None:
+        zone = delivery.user.person.time_zone
+        incidents = [
+            f"{mail.local(i.started_at, zone)}: {i.title}"
+            + (f" ({i.severity})" if i.severity else "")
+            + (f", resolved {mail.local(i.resolved_at, zone)}" if i.resolved_at else ", still open")
+            for i in shift_incidents(rotation_id=rotation.pk, start=other.start, end=other.end)
+        ]
     mail.send(
         mail.handoff_message(
             incoming=incoming,
@@ -183,6 +195,7 @@ def _send_handoff(delivery: Delivery, now: datetime) -> str:
             shift_link=shift_url(rotation.pk, at, rotation.time_zone),
             delivery_id=delivery.pk,
             handover=handover,
+            incidents=incidents,
         )
     )
     return Status.SENT

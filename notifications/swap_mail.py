@@ -20,7 +20,7 @@ from onehand.people import display_name
 from planning.swaps import rank_replacements
 from rotation.models import Membership, Roster, Shift, SwapOffer, SwapRequest
 
-from . import mail, outbox
+from . import chat, mail, outbox
 from .models import Delivery, Kind
 
 User = get_user_model()
@@ -66,8 +66,20 @@ def _to(request: SwapRequest, kind: str, user_ids) -> list[outbox.Notice]:
 
 
 def offers_made(sender, offers, **kwargs) -> None:
+    offers = list(offers)
     outbox.write_notices(
         outbox.Notice(o.candidate_id, o.request.shift_id, Kind.SWAP_OFFER, o.request_id, o.pk)
+        for o in offers
+    )
+    # The team's chat hears once per request (not per wave of offers).
+    chat.write_chat(
+        chat.ChatNotice(
+            o.request.shift.roster.rotation.team_id,
+            Kind.CHAT_SWAP,
+            o.request.shift_id,
+            o.request.requester_id,
+            swap_request_id=o.request_id,
+        )
         for o in offers
     )
 

@@ -15,6 +15,7 @@ urlpatterns = [
         views.retry_roster_deliveries,
         name="roster-deliveries-retry",
     ),
+    path("teams/<slug:slug>/chat/", views.team_chat, name="team-chat"),
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("dev/mail/<str:name>", views.dev_mail_file, name="dev-mail-file"),
 ]

@@ -14,13 +14,15 @@ from django.utils.http import http_date, url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from onehand.errors import Invalid
 from onehand.links import absolute
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster
 
-from . import caldav_push, dispatch, feeds, selectors, services
+from . import caldav_push, chat, dispatch, feeds, selectors, services
 from .errors import DeliveryError
 from .forms import CalendarConnectionForm
+from .models import ChatHook
 
 # --------------------------------------------------------------------------- feeds
 
@@ -256,3 +258,43 @@ def dev_mail_file(request, name: str):
     if path.parent != folder or path.suffix != ".log" or not path.is_file():
         raise Http404("No such file.")
     return HttpResponse(path.read_bytes(), content_type="text/plain; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- team chat
+
+
+@login_required
+@sensitive_post_parameters("url")
+def team_chat(request, slug):
+    """A manager connects the team's chat (incoming webhooks) or disconnects one."""
+    team = rotation_selectors.managed_teams(user=request.user).filter(slug=slug).first()
+    if team is None:
+        raise Http404("Only managers of this team can connect its chat.")
+    error = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("remove"):
+                hook = get_object_or_404(
+                    ChatHook, pk=request.POST["remove"], team=team, enabled=True
+                )
+                chat.remove_chat_hook(hook, by=request.user)
+                messages.success(request, "Disconnected: nothing more is posted there.")
+            else:
+                chat.add_chat_hook(
+                    team,
+                    url=request.POST.get("url", ""),
+                    label=request.POST.get("label", ""),
+                    by=request.user,
+                )
+                messages.success(request, "Connected. Handoffs, rosters, swaps and risks go there.")
+            return redirect("team-chat", slug=team.slug)
+        except Invalid as exc:
+            error = str(exc)
+    hooks = ChatHook.objects.filter(team=team, enabled=True).order_by("id")
+    failed = selectors.failed_chat_messages(team_id=team.pk)
+    return render(
+        request,
+        "notifications/team_chat.html",
+        {"team": team, "hooks": hooks, "error": error, "failed": failed},
+        status=400 if error else 200,
+    )

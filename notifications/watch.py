@@ -12,7 +12,7 @@ from planning import risk
 from rotation.models import Rotation
 from rotation.permissions import Actor
 
-from . import outbox
+from . import chat, outbox
 from .models import Kind
 
 
@@ -23,10 +23,15 @@ def alert_at_risk(*, by: Actor, now: datetime | None = None) -> int:
     now = now or timezone.now()
     rotation_ids = list(Rotation.objects.values_list("pk", flat=True))
     notices = []
+    chats = []
     managers: dict[int, list[int]] = {}
     for item in risk.at_risk_shifts(rotation_ids, now=now):
         rotation_id = item.shift.roster.rotation_id
         if rotation_id not in managers:
             managers[rotation_id] = risk.managers_of(rotation_id)
         notices += [outbox.Notice(m, item.shift.pk, Kind.AT_RISK) for m in managers[rotation_id]]
-    return outbox.write_notices(notices, now=now)
+        about = item.shift.assignee_id or (managers[rotation_id] or [None])[0]
+        if about is not None:
+            team_id = item.shift.roster.rotation.team_id
+            chats.append(chat.ChatNotice(team_id, Kind.CHAT_AT_RISK, item.shift.pk, about))
+    return outbox.write_notices(notices, now=now) + chat.write_chat(chats, now=now)

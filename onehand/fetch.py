@@ -51,6 +51,7 @@ __all__ = [
     "check_url",
     "fetch",
     "is_public_address",
+    "post",
 ]
 
 MAX_REDIRECTS = 3
@@ -379,6 +380,52 @@ def fetch(
     raise TooManyRedirects(MAX_REDIRECTS)
 
 
+def post(
+    url: str,
+    *,
+    body: bytes,
+    content_type: str,
+    max_bytes: int = 64 * 1024,
+    timeout: float = 10.0,
+    allow_private: bool = False,
+    user_agent: str = "Onehand",
+    schemes: tuple[str, ...] = ("https",),
+) -> bytes:
+    """POST ``body`` to ``url`` through the same guard as :func:`fetch` (one vetted, pinned
+    address, one overall deadline of three times ``timeout``, a capped answer) and return
+    the answer's body. Redirects are not followed (a webhook that moved is an error: the
+    body must not be re-sent elsewhere). Raises :class:`FetchError`; an HTTP error answer is
+    :class:`HTTPStatusError` with its ``status``."""
+    deadline = _Deadline(3 * timeout)
+    target = check_url(url, allow_private=allow_private, schemes=schemes)
+    try:
+        answer, location = _exchange(
+            target,
+            max_bytes=max_bytes,
+            timeout=timeout,
+            deadline=deadline,
+            accept="*/*",
+            refuse_html=False,
+            user_agent=user_agent,
+            method="POST",
+            body=body,
+            content_type=content_type,
+        )
+    except FetchError:
+        if deadline.expired:
+            raise _too_slow(target.host) from None
+        raise
+    except Exception as error:
+        if deadline.expired:
+            raise _too_slow(target.host) from error
+        raise _network_error(error, target.host) from error
+    finally:
+        deadline.cancel()
+    if location is not None:
+        raise HTTPStatusError(307, target.host)
+    return answer
+
+
 def _too_slow(host: str) -> FetchError:
     return FetchError(f'The server "{host}" did not answer in time. Try again later.')
 
@@ -411,6 +458,9 @@ def _exchange(
     accept: str,
     refuse_html: bool,
     user_agent: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    content_type: str = "",
 ) -> tuple[bytes, str | None]:
     """One request and answer: (body, None), or (b"", Location) for a redirect."""
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
@@ -418,11 +468,10 @@ def _exchange(
         target.host, target.port, addresses=target.addresses, timeout=timeout, deadline=deadline
     )
     try:
-        connection.request(
-            "GET",
-            target.path,
-            headers={"Accept": accept, "Accept-Encoding": "identity", "User-Agent": user_agent},
-        )
+        headers = {"Accept": accept, "Accept-Encoding": "identity", "User-Agent": user_agent}
+        if content_type:
+            headers["Content-Type"] = content_type
+        connection.request(method, target.path, body=body, headers=headers)
         response = connection.getresponse()
         status = response.status
         location = response.getheader("Location")

@@ -24,6 +24,7 @@ router.register("memberships", rotation_api.MembershipViewSet, basename="members
 router.register("rotations", planning_api.RotationViewSet, basename="rotation")
 router.register("rosters", rotation_api.RosterViewSet, basename="roster")
 router.register("shifts", planning_api.ShiftViewSet, basename="shift")
+
 router.register("swaps", planning_api.SwapRequestViewSet, basename="swap")
 router.register("offers", planning_api.SwapOfferViewSet, basename="offer")
 router.register("requirements", availability_api.DutyRequirementViewSet, basename="requirement")
@@ -41,6 +42,7 @@ router.register("readiness", availability_api.ReadinessViewSet, basename="readin
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("incident-hooks", incidents_api.IncidentHookViewSet, basename="incident-hook")
 router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
+router.register("chat-hooks", notifications_api.ChatHookViewSet, basename="chat-hook")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -54,6 +56,16 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/rotations/<int:pk>/history-import/",
+        planning_api.ToolHistoryViewSet.as_view({"post": "create"}),
+        name="rotation-history-import",
+    ),
+    path(
+        "api/rotations/<int:pk>/history-import/preview/",
+        planning_api.ToolHistoryViewSet.as_view({"post": "preview"}),
+        name="rotation-history-preview",
+    ),
     path("api/", include(router.urls)),
     path("", include("availability.urls")),
     path("", include("incidents.urls")),

@@ -4,20 +4,22 @@ Domain errors raised by the services become 400/403/404/409 in `onehand.errors`;
 translates them by hand.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from onehand.dates import parse_month
-from onehand.errors import Invalid
+from onehand.errors import Invalid, NotFound
 from rotation import api as core_api
 from rotation import selectors as core_selectors
-from rotation.models import SwapOffer, SwapRequest
+from rotation.models import SlotRole, SwapOffer, SwapRequest
 from rotation.permissions import require_manager
 from rotation.serializers import (
     AssignRequestSerializer,
@@ -29,7 +31,7 @@ from rotation.serializers import (
 )
 from rotation.shifts import month_bounds
 
-from . import services, swaps
+from . import services, swaps, tool_history
 
 
 class RotationViewSet(core_api.RotationViewSet):
@@ -175,3 +177,93 @@ class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
         return self._act(request, swaps.decline_offer)
+
+
+class ToolHistorySerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, help_text="iCal (.ics) or CSV export.")
+    url = serializers.URLField(
+        required=False, max_length=500, help_text="Or the schedule's iCal feed address."
+    )
+    role = serializers.CharField(
+        default=SlotRole.PRIMARY, max_length=12, help_text="primary, secondary or shadow."
+    )
+    time_zone = serializers.CharField(
+        required=False,
+        default="",
+        max_length=64,
+        help_text="Zone of CSV times without an offset (default: the rotation's).",
+    )
+    tool = serializers.CharField(required=False, default="", max_length=40)
+    mapping = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='{"<name in the file>": <user id> or null to skip}, for unknown names.',
+    )
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or len(value) > 500:
+            raise serializers.ValidationError("An object of at most 500 names.")
+        for label, user in value.items():
+            if not isinstance(label, str) or not (user is None or isinstance(user, int)):
+                raise serializers.ValidationError("Each name maps to a user id or null.")
+        return value
+
+
+def _tool_history_input(request) -> tuple[bytes, dict]:
+    data = ToolHistorySerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    upload = values.get("file")
+    if upload is not None and upload.size > tool_history.MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": "Larger than 5 MB."})
+    raw = tool_history.read_source(
+        data=upload.read() if upload is not None else None,
+        url=values.get("url", ""),
+        allow_private=getattr(settings, "ONEHAND_ICS_ALLOW_PRIVATE", False),
+    )
+    options = {
+        "role": values["role"],
+        "time_zone": values["time_zone"],
+        "mapping": values["mapping"],
+    }
+    return raw, {**options, "tool": values["tool"]}
+
+
+class ToolHistoryViewSet(viewsets.GenericViewSet):
+    """History from the tool a team leaves (PagerDuty, Opsgenie, Grafana OnCall: their iCal
+    export or feed, or a CSV export): preview first, then import all or nothing."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = ToolHistorySerializer
+
+    def _rotation(self, pk):
+        rotation = core_selectors.rotations_for(user=self.request.user).filter(pk=pk).first()
+        if rotation is None:
+            raise NotFound("No such rotation.")
+        require_manager(
+            self.request.user, rotation.team_id, "Only a manager of this team can import history."
+        )
+        return rotation
+
+    @extend_schema(
+        request=ToolHistorySerializer,
+        description="What the import would write: people matched by e-mail or name, names "
+        "nobody in the team matches (`unknown`), shift count and span. Writes nothing.",
+    )
+    def preview(self, request, pk=None):
+        rotation = self._rotation(pk)
+        raw, options = _tool_history_input(request)
+        options.pop("tool")
+        found = tool_history.preview_tool_history(rotation, raw, by=request.user, **options)
+        return Response(tool_history.preview_as_dict(found))
+
+    @extend_schema(
+        request=ToolHistorySerializer,
+        description="Import every past shift or none (unknown names must be mapped or skipped "
+        "in `mapping`); answers 201 with the count.",
+    )
+    def create(self, request, pk=None):
+        rotation = self._rotation(pk)
+        raw, options = _tool_history_input(request)
+        count = tool_history.import_tool_history(rotation, raw, by=request.user, **options)
+        return Response({"imported": count}, status=201)

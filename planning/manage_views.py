@@ -1,6 +1,7 @@
 """Manager pages: plan a period, draft, edit, publish, audit."""
 
 import csv
+import secrets
 from datetime import UTC, datetime, time, timedelta
 from itertools import groupby
 
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,15 +18,16 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from onehand.dates import next_month, parse_day_or_none, parse_month
+from onehand.errors import Invalid
 from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
 from rotation import selectors
 from rotation.forms import AssignForm, DraftForm
 from rotation.manage_views import roster_for
-from rotation.models import Roster, Shift
+from rotation.models import Roster, Shift, SlotRole
 from rotation.shifts import month_bounds
 
-from . import risk
+from . import risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
@@ -285,3 +288,77 @@ def report(request, pk):
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },
     )
+
+
+# --------------------------------------------------------------------------- history from a tool
+
+TOOL_UPLOAD_SECONDS = 3600  # how long a previewed file waits for its confirmation
+
+
+@login_required
+def import_from_tool(request, pk):
+    """Past shifts from PagerDuty, Opsgenie or Grafana OnCall (iCal file or feed, or CSV):
+    preview the people and unknown names first, then import all or nothing."""
+    rotation = _rotation_for(request.user, pk, manager=True)
+    people = sorted(selectors.team_people(team_id=rotation.team_id), key=display_name)
+    context = {"rotation": rotation, "people": people, "roles": SlotRole.choices}
+    if request.method != "POST":
+        return render(request, "planning/import_from_tool.html", context)
+    options = {
+        "role": request.POST.get("role") or SlotRole.PRIMARY,
+        "time_zone": (request.POST.get("time_zone") or "")[:64],
+    }
+    key = request.POST.get("key", "")
+    data = cache.get(f"tool-history:{request.user.pk}:{key}") if key else None
+    try:
+        if data is None:
+            upload = request.FILES.get("file")
+            if upload is not None and upload.size > tool_history.MAX_UPLOAD_BYTES:
+                raise Invalid("The file is larger than 5 MB.", field="file")
+            data = tool_history.read_source(
+                data=upload.read() if upload is not None else None,
+                url=(request.POST.get("url") or "").strip()[:500],
+                allow_private=getattr(settings, "ONEHAND_ICS_ALLOW_PRIVATE", False),
+            )
+            key = secrets.token_urlsafe(16)
+            cache.set(f"tool-history:{request.user.pk}:{key}", data, TOOL_UPLOAD_SECONDS)
+        mapping = _chosen_mapping(request.POST)
+        if request.POST.get("action") == "import":
+            count = tool_history.import_tool_history(
+                rotation,
+                data,
+                by=request.user,
+                mapping=mapping,
+                tool=(request.POST.get("tool") or "")[:40],
+                **options,
+            )
+            cache.delete(f"tool-history:{request.user.pk}:{key}")
+            messages.success(request, f"Imported {count} past shifts into {rotation.name}.")
+            return redirect("report", pk=rotation.pk)
+        preview = tool_history.preview_tool_history(
+            rotation, data, by=request.user, mapping=mapping, **options
+        )
+    except Invalid as error:
+        context["error"] = str(error)
+        return render(request, "planning/import_from_tool.html", context, status=400)
+    context.update(
+        preview=tool_history.preview_as_dict(preview),
+        key=key,
+        options=options,
+        tool=request.POST.get("tool", ""),
+    )
+    return render(request, "planning/import_from_tool.html", context)
+
+
+def _chosen_mapping(post) -> dict[str, int | None]:
+    """The form's choices for unknown names: `map:<name>` = a user id or "skip"."""
+    chosen: dict[str, int | None] = {}
+    for field, value in list(post.items())[:600]:
+        if not field.startswith("map:") or not value:
+            continue
+        label = field[4:]
+        if value == "skip":
+            chosen[label] = None
+        elif value.isdigit():
+            chosen[label] = int(value)
+    return chosen

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
+from incidents.selectors import shift_incidents
 from onehand.errors import Invalid
 from onehand.links import LinkError, read_token
 from onehand.people import display_name
@@ -344,6 +345,9 @@ def handover(request, shift_pk):
             "incoming": incoming,
             "saved": saved,
             "notes": shift.handover_notes.all()[:5],
+            "incidents": shift_incidents(
+                rotation_id=shift.roster.rotation_id, start=shift.start, end=shift.end
+            ),
             "token": request.POST.get("t") or request.GET.get("t") or "",
         },
     )

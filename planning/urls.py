@@ -8,6 +8,11 @@ urlpatterns = [
     path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
     path("rotations/<int:pk>/report/", manage_views.report, name="report"),
     path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
+    path(
+        "rotations/<int:pk>/import-from-tool/",
+        manage_views.import_from_tool,
+        name="import-from-tool",
+    ),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
     path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),

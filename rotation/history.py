@@ -141,7 +141,14 @@ def _check_row(line, raw, users, rotations, rows, errors, seen_slot, seen_person
 def import_history(team: Team, data: bytes, *, by: Actor) -> int:
     """Validate every row first; import nothing unless all are valid."""
     require_manager(by, team.pk, "Only a manager of this team can import its history.")
-    rows = _parse(team, data)
+    return write_history(team, _parse(team, data), by=by)
+
+
+@transaction.atomic
+def write_history(team: Team, rows: list[Row], *, by: Actor, source: str = "") -> int:
+    """Write validated past shifts as one IMPORTED roster per rotation, with its audit row:
+    all of them or (on any error) none. Callers validate; this checks only the manager."""
+    require_manager(by, team.pk, "Only a manager of this team can import its history.")
     by_rotation: dict[int, list[Row]] = {}
     for row in rows:
         by_rotation.setdefault(row.rotation_id, []).append(row)
@@ -152,7 +159,7 @@ def import_history(team: Team, data: bytes, *, by: Actor) -> int:
             period_end=max(r.end for r in items).date() + timedelta(days=1),
             status=Roster.Status.IMPORTED,
             created_by=acting_user(by),
-            summary={"imported_rows": len(items)},
+            summary={"imported_rows": len(items), **({"source": source} if source else {})},
         )
         Shift.objects.bulk_create(
             Shift(
@@ -171,7 +178,7 @@ def import_history(team: Team, data: bytes, *, by: Actor) -> int:
             roster=roster,
             actor=acting_user(by),
             action=AuditEntry.Action.IMPORT,
-            summary=f"Imported {len(items)} past shifts",
+            summary=f"Imported {len(items)} past shifts" + (f" from {source}" if source else ""),
             after={"rows": len(items)},
         )
     if connection.vendor == "postgresql":

@@ -21,6 +21,8 @@ WORKER_DELIVERY_ENV = {
     "ONEHAND_DELIVERY_LEASE": "3",
     "ONEHAND_DELIVERY_RETRY_BASE": "0.2",
     "ONEHAND_DELIVERY_SWEEP_GRACE": "1",
+    # Chat hooks post to a receiver on loopback (the same switch as calendar URL imports).
+    "ONEHAND_ICS_ALLOW_PRIVATE": "1",
 }
 
 

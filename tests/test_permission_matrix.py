@@ -54,7 +54,8 @@ def build_world():
     from availability import services as availability
     from availability.models import CalendarSource
     from incidents import services as incident_services
-    from notifications.models import Channel, Delivery, RotationFeed
+    from notifications.crypto import encrypt
+    from notifications.models import Channel, ChatHook, Delivery, RotationFeed
     from planning import services as planning_services
     from planning import swaps
     from rotation import services
@@ -152,6 +153,11 @@ def build_world():
         "hook": issued.hook,
         "hook_token": issued.token,
         "incident": incident,
+        "chat_hook": ChatHook.objects.create(
+            team=team,
+            url_encrypted=encrypt("https://hooks.example.com/services/T0/B0/abcd"),
+            url_hint="https://hooks.example.com/…abcd",
+        ),
     }
     return users, objects
 
@@ -386,6 +392,22 @@ RULES: dict[str, Rule] = {
     "incident-detail": Rule(kwargs=kw(pk="incident"), get=API_TEAM),
     "incident-import-csv": Rule(get=API_POST_ONLY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
     "incident-load": Rule(get=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "chat-hook-list": Rule(get=API_ANY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
+    "chat-hook-detail": Rule(
+        kwargs=kw(pk="chat_hook"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)
+    ),
+    "team-chat": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER, post=PAGE_MANAGER),
+    "import-from-tool": Rule(kwargs=kw(pk="rotation"), get=PAGE_MANAGER, post=PAGE_MANAGER),
+    "rotation-history-import": Rule(
+        kwargs=kw(pk="rotation"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, DENY, DENY, OK, DENY),
+    ),
+    "rotation-history-preview": Rule(
+        kwargs=kw(pk="rotation"),
+        get=API_POST_ONLY,
+        post=roles(API_ANON, DENY, DENY, DENY, OK, DENY),
+    ),
     "incident-hook-list": Rule(get=API_ANY, post=roles(API_ANON, 400, 400, 400, 400, 400)),
     "incident-hook-detail": Rule(kwargs=kw(pk="hook"), get=API_TEAM),
     "incident-hook-revoke": Rule(
