@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.paginator import Page, Paginator
+
 from availability import selectors as availability
 from onehand.people import display_name
 from rotation.models import Rotation, Shift, SlotRole
@@ -37,18 +39,30 @@ class PlanRow:
     time_zone: str
     roles: list[str]
     needs_shadow: int
-    utilisation: object
+    utilisation: float  # share of working time already committed (0..1)
     level: object
     cells: list[PlanCell]
 
 
-def plan_calendar(
-    *, rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime
-) -> list[PlanRow]:
-    """People x days of a period, with availability, eligibility, utilisation and level.
+PLAN_PAGE_SIZE = 50
 
-    A constant number of queries whatever the team size: everything is fetched per
-    rotation and grouped in Python.
+
+def plan_calendar(
+    *,
+    rotation: Rotation,
+    month_start,
+    month_end,
+    viewer_tz: str,
+    now: datetime,
+    page: int | str | None = 1,
+    per_page: int = PLAN_PAGE_SIZE,
+) -> Page:
+    """One page of people x days of a period, with availability, eligibility, utilisation and
+    level; people ordered by level, then name.
+
+    A constant number of queries whatever the team size: everything is fetched per rotation
+    and grouped in Python. Levels rank the whole team, so every candidate is computed once
+    (utilisation included); day cells and preferences only for the people on this page.
     """
 
     tz = ZoneInfo(viewer_tz)
@@ -56,12 +70,17 @@ def plan_calendar(
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
     candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
-    ids = [c.person_id for c in candidates]
-    preferred = availability.preferences_by_person(user_ids=ids, start=start, end=end)
-    utilisation = availability.utilisation_for(
-        user_ids=ids, start=start, end=end, exclude_rotation_id=rotation.pk
-    )
     levels = rec.levels(candidates, settings)
+
+    def rank(c):
+        level = levels.get(c.person_id)
+        return (level.rank if level else 0, c.name)
+
+    people = Paginator(sorted(candidates, key=rank), per_page).get_page(page)
+    shown = list(people.object_list)
+    preferred = availability.preferences_by_person(
+        user_ids=[c.person_id for c in shown], start=start, end=end
+    )
     days = []
     day = month_start
     while day < month_end:
@@ -75,7 +94,7 @@ def plan_calendar(
         return overlap, (b - a).total_seconds()
 
     rows = []
-    for c in candidates:
+    for c in shown:
         cells = []
         for day, a, b in days:
             covered, total = covers(c.unavailable, a, b)
@@ -96,13 +115,13 @@ def plan_calendar(
                 time_zone=c.time_zone,
                 roles=sorted(c.roles),
                 needs_shadow=c.needs_shadow,
-                utilisation=utilisation.get(c.person_id),
+                utilisation=c.utilisation,
                 level=levels.get(c.person_id),
                 cells=cells,
             )
         )
-    rows.sort(key=lambda r: (r.level.rank if r.level else 0, r.name))
-    return rows
+    people.object_list = rows
+    return people
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:
