@@ -91,7 +91,11 @@ def candidates_for(
     roles = availability.qualified_roles(rotation=rotation, user_ids=user_ids, at=start)
     shadow = availability.shadow_needs(rotation=rotation, user_ids=user_ids)
     utilisation = availability.utilisation_for(
-        user_ids=user_ids, start=start, end=end, exclude_rotation_id=rotation.pk
+        user_ids=user_ids,
+        start=start,
+        end=end,
+        exclude_rotation_id=rotation.pk,
+        unavailable=unavailable,
     )
 
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
