@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from planning import services as planning_services
 from rotation.models import Roster, Shift
-from tests.factories import build_team
+from tests.factories import build_team, reassign
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +147,33 @@ def test_an_engineer_cannot_open_a_slots_editor(client):
     client.force_login(setup.people[0])
     slot = draft.shifts.first()
     assert client.get(f"/slots/{slot.pk}/edit/").status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_rotation_page_shows_a_slot_edit_at_once(client, django_capture_on_commit_callbacks):
+    setup, published, _ = _team_with_rosters(5)
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/?month=2026-11"
+    newcomer = build_team(1).people[0]
+    newcomer.first_name, newcomer.last_name = "Zelda", "Newcomer"
+    newcomer.save()
+    assert "Zelda Newcomer" not in client.get(url).content.decode()
+    shift = published.shifts.order_by("start").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        reassign(shift, newcomer)
+    assert "Zelda Newcomer" in client.get(url).content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_rotation_page_shows_a_renamed_person_at_once(
+    client, django_capture_on_commit_callbacks
+):
+    setup, published, _ = _team_with_rosters(5)
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/?month=2026-11"
+    client.get(url)
+    person = published.shifts.order_by("start").first().assignee
+    with django_capture_on_commit_callbacks(execute=True):
+        person.first_name = "Renamed"
+        person.save()
+    assert "Renamed" in client.get(url).content.decode()
