@@ -6,6 +6,7 @@ operations, so they are tested once here rather than re-derived in each caller.
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from onehand.dates import local_day_bounds
@@ -96,8 +97,22 @@ def working_intervals(
     Hours are local wall-clock times on the person's working weekdays; a day that ends
     before it starts (a night worker, 22:00–06:00) runs into the next morning.
     """
+    return list(
+        _working_intervals(start, end, time_zone, work_start, work_end, frozenset(work_days))
+    )
+
+
+@lru_cache(maxsize=256)
+def _working_intervals(
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    work_start: time,
+    work_end: time,
+    days: frozenset[int],
+) -> tuple[Interval, ...]:
+    """Computed once per distinct working pattern: a team mostly shares a few."""
     tz = ZoneInfo(time_zone)
-    days = set(work_days)
     first = start.astimezone(tz).date() - timedelta(days=1)
     last = end.astimezone(tz).date()
     out: list[Interval] = []
@@ -109,7 +124,7 @@ def working_intervals(
             finish = datetime.combine(finish_day, work_end, tzinfo=tz).astimezone(UTC)
             out.append((begin, finish))
         day += timedelta(days=1)
-    return clip(merge(out), start, end)
+    return tuple(clip(merge(out), start, end))
 
 
 def parse_work_days(raw: str) -> set[int]:

@@ -465,12 +465,14 @@ def utilisation_for(
     start: datetime,
     end: datetime,
     exclude_rotation_id: int | None = None,
+    unavailable: dict[int, list[tuple[datetime, datetime]]] | None = None,
 ) -> dict[int, Utilisation]:
     """Project allocation, time off and on-call already held, as shares of working time.
 
     Working time is each person's own working hours (Person.work_days, work_start..
     work_end in their zone). Time off is unavailable time inside those hours; on-call is
-    published shifts of other rotations inside them. Four queries for any number of people.
+    published shifts of other rotations inside them. Four queries for any number of people;
+    three when the caller already holds `unavailability_by_person` of the same span.
     """
     ids = list(dict.fromkeys(user_ids))
     start, end = start.astimezone(UTC), end.astimezone(UTC)
@@ -483,7 +485,11 @@ def utilisation_for(
         period_end__gte=(start - timedelta(days=1)).date(),
     ):
         allocations[allocation.user_id].append(allocation)
-    off = unavailability_by_person(user_ids=ids, start=start, end=end)
+    off = (
+        unavailable
+        if unavailable is not None
+        else unavailability_by_person(user_ids=ids, start=start, end=end)
+    )
     shifts: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     held = Shift.objects.filter(
         assignee_id__in=ids, roster__status=Roster.Status.PUBLISHED, start__lt=end, end__gt=start
@@ -516,8 +522,11 @@ def utilisation_for(
             )
             allocated += allocation.percent / 100 * iv.seconds(iv.intersect(work, [window]))
         allocation_share = min(1.0, allocated / working)
-        time_off = iv.seconds(iv.intersect(work, off[uid])) / working
-        on_call = iv.seconds(iv.intersect(work, shifts.get(uid, []))) / working
+        # Most people have neither time off nor other shifts: skip the interval arithmetic.
+        spans = off.get(uid)
+        time_off = iv.seconds(iv.intersect(work, spans)) / working if spans else 0.0
+        held_spans = shifts.get(uid)
+        on_call = iv.seconds(iv.intersect(work, held_spans)) / working if held_spans else 0.0
         result[uid] = Utilisation(
             allocation=round(allocation_share, 4),
             time_off=round(time_off, 4),

@@ -1,29 +1,43 @@
-"""Server time of the manager's pages for a 50-person team and a 31-day month.
+"""Server time, queries and HTML bytes of the pages people open most, at 10 to 800 people.
 
-Run: python bench/pages.py [--people 50] [--repeat 15]
-Uses a throwaway SQLite database under a temp dir unless DATABASE_URL is set (then a
-fresh database named <name>_bench is created on that server). Prints median and p95 in ms
-and writes bench/results/pages.md.
+Run: python bench/pages.py [--sizes 10,50,200,800] [--repeat 7] [--no-write]
+
+For each team size it builds a team with `tests.factories.build_team` (a daily rotation,
+primary and secondary, a manager who leads it), gives everyone a few days off and a
+preferred day, imports six months of history, publishes this month and drafts next month
+with the recommender. It then requests, as the manager, with the Django test client (no
+HTTP server): the home page, the rotation page, the load report, the published roster, the
+draft roster, the plan page and `/healthz` (the floor), and prints the median time per
+request, the number of queries and the HTML bytes, then the growth 10 -> 800 people.
+
+Uses a throwaway SQLite database unless DATABASE_URL is set (then `test_<name>` is created on
+that server and dropped at the end). With REDIS_URL set the cache is Redis, as in production.
+Writes bench/results/pages.md (machine and date included) unless --no-write.
 """
 
 import argparse
 import os
+import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+NOW = "2026-11-20 12:00Z"
+PAGES = ("home", "rotation", "report", "roster", "draft", "plan")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--people", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--sizes", default="10,50,200,800")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("ONEHAND_VAR_DIR", tempfile.mkdtemp(prefix="onehand-bench-"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "onehand.settings"
@@ -35,9 +49,9 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     settings.LOGGING_CONFIG = None
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     setup_test_environment()
     from django.db import connection
-    from django.test.utils import get_runner  # noqa: F401 - imported for side effects of test settings
 
     connection.creation.create_test_db(verbosity=0, keepdb=False)
     try:
@@ -46,60 +60,148 @@ def main() -> None:
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 
 
+def seed(size: int):
+    from availability.models import AvailabilityEntry
+    from planning import services as planning_services
+    from rotation.models import Roster, Shift
+    from tests.factories import build_team
+
+    setup = build_team(size, prefix=f"s{size}-", pattern="daily", handoff_time=dtime(9))
+    rotation, people = setup.rotation, setup.people
+    entries = []
+    for i, user in enumerate(people):
+        off = datetime(2026, 12, 1 + i % 28, tzinfo=UTC)
+        entries.append(
+            AvailabilityEntry(user=user, kind="unavailable", start=off, end=off + timedelta(days=2))
+        )
+        pref = datetime(2026, 12, 1 + (i * 7) % 30, 9, tzinfo=UTC)
+        entries.append(
+            AvailabilityEntry(
+                user=user, kind="preferred", start=pref, end=pref + timedelta(hours=8)
+            )
+        )
+    AvailabilityEntry.objects.bulk_create(entries)
+
+    def roster_of(first: date, last: date, status: str) -> Roster:
+        roster = Roster.objects.create(
+            rotation=rotation, period_start=first, period_end=last, status=status
+        )
+        shifts = []
+        day, n = first, 0
+        while day < last:
+            start = datetime.combine(day, dtime(9), tzinfo=UTC)
+            for role in ("primary", "secondary"):
+                shifts.append(
+                    Shift(
+                        roster=roster,
+                        role=role,
+                        start=start,
+                        end=start + timedelta(days=1),
+                        assignee=people[n % len(people)],
+                    )
+                )
+                n += 1
+            day += timedelta(days=1)
+        Shift.objects.bulk_create(shifts)
+        return roster
+
+    roster_of(date(2026, 5, 1), date(2026, 11, 1), Roster.Status.IMPORTED)
+    published = roster_of(date(2026, 11, 1), date(2026, 12, 1), Roster.Status.PUBLISHED)
+    draft = planning_services.draft_roster(
+        rotation, date(2026, 12, 1), date(2027, 1, 1), by=setup.boss
+    )
+    return setup, published, draft
+
+
+def measure(client, url, repeat):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # /healthz answers 503 without a worker's heartbeat; it does the same work either way.
+    ok = (200, 503) if url == "/healthz" else (200,)
+    response = client.get(url)  # warm up (and fill any cache a page keeps)
+    assert response.status_code in ok, (url, response.status_code)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    queries, size = len(ctx.captured_queries), len(response.content)
+    samples, cpu = [], []
+    for _ in range(repeat):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response.status_code in ok
+    return statistics.median(samples), queries, size, statistics.median(cpu)
+
+
 def run(args) -> None:
     import time_machine
-    from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
 
-    from planning import services as planning_services
-    from rotation.models import Membership, Rotation, RotationMember, Team
-
-    User = get_user_model()
-    with time_machine.travel("2026-11-20 12:00Z"):
-        team = Team.objects.create(name="Bench", slug="bench")
-        boss = User.objects.create_user("boss", password="bench-password-123")
-        Membership.objects.create(team=team, user=boss, role="manager")
-        rotation = Rotation.objects.create(
-            team=team, name="Daily", pattern="daily", handoff_time=dtime(9), lead=boss
-        )
-        for i in range(args.people):
-            user = User.objects.create_user(f"eng{i}", first_name=f"Engineer{i}")
-            Membership.objects.create(team=team, user=user)
-            RotationMember.objects.create(rotation=rotation, user=user, since=date(2026, 1, 1))
-        roster = planning_services.draft_roster(
-            rotation, date(2026, 12, 1), date(2027, 1, 1), by=boss
-        )
-        client = Client()
-        client.force_login(boss)
-        rows = []
-        for name, url in (
-            ("plan (availability calendar)", f"/rotations/{rotation.pk}/plan/?month=2026-12"),
-            ("roster (draft with reasons)", f"/rosters/{roster.pk}/"),
-            ("rotation month view", f"/rotations/{rotation.pk}/?month=2026-12"),
-        ):
-            client.get(url)  # warm up
-            samples = []
-            for _ in range(args.repeat):
-                started = time.perf_counter()
-                response = client.get(url)
-                samples.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.status_code
-            samples.sort()
-            rows.append((name, statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]))
-    engine = __import__("django.db").db.connection.vendor
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[int, dict[str, tuple[float, int, int]]] = {}
+    with time_machine.travel(NOW, tick=True):
+        for size in sizes:
+            built = time.perf_counter()
+            setup, published, draft = seed(size)
+            print(f"{size} people seeded in {time.perf_counter() - built:.0f} s", flush=True)
+            client = Client()
+            client.force_login(setup.boss)
+            rotation = setup.rotation
+            urls = {
+                "home": "/",
+                "rotation": f"/rotations/{rotation.pk}/?month=2026-11",
+                "report": f"/rotations/{rotation.pk}/report/",
+                "roster": f"/rosters/{published.pk}/",
+                "draft": f"/rosters/{draft.pk}/",
+                "plan": f"/rotations/{rotation.pk}/plan/?month=2026-12",
+                "healthz": "/healthz",
+            }
+            results[size] = {name: measure(client, url, args.repeat) for name, url in urls.items()}
+            for name, (ms, queries, size_bytes, cpu) in results[size].items():
+                print(
+                    f"  {name:9} {ms:7.1f} ms ({cpu:6.1f} ms CPU) {queries:3} queries "
+                    f"{size_bytes / 1024:8.1f} KiB"
+                )
     lines = [
-        f"# Page server time, {args.people} people x 31 days ({engine}, {args.repeat} requests "
-        "each)",
+        "# Page server time by team size",
         "",
-        "| page | median ms | p95 ms |",
-        "|---|---|---|",
-        *[f"| {name} | {median:.0f} | {p95:.0f} |" for name, median, p95 in rows],
+        f"`python bench/pages.py --sizes {args.sizes} --repeat {args.repeat}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs shared with "
+        f"other work (load average {os.getloadavg()[0]:.1f}), {connection.vendor}, Django test "
+        "client in-process (no HTTP server), `DJANGO_DEBUG` as set in the environment, as the "
+        "team's manager. Median of the requests after one warm-up; queries and bytes of one "
+        "request. A daily rotation (primary + secondary), six months of imported history, this "
+        "month published, next month drafted by the recommender. Each cell: wall-clock median "
+        "(median CPU time of this process, i.e. without PostgreSQL's share, steadier on a busy "
+        "machine), queries, HTML size.",
+        "",
+        "| page | " + " | ".join(f"{s} people" for s in sizes) + " | growth "
+        f"{sizes[0]} -> {sizes[-1]} | x /healthz at {sizes[-1]} |",
+        "|---|" + "---|" * (len(sizes) + 2),
     ]
+    for name in (*PAGES, "healthz"):
+        cells = []
+        for s in sizes:
+            ms, queries, size_bytes, cpu = results[s][name]
+            cells.append(f"{ms:.0f} ms ({cpu:.0f} CPU), {queries} q, {size_bytes / 1024:.0f} KiB")
+        first, last = results[sizes[0]][name], results[sizes[-1]][name]
+        floor = results[sizes[-1]]["healthz"]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {last[0] / first[0]:.2f}x ({last[3] / first[3]:.2f}x CPU)"
+            + f" | {last[0] / floor[0]:.1f}x ({last[3] / floor[3]:.1f}x CPU) |"
+        )
     text = "\n".join(lines)
     print(text)
-    out = ROOT / "bench" / "results" / "pages.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    if not args.no_write:
+        out = ROOT / "bench" / "results" / "pages.md"
+        previous = out.read_text() if out.exists() else ""
+        reading = previous[previous.find("## Reading") :] if "## Reading" in previous else ""
+        out.write_text(text + "\n" + ("\n" + reading if reading else ""))
 
 
 if __name__ == "__main__":

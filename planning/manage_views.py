@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -33,6 +34,7 @@ from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
 
 User = get_user_model()
+REPORT_PAGE_SIZE = 50
 TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
 
 
@@ -56,9 +58,15 @@ def plan(request, pk):
         else next_month(today)
     )
     start, end = month_bounds(month)
-    rows = planning_selectors.plan_calendar(
-        rotation=rotation, month_start=start, month_end=end, viewer_tz=request.time_zone, now=now
+    people = planning_selectors.plan_calendar(
+        rotation=rotation,
+        month_start=start,
+        month_end=end,
+        viewer_tz=request.time_zone,
+        now=now,
+        page=request.GET.get("page"),
     )
+    rows = people.object_list
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
     drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
@@ -71,6 +79,9 @@ def plan(request, pk):
             "previous": (month - timedelta(days=1)).replace(day=1),
             "following": next_month(month),
             "rows": rows,
+            "pager": people,
+            "pager_what": "people",
+            "pager_keep": [("month", f"{month:%Y-%m}")],
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
             "form": DraftForm(),
@@ -155,11 +166,8 @@ def roster_view(request, pk):
     roster, slots = selectors.roster_detail(roster_id=roster.pk)
     is_manager = selectors.is_manager(user=request.user, team_id=roster.rotation.team_id)
     gaps = [s for s in slots if s.assignee_id is None]
-    people = selectors.rotation_people(rotation=roster.rotation) if is_manager else []
-    if is_manager:
-        options = assignee_options(people)
-        for slot in slots:
-            slot.options_html = select_option(options, slot.assignee_id)
+    # Each slot's editor (a select of everyone in the rotation) is rendered on demand by
+    # slot_editor: rendered for every slot it made the page grow with the team (2 MB at 800).
     flags = _fair_share_flags(roster)
     return render(
         request,
@@ -168,7 +176,6 @@ def roster_view(request, pk):
             "roster": roster,
             "rotation": roster.rotation,
             "groups": _shift_groups(roster.rotation, slots),
-            "people": people,
             "is_manager": is_manager,
             "gaps": gaps,
             "flags": flags,
@@ -184,14 +191,31 @@ def roster_view(request, pk):
     )
 
 
+def _managed_slot(user, shift_pk, *related):
+    shift = Shift.objects.select_related("roster__rotation", *related).filter(pk=shift_pk).first()
+    if shift is None or not selectors.is_manager(user=user, team_id=shift.roster.rotation.team_id):
+        raise Http404("No such slot, or you are not a manager of its team.")
+    return shift
+
+
+@login_required
+def slot_editor(request, shift_pk):
+    """One slot's assignee form: in place with htmx, or as a small page of its own."""
+    shift = _managed_slot(request.user, shift_pk, "assignee__person")
+    people = selectors.rotation_people(rotation=shift.roster.rotation)
+    shift.options_html = select_option(assignee_options(people), shift.assignee_id)
+    context = {"slot": shift, "is_manager": True, "roster": shift.roster, "editing": True}
+    if request.htmx:
+        return render(request, "rotation/_slot.html", context)
+    return render(
+        request, "rotation/slot_edit.html", {**context, "rotation": shift.roster.rotation}
+    )
+
+
 @login_required
 @require_POST
 def assign(request, shift_pk):
-    shift = Shift.objects.select_related("roster__rotation").filter(pk=shift_pk).first()
-    if shift is None or not selectors.is_manager(
-        user=request.user, team_id=shift.roster.rotation.team_id
-    ):
-        raise Http404("No such slot, or you are not a manager of its team.")
+    shift = _managed_slot(request.user, shift_pk)
     form = AssignForm(request.POST)
     error = None
     if form.is_valid():
@@ -213,20 +237,21 @@ def assign(request, shift_pk):
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
             pk=shift.pk
         )
-        people = selectors.rotation_people(rotation=shift.roster.rotation)
         attempted = request.POST.get("assignee")
-        shift.options_html = select_option(
-            assignee_options(people),
-            int(attempted) if error and attempted and attempted.isdigit() else shift.assignee_id,
-        )
+        if error:  # the editor stays open, with the refused choice
+            people = selectors.rotation_people(rotation=shift.roster.rotation)
+            shift.options_html = select_option(
+                assignee_options(people),
+                int(attempted) if attempted and attempted.isdigit() else shift.assignee_id,
+            )
         return render(
             request,
             "rotation/_slot.html",
             {
                 "slot": shift,
-                "people": selectors.rotation_people(rotation=shift.roster.rotation),
                 "is_manager": True,
                 "roster": shift.roster,
+                "editing": error is not None,
                 "error": error,
                 "attempted": request.POST.get("assignee"),
                 "saved": error is None,
@@ -273,16 +298,21 @@ def report(request, pk):
                 ]
             )
         return response
+    # A page of people (busiest first) in the chart and the table; the CSV has everyone.
+    people = Paginator(rows, REPORT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "rotation/report.html",
         {
             "rotation": rotation,
-            "rows": rows,
+            "rows": people.object_list,
+            "pager": people,
+            "pager_what": "people",
+            "pager_keep": [("from", f"{start_day:%Y-%m-%d}"), ("to", f"{end_day:%Y-%m-%d}")],
             "start": start_day,
             "end": end_day,
             # Our own SVG: every text node is escaped in reports.py.
-            "bars": mark_safe(bar_chart(rows)),  # noqa: S308
+            "bars": mark_safe(bar_chart(people.object_list)),  # noqa: S308
             "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
             "gini": gini([r.hours for r in rows]),
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),

@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.paginator import Page, Paginator
+
 from availability import selectors as availability
-from onehand.people import display_name
+from onehand.people import display_name_of
 from rotation.models import Rotation, Shift, SlotRole
 
 from . import inputs
@@ -37,18 +39,30 @@ class PlanRow:
     time_zone: str
     roles: list[str]
     needs_shadow: int
-    utilisation: object
+    utilisation: float  # share of working time already committed (0..1)
     level: object
     cells: list[PlanCell]
 
 
-def plan_calendar(
-    *, rotation: Rotation, month_start, month_end, viewer_tz: str, now: datetime
-) -> list[PlanRow]:
-    """People x days of a period, with availability, eligibility, utilisation and level.
+PLAN_PAGE_SIZE = 50
 
-    A constant number of queries whatever the team size: everything is fetched per
-    rotation and grouped in Python.
+
+def plan_calendar(
+    *,
+    rotation: Rotation,
+    month_start,
+    month_end,
+    viewer_tz: str,
+    now: datetime,
+    page: int | str | None = 1,
+    per_page: int = PLAN_PAGE_SIZE,
+) -> Page:
+    """One page of people x days of a period, with availability, eligibility, utilisation and
+    level; people ordered by level, then name.
+
+    A constant number of queries whatever the team size: everything is fetched per rotation
+    and grouped in Python. Levels rank the whole team, so every candidate is computed once
+    (utilisation included); day cells and preferences only for the people on this page.
     """
 
     tz = ZoneInfo(viewer_tz)
@@ -56,12 +70,17 @@ def plan_calendar(
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
     candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
-    ids = [c.person_id for c in candidates]
-    preferred = availability.preferences_by_person(user_ids=ids, start=start, end=end)
-    utilisation = availability.utilisation_for(
-        user_ids=ids, start=start, end=end, exclude_rotation_id=rotation.pk
-    )
     levels = rec.levels(candidates, settings)
+
+    def rank(c):
+        level = levels.get(c.person_id)
+        return (level.rank if level else 0, c.name)
+
+    people = Paginator(sorted(candidates, key=rank), per_page).get_page(page)
+    shown = list(people.object_list)
+    preferred = availability.preferences_by_person(
+        user_ids=[c.person_id for c in shown], start=start, end=end
+    )
     days = []
     day = month_start
     while day < month_end:
@@ -75,7 +94,7 @@ def plan_calendar(
         return overlap, (b - a).total_seconds()
 
     rows = []
-    for c in candidates:
+    for c in shown:
         cells = []
         for day, a, b in days:
             covered, total = covers(c.unavailable, a, b)
@@ -96,13 +115,13 @@ def plan_calendar(
                 time_zone=c.time_zone,
                 roles=sorted(c.roles),
                 needs_shadow=c.needs_shadow,
-                utilisation=utilisation.get(c.person_id),
+                utilisation=c.utilisation,
                 level=levels.get(c.person_id),
                 cells=cells,
             )
         )
-    rows.sort(key=lambda r: (r.level.rank if r.level else 0, r.name))
-    return rows
+    people.object_list = rows
+    return people
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:
@@ -116,10 +135,17 @@ def plan_cells_html(*, cells: list[PlanCell]) -> str:
 
 
 def load_report(*, rotation: Rotation, start: datetime, end: datetime):
-    """Worked (or planned) load per person in [start, end), plus the monthly Gini of hours."""
-    members = {m.user_id: m.user for m in rotation.rotation_members.select_related("user__person")}
+    """Worked (or planned) load per person in [start, end), plus the monthly Gini of hours.
+
+    Plain rows, no model instances: at 800 members building users and profiles cost more
+    than the arithmetic.
+    """
+    name_fields = ("first_name", "last_name", "username")
     rows: dict[int, PersonLoad] = {
-        uid: PersonLoad(user_id=uid, name=display_name(u)) for uid, u in members.items()
+        uid: PersonLoad(user_id=uid, name=display_name_of(first, last, username))
+        for uid, first, last, username in rotation.rotation_members.values_list(
+            "user_id", *(f"user__{f}" for f in name_fields)
+        )
     }
     shifts = (
         Shift.objects.filter(
@@ -130,16 +156,23 @@ def load_report(*, rotation: Rotation, start: datetime, end: datetime):
             end__gt=start,
         )
         .exclude(role=SlotRole.SHADOW)
-        .select_related("assignee__person")
+        .values_list(
+            "assignee_id",
+            "start",
+            "end",
+            "assignee__person__time_zone",
+            "assignee__person__country",
+            *(f"assignee__{f}" for f in name_fields),
+        )
     )
     months: dict[str, dict[int, float]] = {}
-    for shift in shifts:
-        user = shift.assignee
-        row = rows.setdefault(user.pk, PersonLoad(user_id=user.pk, name=display_name(user)))
-        a, b = max(shift.start, start), min(shift.end, end)
-        person = user.person
+    for uid, shift_start, shift_end, zone, country, first, last, username in shifts:
+        row = rows.get(uid)
+        if row is None:
+            row = rows[uid] = PersonLoad(user_id=uid, name=display_name_of(first, last, username))
+        a, b = max(shift_start, start), min(shift_end, end)
         total, weekend, holiday = split_hours(
-            a, b, person.time_zone, public_holidays(person.country, a.year, b.year)
+            a, b, zone or "UTC", public_holidays(country or "GB", a.year, b.year)
         )
         row.hours += total
         row.weekend_hours += weekend
@@ -147,6 +180,6 @@ def load_report(*, rotation: Rotation, start: datetime, end: datetime):
         row.shifts += 1
         key = f"{a:%Y-%m}"
         months.setdefault(key, {})
-        months[key][user.pk] = months[key].get(user.pk, 0.0) + total
+        months[key][uid] = months[key].get(uid, 0.0) + total
     trend = [(key, gini([months[key].get(uid, 0.0) for uid in rows])) for key in sorted(months)]
     return sorted(rows.values(), key=lambda r: (-r.hours, r.name)), trend

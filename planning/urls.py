@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
+    path("slots/<int:shift_pk>/edit/", manage_views.slot_editor, name="slot-edit"),
     path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),
     path("offers/<int:offer_pk>/", swap_views.offer_respond, name="swap-offer"),
     path("shifts/<int:shift_pk>/handover/", swap_views.handover, name="handover"),

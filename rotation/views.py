@@ -1,15 +1,21 @@
+import logging
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from onehand.dates import local_day_bounds, next_month, parse_month, previous_month
 
-from . import selectors, services
+from . import oncall, selectors, services
 from .calendar import grid_bounds, month_grid
+
+log = logging.getLogger(__name__)
 
 
 @login_required
@@ -58,7 +64,7 @@ def rotation_detail(request, pk):
     grid_start, grid_end = grid_bounds(month)
     start, _ = local_day_bounds(grid_start, tz)
     end, _ = local_day_bounds(grid_end, tz)
-    slots = list(selectors.published_shifts(rotation_id=rotation.pk, start=start, end=end))
+    grid = _month_grid_html(rotation, month, tz_name, today, start, end)
     previous = previous_month(month)
     following = next_month(month)
     return render(
@@ -67,7 +73,7 @@ def rotation_detail(request, pk):
         {
             "rotation": rotation,
             "month": month,
-            "weeks": month_grid(month, tz_name, slots, today),
+            "grid": grid,
             "previous": previous,
             "following": following,
             "on_call": selectors.on_call(rotation=rotation, at=timezone.now()),
@@ -78,3 +84,40 @@ def rotation_detail(request, pk):
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },
     )
+
+
+GRID_CACHE_SECONDS = 60
+
+
+def _month_grid_html(rotation, month, tz_name, today, start, end) -> str:
+    """The published month as HTML, rendered once per rotation, month, zone and day.
+
+    It changes exactly when the on-call answer does (publishing, a slot edit or swap, the
+    rotation's settings, a person's name), so it shares that cache's version and its
+    freshness (at most a minute); without a cache it is rendered every time.
+    """
+    try:
+        key = (
+            f"rotation-grid:{oncall.cache_key(rotation_id=rotation.pk)}:{month:%Y-%m}"
+            f":{tz_name}:{today}"
+        )
+        html = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation
+        log.warning("rotation grid cache unavailable", exc_info=True)
+        key = html = None
+    if html is None:
+        slots = list(selectors.published_shifts(rotation_id=rotation.pk, start=start, end=end))
+        html = render_to_string(
+            "rotation/_month_grid.html",
+            {
+                "rotation": rotation,
+                "weeks": month_grid(month, tz_name, slots, today),
+                "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            },
+        )
+        if key is not None:
+            try:
+                cache.set(key, html, GRID_CACHE_SECONDS)
+            except Exception:  # noqa: BLE001
+                log.warning("could not cache the rotation grid", exc_info=True)
+    return mark_safe(html)  # noqa: S308 - rendered by our own autoescaping template

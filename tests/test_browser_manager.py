@@ -38,6 +38,7 @@ def test_manager_drafts_edits_and_publishes_then_engineer_sees_partner(live_serv
     # Forbidden: give the secondary of the first shift to its primary.
     first = roster.shifts.order_by("start", "role").first()
     secondary = roster.shifts.get(start=first.start, role="secondary")
+    page.locator(f"#slot-{secondary.pk}").get_by_role("link", name="Change").click()
     row = page.locator(f"#slot-{secondary.pk}")
     row.get_by_role("combobox").select_option(str(first.assignee_id))
     row.get_by_role("button", name="Change").click()
