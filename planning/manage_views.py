@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from onehand.dates import next_month, parse_day_or_none, parse_month
+from onehand.errors import Invalid
 from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
 from rotation import selectors
@@ -24,7 +25,7 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift
 from rotation.shifts import month_bounds
 
-from . import risk
+from . import changes, risk
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
@@ -59,6 +60,8 @@ def plan(request, pk):
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
     drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
+    for d in drafts:
+        d.largest = changes.largest_load(d.summary)
     return render(
         request,
         "rotation/plan.html",
@@ -70,7 +73,44 @@ def plan(request, pk):
             "rows": rows,
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
-            "form": DraftForm(),
+            "form": DraftForm(rotation=rotation),
+        },
+    )
+
+
+@login_required
+def compare(request, pk):
+    """Two rosters of one month, person by person: who gains and loses which shifts, and how
+    each person's share of their fair share changes."""
+    rotation = _rotation_for(request.user, pk, manager=True)
+    chosen = []
+    for name in ("a", "b"):
+        raw = request.GET.get(name, "")
+        if not raw:
+            continue
+        roster = (
+            Roster.objects.filter(rotation=rotation, pk=int(raw)).first() if raw.isdigit() else None
+        )
+        if roster is None:
+            raise Invalid("Choose two rosters of this rotation to compare.", field=name)
+        chosen.append(roster)
+    if len(chosen) != 2:
+        # Without a choice: the two newest rosters of the rotation, older first.
+        chosen = list(Roster.objects.filter(rotation=rotation).order_by("-created_at", "-pk")[:2])
+        chosen.reverse()
+    if len(chosen) != 2:
+        return render(request, "rotation/compare.html", {"rotation": rotation})
+    old, new = chosen
+    return render(
+        request,
+        "rotation/compare.html",
+        {
+            "rotation": rotation,
+            "old": old,
+            "new": new,
+            "changes": changes.compare_rosters(old=old, new=new),
+            "old_largest": changes.largest_load(old.summary),
+            "new_largest": changes.largest_load(new.summary),
         },
     )
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
     path("rotations/<int:pk>/report/", manage_views.report, name="report"),
+    path("rotations/<int:pk>/compare/", manage_views.compare, name="compare"),
     path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),

@@ -35,7 +35,9 @@ def roster_for(user, pk) -> Roster:
 @require_POST
 def publish(request, pk):
     roster = roster_for(request.user, pk)
-    roster = services.publish_roster(roster, by=request.user)
+    # The page publishes what its preview showed; a stale preview is refused.
+    previewed = request.POST.get("previewed") or None
+    roster = services.publish_roster(roster, by=request.user, previewed=previewed)
     messages.success(request, "Published. Everyone on it gets calendar entries.")
     return redirect("roster", pk=roster.pk)
 

@@ -1,5 +1,6 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -241,6 +242,30 @@ def team_with_members(*, team_id: int) -> Team:
 
 
 # --- Planning: the manager's availability calendar and drafts ---------------------------------
+
+
+def superseded_by_publishing(*, roster: Roster) -> QuerySet[Roster]:
+    """The published rosters that publishing this draft would supersede (same overlap rule
+    as `services.publish_roster`)."""
+    return Roster.objects.filter(
+        rotation_id=roster.rotation_id,
+        status=Roster.Status.PUBLISHED,
+        period_start__lt=roster.period_end,
+        period_end__gt=roster.period_start,
+    ).exclude(pk=roster.pk)
+
+
+def publish_token(*, roster: Roster) -> str:
+    """What a publish preview was computed from: the assignees of the draft's slots and of the
+    published rosters it replaces, with their versions. Any edit or swap since changes it."""
+    replaced = list(
+        superseded_by_publishing(roster=roster).order_by("pk").values_list("pk", "version")
+    )
+    slots = Shift.objects.filter(roster_id__in=[roster.pk, *(pk for pk, _ in replaced)])
+    digest = hashlib.sha256(repr(replaced).encode())
+    for row in slots.order_by("pk").values_list("pk", "assignee_id", "sequence").iterator():
+        digest.update(repr(row).encode())
+    return f"{roster.pk}-{digest.hexdigest()[:32]}"
 
 
 def drafts_for(*, rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
