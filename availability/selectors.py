@@ -535,6 +535,9 @@ class LockSpan:
     lock: AvailabilityLock
     start: datetime  # UTC, the lock's first local day in the person's zone
     end: datetime
+    # The person holds a shift of a draft or published roster of the lock's team in the span
+    # (only then does a change of plan need a swap).
+    holds_shift: bool = False
 
     @property
     def period_last(self) -> date:
@@ -563,7 +566,26 @@ def locks_affecting(
         )
         if span_start < end and span_end > start:
             spans.append(LockSpan(lock, span_start, span_end))
-    return spans
+    if not spans:
+        return spans
+    held = Shift.objects.filter(
+        assignee=user,
+        roster__status__in=[Roster.Status.DRAFT, Roster.Status.PUBLISHED],
+        start__lt=max(s.end for s in spans),
+        end__gt=min(s.start for s in spans),
+    ).values_list("roster__rotation__team_id", "start", "end")
+    held = list(held)
+    return [
+        LockSpan(
+            s.lock,
+            s.start,
+            s.end,
+            holds_shift=any(
+                team == s.lock.team_id and a < s.end and b > s.start for team, a, b in held
+            ),
+        )
+        for s in spans
+    ]
 
 
 def entries_of(
