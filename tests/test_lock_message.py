@@ -23,9 +23,7 @@ def test_someone_with_a_shift_in_the_locked_month_is_told_to_swap():
     engineer = setup.people[0]
 
     with pytest.raises(services.AvailabilityLocked, match="Changes now need a swap"):
-        services.toggle_days(
-            date(2026, 12, 8), date(2026, 12, 8), "unavailable", by=setup.people[0]
-        )
+        services.toggle_days(date(2026, 12, 8), date(2026, 12, 8), "unavailable", by=engineer)
 
 
 @time_machine.travel("2026-11-20 12:00Z")
@@ -36,9 +34,7 @@ def test_someone_with_no_shift_in_the_locked_month_is_not_told_to_swap():
     engineer = setup.people[0]
 
     with pytest.raises(services.AvailabilityLocked) as refused:
-        services.toggle_days(
-            date(2026, 12, 8), date(2026, 12, 8), "unavailable", by=setup.people[0]
-        )
+        services.toggle_days(date(2026, 12, 8), date(2026, 12, 8), "unavailable", by=engineer)
 
     assert "need a swap" not in str(refused.value)
     assert "You have no shift then" in str(refused.value)
