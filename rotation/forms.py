@@ -116,7 +116,9 @@ class RotationForm(forms.ModelForm):
         self.fields["lead"].queryset = members
         self.fields["mentor"].queryset = members
         self.fields["people"].queryset = members
-        self.fields["people"].label_from_instance = lambda u: display_name(u)
+        for name in ("lead", "mentor", "people"):
+            # Names as people read them everywhere else, not usernames.
+            self.fields[name].label_from_instance = display_name
         if self.instance.pk:
             self.fields["people"].initial = list(
                 self.instance.rotation_members.values_list("user_id", flat=True)
