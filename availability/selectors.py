@@ -446,6 +446,7 @@ class Utilisation:
     time_off: float
     on_call: float
     total: float  # the sum, capped at 1
+    projects: tuple[str, ...] = ()  # the named project allocations behind `allocation`
 
 
 @dataclass(frozen=True)
@@ -510,11 +511,15 @@ def utilisation_for(
             continue
         tz = ZoneInfo(person.time_zone)
         allocated = 0.0
+        projects: list[str] = []
         for allocation in allocations.get(uid, []):
             window = iv.local_days(
                 allocation.period_start, allocation.period_end - timedelta(days=1), tz
             )
-            allocated += allocation.percent / 100 * iv.seconds(iv.intersect(work, [window]))
+            share = allocation.percent / 100 * iv.seconds(iv.intersect(work, [window]))
+            allocated += share
+            if share > 0 and allocation.project and allocation.project not in projects:
+                projects.append(allocation.project)
         allocation_share = min(1.0, allocated / working)
         time_off = iv.seconds(iv.intersect(work, off[uid])) / working
         on_call = iv.seconds(iv.intersect(work, shifts.get(uid, []))) / working
@@ -523,6 +528,7 @@ def utilisation_for(
             time_off=round(time_off, 4),
             on_call=round(on_call, 4),
             total=round(min(1.0, allocation_share + time_off + on_call), 4),
+            projects=tuple(projects),
         )
     return result
 

@@ -40,6 +40,34 @@ class PlanRow:
     utilisation: object
     level: object
     cells: list[PlanCell]
+    share: int | None = None  # past load as a percentage of a fair share (100 = fair)
+    why: str = ""  # the level in one sentence
+
+
+_LEVEL_WORDS = {"High": "a good pick", "Medium": "an ordinary pick", "Low": "a poor pick"}
+
+
+def level_in_words(*, level: str, share: int | None, utilisation) -> str:
+    """Why someone is (or is not) a good pick, in a sentence a manager reads: the biggest
+    reason first (busy with a named project, away, on call elsewhere), else their share."""
+    reasons = []
+    if utilisation is not None:
+        if utilisation.allocation >= 0.3:
+            projects = " and ".join(utilisation.projects) or "project work"
+            reasons.append(f"busy: {utilisation.allocation:.0%} allocated to {projects}")
+        if utilisation.time_off >= 0.3:
+            reasons.append(f"away {utilisation.time_off:.0%} of their working time")
+        if utilisation.on_call >= 0.2:
+            reasons.append(f"on call elsewhere {utilisation.on_call:.0%} of their working time")
+    if share is not None:
+        if share > 120:
+            reasons.append(f"carried more than their share over the past year ({share}%)")
+        elif share < 80:
+            reasons.append(f"carried less than their share over the past year ({share}%)")
+        elif not reasons:
+            reasons.append(f"carried about their fair share over the past year ({share}%)")
+    text = "; ".join(reasons) or "no past load or commitments yet"
+    return f"{_LEVEL_WORDS.get(level, level)}: {text}."
 
 
 def plan_calendar(
@@ -62,6 +90,10 @@ def plan_calendar(
         user_ids=ids, start=start, end=end, exclude_rotation_id=rotation.pk
     )
     levels = rec.levels(candidates, settings)
+    # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
+    total_past = sum(p.past_load for p in levels.values())
+    total_cap = sum(p.capacity for p in levels.values())
+    fair_l = total_past / total_cap if total_past > 0 and total_cap > 0 else None
     days = []
     day = month_start
     while day < month_end:
@@ -101,6 +133,12 @@ def plan_calendar(
                 cells=cells,
             )
         )
+        level = rows[-1].level
+        if level is not None:
+            rows[-1].share = round(100 * level.projected / fair_l) if fair_l else None
+            rows[-1].why = level_in_words(
+                level=level.level, share=rows[-1].share, utilisation=rows[-1].utilisation
+            )
     rows.sort(key=lambda r: (r.level.rank if r.level else 0, r.name))
     return rows
 
