@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
@@ -170,6 +170,34 @@ def select_option(options: str, user_id) -> str:
     return mark_safe(options.replace(marker, f'<option value="{user_id}" selected>', 1))  # noqa: S308
 
 
+def choice_options(choices: list[planning_selectors.SlotChoice], user_id) -> str:
+    """The slot editor's <option>s: eligible people first with their share, then the others
+    with the rule they would break. Only the current holder is ever pre-selected."""
+
+    def option(c, label):
+        return format_html(
+            '<option value="{}"{}>{}</option>',
+            c.user_id,
+            mark_safe(" selected") if c.user_id == user_id else "",  # noqa: S308 - fixed text
+            label,
+        )
+
+    eligible = [c for c in choices if c.problem is None]
+    others = [c for c in choices if c.problem is not None]
+    html = []
+    if eligible:
+        html.append(format_html('<optgroup label="{}">', "Eligible (share of a fair share)"))
+        html.extend(
+            option(c, f"{c.name} · {c.share}%" if c.share is not None else c.name) for c in eligible
+        )
+        html.append(mark_safe("</optgroup>"))  # noqa: S308 - fixed markup
+    if others:
+        html.append(format_html('<optgroup label="{}">', "Not eligible (needs an override)"))
+        html.extend(option(c, f"{c.name} — {c.problem}") for c in others)
+        html.append(mark_safe("</optgroup>"))  # noqa: S308 - fixed markup
+    return mark_safe("".join(html))  # noqa: S308 - every part escaped by format_html
+
+
 def _fair_share_flags(roster: Roster) -> dict[int, str]:
     """People whose projected load is above the team's fair share (a soft problem)."""
     people = (roster.summary or {}).get("people", {})
@@ -251,17 +279,17 @@ def assign(request, shift_pk):
             pk=shift.pk
         )
         people = selectors.rotation_people(rotation=shift.roster.rotation)
-        attempted = request.POST.get("assignee")
-        shift.options_html = select_option(
-            assignee_options(people),
-            int(attempted) if error and attempted and attempted.isdigit() else shift.assignee_id,
+        # A refused pick is never left selected: the select shows who holds the slot now.
+        shift.options_html = choice_options(
+            planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+            shift.assignee_id,
         )
         return render(
             request,
             "rotation/_slot.html",
             {
                 "slot": shift,
-                "people": selectors.rotation_people(rotation=shift.roster.rotation),
+                "people": people,
                 "is_manager": True,
                 "roster": shift.roster,
                 "error": error,
@@ -271,9 +299,40 @@ def assign(request, shift_pk):
         )
     if error:
         messages.error(request, f"Not changed: {error}")
-    else:
-        messages.success(request, "Saved.")
+        return redirect("slot-editor", shift_pk=shift.pk)
+    messages.success(request, "Saved.")
     return redirect("roster", pk=shift.roster_id)
+
+
+@login_required
+def slot_editor(request, shift_pk):
+    """One slot's editor: eligible people first with their share, the others with the rule
+    they would break (works without JavaScript; the roster page links here)."""
+    shift = (
+        Shift.objects.select_related("roster__rotation", "assignee__person")
+        .filter(pk=shift_pk)
+        .first()
+    )
+    if shift is None or not selectors.is_manager(
+        user=request.user, team_id=shift.roster.rotation.team_id
+    ):
+        raise Http404("No such slot, or you are not a manager of its team.")
+    people = selectors.rotation_people(rotation=shift.roster.rotation)
+    shift.options_html = choice_options(
+        planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+        shift.assignee_id,
+    )
+    return render(
+        request,
+        "rotation/slot_editor.html",
+        {
+            "slot": shift,
+            "roster": shift.roster,
+            "rotation": shift.roster.rotation,
+            "is_manager": True,
+            "editor": True,
+        },
+    )
 
 
 def _date_param(raw, default):

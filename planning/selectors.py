@@ -10,6 +10,7 @@ from rotation.models import Rotation, Shift, SlotRole
 
 from . import inputs
 from . import recommender as rec
+from .changes import fair_shares
 from .inputs import HISTORY_STATUSES, public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -188,3 +189,70 @@ def load_report(*, rotation: Rotation, start: datetime, end: datetime):
         months[key][user.pk] = months[key].get(user.pk, 0.0) + total
     trend = [(key, gini([months[key].get(uid, 0.0) for uid in rows])) for key in sorted(months)]
     return sorted(rows.values(), key=lambda r: (-r.hours, r.name)), trend
+
+
+# Rule reasons that read as a state of the person ("Amara is away ...").
+STATE_REASONS = ("away", "not qualified", "on another shift")
+
+
+def refusal_in_words(*, name: str, problem: str) -> str:
+    """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
+    if problem.startswith(STATE_REASONS):
+        return f"{name} is {problem}."
+    return f"{name}: {problem}."
+
+
+def slot_problems(*, shift: Shift, now: datetime) -> dict[int, str | None]:
+    """For each person of the rotation: why they may not hold `shift` (a hard rule, in
+    words), or None when they may. A constant number of queries for any number of people."""
+    roster = shift.roster
+    rotation = roster.rotation
+    settings = inputs.recommender_settings(rotation)
+    others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
+    slots = [
+        rec.Slot(
+            key=inputs.slot_key(s.start, s.role),
+            shift_key=s.start.isoformat(),
+            role=s.role,
+            start=s.start,
+            end=s.end,
+        )
+        for s in [*others, shift]
+    ]
+    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
+    candidates = inputs.candidates_for(rotation, shift.start, shift.end, now=now, settings=settings)
+    out = {}
+    for person in candidates:
+        problem = rec.check_assignment(slots[-1], person, current, slots, settings)
+        out[person.person_id] = (
+            refusal_in_words(name=person.name, problem=problem) if problem else None
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    user_id: int
+    name: str
+    problem: str | None  # None: eligible
+    share: int | None  # percent of a fair share in this roster, when drafted
+
+
+def slot_choices(*, shift: Shift, people: list, now: datetime) -> list[SlotChoice]:
+    """The slot editor's list: eligible people first (lightest share first), then the others
+    with the rule each would break (a manager may still override, and it is recorded)."""
+    problems = slot_problems(shift=shift, now=now)
+    shares = fair_shares(shift.roster.summary)
+    choices = [
+        SlotChoice(
+            user_id=user.pk,
+            name=display_name(user),
+            problem=problems.get(user.pk, f"{display_name(user)} is not in this rotation."),
+            share=shares.get(user.pk),
+        )
+        for user in people
+    ]
+    return sorted(
+        choices,
+        key=lambda c: (c.problem is not None, c.share if c.share is not None else 0, c.name),
+    )

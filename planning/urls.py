@@ -9,6 +9,7 @@ urlpatterns = [
     path("rotations/<int:pk>/compare/", manage_views.compare, name="compare"),
     path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
+    path("slots/<int:shift_pk>/", manage_views.slot_editor, name="slot-editor"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
     path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),
     path("offers/<int:offer_pk>/", swap_views.offer_respond, name="swap-offer"),
