@@ -28,7 +28,7 @@ from rotation.shifts import month_bounds
 from . import changes, risk
 from . import selectors as planning_selectors
 from . import services as planning_services
-from .reports import bar_chart, gini, line_chart
+from .reports import bar_chart, bars_caption, gini, line_chart, trend_caption
 
 User = get_user_model()
 TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
@@ -343,14 +343,20 @@ def _date_param(raw, default):
 def report(request, pk):
     rotation = _rotation_for(request.user, pk, manager=False)
     today = timezone.now().date()
-    default_from = (today.replace(day=1) - timedelta(days=180)).replace(day=1)
+    # By default the range ends with the latest published roster (the month just published
+    # is in it), or today when nothing is published ahead.
+    default_to = max(
+        today + timedelta(days=1), selectors.latest_published_end(rotation=rotation) or today
+    )
+    default_from = (default_to.replace(day=1) - timedelta(days=180)).replace(day=1)
     start_day = _date_param(request.GET.get("from"), default_from)
-    end_day = _date_param(request.GET.get("to"), today + timedelta(days=1))
+    end_day = _date_param(request.GET.get("to"), default_to)
     if end_day <= start_day:
         end_day = start_day + timedelta(days=1)
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
     rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
+    months = [(f"{datetime.strptime(key, '%Y-%m'):%b %Y}", value) for key, value in trend]
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -379,7 +385,10 @@ def report(request, pk):
             "end": end_day,
             # Our own SVG: every text node is escaped in reports.py.
             "bars": mark_safe(bar_chart(rows)),  # noqa: S308
-            "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
+            "trend": mark_safe(line_chart(months, title=TREND_TITLE)),  # noqa: S308
+            "bars_caption": bars_caption(rows),
+            "trend_caption": trend_caption(months),
+            "last_day": end_day - timedelta(days=1),
             "gini": gini([r.hours for r in rows]),
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },

@@ -244,6 +244,16 @@ def team_with_members(*, team_id: int) -> Team:
 # --- Planning: the manager's availability calendar and drafts ---------------------------------
 
 
+def latest_published_end(*, rotation: Rotation) -> date | None:
+    """The (exclusive) end of the rotation's latest published roster, if any."""
+    return (
+        Roster.objects.filter(rotation=rotation, status=Roster.Status.PUBLISHED)
+        .order_by("-period_end")
+        .values_list("period_end", flat=True)
+        .first()
+    )
+
+
 def superseded_by_publishing(*, roster: Roster) -> QuerySet[Roster]:
     """The published rosters that publishing this draft would supersede (same overlap rule
     as `services.publish_roster`)."""
