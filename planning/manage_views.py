@@ -199,18 +199,14 @@ def choice_options(choices: list[planning_selectors.SlotChoice], user_id) -> str
 
 
 def _fair_share_flags(roster: Roster) -> dict[int, str]:
-    """People whose projected load is above the team's fair share (a soft problem)."""
+    """People who carry well above their fair share of this roster (a soft problem)."""
     people = (roster.summary or {}).get("people", {})
-    if not people:
-        return {}
-    loads = [p["projected"] for p in people.values()]
-    mean = sum(loads) / len(loads)
+    shares = changes.fair_shares(roster.summary)
     return {
-        int(
-            pid
-        ): f"{p['name']} is above their fair share (L={p['projected']:.1f} vs team mean {mean:.1f})"
+        int(pid): f"{p['name']} carries {shares[int(pid)]}% of their fair share of this roster "
+        "(100% = fair given their capacity)."
         for pid, p in people.items()
-        if p["projected"] > mean * 1.25 and p.get("draft_load", 0) > 0
+        if shares.get(int(pid), 0) > 125 and p.get("draft_load", 0) > 0
     }
 
 
@@ -238,6 +234,7 @@ def roster_view(request, pk):
             "gaps": gaps,
             "flags": flags,
             "summary": roster.summary or {},
+            "largest": changes.largest_load(roster.summary),
             "audit": list(selectors.audit_for(roster=roster)[:50]) if is_manager else [],
             "at_risk": (
                 risk.at_risk_shifts([roster.rotation_id], zone=request.time_zone)

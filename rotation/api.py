@@ -153,12 +153,24 @@ class RotationViewSet(viewsets.ModelViewSet):
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RosterSerializer
 
-    @extend_schema(request=None, responses=RosterSerializer)
+    @extend_schema(
+        request=None,
+        responses=RosterSerializer,
+        parameters=[
+            OpenApiParameter(
+                "previewed",
+                OpenApiTypes.STR,
+                description="The preview token the publish was checked against (the roster "
+                "page's preview); if the draft changed since, 409 and nothing is published.",
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         """Publish a draft (managers only). Publishing twice publishes once."""
         roster = self.get_object()
-        roster = services.publish_roster(roster, by=request.user)
+        previewed = request.query_params.get("previewed") or None
+        roster = services.publish_roster(roster, by=request.user, previewed=previewed)
         return Response(RosterSerializer(roster).data)
 
     def get_queryset(self):

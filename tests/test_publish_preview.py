@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from notifications import outbox
 from notifications.models import Delivery
@@ -177,3 +178,19 @@ def test_the_compare_page_costs_the_same_queries_for_5_and_50_people(client):
             _queries(client, f"/rotations/{setup.rotation.pk}/compare/?a={first.pk}&b={second.pk}")
         )
     assert counts[0] == counts[1]
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_the_api_refuses_a_publish_checked_against_a_stale_preview():
+    setup = build_team(4, pattern="daily", handoff_time=time(9))
+    draft = _draft(setup)
+    token = selectors.publish_token(roster=draft)
+    slot = draft.shifts.order_by("start", "role").first()
+    planning_services.assign_slot(slot, _someone_else(setup, slot), by=setup.boss, override=True)
+    api = APIClient()
+    api.force_authenticate(setup.boss)
+
+    response = api.post(f"/api/rosters/{draft.pk}/publish/?previewed={token}")
+
+    assert response.status_code == 409
+    assert "Preview again" in response.json()["detail"]
