@@ -89,7 +89,9 @@ def compare(request, pk):
         if not raw:
             continue
         roster = (
-            Roster.objects.filter(rotation=rotation, pk=int(raw)).first() if raw.isdigit() else None
+            Roster.objects.filter(rotation=rotation, pk=int(raw)).first()
+            if raw.isascii() and raw.isdigit() and len(raw) < 19
+            else None
         )
         if roster is None:
             raise Invalid("Choose two rosters of this rotation to compare.", field=name)

@@ -242,7 +242,7 @@ def _instant_param(name: str, raw: str):
 
 
 def _id_param(name: str, raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError({name: "Must be a whole number (an id)."})
     return int(raw)
 

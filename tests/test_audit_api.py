@@ -92,6 +92,8 @@ def test_a_bad_filter_is_a_400_naming_it():
     assert "since" in api.get("/api/audit/", {"since": "yesterday"}).json()
     assert "action" in api.get("/api/audit/", {"action": "delete"}).json()
     assert "roster" in api.get("/api/audit/", {"roster": "x"}).json()
+    assert "actor" in api.get("/api/audit/", {"actor": "²"}).json()
+    assert "rotation" in api.get("/api/audit/", {"rotation": "9" * 30}).json()
 
 
 def test_the_audit_log_is_in_the_openapi_schema():

@@ -194,3 +194,18 @@ def test_the_api_refuses_a_publish_checked_against_a_stale_preview():
 
     assert response.status_code == 409
     assert "Preview again" in response.json()["detail"]
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_comparing_a_roster_of_another_rotation_is_refused(client):
+    setup = build_team(2, pattern="weekly", handoff_time=time(9))
+    other = build_team(2, prefix="o-", pattern="weekly", handoff_time=time(9))
+    mine, theirs = _draft(setup), _draft(other)
+    client.force_login(setup.boss)
+
+    response = client.get(
+        f"/rotations/{setup.rotation.pk}/compare/", {"a": mine.pk, "b": theirs.pk}
+    )
+
+    assert response.status_code == 400
+    assert client.get(f"/rotations/{setup.rotation.pk}/compare/", {"a": "²"}).status_code == 400
