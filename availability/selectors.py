@@ -446,6 +446,7 @@ class Utilisation:
     time_off: float
     on_call: float
     total: float  # the sum, capped at 1
+    projects: tuple[str, ...] = ()  # the named project allocations behind `allocation`
 
 
 @dataclass(frozen=True)
@@ -516,11 +517,15 @@ def utilisation_for(
             continue
         tz = ZoneInfo(person.time_zone)
         allocated = 0.0
+        projects: list[str] = []
         for allocation in allocations.get(uid, []):
             window = iv.local_days(
                 allocation.period_start, allocation.period_end - timedelta(days=1), tz
             )
-            allocated += allocation.percent / 100 * iv.seconds(iv.intersect(work, [window]))
+            share = allocation.percent / 100 * iv.seconds(iv.intersect(work, [window]))
+            allocated += share
+            if share > 0 and allocation.project and allocation.project not in projects:
+                projects.append(allocation.project)
         allocation_share = min(1.0, allocated / working)
         # Most people have neither time off nor other shifts: skip the interval arithmetic.
         spans = off.get(uid)
@@ -532,6 +537,7 @@ def utilisation_for(
             time_off=round(time_off, 4),
             on_call=round(on_call, 4),
             total=round(min(1.0, allocation_share + time_off + on_call), 4),
+            projects=tuple(projects),
         )
     return result
 
@@ -544,6 +550,9 @@ class LockSpan:
     lock: AvailabilityLock
     start: datetime  # UTC, the lock's first local day in the person's zone
     end: datetime
+    # The person holds a shift of a draft or published roster of the lock's team in the span
+    # (only then does a change of plan need a swap).
+    holds_shift: bool = False
 
     @property
     def period_last(self) -> date:
@@ -572,7 +581,26 @@ def locks_affecting(
         )
         if span_start < end and span_end > start:
             spans.append(LockSpan(lock, span_start, span_end))
-    return spans
+    if not spans:
+        return spans
+    held = Shift.objects.filter(
+        assignee=user,
+        roster__status__in=[Roster.Status.DRAFT, Roster.Status.PUBLISHED],
+        start__lt=max(s.end for s in spans),
+        end__gt=min(s.start for s in spans),
+    ).values_list("roster__rotation__team_id", "start", "end")
+    held = list(held)
+    return [
+        LockSpan(
+            s.lock,
+            s.start,
+            s.end,
+            holds_shift=any(
+                team == s.lock.team_id and a < s.end and b > s.start for team, a, b in held
+            ),
+        )
+        for s in spans
+    ]
 
 
 def entries_of(

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onehand import limits
+from onehand.dates import period_in_words
 from onehand.errors import Invalid, NotAllowed, TooManyRequests
 from rotation.models import Rotation, RotationMember, Team
 from rotation.permissions import SYSTEM, Actor, SystemActor, require_manager
@@ -94,10 +95,12 @@ def _check_unlocked(user, start: datetime, end: datetime) -> None:
 
 
 def lock_message(span: selectors.LockSpan) -> str:
-    first, last = span.lock.period_start, span.period_last
-    return (
-        f"Availability for {first.day} {first:%b} – {last.day} {last:%b %Y} is locked by "
-        f"{span.lock.team.name}: drafting has started. Changes now need a swap."
+    days = period_in_words(span.lock.period_start, span.lock.period_end)
+    return f"Availability for {days} is locked by {span.lock.team.name}: drafting has started. " + (
+        "Changes now need a swap."
+        if span.holds_shift
+        else "You have no shift then, so nothing needs a swap; if you will be away, "
+        "tell a manager of the team."
     )
 
 

@@ -121,11 +121,12 @@ def _channels_for(user_ids: set[int], channels: Iterable[str]) -> dict[int, list
     return out
 
 
-def write_entries(planned: list[Planned], now: datetime, channels=ENTRY_CHANNELS) -> None:
+def entry_rows(planned: list[Planned], now: datetime, channels=ENTRY_CHANNELS) -> list[Delivery]:
+    """The outbox rows (unsaved) for these entry changes, one per channel the person has."""
     if not planned:
-        return
+        return []
     chosen = _channels_for({p.user_id for p in planned}, channels)
-    rows = [
+    return [
         Delivery(
             user_id=p.user_id,
             shift_id=p.shift_id,
@@ -138,6 +139,12 @@ def write_entries(planned: list[Planned], now: datetime, channels=ENTRY_CHANNELS
         for p in planned
         for channel in chosen[p.user_id]
     ]
+
+
+def write_entries(planned: list[Planned], now: datetime, channels=ENTRY_CHANNELS) -> None:
+    rows = entry_rows(planned, now, channels)
+    if not rows:
+        return
     # A row that already exists (same person, shift, channel and change) is left alone:
     # writing the outbox twice sends nothing twice.
     Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
@@ -173,12 +180,13 @@ def _touch_feeds(rotation_ids: set[int], now: datetime) -> None:
     )
 
 
-def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
-    """Outbox for a published roster: each assignee gets each of their slots; people on
-    shifts of rosters it superseded (still ahead) get a cancellation. Safe to run again."""
-    now = now or timezone.now()
-    if roster.status != Roster.Status.PUBLISHED:
-        return
+def _roster_plan(
+    roster: Roster, now: datetime, *, superseding: bool
+) -> tuple[list[Planned], list[Planned], set[int]]:
+    """Entry changes of publishing `roster`: each assignee gets each of their slots still
+    ahead; people on shifts of the rosters it supersedes get a cancellation. `superseding`:
+    the roster is not published yet, so the published rosters it will supersede count too
+    (the dry run of the preview)."""
     fields = ("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
     slots = list(Shift.objects.filter(roster=roster).only(*fields))
     sums: dict[tuple, int] = defaultdict(int)
@@ -190,14 +198,19 @@ def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
         for s in slots
         if s.assignee_id and s.end > now
     ]
+    old_statuses = [Roster.Status.SUPERSEDED]
+    if superseding:
+        old_statuses.append(Roster.Status.PUBLISHED)
     old = list(
         Shift.objects.filter(
             roster__rotation_id=roster.rotation_id,
-            roster__status=Roster.Status.SUPERSEDED,
+            roster__status__in=old_statuses,
             roster__period_start__lt=roster.period_end,
             roster__period_end__gt=roster.period_start,
             end__gt=now,
-        ).only(*fields)
+        )
+        .exclude(roster_id=roster.pk)
+        .only(*fields)
     )
     old_sums: dict[tuple, int] = defaultdict(int)
     for slot in old:
@@ -208,13 +221,41 @@ def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
         for s in old
         if s.assignee_id
     ]
+    return planned, removed, {s.roster_id for s in old}
+
+
+def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
+    """Outbox for a published roster: each assignee gets each of their slots; people on
+    shifts of rosters it superseded (still ahead) get a cancellation. Safe to run again."""
+    now = now or timezone.now()
+    if roster.status != Roster.Status.PUBLISHED:
+        return
+    planned, removed, old_rosters = _roster_plan(roster, now, superseding=False)
     write_entries(planned + removed, now)
     _tombstones(removed, now)
     _touch_feeds({roster.rotation_id}, now)
     if notice := chat.roster_notice(roster):
         chat.write_chat([notice], now=now)
-    old_rosters = {s.roster_id for s in old}
     dispatch.enqueue_on_commit(Q(shift__roster_id__in={roster.pk, *old_rosters}))
+
+
+def publish_notices(*, roster: Roster, now: datetime | None = None) -> list[Delivery]:
+    """The dry run of `queue_roster` for a draft: the outbox rows (unsaved) that publishing it
+    now would add, computed by the same code and less the rows already in the outbox (writing
+    them again would add nothing). The preview shows exactly these."""
+    now = now or timezone.now()
+    if roster.status != Roster.Status.DRAFT:
+        return []
+    planned, removed, _ = _roster_plan(roster, now, superseding=True)
+    rows = entry_rows(planned + removed, now)
+    if not rows:
+        return []
+    existing = set(
+        Delivery.objects.filter(
+            kind=Kind.ENTRY, shift_id__in={r.shift_id for r in rows}
+        ).values_list("user_id", "shift_id", "channel", "sequence")
+    )
+    return [r for r in rows if (r.user_id, r.shift_id, r.channel, r.sequence) not in existing]
 
 
 def queue_reassignments(

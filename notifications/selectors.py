@@ -558,3 +558,45 @@ def failed_chat_messages(*, team_id: int, limit: int = 20) -> QuerySet[Delivery]
         .select_related("chat_hook", "shift__roster__rotation")
         .order_by("-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    """One calendar notice a publish would send: who, what kind, which shift, which channels."""
+
+    name: str
+    what: str  # "invite" | "update" | "cancel"
+    role: str
+    start: datetime
+    end: datetime
+    channels: tuple[str, ...]
+
+
+def notice_lines(*, rows: Sequence) -> list[NoticeLine]:
+    """Outbox rows (saved or not) in words, one line per person and shift, by time then name.
+
+    A cancellation removes an entry; a request with sequence 0 is a first invitation, a later
+    sequence an update of an entry the person already has."""
+    shifts = Shift.objects.select_related("assignee").in_bulk({r.shift_id for r in rows})
+    users = {s.assignee_id: s.assignee for s in shifts.values() if s.assignee_id}
+    missing = {r.user_id for r in rows} - set(users)
+    if missing:
+        users |= User.objects.in_bulk(missing)
+    channels: dict[tuple, list[str]] = defaultdict(list)
+    for r in rows:
+        channels[(r.user_id, r.shift_id, r.action, r.sequence)].append(r.get_channel_display())
+    lines = []
+    for (user_id, shift_id, action, sequence), via in channels.items():
+        shift = shifts[shift_id]
+        what = "cancel" if action == "cancel" else ("update" if sequence else "invite")
+        lines.append(
+            NoticeLine(
+                display_name(users.get(user_id)),
+                what,
+                shift.get_role_display(),
+                shift.start,
+                shift.end,
+                tuple(via),
+            )
+        )
+    return sorted(lines, key=lambda n: (n.start, n.name.lower(), n.what))

@@ -9,6 +9,7 @@ urlpatterns = [
     path("calendar/caldav/disconnect/", views.disconnect_caldav, name="caldav-disconnect"),
     path("calendar/rotations/<str:token>.ics", views.rotation_feed, name="rotation-feed"),
     path("calendar/<str:token>.ics", views.personal_feed, name="personal-feed"),
+    path("rosters/<int:pk>/preview/", views.publish_preview, name="publish-preview"),
     path("deliveries/<int:pk>/retry/", views.retry_delivery, name="delivery-retry"),
     path(
         "rosters/<int:pk>/deliveries/retry/",

@@ -16,10 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from onehand.errors import Invalid
 from onehand.links import absolute
+from planning import changes as planning_changes
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster
 
-from . import caldav_push, chat, dispatch, feeds, selectors, services
+from . import caldav_push, chat, dispatch, feeds, outbox, selectors, services
 from .errors import DeliveryError
 from .forms import CalendarConnectionForm
 from .models import ChatHook
@@ -184,6 +185,38 @@ def disconnect_caldav(request):
         request, "Calendar disconnected. Events already there stay until you delete them."
     )
     return redirect("calendar-settings")
+
+
+# --------------------------------------------------------------------------- publish preview
+
+
+@login_required
+def publish_preview(request, pk: int):
+    """What publishing this draft would change and exactly which notices would go out (the
+    dry run of the outbox write that publishing does), then the one confirmed publish."""
+    roster = get_object_or_404(rotation_selectors.rosters_for(user=request.user), pk=pk)
+    if not rotation_selectors.is_manager(user=request.user, team_id=roster.rotation.team_id):
+        raise Http404("Drafts are visible to the team's managers only.")
+    if roster.status != Roster.Status.DRAFT:
+        return render(
+            request, "notifications/publish_preview.html", {"roster": roster, "done": True}
+        )
+    notices = selectors.notice_lines(rows=outbox.publish_notices(roster=roster))
+    counts = {what: sum(1 for n in notices if n.what == what) for what in ("invite", "update")}
+    counts["cancel"] = sum(1 for n in notices if n.what == "cancel")
+    return render(
+        request,
+        "notifications/publish_preview.html",
+        {
+            "roster": roster,
+            "rotation": roster.rotation,
+            "token": rotation_selectors.publish_token(roster=roster),
+            "changes": planning_changes.publish_changes(roster=roster),
+            "replaced": list(rotation_selectors.superseded_by_publishing(roster=roster)),
+            "notices": notices,
+            "counts": counts,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- failed deliveries

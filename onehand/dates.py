@@ -86,3 +86,16 @@ def month_span(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """A local calendar month in UTC."""
     first, following = month_bounds(month)
     return local_day_bounds(first, tz)[0], local_day_bounds(following, tz)[0]
+
+
+def period_in_words(start: date, end_exclusive: date) -> str:
+    """A period stored with an exclusive end, named by its first and last day, so that
+    1 Dec - 1 Jan reads "1–31 Dec 2026" and never as if 1 January were included."""
+    last = end_exclusive - timedelta(days=1) if end_exclusive > start else start
+    if last == start:
+        return f"{start.day} {start:%b %Y}"
+    if (start.year, start.month) == (last.year, last.month):
+        return f"{start.day}–{last.day} {last:%b %Y}"
+    if start.year == last.year:
+        return f"{start.day} {start:%b} – {last.day} {last:%b %Y}"
+    return f"{start.day} {start:%b %Y} – {last.day} {last:%b %Y}"

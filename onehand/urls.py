@@ -41,6 +41,7 @@ router.register("utilisation", availability_api.UtilisationViewSet, basename="ut
 router.register("readiness", availability_api.ReadinessViewSet, basename="readiness")
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("incident-hooks", incidents_api.IncidentHookViewSet, basename="incident-hook")
+router.register("audit", rotation_api.AuditEntryViewSet, basename="audit")
 router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
 router.register("chat-hooks", notifications_api.ChatHookViewSet, basename="chat-hook")
 

@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
@@ -28,10 +28,10 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift, SlotRole
 from rotation.shifts import month_bounds
 
-from . import risk, tool_history
+from . import changes, risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
-from .reports import bar_chart, gini, line_chart
+from .reports import bar_chart, bars_caption, gini, line_chart, trend_caption
 
 User = get_user_model()
 REPORT_PAGE_SIZE = 50
@@ -70,6 +70,8 @@ def plan(request, pk):
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
     drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
+    for d in drafts:
+        d.largest = changes.largest_load(d.summary)
     return render(
         request,
         "rotation/plan.html",
@@ -84,7 +86,46 @@ def plan(request, pk):
             "pager_keep": [("month", f"{month:%Y-%m}")],
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
-            "form": DraftForm(),
+            "form": DraftForm(rotation=rotation),
+        },
+    )
+
+
+@login_required
+def compare(request, pk):
+    """Two rosters of one month, person by person: who gains and loses which shifts, and how
+    each person's share of their fair share changes."""
+    rotation = _rotation_for(request.user, pk, manager=True)
+    chosen = []
+    for name in ("a", "b"):
+        raw = request.GET.get(name, "")
+        if not raw:
+            continue
+        roster = (
+            Roster.objects.filter(rotation=rotation, pk=int(raw)).first()
+            if raw.isascii() and raw.isdigit() and len(raw) < 19
+            else None
+        )
+        if roster is None:
+            raise Invalid("Choose two rosters of this rotation to compare.", field=name)
+        chosen.append(roster)
+    if len(chosen) != 2:
+        # Without a choice: the two newest rosters of the rotation, older first.
+        chosen = list(Roster.objects.filter(rotation=rotation).order_by("-created_at", "-pk")[:2])
+        chosen.reverse()
+    if len(chosen) != 2:
+        return render(request, "rotation/compare.html", {"rotation": rotation})
+    old, new = chosen
+    return render(
+        request,
+        "rotation/compare.html",
+        {
+            "rotation": rotation,
+            "old": old,
+            "new": new,
+            "changes": changes.compare_rosters(old=old, new=new),
+            "old_largest": changes.largest_load(old.summary),
+            "new_largest": changes.largest_load(new.summary),
         },
     )
 
@@ -144,19 +185,43 @@ def select_option(options: str, user_id) -> str:
     return mark_safe(options.replace(marker, f'<option value="{user_id}" selected>', 1))  # noqa: S308
 
 
+def choice_options(choices: list[planning_selectors.SlotChoice], user_id) -> str:
+    """The slot editor's <option>s: eligible people first with their share, then the others
+    with the rule they would break. Only the current holder is ever pre-selected."""
+
+    def option(c, label):
+        return format_html(
+            '<option value="{}"{}>{}</option>',
+            c.user_id,
+            mark_safe(" selected") if c.user_id == user_id else "",  # noqa: S308 - fixed text
+            label,
+        )
+
+    eligible = [c for c in choices if c.problem is None]
+    others = [c for c in choices if c.problem is not None]
+    html = []
+    if eligible:
+        html.append(format_html('<optgroup label="{}">', "Eligible (share of a fair share)"))
+        html.extend(
+            option(c, f"{c.name} · {c.share}%" if c.share is not None else c.name) for c in eligible
+        )
+        html.append(mark_safe("</optgroup>"))  # noqa: S308 - fixed markup
+    if others:
+        html.append(format_html('<optgroup label="{}">', "Not eligible (needs an override)"))
+        html.extend(option(c, f"{c.name} — {c.problem}") for c in others)
+        html.append(mark_safe("</optgroup>"))  # noqa: S308 - fixed markup
+    return mark_safe("".join(html))  # noqa: S308 - every part escaped by format_html
+
+
 def _fair_share_flags(roster: Roster) -> dict[int, str]:
-    """People whose projected load is above the team's fair share (a soft problem)."""
+    """People who carry well above their fair share of this roster (a soft problem)."""
     people = (roster.summary or {}).get("people", {})
-    if not people:
-        return {}
-    loads = [p["projected"] for p in people.values()]
-    mean = sum(loads) / len(loads)
+    shares = changes.fair_shares(roster.summary)
     return {
-        int(
-            pid
-        ): f"{p['name']} is above their fair share (L={p['projected']:.1f} vs team mean {mean:.1f})"
+        int(pid): f"{p['name']} carries {shares[int(pid)]}% of their fair share of this roster "
+        "(100% = fair given their capacity)."
         for pid, p in people.items()
-        if p["projected"] > mean * 1.25 and p.get("draft_load", 0) > 0
+        if shares.get(int(pid), 0) > 125 and p.get("draft_load", 0) > 0
     }
 
 
@@ -180,6 +245,7 @@ def roster_view(request, pk):
             "gaps": gaps,
             "flags": flags,
             "summary": roster.summary or {},
+            "largest": changes.largest_load(roster.summary),
             "audit": list(selectors.audit_for(roster=roster)[:50]) if is_manager else [],
             "at_risk": (
                 risk.at_risk_shifts([roster.rotation_id], zone=request.time_zone)
@@ -196,20 +262,6 @@ def _managed_slot(user, shift_pk, *related):
     if shift is None or not selectors.is_manager(user=user, team_id=shift.roster.rotation.team_id):
         raise Http404("No such slot, or you are not a manager of its team.")
     return shift
-
-
-@login_required
-def slot_editor(request, shift_pk):
-    """One slot's assignee form: in place with htmx, or as a small page of its own."""
-    shift = _managed_slot(request.user, shift_pk, "assignee__person")
-    people = selectors.rotation_people(rotation=shift.roster.rotation)
-    shift.options_html = select_option(assignee_options(people), shift.assignee_id)
-    context = {"slot": shift, "is_manager": True, "roster": shift.roster, "editing": True}
-    if request.htmx:
-        return render(request, "rotation/_slot.html", context)
-    return render(
-        request, "rotation/slot_edit.html", {**context, "rotation": shift.roster.rotation}
-    )
 
 
 @login_required
@@ -237,13 +289,12 @@ def assign(request, shift_pk):
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
             pk=shift.pk
         )
-        attempted = request.POST.get("assignee")
-        if error:  # the editor stays open, with the refused choice
-            people = selectors.rotation_people(rotation=shift.roster.rotation)
-            shift.options_html = select_option(
-                assignee_options(people),
-                int(attempted) if attempted and attempted.isdigit() else shift.assignee_id,
-            )
+        people = selectors.rotation_people(rotation=shift.roster.rotation)
+        # A refused pick is never left selected: the select shows who holds the slot now.
+        shift.options_html = choice_options(
+            planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+            shift.assignee_id,
+        )
         return render(
             request,
             "rotation/_slot.html",
@@ -259,9 +310,33 @@ def assign(request, shift_pk):
         )
     if error:
         messages.error(request, f"Not changed: {error}")
-    else:
-        messages.success(request, "Saved.")
+        return redirect("slot-editor", shift_pk=shift.pk)
+    messages.success(request, "Saved.")
     return redirect("roster", pk=shift.roster_id)
+
+
+@login_required
+def slot_editor(request, shift_pk):
+    """One slot's editor: eligible people first with their share, the others with the rule
+    they would break. In place with htmx, or as a page of its own without JavaScript."""
+    shift = _managed_slot(request.user, shift_pk, "assignee__person")
+    people = selectors.rotation_people(rotation=shift.roster.rotation)
+    shift.options_html = choice_options(
+        planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+        shift.assignee_id,
+    )
+    context = {
+        "slot": shift,
+        "roster": shift.roster,
+        "is_manager": True,
+        "editing": True,
+        "editor": True,
+    }
+    if request.htmx:
+        return render(request, "rotation/_slot.html", context)
+    return render(
+        request, "rotation/slot_editor.html", {**context, "rotation": shift.roster.rotation}
+    )
 
 
 def _date_param(raw, default):
@@ -272,14 +347,20 @@ def _date_param(raw, default):
 def report(request, pk):
     rotation = _rotation_for(request.user, pk, manager=False)
     today = timezone.now().date()
-    default_from = (today.replace(day=1) - timedelta(days=180)).replace(day=1)
+    # By default the range ends with the latest published roster (the month just published
+    # is in it), or today when nothing is published ahead.
+    default_to = max(
+        today + timedelta(days=1), selectors.latest_published_end(rotation=rotation) or today
+    )
+    default_from = (default_to.replace(day=1) - timedelta(days=180)).replace(day=1)
     start_day = _date_param(request.GET.get("from"), default_from)
-    end_day = _date_param(request.GET.get("to"), today + timedelta(days=1))
+    end_day = _date_param(request.GET.get("to"), default_to)
     if end_day <= start_day:
         end_day = start_day + timedelta(days=1)
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
     rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
+    months = [(f"{datetime.strptime(key, '%Y-%m'):%b %Y}", value) for key, value in trend]
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -313,7 +394,10 @@ def report(request, pk):
             "end": end_day,
             # Our own SVG: every text node is escaped in reports.py.
             "bars": mark_safe(bar_chart(people.object_list)),  # noqa: S308
-            "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
+            "trend": mark_safe(line_chart(months, title=TREND_TITLE)),  # noqa: S308
+            "bars_caption": bars_caption(rows),
+            "trend_caption": trend_caption(months),
+            "last_day": end_day - timedelta(days=1),
             "gini": gini([r.hours for r in rows]),
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },

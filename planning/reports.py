@@ -52,12 +52,18 @@ def gini(values: list[float]) -> float:
     return (2 * cumulative) / (n * sum(values)) - (n + 1) / n
 
 
-def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str:
-    """Stacked horizontal bars: weekday, weekend and holiday hours per person."""
+# Chart text in SVG units: the charts are drawn 480 units wide, so on a 360 px phone screen
+# 15 units is still about 11 px.
+FONT = 15
+
+
+def bar_chart(rows: list[PersonLoad], *, width: int = 480, bar: int = 22) -> str:
+    """Stacked horizontal bars: weekday, weekend and holiday hours per person, with the hours
+    axis labelled."""
     peak = max((r.hours for r in rows), default=0) or 1
-    label_w, gap = 160, 6
-    height = len(rows) * (bar + gap) + 30
-    scale = (width - label_w - 60) / peak
+    label_w, gap = 130, 8
+    height = len(rows) * (bar + gap) + 62
+    scale = (width - label_w - 50) / peak
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
         'width="100%" '
@@ -68,8 +74,8 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
         weekday = r.hours - r.weekend_hours - r.holiday_hours
         x = label_w
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar - 4}" text-anchor="end" '
-            f'font-size="12">{escape(r.name)}</text>'
+            f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" '
+            f'font-size="{FONT}">{escape(r.name[:16])}</text>'
         )
         for value, colour, label in (
             (weekday, "#60a5fa", "weekday"),
@@ -85,51 +91,108 @@ def bar_chart(rows: list[PersonLoad], *, width: int = 720, bar: int = 18) -> str
                 )
                 x += w
         parts.append(
-            f'<text x="{x + 4:.1f}" y="{y + bar - 4}" font-size="12">{r.hours:.0f} h</text>'
+            f'<text x="{x + 4:.1f}" y="{y + bar - 5}" font-size="{FONT}">{r.hours:.0f} h</text>'
         )
-    legend_y = len(rows) * (bar + gap) + 16
+    axis_y = len(rows) * (bar + gap)
+    parts.append(
+        f'<line x1="{label_w}" y1="{axis_y}" x2="{width - 50}" y2="{axis_y}" stroke="#666"/>'
+        f'<text x="{label_w}" y="{axis_y + 18}" font-size="{FONT}">0</text>'
+        f'<text x="{width - 50}" y="{axis_y + 18}" font-size="{FONT}" text-anchor="end">'
+        f"{peak:.0f}</text>"
+        f'<text x="{(label_w + width - 50) / 2:.0f}" y="{axis_y + 18}" font-size="{FONT}" '
+        'text-anchor="middle">On-call hours</text>'
+    )
+    legend_y = axis_y + 44
     for j, (colour, label) in enumerate(
         (("#60a5fa", "weekday"), ("#f59e0b", "weekend"), ("#ef4444", "holiday"))
     ):
         parts.append(
-            f'<rect x="{label_w + j * 110}" y="{legend_y - 10}" width="12" height="12" '
+            f'<rect x="{label_w + j * 100}" y="{legend_y - 12}" width="14" height="14" '
             f'fill="{colour}"/>'
-            f'<text x="{label_w + j * 110 + 16}" y="{legend_y}" font-size="12">{label}</text>'
+            f'<text x="{label_w + j * 100 + 18}" y="{legend_y}" font-size="{FONT}">{label}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def line_chart(
-    points: list[tuple[str, float]], *, title: str, width: int = 720, height: int = 220
+    points: list[tuple[str, float]],
+    *,
+    title: str,
+    y_label: str = "Gini (0 = even)",
+    x_label: str = "Month",
+    width: int = 480,
+    height: int = 260,
 ) -> str:
-    """One series over time (e.g. Gini of on-call hours per month)."""
+    """One series over time (e.g. Gini of on-call hours per month), both axes labelled."""
     if not points:
         return ""
-    pad = 40
+    left, right, top, bottom = 56, 16, 16, 56
     peak = max(v for _, v in points) or 1
-    step = (width - 2 * pad) / max(1, len(points) - 1)
-    xy = [
-        (pad + i * step, height - pad - (v / peak) * (height - 2 * pad))
-        for i, (_, v) in enumerate(points)
-    ]
+    step = (width - left - right) / max(1, len(points) - 1)
+    plot_h = height - top - bottom
+    xy = [(left + i * step, top + plot_h - (v / peak) * plot_h) for i, (_, v) in enumerate(points)]
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(xy))
+    base = top + plot_h
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
         'width="100%" '
         f'aria-labelledby="line-title"><title id="line-title">{escape(title)}</title>',
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-        'stroke="#999"/>',
-        f'<path d="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>',
+        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#666"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#666"/>',
+        f'<text x="{left - 6}" y="{base}" font-size="{FONT}" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{top + 12}" font-size="{FONT}" text-anchor="end">'
+        f"{peak:.2f}</text>",
+        f'<text transform="translate({FONT},{top + plot_h / 2:.0f}) rotate(-90)" '
+        f'font-size="{FONT}" text-anchor="middle">{escape(y_label)}</text>',
+        f'<text x="{left + (width - left - right) / 2:.0f}" y="{height - 6}" '
+        f'font-size="{FONT}" text-anchor="middle">{escape(x_label)}</text>',
+        f'<path d="{path}" fill="none" stroke="#0b5cad" stroke-width="2.5"/>',
     ]
-    for (label, value), (x, y) in zip(points, xy):
+    # Label at most six months on the axis so the text stays legible on a phone.
+    every = max(1, -(-len(points) // 6))
+    for i, ((label, value), (x, y)) in enumerate(zip(points, xy)):
         parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#0b5cad"><title>{escape(label)}: '
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#0b5cad"><title>{escape(label)}: '
             f"{value:.3f}</title></circle>"
         )
-        parts.append(
-            f'<text x="{x:.1f}" y="{height - pad + 16}" font-size="11" '
-            f'text-anchor="middle">{escape(label)}</text>'
-        )
+        if i % every == 0 or i == len(points) - 1:
+            parts.append(
+                f'<text x="{x:.1f}" y="{base + 20}" font-size="{FONT}" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def trend_caption(points: list[tuple[str, float]]) -> str:
+    """The fairness trend in words, for the caption under the chart."""
+    if not points:
+        return ""
+    text = (
+        "Each point is one month: how unevenly on-call hours were spread among the people "
+        "in the rotation (Gini: 0 = everyone the same hours, 1 = one person carried them all)."
+    )
+    if len(points) == 1:
+        return f"{text} {points[0][0]}: {points[0][1]:.2f}."
+    best = min(points, key=lambda p: p[1])
+    worst = max(points, key=lambda p: p[1])
+    last = points[-1]
+    return (
+        f"{text} Most even: {best[0]} ({best[1]:.2f}); least even: {worst[0]} "
+        f"({worst[1]:.2f}); latest, {last[0]}: {last[1]:.2f}."
+    )
+
+
+def bars_caption(rows: list[PersonLoad]) -> str:
+    """The hours chart in words: who carried most and least."""
+    if not rows:
+        return "Nobody held a shift in this range."
+    most = max(rows, key=lambda r: r.hours)
+    least = min(rows, key=lambda r: r.hours)
+    return (
+        f"Each bar is one person's on-call hours in this range, split into weekday, weekend "
+        f"and holiday hours. Most: {most.name}, {most.hours:.0f} h "
+        f"({most.weekend_hours:.0f} h weekend, {most.holiday_hours:.0f} h holiday); "
+        f"least: {least.name}, {least.hours:.0f} h."
+    )

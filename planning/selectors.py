@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 from django.core.paginator import Page, Paginator
 
 from availability import selectors as availability
-from onehand.people import display_name_of
+from onehand.people import display_name, display_name_of
 from rotation.models import Rotation, Shift, SlotRole
 
 from . import inputs
 from . import recommender as rec
+from .changes import fair_shares
 from .inputs import HISTORY_STATUSES, public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -42,6 +43,35 @@ class PlanRow:
     utilisation: float  # share of working time already committed (0..1)
     level: object
     cells: list[PlanCell]
+    share: int | None = None  # past load as a percentage of a fair share (100 = fair)
+    why: str = ""  # the level in one sentence
+    commitments: object = None  # availability's utilisation (projects named), behind the level
+
+
+_LEVEL_WORDS = {"High": "a good pick", "Medium": "an ordinary pick", "Low": "a poor pick"}
+
+
+def level_in_words(*, level: str, share: int | None, utilisation) -> str:
+    """Why someone is (or is not) a good pick, in a sentence a manager reads: the biggest
+    reason first (busy with a named project, away, on call elsewhere), else their share."""
+    reasons = []
+    if utilisation is not None:
+        if utilisation.allocation >= 0.3:
+            projects = " and ".join(utilisation.projects) or "project work"
+            reasons.append(f"busy: {utilisation.allocation:.0%} allocated to {projects}")
+        if utilisation.time_off >= 0.3:
+            reasons.append(f"away {utilisation.time_off:.0%} of their working time")
+        if utilisation.on_call >= 0.2:
+            reasons.append(f"on call elsewhere {utilisation.on_call:.0%} of their working time")
+    if share is not None:
+        if share > 120:
+            reasons.append(f"carried more than their share over the past year ({share}%)")
+        elif share < 80:
+            reasons.append(f"carried less than their share over the past year ({share}%)")
+        elif not reasons:
+            reasons.append(f"carried about their fair share over the past year ({share}%)")
+    text = "; ".join(reasons) or "no past load or commitments yet"
+    return f"{_LEVEL_WORDS.get(level, level)}: {text}."
 
 
 PLAN_PAGE_SIZE = 50
@@ -71,6 +101,10 @@ def plan_calendar(
     settings = inputs.recommender_settings(rotation)
     candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
     levels = rec.levels(candidates, settings)
+    # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
+    total_past = sum(p.past_load for p in levels.values())
+    total_cap = sum(p.capacity for p in levels.values())
+    fair_l = total_past / total_cap if total_past > 0 and total_cap > 0 else None
 
     def rank(c):
         level = levels.get(c.person_id)
@@ -78,8 +112,12 @@ def plan_calendar(
 
     people = Paginator(sorted(candidates, key=rank), per_page).get_page(page)
     shown = list(people.object_list)
-    preferred = availability.preferences_by_person(
-        user_ids=[c.person_id for c in shown], start=start, end=end
+    shown_ids = [c.person_id for c in shown]
+    preferred = availability.preferences_by_person(user_ids=shown_ids, start=start, end=end)
+    # What each shown person is committed to (named projects, time off, other rotations), for
+    # the level in words: computed for this page's people only, so the page stays flat.
+    commitments = availability.utilisation_for(
+        user_ids=shown_ids, start=start, end=end, exclude_rotation_id=rotation.pk
     )
     days = []
     day = month_start
@@ -120,6 +158,13 @@ def plan_calendar(
                 cells=cells,
             )
         )
+        level = rows[-1].level
+        rows[-1].commitments = commitments.get(c.person_id)
+        if level is not None:
+            rows[-1].share = round(100 * level.projected / fair_l) if fair_l else None
+            rows[-1].why = level_in_words(
+                level=level.level, share=rows[-1].share, utilisation=rows[-1].commitments
+            )
     people.object_list = rows
     return people
 
@@ -183,3 +228,84 @@ def load_report(*, rotation: Rotation, start: datetime, end: datetime):
         months[key][uid] = months[key].get(uid, 0.0) + total
     trend = [(key, gini([months[key].get(uid, 0.0) for uid in rows])) for key in sorted(months)]
     return sorted(rows.values(), key=lambda r: (-r.hours, r.name)), trend
+
+
+# Rule reasons that read as a state of the person ("Amara is away ...").
+STATE_REASONS = ("away", "not qualified", "on another shift")
+
+
+def refusal_in_words(*, name: str, problem: str) -> str:
+    """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
+    if problem.startswith(STATE_REASONS):
+        return f"{name} is {problem}."
+    return f"{name}: {problem}."
+
+
+def slot_problems(*, shift: Shift, now: datetime) -> dict[int, str | None]:
+    """For each person of the rotation: why they may not hold `shift` (a hard rule, in
+    words), or None when they may. A constant number of queries for any number of people."""
+    roster = shift.roster
+    rotation = roster.rotation
+    settings = inputs.recommender_settings(rotation)
+    others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
+    slots = [
+        rec.Slot(
+            key=inputs.slot_key(s.start, s.role),
+            shift_key=s.start.isoformat(),
+            role=s.role,
+            start=s.start,
+            end=s.end,
+        )
+        for s in [*others, shift]
+    ]
+    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
+    candidates = inputs.candidates_for(rotation, shift.start, shift.end, now=now, settings=settings)
+    # The whole period, for the cap on a person's share of it; the team, for pairing.
+    period = [
+        rec.Slot(
+            key=inputs.slot_key(s.start, s.role),
+            shift_key=s.start.isoformat(),
+            role=s.role,
+            start=s.start,
+            end=s.end,
+        )
+        for s in roster.shifts.all()
+    ]
+    people = {c.person_id: c for c in candidates}
+    out = {}
+    for person in candidates:
+        problem = rec.check_assignment(
+            slots[-1], person, current, slots, settings, people=people, period=period
+        )
+        out[person.person_id] = (
+            refusal_in_words(name=person.name, problem=problem) if problem else None
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    user_id: int
+    name: str
+    problem: str | None  # None: eligible
+    share: int | None  # percent of a fair share in this roster, when drafted
+
+
+def slot_choices(*, shift: Shift, people: list, now: datetime) -> list[SlotChoice]:
+    """The slot editor's list: eligible people first (lightest share first), then the others
+    with the rule each would break (a manager may still override, and it is recorded)."""
+    problems = slot_problems(shift=shift, now=now)
+    shares = fair_shares(shift.roster.summary)
+    choices = [
+        SlotChoice(
+            user_id=user.pk,
+            name=display_name(user),
+            problem=problems.get(user.pk, f"{display_name(user)} is not in this rotation."),
+            share=shares.get(user.pk),
+        )
+        for user in people
+    ]
+    return sorted(
+        choices,
+        key=lambda c: (c.problem is not None, c.share if c.share is not None else 0, c.name),
+    )

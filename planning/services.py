@@ -20,6 +20,7 @@ from rotation.services import audit, create_roster, rotation_windows
 
 from . import inputs
 from . import recommender as rec
+from . import selectors as planning_selectors
 
 NOT_A_MEMBER = "That person is not an active member of this team."
 
@@ -159,59 +160,12 @@ def draft_roster(
 
 
 def check_slot(shift: Shift, user) -> str | None:
-    """Why `user` may not hold `shift` (a hard rule), or None when the edit is fine."""
-    roster = shift.roster
-    rotation = roster.rotation
-    settings = inputs.recommender_settings(rotation)
-    others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
-    slots = [
-        rec.Slot(
-            key=inputs.slot_key(s.start, s.role),
-            shift_key=s.start.isoformat(),
-            role=s.role,
-            start=s.start,
-            end=s.end,
-        )
-        for s in [*others, shift]
-    ]
-    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
-    candidates = inputs.candidates_for(
-        rotation, shift.start, shift.end, now=timezone.now(), settings=settings
-    )
-    person = next((c for c in candidates if c.person_id == user.pk), None)
-    if person is None:
-        return f"{display_name(user)} is not a member of the {rotation.name} rotation."
-    period = [
-        rec.Slot(
-            key=inputs.slot_key(s.start, s.role),
-            shift_key=s.start.isoformat(),
-            role=s.role,
-            start=s.start,
-            end=s.end,
-        )
-        for s in roster.shifts.all()
-    ]
-    problem = rec.check_assignment(
-        slots[-1],
-        person,
-        current,
-        slots,
-        settings,
-        people={c.person_id: c for c in candidates},
-        period=period,
-    )
-    return _refusal_in_words(display_name(user), problem) if problem else None
-
-
-# Rule reasons that read as a state of the person ("Amara is away ...").
-STATE_REASONS = ("away", "not qualified", "on another shift")
-
-
-def _refusal_in_words(name: str, problem: str) -> str:
-    """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
-    if problem.startswith(STATE_REASONS):
-        return f"{name} is {problem}."
-    return f"{name}: {problem}."
+    """Why `user` may not hold `shift` (a hard rule), or None when the edit is fine. The slot
+    editor's list marks people by the same rules (`selectors.slot_problems`)."""
+    problems = planning_selectors.slot_problems(shift=shift, now=timezone.now())
+    if user.pk not in problems:
+        return f"{display_name(user)} is not a member of the {shift.roster.rotation.name} rotation."
+    return problems[user.pk]
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ urlpatterns = [
     path("teams/<slug:slug>/pay/", pay_views.pay_page, name="pay"),
     path("rotations/<int:pk>/plan/", manage_views.plan, name="plan"),
     path("rotations/<int:pk>/report/", manage_views.report, name="report"),
+    path("rotations/<int:pk>/compare/", manage_views.compare, name="compare"),
     path("rotations/<int:pk>/draft/", manage_views.draft, name="draft"),
     path(
         "rotations/<int:pk>/import-from-tool/",
@@ -14,6 +15,7 @@ urlpatterns = [
         name="import-from-tool",
     ),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
+    path("slots/<int:shift_pk>/", manage_views.slot_editor, name="slot-editor"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),
     path("slots/<int:shift_pk>/edit/", manage_views.slot_editor, name="slot-edit"),
     path("shifts/<int:shift_pk>/cant-make-it/", swap_views.cant_make_it, name="cant-make-it"),

@@ -2,7 +2,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from onehand.dates import instant_problem
 
 from . import selectors, services
-from .models import Membership, Roster
+from .models import AuditEntry, Membership, Roster
 from .oncall import who_is_on_call
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
+    AuditEntrySerializer,
     MembershipSerializer,
     OnCallSerializer,
     RosterSerializer,
@@ -152,12 +153,24 @@ class RotationViewSet(viewsets.ModelViewSet):
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RosterSerializer
 
-    @extend_schema(request=None, responses=RosterSerializer)
+    @extend_schema(
+        request=None,
+        responses=RosterSerializer,
+        parameters=[
+            OpenApiParameter(
+                "previewed",
+                OpenApiTypes.STR,
+                description="The preview token the publish was checked against (the roster "
+                "page's preview); if the draft changed since, 409 and nothing is published.",
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         """Publish a draft (managers only). Publishing twice publishes once."""
         roster = self.get_object()
-        roster = services.publish_roster(roster, by=request.user)
+        previewed = request.query_params.get("previewed") or None
+        roster = services.publish_roster(roster, by=request.user, previewed=previewed)
         return Response(RosterSerializer(roster).data)
 
     def get_queryset(self):
@@ -212,3 +225,71 @@ def int_param(name: str, value: str) -> int:
     if not -(2**63) < number < 2**63:
         raise ValidationError({name: "Out of range."})
     return number
+
+
+def _instant_param(name: str, raw: str):
+    try:
+        at = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:
+        at = None
+    if at is None:
+        raise ValidationError({name: "Use an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z."})
+    if timezone.is_naive(at):
+        raise ValidationError({name: "Give a time zone offset or Z; a local time is ambiguous."})
+    if problem := instant_problem(at):
+        raise ValidationError({name: problem})
+    return at
+
+
+def _id_param(name: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise ValidationError({name: "Must be a whole number (an id)."})
+    return int(raw)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("roster", OpenApiTypes.INT, description="Only this roster."),
+            OpenApiParameter("rotation", OpenApiTypes.INT, description="Only this rotation."),
+            OpenApiParameter("actor", OpenApiTypes.INT, description="Only this person's acts."),
+            OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values),
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description="At or after this instant (ISO 8601)."
+            ),
+            OpenApiParameter(
+                "until", OpenApiTypes.DATETIME, description="Before this instant (ISO 8601)."
+            ),
+        ]
+    )
+)
+class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log of the teams you manage, newest first: who drafted, edited, overrode,
+    published, superseded, swapped or imported what, with the state before and after (as
+    stored, and in words). Engineers see none."""
+
+    serializer_class = AuditEntrySerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        rows = selectors.audit_entries_for(user=self.request.user)
+        params = self.request.query_params
+        for name in ("roster", "rotation", "actor"):
+            if params.get(name):
+                rows = rows.filter(**{f"{name}_id": _id_param(name, params[name])})
+        if params.get("action"):
+            if params["action"] not in AuditEntry.Action.values:
+                raise ValidationError({"action": f"One of: {', '.join(AuditEntry.Action.values)}."})
+            rows = rows.filter(action=params["action"])
+        if params.get("since"):
+            rows = rows.filter(at__gte=_instant_param("since", params["since"]))
+        if params.get("until"):
+            rows = rows.filter(at__lt=_instant_param("until", params["until"]))
+        return rows.order_by("-at", "-id")
+
+    def get_serializer(self, *args, **kwargs):
+        if args:
+            entries = args[0] if isinstance(args[0], list) else [args[0]]
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["words"] = selectors.audit_in_words(entries=entries)
+        return super().get_serializer(*args, **kwargs)

@@ -30,6 +30,28 @@ class DraftForm(forms.Form):
         min_value=7, max_value=3650, required=False, help_text="How fast past load is forgotten."
     )
 
+    def __init__(self, *args, rotation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if rotation is None:
+            return
+        # Say the value a blank field stands for, not just "the rotation's".
+        defaults = {
+            "weekend_weight": f"{float(rotation.weekend_weight):g}× (this rotation's setting)",
+            "holiday_weight": f"{float(rotation.holiday_weight):g}× (this rotation's setting)",
+            "min_rest_hours": f"{rotation.min_rest_hours} h (this rotation's setting)",
+            "half_life_days": f"{rotation.history_half_life_days} days (this rotation's setting)",
+        }
+        texts = {
+            "weekend_weight": "How much a weekend hour counts.",
+            "holiday_weight": "How much a public-holiday hour counts.",
+            "min_rest_hours": "Rest required between two shifts of one person.",
+            "half_life_days": "How fast past load is forgotten.",
+        }
+        for name, default in defaults.items():
+            if default:
+                self.fields[name].help_text = f"{texts[name]} Blank: {default}."
+                self.fields[name].widget.attrs["placeholder"] = default.split(" ")[0]
+
     def overrides(self) -> dict:
         data = self.cleaned_data
         out = {}
@@ -94,7 +116,9 @@ class RotationForm(forms.ModelForm):
         self.fields["lead"].queryset = members
         self.fields["mentor"].queryset = members
         self.fields["people"].queryset = members
-        self.fields["people"].label_from_instance = lambda u: display_name(u)
+        for name in ("lead", "mentor", "people"):
+            # Names as people read them everywhere else, not usernames.
+            self.fields[name].label_from_instance = display_name
         if self.instance.pk:
             self.fields["people"].initial = list(
                 self.instance.rotation_members.values_list("user_id", flat=True)

@@ -1,7 +1,6 @@
 """Managers' pages of the core: create and change rotations, publish, audit, import history."""
 
 import csv
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from onehand.errors import Invalid
+from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
 
 from . import selectors, services
@@ -35,7 +35,9 @@ def roster_for(user, pk) -> Roster:
 @require_POST
 def publish(request, pk):
     roster = roster_for(request.user, pk)
-    roster = services.publish_roster(roster, by=request.user)
+    # The page publishes what its preview showed; a stale preview is refused.
+    previewed = request.POST.get("previewed") or None
+    roster = services.publish_roster(roster, by=request.user, previewed=previewed)
     messages.success(request, "Published. Everyone on it gets calendar entries.")
     return redirect("roster", pk=roster.pk)
 
@@ -49,16 +51,19 @@ def audit_csv(request, pk):
     response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}-audit.csv"'
     writer = csv.writer(response)
     writer.writerow(["at_utc", "actor", "action", "summary", "before", "after"])
-    for entry in selectors.audit_for(roster=roster).order_by("at", "id"):
+    entries = list(selectors.audit_for(roster=roster).order_by("at", "id"))
+    words = selectors.audit_in_words(entries=entries)
+    for entry in entries:
+        before, after = words[entry.pk]
         writer.writerow(
             [
                 entry.at.isoformat(),
-                entry.actor.get_username() if entry.actor else "",
+                csv_safe(display_name(entry.actor, nobody="system")),
                 entry.action,
                 csv_safe(entry.summary),
-                # JSON, not Python's repr: a spreadsheet or a script can read it back.
-                json.dumps(entry.before, sort_keys=True),
-                json.dumps(entry.after, sort_keys=True),
+                # Words a person reads ("assignee Amara Okafor; shift #12"); the API has JSON.
+                csv_safe(before),
+                csv_safe(after),
             ]
         )
     return response

@@ -1,7 +1,8 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
+import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -243,6 +244,40 @@ def team_with_members(*, team_id: int) -> Team:
 # --- Planning: the manager's availability calendar and drafts ---------------------------------
 
 
+def latest_published_end(*, rotation: Rotation) -> date | None:
+    """The (exclusive) end of the rotation's latest published roster, if any."""
+    return (
+        Roster.objects.filter(rotation=rotation, status=Roster.Status.PUBLISHED)
+        .order_by("-period_end")
+        .values_list("period_end", flat=True)
+        .first()
+    )
+
+
+def superseded_by_publishing(*, roster: Roster) -> QuerySet[Roster]:
+    """The published rosters that publishing this draft would supersede (same overlap rule
+    as `services.publish_roster`)."""
+    return Roster.objects.filter(
+        rotation_id=roster.rotation_id,
+        status=Roster.Status.PUBLISHED,
+        period_start__lt=roster.period_end,
+        period_end__gt=roster.period_start,
+    ).exclude(pk=roster.pk)
+
+
+def publish_token(*, roster: Roster) -> str:
+    """What a publish preview was computed from: the assignees of the draft's slots and of the
+    published rosters it replaces, with their versions. Any edit or swap since changes it."""
+    replaced = list(
+        superseded_by_publishing(roster=roster).order_by("pk").values_list("pk", "version")
+    )
+    slots = Shift.objects.filter(roster_id__in=[roster.pk, *(pk for pk, _ in replaced)])
+    digest = hashlib.sha256(repr(replaced).encode())
+    for row in slots.order_by("pk").values_list("pk", "assignee_id", "sequence").iterator():
+        digest.update(repr(row).encode())
+    return f"{roster.pk}-{digest.hexdigest()[:32]}"
+
+
 def drafts_for(*, rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:
     return (
         Roster.objects.filter(rotation=rotation, period_start=period_start, period_end=period_end)
@@ -269,6 +304,67 @@ def rotation_people(*, rotation: Rotation):
             "user__first_name", "user__username"
         )
     ]
+
+
+def audit_entries_for(*, user: AbstractBaseUser) -> QuerySet[AuditEntry]:
+    """Audit rows of the teams the user manages (nobody else reads them)."""
+    return AuditEntry.objects.filter(team__in=managed_teams(user=user)).select_related("actor")
+
+
+def _audit_value(key: str, value, names: dict[int, str]) -> str | None:
+    if value is None or value == "" or value == []:
+        return None
+    if key == "assignee":
+        return f"assignee {names.get(value, f'#{value}')}"
+    if key == "shift_start":
+        try:
+            at = datetime.fromisoformat(value).astimezone(UTC)
+        except (TypeError, ValueError):
+            return f"shift start {value}"
+        return f"shift starting {at:%a} {at.day} {at:%b %Y %H:%M} UTC"
+    if key in {"shift", "request", "offer", "roster"}:
+        return f"{'swap request' if key == 'request' else key} #{value}"
+    if key == "trade":
+        return f"traded for shift #{value}"
+    if key == "superseded":
+        return "superseded " + ", ".join(f"roster #{pk}" for pk in value)
+    if key == "rows":
+        return f"{value} rows"
+    if key == "summary" and isinstance(value, dict):
+        parts = [
+            f"largest load {value['objective_max']:.1f}" if value.get("objective_max") else "",
+            f"fairest possible at least {value['lower_bound']:.1f}"
+            if value.get("lower_bound") is not None
+            else "",
+            f"status {value['status']}" if value.get("status") else "",
+        ]
+        return ", ".join(p for p in parts if p) or None
+    if key == "override" and value:
+        return f"override: {value}"
+    if key == "note":
+        return f"note: {value}"
+    return f"{key.replace('_', ' ')} {value}"
+
+
+def audit_in_words(*, entries: list[AuditEntry]) -> dict[int, tuple[str, str]]:
+    """Each entry's before and after state as a sentence fragment a person reads ("assignee
+    Amara Okafor; shift #12"), people named as everywhere else. One query for the names."""
+    ids = {
+        value
+        for entry in entries
+        for state in (entry.before, entry.after)
+        for key, value in (state or {}).items()
+        if key == "assignee" and isinstance(value, int)
+    }
+    names = {u.pk: display_name(u) for u in User.objects.filter(pk__in=ids)} if ids else {}
+
+    def words(state) -> str:
+        if not isinstance(state, dict):
+            return str(state or "")
+        parts = (_audit_value(key, value, names) for key, value in sorted(state.items()))
+        return "; ".join(p for p in parts if p)
+
+    return {entry.pk: (words(entry.before), words(entry.after)) for entry in entries}
 
 
 def audit_for(*, roster: Roster) -> QuerySet:

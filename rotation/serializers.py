@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from onehand.people import display_name
 
-from .models import Membership, Roster, Rotation, Shift, Team
+from .models import AuditEntry, Membership, Roster, Rotation, Shift, Team
 from .selectors import is_active_member
 from .timezones import validate_time_zone
 
@@ -237,3 +237,44 @@ class SwapRequestSerializer(serializers.ModelSerializer):
             "decided_at",
             "offers",
         ]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    """One audit row: the state before and after as stored (JSON) and in words."""
+
+    actor_name = serializers.SerializerMethodField()
+    action_display = serializers.CharField(source="get_action_display", read_only=True)
+    before_words = serializers.SerializerMethodField()
+    after_words = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "at",
+            "team",
+            "rotation",
+            "roster",
+            "actor",
+            "actor_name",
+            "action",
+            "action_display",
+            "summary",
+            "before",
+            "after",
+            "before_words",
+            "after_words",
+        ]
+        read_only_fields = fields
+
+    def get_actor_name(self, entry) -> str:
+        return display_name(entry.actor, nobody="system")
+
+    def _words(self, entry) -> tuple[str, str]:
+        return self.context.get("words", {}).get(entry.pk, ("", ""))
+
+    def get_before_words(self, entry) -> str:
+        return self._words(entry)[0]
+
+    def get_after_words(self, entry) -> str:
+        return self._words(entry)[1]

@@ -27,6 +27,7 @@ from .models import (
     Team,
 )
 from .permissions import Actor, SystemActor, acting_user, require_actor, require_manager
+from .selectors import publish_token
 from .shifts import ShiftWindow, shift_windows
 
 User = get_user_model()
@@ -139,8 +140,12 @@ def create_roster(
 
 
 @transaction.atomic
-def publish_roster(roster: Roster, *, by: Actor) -> Roster:
+def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -> Roster:
     """Publish a draft once; earlier published rosters overlapping it are superseded.
+
+    `previewed`: the `selectors.publish_token` the manager's preview was computed from. If the
+    draft or a roster it replaces changed since, the publish is refused (the preview would
+    be wrong about who gets what).
 
     The row lock makes a double click or a second tab publish once: the second caller
     waits, then sees the roster already published and returns it unchanged.
@@ -155,6 +160,11 @@ def publish_roster(roster: Roster, *, by: Actor) -> Roster:
     require_manager(by, roster.rotation.team_id)
     if roster.status != Roster.Status.DRAFT:
         return roster
+    if previewed is not None and previewed != publish_token(roster=roster):
+        raise Conflict(
+            "This draft or the published roster changed since you previewed it; "
+            "nothing was published. Preview again to see the changes as they are now."
+        )
     superseded = list(
         Roster.objects.select_for_update().filter(
             rotation_id=roster.rotation_id,

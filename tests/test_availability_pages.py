@@ -144,11 +144,11 @@ def test_the_plain_form_reports_a_backwards_range(client, team):
 
 
 @time_machine.travel(NOW)
-def test_a_locked_month_says_changes_need_a_swap(client, team):
+def test_a_locked_month_says_drafting_has_started(client, team):
     services.lock_availability(team["team"], date(2026, 12, 1), date(2027, 1, 1), by=team["boss"])
     client.force_login(team["amara"])
     html = client.get("/availability/?month=2026-12").content.decode()
-    assert "Changes now need a swap." in html
+    assert "drafting has started" in html
     response = client.post(
         "/availability/mark/",
         {"day": "2026-12-24", "kind": "unavailable", "month": "2026-12"},

@@ -90,13 +90,13 @@ def test_clear_kind_always_clears():
     assert manual(person) == [(utc(2026, 12, 2), utc(2026, 12, 3), "preferred", "")]
 
 
-def test_a_locked_period_refuses_changes_and_says_a_swap_is_needed():
+def test_a_locked_period_refuses_changes():
     team = TeamFactory(name="Payments")
     boss = manager(team)
     person = engineer(team, time_zone=LONDON)
     services.toggle_days(date(2026, 12, 24), date(2026, 12, 24), "unavailable", by=person)
     services.lock_availability(team, date(2026, 12, 1), date(2027, 1, 1), by=boss)
-    with pytest.raises(services.AvailabilityLocked, match="need a swap"):
+    with pytest.raises(services.AvailabilityLocked, match="locked by Payments"):
         services.toggle_days(date(2026, 12, 30), date(2027, 1, 2), "unavailable", by=person)
     entry = AvailabilityEntry.objects.get(user=person)
     with pytest.raises(services.AvailabilityLocked):

@@ -62,6 +62,7 @@ def test_manager_builds_a_follow_the_sun_rotation_and_people_see_their_daytime(
     page.get_by_role("link", name="Plan next month").click()
     page.get_by_role("button", name=re.compile("^Draft ")).click()
     page.wait_for_url(re.compile(r"/rosters/\d+/$"))
+    page.get_by_role("link", name="Preview changes and publish").click()
     page.get_by_role("button", name="Publish roster").click()
     expect(page.get_by_text("Published.")).to_be_visible()
 

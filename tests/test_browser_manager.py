@@ -46,6 +46,7 @@ def test_manager_drafts_edits_and_publishes_then_engineer_sees_partner(live_serv
     secondary.refresh_from_db()
     assert secondary.assignee_id != first.assignee_id
 
+    page.get_by_role("link", name="Preview changes and publish").click()
     page.get_by_role("button", name="Publish roster").click()
     expect(page.get_by_text("Published.")).to_be_visible()
     roster.refresh_from_db()

@@ -146,6 +146,7 @@ def build_world():
         "allocation": allocation,
         "lock": lock,
         "delivery": delivery,
+        "audit": roster.audit_entries.order_by("id").first(),
         "membership": amara.memberships.get(team=team),
         "invitation": invitation,
         "feed": feed,
@@ -237,6 +238,9 @@ RULES: dict[str, Rule] = {
     "roster": Rule(kwargs=kw(pk="roster"), get=PAGE_TEAM),  # read-only for engineers
     "publish": Rule(kwargs=kw(pk="roster"), get=POST_ONLY, post=PAGE_MANAGER),
     "audit-csv": Rule(kwargs=kw(pk="roster"), get=PAGE_MANAGER),
+    "compare": Rule(kwargs=kw(pk="rotation"), get=PAGE_MANAGER),
+    "publish-preview": Rule(kwargs=kw(pk="roster"), get=PAGE_MANAGER),
+    "slot-editor": Rule(kwargs=kw(shift_pk="shift"), get=PAGE_MANAGER),
     "assign": Rule(kwargs=kw(shift_pk="shift"), get=POST_ONLY, post=PAGE_MANAGER),
     # ---- signed-link pages (see the module docstring)
     "cant-make-it": Rule(kwargs=kw(shift_pk="shift"), get=roles(403, DENY, OK, DENY, OK, DENY)),
@@ -331,6 +335,8 @@ RULES: dict[str, Rule] = {
     # Signed link for managers (tests/test_swap_notices.py); without ?candidate= it names
     # nobody: 400 for a manager, 404 for anyone else, 403 "needs your personal link" anonymous.
     "swap-assign": Rule(kwargs=kw(pk="swap"), get=roles(403, 404, 404, 404, 400, 404)),
+    "audit-list": Rule(get=API_ANY),  # scoped to the teams one manages
+    "audit-detail": Rule(kwargs=kw(pk="audit"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)),
     "delivery-list": Rule(get=API_ANY),  # scoped to the teams one manages
     "delivery-detail": Rule(
         kwargs=kw(pk="delivery"), get=roles(API_ANON, DENY, DENY, DENY, 200, DENY)

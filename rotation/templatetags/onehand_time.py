@@ -4,6 +4,8 @@ from datetime import datetime
 
 from django import template
 
+from onehand.dates import period_in_words
+
 register = template.Library()
 
 
@@ -17,3 +19,9 @@ def instant(value) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+@register.filter
+def period(roster) -> str:
+    """A roster's (or lock's) period by its first and last day: "1–31 Dec 2026"."""
+    return period_in_words(roster.period_start, roster.period_end)
