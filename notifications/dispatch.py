@@ -1,18 +1,21 @@
-"""Dispatch: queueing outbox rows on Celery, claiming and sending them one at a time, retries
-and the sweeper. What a row says and how it is sent per kind lives in `sending.py`; who
+"""Dispatch: queueing outbox rows on Celery in chunks, claiming a chunk and sending its rows,
+retries and the sweeper. What a row says and how it is sent per kind lives in `sending.py`; who
 gets a row in `outbox.py`.
 
 Outbox rows are written inside the transaction that makes the change; Celery is told about
 them only after commit (`enqueue_on_commit`), and a failure to tell it is logged, never
 raised: the sweeper finds rows nobody picked up.
 
-Sending is at most once per row except in one window. A worker first *claims* a row with a
-conditional UPDATE (pending -> sending, with a lease), sends, then marks it sent. Running the
-task twice, or a message redelivered after a crash, finds the row already claimed or sent and
-does nothing. If the worker dies after the SMTP server accepted the message but before the
-"sent" UPDATE (a few milliseconds), the row stays "sending" until its lease ends and the
-sweeper sends it again: at least once, in that window only. The re-send carries the same
-Message-ID, so many receivers drop it.
+Sending is at most once per row except in one window. A worker first *claims* a chunk's
+rows with one conditional UPDATE (pending -> sending, with a lease), loads what they say in a
+fixed number of queries (`sending.prepare`), then sends them one by one over one SMTP
+connection, marking each sent as soon as the server accepted it (before the next message).
+Running the task twice, or a message redelivered after a crash, finds the rows already
+claimed or sent and does nothing. A worker killed mid-chunk leaves its unsent rows "sending"
+until their lease ends; the sweeper then sends them. If it dies after the SMTP server accepted
+a message but before that message's "sent" UPDATE (a few milliseconds), that one message is
+sent again: at least once, in that window only. The re-send carries the same Message-ID, so
+many receivers drop it. A chunk slower than half the lease renews the lease of its rows.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Deliveries queued in chunks: fewer broker messages, each row still claimed on its own,
-one failure never stops the rest of a chunk, one SMTP connection per chunk."""
+"""Deliveries queued in chunks: fewer broker messages, a row is never claimed twice, one
+failure never stops the rest of a chunk, one SMTP connection per chunk."""
 
 import socket
 from datetime import date
