@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -133,3 +134,27 @@ def test_a_chunk_holding_an_entry_and_its_newer_change_sends_only_the_newer(mont
     assert statuses == {first.pk: "skipped", newer.pk: "sent", ids[1]: "sent"}
     sequences = sorted(int(parsed_event(m)[1]["SEQUENCE"]) for m in smtp_server.messages)
     assert sequences == [0, first.sequence + 1]
+
+
+def test_a_slow_chunk_renews_its_lease_and_leaves_alone_a_row_another_worker_took_over(
+    month, smtp_server, monkeypatch, settings
+):
+    _, ids = month
+    chunk = ids[:5]
+    settings.ONEHAND_DELIVERY_LEASE = 0.001  # every message outlives half the lease
+    real = dispatch._deliver_claimed
+
+    def slow(delivery, *args):
+        if delivery.pk == chunk[0]:
+            # Meanwhile the sweeper handed the last row to another worker.
+            Delivery.objects.filter(pk=chunk[4]).update(
+                attempts=F("attempts") + 1, lease_until=timezone.now() + timedelta(minutes=5)
+            )
+        return real(delivery, *args)
+
+    monkeypatch.setattr(dispatch, "_deliver_claimed", slow)
+    dispatch.deliver_batch(chunk)
+    assert len(smtp_server.messages) == 4
+    assert Delivery.objects.filter(pk__in=chunk[:4], status="sent").count() == 4
+    taken = Delivery.objects.get(pk=chunk[4])
+    assert (taken.status, taken.attempts) == ("sending", 2)  # the other worker's to send
