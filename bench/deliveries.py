@@ -419,15 +419,18 @@ def main() -> int:
     lines = [
         "# Delivery benchmark",
         "",
-        f"`python bench/deliveries.py --shifts {args.shifts}{' --quick' if args.quick else ''}` "
+        f"`python bench/deliveries.py {' '.join(sys.argv[1:])}`".replace(" `", "`") + " "
         f"on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs "
         f"(load average {os.getloadavg()[0]:.1f} at the end: the machine was shared); PostgreSQL "
         "and "
-        "Redis on loopback, aiosmtpd sink in the bench process, one Celery worker with two "
-        "prefork processes. Rows are queued in chunks of up to 50 ids per task message; each "
-        "delivery claims its row, builds the entry (3 queries), renders the iTIP email and "
-        "sends it over the chunk's SMTP connection, then marks the row sent. Feeds: the ETag "
+        "Redis on loopback, aiosmtpd sink in the bench process, a Celery worker with "
+        f"{' then '.join(str(n) for n in pools) or 'no'} prefork process(es), a fresh roster "
+        "each. Rows are queued in chunks of up to 50 ids per task message; a chunk is claimed "
+        "in one UPDATE, its rows, outbox history and entries are loaded in six queries, then "
+        "each invite is rendered, sent over the chunk's SMTP connection and marked sent as "
+        "the server accepts it. Worker CPU is user + system time of the worker and its pool "
+        "processes (not PostgreSQL's). Feeds: the ETag "
         "comes from three small queries, the rendered body from the cache (Redis) when it holds "
         "that ETag.",
         "",
