@@ -7,13 +7,14 @@ Needs PostgreSQL and Redis (like the worker tests)::
      .venv/bin/python bench/deliveries.py [--shifts 10000] [--quick]
 
 It creates a scratch database (``<name>_bench_deliveries``, dropped at the end), starts a
-local aiosmtpd sink and one Celery worker with two pool processes, then measures:
+local aiosmtpd sink and a Celery worker with one, then two pool processes, then measures:
 
 1. writing the outbox: publishing one roster of N shift slots (a daily rotation with
    primary and secondary, 12 people) - the receiver writes N Delivery rows inside the
    publishing transaction - and, after commit, queueing their task messages on Redis
    (chunks of up to 50 ids per message);
-2. delivering them: from commit until every row is "sent" and the sink has N messages;
+2. delivering them: from commit until every row is "sent" and the sink has N messages,
+   once with one worker process and once with two (a fresh roster each time);
 3. one SMTP connection per chunk against one per message, in this process (no worker);
 4. feed latency: the personal and team feeds of a rotation with 200 slots through Django's
    test client (no network): the first request after a change (nothing cached), repeated
@@ -57,6 +58,26 @@ class CountingSink:
         return "250 OK"
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process, its reaped children and its live children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = _stat(pid)
+    total = sum(int(v) for v in fields[11:15])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                child = _stat(int(entry.name))
+            except OSError:
+                continue
+            if int(child[1]) == pid:
+                total += int(child[11]) + int(child[12])
+    return total / ticks
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -70,6 +91,9 @@ def main() -> int:
     parser.add_argument("--smtp-shifts", type=int, default=400, help="invites for step 3")
     parser.add_argument(
         "--quick", action="store_true", help="no worker: skip delivering the N invites"
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="worker pool sizes to deliver with, in turn (1,2)"
     )
     args = parser.parse_args()
 
@@ -144,11 +168,21 @@ def main() -> int:
         log = ROOT / "var" / "bench-deliveries-worker.log"
         log.parent.mkdir(exist_ok=True)
         log.write_bytes(b"")
-        if not args.quick:
-            worker = start_celery_worker(env, QUEUE, log, concurrency=2)
+        pools = [] if args.quick else [int(n) for n in args.workers.split(",") if n.strip()]
+
+        def start_worker(concurrency: int):
+            process = start_celery_worker(env, QUEUE, log, concurrency=concurrency)
             if not wait_for_worker(app, QUEUE, timeout=60):
                 print(log.read_text()[-3000:], file=sys.stderr)
-                return 1
+                raise SystemExit(1)
+            return process
+
+        def stop_worker(process) -> None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except Exception:  # noqa: BLE001
+                process.kill()
 
         def rotation_with_people(name: str, people: list) -> Rotation:
             team = Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
@@ -183,8 +217,11 @@ def main() -> int:
             User.objects.create_user(f"p{n}", f"p{n}@example.com", "x", first_name=f"Person{n}")
             for n in range(12)
         ]
-        rotation = rotation_with_people("Bench", people)
-        roster = roster_of(rotation, people, args.shifts // 2)
+        rosters = {
+            n: roster_of(rotation_with_people(f"Bench {n}", people), people, args.shifts // 2)
+            for n in (pools or [0])
+        }
+        roster = rosters[(pools or [0])[0]]
         slots = roster.shifts.count()
 
         # 1. Outbox write (inside publish) and enqueue (after commit), timed separately.
@@ -201,24 +238,41 @@ def main() -> int:
                 timings["enqueue"] += time.perf_counter() - started
 
         dispatch.enqueue = timed_enqueue
-        started = time.perf_counter()
-        publish_roster(roster, by=SYSTEM)
-        publish_total = time.perf_counter() - started
-        committed_at = time.perf_counter() - timings["enqueue"]  # enqueue runs after commit
-        rows = Delivery.objects.filter(shift__roster=roster).count()
-        dispatch.enqueue = original_enqueue
-
-        # 2. Delivery with two worker processes.
-        if not args.quick:
+        publish_total = committed_at = 0.0
+        # pool size -> (seconds, sent, received, worker CPU seconds)
+        delivered: dict[int, tuple[float, int, int, float]] = {}
+        for position, pool in enumerate(pools or [0]):
+            if pool:
+                worker = start_worker(pool)
+                cpu_before = cpu_seconds(worker.pid)
+            this = rosters[pool]
+            received_before = sink.count
+            timings.update({"enqueue": 0.0, "messages": 0})
+            started = time.perf_counter()
+            publish_roster(this, by=SYSTEM)
+            total = time.perf_counter() - started
+            committed_at = time.perf_counter() - timings["enqueue"]  # enqueue runs after commit
+            if position == 0:
+                publish_total, queued, messages = total, timings["enqueue"], timings["messages"]
+                rows = Delivery.objects.filter(shift__roster=this).count()
+            if not pool:
+                continue
+            # 2. Delivery with this many worker processes.
             deadline = time.monotonic() + args.timeout
             while time.monotonic() < deadline:
-                left = Delivery.objects.filter(shift__roster=roster).exclude(status="sent").count()
-                if left == 0 and sink.count >= rows:
+                left = Delivery.objects.filter(shift__roster=this).exclude(status="sent").count()
+                if left == 0 and sink.count - received_before >= rows:
                     break
                 time.sleep(0.25)
-            delivered = time.perf_counter() - committed_at
-            sent = Delivery.objects.filter(shift__roster=roster, status="sent").count()
-            received = sink.count
+            delivered[pool] = (
+                time.perf_counter() - committed_at,
+                Delivery.objects.filter(shift__roster=this, status="sent").count(),
+                sink.count - received_before,
+                cpu_seconds(worker.pid) - cpu_before,
+            )
+            stop_worker(worker)
+            worker = None
+        dispatch.enqueue = original_enqueue
         Delivery.objects.all().delete()
         app.control.purge()
 
@@ -239,20 +293,24 @@ def main() -> int:
         dispatch.deliver(smtp_ids.pop())  # warm up (zone data, templates)
         before = sink.count
         spent = {"each": 0.0, "chunk": 0.0}
+        cpu = {"each": 0.0, "chunk": 0.0}
         counted = {"each": 0, "chunk": 0}
         # Alternate chunk by chunk, so that drifting load on a shared machine hits both alike.
         for n, chunk in enumerate(dispatch.batches(smtp_ids)):
             way = "each" if n % 2 == 0 else "chunk"
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             if way == "each":
                 for pk in chunk:
                     dispatch.deliver(pk)  # mail.send opens and closes a connection per message
             else:
                 dispatch.deliver_batch(chunk)  # one connection for the chunk
             spent[way] += time.perf_counter() - started
+            cpu[way] += time.process_time() - cpu_started
             counted[way] += len(chunk)
         per_message = spent["each"] * 1000 / max(counted["each"], 1)
         per_chunk = spent["chunk"] * 1000 / max(counted["chunk"], 1)
+        cpu_each = cpu["each"] * 1000 / max(counted["each"], 1)
+        cpu_chunk = cpu["chunk"] * 1000 / max(counted["chunk"], 1)
         assert sink.count - before == len(smtp_ids), (sink.count - before, len(smtp_ids))
 
         # 4. Feeds with 200 slots.
@@ -305,34 +363,37 @@ def main() -> int:
         team_events = team_response.content.count(b"BEGIN:VEVENT")
         personal_events = personal_response.content.count(b"BEGIN:VEVENT")
 
-        queued = timings["enqueue"]
         results = {
             "shift slots published": f"{slots}",
             "outbox rows written": f"{rows}",
             "publish transaction incl. outbox write": f"{(publish_total - queued) * 1000:.0f} ms",
             "queueing the task messages after commit": (
                 f"{queued * 1000:.0f} ms for "
-                f"{timings['messages']} messages ({rows / max(queued, 1e-9):.0f} rows/s)"
+                f"{messages} messages ({rows / max(queued, 1e-9):.0f} rows/s)"
             ),
         }
-        if not args.quick:
-            results.update(
-                {
-                    "delivered (sent rows / SMTP messages)": f"{sent} / {received}",
-                    "delivery with 2 worker processes": (
-                        f"{delivered:.1f} s ({sent / delivered:.0f} invites/s)"
-                    ),
-                }
+        for pool, (seconds, sent, received, worker_cpu) in delivered.items():
+            processes = "1 worker process" if pool == 1 else f"{pool} worker processes"
+            results[f"delivered with {processes} (sent rows / SMTP messages)"] = (
+                f"{sent} / {received}"
+            )
+            results[f"delivery with {processes}"] = (
+                f"{seconds:.1f} s ({sent / seconds:.0f} invites/s)"
+            )
+            results[f"worker CPU per invite, {processes}"] = (
+                f"{worker_cpu * 1000 / max(sent, 1):.2f} ms ({sent / max(worker_cpu, 1e-9):.0f} "
+                "invites per CPU second)"
             )
         results.update(
             {
                 (
-                    f"one invite, in process: new SMTP connection each ({counted['each']} invites)"
-                ): f"{per_message:.1f} ms",
+                    "one invite, in process: one at a time, own claim, loads and SMTP "
+                    f"connection ({counted['each']} invites)"
+                ): f"{per_message:.1f} ms wall, {cpu_each:.1f} ms CPU",
                 (
-                    "one invite, in process: one SMTP connection per chunk "
-                    f"({counted['chunk']} invites)"
-                ): f"{per_chunk:.1f} ms",
+                    "one invite, in process: in chunks of 50, one claim, loads and SMTP "
+                    f"connection per chunk ({counted['chunk']} invites)"
+                ): f"{per_chunk:.1f} ms wall, {cpu_chunk:.1f} ms CPU",
                 (
                     f"team feed, {team_events} events, first request after a change (median / p95)"
                 ): f"{figures(team_cold)}, {len(team_response.content) // 1024} KiB",
@@ -348,11 +409,7 @@ def main() -> int:
         )
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except Exception:  # noqa: BLE001
-                worker.kill()
+            stop_worker(worker)
         connection.creation.destroy_test_db(old_name, verbosity=0)
         controller.stop()
 
@@ -362,15 +419,18 @@ def main() -> int:
     lines = [
         "# Delivery benchmark",
         "",
-        f"`python bench/deliveries.py --shifts {args.shifts}{' --quick' if args.quick else ''}` "
+        f"`python bench/deliveries.py {' '.join(sys.argv[1:])}`".replace(" `", "`") + " "
         f"on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs "
         f"(load average {os.getloadavg()[0]:.1f} at the end: the machine was shared); PostgreSQL "
         "and "
-        "Redis on loopback, aiosmtpd sink in the bench process, one Celery worker with two "
-        "prefork processes. Rows are queued in chunks of up to 50 ids per task message; each "
-        "delivery claims its row, builds the entry (3 queries), renders the iTIP email and "
-        "sends it over the chunk's SMTP connection, then marks the row sent. Feeds: the ETag "
+        "Redis on loopback, aiosmtpd sink in the bench process, a Celery worker with "
+        f"{' then '.join(str(n) for n in pools) or 'no'} prefork process(es), a fresh roster "
+        "each. Rows are queued in chunks of up to 50 ids per task message; a chunk is claimed "
+        "in one UPDATE, its rows, outbox history and entries are loaded in six queries, then "
+        "each invite is rendered, sent over the chunk's SMTP connection and marked sent as "
+        "the server accepts it. Worker CPU is user + system time of the worker and its pool "
+        "processes (not PostgreSQL's). Feeds: the ETag "
         "comes from three small queries, the rendered body from the cache (Redis) when it holds "
         "that ETag.",
         "",

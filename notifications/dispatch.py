@@ -1,24 +1,28 @@
-"""Dispatch: queueing outbox rows on Celery, claiming and sending them one at a time, retries
-and the sweeper. What a row says and how it is sent per kind lives in `sending.py`; who
+"""Dispatch: queueing outbox rows on Celery in chunks, claiming a chunk and sending its rows,
+retries and the sweeper. What a row says and how it is sent per kind lives in `sending.py`; who
 gets a row in `outbox.py`.
 
 Outbox rows are written inside the transaction that makes the change; Celery is told about
 them only after commit (`enqueue_on_commit`), and a failure to tell it is logged, never
 raised: the sweeper finds rows nobody picked up.
 
-Sending is at most once per row except in one window. A worker first *claims* a row with a
-conditional UPDATE (pending -> sending, with a lease), sends, then marks it sent. Running the
-task twice, or a message redelivered after a crash, finds the row already claimed or sent and
-does nothing. If the worker dies after the SMTP server accepted the message but before the
-"sent" UPDATE (a few milliseconds), the row stays "sending" until its lease ends and the
-sweeper sends it again: at least once, in that window only. The re-send carries the same
-Message-ID, so many receivers drop it.
+Sending is at most once per row except in one window. A worker first *claims* a chunk's
+rows with one conditional UPDATE (pending -> sending, with a lease), loads what they say in a
+fixed number of queries (`sending.prepare`), then sends them one by one over one SMTP
+connection, marking each sent as soon as the server accepted it (before the next message).
+Running the task twice, or a message redelivered after a crash, finds the rows already
+claimed or sent and does nothing. A worker killed mid-chunk leaves its unsent rows "sending"
+until their lease ends; the sweeper then sends them. If it dies after the SMTP server accepted
+a message but before that message's "sent" UPDATE (a few milliseconds), that one message is
+sent again: at least once, in that window only. The re-send carries the same Message-ID, so
+many receivers drop it. A chunk slower than half the lease renews the lease of its rows.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -32,7 +36,7 @@ from rotation.models import Roster
 
 from . import mail, sending, tasks
 from .errors import Permanent, Transient
-from .models import Delivery, Kind
+from .models import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +122,48 @@ def backoff(attempt: int) -> float:
     return min(settings.ONEHAND_DELIVERY_RETRY_BASE * 2 ** (attempt - 1), 3600.0)
 
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """pending (due) or sending-past-its-lease -> sending, atomically: one claimer wins."""
-    claimable = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+def _claimable(now: datetime) -> Q:
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
         status=Status.SENDING, lease_until__lt=now
     )
-    return bool(
-        Delivery.objects.filter(claimable, pk=delivery_id).update(
-            status=Status.SENDING,
-            lease_until=now + timedelta(seconds=settings.ONEHAND_DELIVERY_LEASE),
-            attempts=F("attempts") + 1,
-        )
+
+
+def _claim_rows(delivery_ids: list[int], now: datetime) -> list[Delivery]:
+    """pending (due) or sending-past-its-lease -> sending, for a whole chunk in one UPDATE;
+    one claimer wins each row. Returns the rows this call claimed (with their person), in
+    the order asked. The lease instant is the claim's token: a row re-claimed by another
+    worker after the lease ended carries a later one."""
+    lease = now + timedelta(seconds=settings.ONEHAND_DELIVERY_LEASE)
+    updated = Delivery.objects.filter(_claimable(now), pk__in=delivery_ids).update(
+        status=Status.SENDING, lease_until=lease, attempts=F("attempts") + 1
     )
+    if not updated:
+        return []
+    mine = {
+        d.pk: d
+        for d in Delivery.objects.filter(
+            pk__in=delivery_ids, status=Status.SENDING, lease_until=lease
+        ).select_related("user__person")
+    }
+    return [mine[pk] for pk in dict.fromkeys(delivery_ids) if pk in mine]
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    """Claim one row (see _claim_rows)."""
+    return bool(_claim_rows([delivery_id], now))
+
+
+def _extend(held: list[Delivery], now: datetime) -> list[Delivery]:
+    """Renew the lease of rows still held (a slow chunk); returns those still ours."""
+    lease = now + timedelta(seconds=settings.ONEHAND_DELIVERY_LEASE)
+    renewed = []
+    for delivery in held:
+        if Delivery.objects.filter(
+            pk=delivery.pk, status=Status.SENDING, attempts=delivery.attempts
+        ).update(lease_until=lease):
+            delivery.lease_until = lease
+            renewed.append(delivery)
+    return renewed
 
 
 def _finish(delivery: Delivery, **fields) -> bool:
@@ -141,47 +175,34 @@ def _finish(delivery: Delivery, **fields) -> bool:
     )
 
 
-def _stale(delivery: Delivery) -> bool:
-    """A newer change for the same entry exists, or a cancellation of something never sent."""
-    if delivery.kind != Kind.ENTRY:
-        return False
-    same_entry = Delivery.objects.filter(
-        user_id=delivery.user_id,
-        shift_id=delivery.shift_id,
-        channel=delivery.channel,
-        kind=Kind.ENTRY,
-    )
-    if same_entry.filter(sequence__gt=delivery.sequence).exists():
-        return True
-    if delivery.action == Action.CANCEL:
-        return not same_entry.filter(
-            sequence__lt=delivery.sequence, status__in=[Status.SENT, Status.SENDING]
-        ).exists()
-    return False
+def _release(deliveries: list[Delivery]) -> None:
+    """Hand claimed rows back (pending, due now) after an unexpected error, so that the
+    sweeper sends them without waiting for the lease; if even that fails, the lease ends."""
+    try:
+        for delivery in deliveries:
+            _finish(delivery, status=Status.PENDING, next_attempt_at=timezone.now())
+    except Exception:  # noqa: BLE001 - the database is away: the lease runs out instead
+        logger.warning("could not release %d claimed deliveries", len(deliveries), exc_info=True)
 
 
-def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
-    """Send one delivery if it is due and nobody else holds it.
-
-    Returns the seconds until a retry is due after a transient failure, else None.
-    """
-    now = now or timezone.now()
-    if not _claim(delivery_id, now):
-        return None
-    delivery = Delivery.objects.select_related("user__person").get(pk=delivery_id)
+def _deliver_claimed(delivery: Delivery, prepared: sending.Prepared, now: datetime) -> float | None:
+    """Send one claimed row; record its outcome. Returns seconds until a retry, or None."""
     limit = settings.ONEHAND_DELIVERY_MAX_ATTEMPTS
     if delivery.attempts > limit:
         # Claimed again and again without an outcome: workers die while sending it.
         _finish(delivery, status=Status.FAILED, last_error=f"interrupted {limit} times")
+        prepared.record(delivery, Status.FAILED)
         return None
-    if _stale(delivery):
+    if prepared.stale(delivery):
         _finish(delivery, status=Status.SKIPPED)
+        prepared.record(delivery, Status.SKIPPED)
         return None
     try:
-        outcome = sending.send(delivery, now)
+        outcome = sending.send(delivery, now, prepared=prepared)
     except Permanent as exc:
         logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
         _finish(delivery, status=Status.FAILED, last_error=str(exc)[:300])
+        prepared.record(delivery, Status.FAILED)
         return None
     except Exception as exc:  # noqa: BLE001 - Transient, or anything unexpected: retry
         if not isinstance(exc, Transient):
@@ -189,6 +210,7 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
         error = str(exc)[:300] or exc.__class__.__name__
         if delivery.attempts >= limit:
             _finish(delivery, status=Status.FAILED, last_error=error)
+            prepared.record(delivery, Status.FAILED)
             return None
         delay = backoff(delivery.attempts)
         _finish(
@@ -197,34 +219,78 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
             last_error=error,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
         )
+        prepared.record(delivery, Status.PENDING)
         return delay
     if outcome == Status.SKIPPED:
         _finish(delivery, status=Status.SKIPPED)
     else:
+        # The marker: written right after the server accepted this message, before the next.
         _finish(delivery, status=Status.SENT, sent_at=timezone.now(), last_error="")
+    prepared.record(delivery, outcome)
     return None
 
 
-def deliver_batch(delivery_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, float]:
-    """Send a batch of deliveries one by one over one SMTP connection.
+def _deliver_rows(delivery_ids: list[int], now: datetime | None) -> dict[int, float]:
+    """Claim the rows in one UPDATE, load what they say in a few queries whatever their
+    number (sending.prepare), then send them one by one, marking each as it goes.
 
-    Each row is still claimed on its own (so running a batch twice sends nothing twice) and a
-    failure of one row never stops the others: an unexpected error is logged and the row is
-    left to the sweeper (still pending, or "sending" until its lease ends). Transient failures
-    are re-queued after their backoff, grouped by delay. Returns {id: seconds} of those.
-    """
+    A failure of one row never stops the others: a transient one is retried after its
+    backoff (returned as {id: seconds}), an unexpected error is logged and the row handed
+    back to the sweeper."""
+    started = time.monotonic()
+    now = now or timezone.now()
+    held = _claim_rows(delivery_ids, now)
+    if not held:
+        return {}
+    try:
+        prepared = sending.prepare(held)
+    except Exception:  # noqa: BLE001 - e.g. the database went away: the sweeper retries
+        logger.exception("deliveries %s: could not be loaded; the sweeper will retry", delivery_ids)
+        _release(held)
+        return {}
     retries: dict[int, float] = {}
+    renew_after = settings.ONEHAND_DELIVERY_LEASE / 2
+    for position, delivery in enumerate(held):
+        if time.monotonic() - started > renew_after:
+            # A slow chunk (a server answering slowly): keep the rest out of the sweeper's
+            # hands, or it could send them while they wait here.
+            ours = {d.pk for d in _extend(held[position:], timezone.now())}
+            held[position:] = [d for d in held[position:] if d.pk in ours]
+            started = time.monotonic()
+            if position >= len(held):
+                break
+            delivery = held[position]
+        try:
+            retry_in = _deliver_claimed(delivery, prepared, now)
+        except Exception:  # noqa: BLE001 - one bad row must not hold up the batch
+            logger.exception(
+                "delivery %s: could not be processed; the sweeper will retry", delivery.pk
+            )
+            _release([delivery])
+            continue
+        if retry_in is not None:
+            retries[delivery.pk] = retry_in
+    return retries
+
+
+def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
+    """Send one delivery if it is due and nobody else holds it (on its own SMTP connection).
+
+    Returns the seconds until a retry is due after a transient failure, else None.
+    """
+    return _deliver_rows([delivery_id], now).get(delivery_id)
+
+
+def deliver_batch(delivery_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, float]:
+    """Send a chunk of deliveries over one SMTP connection.
+
+    The chunk is claimed in one UPDATE (running it twice sends nothing twice) and loaded in
+    a fixed number of queries; each row is marked sent as soon as the server accepted it.
+    Transient failures are re-queued after their backoff, grouped by delay (only those rows:
+    the rest of the chunk is done). Returns {id: seconds} of those.
+    """
     with mail.one_connection():
-        for delivery_id in delivery_ids:
-            try:
-                retry_in = deliver(delivery_id, now=now)
-            except Exception:  # noqa: BLE001 - one bad row must not hold up the batch
-                logger.exception(
-                    "delivery %s: could not be processed; the sweeper will retry", delivery_id
-                )
-                continue
-            if retry_in is not None:
-                retries[delivery_id] = retry_in
+        retries = _deliver_rows(list(delivery_ids), now)
     by_delay: dict[float, list[int]] = defaultdict(list)
     for delivery_id, delay in retries.items():
         by_delay[delay].append(delivery_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import Q
 from django.urls import reverse
 
 from incidents.selectors import shift_incidents
@@ -21,43 +22,137 @@ from rotation.models import Roster, Shift
 from . import caldav_push, chat, mail, swap_mail
 from .errors import Permanent
 from .models import SWAP_KINDS, CalendarConnection, Channel, Delivery, Kind
-from .selectors import EntryRequest, entry_uid, shift_entries, shift_url
+from .selectors import BuiltEntry, EntryRequest, entry_uid, shift_entries, shift_url
 
 Status = Delivery.Status
 Action = Delivery.Action
 
 
-def _entry(delivery: Delivery, **changes):
-    built = shift_entries(
-        [
-            EntryRequest(
-                delivery.shift_id,
-                delivery.user_id,
-                cancelled=delivery.action == Action.CANCEL,
-                sequence=delivery.sequence,
-                **changes,
+class Prepared:
+    """What a chunk of claimed rows needs, loaded at once: their entries (one
+    `shift_entries` call: three queries) and the history of those entries in the outbox (one
+    query), so sending 50 invites costs the queries of one. Outcomes are `record`ed as the
+    chunk goes, so later rows see the earlier ones as the database would."""
+
+    def __init__(self, deliveries: list[Delivery]):
+        self.deliveries = {d.pk: d for d in deliveries}
+        self.entries: dict[int, BuiltEntry] = {}
+        # (user, shift, channel) -> {delivery id: (sequence, status)} for entry rows.
+        self.history: dict[tuple[int, int, str], dict[int, tuple[int, str]]] = {}
+
+    def _same_entry(self, delivery: Delivery) -> dict[int, tuple[int, str]]:
+        return self.history.get((delivery.user_id, delivery.shift_id, delivery.channel), {})
+
+    def stale(self, delivery: Delivery) -> bool:
+        """A newer change for the same entry exists, or a cancellation of something never
+        sent."""
+        if delivery.kind != Kind.ENTRY:
+            return False
+        others = [v for pk, v in self._same_entry(delivery).items() if pk != delivery.pk]
+        if any(sequence > delivery.sequence for sequence, _ in others):
+            return True
+        if delivery.action == Action.CANCEL:
+            return not any(
+                sequence < delivery.sequence and status in (Status.SENT, Status.SENDING)
+                for sequence, status in others
             )
-        ]
+        return False
+
+    def is_update(self, delivery: Delivery) -> bool:
+        """An earlier version of this entry went out to this person."""
+        return any(
+            sequence < delivery.sequence and status == Status.SENT
+            for pk, (sequence, status) in self._same_entry(delivery).items()
+            if pk != delivery.pk
+        )
+
+    def record(self, delivery: Delivery, status: str) -> None:
+        same = self._same_entry(delivery)
+        if delivery.pk in same:
+            same[delivery.pk] = (same[delivery.pk][0], status)
+
+    def entry(self, delivery: Delivery) -> BuiltEntry:
+        built = self.entries.get(delivery.pk)
+        if built is None:
+            built = _entry(delivery)
+        return built
+
+
+def _request(delivery: Delivery) -> EntryRequest:
+    return EntryRequest(
+        delivery.shift_id,
+        delivery.user_id,
+        cancelled=delivery.action == Action.CANCEL,
+        sequence=delivery.sequence,
     )
+
+
+def _entry(delivery: Delivery) -> BuiltEntry:
+    built = shift_entries([_request(delivery)])
     if not built:
         raise Permanent("the shift or the person no longer exists")
     return built[0]
 
 
-def send(delivery: Delivery, now: datetime) -> str:
+def _needs_entry(delivery: Delivery) -> bool:
+    if delivery.kind == Kind.REMINDER:
+        return "@" in (delivery.user.email or "")
+    if delivery.kind != Kind.ENTRY:
+        return False
+    if delivery.channel == Channel.CALDAV:
+        return delivery.action != Action.CANCEL
+    return "@" in (delivery.user.email or "")
+
+
+def prepare(deliveries: list[Delivery]) -> Prepared:
+    """Load at once what sending these claimed rows (with their user and person) needs: one
+    query for the outbox history of their entries, three for the entries themselves."""
+    prepared = Prepared(deliveries)
+    entry_rows = [d for d in deliveries if d.kind == Kind.ENTRY]
+    if entry_rows:
+        claimed = {d.pk for d in deliveries}
+        pairs = Q()
+        for user_id, shift_id in {(d.user_id, d.shift_id) for d in entry_rows}:
+            pairs |= Q(user_id=user_id, shift_id=shift_id)
+        for pk, user_id, shift_id, channel, sequence, status in Delivery.objects.filter(
+            pairs, kind=Kind.ENTRY
+        ).values_list("pk", "user_id", "shift_id", "channel", "sequence", "status"):
+            if pk in claimed:
+                status = Status.PENDING  # ours, not sent yet (record() follows it)
+            prepared.history.setdefault((user_id, shift_id, channel), {})[pk] = (
+                sequence,
+                status,
+            )
+    wanted = [d for d in deliveries if _needs_entry(d) and not prepared.stale(d)]
+    if wanted:
+        built = shift_entries([_request(d) for d in wanted])
+        # In order, leaving out only rows whose shift or person no longer exists.
+        position = 0
+        for delivery in wanted:
+            if position < len(built) and built[position].entry.uid == entry_uid(
+                delivery.shift_id, delivery.user_id
+            ):
+                prepared.entries[delivery.pk] = built[position]
+                position += 1
+    return prepared
+
+
+def send(delivery: Delivery, now: datetime, *, prepared: Prepared | None = None) -> str:
     """Send one claimed row by its channel and kind; returns SENT or SKIPPED (moot now).
+    ``prepared`` holds what its chunk loaded at once (see `prepare`).
 
     Raises Permanent (give up) or anything else (retry later)."""
     if delivery.channel == Channel.CHAT:
         return chat.send(delivery, now)
+    prepared = prepared or prepare([delivery])
     if delivery.kind == Kind.ENTRY:
         if delivery.channel == Channel.CALDAV:
-            return _send_caldav(delivery, now)
-        return _send_invite(delivery, now)
+            return _send_caldav(delivery, now, prepared)
+        return _send_invite(delivery, now, prepared)
     if "@" not in (delivery.user.email or ""):
         return Status.SKIPPED
     if delivery.kind == Kind.REMINDER:
-        return _send_reminder(delivery, now)
+        return _send_reminder(delivery, now, prepared)
     if delivery.kind in (Kind.HANDOFF_IN, Kind.HANDOFF_OUT):
         return _send_handoff(delivery, now)
     if delivery.kind == Kind.AT_RISK:
@@ -67,23 +162,15 @@ def send(delivery: Delivery, now: datetime) -> str:
     raise Permanent(f"no sender for {delivery.kind}")
 
 
-def _send_invite(delivery: Delivery, now: datetime) -> str:
+def _send_invite(delivery: Delivery, now: datetime, prepared: Prepared) -> str:
     if "@" not in (delivery.user.email or ""):
         return Status.SKIPPED
-    built = _entry(delivery)
-    is_update = Delivery.objects.filter(
-        user_id=delivery.user_id,
-        shift_id=delivery.shift_id,
-        channel=Channel.EMAIL,
-        kind=Kind.ENTRY,
-        sequence__lt=delivery.sequence,
-        status=Status.SENT,
-    ).exists()
+    built = prepared.entry(delivery)
     message = mail.invite_message(
         built.entry,
         to=delivery.user.email,
         delivery_id=delivery.pk,
-        is_update=is_update,
+        is_update=prepared.is_update(delivery),
         now=now,
         viewer_zone=delivery.user.person.time_zone,
     )
@@ -91,7 +178,7 @@ def _send_invite(delivery: Delivery, now: datetime) -> str:
     return Status.SENT
 
 
-def _send_caldav(delivery: Delivery, now: datetime) -> str:
+def _send_caldav(delivery: Delivery, now: datetime, prepared: Prepared) -> str:
     connection = CalendarConnection.objects.filter(user_id=delivery.user_id, enabled=True).first()
     if connection is None:
         return Status.SKIPPED
@@ -99,7 +186,7 @@ def _send_caldav(delivery: Delivery, now: datetime) -> str:
         if delivery.action == Action.CANCEL:
             caldav_push.delete(connection, entry_uid(delivery.shift_id, delivery.user_id))
         else:
-            caldav_push.put(connection, _entry(delivery).entry, now=now)
+            caldav_push.put(connection, prepared.entry(delivery).entry, now=now)
     except Permanent as exc:
         CalendarConnection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:300])
         raise
@@ -120,11 +207,11 @@ def _still_assigned(delivery: Delivery) -> Shift | None:
     )
 
 
-def _send_reminder(delivery: Delivery, now: datetime) -> str:
+def _send_reminder(delivery: Delivery, now: datetime, prepared: Prepared) -> str:
     shift = _still_assigned(delivery)
     if shift is None or shift.start <= now or "@" not in (delivery.user.email or ""):
         return Status.SKIPPED
-    built = _entry(delivery)
+    built = prepared.entry(delivery)
     token = make_token("handover", delivery.user_id, shift.pk)
     mail.send(
         mail.reminder_message(

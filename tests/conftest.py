@@ -211,7 +211,9 @@ def login(page, live_server):
 class SmtpSink:
     """An aiosmtpd handler that keeps every accepted message, parsed.
 
-    `refuse(n)` answers the next n messages with 451 (try again later); `hold_after(n)` makes
+    `refuse(n)` answers the next n messages with 451 (try again later), or with `reply`, after
+    letting `after` messages through; `peers` lists the client connection (address, port)
+    each accepted message came on; `hold_after(n)` makes
     every message after the n-th wait (not accepted) until `release()`: a client killed while
     waiting never gets its 250, and its message is dropped like a real server would.
     """
@@ -226,14 +228,19 @@ class SmtpSink:
     def reset(self):
         with self.lock:
             self.messages = []
+            self.peers = []
             self.refusals_left = 0
+            self.refuse_after = 0
+            self.refusal = "451 4.3.0 Mailbox busy, try again later"
             self.refused = 0
             self.hold_limit = None
             self.holding = 0
 
-    def refuse(self, count: int):
+    def refuse(
+        self, count: int, *, after: int = 0, reply: str = "451 4.3.0 Mailbox busy, try again later"
+    ):
         with self.lock:
-            self.refusals_left = count
+            self.refusals_left, self.refuse_after, self.refusal = count, after, reply
 
     def hold_after(self, count: int):
         with self.lock:
@@ -253,10 +260,12 @@ class SmtpSink:
         import email.policy
 
         with self.lock:
-            if self.refusals_left > 0:
+            if self.refusals_left > 0 and self.refuse_after > 0:
+                self.refuse_after -= 1
+            elif self.refusals_left > 0:
                 self.refusals_left -= 1
                 self.refused += 1
-                return "451 4.3.0 Mailbox busy, try again later"
+                return self.refusal
         if self._held():
             with self.lock:
                 self.holding += 1
@@ -271,6 +280,7 @@ class SmtpSink:
         )
         with self.lock:
             self.messages.append(message)
+            self.peers.append(tuple(session.peer))
         return "250 2.0.0 OK"
 
 

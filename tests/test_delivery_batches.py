@@ -1,5 +1,5 @@
-"""Deliveries queued in chunks: fewer broker messages, each row still claimed on its own,
-one failure never stops the rest of a chunk, one SMTP connection per chunk."""
+"""Deliveries queued in chunks: fewer broker messages, a row is never claimed twice, one
+failure never stops the rest of a chunk, one SMTP connection per chunk."""
 
 import socket
 from datetime import date
@@ -64,14 +64,14 @@ def test_a_chunk_run_twice_sends_nothing_twice(outbox, smtp_server):
 
 def test_one_broken_row_does_not_stop_the_chunk(outbox, smtp_server, monkeypatch, caplog):
     _, ids = outbox
-    real = dispatch.deliver
+    real = dispatch._deliver_claimed
 
-    def sometimes_broken(delivery_id, **kwargs):
-        if delivery_id == ids[3]:
+    def sometimes_broken(delivery, *args):
+        if delivery.pk == ids[3]:
             raise RuntimeError("database went away for a moment")
-        return real(delivery_id, **kwargs)
+        return real(delivery, *args)
 
-    monkeypatch.setattr(dispatch, "deliver", sometimes_broken)
+    monkeypatch.setattr(dispatch, "_deliver_claimed", sometimes_broken)
     dispatch.deliver_batch(ids)
     assert len(smtp_server.messages) == 13
     assert Delivery.objects.get(pk=ids[3]).status == "pending"  # the sweeper's, later
@@ -100,16 +100,16 @@ def test_a_chunk_uses_one_smtp_connection(outbox, smtp_server, monkeypatch):
 
 def test_a_connection_the_server_dropped_is_reopened_once(outbox, smtp_server, monkeypatch):
     _, ids = outbox
-    real = dispatch.deliver
+    real = dispatch._deliver_claimed
     dropped = []
 
-    def drop_after_the_first(delivery_id, **kwargs):
-        outcome = real(delivery_id, **kwargs)
+    def drop_after_the_first(delivery, *args):
+        outcome = real(delivery, *args)
         shared = mail._shared.get()
         if not dropped and shared.connection is not None:
             # The server timed the idle connection out.
             shared.connection.connection.sock.shutdown(socket.SHUT_RDWR)
-            dropped.append(delivery_id)
+            dropped.append(delivery.pk)
         return outcome
 
     opened = []
@@ -119,7 +119,7 @@ def test_a_connection_the_server_dropped_is_reopened_once(outbox, smtp_server, m
         opened.append(real_connection(*args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr(dispatch, "deliver", drop_after_the_first)
+    monkeypatch.setattr(dispatch, "_deliver_claimed", drop_after_the_first)
     monkeypatch.setattr(mail, "get_connection", counting)
     dispatch.deliver_batch(ids)
     assert dropped and len(opened) == 2
