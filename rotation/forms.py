@@ -50,6 +50,16 @@ class AssignForm(forms.Form):
     note = forms.CharField(max_length=200, required=False)
 
 
+class TeamSettingsForm(forms.Form):
+    max_oncall_share = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        label="Largest share of a period one person may be on call (%)",
+        help_text="Primary and secondary hours over the period's hours; default 30%. A rotation "
+        "with a secondary needs at least 7 people to stay under 30%.",
+    )
+
+
 class HistoryImportForm(forms.Form):
     file = forms.FileField(
         help_text="CSV with columns: email, rotation, role, start, end (ISO 8601 with offset)."
