@@ -109,6 +109,26 @@ class RotationForm(forms.ModelForm):
             self.fields["people"].initial = list(
                 self.instance.rotation_members.values_list("user_id", flat=True)
             )
+        for name in self.KEEP_WHEN_LEFT_OUT:
+            self.fields[name].required = False
+
+    # Issue 16's settings: a form posted without them (an older page) keeps what is stored.
+    KEEP_WHEN_LEFT_OUT = (
+        "level_shadow_shifts",
+        "level_secondary_shifts",
+        "level_primary_ready_shifts",
+        "level_first_primaries_paired",
+        "pairing",
+        "pairing_weight",
+        "bus_factor_warning",
+    )
+
+    def clean(self):
+        data = super().clean()
+        for name in self.KEEP_WHEN_LEFT_OUT:
+            if data.get(name) in (None, ""):
+                data[name] = getattr(self.instance, name)
+        return data
 
 
 def window_formset(data=None, instance=None):
