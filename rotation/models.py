@@ -267,6 +267,11 @@ class Rotation(models.Model):
                 & Q(level_primary_ready_shifts__lte=100)
                 & Q(level_first_primaries_paired__lte=50),
                 name="rotation_level_thresholds_ordered",
+                violation_error_message=(
+                    "Level thresholds: primary-ready needs at least as many secondary shifts as "
+                    "secondary-ready, and each threshold is at most 50 (shadow, first primaries) "
+                    "or 100 (secondary)."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(pairing__in=["hard", "soft", "off"]), name="rotation_pairing_mode"

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -261,7 +262,11 @@ def save_rotation(
     problem = coverage_problem(rotation.pattern, windows, today=today or timezone.now().date())
     if problem:
         raise Invalid(problem, field="windows")
-    rotation.full_clean(exclude=["team"])
+    try:
+        rotation.full_clean(exclude=["team"])
+    except ValidationError as error:
+        # A rule across fields (the level thresholds' order): a 400 with the rule in words.
+        raise Invalid(" ".join(error.messages)) from None
     rotation.save()
     existing = {w.pk: w for w in rotation.windows.all()}
     kept = set()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
+from rest_framework.test import APIClient
 
 from planning import inputs
 from rotation.history import import_history
@@ -143,3 +144,19 @@ def test_experience_counts_up_to_now_not_the_drafted_period():
 
     # The shift 23-30 November has not ended on 20 November.
     assert found.primary_served == 0
+
+
+def test_the_api_refuses_thresholds_out_of_order_with_a_400():
+    setup = build_team(1)
+    api = APIClient()
+    api.force_authenticate(setup.boss)
+
+    response = api.patch(
+        f"/api/rotations/{setup.rotation.pk}/",
+        {"level_secondary_shifts": 5, "level_primary_ready_shifts": 2, "pairing": "soft"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    setup.rotation.refresh_from_db()
+    assert setup.rotation.pairing == "hard"
