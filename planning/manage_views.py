@@ -31,7 +31,15 @@ from rotation.shifts import month_bounds
 from . import changes, risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
-from .reports import bar_chart, bars_caption, gini, line_chart, trend_caption
+from .experience import bus_factor_by_month, bus_factor_words
+from .reports import (
+    bar_chart,
+    bars_caption,
+    bus_factor_chart,
+    gini,
+    line_chart,
+    trend_caption,
+)
 
 User = get_user_model()
 REPORT_PAGE_SIZE = 50
@@ -72,6 +80,7 @@ def plan(request, pk):
     drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
     for d in drafts:
         d.largest = changes.largest_load(d.summary)
+    bus_factor = people.bus_factor
     return render(
         request,
         "rotation/plan.html",
@@ -86,6 +95,7 @@ def plan(request, pk):
             "pager_keep": [("month", f"{month:%Y-%m}")],
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
+            "bus_factor": bus_factor,
             "form": DraftForm(rotation=rotation),
         },
     )
@@ -361,6 +371,7 @@ def report(request, pk):
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
     rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
     months = [(f"{datetime.strptime(key, '%Y-%m'):%b %Y}", value) for key, value in trend]
+    ready = bus_factor_by_month(rotation=rotation, start=start, end=end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -399,6 +410,11 @@ def report(request, pk):
             "trend_caption": trend_caption(months),
             "last_day": end_day - timedelta(days=1),
             "gini": gini([r.hours for r in rows]),
+            "bus_factor": ready,
+            "bus_factor_chart": mark_safe(  # noqa: S308 - numbers and month names only
+                bus_factor_chart(ready, warn_below=rotation.bus_factor_warning)
+            ),
+            "bus_factor_caption": bus_factor_words(ready, warn_below=rotation.bus_factor_warning),
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },
     )

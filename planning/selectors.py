@@ -13,6 +13,7 @@ from rotation.models import Rotation, Shift, SlotRole
 from . import inputs
 from . import recommender as rec
 from .changes import fair_shares
+from .experience import Experience, bus_factor_of, experience_by_person
 from .inputs import HISTORY_STATUSES, public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -46,6 +47,7 @@ class PlanRow:
     share: int | None = None  # past load as a percentage of a fair share (100 = fair)
     why: str = ""  # the level in one sentence
     commitments: object = None  # availability's utilisation (projects named), behind the level
+    experience: Experience | None = None
 
 
 _LEVEL_WORDS = {"High": "a good pick", "Medium": "an ordinary pick", "Low": "a poor pick"}
@@ -99,7 +101,10 @@ def plan_calendar(
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
-    candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
+    experience = experience_by_person(rotation=rotation, as_of=now)
+    candidates = inputs.candidates_for(
+        rotation, start, end, now=now, settings=settings, experience=experience
+    )
     levels = rec.levels(candidates, settings)
     # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
     total_past = sum(p.past_load for p in levels.values())
@@ -156,6 +161,7 @@ def plan_calendar(
                 utilisation=c.utilisation,
                 level=levels.get(c.person_id),
                 cells=cells,
+                experience=experience.get(c.person_id),
             )
         )
         level = rows[-1].level
@@ -166,6 +172,11 @@ def plan_calendar(
                 level=level.level, share=rows[-1].share, utilisation=rows[-1].commitments
             )
     people.object_list = rows
+    # The whole team's readiness, not this page's: who could take a primary shift.
+    people.bus_factor = bus_factor_of(
+        rotation=rotation,
+        ready=((c.name, c.experienced, "primary" in c.roles) for c in candidates),
+    )
     return people
 
 

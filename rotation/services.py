@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -271,7 +272,11 @@ def save_rotation(
     problem = coverage_problem(rotation.pattern, windows, today=today or timezone.now().date())
     if problem:
         raise Invalid(problem, field="windows")
-    rotation.full_clean(exclude=["team"])
+    try:
+        rotation.full_clean(exclude=["team"])
+    except ValidationError as error:
+        # A rule across fields (the level thresholds' order): a 400 with the rule in words.
+        raise Invalid(" ".join(error.messages)) from None
     rotation.save()
     existing = {w.pk: w for w in rotation.windows.all()}
     kept = set()
@@ -310,6 +315,30 @@ def create_team(*, by: Actor, name: str, slug: str) -> Team:
         Membership.objects.create(
             team=team, user=user, role=Membership.Role.MANAGER, status=Membership.Status.ACTIVE
         )
+    return team
+
+
+@transaction.atomic
+def set_team_settings(team: Team, *, by: Actor, max_oncall_share: int) -> Team:
+    """A manager sets the team's cap: the largest share of a period one person is on call."""
+    require_manager(by, team.pk, "Only a manager of this team can change its settings.")
+    try:
+        share = int(max_oncall_share)
+    except (TypeError, ValueError):
+        raise Invalid("Give the cap as a whole percent.", field="max_oncall_share") from None
+    if not 1 <= share <= 100:
+        raise Invalid("The cap is a percent from 1 to 100.", field="max_oncall_share")
+    before = team.max_oncall_share
+    team.max_oncall_share = share
+    team.save(update_fields=["max_oncall_share"])
+    AuditEntry.objects.create(
+        team=team,
+        actor=acting_user(by),
+        action=AuditEntry.Action.EDIT,
+        summary=f"On-call cap: {before}% → {share}% of a period",
+        before={"max_oncall_share": before},
+        after={"max_oncall_share": share},
+    )
     return team
 
 
