@@ -249,6 +249,8 @@ def refusal_in_words(*, name: str, problem: str) -> str:
     """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
     if problem.startswith(STATE_REASONS):
         return f"{name} is {problem}."
+    if problem.startswith("would be"):  # the cap: "would be on call 38% of December ..."
+        return f"{name} {problem}."
     return f"{name}: {problem}."
 
 
