@@ -25,6 +25,7 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 
 from onehand.links import absolute, make_token
 from onehand.people import display_name
+from planning import escalation
 from rotation import selectors as rotation_selectors
 from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
@@ -152,20 +153,15 @@ class _Builder:
             found = self.contacts[key] = _contact(user, role)
         return found
 
-    def chain(self, rotation: Rotation, primary, secondary, user_id: int):
-        key = (
-            rotation.pk,
-            primary.pk if primary else None,
-            secondary.pk if secondary else None,
-            user_id,
-        )
+    def chain(self, chain: list[rotation_selectors.Contact] | None, user_id: int):
+        """The shift's chain as entries show it to `user_id` (who never escalates to
+        themselves)."""
+        key = (tuple(c.user_id for c in chain or ()), user_id)
         found = self.chains.get(key)
         if found is None:
             found = self.chains[key] = tuple(
                 entries.Contact(name=c.name, email=c.email or "", phone=c.phone, role=c.role)
-                for c in rotation_selectors.escalation_chain(
-                    rotation=rotation, primary=primary, secondary=secondary
-                )
+                for c in chain or ()
                 if c.user_id != user_id
             )
         return found
@@ -181,6 +177,33 @@ class _Builder:
         if user_id is None:
             return f"shift-{shift_id}@{self.domain}"
         return f"shift-{shift_id}-person-{user_id}@{self.domain}"
+
+
+def group_chains(
+    shifts: Iterable[Shift], groups: dict[tuple[int, datetime], dict[str, Shift]]
+) -> dict[tuple[int, datetime], list[rotation_selectors.Contact]]:
+    """Each shift group's escalation chain (planning.escalation decides who it names), for
+    shifts with `roster.rotation` (mentor and lead attached) and groups whose assignees come
+    with `person.mentor.person`."""
+    firsts: dict[tuple[int, datetime], Shift] = {}
+    for shift in shifts:
+        firsts.setdefault(group_key(shift), shift)
+    people = []
+    for key, shift in firsts.items():
+        group = groups.get(key, {})
+        primary_slot = group.get(SlotRole.PRIMARY)
+        secondary_slot = group.get(SlotRole.SECONDARY)
+        people.append(
+            rotation_selectors.ShiftPeople(
+                shift.roster.rotation,
+                shift.start,
+                shift.end,
+                primary_slot.assignee if primary_slot else None,
+                secondary_slot.assignee if secondary_slot else None,
+            )
+        )
+    chains = escalation.escalation_chains(shifts=people)
+    return dict(zip(firsts, chains, strict=True))
 
 
 def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
@@ -226,6 +249,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             if slot.assignee_id in users:
                 slot.assignee = users[slot.assignee_id]
 
+    chains = group_chains(shifts.values(), groups)
     organizer = organizer_email()
     memo = _Builder()
     built: list[BuiltEntry] = []
@@ -236,10 +260,6 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             continue
         rotation: Rotation = shift.roster.rotation
         group = groups.get(group_key(shift), {})
-        primary_slot = group.get(SlotRole.PRIMARY)
-        secondary_slot = group.get(SlotRole.SECONDARY)
-        primary = primary_slot.assignee if primary_slot else None
-        secondary = secondary_slot.assignee if secondary_slot else None
         partner_slot = group.get(_PARTNER_ROLE[shift.role])
         partner = partner_slot.assignee if partner_slot else None
         sequence = request.sequence if request.sequence is not None else group_sequence(group)
@@ -256,7 +276,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             partner=memo.contact(partner, _PARTNER_ROLE[shift.role])
             if partner is not None and partner.pk != user.pk
             else None,
-            escalation=memo.chain(rotation, primary, secondary, user.pk),
+            escalation=memo.chain(chains.get(group_key(shift)), user.pk),
             organizer_email=organizer,
             shift_url=memo.shift_url(rotation, shift.start),
             cant_make_it_url="" if request.team_view else cant_make_it_url(user.pk, shift.pk),

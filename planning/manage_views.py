@@ -24,7 +24,7 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift
 from rotation.shifts import month_bounds
 
-from . import risk
+from . import escalation, risk
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .reports import bar_chart, gini, line_chart
@@ -106,13 +106,14 @@ def _shift_groups(rotation, slots):
                 "start": start,
                 "end": items[0].end,
                 "slots": items,
-                "escalation": selectors.escalation_chain(
-                    rotation=rotation,
-                    primary=by_role.get("primary"),
-                    secondary=by_role.get("secondary"),
+                "people": selectors.ShiftPeople(
+                    rotation, start, items[0].end, by_role.get("primary"), by_role.get("secondary")
                 ),
             }
         )
+    chains = escalation.escalation_chains(shifts=[g.pop("people") for g in groups])
+    for group, chain in zip(groups, chains, strict=True):
+        group["escalation"] = chain
     return groups
 
 
