@@ -1,7 +1,7 @@
 """Reads for notifications: Shift rows -> entries.ShiftEntry, feeds, failed deliveries.
 
 `shift_entries` turns any number of (shift, person) pairs into calendar entries with a
-constant number of queries (three), whatever the number of shifts.
+constant number of queries (four), whatever the number of shifts.
 
 An entry's SEQUENCE is the *group sequence*: the sum of `Shift.sequence` over the slots of
 the same shift (same roster and start). Every slot's sequence only grows, so the sum grows
@@ -207,9 +207,10 @@ def group_chains(
 
 
 def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
-    """Build the entries asked for, in order, with three queries in all: the shifts (with
-    their roster, rotation and team), the slots of their groups, and every person involved
-    (attendees, assignees, mentors, leads) once each."""
+    """Build the entries asked for, in order, with four queries in all: the shifts (with
+    their roster, rotation and team), the slots of their groups, every person involved
+    (attendees, assignees, mentors, leads) once each, and the escalation contacts' time away
+    (more only when a chain falls back to experienced people: planning/escalation.py)."""
     if not requests:
         return []
     shifts = {
