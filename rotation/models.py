@@ -58,6 +58,10 @@ class Person(models.Model):
 class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(unique=True)
+    max_oncall_share = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="Largest share of a period (percent of its hours) one person may be on call.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="Membership",
@@ -67,6 +71,12 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_oncall_share__gte=1) & Q(max_oncall_share__lte=100),
+                name="team_max_oncall_share_1_100",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -140,6 +150,13 @@ class Rotation(models.Model):
         "swap_deadline_hours",
         "swap_answer_time",
         "swaps_need_approval",
+        "level_shadow_shifts",
+        "level_secondary_shifts",
+        "level_primary_ready_shifts",
+        "level_first_primaries_paired",
+        "pairing",
+        "pairing_weight",
+        "bus_factor_warning",
     )
 
     class Pattern(models.TextChoices):
@@ -197,6 +214,38 @@ class Rotation(models.Model):
         help_text="How long each person asked has to answer before the next one is asked.",
     )
     swaps_need_approval = models.BooleanField(default=False)
+    # Experience levels (issue 16): newcomer -> shadowed -> secondary-ready -> primary-ready.
+    level_shadow_shifts = models.PositiveSmallIntegerField(
+        default=2, help_text="Shadow shifts a newcomer serves to become 'shadowed'."
+    )
+    level_secondary_shifts = models.PositiveSmallIntegerField(
+        default=2, help_text="Secondary shifts served to become 'secondary-ready'."
+    )
+    level_primary_ready_shifts = models.PositiveSmallIntegerField(
+        default=4,
+        help_text="Secondary shifts served (in all) to become 'primary-ready' (experienced).",
+    )
+    level_first_primaries_paired = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="A person's first primary shifts that get an experienced secondary.",
+    )
+
+    class Pairing(models.TextChoices):
+        HARD = "hard", "Hard: always pair a newcomer with someone experienced"
+        SOFT = "soft", "Soft: pair when it costs little fairness"
+        OFF = "off", "Off"
+
+    pairing = models.CharField(max_length=4, choices=Pairing.choices, default=Pairing.HARD)
+    pairing_weight = models.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        default=50,
+        help_text="Soft pairing: the penalty per shift without an experienced person.",
+    )
+    bus_factor_warning = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Warn when fewer people than this are ready for primary (0 turns it off).",
+    )
 
     class Meta:
         ordering = ["team__name", "name"]
@@ -210,6 +259,24 @@ class Rotation(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(holiday_weight__gte=1), name="rotation_holiday_weight_ge_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(level_shadow_shifts__lte=50)
+                & Q(level_secondary_shifts__lte=100)
+                & Q(level_primary_ready_shifts__gte=F("level_secondary_shifts"))
+                & Q(level_primary_ready_shifts__lte=100)
+                & Q(level_first_primaries_paired__lte=50),
+                name="rotation_level_thresholds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(pairing__in=["hard", "soft", "off"]), name="rotation_pairing_mode"
+            ),
+            models.CheckConstraint(
+                condition=Q(pairing_weight__gte=0) & Q(pairing_weight__lte=10000),
+                name="rotation_pairing_weight_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(bus_factor_warning__lte=1000), name="rotation_bus_factor_warning_range"
             ),
         ]
 

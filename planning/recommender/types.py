@@ -20,6 +20,9 @@ class Slot:
     role: str  # "primary" | "secondary" | "shadow"
     start: datetime  # aware, UTC
     end: datetime
+    # False when no escalation contact (mentor, lead) is available during this slot's shift:
+    # the pairing rule then asks for an experienced secondary.
+    escalation_reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Candidate:
     pages: int = 0
     night_pages: int = 0
     interruption_hours: float = 0.0
+    # Experience (issue 16): primary-ready people count as "experienced" for the pairing rule.
+    experienced: bool = True
+    primary_served: int = 0  # primary shifts already served in this rotation
+    level: str = ""  # "newcomer" | "shadowed" | "secondary-ready" | "primary-ready" (words only)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,13 @@ class Settings:
     # greedy mode: wall-clock seconds for everything after the greedy construction (repair,
     # local search, coverage model, LP bound, auto-exact), shared by the stages (0: no limit)
     time_budget: float = 4.0
+    # Pairing (issue 16): "hard" = every shift has an experienced primary or secondary and a
+    # newcomer's first primaries get an experienced secondary; "soft" = the same as a penalty
+    # of pairing_weight per unpaired shift; "off" = no rule.
+    pairing: str = "off"
+    pairing_weight: float = 50.0
+    first_primaries_paired: int = 2  # a primary with fewer served primaries is a newcomer
+    max_share: float = 1.0  # largest share of the drafted period's hours one person may hold
 
 
 @dataclass(frozen=True)
