@@ -5,7 +5,8 @@ notifications.selectors), the on-call answer, the rotation and home pages (throu
 `rotation.selectors.escalation_chains`, which planning/apps.py points here) all use it.
 
 For each shift, in order, each step naming the first *reachable* person not named before
-(and not the primary), and left out when there is nobody:
+(and not the primary), and left out when there is nobody (experienced people stand in only
+for a step someone is set for, who is away):
 
 1. secondary: the shift's secondary (scheduled for the shift, so not checked here);
 2. mentor: the primary's own mentor, else the rotation's mentor, else the rotation's
@@ -31,6 +32,8 @@ from availability.selectors import leave_by_person
 from rotation.models import Rotation
 from rotation.selectors import Contact, ShiftPeople, contact_of
 
+from .experience import experience_by_person
+
 User = get_user_model()
 
 Interval = tuple[datetime, datetime]
@@ -41,12 +44,15 @@ def _away_during(spans: list[Interval], start: datetime, end: datetime) -> bool:
 
 
 def _experienced_users(*, rotation: Rotation, as_of: datetime) -> list:
-    """The rotation's experienced people, most experienced first, with `person` loaded.
-
-    Until planning/experience.py (branch levelup) is merged there is no measure of
-    experience: the rotation's mentor is the only fallback, and this names nobody more.
-    """
-    return []
+    """The rotation's experienced (primary-ready) people, most primary shifts served first,
+    with `person` loaded (planning/experience.py: three or four queries)."""
+    found = experience_by_person(rotation=rotation, as_of=as_of)
+    ranked = sorted(
+        (uid for uid, e in found.items() if e.experienced),
+        key=lambda uid: (-found[uid].primary, -found[uid].secondary, uid),
+    )
+    users = User.objects.select_related("person").in_bulk(ranked)
+    return [users[uid] for uid in ranked if uid in users]
 
 
 @dataclass
@@ -96,7 +102,9 @@ def _chain(shift: ShiftPeople, away: dict[int, list[Interval]], fallbacks: _Fall
 
     def step(role: str, first: list) -> None:
         user = _pick(first, taken, reachable)
-        if user is None:
+        if user is None and any(u is not None and u.pk not in taken for u in first):
+            # Someone is set for this step but away: experienced people stand in. (A step
+            # nobody is set for stays empty, as the team chose.)
             user = _pick(fallbacks.of(rotation), taken, reachable)
         if user is not None:
             taken.add(user.pk)

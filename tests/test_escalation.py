@@ -15,6 +15,7 @@ from availability import services as availability
 from notifications.models import Delivery, RotationFeed
 from planning.escalation import reachable_escalation_by_shift
 from rotation.models import Person, Rotation, Shift
+from rotation.services import create_roster, publish_roster
 from tests.notifications_support import make_team, parsed_event, publish
 
 pytestmark = pytest.mark.django_db
@@ -147,6 +148,34 @@ def test_a_lead_on_holiday_falls_back_to_the_rotations_mentor():
     assert oncall(setup) == [("secondary", ben.pk), ("mentor", dev.pk), ("lead", mentor.pk)]
 
 
+def _served_june_2026(setup, primary, secondary):
+    """A past month served: `primary` five primary weeks, `secondary` five secondary weeks."""
+    june = create_roster(setup.rotation, date(2026, 6, 1), date(2026, 7, 1), by=setup.boss)
+    june.shifts.filter(role="primary").update(assignee=primary)
+    june.shifts.filter(role="secondary").update(assignee=secondary)
+    publish_roster(june, by=setup.boss)
+
+
+def test_with_mentor_and_lead_away_the_most_experienced_people_stand_in():
+    setup = weekly_team()
+    ben, dev, elena = setup.people[1], setup.people[3], setup.people[4]
+    _served_june_2026(setup, primary=dev, secondary=elena)
+    publish(setup, *MARCH)
+    on_leave(setup.people[-1])
+    on_leave(setup.boss)
+    assert oncall(setup) == [("secondary", ben.pk), ("mentor", dev.pk), ("lead", elena.pk)]
+
+
+def test_an_experienced_person_away_too_is_passed_over():
+    setup = weekly_team()
+    ben, dev, elena = setup.people[1], setup.people[3], setup.people[4]
+    _served_june_2026(setup, primary=dev, secondary=elena)
+    publish(setup, *MARCH)
+    for away in (setup.people[-1], setup.boss, dev):
+        on_leave(away)
+    assert oncall(setup) == [("secondary", ben.pk), ("mentor", elena.pk)]
+
+
 def test_with_everyone_away_the_chain_is_the_secondary_alone():
     setup = weekly_team()
     publish(setup, *MARCH)
@@ -254,6 +283,17 @@ def test_the_mentor_back_early_restores_the_chain_with_another_update(
 # --------------------------------------------------------------------------- the recommender
 
 
+def test_the_recommender_counts_an_experienced_person_as_reachable():
+    setup = weekly_team()
+    _served_june_2026(setup, primary=setup.people[3], secondary=setup.people[4])
+    on_leave(setup.people[-1])
+    on_leave(setup.boss)
+    week = Shift(start=FIRST_WEEK[0], end=FIRST_WEEK[1])
+    assert reachable_escalation_by_shift(rotation=setup.rotation, shifts=[week]) == {
+        FIRST_WEEK: True
+    }
+
+
 def test_the_recommender_learns_where_nobody_can_be_escalated_to():
     setup = weekly_team()
     on_leave(setup.people[-1])
@@ -283,8 +323,11 @@ def test_the_chain_costs_the_same_queries_in_a_small_and_a_large_team(client, wh
     counts = []
     for size, prefix in ((4, "s"), (24, "l")):
         setup = make_team(size, pattern=Rotation.Pattern.WEEKLY, prefix=prefix)
+        _served_june_2026(setup, primary=setup.people[2], secondary=setup.people[3])
         publish(setup, *MARCH)
+        # Mentor and lead away: the chain falls back to experienced people, the costly path.
         on_leave(setup.people[-1])
+        on_leave(setup.boss)
         for user in setup.people[:-1]:
             Person.objects.filter(user=user).update(mentor=setup.people[-1])
         feed, _ = RotationFeed.objects.get_or_create(rotation=setup.rotation)
