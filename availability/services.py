@@ -118,6 +118,13 @@ def _changed(user_id: int, start: datetime, end: datetime) -> None:
     )
 
 
+def unavailability_edited(*, spans: list[tuple[int, datetime, datetime]], by) -> None:
+    """Entries changed outside these services (an admin edit): (user id, start, end) of each
+    span before and after. Escalation chains and the on-call answer follow, as for a mark."""
+    for user_id, start, end in spans:
+        _changed(user_id, start, end)
+
+
 def _manual_around(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
     """Manual entries overlapping or touching [start, end), locked against concurrent edits."""
     return list(

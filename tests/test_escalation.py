@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,6 +20,7 @@ from rotation.services import create_roster, publish_roster
 from tests.notifications_support import make_team, parsed_event, publish
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 # Two weeks of a weekly London rotation (handoff Monday 09:00 GMT = 09:00 UTC).
 MARCH = (date(2031, 3, 3), date(2031, 3, 17))
@@ -253,6 +255,33 @@ def test_more_edits_of_the_same_leave_send_no_second_update(django_capture_on_co
         [amara.pk, setup.people[1].pk]
     )
     assert not _entry_rows(sequence__gt=0).exclude(shift__in=first_week).exists()
+
+
+def test_leave_entered_by_an_admin_updates_the_entries_too(
+    client, django_capture_on_commit_callbacks
+):
+    setup = weekly_team()
+    amara, mentor = setup.people[0], setup.people[-1]
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(setup, *MARCH)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-123456"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/availability/availabilityentry/add/",
+            {
+                "user": mentor.pk,
+                "start_0": "2031-03-01",
+                "start_1": "00:00:00",
+                "end_0": "2031-03-12",
+                "end_1": "00:00:00",
+                "kind": "unavailable",
+                "reason": "Holiday",
+                "source": "manual",
+            },
+        )
+    assert response.status_code == 302
+    assert _entry_rows(user=amara, sequence__gt=0).count() == 1
+    assert mentor.pk not in [user for _, user in oncall(setup)]
 
 
 def test_leave_that_changes_no_chain_sends_nothing(django_capture_on_commit_callbacks):
