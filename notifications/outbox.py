@@ -31,7 +31,7 @@ from .models import (
     Kind,
     RotationFeed,
 )
-from .selectors import group_chains, group_key, group_sequence, slot_groups
+from .selectors import group_chains, group_key, group_sequence, shift_people, slot_groups
 
 User = get_user_model()
 Action = Delivery.Action
@@ -262,22 +262,25 @@ def queue_reassignments(
 Groups = dict[tuple[int, datetime], dict[str, Shift]]
 
 
-def _chain_ids(groups: Groups) -> dict[tuple[int, datetime], list[int]]:
-    """Each group's escalation chain now, as user ids in order (planning decides who)."""
-    if not groups:
-        return {}
+def _rotations_by_roster(groups: Groups) -> dict[int, Rotation]:
+    """The rotation of each group's roster, with its mentor and lead (two queries)."""
     rosters = dict(
         Roster.objects.filter(pk__in={r for r, _ in groups}).values_list("pk", "rotation_id")
     )
     rotations = Rotation.objects.select_related("mentor__person", "lead__person").in_bulk(
         set(rosters.values())
     )
-    firsts = []
-    for group in groups.values():
-        first = next(iter(group.values()))
-        first.roster = Roster(pk=first.roster_id, rotation=rotations[rosters[first.roster_id]])
-        firsts.append(first)
-    return {key: [c.user_id for c in chain] for key, chain in group_chains(firsts, groups).items()}
+    return {roster_id: rotations[rotation_id] for roster_id, rotation_id in rosters.items()}
+
+
+def _chain_ids(groups: Groups, rotations: dict[int, Rotation] | None = None):
+    """Each group's escalation chain now, as user ids in order (planning decides who)."""
+    if not groups:
+        return {}
+    rotations = rotations or _rotations_by_roster(groups)
+    return {
+        key: [c.user_id for c in chain] for key, chain in group_chains(groups, rotations).items()
+    }
 
 
 def _announce(chains: dict[tuple[int, datetime], list[int]], now: datetime) -> None:
@@ -331,7 +334,8 @@ def queue_escalation_changes(
     groups = slot_groups(found)
     if not groups:
         return 0
-    chains = _chain_ids(groups)
+    rotations = _rotations_by_roster(groups)
+    chains = _chain_ids(groups, rotations)
     announced = {
         (a.roster_id, a.start): a.contact_ids
         for a in AnnouncedChain.objects.filter(
@@ -339,7 +343,7 @@ def queue_escalation_changes(
         )
     }
     changed = {key: ids for key, ids in chains.items() if ids != announced.get(key, ids)}
-    changed.update(_changed_since_named(groups, chains, announced))
+    changed.update(_changed_since_named(groups, rotations, chains, announced))
     if not changed:
         return 0
     bumped = []
@@ -371,28 +375,14 @@ def queue_escalation_changes(
     return len(changed)
 
 
-def _changed_since_named(groups: Groups, chains, announced) -> dict:
+def _changed_since_named(groups: Groups, rotations, chains, announced) -> dict:
     """Shifts published before chains were recorded went out naming the contacts as set
     (no availability): those are compared with that."""
-    unrecorded = [key for key in chains if key not in announced]
-    if not unrecorded:
-        return {}
+    unrecorded = {key: group for key, group in groups.items() if key not in announced}
     out = {}
-    for key in unrecorded:
-        group = groups[key]
-        first = next(iter(group.values()))
-        primary = group.get(SlotRole.PRIMARY)
-        secondary = group.get(SlotRole.SECONDARY)
-        named = rotation_selectors.named_chain(
-            shift=rotation_selectors.ShiftPeople(
-                first.roster.rotation,
-                first.start,
-                first.end,
-                primary.assignee if primary else None,
-                secondary.assignee if secondary else None,
-            )
-        )
-        if [c.user_id for c in named] != chains[key]:
+    for key, people in shift_people(unrecorded, rotations).items():
+        named = [c.user_id for c in rotation_selectors.named_chain(shift=people)]
+        if named != chains[key]:
             out[key] = chains[key]
     return out
 

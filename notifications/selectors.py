@@ -179,31 +179,36 @@ class _Builder:
         return f"shift-{shift_id}-person-{user_id}@{self.domain}"
 
 
-def group_chains(
-    shifts: Iterable[Shift], groups: dict[tuple[int, datetime], dict[str, Shift]]
-) -> dict[tuple[int, datetime], list[rotation_selectors.Contact]]:
-    """Each shift group's escalation chain (planning.escalation decides who it names), for
-    shifts with `roster.rotation` (mentor and lead attached) and groups whose assignees come
-    with `person.mentor.person`."""
-    firsts: dict[tuple[int, datetime], Shift] = {}
-    for shift in shifts:
-        firsts.setdefault(group_key(shift), shift)
-    people = []
-    for key, shift in firsts.items():
-        group = groups.get(key, {})
+def shift_people(
+    groups: dict[tuple[int, datetime], dict[str, Shift]], rotations: dict[int, Rotation]
+) -> dict[tuple[int, datetime], rotation_selectors.ShiftPeople]:
+    """Each group's time and people, as its escalation chain is chosen. `rotations`: by
+    roster id, with mentor and lead (and their person) loaded; assignees come with
+    `person.mentor.person`."""
+    out = {}
+    for key, group in groups.items():
+        if not group:
+            continue
+        first = next(iter(group.values()))
         primary_slot = group.get(SlotRole.PRIMARY)
         secondary_slot = group.get(SlotRole.SECONDARY)
-        people.append(
-            rotation_selectors.ShiftPeople(
-                shift.roster.rotation,
-                shift.start,
-                shift.end,
-                primary_slot.assignee if primary_slot else None,
-                secondary_slot.assignee if secondary_slot else None,
-            )
+        out[key] = rotation_selectors.ShiftPeople(
+            rotations[key[0]],
+            first.start,
+            first.end,
+            primary_slot.assignee if primary_slot else None,
+            secondary_slot.assignee if secondary_slot else None,
         )
-    chains = escalation.escalation_chains(shifts=people)
-    return dict(zip(firsts, chains, strict=True))
+    return out
+
+
+def group_chains(
+    groups: dict[tuple[int, datetime], dict[str, Shift]], rotations: dict[int, Rotation]
+) -> dict[tuple[int, datetime], list[rotation_selectors.Contact]]:
+    """Each shift group's escalation chain (planning.escalation decides who it names)."""
+    people = shift_people(groups, rotations)
+    chains = escalation.escalation_chains(shifts=list(people.values()))
+    return dict(zip(people, chains, strict=True))
 
 
 def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
@@ -222,7 +227,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
     }
     groups = _group_slots(
         shifts.values(),
-        Shift.objects.only("pk", "roster_id", "start", "role", "sequence", "assignee_id"),
+        Shift.objects.only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id"),
     )
     rotations = {s.roster.rotation_id: s.roster.rotation for s in shifts.values()}
     user_ids = {r.user_id for r in requests}
@@ -250,7 +255,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             if slot.assignee_id in users:
                 slot.assignee = users[slot.assignee_id]
 
-    chains = group_chains(shifts.values(), groups)
+    chains = group_chains(groups, {s.roster_id: s.roster.rotation for s in shifts.values()})
     organizer = organizer_email()
     memo = _Builder()
     built: list[BuiltEntry] = []
