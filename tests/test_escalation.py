@@ -108,6 +108,20 @@ def test_the_personal_and_team_feeds_skip_the_mentor_on_holiday(client):
         assert ("lead", setup.boss.email) in escalation_in(event)
 
 
+def test_a_subscribed_team_feed_sees_the_new_chain_after_leave(client):
+    setup = weekly_team()
+    publish(setup, *MARCH)
+    feed, _ = RotationFeed.objects.get_or_create(rotation=setup.rotation)
+    url = f"/calendar/rotations/{feed.token}.ics"
+    before = client.get(url)
+    on_leave(setup.people[-1])
+    again = client.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert again.status_code == 200 and again["ETag"] != before["ETag"]
+    calendar = icalendar.Calendar.from_ical(again.content)
+    (first_week,) = [e for e in calendar.walk("VEVENT") if e.decoded("DTSTART") == FIRST_WEEK[0]]
+    assert setup.people[-1].email not in [address for _, address in escalation_in(first_week)]
+
+
 def test_the_oncall_answer_skips_the_mentor_on_holiday(client):
     setup = weekly_team()
     ben, mentor, maya = setup.people[1], setup.people[-1], setup.boss
