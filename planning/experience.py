@@ -19,11 +19,13 @@ Two queries for a whole rotation, whatever its size; `level_of` is pure.
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
+from availability.selectors import qualified_roles
 from incidents.models import Incident
-from rotation.models import Roster, Rotation, Shift, SlotRole
+from onehand.dates import next_month
+from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
 
 NEWCOMER = "newcomer"
 SHADOWED = "shadowed"
@@ -59,10 +61,28 @@ class Experience:
     level: str = NEWCOMER
     experienced: bool = False  # primary-ready
     next_step: str = ""  # in words: "2 more secondary shifts before primary"
+    thresholds: Thresholds = field(default_factory=Thresholds, compare=False, repr=False)
 
     @property
     def level_label(self) -> str:
         return self.level.replace("-", " ").capitalize()
+
+    @property
+    def path(self) -> list[dict]:
+        """The levels to primary, each with what it takes, done and where this person is."""
+        t = self.thresholds
+        labels = (
+            f"Newcomer: shadow {t.shadow} shift{'s' if t.shadow != 1 else ''}",
+            f"Shadowed: serve {t.secondary} secondary shift{'s' if t.secondary != 1 else ''}",
+            f"Secondary-ready: serve {t.primary_ready} secondary shifts in all",
+            f"Primary-ready: your first {t.first_primaries_paired} primary shifts are paired "
+            "with an experienced secondary",
+        )
+        here = LEVELS.index(self.level)
+        return [
+            {"label": label, "done": i < here, "current": i == here}
+            for i, label in enumerate(labels)
+        ]
 
     @property
     def served(self) -> str:
@@ -110,43 +130,50 @@ def level_of(
         level=level,
         experienced=level == PRIMARY_READY,
         next_step=step,
+        thresholds=t,
     )
 
 
 def _served_slots(
-    *, rotation_id: int, as_of: datetime, people: list[int] | None
-) -> list[tuple[int, str, datetime]]:
-    """(person, role, end) of every slot served in the rotation before `as_of`, one per slot."""
+    *, rotation_ids: list[int], as_of: datetime, people: list[int] | None
+) -> list[tuple[int, int, str, datetime]]:
+    """(rotation, person, role, end) of every slot served before `as_of`, one per slot."""
     rows = Shift.objects.filter(
-        roster__rotation_id=rotation_id,
+        roster__rotation_id__in=rotation_ids,
         roster__status__in=COUNTED_STATUSES,
         assignee__isnull=False,
         end__lte=as_of,
     )
     if people is not None:
         rows = rows.filter(assignee_id__in=people)
-    winners: dict[tuple[datetime, str], tuple] = {}
-    for start, end, role, assignee_id, status, roster_id in rows.values_list(
-        "start", "end", "role", "assignee_id", "roster__status", "roster_id"
+    winners: dict[tuple[int, datetime, str], tuple] = {}
+    for rotation_id, start, end, role, assignee_id, status, roster_id in rows.values_list(
+        "roster__rotation_id", "start", "end", "role", "assignee_id", "roster__status", "roster_id"
     ).order_by():
         rank = (status == Roster.Status.PUBLISHED, roster_id)
-        key = (start, role)
+        key = (rotation_id, start, role)
         if key not in winners or rank > winners[key][0]:
             winners[key] = (rank, assignee_id, end)
-    return [(assignee, role, end) for (_s, role), (_r, assignee, end) in winners.items()]
+    return [
+        (rotation_id, assignee, role, end)
+        for (rotation_id, _s, role), (_r, assignee, end) in winners.items()
+    ]
 
 
 def _incidents(
-    *, rotation_id: int, as_of: datetime, people: list[int] | None
-) -> dict[int, list[datetime]]:
+    *, rotation_ids: list[int], as_of: datetime, people: list[int] | None
+) -> dict[tuple[int, int], list[datetime]]:
+    """(rotation, person) -> start times of the incidents attributed to them, in order."""
     rows = Incident.objects.filter(
-        rotation_id=rotation_id, attributed_to__isnull=False, started_at__lt=as_of
+        rotation_id__in=rotation_ids, attributed_to__isnull=False, started_at__lt=as_of
     )
     if people is not None:
         rows = rows.filter(attributed_to_id__in=people)
-    out: dict[int, list[datetime]] = defaultdict(list)
-    for uid, started in rows.values_list("attributed_to_id", "started_at").order_by("started_at"):
-        out[uid].append(started)
+    out: dict[tuple[int, int], list[datetime]] = defaultdict(list)
+    for rotation_id, uid, started in rows.values_list(
+        "rotation_id", "attributed_to_id", "started_at"
+    ).order_by("started_at"):
+        out[(rotation_id, uid)].append(started)
     return out
 
 
@@ -176,16 +203,34 @@ def rotation_history(
 ) -> History:
     """The rotation's served slots and incidents up to `as_of` (two queries)."""
     ids = None if people is None else [getattr(p, "pk", p) for p in people]
-    ends: dict[tuple[int, str], list[datetime]] = defaultdict(list)
-    for person, role, end in _served_slots(rotation_id=rotation.pk, as_of=as_of, people=ids):
-        ends[(person, role)].append(end)
-    for values in ends.values():
-        values.sort()
-    return History(
-        thresholds=Thresholds.of(rotation),
-        ends=dict(ends),
-        incidents=dict(_incidents(rotation_id=rotation.pk, as_of=as_of, people=ids)),
-    )
+    return _histories(rotations=[rotation], as_of=as_of, people=ids)[rotation.pk]
+
+
+def _histories(
+    *, rotations: list[Rotation], as_of: datetime, people: list[int] | None
+) -> dict[int, History]:
+    rotation_ids = [r.pk for r in rotations]
+    ends: dict[int, dict[tuple[int, str], list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    for rotation_id, person, role, end in _served_slots(
+        rotation_ids=rotation_ids, as_of=as_of, people=people
+    ):
+        ends[rotation_id][(person, role)].append(end)
+    incidents: dict[int, dict[int, list[datetime]]] = defaultdict(dict)
+    for (rotation_id, person), starts in _incidents(
+        rotation_ids=rotation_ids, as_of=as_of, people=people
+    ).items():
+        incidents[rotation_id][person] = starts
+    out = {}
+    for rotation in rotations:
+        served = dict(ends.get(rotation.pk, {}))
+        for values in served.values():
+            values.sort()
+        out[rotation.pk] = History(
+            thresholds=Thresholds.of(rotation),
+            ends=served,
+            incidents=incidents.get(rotation.pk, {}),
+        )
+    return out
 
 
 def experience_by_person(
@@ -207,3 +252,102 @@ def experienced_people(*, rotation: Rotation, as_of: datetime) -> list[int]:
     """User ids of the rotation's primary-ready members as of `as_of`, in id order."""
     found = experience_by_person(rotation=rotation, as_of=as_of)
     return sorted(uid for uid, e in found.items() if e.experienced)
+
+
+def experience_across(
+    *, user_id: int, rotations: Iterable[Rotation], as_of: datetime
+) -> dict[int, Experience]:
+    """One person's experience in each of these rotations (rotation id -> Experience).
+
+    Two queries whatever the number of rotations (the home page's readiness panel).
+    """
+    rotations = list(rotations)
+    if not rotations:
+        return {}
+    histories = _histories(rotations=rotations, as_of=as_of, people=[user_id])
+    return {pk: history.experience(user_id, as_of) for pk, history in histories.items()}
+
+
+@dataclass(frozen=True)
+class BusFactor:
+    """How many people could be primary on their own: qualified for primary and experienced."""
+
+    count: int
+    names: tuple[str, ...]
+    warn_below: int  # the rotation's setting; 0 = never warn
+
+    @property
+    def low(self) -> bool:
+        return self.count < self.warn_below
+
+    @property
+    def words(self) -> str:
+        if self.count == 0:
+            return "Nobody is ready for primary on their own"
+        who = ", ".join(self.names)
+        people = "person is" if self.count == 1 else "people are"
+        return f"{self.count} {people} ready for primary ({who})"
+
+
+def bus_factor_of(*, rotation: Rotation, ready: Iterable[tuple[str, bool, bool]]) -> BusFactor:
+    """From (name, experienced, qualified for primary) per person, e.g. the plan page's rows."""
+    names = sorted(name for name, experienced, qualified in ready if experienced and qualified)
+    return BusFactor(count=len(names), names=tuple(names), warn_below=rotation.bus_factor_warning)
+
+
+def _month_starts(start: date, end: date) -> list[date]:
+    months, month = [], start.replace(day=1)
+    while month < end:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def bus_factor_by_month(
+    *, rotation: Rotation, start: datetime, end: datetime
+) -> list[tuple[date, int]]:
+    """(first day of month, people ready for primary at the month's end) for [start, end).
+
+    A month still running counts up to `end`. Members count from the day they joined. Two
+    queries, plus the qualification check (at most three queries) per month.
+    """
+    members = list(RotationMember.objects.filter(rotation=rotation).values_list("user_id", "since"))
+    ids = [uid for uid, _ in members]
+    history = rotation_history(rotation=rotation, as_of=end, people=ids)
+    out = []
+    for month in _month_starts(start.date(), end.date()):
+        at = min(end, datetime.combine(next_month(month), time(0), tzinfo=UTC))
+        present = [uid for uid, since in members if since < at.date()]
+        roles = qualified_roles(rotation=rotation, user_ids=present, at=at) if present else {}
+        out.append(
+            (
+                month,
+                sum(
+                    1
+                    for uid in present
+                    if SlotRole.PRIMARY in roles.get(uid, ())
+                    and history.experience(uid, at).experienced
+                ),
+            )
+        )
+    return out
+
+
+def bus_factor_words(points: list[tuple[date, int]], *, warn_below: int) -> str:
+    """The chart's caption: 'From 1 in June 2026 to 3 in November 2026 (warning below 2).'"""
+    if not points:
+        return "No months in this range."
+    (first, a), (last, b) = points[0], points[-1]
+    trend = "rising" if b > a else "falling" if b < a else "steady"
+    low = [f"{m:%B %Y}" for m, n in points if n < warn_below]
+    text = (
+        f"People ready for primary: {a} in {first:%B %Y}, {b} in {last:%B %Y} ({trend})"
+        if len(points) > 1
+        else f"People ready for primary in {first:%B %Y}: {a}"
+    )
+    if warn_below:
+        text += f"; the rotation warns below {warn_below}"
+        text += f", as in {', '.join(low)}." if low else ", never reached in this range."
+    else:
+        text += "."
+    return text

@@ -14,6 +14,7 @@ from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
 from rotation.shifts import ShiftWindow
 
 from . import recommender as rec
+from .experience import Experience, Thresholds, experience_by_person
 
 HISTORY_WINDOW_DAYS = 365
 # Superseded rosters still count: a shift someone worked is load, whatever replaced the plan.
@@ -37,6 +38,11 @@ def recommender_settings(rotation: Rotation, **overrides) -> rec.Settings:
         "holiday_weight": float(rotation.holiday_weight),
         "min_rest": timedelta(hours=rotation.min_rest_hours),
         "no_back_to_back": rotation.no_back_to_back,
+        # Issue 16: pairing with experience and the team's cap on anyone's share of a period.
+        "pairing": rotation.pairing,
+        "pairing_weight": float(rotation.pairing_weight),
+        "first_primaries_paired": Thresholds.of(rotation).first_primaries_paired,
+        "max_share": rotation.team.max_oncall_share / 100,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return rec.Settings(**values)
@@ -77,8 +83,10 @@ def candidates_for(
     now: datetime,
     settings: rec.Settings,
     half_life_days: float | None = None,
+    experience: dict[int, Experience] | None = None,
 ) -> list[rec.Candidate]:
-    """Everyone in the rotation, with availability, qualifications, history and utilisation."""
+    """Everyone in the rotation, with availability, qualifications, history, utilisation and
+    experience (as of `now`; pass `experience` when the caller already has it)."""
 
     members = list(
         RotationMember.objects.filter(rotation=rotation)
@@ -128,6 +136,12 @@ def candidates_for(
     )
     team_rate = total_hours / HISTORY_WINDOW_DAYS / max(1, len(members))
 
+    if experience is None:
+        experience = experience_by_person(rotation=rotation, as_of=now, people=user_ids)
+    # A rotation where nobody has a record yet (new to Onehand, no history imported) cannot
+    # pair anyone with experience: everyone counts as experienced rather than nobody on call.
+    no_record = not any(e.experienced for e in experience.values())
+
     # Pages count as load too: a week of night pages is not a quiet week.
     interruptions = interruption_load(rotation_id=rotation.pk, start=window_start, end=now)
 
@@ -171,6 +185,16 @@ def candidates_for(
                 pages=paged.pages if paged else 0,
                 night_pages=paged.night_pages if paged else 0,
                 interruption_hours=paged.hours_equivalent if paged else 0.0,
+                **_experience_fields(experience.get(user.pk), no_record=no_record),
             )
         )
     return out
+
+
+def _experience_fields(found: Experience | None, *, no_record: bool) -> dict:
+    found = found or Experience()
+    return {
+        "experienced": found.experienced or no_record,
+        "primary_served": found.primary,
+        "level": found.level,
+    }

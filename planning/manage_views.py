@@ -27,7 +27,8 @@ from rotation.shifts import month_bounds
 from . import escalation, risk
 from . import selectors as planning_selectors
 from . import services as planning_services
-from .reports import bar_chart, gini, line_chart
+from .experience import bus_factor_by_month, bus_factor_of, bus_factor_words
+from .reports import bar_chart, bus_factor_chart, gini, line_chart
 
 User = get_user_model()
 TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
@@ -59,6 +60,14 @@ def plan(request, pk):
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
     drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
+    # From the rows already loaded: no query of its own.
+    bus_factor = bus_factor_of(
+        rotation=rotation,
+        ready=(
+            (r.name, bool(r.experience and r.experience.experienced), "primary" in r.roles)
+            for r in rows
+        ),
+    )
     return render(
         request,
         "rotation/plan.html",
@@ -70,6 +79,7 @@ def plan(request, pk):
             "rows": rows,
             "days": [c.day for c in rows[0].cells] if rows else [],
             "drafts": drafts,
+            "bus_factor": bus_factor,
             "form": DraftForm(),
         },
     )
@@ -253,6 +263,7 @@ def report(request, pk):
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
     rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
+    ready = bus_factor_by_month(rotation=rotation, start=start, end=end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -283,6 +294,11 @@ def report(request, pk):
             "bars": mark_safe(bar_chart(rows)),  # noqa: S308
             "trend": mark_safe(line_chart(trend, title=TREND_TITLE)),  # noqa: S308
             "gini": gini([r.hours for r in rows]),
+            "bus_factor": ready,
+            "bus_factor_chart": mark_safe(  # noqa: S308 - numbers and month names only
+                bus_factor_chart(ready, warn_below=rotation.bus_factor_warning)
+            ),
+            "bus_factor_caption": bus_factor_words(ready, warn_below=rotation.bus_factor_warning),
             "is_manager": selectors.is_manager(user=request.user, team_id=rotation.team_id),
         },
     )

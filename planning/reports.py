@@ -133,3 +133,65 @@ def line_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def bus_factor_chart(
+    points: list[tuple[date, int]], *, warn_below: int = 0, width: int = 720, height: int = 240
+) -> str:
+    """Columns: people ready for primary at the end of each month, with labelled axes and the
+    warning level as a dashed line. The page puts a caption in words and a table under it."""
+    if not points:
+        return ""
+    left, right, top, bottom = 56, 16, 16, 52
+    peak = max([n for _, n in points] + [warn_below, 1])
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / len(points)
+    bar = max(4.0, step * 0.6)
+
+    def y_of(value: float) -> float:
+        return top + plot_h - value / peak * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+        'width="100%" aria-labelledby="bus-title">'
+        '<title id="bus-title">People ready for primary, by month</title>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'stroke="#999"/>',
+    ]
+    ticks = sorted({0, peak, *((peak // 2,) if peak > 2 else ())})
+    for tick in ticks:
+        parts.append(
+            f'<text x="{left - 6}" y="{y_of(tick) + 4:.1f}" font-size="11" '
+            f'text-anchor="end">{tick}</text>'
+        )
+    parts.append(
+        f'<text x="14" y="{top + plot_h / 2:.1f}" font-size="12" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">People ready for primary</text>'
+    )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" font-size="12" '
+        'text-anchor="middle">Month (count at its end)</text>'
+    )
+    for i, (month, count) in enumerate(points):
+        x = left + i * step + (step - bar) / 2
+        y = y_of(count)
+        colour = "#b91c1c" if count < warn_below else "#0b5cad"
+        label = f"{month:%b %Y}"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{top + plot_h - y:.1f}" '
+            f'fill="{colour}"><title>{escape(label)}: {count}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
+            f'text-anchor="middle">{escape(f"{month:%b %y}")}</text>'
+        )
+    if warn_below:
+        y = y_of(warn_below)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#b91c1c" '
+            f'stroke-dasharray="6 4"/><text x="{width - right}" y="{y - 4:.1f}" font-size="11" '
+            f'text-anchor="end" fill="#b91c1c">warning below {warn_below}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

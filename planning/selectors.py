@@ -10,6 +10,7 @@ from rotation.models import Rotation, Shift, SlotRole
 
 from . import inputs
 from . import recommender as rec
+from .experience import Experience, experience_by_person
 from .inputs import HISTORY_STATUSES, public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -40,6 +41,7 @@ class PlanRow:
     utilisation: object
     level: object
     cells: list[PlanCell]
+    experience: Experience | None = None
 
 
 def plan_calendar(
@@ -55,7 +57,10 @@ def plan_calendar(
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
-    candidates = inputs.candidates_for(rotation, start, end, now=now, settings=settings)
+    experience = experience_by_person(rotation=rotation, as_of=now)
+    candidates = inputs.candidates_for(
+        rotation, start, end, now=now, settings=settings, experience=experience
+    )
     ids = [c.person_id for c in candidates]
     preferred = availability.preferences_by_person(user_ids=ids, start=start, end=end)
     utilisation = availability.utilisation_for(
@@ -99,6 +104,7 @@ def plan_calendar(
                 utilisation=utilisation.get(c.person_id),
                 level=levels.get(c.person_id),
                 cells=cells,
+                experience=experience.get(c.person_id),
             )
         )
     rows.sort(key=lambda r: (r.level.rank if r.level else 0, r.name))

@@ -3,7 +3,7 @@
 Each public function is one transaction and takes the acting person as a required `by`.
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime
 
 from django.db import transaction
@@ -20,6 +20,7 @@ from rotation.services import audit, create_roster, rotation_windows
 
 from . import inputs
 from . import recommender as rec
+from .caps import Held, cap_problem
 
 NOT_A_MEMBER = "That person is not an active member of this team."
 
@@ -163,7 +164,8 @@ def check_slot(shift: Shift, user) -> str | None:
     roster = shift.roster
     rotation = roster.rotation
     settings = inputs.recommender_settings(rotation)
-    others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
+    everything = list(roster.shifts.exclude(pk=shift.pk))
+    others = [s for s in everything if s.assignee_id is not None]
     slots = [
         rec.Slot(
             key=inputs.slot_key(s.start, s.role),
@@ -172,7 +174,8 @@ def check_slot(shift: Shift, user) -> str | None:
             start=s.start,
             end=s.end,
         )
-        for s in [*others, shift]
+        # every slot of the roster, held or not: "the next shift" (rest rule) is the real one
+        for s in [*everything, shift]
     ]
     current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
     candidates = inputs.candidates_for(
@@ -181,7 +184,16 @@ def check_slot(shift: Shift, user) -> str | None:
     person = next((c for c in candidates if c.person_id == user.pk), None)
     if person is None:
         return f"{display_name(user)} is not a member of the {rotation.name} rotation."
-    problem = rec.check_assignment(slots[-1], person, current, slots, settings)
+    # The cap is checked below over the whole roster (empty slots count in its hours).
+    problem = rec.check_assignment(
+        slots[-1], person, current, slots, replace(settings, max_share=1.0)
+    ) or cap_problem(
+        slots=[Held(s.role, s.start, s.end, s.assignee_id) for s in everything],
+        pick=Held(shift.role, shift.start, shift.end, user.pk),
+        person_id=user.pk,
+        cap_percent=rotation.team.max_oncall_share,
+        period=(roster.period_start, roster.period_end),
+    )
     return _refusal_in_words(display_name(user), problem) if problem else None
 
 
@@ -193,6 +205,8 @@ def _refusal_in_words(name: str, problem: str) -> str:
     """'Amara is away Tue 8 Dec 09:00 – Sat 12 Dec 09:00 (Europe/London)'."""
     if problem.startswith(STATE_REASONS):
         return f"{name} is {problem}."
+    if problem.startswith("would be"):
+        return f"{name} {problem}."
     return f"{name}: {problem}."
 
 

@@ -12,6 +12,7 @@ from rotation import selectors
 from rotation.models import Membership
 
 from . import risk
+from .experience import experience_across
 
 
 @login_required
@@ -27,6 +28,7 @@ def home(request):
     tz = ZoneInfo(request.time_zone)
     month = availability.next_month(now.astimezone(tz).date())
     month_start, month_end = availability.month_span(month, tz)
+    readiness = availability.readiness_for(user=request.user, at=now)
     return render(
         request,
         "rotation/home.html",
@@ -41,7 +43,11 @@ def home(request):
             "upcoming": selectors.upcoming_with_partners(user=request.user, now=now),
             "swap_requests": swap_requests,
             "swap_offers": swap_offers,
-            "readiness": availability.readiness_for(user=request.user, at=now),
+            "readiness": readiness,
+            # Experience and the next step towards primary, per rotation (two queries).
+            "experience": experience_across(
+                user_id=request.user.pk, rotations=[r.rotation for r in readiness], as_of=now
+            ),
             "utilisation_month": month,
             "utilisation": availability.utilisation_for(
                 user_ids=[request.user.pk], start=month_start, end=month_end

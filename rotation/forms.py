@@ -50,6 +50,16 @@ class AssignForm(forms.Form):
     note = forms.CharField(max_length=200, required=False)
 
 
+class TeamSettingsForm(forms.Form):
+    max_oncall_share = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        label="Largest share of a period one person may be on call (%)",
+        help_text="Primary and secondary hours over the period's hours; default 30%. A rotation "
+        "with a secondary needs at least 7 people to stay under 30%.",
+    )
+
+
 class HistoryImportForm(forms.Form):
     file = forms.FileField(
         help_text="CSV with columns: email, rotation, role, start, end (ISO 8601 with offset)."
@@ -99,6 +109,26 @@ class RotationForm(forms.ModelForm):
             self.fields["people"].initial = list(
                 self.instance.rotation_members.values_list("user_id", flat=True)
             )
+        for name in self.KEEP_WHEN_LEFT_OUT:
+            self.fields[name].required = False
+
+    # Issue 16's settings: a form posted without them (an older page) keeps what is stored.
+    KEEP_WHEN_LEFT_OUT = (
+        "level_shadow_shifts",
+        "level_secondary_shifts",
+        "level_primary_ready_shifts",
+        "level_first_primaries_paired",
+        "pairing",
+        "pairing_weight",
+        "bus_factor_warning",
+    )
+
+    def clean(self):
+        data = super().clean()
+        for name in self.KEEP_WHEN_LEFT_OUT:
+            if data.get(name) in (None, ""):
+                data[name] = getattr(self.instance, name)
+        return data
 
 
 def window_formset(data=None, instance=None):

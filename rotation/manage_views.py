@@ -13,7 +13,7 @@ from onehand.errors import Invalid
 from onehand.spreadsheet import csv_safe
 
 from . import selectors, services
-from .forms import HistoryImportForm, RotationForm, window_formset
+from .forms import HistoryImportForm, RotationForm, TeamSettingsForm, window_formset
 from .history import HistoryImportError
 from .history import import_history as run_import
 from .models import Roster, Rotation
@@ -81,6 +81,23 @@ def import_history(request, slug):
             return redirect("team", slug=team.slug)
     context = {"team": team, "form": form, "errors": errors}
     return render(request, "rotation/import_history.html", context)
+
+
+@login_required
+@require_POST
+def team_settings(request, slug):
+    team = selectors.managed_teams(user=request.user).filter(slug=slug).first()
+    if team is None:
+        raise Http404("Only managers of this team can change its settings.")
+    form = TeamSettingsForm(request.POST)
+    if form.is_valid():
+        services.set_team_settings(
+            team, by=request.user, max_oncall_share=form.cleaned_data["max_oncall_share"]
+        )
+        messages.success(request, f"Saved: nobody is on call more than {team.max_oncall_share}%.")
+    else:
+        messages.error(request, "Not saved: the cap is a whole percent from 1 to 100.")
+    return redirect("team", slug=team.slug)
 
 
 @login_required

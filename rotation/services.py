@@ -303,6 +303,30 @@ def create_team(*, by: Actor, name: str, slug: str) -> Team:
     return team
 
 
+@transaction.atomic
+def set_team_settings(team: Team, *, by: Actor, max_oncall_share: int) -> Team:
+    """A manager sets the team's cap: the largest share of a period one person is on call."""
+    require_manager(by, team.pk, "Only a manager of this team can change its settings.")
+    try:
+        share = int(max_oncall_share)
+    except (TypeError, ValueError):
+        raise Invalid("Give the cap as a whole percent.", field="max_oncall_share") from None
+    if not 1 <= share <= 100:
+        raise Invalid("The cap is a percent from 1 to 100.", field="max_oncall_share")
+    before = team.max_oncall_share
+    team.max_oncall_share = share
+    team.save(update_fields=["max_oncall_share"])
+    AuditEntry.objects.create(
+        team=team,
+        actor=acting_user(by),
+        action=AuditEntry.Action.EDIT,
+        summary=f"On-call cap: {before}% → {share}% of a period",
+        before={"max_oncall_share": before},
+        after={"max_oncall_share": share},
+    )
+    return team
+
+
 def _check_fte(fte) -> Decimal:
     try:
         value = Decimal(str(fte))

@@ -5,6 +5,7 @@ from . import manage_views, views
 urlpatterns = [
     path("teams/<slug:slug>/", views.team_detail, name="team"),
     path("rotations/<int:pk>/", views.rotation_detail, name="rotation"),
+    path("teams/<slug:slug>/settings/", manage_views.team_settings, name="team-settings"),
     path("teams/<slug:slug>/import-history/", manage_views.import_history, name="import-history"),
     path("teams/<slug:slug>/rotations/new/", manage_views.rotation_edit, name="rotation-new"),
     path(

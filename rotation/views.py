@@ -10,6 +10,7 @@ from onehand.dates import local_day_bounds, next_month, parse_month, previous_mo
 
 from . import selectors, services
 from .calendar import grid_bounds, month_grid
+from .forms import TeamSettingsForm
 
 
 @login_required
@@ -42,6 +43,7 @@ def team_detail(request, slug):
             "team": team,
             "rotations": team.rotations.all(),
             "is_manager": selectors.is_manager(user=request.user, team_id=team.pk),
+            "settings_form": TeamSettingsForm(initial={"max_oncall_share": team.max_oncall_share}),
         },
     )
 

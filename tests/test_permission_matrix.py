@@ -223,6 +223,7 @@ RULES: dict[str, Rule] = {
     "plan": Rule(kwargs=kw(pk="rotation"), get=PAGE_MANAGER),
     "report": Rule(kwargs=kw(pk="rotation"), get=PAGE_TEAM),  # members read the load report
     "import-history": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER, post=PAGE_MANAGER),
+    "team-settings": Rule(kwargs=kw(slug="team"), get=POST_ONLY, post=PAGE_MANAGER),
     "rotation-new": Rule(kwargs=kw(slug="team"), get=PAGE_MANAGER, post=PAGE_MANAGER),
     "rotation-edit": Rule(
         kwargs=kw(slug="team", pk="rotation"), get=PAGE_MANAGER, post=PAGE_MANAGER
