@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import (
     AvailabilityEntry,
     AvailabilityLock,
@@ -44,6 +45,29 @@ class AvailabilityEntryAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "calendar"]
     search_fields = ["user__username"]
     date_hierarchy = "start"
+
+    # Escalation chains name only reachable people: an edit here is a change of availability
+    # like any other (entries that named the person are updated, the on-call answer too).
+    def save_model(self, request, obj, form, change):
+        before = (
+            AvailabilityEntry.objects.filter(pk=obj.pk).values_list("user_id", "start", "end")
+            if change
+            else []
+        )
+        spans = list(before)
+        super().save_model(request, obj, form, change)
+        spans.append((obj.user_id, obj.start, obj.end))
+        services.unavailability_edited(spans=spans, by=request.user)
+
+    def delete_model(self, request, obj):
+        span = (obj.user_id, obj.start, obj.end)
+        super().delete_model(request, obj)
+        services.unavailability_edited(spans=[span], by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        spans = list(queryset.values_list("user_id", "start", "end"))
+        super().delete_queryset(request, queryset)
+        services.unavailability_edited(spans=spans, by=request.user)
 
 
 @admin.register(CalendarSource)

@@ -12,6 +12,8 @@ from django.db.models import F, Q
 from rotation.models import SlotRole
 
 GATED_ROLES = (SlotRole.PRIMARY.value, SlotRole.SECONDARY.value, SlotRole.SHADOW.value)
+# The fixed label an imported busy time gets, never the event's title (those are private).
+IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
 
 
 class DutyRequirement(models.Model):

@@ -34,6 +34,7 @@ from rotation.selectors import managed_teams, team_people, teams_for
 
 from . import intervals as iv
 from .models import (
+    IMPORTED_REASONS,
     AvailabilityEntry,
     AvailabilityLock,
     CalendarSource,
@@ -76,6 +77,31 @@ def unavailability_by_person(
     Entered and imported (calendar) spans count alike; every id gets a key.
     """
     return _entries_by_person(AvailabilityEntry.Kind.UNAVAILABLE, user_ids, start, end)
+
+
+def leave_by_person(
+    *, user_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each person's time away in [start, end): merged, clipped, UTC; one query.
+
+    Away is what they marked unavailable by hand, and from an imported calendar what is out
+    of office or all day; an imported busy time (a meeting) is not away: the person can still
+    be phoned. This is what decides who an escalation chain may name.
+    """
+    ids = list(dict.fromkeys(user_ids))
+    raw: dict[int, list[tuple[datetime, datetime]]] = {uid: [] for uid in ids}
+    away = (
+        Q(source=AvailabilityEntry.Source.MANUAL)
+        | Q(all_day=True)
+        | Q(reason=IMPORTED_REASONS["out_of_office"])
+    )
+    rows = AvailabilityEntry.objects.filter(
+        away, user_id__in=ids, kind=AvailabilityEntry.Kind.UNAVAILABLE, start__lt=end, end__gt=start
+    ).values_list("user_id", "start", "end")
+    for user_id, entry_start, entry_end in rows:
+        raw[user_id].append((entry_start.astimezone(UTC), entry_end.astimezone(UTC)))
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    return {uid: iv.clip(iv.merge(spans), start, end) for uid, spans in raw.items()}
 
 
 def preferences_by_person(

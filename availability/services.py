@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from onehand import limits
@@ -23,11 +24,12 @@ from rotation.models import Rotation, RotationMember, Team
 from rotation.permissions import SYSTEM, Actor, SystemActor, require_manager
 from rotation.selectors import is_active_member, is_manager, person_of
 
-from . import ics_sandbox, selectors, tasks
+from . import events, ics_sandbox, selectors, tasks
 from . import intervals as iv
 from .ics import MAX_ICS_BYTES, BusyInterval, CalendarImportError, too_big
 from .ics_fetch import fetch_ics
 from .models import (
+    IMPORTED_REASONS,
     AvailabilityEntry,
     AvailabilityLock,
     CalendarSource,
@@ -62,7 +64,6 @@ UPLOAD_STUCK_MESSAGE = (
     "long). Upload it again, or export a shorter period."
 )
 REQUIREMENTS_REFUSAL = "Only a manager of this team can change its duty requirements."
-IMPORTED_REASONS = {"busy": "Busy (calendar)", "out_of_office": "Out of office (calendar)"}
 
 
 class AvailabilityError(Invalid):
@@ -111,6 +112,20 @@ def _check_span(start: datetime, end: datetime) -> None:
         raise AvailabilityError("The end must be after the start.")
     if end - start > timedelta(days=366):
         raise AvailabilityError("Mark at most a year at a time.")
+
+
+def _changed(user_id: int, start: datetime, end: datetime) -> None:
+    """Tell higher layers (escalation chains, the on-call answer) inside this transaction."""
+    events.unavailability_changed.send(
+        sender=AvailabilityEntry, user_id=user_id, start=start, end=end
+    )
+
+
+def unavailability_edited(*, spans: list[tuple[int, datetime, datetime]], by) -> None:
+    """Entries changed outside these services (an admin edit): (user id, start, end) of each
+    span before and after. Escalation chains and the on-call answer follow, as for a mark."""
+    for user_id, start, end in spans:
+        _changed(user_id, start, end)
 
 
 def _manual_around(user, start: datetime, end: datetime) -> list[AvailabilityEntry]:
@@ -195,6 +210,7 @@ def mark(
         extra.delete()
     keep.start, keep.end = new_start, new_end
     keep.save()
+    _changed(user.pk, start, end)
     return Change("marked", kind, start, end, keep)
 
 
@@ -206,6 +222,7 @@ def clear(start: datetime, end: datetime, *, by) -> Change:
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     _check_unlocked(user, start, end)
     _cut(_manual_around(user, start, end), start, end)
+    _changed(user.pk, start, end)
     return Change("cleared", CLEAR, start, end)
 
 
@@ -243,6 +260,7 @@ def change_entry(
     _own_manual(user, entry)
     _check_unlocked(user, entry.start, entry.end)
     entry.delete()
+    _changed(user.pk, entry.start, entry.end)
     return mark(start, end, kind, reason=reason, by=user).entry
 
 
@@ -252,6 +270,7 @@ def delete_entry(entry: AvailabilityEntry, *, by) -> None:
     _own_manual(user, entry)
     _check_unlocked(user, entry.start, entry.end)
     entry.delete()
+    _changed(user.pk, entry.start, entry.end)
 
 
 def _own_manual(user, entry: AvailabilityEntry) -> None:
@@ -551,6 +570,7 @@ def _replace_imported(
         for start, end in iv.intersect([(interval.start, interval.end)], free)
     ]
     AvailabilityEntry.objects.bulk_create(new)
+    _changed(user.pk, window[0], window[1])
     return len(new)
 
 
@@ -787,7 +807,10 @@ def remove_calendar(source: CalendarSource, *, by) -> None:
     user = by
     if source.user_id != user.pk:
         raise NotAllowed("You can only remove your own calendars.")
+    span = source.entries.aggregate(first=Min("start"), last=Max("end"))
     source.delete()
+    if span["first"] is not None:
+        _changed(user.pk, span["first"], span["last"])
 
 
 def url_sources_due() -> list[int]:

@@ -8,6 +8,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun
 
+        from availability import events as availability_events
         from rotation import events
 
         from . import metrics, receivers, swap_mail
@@ -34,6 +35,9 @@ class NotificationsConfig(AppConfig):
         events.swap_rejected.connect(swap_mail.rejected, dispatch_uid="notifications.swap_rejected")
         events.swap_uncovered.connect(
             swap_mail.uncovered, dispatch_uid="notifications.swap_uncovered"
+        )
+        availability_events.unavailability_changed.connect(
+            receivers.unavailability_changed, dispatch_uid="notifications.unavailability_changed"
         )
         task_prerun.connect(metrics.task_started, dispatch_uid="notifications.task_started")
         task_postrun.connect(metrics.task_finished, dispatch_uid="notifications.task_finished")

@@ -4,8 +4,10 @@ A feed's ETag is weak and cheap: it hashes what the entries are built *from* (th
 queries, see `selectors.personal_feed_state`), never the entries themselves, so a poll that
 changed nothing costs no entry building. It changes with anything an entry shows: a publish,
 an edit or swap, a removal, a name, address, phone or mentor, a renamed rotation or team,
-shifts leaving the window, the token. DTSTAMP is the time the entry last changed (publish or
-removal), not the request time, so an unchanged feed says the same thing twice.
+shifts leaving the window, the token, time away that changes an escalation chain (it gives
+the shift a new SEQUENCE: outbox.queue_escalation_changes). DTSTAMP is the time the entry last
+changed (publish or removal), not the request time, so an unchanged feed says the same thing
+twice.
 
 The rendered body is cached (Django's cache: Redis with REDIS_URL, else per process) under
 the feed, its token and its ETag, with its Last-Modified, for FEED_CACHE_SECONDS: repeated

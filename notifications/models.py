@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from rotation.models import Rotation, Shift, SwapOffer, SwapRequest, Team, new_token
+from rotation.models import Roster, Rotation, Shift, SwapOffer, SwapRequest, Team, new_token
 
 
 class Channel(models.TextChoices):
@@ -248,6 +248,27 @@ class EntryTombstone(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} removed from shift {self.shift_id}"
+
+
+class AnnouncedChain(models.Model):
+    """The escalation chain a shift's entries last went out with (user ids, in order).
+
+    A shift is a roster and a start (all its slots). A change of someone's availability
+    re-sends exactly the entries whose chain it changed, once, however many edits it took.
+    """
+
+    roster = models.ForeignKey(Roster, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    contact_ids = models.JSONField(default=list)
+    announced_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["roster", "start"], name="announced_chain_per_shift")
+        ]
+
+    def __str__(self) -> str:
+        return f"roster {self.roster_id} at {self.start:%Y-%m-%d %H:%M}Z: {self.contact_ids}"
 
 
 class RotationFeed(models.Model):

@@ -13,14 +13,17 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from rotation.models import Roster, Shift, SlotRole
+from rotation import selectors as rotation_selectors
+from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
+from rotation.oncall import forget_who_is_on_call
 
 from . import chat, dispatch
 from .models import (
     ENTRY_CHANNELS,
+    AnnouncedChain,
     CalendarConnection,
     Channel,
     Delivery,
@@ -28,7 +31,7 @@ from .models import (
     Kind,
     RotationFeed,
 )
-from .selectors import group_key, group_sequence, slot_groups
+from .selectors import group_chains, group_key, group_sequence, shift_people, slot_groups
 
 User = get_user_model()
 Action = Delivery.Action
@@ -233,6 +236,12 @@ def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
     planned, removed, old_rosters = _roster_plan(roster, now, superseding=False)
     write_entries(planned + removed, now)
     _tombstones(removed, now)
+    _record_chains(
+        Shift.objects.filter(roster=roster).only(
+            "pk", "roster_id", "start", "end", "role", "sequence", "assignee_id"
+        ),
+        now,
+    )
     _touch_feeds({roster.rotation_id}, now)
     if notice := chat.roster_notice(roster):
         chat.write_chat([notice], now=now)
@@ -293,8 +302,137 @@ def queue_reassignments(
         removed.append(Planned(previous_id, fresh.pk, Action.CANCEL, sequence))
     write_entries(planned + removed, now)
     _tombstones(removed, now)
+    _announce(_chain_ids(groups), now)
     _touch_feeds({s.roster.rotation_id for s in current.values()}, now)
     dispatch.enqueue_on_commit(Q(shift_id__in=slot_ids))
+
+
+Groups = dict[tuple[int, datetime], dict[str, Shift]]
+
+
+def _rotations_by_roster(groups: Groups) -> dict[int, Rotation]:
+    """The rotation of each group's roster, with its mentor and lead (two queries)."""
+    rosters = dict(
+        Roster.objects.filter(pk__in={r for r, _ in groups}).values_list("pk", "rotation_id")
+    )
+    rotations = Rotation.objects.select_related("mentor__person", "lead__person").in_bulk(
+        set(rosters.values())
+    )
+    return {roster_id: rotations[rotation_id] for roster_id, rotation_id in rosters.items()}
+
+
+def _chain_ids(groups: Groups, rotations: dict[int, Rotation] | None = None):
+    """Each group's escalation chain now, as user ids in order (planning decides who)."""
+    if not groups:
+        return {}
+    rotations = rotations or _rotations_by_roster(groups)
+    return {
+        key: [c.user_id for c in chain] for key, chain in group_chains(groups, rotations).items()
+    }
+
+
+def _announce(chains: dict[tuple[int, datetime], list[int]], now: datetime) -> None:
+    AnnouncedChain.objects.bulk_create(
+        [
+            AnnouncedChain(roster_id=r, start=start, contact_ids=ids, announced_at=now)
+            for (r, start), ids in chains.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["roster", "start"],
+        update_fields=["contact_ids", "announced_at"],
+        batch_size=1000,
+    )
+
+
+def _record_chains(slots: Iterable[Shift], now: datetime) -> None:
+    """Remember the chain the entries of these (future) shifts go out with."""
+    _announce(_chain_ids(slot_groups(s for s in slots if s.end > now)), now)
+
+
+def queue_escalation_changes(
+    *, user_id: int, start: datetime, end: datetime, now: datetime | None = None
+) -> int:
+    """After someone's availability changed in [start, end): every published shift still
+    ahead whose escalation chain it changed gets a new SEQUENCE and an update to each of its
+    people (once: a chain already announced is not sent again). The on-call answer of the
+    rotations the person may be named in is forgotten. Returns the shifts updated."""
+    now = now or timezone.now()
+    rotation_ids = set(
+        Rotation.objects.filter(Q(mentor_id=user_id) | Q(lead_id=user_id)).values_list(
+            "pk", flat=True
+        )
+    ) | set(RotationMember.objects.filter(user_id=user_id).values_list("rotation_id", flat=True))
+    named_in = Q(roster__rotation_id__in=rotation_ids) | Q(assignee__person__mentor_id=user_id)
+    found = list(
+        Shift.objects.filter(
+            named_in,
+            roster__status=Roster.Status.PUBLISHED,
+            start__lt=end,
+            end__gt=max(start, now),
+        ).only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
+    )
+    rotation_ids |= set(
+        Roster.objects.filter(pk__in={s.roster_id for s in found}).values_list(
+            "rotation_id", flat=True
+        )
+    )
+    if rotation_ids:
+        ids = sorted(rotation_ids)
+        transaction.on_commit(lambda: forget_who_is_on_call(rotation_ids=ids))
+    groups = slot_groups(found)
+    if not groups:
+        return 0
+    rotations = _rotations_by_roster(groups)
+    chains = _chain_ids(groups, rotations)
+    announced = {
+        (a.roster_id, a.start): a.contact_ids
+        for a in AnnouncedChain.objects.filter(
+            roster_id__in={r for r, _ in groups}, start__in={s for _, s in groups}
+        )
+    }
+    changed = {key: ids for key, ids in chains.items() if ids != announced.get(key, ids)}
+    changed.update(_changed_since_named(groups, rotations, chains, announced))
+    if not changed:
+        return 0
+    bumped = []
+    planned: list[Planned] = []
+    for key in changed:
+        group = groups[key]
+        slot = group.get(SlotRole.PRIMARY) or next(iter(group.values()))
+        slot.sequence += 1
+        bumped.append(slot.pk)
+        sequence = group_sequence(group)
+        planned += [
+            Planned(s.assignee_id, s.pk, Action.REQUEST, sequence)
+            for s in group.values()
+            if s.assignee_id
+        ]
+    # A new SEQUENCE for the whole shift: the sum of its slots' sequences grows by one.
+    Shift.objects.filter(pk__in=bumped).update(sequence=F("sequence") + 1)
+    write_entries(planned, now)
+    _announce(changed, now)
+    _touch_feeds(
+        set(
+            Roster.objects.filter(pk__in={r for r, _ in changed}).values_list(
+                "rotation_id", flat=True
+            )
+        ),
+        now,
+    )
+    dispatch.enqueue_on_commit(Q(shift_id__in={p.shift_id for p in planned}))
+    return len(changed)
+
+
+def _changed_since_named(groups: Groups, rotations, chains, announced) -> dict:
+    """Shifts published before chains were recorded went out naming the contacts as set
+    (no availability): those are compared with that."""
+    unrecorded = {key: group for key, group in groups.items() if key not in announced}
+    out = {}
+    for key, people in shift_people(unrecorded, rotations).items():
+        named = [c.user_id for c in rotation_selectors.named_chain(shift=people)]
+        if named != chains[key]:
+            out[key] = chains[key]
+    return out
 
 
 @transaction.atomic

@@ -9,3 +9,8 @@ def roster_published(sender, roster, **kwargs) -> None:
 
 def shifts_reassigned(sender, changes, **kwargs) -> None:
     outbox.queue_reassignments(list(changes))
+
+
+def unavailability_changed(sender, user_id, start, end, **kwargs) -> None:
+    """Someone's time away changed: shifts that named them (or now can) get their new chain."""
+    outbox.queue_escalation_changes(user_id=user_id, start=start, end=end)

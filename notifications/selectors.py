@@ -1,7 +1,7 @@
 """Reads for notifications: Shift rows -> entries.ShiftEntry, feeds, failed deliveries.
 
 `shift_entries` turns any number of (shift, person) pairs into calendar entries with a
-constant number of queries (three), whatever the number of shifts.
+constant number of queries (four), whatever the number of shifts.
 
 An entry's SEQUENCE is the *group sequence*: the sum of `Shift.sequence` over the slots of
 the same shift (same roster and start). Every slot's sequence only grows, so the sum grows
@@ -25,6 +25,7 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 
 from onehand.links import absolute, make_token
 from onehand.people import display_name
+from planning import escalation
 from rotation import selectors as rotation_selectors
 from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
@@ -152,20 +153,15 @@ class _Builder:
             found = self.contacts[key] = _contact(user, role)
         return found
 
-    def chain(self, rotation: Rotation, primary, secondary, user_id: int):
-        key = (
-            rotation.pk,
-            primary.pk if primary else None,
-            secondary.pk if secondary else None,
-            user_id,
-        )
+    def chain(self, chain: list[rotation_selectors.Contact] | None, user_id: int):
+        """The shift's chain as entries show it to `user_id` (who never escalates to
+        themselves)."""
+        key = (tuple(c.user_id for c in chain or ()), user_id)
         found = self.chains.get(key)
         if found is None:
             found = self.chains[key] = tuple(
                 entries.Contact(name=c.name, email=c.email or "", phone=c.phone, role=c.role)
-                for c in rotation_selectors.escalation_chain(
-                    rotation=rotation, primary=primary, secondary=secondary
-                )
+                for c in chain or ()
                 if c.user_id != user_id
             )
         return found
@@ -183,10 +179,43 @@ class _Builder:
         return f"shift-{shift_id}-person-{user_id}@{self.domain}"
 
 
+def shift_people(
+    groups: dict[tuple[int, datetime], dict[str, Shift]], rotations: dict[int, Rotation]
+) -> dict[tuple[int, datetime], rotation_selectors.ShiftPeople]:
+    """Each group's time and people, as its escalation chain is chosen. `rotations`: by
+    roster id, with mentor and lead (and their person) loaded; assignees come with
+    `person.mentor.person`."""
+    out = {}
+    for key, group in groups.items():
+        if not group:
+            continue
+        first = next(iter(group.values()))
+        primary_slot = group.get(SlotRole.PRIMARY)
+        secondary_slot = group.get(SlotRole.SECONDARY)
+        out[key] = rotation_selectors.ShiftPeople(
+            rotations[key[0]],
+            first.start,
+            first.end,
+            primary_slot.assignee if primary_slot else None,
+            secondary_slot.assignee if secondary_slot else None,
+        )
+    return out
+
+
+def group_chains(
+    groups: dict[tuple[int, datetime], dict[str, Shift]], rotations: dict[int, Rotation]
+) -> dict[tuple[int, datetime], list[rotation_selectors.Contact]]:
+    """Each shift group's escalation chain (planning.escalation decides who it names)."""
+    people = shift_people(groups, rotations)
+    chains = escalation.escalation_chains(shifts=list(people.values()))
+    return dict(zip(people, chains, strict=True))
+
+
 def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
-    """Build the entries asked for, in order, with three queries in all: the shifts (with
-    their roster, rotation and team), the slots of their groups, and every person involved
-    (attendees, assignees, mentors, leads) once each."""
+    """Build the entries asked for, in order, with four queries in all: the shifts (with
+    their roster, rotation and team), the slots of their groups, every person involved
+    (attendees, assignees, mentors, leads) once each, and the escalation contacts' time away
+    (more only when a chain falls back to experienced people: planning/escalation.py)."""
     if not requests:
         return []
     shifts = {
@@ -198,7 +227,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
     }
     groups = _group_slots(
         shifts.values(),
-        Shift.objects.only("pk", "roster_id", "start", "role", "sequence", "assignee_id"),
+        Shift.objects.only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id"),
     )
     rotations = {s.roster.rotation_id: s.roster.rotation for s in shifts.values()}
     user_ids = {r.user_id for r in requests}
@@ -226,6 +255,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             if slot.assignee_id in users:
                 slot.assignee = users[slot.assignee_id]
 
+    chains = group_chains(groups, {s.roster_id: s.roster.rotation for s in shifts.values()})
     organizer = organizer_email()
     memo = _Builder()
     built: list[BuiltEntry] = []
@@ -236,10 +266,6 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             continue
         rotation: Rotation = shift.roster.rotation
         group = groups.get(group_key(shift), {})
-        primary_slot = group.get(SlotRole.PRIMARY)
-        secondary_slot = group.get(SlotRole.SECONDARY)
-        primary = primary_slot.assignee if primary_slot else None
-        secondary = secondary_slot.assignee if secondary_slot else None
         partner_slot = group.get(_PARTNER_ROLE[shift.role])
         partner = partner_slot.assignee if partner_slot else None
         sequence = request.sequence if request.sequence is not None else group_sequence(group)
@@ -256,7 +282,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             partner=memo.contact(partner, _PARTNER_ROLE[shift.role])
             if partner is not None and partner.pk != user.pk
             else None,
-            escalation=memo.chain(rotation, primary, secondary, user.pk),
+            escalation=memo.chain(chains.get(group_key(shift)), user.pk),
             organizer_email=organizer,
             shift_url=memo.shift_url(rotation, shift.start),
             cant_make_it_url="" if request.team_view else cant_make_it_url(user.pk, shift.pk),

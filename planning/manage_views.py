@@ -28,7 +28,7 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift, SlotRole
 from rotation.shifts import month_bounds
 
-from . import changes, risk, tool_history
+from . import changes, escalation, risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .experience import bus_factor_by_month, bus_factor_words
@@ -171,13 +171,14 @@ def _shift_groups(rotation, slots):
                 "start": start,
                 "end": items[0].end,
                 "slots": items,
-                "escalation": selectors.escalation_chain(
-                    rotation=rotation,
-                    primary=by_role.get("primary"),
-                    secondary=by_role.get("secondary"),
+                "people": selectors.ShiftPeople(
+                    rotation, start, items[0].end, by_role.get("primary"), by_role.get("secondary")
                 ),
             }
         )
+    chains = escalation.escalation_chains(shifts=[g.pop("people") for g in groups])
+    for group, chain in zip(groups, chains, strict=True):
+        group["escalation"] = chain
     return groups
 
 

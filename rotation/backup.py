@@ -142,6 +142,8 @@ NOT_EXPORTED = {
         "its token is a secret; a new one is made when the feed is opened"
     ),
     "notifications.CalendarConnection": "CalDAV address and password are secrets",
+    "notifications.AnnouncedChain": "which escalation chains entries went out with; a restore "
+    "sends nothing",
     "notifications.TaskRun": "the instance's task statistics for /metrics, not team data",
 }
 

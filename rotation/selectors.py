@@ -1,6 +1,7 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -173,6 +174,11 @@ class OnCall:
     shift_end: datetime | None
 
 
+def contact_of(*, role: str, user) -> Contact:
+    """A user as a contact (name, e-mail, phone, time zone); `user.person` loaded."""
+    return _contact(role, user)
+
+
 def _contact(role: str, user) -> Contact | None:
     if user is None:
         return None
@@ -187,8 +193,24 @@ def _contact(role: str, user) -> Contact | None:
     )
 
 
-def escalation_chain(*, rotation: Rotation, primary, secondary) -> list[Contact]:
-    """Secondary, then the primary's mentor (or the rotation's), then the lead; no repeats."""
+@dataclass(frozen=True)
+class ShiftPeople:
+    """One shift's time and people, as an escalation chain is chosen for it. Users come with
+    `person` (and the primary's `person.mentor.person`) loaded; the rotation with its mentor
+    and lead (and their `person`)."""
+
+    rotation: Rotation
+    start: datetime
+    end: datetime
+    primary: object | None  # a user
+    secondary: object | None  # a user
+
+
+def named_chain(*, shift: ShiftPeople) -> list[Contact]:
+    """The contacts as set, whether or not they can be reached: secondary, the primary's
+    mentor (or the rotation's), then the lead; no repeats. Only the fallback until the
+    planning layer installs the reachable chain (planning/escalation.py)."""
+    primary, secondary, rotation = shift.primary, shift.secondary, shift.rotation
     chain: list[Contact] = []
     seen = {primary.pk} if primary else set()
     mentor = None
@@ -200,6 +222,26 @@ def escalation_chain(*, rotation: Rotation, primary, secondary) -> list[Contact]
             seen.add(user.pk)
             chain.append(_contact(role, user))
     return chain
+
+
+def _named_chains(*, shifts: Sequence[ShiftPeople]) -> list[list[Contact]]:
+    return [named_chain(shift=shift) for shift in shifts]
+
+
+# Who an escalation chain names depends on availability and experience, which live in higher
+# layers: planning/apps.py installs planning.escalation.escalation_chains here at start-up, so
+# the on-call answer and every page below planning name the same people as invites and feeds.
+_escalation_policy: Callable[..., list[list[Contact]]] = _named_chains
+
+
+def install_escalation_policy(*, policy: Callable[..., list[list[Contact]]]) -> None:
+    global _escalation_policy
+    _escalation_policy = policy
+
+
+def escalation_chains(*, shifts: Sequence[ShiftPeople]) -> list[list[Contact]]:
+    """Each shift's escalation chain, in order, for many shifts at once (flat query count)."""
+    return _escalation_policy(shifts=shifts)
 
 
 def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
@@ -216,15 +258,19 @@ def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
     primary_user = primary.assignee if primary else None
     secondary_user = secondary.assignee if secondary else None
     any_slot = primary or secondary or shadow
+    # The chain of the shift under way (the one its invites named); between shifts, the
+    # people reachable at this instant.
+    span = (any_slot.start, any_slot.end) if any_slot else (at, at + timedelta(seconds=1))
+    (chain,) = escalation_chains(
+        shifts=[ShiftPeople(rotation, span[0], span[1], primary_user, secondary_user)]
+    )
     return OnCall(
         rotation=rotation,
         at=at,
         primary=_contact("primary", primary_user),
         secondary=_contact("secondary", secondary_user),
         shadow=_contact("shadow", shadow.assignee if shadow else None),
-        escalation=escalation_chain(
-            rotation=rotation, primary=primary_user, secondary=secondary_user
-        ),
+        escalation=chain,
         shift_start=any_slot.start if any_slot else None,
         shift_end=any_slot.end if any_slot else None,
     )
@@ -400,26 +446,30 @@ def upcoming_with_partners(
             pk__in={s.roster.rotation_id for s in mine}
         ).select_related("mentor__person", "lead__person")
     }
-    out = []
+    people = []
     for shift in mine:
-        partner_role = partner_role_for(role=shift.role)
-        partner_slot = by_key.get((shift.roster_id, shift.start, partner_role))
         primary = by_key.get((shift.roster_id, shift.start, SlotRole.PRIMARY))
         secondary = by_key.get((shift.roster_id, shift.start, SlotRole.SECONDARY))
+        people.append(
+            ShiftPeople(
+                rotations[shift.roster.rotation_id],
+                shift.start,
+                shift.end,
+                primary.assignee if primary else None,
+                secondary.assignee if secondary else None,
+            )
+        )
+    out = []
+    for shift, chain in zip(mine, escalation_chains(shifts=people), strict=True):
+        partner_role = partner_role_for(role=shift.role)
+        partner_slot = by_key.get((shift.roster_id, shift.start, partner_role))
         out.append(
             MyShift(
                 shift=shift,
                 partner=partner_slot.assignee if partner_slot else None,
                 partner_role=partner_role,
-                escalation=[
-                    c
-                    for c in escalation_chain(
-                        rotation=rotations[shift.roster.rotation_id],
-                        primary=primary.assignee if primary else None,
-                        secondary=secondary.assignee if secondary else None,
-                    )
-                    if c.user_id != user.pk  # the secondary does not escalate to themselves
-                ],
+                # The secondary does not escalate to themselves.
+                escalation=[c for c in chain if c.user_id != user.pk],
             )
         )
     return out
