@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -13,7 +13,7 @@ from onehand.dates import instant_problem
 
 from . import selectors, services
 from .models import Membership, Roster
-from .oncall import who_is_on_call
+from .oncall import cached_now, who_is_on_call
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
     MembershipSerializer,
@@ -127,8 +127,13 @@ class RotationViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def oncall(self, request, pk=None):
         """Who is on call at an instant: primary, secondary and the escalation chain."""
-        rotation = self.get_object()
         raw = request.query_params.get("at")
+        if not raw:
+            # The hot path: a kept answer needs only the permission check, not the rotation.
+            kept = cached_now(rotation_id=self._visible_rotation_id())
+            if kept is not None:
+                return Response(kept)
+        rotation = self.get_object()
         if raw:
             try:
                 at = parse_datetime(raw.replace(" ", "+"))
@@ -147,6 +152,25 @@ class RotationViewSet(viewsets.ModelViewSet):
             return Response(who_is_on_call(rotation=rotation, at=at))
         # "Who is on call now" is what alerting tools poll: cached, with the database behind.
         return Response(who_is_on_call(rotation=rotation))
+
+    def _visible_rotation_id(self) -> int:
+        """The URL's rotation if the caller may read it, in one query on the rotation and the
+        caller's memberships (what get_object checks for a read), without loading it."""
+        try:
+            rotation_id = int(self.kwargs["pk"])
+        except (TypeError, ValueError):
+            raise NotFound() from None
+        found = (
+            self.get_queryset()
+            .select_related(None)
+            .order_by()
+            .filter(pk=rotation_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if found is None:
+            raise NotFound()
+        return found
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
