@@ -154,23 +154,15 @@ class RotationViewSet(viewsets.ModelViewSet):
         return Response(who_is_on_call(rotation=rotation))
 
     def _visible_rotation_id(self) -> int:
-        """The URL's rotation if the caller may read it, in one query on the rotation and the
-        caller's memberships (what get_object checks for a read), without loading it."""
+        """The URL's rotation if the caller may read it (what get_object checks for a read),
+        in one query on the caller's memberships, without loading the rotation."""
         try:
             rotation_id = int(self.kwargs["pk"])
         except (TypeError, ValueError):
             raise NotFound() from None
-        found = (
-            self.get_queryset()
-            .select_related(None)
-            .order_by()
-            .filter(pk=rotation_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if found is None:
+        if not selectors.rotation_visible(user=self.request.user, rotation_id=rotation_id):
             raise NotFound()
-        return found
+        return rotation_id
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):
