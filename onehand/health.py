@@ -39,7 +39,7 @@ def _database() -> dict:
 def _check_broker() -> dict:
     """A new connection each time: a pooled one would say "connected" after Redis died."""
     try:
-        with app.connection_for_write(url=str(settings.CELERY_BROKER_URL)) as conn:
+        with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "mode": "redis"}
     except Exception as exc:  # noqa: BLE001
@@ -57,7 +57,7 @@ def _broker() -> dict:
     global _last_broker_check
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "in-process"}
-    url = str(settings.CELERY_BROKER_URL)
+    url = str(app.conf.broker_url)
     max_age = float(getattr(settings, "ONEHAND_HEALTH_BROKER_SECONDS", 2))
     last = _last_broker_check
     fresh = last is not None and last[0] == url and time.monotonic() - last[1] < max_age

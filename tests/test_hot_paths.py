@@ -298,22 +298,35 @@ def test_a_change_through_another_process_is_seen_at_once(
 # --------------------------------------------------------------------------- /healthz
 
 
-def test_healthz_reports_a_broker_that_is_down(client, settings):
+@pytest.fixture
+def broker_at(settings, monkeypatch):
+    """Point the Celery app (what /healthz checks) at a broker address."""
+    from onehand.celery import app
+
     settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def point(url: str) -> None:
+        monkeypatch.setattr(app.conf, "broker_url", url)
+
+    return point
+
+
+def test_healthz_reports_a_broker_that_is_down(client, settings, broker_at):
     settings.ONEHAND_HEALTH_BROKER_SECONDS = 2
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens
+    broker_at(f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["broker"]["ok"] is False and "broker" in body["down"]
 
 
-def test_healthz_checks_the_broker_again_after_the_interval(client, settings, redis_service):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+def test_healthz_checks_the_broker_again_after_the_interval(
+    client, settings, redis_service, broker_at
+):
     settings.ONEHAND_HEALTH_BROKER_SECONDS = 0
-    settings.CELERY_BROKER_URL = redis_service
+    broker_at(redis_service)
     assert client.get("/healthz").json()["broker"]["ok"] is True
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+    broker_at(f"redis://127.0.0.1:{free_port()}/0")
     assert client.get("/healthz").json()["broker"]["ok"] is False
-    settings.CELERY_BROKER_URL = redis_service
+    broker_at(redis_service)
     assert client.get("/healthz").json()["broker"]["ok"] is True
