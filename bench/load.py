@@ -483,6 +483,21 @@ def measure(wrk, base, target, *, clients, duration, threads, workdir, name) -> 
     )
 
 
+def ratio(count: int, value: float, base_count: int, base_value: float) -> float | None:
+    if count < 3 or base_count < 3 or value <= 0 or base_value <= 0:
+        return None
+    return value / base_value
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def median_of(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
 def run(args, wrk: str) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="onehand-load-"))
     port = free_port()
@@ -604,9 +619,21 @@ def run(args, wrk: str) -> dict:
                     )
                     pair[which] = {"many": many, "one": one}
                 errors = sum(p[k]["errors"] for p in pair.values() for k in ("many", "one"))
+                # A window in which either side finished no request (the machine stalled)
+                # gives no ratio; the median is over the rounds that do.
                 row = {
-                    "share": pair[name]["many"]["rps"] / max(pair["healthz"]["many"]["rps"], 1e-9),
-                    "latency": pair[name]["one"]["p50"] / max(pair["healthz"]["one"]["p50"], 1e-9),
+                    "share": ratio(
+                        pair[name]["many"]["requests"],
+                        pair[name]["many"]["rps"],
+                        pair["healthz"]["many"]["requests"],
+                        pair["healthz"]["many"]["rps"],
+                    ),
+                    "latency": ratio(
+                        pair[name]["one"]["requests"],
+                        pair[name]["one"]["p50"],
+                        pair["healthz"]["one"]["requests"],
+                        pair["healthz"]["one"]["p50"],
+                    ),
                     "rps": pair[name]["many"]["rps"],
                     "healthz_rps": pair["healthz"]["many"]["rps"],
                     "p50_one": pair[name]["one"]["p50"],
@@ -619,9 +646,9 @@ def run(args, wrk: str) -> dict:
                 rounds[name].append(row)
                 log(
                     f"round {number} {name}: {row['rps']:.0f} req/s vs /healthz "
-                    f"{row['healthz_rps']:.0f} (share {row['share']:.2f}); one client "
+                    f"{row['healthz_rps']:.0f} (share {fmt(row['share'], '.2f')}); one client "
                     f"{row['p50_one']:.1f} ms vs {row['healthz_p50_one']:.1f} ms "
-                    f"({row['latency']:.1f}x); errors {errors}"
+                    f"({fmt(row['latency'], '.1f')}x); errors {errors}"
                 )
         errors_logged = server_log.read_text(errors="replace") if server_log.exists() else ""
         return {"rounds": rounds, "info": info, "server_log": errors_logged[-3000:]}
@@ -655,7 +682,8 @@ def report(outcome: dict, args, load_before: float, load_after: float) -> str:
         f"for {args.single_duration} s (median latency). Median of {args.rounds} rounds.",
         "",
         f"| endpoint | one client, x /healthz | {args.clients} clients, throughput as a share "
-        "of /healthz | goal | req/s | /healthz req/s | one client p50 ms | p95 ms at "
+        "of /healthz (rounds with a ratio) | goal | req/s | /healthz req/s | "
+        "one client p50 ms | p95 ms at "
         f"{args.clients} | KiB | errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -664,15 +692,15 @@ def report(outcome: dict, args, load_before: float, load_after: float) -> str:
         if not rows:
             continue
 
-        def median(key, rows=rows):
-            return statistics.median(r[key] for r in rows)
-
-        share = median("share")
-        verdict = "met" if share >= goal else "missed"
+        share = median_of(rows, "share")
+        verdict = "n/a" if share is None else ("met" if share >= goal else "missed")
+        counted = sum(r["share"] is not None for r in rows)
         lines.append(
-            f"| {label} | {median('latency'):.1f}x | {share:.2f} | >= {goal} ({verdict}) | "
-            f"{median('rps'):.0f} | {median('healthz_rps'):.0f} | {median('p50_one'):.1f} | "
-            f"{median('p95'):.0f} | {median('kib'):.1f} | {sum(r['errors'] for r in rows)} |"
+            f"| {label} | {fmt(median_of(rows, 'latency'), '.1f')}x | {fmt(share, '.2f')} "
+            f"({counted} of {len(rows)}) | >= {goal} ({verdict}) | "
+            f"{median_of(rows, 'rps'):.0f} | {median_of(rows, 'healthz_rps'):.0f} | "
+            f"{median_of(rows, 'p50_one'):.1f} | {median_of(rows, 'p95'):.0f} | "
+            f"{median_of(rows, 'kib'):.1f} | {sum(r['errors'] for r in rows)} |"
         )
     errors = {
         name: [r["detail"] for r in rows if r["errors"]]

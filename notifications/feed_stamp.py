@@ -24,6 +24,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 
 from rotation.models import CoverageWindow, Person, Roster, Rotation, Shift, Team
 
@@ -86,7 +87,10 @@ def _watch(execute, sql, params, many, context):
         connection = context["connection"]
         if not any(func is new_stamp for _, func, _ in connection.run_on_commit):
             # Outside a transaction this runs at once, the row being written already.
-            transaction.on_commit(new_stamp, using=connection.alias)
+            try:
+                transaction.on_commit(new_stamp, using=connection.alias)
+            except TransactionManagementError:  # manual transaction management: no hooks
+                new_stamp()
     return result
 
 
