@@ -1,26 +1,31 @@
-"""Load benchmark: gunicorn serving Onehand under 32 concurrent clients, PostgreSQL and SQLite.
+"""Load benchmark: the hot endpoints against /healthz, in one run, on gunicorn + PostgreSQL + Redis.
 
 Run::
 
-    .venv/bin/python bench/load.py [--duration 30] [--clients 32] [--workers 3] [--threads 4]
-                                   [--modes postgres,sqlite]
+    .venv/bin/python bench/load.py [--duration 5] [--single-duration 3] [--rounds 3]
+                                   [--teams 20] [--people 25] [--endpoints oncall,feed,...]
 
-For each mode it makes a fresh database (PostgreSQL: ``onehand_load`` on the server of
-``DATABASE_URL``, default ``postgres://onehand:onehand@127.0.0.1:5432/onehand``; SQLite: a file
-in a temp ``ONEHAND_VAR_DIR``), migrates it, collects static files, seeds a 50-person team with
-a daily rotation and two published months, starts gunicorn (gthread) on a free loopback port with
-production settings (``DJANGO_DEBUG=0``), then points ``wrk`` (Debian's package; installed with
-apt-get when missing and running as root, otherwise the run is skipped with a message) at three
-endpoints in turn, ``--clients`` connections for ``--duration`` seconds each:
+It makes a fresh database (``onehand_load`` on the server of ``DATABASE_URL``, default
+``postgres://onehand:onehand@127.0.0.1:5432/onehand``), migrates it, collects static files and
+seeds an organisation of ``--teams`` x ``--people`` (default 20 x 25 = 500 people), each team
+with two rotations (daily primary + secondary, weekly primary), a year of imported history and
+last and this month published; then ANALYZE. It starts gunicorn (gthread, ``DJANGO_DEBUG=0``)
+with ``REDIS_URL`` (cache and broker; default ``redis://127.0.0.1:6379/0``) on a free loopback
+port and points ``wrk`` (Debian's package; installed with apt-get when missing and running as
+root, otherwise the run is skipped with a message) at each endpoint of issue 19:
 
-- ``/calendar/<token>.ics``: the personal feed, rotating over the 50 people's tokens;
-- ``GET /api/rotations/<id>/oncall/`` with ``Authorization: Token <key>``;
-- ``/rotations/<id>/``: the rotation's month page, with a session cookie.
+- ``oncall``: ``GET /api/rotations/<id>/oncall/`` with ``Authorization: Token <key>``;
+- ``feed``: personal feeds ``/calendar/<token>.ics``, rotating over 100 people's tokens;
+- ``feed304``: the same with each feed's ``If-None-Match`` (every answer must be a 304);
+- ``teamfeed`` / ``teamfeed304``: team feeds, rotating over every rotation's feed;
+- ``home``, ``rotation``, ``report``, ``plan``: pages, as a manager with a session cookie.
 
-Prints requests/s, p50/p95/p99 latency and errors per endpoint and writes
-``bench/results/load.md`` (a ``## Reading`` section already in that file is kept). All traffic
-goes to 127.0.0.1; every run is bounded by ``--duration``; gunicorn, the database and the temp
-directory are removed at the end, also after an error or Ctrl-C.
+Each endpoint runs right after a ``/healthz`` run of the same length (same clients), so the
+ratio survives a noisy shared machine: throughput at ``--clients`` (32) as a share of
+``/healthz``'s, and the one-client median latency as a multiple of ``/healthz``'s. The table
+reports the median of ``--rounds`` (3) such pairs and is written to ``bench/results/load.md``
+(a ``## Reading`` section already in that file is kept). All traffic goes to 127.0.0.1;
+gunicorn, the database and the temp directory are removed at the end, also after an error.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,25 +52,29 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "load.md"
 DEFAULT_DATABASE_URL = "postgres://onehand:onehand@127.0.0.1:5432/onehand"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOAD_DB = "onehand_load"
-PEOPLE = 50
-# Targets from issue 8.6.
-P95_TARGET_MS = {"feed": 100.0, "oncall": 100.0}
+FEEDS_SAMPLED = 100
 
+# name, label, goal (32-client throughput share of /healthz) from issue 19.
 ENDPOINTS = [
-    ("feed", "personal feed `/calendar/<token>.ics`"),
-    ("oncall", "on-call API `/api/rotations/<id>/oncall/`"),
-    ("page", "rotation page `/rotations/<id>/`"),
-    # Baseline: the cheapest route (one SELECT 1), i.e. what this machine serves at best.
-    ("healthz", "baseline `/healthz`"),
+    ("oncall", "on-call API (token)", 0.8),
+    ("feed", "personal feed", 0.5),
+    ("feed304", "personal feed with If-None-Match (304)", 0.8),
+    ("teamfeed", "team feed", 0.5),
+    ("teamfeed304", "team feed with If-None-Match (304)", 0.8),
+    ("home", "home", 0.2),
+    ("rotation", "rotation page", 0.2),
+    ("report", "load report", 0.2),
+    ("plan", "plan page", 0.15),
 ]
 
 
 # --------------------------------------------------------------------------- seeding (child)
 
 
-def seed(out: Path) -> None:
-    """Runs in a child process with the mode's environment: seed and describe the data."""
+def seed(out: Path, teams: int, people: int) -> None:
+    """Runs in a child process with the run's environment: seed and describe the data."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onehand.settings")
     import django
@@ -74,79 +84,126 @@ def seed(out: Path) -> None:
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from planning import services as planning_services
+    from notifications.models import RotationFeed
     from rotation import services
-    from rotation.models import Membership, Person, Rotation, RotationMember, Shift, Team
+    from rotation.models import (
+        Heartbeat,
+        Membership,
+        Person,
+        Roster,
+        Rotation,
+        RotationMember,
+        Shift,
+        Team,
+    )
     from rotation.permissions import SYSTEM
     from rotation.shifts import month_bounds
 
+    # Invites are not what this measures: keep the seeding's mail in memory.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     User = get_user_model()
     zones = [
-        ("Europe/London", "GB", "+44 20 7946 0"),
-        ("America/New_York", "US", "+1 212 555 0"),
-        ("Asia/Kolkata", "IN", "+91 80 5555 0"),
+        ("Europe/London", "GB", "+44 20 7946 "),
+        ("America/New_York", "US", "+1 212 555 "),
+        ("Asia/Kolkata", "IN", "+91 80 5555 "),
     ]
     today = timezone.now().date()
     this_month, next_month = month_bounds(today)
-    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    months = [this_month]
+    for _ in range(12):
+        months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
+    months.append(next_month)  # months[i]..months[i+1]: 12 past months, then this one
 
-    team = Team.objects.create(name="Load", slug="load")
-    lead = User.objects.create_user(
-        "lead", "lead@load.example", first_name="Lena", last_name="Lead"
-    )
-    services.ensure_person(
-        lead, by=SYSTEM, time_zone="Europe/London", country="GB", phone="+44 20 7946 0999"
-    )
-    Membership.objects.create(team=team, user=lead, role=Membership.Role.MANAGER)
-    engineers = []
-    for i in range(PEOPLE):
-        zone, country, phone = zones[i % len(zones)]
-        user = User.objects.create_user(
-            f"eng{i:02d}",
-            f"eng{i:02d}@load.example",
-            first_name=f"Engineer{i:02d}",
-            last_name="Load",
+    def assignments(rotation, start, end, members, offset):
+        chosen = {}
+        for n, (window, _) in enumerate(services.rotation_windows(rotation, start, end)):
+            for k, role in enumerate(rotation.slot_roles):
+                chosen[(window.start, role)] = members[(n + offset + k) % len(members)].pk
+        return chosen
+
+    first_rotation = None
+    managers = []
+    feed_people = []
+    for t in range(teams):
+        team = Team.objects.create(name=f"Team {t:02d}", slug=f"team-{t:02d}")
+        boss = User.objects.create_user(
+            f"boss{t:02d}", f"boss{t:02d}@load.example", first_name="Maya", last_name=f"T{t:02d}"
         )
         services.ensure_person(
-            user, by=SYSTEM, time_zone=zone, country=country, phone=f"{phone}{i:03d}"
+            boss, by=SYSTEM, time_zone="Europe/London", country="GB", phone="+44 20 7946 0999"
         )
-        Membership.objects.create(team=team, user=user)
-        engineers.append(user)
-    for i, user in enumerate(engineers):
-        Person.objects.filter(user=user).update(mentor=engineers[(i + 5) % PEOPLE])
-    rotation = Rotation.objects.create(
-        team=team,
-        name="Platform",
-        pattern=Rotation.Pattern.DAILY,
-        time_zone="Europe/London",
-        handoff_time=time(9, 0),
-        has_secondary=True,
-        lead=lead,
-        runbook_url="https://runbooks.example.com/platform",
-    )
-    for user in engineers:
-        RotationMember.objects.create(rotation=rotation, user=user, since=date(2020, 1, 1))
-    for start, end in ((last_month, this_month), (this_month, next_month)):
-        roster = planning_services.draft_roster(rotation, start, end, by=lead)
-        services.publish_roster(roster, by=lead)
+        Membership.objects.create(team=team, user=boss, role=Membership.Role.MANAGER)
+        managers.append(boss)
+        members = []
+        for i in range(people):
+            zone, country, phone = zones[i % len(zones)]
+            user = User.objects.create_user(
+                f"t{t:02d}e{i:02d}",
+                f"t{t:02d}e{i:02d}@load.example",
+                first_name=f"Eng{i:02d}",
+                last_name=f"Team{t:02d}",
+            )
+            services.ensure_person(
+                user, by=SYSTEM, time_zone=zone, country=country, phone=f"{phone}{t:02d}{i:02d}"
+            )
+            Membership.objects.create(team=team, user=user)
+            members.append(user)
+        for i, user in enumerate(members):
+            Person.objects.filter(user=user).update(mentor=members[(i + 5) % people])
+        feed_people += members[: max(1, FEEDS_SAMPLED // teams)]
+        for name, pattern, secondary, hour in (
+            ("Platform", Rotation.Pattern.DAILY, True, 9),
+            ("Database", Rotation.Pattern.WEEKLY, False, 10),
+        ):
+            rotation = Rotation.objects.create(
+                team=team,
+                name=f"{name} {t:02d}",
+                pattern=pattern,
+                time_zone="Europe/London",
+                handoff_time=time(hour, 0),
+                has_secondary=secondary,
+                lead=boss,
+                runbook_url="https://runbooks.example.com/" + name.lower(),
+            )
+            first_rotation = first_rotation or rotation
+            RotationMember.objects.bulk_create(
+                RotationMember(rotation=rotation, user=u, since=date(2020, 1, 1)) for u in members
+            )
+            for m in range(len(months) - 1):
+                roster = services.create_roster(
+                    rotation,
+                    months[m],
+                    months[m + 1],
+                    by=boss,
+                    assignments=assignments(rotation, months[m], months[m + 1], members, m),
+                )
+                if m < len(months) - 3:  # a year of history, as an import leaves it
+                    Roster.objects.filter(pk=roster.pk).update(status=Roster.Status.IMPORTED)
+                else:  # last month and this month: published (invites, feeds)
+                    services.publish_roster(roster, by=boss)
+            RotationFeed.objects.get_or_create(rotation=rotation)
+    Heartbeat.objects.update_or_create(name="beat", defaults={"at": timezone.now()})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
     client = Client()
-    client.force_login(lead)
+    client.force_login(managers[0])
     info = {
-        "rotation": rotation.pk,
+        "rotation": first_rotation.pk,
         "feed_tokens": list(
-            Person.objects.filter(user__in=engineers).values_list("feed_token", flat=True)
+            Person.objects.filter(user__in=feed_people).values_list("feed_token", flat=True)
         ),
-        "api_token": Token.objects.get_or_create(user=lead)[0].key,
+        "team_feed_tokens": list(RotationFeed.objects.values_list("token", flat=True)),
+        "api_token": Token.objects.get_or_create(user=managers[0])[0].key,
         "session": client.cookies[settings.SESSION_COOKIE_NAME].value,
         "session_cookie": settings.SESSION_COOKIE_NAME,
-        "slots": Shift.objects.filter(
-            roster__rotation=rotation, roster__status="published"
-        ).count(),
+        "people": teams * (people + 1),
+        "shifts": Shift.objects.count(),
     }
     out.write_text(json.dumps(info))
 
@@ -267,6 +324,8 @@ def stop(process: subprocess.Popen | None) -> None:
 LUA = r"""
 local paths = {PATHS}
 local headers = {HEADERS}
+local inm = {INM}
+local expected = {EXPECTED}
 local threads = {}
 local counter = 0
 
@@ -281,11 +340,13 @@ end
 
 function request()
   counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], headers)
+  local n = (counter % #paths) + 1
+  if #inm > 0 then headers["If-None-Match"] = inm[n] end
+  return wrk.format("GET", paths[n], headers)
 end
 
 function response(status, hdrs, body)
-  if status ~= 200 then
+  if status ~= expected then
     bad = bad + 1
     if #codes < 200 then codes = codes .. status .. " " end
   end
@@ -323,6 +384,8 @@ def run_wrk(
     paths: list[str],
     headers: dict,
     *,
+    etags: list[str] | None = None,
+    expected: int = 200,
     clients: int,
     duration: int,
     threads: int,
@@ -331,9 +394,10 @@ def run_wrk(
 ) -> dict:
     script = workdir / f"{name}.lua"
     script.write_text(
-        LUA.replace("{PATHS}", "{" + lua_list(paths) + "}").replace(
-            "{HEADERS}", "{" + lua_table(headers) + "}"
-        )
+        LUA.replace("{PATHS}", "{" + lua_list(paths) + "}")
+        .replace("{HEADERS}", "{" + lua_table(headers) + "}")
+        .replace("{INM}", "{" + lua_list(etags or []) + "}")
+        .replace("{EXPECTED}", str(expected))
     )
     command = [
         wrk,
@@ -367,18 +431,81 @@ def run_wrk(
     }
 
 
-# --------------------------------------------------------------------------- one mode
+# --------------------------------------------------------------------------- the run
 
 
-def run_mode(mode: str, args, wrk: str) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix=f"onehand-load-{mode}-"))
+def etag_of(url: str, headers: dict) -> str:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+        return response.headers["ETag"]
+
+
+def targets(info: dict, base: str) -> dict:
+    rotation = info["rotation"]
+    session = {"Cookie": f"{info['session_cookie']}={info['session']}"}
+    personal = [f"/calendar/{token}.ics" for token in info["feed_tokens"]]
+    team = [f"/calendar/rotations/{token}.ics" for token in info["team_feed_tokens"]]
+    found = {
+        "healthz": (["/healthz"], {}, None, 200),
+        "oncall": (
+            [f"/api/rotations/{rotation}/oncall/"],
+            {"Authorization": f"Token {info['api_token']}"},
+            None,
+            200,
+        ),
+        "feed": (personal, {}, None, 200),
+        "teamfeed": (team, {}, None, 200),
+        "home": (["/"], session, None, 200),
+        "rotation": ([f"/rotations/{rotation}/"], session, None, 200),
+        "report": ([f"/rotations/{rotation}/report/"], session, None, 200),
+        "plan": ([f"/rotations/{rotation}/plan/"], session, None, 200),
+    }
+    found["feed304"] = (personal, {}, [etag_of(base + p, {}) for p in personal], 304)
+    found["teamfeed304"] = (team, {}, [etag_of(base + p, {}) for p in team], 304)
+    return found
+
+
+def measure(wrk, base, target, *, clients, duration, threads, workdir, name) -> dict:
+    paths, headers, etags, expected = target
+    return run_wrk(
+        wrk,
+        base,
+        paths,
+        headers,
+        etags=etags,
+        expected=expected,
+        clients=clients,
+        duration=duration,
+        threads=threads,
+        workdir=workdir,
+        name=name,
+    )
+
+
+def ratio(count: int, value: float, base_count: int, base_value: float) -> float | None:
+    if count < 3 or base_count < 3 or value <= 0 or base_value <= 0:
+        return None
+    return value / base_value
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def median_of(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def run(args, wrk: str) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="onehand-load-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         key: value
         for key, value in os.environ.items()
-        if key
-        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "CELERY_TASK_ALWAYS_EAGER"}
+        if key not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_TASK_ALWAYS_EAGER"}
     }
     env.update(
         {
@@ -388,38 +515,48 @@ def run_mode(mode: str, args, wrk: str) -> dict:
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "ONEHAND_VAR_DIR": str(workdir / "var"),
             "ONEHAND_SITE_URL": base,
+            "REDIS_URL": args.redis_url,
+            # No worker runs here: the seeded heartbeat stays "fresh" for /healthz.
+            "ONEHAND_HEARTBEAT_MAX_AGE": str(10**9),
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
     )
     (workdir / "var").mkdir()
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    created_db = False
     gunicorn = None
     try:
-        if mode == "postgres":
-            if not server_url.startswith("postgres"):
-                raise SystemExit(f"DATABASE_URL is not PostgreSQL: {server_url}")
-            env["DATABASE_URL"] = pg_create(server_url)
-            created_db = True
-            log(f"postgres: fresh database {LOAD_DB}")
-        log(f"{mode}: migrate, collectstatic, seed {PEOPLE} people with two published months")
+        env["DATABASE_URL"] = pg_create(server_url)
         python = sys.executable
+        seed_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "1"}
+        log(f"fresh database {LOAD_DB}: migrate, collectstatic")
         run_checked([python, "manage.py", "migrate", "--noinput", "-v0"], env, "migrate")
         run_checked(
             [python, "manage.py", "collectstatic", "--noinput", "-v0"], env, "collectstatic"
         )
+        log(f"seeding {args.teams} teams x {args.people} people, two rotations each, a year")
         info_file = workdir / "seed.json"
         started = time.perf_counter()
         run_checked(
-            [python, str(Path(__file__).resolve()), "--seed", str(info_file)], env, "seeding"
+            [
+                python,
+                str(Path(__file__).resolve()),
+                "--seed",
+                str(info_file),
+                "--teams",
+                str(args.teams),
+                "--people",
+                str(args.people),
+            ],
+            seed_env,
+            "seeding",
+            timeout=3600,
         )
         info = json.loads(info_file.read_text())
         log(
-            f"{mode}: seeded in {time.perf_counter() - started:.1f} s ({info['slots']} published "
-            "slots)"
+            f"seeded in {time.perf_counter() - started:.0f} s: {info['people']} people, "
+            f"{info['shifts']} shifts"
         )
-
         gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
         if not Path(gunicorn_bin).exists():
             gunicorn_bin = shutil.which("gunicorn") or "gunicorn"
@@ -451,179 +588,151 @@ def run_mode(mode: str, args, wrk: str) -> dict:
             start_new_session=True,
         )
         wait_for_http(f"{base}/healthz", gunicorn)
-        log(f"{mode}: gunicorn {args.workers} workers x {args.threads} threads on {base}")
-
-        rotation = info["rotation"]
-        targets = {
-            "feed": ([f"/calendar/{token}.ics" for token in info["feed_tokens"]], {}),
-            "oncall": (
-                [f"/api/rotations/{rotation}/oncall/"],
-                {"Authorization": f"Token {info['api_token']}"},
-            ),
-            "page": (
-                [f"/rotations/{rotation}/"],
-                {"Cookie": f"{info['session_cookie']}={info['session']}"},
-            ),
-            "healthz": (["/healthz"], {}),
-        }
-        checks = {
-            "feed": lambda ctype, body: (
-                ctype.startswith("text/calendar") and b"BEGIN:VEVENT" in body
-            ),
-            "oncall": lambda ctype, body: json.loads(body).get("primary") is not None,
-            "page": lambda ctype, body: b"Platform" in body and b"Engineer" in body,
-            "healthz": lambda ctype, body: json.loads(body).get("status") == "ok",
-        }
-        results = {}
-        for name in args.endpoints:
-            paths, headers = targets[name]
-            # Every worker imports and warms up lazily: check the answer, then a short untimed run.
-            status, ctype, body = fetch(base + paths[0], headers)
-            if status != 200 or not checks[name](ctype, body):
-                raise RuntimeError(f"{name}: unexpected answer {status} {ctype}: {body[:300]!r}")
-            run_wrk(
-                wrk,
-                base,
-                paths,
-                headers,
-                clients=args.clients,
-                duration=args.warmup,
-                threads=args.wrk_threads,
-                workdir=workdir,
-                name=f"{name}-warmup",
-            )
-            result = run_wrk(
-                wrk,
-                base,
-                paths,
-                headers,
-                clients=args.clients,
-                duration=args.duration,
-                threads=args.wrk_threads,
-                workdir=workdir,
-                name=name,
-            )
-            # One client alone: the request's own time, without queueing behind 31 others.
-            if args.single_duration:
-                single = run_wrk(
-                    wrk,
-                    base,
-                    paths,
-                    headers,
-                    clients=1,
-                    duration=args.single_duration,
-                    threads=1,
-                    workdir=workdir,
-                    name=f"{name}-single",
+        log(f"gunicorn {args.workers} workers x {args.threads} threads on {base}")
+        found = targets(info, base)
+        rounds: dict[str, list[dict]] = {name: [] for name in args.endpoints}
+        common = {"threads": args.wrk_threads, "workdir": workdir}
+        for name in ["healthz", *args.endpoints]:  # every worker warms up on every endpoint
+            measure(wrk, base, found[name], clients=args.clients, duration=2, name="w", **common)
+        for number in range(1, args.rounds + 1):
+            for name in args.endpoints:
+                pair = {}
+                for which in ("healthz", name):
+                    many = measure(
+                        wrk,
+                        base,
+                        found[which],
+                        clients=args.clients,
+                        duration=args.duration,
+                        name=which,
+                        **common,
+                    )
+                    one = measure(
+                        wrk,
+                        base,
+                        found[which],
+                        clients=1,
+                        duration=args.single_duration,
+                        name=f"{which}-1",
+                        threads=1,
+                        workdir=workdir,
+                    )
+                    pair[which] = {"many": many, "one": one}
+                errors = sum(p[k]["errors"] for p in pair.values() for k in ("many", "one"))
+                # A window in which either side finished no request (the machine stalled)
+                # gives no ratio; the median is over the rounds that do.
+                row = {
+                    "share": ratio(
+                        pair[name]["many"]["requests"],
+                        pair[name]["many"]["rps"],
+                        pair["healthz"]["many"]["requests"],
+                        pair["healthz"]["many"]["rps"],
+                    ),
+                    "latency": ratio(
+                        pair[name]["one"]["requests"],
+                        pair[name]["one"]["p50"],
+                        pair["healthz"]["one"]["requests"],
+                        pair["healthz"]["one"]["p50"],
+                    ),
+                    "rps": pair[name]["many"]["rps"],
+                    "healthz_rps": pair["healthz"]["many"]["rps"],
+                    "p50_one": pair[name]["one"]["p50"],
+                    "healthz_p50_one": pair["healthz"]["one"]["p50"],
+                    "p95": pair[name]["many"]["p95"],
+                    "kib": pair[name]["many"]["kib"],
+                    "errors": errors,
+                    "detail": {k: pair[k]["many"]["detail"] for k in pair},
+                }
+                rounds[name].append(row)
+                log(
+                    f"round {number} {name}: {row['rps']:.0f} req/s vs /healthz "
+                    f"{row['healthz_rps']:.0f} (share {fmt(row['share'], '.2f')}); one client "
+                    f"{row['p50_one']:.1f} ms vs {row['healthz_p50_one']:.1f} ms "
+                    f"({fmt(row['latency'], '.1f')}x); errors {errors}"
                 )
-                result["single_p50"], result["single_p95"] = single["p50"], single["p95"]
-                result["errors"] += single["errors"]
-            results[name] = result
-            log(
-                f"{mode} {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.0f} ms, "
-                f"p95 {result['p95']:.0f} ms, p99 {result['p99']:.0f} ms, errors {result['errors']}"
-                + (
-                    f"; one client: p50 {result['single_p50']:.1f} ms"
-                    if "single_p50" in result
-                    else ""
-                )
-            )
         errors_logged = server_log.read_text(errors="replace") if server_log.exists() else ""
-        return {"results": results, "server_log": errors_logged[-3000:], "slots": info["slots"]}
+        return {"rounds": rounds, "info": info, "server_log": errors_logged[-3000:]}
     finally:
         stop(gunicorn)
-        if created_db:
-            try:
-                pg_drop(server_url)
-            except Exception as exc:  # noqa: BLE001 - report, keep cleaning up
-                log(f"could not drop {LOAD_DB}: {exc}")
+        try:
+            pg_drop(server_url)
+        except Exception as exc:  # noqa: BLE001 - report, keep cleaning up
+            log(f"could not drop {LOAD_DB}: {exc}")
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- report
 
 
-def report(runs: dict, args, load_before, load_after) -> str:
+def report(outcome: dict, args, load_before: float, load_after: float) -> str:
+    info = outcome["info"]
     lines = [
-        "# Load benchmark",
+        "# Load benchmark: hot endpoints against /healthz",
         "",
-        f"`python bench/load.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: CPython "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs shared by "
-        "gunicorn, "
-        f"the database and wrk (load average {load_before:.1f} before, {load_after:.1f} after). "
-        f"gunicorn gthread, {args.workers} workers x {args.threads} threads, `DJANGO_DEBUG=0`; "
-        f"wrk ({args.wrk_threads} threads) keeps {args.clients} connections busy for "
-        f"{args.duration} s "
-        f"per endpoint after a {args.warmup} s warm-up, then one connection alone for "
-        f"{args.single_duration} s (the request's own time, no queueing). Data: a team of "
-        f"{PEOPLE} engineers and a "
-        f"manager, one daily rotation (primary + secondary) with last and this month published; "
-        f"feed requests rotate over the {PEOPLE} people's tokens and are unconditional (full "
-        "200, no ETag).",
+        f"`python bench/load.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"{platform.node() or 'this machine'}, CPython {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs shared by gunicorn, PostgreSQL, Redis "
+        f"and wrk (load average {load_before:.1f} before, {load_after:.1f} after). gunicorn "
+        f"gthread {args.workers} workers x {args.threads} threads, `DJANGO_DEBUG=0`, PostgreSQL "
+        f"and Redis (cache and broker). Data: {args.teams} teams x {args.people} people "
+        f"({info['people']} with the managers), two rotations each (daily primary + secondary, "
+        f"weekly primary), a year of history, last and this month published: {info['shifts']} "
+        "shifts. Each endpoint ran right after `/healthz` for the same time: "
+        f"{args.clients} connections for {args.duration} s (throughput), then one connection "
+        f"for {args.single_duration} s (median latency). Median of {args.rounds} rounds.",
         "",
+        f"| endpoint | one client, x /healthz | {args.clients} clients, throughput as a share "
+        "of /healthz (rounds with a ratio) | goal | req/s | /healthz req/s | "
+        "one client p50 ms | p95 ms at "
+        f"{args.clients} | KiB | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for mode, outcome in runs.items():
-        title = (
-            "PostgreSQL (psycopg 3, persistent connections)"
-            if mode == "postgres"
-            else "embedded SQLite (no DATABASE_URL)"
-        )
-        lines += [f"## {title}", ""]
-        if "skipped" in outcome:
-            lines += [f"Skipped: {outcome['skipped']}", ""]
+    for name, label, goal in ENDPOINTS:
+        rows = outcome["rounds"].get(name)
+        if not rows:
             continue
-        lines += [
-            "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | "
-            "KiB/response "
-            f"| one client p50 / p95 ms | p95 target (< 100 ms at {args.clients} clients) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, label in ENDPOINTS:
-            r = outcome["results"].get(name)
-            if r is None:
-                continue
-            target = P95_TARGET_MS.get(name)
-            verdict = (
-                "-"
-                if target is None
-                else ("met" if r["p95"] < target and r["errors"] == 0 else "missed")
-            )
-            single = f"{r['single_p50']:.1f} / {r['single_p95']:.1f}" if "single_p50" in r else "-"
-            lines.append(
-                f"| {label} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                f"{r['p99']:.0f} | {r['max']:.0f} | {r['errors']} | {r['kib']:.1f} | {single} | "
-                f"{verdict} |"
-            )
-        errors = {n: r["detail"] for n, r in outcome["results"].items() if r["errors"]}
-        if errors:
-            lines += ["", f"Errors: `{json.dumps(errors)}`"]
-        lines.append("")
+
+        share = median_of(rows, "share")
+        verdict = "n/a" if share is None else ("met" if share >= goal else "missed")
+        counted = sum(r["share"] is not None for r in rows)
+        lines.append(
+            f"| {label} | {fmt(median_of(rows, 'latency'), '.1f')}x | {fmt(share, '.2f')} "
+            f"({counted} of {len(rows)}) | >= {goal} ({verdict}) | "
+            f"{median_of(rows, 'rps'):.0f} | {median_of(rows, 'healthz_rps'):.0f} | "
+            f"{median_of(rows, 'p50_one'):.1f} | {median_of(rows, 'p95'):.0f} | "
+            f"{median_of(rows, 'kib'):.1f} | {sum(r['errors'] for r in rows)} |"
+        )
+    errors = {
+        name: [r["detail"] for r in rows if r["errors"]]
+        for name, rows in outcome["rounds"].items()
+        if any(r["errors"] for r in rows)
+    }
+    if errors:
+        lines += ["", f"Errors: `{json.dumps(errors)}`"]
+    if outcome["server_log"].strip():
+        lines += ["", "gunicorn log (tail):", "", "```", outcome["server_log"].strip(), "```"]
+    lines.append("")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=30, help="seconds per endpoint (max 300)")
-    parser.add_argument(
-        "--warmup", type=int, default=3, help="untimed seconds before each endpoint"
-    )
+    parser.add_argument("--duration", type=int, default=5, help="seconds per 32-client run")
+    parser.add_argument("--single-duration", type=int, default=3, help="seconds, one client")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the table shows medians")
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--teams", type=int, default=20)
+    parser.add_argument("--people", type=int, default=25, help="engineers per team")
     parser.add_argument(
-        "--single-duration",
-        type=int,
-        default=5,
-        help="seconds of a one-client run per endpoint (0: skip)",
-    )
-    parser.add_argument(
-        "--modes", default="postgres,sqlite", help="comma-separated: postgres, sqlite"
+        "--redis-url", default=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL, help="Redis"
     )
     parser.add_argument(
         "--endpoints",
-        default=",".join(n for n, _ in ENDPOINTS),
-        help="comma-separated: " + ", ".join(n for n, _ in ENDPOINTS),
+        default=",".join(n for n, _, _ in ENDPOINTS),
+        help="comma-separated: " + ", ".join(n for n, _, _ in ENDPOINTS),
     )
     parser.add_argument(
         "--no-write", action="store_true", help="do not write bench/results/load.md"
@@ -631,15 +740,15 @@ def main() -> int:
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed:
-        seed(Path(args.seed))
+        seed(Path(args.seed), args.teams, args.people)
         return 0
     args.endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
-    unknown = set(args.endpoints) - {n for n, _ in ENDPOINTS}
+    unknown = set(args.endpoints) - {n for n, _, _ in ENDPOINTS}
     if unknown:
         parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
     args.duration = max(1, min(args.duration, 300))
-    args.warmup = max(1, min(args.warmup, 30))
-    args.single_duration = max(0, min(args.single_duration, 60))
+    args.single_duration = max(1, min(args.single_duration, 60))
+    args.rounds = max(1, min(args.rounds, 9))
 
     wrk = ensure_wrk()
     if wrk is None:
@@ -649,30 +758,20 @@ def main() -> int:
             file=sys.stderr,
         )
         return 0
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        with pg_admin(url):
+            pass
+        import redis
 
+        redis.Redis.from_url(args.redis_url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001
+        print(f"SKIPPED: needs PostgreSQL and Redis ({exc.__class__.__name__}: {exc})")
+        return 0
     load_before = os.getloadavg()[0]
-    runs: dict = {}
-    for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-        if mode not in {"postgres", "sqlite"}:
-            parser.error(f"unknown mode {mode!r}")
-        if mode == "postgres":
-            url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-            try:
-                with pg_admin(url):
-                    pass
-            except Exception as exc:  # noqa: BLE001
-                runs[mode] = {
-                    "skipped": (
-                        f"PostgreSQL not reachable at {urlsplit(url).hostname}: "
-                        f"{exc.__class__.__name__}"
-                    )
-                }
-                log(f"postgres skipped: {runs[mode]['skipped']}")
-                continue
-        runs[mode] = run_mode(mode, args, wrk)
+    outcome = run(args, wrk)
     load_after = os.getloadavg()[0]
-
-    text = report(runs, args, load_before, load_after)
+    text = report(outcome, args, load_before, load_after)
     print()
     print(text)
     if not args.no_write:
@@ -684,7 +783,7 @@ def main() -> int:
                 kept = old[marker:]
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(text.rstrip("\n") + "\n" + kept)
-    failed = any(r["errors"] for o in runs.values() for r in o.get("results", {}).values())
+    failed = any(r["errors"] for rows in outcome["rounds"].values() for r in rows)
     return 1 if failed else 0
 
 

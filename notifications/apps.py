@@ -7,11 +7,18 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun
+        from django.db import connections
+        from django.db.backends.signals import connection_created
 
         from availability import events as availability_events
         from rotation import events
 
-        from . import metrics, receivers, swap_mail
+        from . import feed_stamp, metrics, receivers, swap_mail
+
+        # Feeds remember their validators under a stamp renewed by every write they show.
+        connection_created.connect(feed_stamp.watch, dispatch_uid="notifications.feed_stamp")
+        for connection in connections.all(initialized_only=True):
+            feed_stamp.watch(sender=None, connection=connection)
 
         events.roster_published.connect(
             receivers.roster_published, dispatch_uid="notifications.roster_published"

@@ -2,12 +2,14 @@
 
 A feed's ETag is weak and cheap: it hashes what the entries are built *from* (three small
 queries, see `selectors.personal_feed_state`), never the entries themselves, so a poll that
-changed nothing costs no entry building. It changes with anything an entry shows: a publish,
-an edit or swap, a removal, a name, address, phone or mentor, a renamed rotation or team,
-shifts leaving the window, the token, time away that changes an escalation chain (it gives
-the shift a new SEQUENCE: outbox.queue_escalation_changes). DTSTAMP is the time the entry last
-changed (publish or removal), not the request time, so an unchanged feed says the same thing
-twice.
+changed nothing costs no entry building. With a shared cache (Redis) even those queries are
+skipped: the ETag and Last-Modified are remembered under the feed stamp (`feed_stamp`), which
+every committed write to what feeds show renews, for the hour the feed is built for. It
+changes with anything an entry shows: a publish, an edit or swap, a removal, a name, address,
+phone or mentor, a renamed rotation or team, shifts leaving the window, the token, time away
+that changes an escalation chain (it gives the shift a new SEQUENCE:
+outbox.queue_escalation_changes). DTSTAMP is the time the entry last changed (publish or
+removal), not the request time, so an unchanged feed says the same thing twice.
 
 The rendered body is cached (Django's cache: Redis with REDIS_URL, else per process) under
 the feed, its token and its ETag, with its Last-Modified, for FEED_CACHE_SECONDS: repeated
@@ -19,17 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from onehand.people import display_name
 
-from . import entries, selectors
+from . import entries, feed_stamp, selectors
 from .selectors import BuiltEntry, EntryRequest, shift_entries
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ logger = logging.getLogger(__name__)
 # 3: VTIMEZONEs every client reads alike (see entries.py); an empty feed carries one.
 FORMAT = 3
 DEFAULT_CACHE_SECONDS = 24 * 3600
+# Validators are remembered within one hour bucket of the feed window (see `window_time`).
+VALIDATOR_SECONDS = 3600
 
 
 def cache_seconds() -> int:
@@ -50,18 +56,52 @@ class Rendered:
     last_modified: datetime | None
 
 
-@dataclass(frozen=True)
 class Feed:
-    kind: str  # "personal" or "team"
-    token: str
-    name: str
-    etag: str
-    requests: Callable[[], list[EntryRequest]]
-    changed_at: Callable[[], datetime | None]
-    # What an empty feed still carries (RFC 5545 wants one component): this zone's VTIMEZONE
-    # for the year of the request and the next.
-    time_zone: str = "UTC"
-    year: int = 1970
+    """One feed at one time. Its ETag hashes the rows entries are built from (the content
+    queries run on first use of `etag`); `validators` remembers it under the feed stamp."""
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        token: str,
+        name: str,
+        state: Callable[[], tuple[list, list]],
+        requests: Callable[[list], list[EntryRequest]],
+        changed_at: Callable[[], datetime | None],
+        time_zone: str = "UTC",
+        year: int = 1970,
+        bucket: datetime | None = None,
+    ):
+        self.kind = kind  # "personal" or "team"
+        self.token = token
+        self.name = name
+        self._state = state
+        self._requests = requests
+        self.changed_at = changed_at
+        # What an empty feed still carries (RFC 5545 wants one component): this zone's
+        # VTIMEZONE for the year of the request and the next.
+        self.time_zone = time_zone
+        self.year = year
+        self.bucket = bucket
+        self._etag: str | None = None
+        self._gone: list | None = None
+
+    def _load(self) -> None:
+        state, gone = self._state()
+        self._gone = gone
+        self._etag = _etag(self.kind, self.token, self.name, state, (self.time_zone, self.year))
+
+    @property
+    def etag(self) -> str:
+        if self._etag is None:
+            self._load()
+        return self._etag
+
+    def requests(self) -> list[EntryRequest]:
+        if self._gone is None:
+            self._load()
+        return self._requests(self._gone)
 
     def render(self) -> Rendered:
         built = shift_entries(self.requests())
@@ -111,37 +151,106 @@ def _etag(kind: str, token: str, name: str, state: list, empty: tuple[str, int])
     return f'W/"{digest.hexdigest()[:32]}"'
 
 
+def window_time(now: datetime) -> datetime:
+    """The time a feed is built for: the start of the hour, so the feed (and its validators)
+    stays the same within the hour; shifts leave the past window on the hour."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
 def personal(user, now: datetime) -> Feed:
     """A person's feed: their slots in every rotation, and their removed entries."""
-    name = f"On call: {display_name(user)}"
-    state, gone = selectors.personal_feed_state(user, now)
-    token = user.person.feed_token
+    now = window_time(now)
     return Feed(
         kind="personal",
-        token=token,
-        name=name,
-        etag=_etag("personal", token, name, state, (user.person.time_zone, now.year)),
-        requests=lambda: selectors.personal_feed_requests(user, now, gone),
+        token=user.person.feed_token,
+        name=f"On call: {display_name(user)}",
+        state=lambda: selectors.personal_feed_state(user, now),
+        requests=lambda gone: selectors.personal_feed_requests(user, now, gone),
         changed_at=lambda: selectors.personal_feed_changed_at(user),
         time_zone=user.person.time_zone,
         year=now.year,
+        bucket=now,
     )
 
 
 def team(feed, now: datetime) -> Feed:
     """A rotation's feed (a RotationFeed with its rotation and team loaded)."""
-    name = f"{feed.rotation.name} on call"
-    state, gone = selectors.team_feed_state(feed, now)
+    now = window_time(now)
     return Feed(
         kind="team",
         token=feed.token,
-        name=name,
-        etag=_etag("team", feed.token, name, state, (feed.rotation.time_zone, now.year)),
-        requests=lambda: selectors.team_feed_requests(feed.rotation, now, gone),
+        name=f"{feed.rotation.name} on call",
+        state=lambda: selectors.team_feed_state(feed, now),
+        requests=lambda gone: selectors.team_feed_requests(feed.rotation, now, gone),
         changed_at=lambda: feed.changed_at,
         time_zone=feed.rotation.time_zone,
         year=now.year,
+        bucket=now,
     )
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def remembering_validators() -> bool:
+    """Whether validators may be remembered: only in a cache every process shares (a cache of
+    one process would miss the stamps renewed by the others). ONEHAND_FEED_REMEMBER_VALIDATORS
+    forces it either way (tests of one process)."""
+    forced = getattr(settings, "ONEHAND_FEED_REMEMBER_VALIDATORS", None)
+    if forced is not None:
+        return bool(forced)
+    return not isinstance(caches["default"], LocMemCache)
+
+
+def _validators_key(feed: Feed) -> str:
+    configured = repr(
+        (
+            settings.SITE_URL,
+            settings.DEFAULT_FROM_EMAIL,
+            settings.ONEHAND_FEED_PAST_DAYS,
+            settings.ONEHAND_FEED_CANCELLED_DAYS,
+        )
+    )
+    token = hashlib.sha256(f"{feed.token}|{configured}".encode()).hexdigest()[:32]
+    bucket = feed.bucket.isoformat() if feed.bucket else "-"
+    return f"onehand:feed-validators:{FORMAT}:{feed.kind}:{token}:{bucket}"
+
+
+def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
+    """(ETag, Last-Modified, the rendering when one was made) of the feed.
+
+    With a shared cache, one round trip reads the feed stamp and the validators remembered
+    under it: a poll that changed nothing runs no content query. Otherwise (or on a miss) the
+    ETag is computed from the rows, the body rendered unless cached, and both remembered
+    under the stamp read *before* the rows (a write committed in between renews the stamp)."""
+    stamp = key = None
+    if remembering_validators():
+        key = _validators_key(feed)
+        try:
+            found = cache.get_many([feed_stamp.STAMP_KEY, key])
+            stamp = found.get(feed_stamp.STAMP_KEY)
+            if stamp is None:
+                stamp = uuid.uuid4().hex
+                if not cache.add(feed_stamp.STAMP_KEY, stamp, None):
+                    stamp = cache.get(feed_stamp.STAMP_KEY)
+            remembered = found.get(key)
+            if remembered is not None and stamp is not None and remembered[0] == stamp:
+                feed._etag = remembered[1]
+                return remembered[1], remembered[2], None
+        except Exception:  # noqa: BLE001 - a cache outage must not take the feeds down
+            logger.warning("feed cache unavailable", exc_info=True)
+            stamp = None
+    found_body, modified = cached_last_modified(feed)
+    rendered = None
+    if not found_body:
+        rendered = render_and_cache(feed)
+        modified = rendered.last_modified
+    if stamp is not None:
+        try:
+            cache.set(key, (stamp, feed.etag, modified), VALIDATOR_SECONDS)
+        except Exception:  # noqa: BLE001
+            logger.warning("could not remember a feed's validators", exc_info=True)
+    return feed.etag, modified, rendered
 
 
 # --------------------------------------------------------------------------- cache

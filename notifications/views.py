@@ -30,17 +30,13 @@ from .models import ChatHook
 
 def _feed_response(request, feed: feeds.Feed) -> HttpResponse:
     """200 with the body, or 304, from the cache when it holds this ETag's rendering."""
-    found, modified = feeds.cached_last_modified(feed)
-    rendered = None
-    if not found:
-        rendered = feeds.render_and_cache(feed)
-        modified = rendered.last_modified
-    headers = {"ETag": feed.etag, "X-Robots-Tag": "noindex"}
+    etag, modified, rendered = feeds.validators(feed)
+    headers = {"ETag": etag, "X-Robots-Tag": "noindex"}
     if modified is not None:
         headers["Last-Modified"] = http_date(modified.timestamp())
     not_modified = get_conditional_response(
         request,
-        etag=feed.etag,
+        etag=etag,
         last_modified=int(modified.timestamp()) if modified else None,
         response=None,
     )

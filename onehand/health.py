@@ -2,8 +2,15 @@
 
 Failed deliveries make the status "degraded" (still 200: the service works, some people were
 not told something; managers see them on the roster page).
+
+Load balancers call this often, so it stays cheap: opening a broker connection was ~70% of its
+time, so each process keeps the broker's answer for ONEHAND_HEALTH_BROKER_SECONDS (2 s by
+default): a broker that goes down is reported within that time, and a burst of probes costs
+one connection per process and interval.
 """
 
+import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -29,15 +36,43 @@ def _database() -> dict:
         return {"ok": False, "error": exc.__class__.__name__}
 
 
-def _broker() -> dict:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {"ok": True, "mode": "in-process"}
+def _check_broker() -> dict:
+    """A new connection each time: a pooled one would say "connected" after Redis died."""
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "mode": "redis"}
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": exc.__class__.__name__}
+
+
+# (broker URL, monotonic time of the check, answer): the last check of this process.
+_last_broker_check: tuple[str, float, dict] | None = None
+_broker_lock = threading.Lock()
+
+
+def _broker() -> dict:
+    """The broker's answer, checked at most once per ONEHAND_HEALTH_BROKER_SECONDS per process
+    (one thread checks; the others keep answering with the last result meanwhile)."""
+    global _last_broker_check
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "in-process"}
+    url = str(app.conf.broker_url)
+    max_age = float(getattr(settings, "ONEHAND_HEALTH_BROKER_SECONDS", 2))
+    last = _last_broker_check
+    fresh = last is not None and last[0] == url and time.monotonic() - last[1] < max_age
+    if fresh:
+        return dict(last[2])
+    if last is not None and last[0] == url and not _broker_lock.acquire(blocking=False):
+        return dict(last[2])  # another thread is checking right now
+    if last is None or last[0] != url:
+        _broker_lock.acquire()
+    try:
+        answer = _check_broker()
+        _last_broker_check = (url, time.monotonic(), answer)
+        return dict(answer)
+    finally:
+        _broker_lock.release()
 
 
 def _cache() -> dict:

@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How old the beat heartbeat may be before /healthz reports the worker unhealthy.
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
+# Each web process checks the broker for /healthz at most this often (seconds; 0: every time).
+ONEHAND_HEALTH_BROKER_SECONDS = float(os.environ.get("ONEHAND_HEALTH_BROKER_SECONDS", "2"))
 
 # Rendered feed bodies are cached under their ETag for this long.
 ONEHAND_FEED_CACHE_SECONDS = int(os.environ.get("ONEHAND_FEED_CACHE_SECONDS", "86400"))

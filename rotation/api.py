@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -13,7 +13,7 @@ from onehand.dates import instant_problem
 
 from . import selectors, services
 from .models import AuditEntry, Membership, Roster
-from .oncall import who_is_on_call
+from .oncall import cached_now, who_is_on_call
 from .permissions import IsTeamManagerOrReadOnly
 from .serializers import (
     AuditEntrySerializer,
@@ -128,8 +128,13 @@ class RotationViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def oncall(self, request, pk=None):
         """Who is on call at an instant: primary, secondary and the escalation chain."""
-        rotation = self.get_object()
         raw = request.query_params.get("at")
+        if not raw:
+            # The hot path: a kept answer needs only the permission check, not the rotation.
+            kept = cached_now(rotation_id=self._visible_rotation_id())
+            if kept is not None:
+                return Response(kept)
+        rotation = self.get_object()
         if raw:
             try:
                 at = parse_datetime(raw.replace(" ", "+"))
@@ -148,6 +153,17 @@ class RotationViewSet(viewsets.ModelViewSet):
             return Response(who_is_on_call(rotation=rotation, at=at))
         # "Who is on call now" is what alerting tools poll: cached, with the database behind.
         return Response(who_is_on_call(rotation=rotation))
+
+    def _visible_rotation_id(self) -> int:
+        """The URL's rotation if the caller may read it (what get_object checks for a read),
+        in one query on the caller's memberships, without loading the rotation."""
+        try:
+            rotation_id = int(self.kwargs["pk"])
+        except (TypeError, ValueError):
+            raise NotFound() from None
+        if not selectors.rotation_visible(user=self.request.user, rotation_id=rotation_id):
+            raise NotFound()
+        return rotation_id
 
 
 class RosterViewSet(viewsets.ReadOnlyModelViewSet):

@@ -4,8 +4,9 @@
 at most a minute) and from the database otherwise; any cache failure (Redis down) falls back to
 the database, never to an error. `forget_who_is_on_call` is called by every change that alters
 the answer: publishing, a slot edit or swap, a rotation's lead or mentor, and a person's phone,
-mentor, name or e-mail (post_save receivers in rotation/signals.py). Keys carry a per-rotation
-version and a global generation, so forgetting is one INCR, not a scan.
+mentor, name or e-mail (post_save receivers in rotation/signals.py). An answer is kept with the
+per-rotation version and the global generation it was computed under, so forgetting is one INCR,
+not a scan, and reading is one round trip (versions and answer together).
 """
 
 import logging
@@ -30,12 +31,29 @@ def _version_key(rotation_id: int) -> str:
     return f"oncall-version:{rotation_id}"
 
 
-def cache_key(*, rotation_id: int) -> str:
-    versions = cache.get_many([GENERATION_KEY, _version_key(rotation_id)])
-    return (
-        f"oncall:{rotation_id}:{versions.get(GENERATION_KEY, 1)}"
-        f":{versions.get(_version_key(rotation_id), 1)}"
-    )
+def _answer_key(rotation_id: int) -> str:
+    return f"oncall-answer:{rotation_id}"
+
+
+def _read(rotation_id: int) -> tuple[tuple, dict | None]:
+    """(the current versions, the answer kept under them or None), in one round trip."""
+    keys = [GENERATION_KEY, _version_key(rotation_id), _answer_key(rotation_id)]
+    found = cache.get_many(keys)
+    versions = (found.get(keys[0], 1), found.get(keys[1], 1))
+    kept = found.get(keys[2])
+    if kept is not None and kept[0] == versions:
+        return versions, kept[1]
+    return versions, None
+
+
+def cached_now(*, rotation_id: int) -> dict | None:
+    """The kept answer for "now", or None (not kept, or the cache is down): callers that
+    hold only an id and a permission check answer without loading the rotation."""
+    try:
+        return _read(rotation_id)[1]
+    except Exception:  # noqa: BLE001 - the cache is an optimisation
+        log.warning("on-call cache unavailable", exc_info=True)
+        return None
 
 
 def on_call_payload(*, rotation, at: datetime) -> dict:
@@ -68,8 +86,7 @@ def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
     if at is not None:
         return on_call_payload(rotation=rotation, at=at)
     try:
-        key = cache_key(rotation_id=rotation.pk)
-        payload = cache.get(key)
+        versions, payload = _read(rotation.pk)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
         log.warning("on-call cache unavailable; answering from the database", exc_info=True)
         return on_call_payload(rotation=rotation, at=timezone.now())
@@ -81,7 +98,7 @@ def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
     ttl = CACHE_SECONDS if until is None else min(CACHE_SECONDS, (until - now).total_seconds())
     if ttl >= 1:
         try:
-            cache.set(key, payload, int(ttl))
+            cache.set(_answer_key(rotation.pk), (versions, payload), int(ttl))
         except Exception:  # noqa: BLE001
             log.warning("could not cache the on-call answer", exc_info=True)
     return payload

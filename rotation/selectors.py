@@ -113,6 +113,16 @@ def rotations_for(*, user: AbstractBaseUser) -> QuerySet[Rotation]:
     )
 
 
+def rotation_visible(*, user: AbstractBaseUser, rotation_id: int) -> bool:
+    """Whether the user may read this rotation (what `rotations_for` says), in one small
+    query: the on-call answer checks this before handing out a cached answer."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return Rotation.objects.filter(pk=rotation_id).exists()
+    return active_memberships().filter(user=user, team__rotations__pk=rotation_id).exists()
+
+
 def rosters_for(*, user: AbstractBaseUser) -> QuerySet[Roster]:
     return Roster.objects.filter(rotation__team__in=teams_for(user=user)).select_related(
         "rotation__team"

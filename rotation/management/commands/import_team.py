@@ -2,6 +2,7 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from rotation.backup import BackupError, counts, import_team
 from rotation.permissions import SYSTEM
@@ -33,6 +34,11 @@ class Command(BaseCommand):
             team = import_team(data, by=SYSTEM)
         except BackupError as exc:
             raise CommandError(str(exc)) from None
+        if connection.vendor == "postgresql":
+            # Thousands of rows just arrived: without fresh statistics (autovacuum off, or not
+            # yet run) the planner picks plans 10-20x slower for the shift queries.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         summary = ", ".join(
             f"{n} {name.replace('_', ' ')}" for name, n in counts(data).items() if n
         )
