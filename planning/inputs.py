@@ -1,6 +1,7 @@
 """Build the recommender's plain inputs from the database (the thin adapter's read half)."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -206,3 +207,58 @@ def _experience_fields(found: Experience | None, *, no_record: bool) -> dict:
         "primary_served": found.primary,
         "level": found.level,
     }
+
+
+def slot_of(shift: Shift) -> rec.Slot:
+    """A saved slot as the recommender sees it."""
+    return rec.Slot(
+        key=slot_key(shift.start, shift.role),
+        shift_key=shift.start.isoformat(),
+        role=shift.role,
+        start=shift.start,
+        end=shift.end,
+    )
+
+
+@dataclass(frozen=True)
+class SlotRules:
+    """Everything the hard rules need to judge who may hold one saved slot: the whole roster
+    (empty slots too, so "the next shift" of the rest rule and the period of the cap are the
+    real ones), who holds the others, the team (for pairing) and the rotation's settings."""
+
+    target: rec.Slot
+    slots: list[rec.Slot]
+    current: dict[str, int]
+    candidates: list[rec.Candidate]
+    settings: rec.Settings
+
+    def problem(self, person: rec.Candidate) -> str | None:
+        return rec.check_assignment(
+            self.target,
+            person,
+            self.current,
+            self.slots,
+            self.settings,
+            people={c.person_id: c for c in self.candidates},
+            period=self.slots,
+        )
+
+
+def slot_rules(*, shift: Shift, now: datetime) -> SlotRules:
+    """The one way a manager's pick, the slot editor's list and a swap's replacements are
+    judged, so they cannot disagree with each other or with the draft."""
+    rotation = shift.roster.rotation
+    settings = recommender_settings(rotation)
+    roster = list(Shift.objects.filter(roster_id=shift.roster_id))
+    target = slot_of(shift)
+    return SlotRules(
+        target=target,
+        slots=[target if s.pk == shift.pk else slot_of(s) for s in roster],
+        current={
+            slot_key(s.start, s.role): s.assignee_id
+            for s in roster
+            if s.assignee_id is not None and s.pk != shift.pk
+        },
+        candidates=candidates_for(rotation, shift.start, shift.end, now=now, settings=settings),
+        settings=settings,
+    )

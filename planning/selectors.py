@@ -257,39 +257,10 @@ def refusal_in_words(*, name: str, problem: str) -> str:
 def slot_problems(*, shift: Shift, now: datetime) -> dict[int, str | None]:
     """For each person of the rotation: why they may not hold `shift` (a hard rule, in
     words), or None when they may. A constant number of queries for any number of people."""
-    roster = shift.roster
-    rotation = roster.rotation
-    settings = inputs.recommender_settings(rotation)
-    others = list(roster.shifts.exclude(pk=shift.pk).filter(assignee__isnull=False))
-    slots = [
-        rec.Slot(
-            key=inputs.slot_key(s.start, s.role),
-            shift_key=s.start.isoformat(),
-            role=s.role,
-            start=s.start,
-            end=s.end,
-        )
-        for s in [*others, shift]
-    ]
-    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in others}
-    candidates = inputs.candidates_for(rotation, shift.start, shift.end, now=now, settings=settings)
-    # The whole period, for the cap on a person's share of it; the team, for pairing.
-    period = [
-        rec.Slot(
-            key=inputs.slot_key(s.start, s.role),
-            shift_key=s.start.isoformat(),
-            role=s.role,
-            start=s.start,
-            end=s.end,
-        )
-        for s in roster.shifts.all()
-    ]
-    people = {c.person_id: c for c in candidates}
+    rules = inputs.slot_rules(shift=shift, now=now)
     out = {}
-    for person in candidates:
-        problem = rec.check_assignment(
-            slots[-1], person, current, slots, settings, people=people, period=period
-        )
+    for person in rules.candidates:
+        problem = rules.problem(person)
         out[person.person_id] = (
             refusal_in_words(name=person.name, problem=problem) if problem else None
         )

@@ -3,7 +3,7 @@
 Each public function is one transaction and takes the acting person as a required `by`.
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime
 
 from django.db import transaction
@@ -18,7 +18,7 @@ from rotation.permissions import Actor, actor_name, require_manager
 from rotation.selectors import is_active_member
 from rotation.services import audit, create_roster, rotation_windows
 
-from . import inputs
+from . import escalation, inputs
 from . import recommender as rec
 from . import selectors as planning_selectors
 
@@ -52,6 +52,10 @@ def recommend_for(
     slots = inputs.slots_for(windows, rotation.slot_roles)
     if not slots:
         return [], [], rec.recommend([], [], settings)
+    # Where nobody beyond the two on call can be reached, pairing asks for an experienced
+    # secondary (issue 16: no primary left with nobody to turn to).
+    reachable = escalation.reachable_escalation_by_shift(rotation=rotation, shifts=slots)
+    slots = [replace(s, escalation_reachable=reachable.get((s.start, s.end), True)) for s in slots]
     candidates = inputs.candidates_for(
         rotation, start, end, now=now, settings=settings, half_life_days=half_life
     )

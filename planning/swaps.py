@@ -57,16 +57,6 @@ class RankedCandidate:
     reason: str
 
 
-def _slot(shift: Shift) -> rec.Slot:
-    return rec.Slot(
-        key=inputs.slot_key(shift.start, shift.role),
-        shift_key=shift.start.isoformat(),
-        role=shift.role,
-        start=shift.start,
-        end=shift.end,
-    )
-
-
 def rank_replacements(
     shift: Shift, *, now: datetime | None = None, exclude: frozenset[int] = frozenset()
 ) -> tuple[list[RankedCandidate], dict[int, str]]:
@@ -75,22 +65,15 @@ def rank_replacements(
     Returns the ranked list and, for the rest, why they cannot.
     """
     now = now or timezone.now()
-    rotation = shift.roster.rotation
-    settings = inputs.recommender_settings(rotation)
-    roster_slots = list(
-        Shift.objects.filter(roster_id=shift.roster_id)
-        .exclude(pk=shift.pk)
-        .filter(assignee__isnull=False)
-    )
-    slots = [_slot(s) for s in roster_slots]
-    target = _slot(shift)
-    current = {inputs.slot_key(s.start, s.role): s.assignee_id for s in roster_slots}
-    candidates = inputs.candidates_for(rotation, shift.start, shift.end, now=now, settings=settings)
+    rules = inputs.slot_rules(shift=shift, now=now)
+    settings, target = rules.settings, rules.target
+    slots = [s for s in rules.slots if s.key in rules.current]  # the slots someone holds
+    current = rules.current
     ranked, blocked = [], {}
-    for c in candidates:
+    for c in rules.candidates:
         if c.person_id == shift.assignee_id or c.person_id in exclude:
             continue
-        why_not = rec.check_assignment(target, c, current, [*slots, target], settings)
+        why_not = rules.problem(c)
         if why_not:
             blocked[c.person_id] = why_not
             continue
