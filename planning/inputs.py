@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import holidays as holiday_calendars
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from availability import selectors as availability
 from incidents.selectors import interruption_load
@@ -20,6 +21,22 @@ from .experience import Experience, Thresholds, experience_by_person
 HISTORY_WINDOW_DAYS = 365
 # Superseded rosters still count: a shift someone worked is load, whatever replaced the plan.
 HISTORY_STATUSES = (Roster.Status.PUBLISHED, Roster.Status.SUPERSEDED, Roster.Status.IMPORTED)
+
+
+def worked_shifts() -> QuerySet[Shift]:
+    """The record of who held what: published and imported slots, and slots of superseded
+    rosters where no published roster of the rotation has the same role at that time. (A
+    republished month keeps the past days; counting both versions would count them twice.)"""
+    replaced = Shift.objects.filter(
+        roster__rotation_id=OuterRef("roster__rotation_id"),
+        roster__status=Roster.Status.PUBLISHED,
+        role=OuterRef("role"),
+        start__lt=OuterRef("end"),
+        end__gt=OuterRef("start"),
+    )
+    return Shift.objects.filter(roster__status__in=HISTORY_STATUSES).exclude(
+        Q(roster__status=Roster.Status.SUPERSEDED) & Exists(replaced)
+    )
 
 
 @lru_cache(maxsize=64)
@@ -127,13 +144,16 @@ def candidates_for(
     window_start = now - timedelta(days=HISTORY_WINDOW_DAYS)
     history: dict[int, list[rec.PastShift]] = defaultdict(list)
     last_end: dict[int, datetime] = {}
-    for uid, s, e, role in Shift.objects.filter(
-        roster__status__in=HISTORY_STATUSES,
-        roster__rotation=rotation,
-        assignee_id__in=member_ids,
-        end__gt=window_start,
-        start__lt=now,
-    ).values_list("assignee_id", "start", "end", "role"):
+    for uid, s, e, role in (
+        worked_shifts()
+        .filter(
+            roster__rotation=rotation,
+            assignee_id__in=member_ids,
+            end__gt=window_start,
+            start__lt=now,
+        )
+        .values_list("assignee_id", "start", "end", "role")
+    ):
         history[uid].append(rec.PastShift(start=s, end=e, role=role))
         if role != SlotRole.SHADOW and (uid not in last_end or e > last_end[uid]):
             last_end[uid] = e

@@ -23,17 +23,14 @@ from onehand.dates import next_month
 from onehand.errors import Invalid, NotFound
 from onehand.people import display_name
 from rotation import selectors as rotation_selectors
-from rotation.models import Membership, Roster, Shift, SlotRole, Team
+from rotation.models import Membership, SlotRole, Team
 from rotation.permissions import Actor, acting_user, require_manager
 
-from .inputs import public_holidays
+from .inputs import public_holidays, worked_shifts
 from .models import PayRates
 
 # A report covers at most a year of months: enough for an annual export, bounded in cost.
 MAX_MONTHS = 12
-# What pay counts as held: the published roster of a period (a superseded one was replaced by
-# it) and history imported from before Onehand.
-PAID_STATUSES = (Roster.Status.PUBLISHED, Roster.Status.IMPORTED)
 CENT = Decimal("0.01")
 # Every zone's month lies within these margins of the same month in UTC.
 ZONE_MARGIN = timedelta(hours=14)
@@ -152,14 +149,18 @@ def pay_report(
     roles = [SlotRole.PRIMARY, SlotRole.SECONDARY]
     if rates.pay_shadow:
         roles.append(SlotRole.SHADOW)
-    shifts = Shift.objects.filter(
-        roster__rotation__team=team,
-        roster__status__in=PAID_STATUSES,
-        role__in=roles,
-        assignee_id__in=people,
-        start__lt=utc_end,
-        end__gt=utc_start,
-    ).values_list("assignee_id", "start", "end")
+    # The record of who held what (a superseded roster only where nothing replaced it).
+    shifts = (
+        worked_shifts()
+        .filter(
+            roster__rotation__team=team,
+            role__in=roles,
+            assignee_id__in=people,
+            start__lt=utc_end,
+            end__gt=utc_start,
+        )
+        .values_list("assignee_id", "start", "end")
+    )
     incidents = Incident.objects.filter(
         rotation__team=team,
         attributed_to_id__in=people,

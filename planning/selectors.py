@@ -14,7 +14,7 @@ from . import inputs
 from . import recommender as rec
 from .changes import fair_shares
 from .experience import Experience, bus_factor_of, experience_by_person
-from .inputs import HISTORY_STATUSES, public_holidays
+from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
 
 _CELL_HTML = {
@@ -204,9 +204,9 @@ def load_report(*, rotation: Rotation, start: datetime, end: datetime):
         )
     }
     shifts = (
-        Shift.objects.filter(
+        inputs.worked_shifts()
+        .filter(
             roster__rotation=rotation,
-            roster__status__in=HISTORY_STATUSES,
             assignee__isnull=False,
             start__lt=end,
             end__gt=start,
