@@ -1,8 +1,11 @@
 """In a real browser: a newcomer sees her path to primary; a manager sees the bus factor."""
 
+from datetime import date
+
 import pytest
 from playwright.sync_api import expect
 
+from planning.services import draft_roster
 from rotation.history import import_history
 from tests.factories import build_team
 from tests.test_experience import history_csv
@@ -54,3 +57,18 @@ def test_a_manager_sees_the_bus_factor_chart(live_server, page, login, payments)
     )
     page.get_by_text("The same as a table").click()
     expect(page.get_by_role("row", name="June 2026 1")).to_be_visible()
+
+
+def test_a_manager_sees_why_a_newcomer_is_paired(live_server, page, login, payments):
+    """Amara (a newcomer) holds a primary week only with Dev, who has served primaries."""
+    roster = draft_roster(payments.rotation, date(2027, 1, 4), date(2027, 2, 1), by=payments.boss)
+    amara_primary = roster.shifts.filter(role="primary", assignee=payments.people[0]).first()
+    assert amara_primary is not None, "the draft gives the newcomer a primary week"
+    login(payments.boss.username)
+    page.goto(f"{live_server.url}/rosters/{roster.pk}/")
+
+    slot = page.locator(f"#slot-{amara_primary.pk}")
+    slot.get_by_text("Why?").click()
+
+    expect(slot).to_contain_text("paired with Dev")
+    expect(slot).to_contain_text("Amara")

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from availability import services as availability
 from notifications.models import Delivery, RotationFeed
 from planning.escalation import reachable_escalation_by_shift
+from planning.services import recommend_for
 from rotation.models import Person, Rotation, Shift
 from rotation.services import create_roster, publish_roster
 from tests.notifications_support import make_team, parsed_event, publish
@@ -352,6 +353,18 @@ def test_the_recommender_learns_where_nobody_can_be_escalated_to():
         FIRST_WEEK: False,
         second_week: True,
     }
+
+
+def test_a_draft_marks_the_shifts_where_nobody_can_be_escalated_to():
+    setup = weekly_team()
+    on_leave(setup.people[-1])
+    on_leave(setup.boss)
+
+    slots, _, _ = recommend_for(setup.rotation, *MARCH, now=FIRST_WEEK[0] - timedelta(days=30))
+
+    reachable = {(s.start, s.end): s.escalation_reachable for s in slots}
+    assert reachable[FIRST_WEEK] is False
+    assert reachable[(FIRST_WEEK[1], FIRST_WEEK[1] + timedelta(days=7))] is True
 
 
 # --------------------------------------------------------------------------- query counts
