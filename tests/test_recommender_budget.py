@@ -27,6 +27,15 @@ def test_deadline_with_injected_clock():
     assert not Deadline(0).limited and Deadline(None).remaining() == float("inf")
 
 
+def test_a_stage_with_its_own_allowance_does_not_spend_the_budget():
+    now = [0.0]
+    d = Deadline(4.0, clock=lambda: now[0])
+    now[0] = 3.0  # the greedy and its repair took 3 s
+    now[0] = 63.0  # the coverage proof took 60 s of its own
+    d.extend(60.0)
+    assert d.remaining() == 1.0 and not d.expired()
+
+
 def test_an_exhausted_budget_still_leaves_no_more_slots_empty_than_the_minimum():
     # daily, 6 people, rest 36 h: 5 slots stay empty at best (the 10 s exact mode said 6)
     slots, people, settings, _ = _tight(99)

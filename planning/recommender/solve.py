@@ -191,7 +191,8 @@ def recommend(
         coverage_proven = model.cover_of(roster.holder) >= model.max_cover_possible() - 0.5
         if not coverage_proven and mode != "exact":
             # fill what the greedy left empty window by window (small models, fast), then prove
-            # it with the whole model -- both whatever is left of the fairness budget
+            # it with the whole model -- both outside the fairness budget, which is extended
+            started = deadline.clock()
             filled = _cover_by_windows(problem, model, roster)
             if filled is not roster:
                 roster, took = _adopt(problem, roster, filled.holder, deadline)
@@ -202,6 +203,7 @@ def recommend(
             else:
                 limit = max(COVERAGE_SECONDS, settings.exact_time_limit)
                 cover, proven, x = model.max_coverage(limit)
+            deadline.extend(deadline.clock() - started)
             if x is not None:
                 roster, took = _adopt(problem, roster, model.holder(x), deadline)
                 source = "milp" if took else source
