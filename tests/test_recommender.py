@@ -146,7 +146,10 @@ def test_the_same_inputs_give_the_same_roster():
     first = recommend(slots, people)
     second = recommend(slots, people)
 
-    assert first == second
+    # the roster and its reasons; the bound may tighten with the time the machine gives
+    assert first.assignments == second.assignments
+    assert first.uncovered == second.uncovered
+    assert first.objective_max == second.objective_max
 
 
 def test_every_assignment_has_a_reason():

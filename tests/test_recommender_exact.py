@@ -132,3 +132,16 @@ def test_greedy_never_leaves_more_slots_empty_than_brute_force(instance):
     assert key_of(slots, got)[:2] == truth[:2]
     assert got.objective_max >= truth[2] - 1e-9
     assert got.lower_bound <= truth[2] + 1e-6  # the bound is a bound
+
+
+@TINY
+@given(tiny_rotations(), st.sampled_from([0.0, 1e-9, 1e-6]))
+def test_coverage_does_not_depend_on_the_time_budget(instance, budget):
+    # a loaded machine: the fairness budget is out before the first stage (0: no budget at all)
+    slots, people = instance
+    truth = brute_force(slots, people)
+
+    got = recommend(slots, people, Settings(time_budget=budget))
+
+    assert key_of(slots, got)[:2] == truth[:2]
+    assert got.coverage_proven

@@ -8,6 +8,7 @@ first primaries are paired, the cap is never exceeded, and coverage stays maxima
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import types
 from datetime import UTC, datetime, timedelta
@@ -296,6 +297,20 @@ def test_greedy_breaks_no_team_rule_and_covers_as_much_as_brute_force(instance):
     holder, empty = outcome(slots, team, rec)
     assert allowed(slots, team, settings, holder)
     assert empty == best[:2]
+
+
+@PROPERTY_SETTINGS
+@given(tiny_teams())
+def test_with_the_budget_out_at_once_the_greedy_still_covers_as_much_as_brute_force(instance):
+    slots, team, settings = instance
+    best = brute_force(slots, team, settings)
+
+    rec = recommend(slots, team, dataclasses.replace(settings, time_budget=1e-9))
+
+    holder, empty = outcome(slots, team, rec)
+    assert allowed(slots, team, settings, holder)
+    assert empty == best[:2]
+    assert rec.coverage_proven
 
 
 @PROPERTY_SETTINGS

@@ -37,6 +37,11 @@ class Deadline:
             return True
         return False
 
+    def extend(self, seconds: float) -> None:
+        """Push the end back (a stage with its own allowance does not spend this budget)."""
+        if self.limited:
+            self.end += max(0.0, seconds)
+
     def allow(self, wanted: float, reserve: float = 0.0) -> float:
         """Seconds a stage that wants ``wanted`` may take, keeping ``reserve`` for later."""
         return max(0.0, min(wanted, self.remaining() - reserve))

@@ -343,6 +343,25 @@ class Model:
             return None, False, None
         return round(-float(res.fun)), res.status == 0, res.x
 
+    def max_coverage_in(self, holder: np.ndarray, window: np.ndarray, time_limit: float):
+        """Stage 1 on a window of slots: the slots in ``window`` are free, every other slot keeps
+        its holder in ``holder``. A small model (presolve drops the fixed part); returns the
+        roster (``None``: no solution within the limit)."""
+        if self.nx == 0:
+            return None
+        free = np.zeros(self.problem.n_slots, dtype=bool)
+        free[window] = True
+        inside = free[self.slot_of]
+        keep = ~inside & (holder[self.slot_of] == self.person_of)
+        cost = np.concatenate([-self.priority, [0.0]])
+        lb = np.zeros(self.n_vars)
+        ub = np.ones(self.n_vars)
+        ub[self.t_index] = 0.0
+        ub[: self.nx][~inside & ~keep] = 0.0
+        lb[: self.nx][keep] = 1.0
+        res = self._solve(cost, [], True, lb, ub, time_limit)
+        return None if res.x is None else self.holder(res.x)
+
     def min_max(self, cover: float, time_limit: float, lower: float = 0.0):
         """Stage 2: the MILP result (``x``, ``status``, ``mip_dual_bound``)."""
         cost = np.zeros(self.n_vars)
