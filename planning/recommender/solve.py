@@ -14,6 +14,7 @@ The better roster in the lexicographic order is returned with the best proven bo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -42,11 +43,15 @@ from .types import (
 # that leaves coverable slots empty
 COVERAGE_PAIRS = 60_000
 # the coverage proof's own solver allowance (seconds), outside the fairness time budget: an empty
-# slot someone could take is worse than seconds, so coverage never depends on the machine's load
-COVERAGE_SECONDS = 60.0
-# coverage by windows before the proof: slots per window (in time order), seconds per window
+# slot someone could take is worse than seconds. Bounded so a draft (a web request) still ends
+# well inside a proxy's or gunicorn's 30 s: windows at most COVER_WINDOWS_TOTAL, proof at most
+# COVERAGE_SECONDS; past that the note says coverage is not proven.
+COVERAGE_SECONDS = 8.0
+# coverage by windows before the proof: slots per window (in time order), seconds per window,
+# seconds for all windows together
 COVER_WINDOW = 48
-COVER_WINDOW_SECONDS = 5.0
+COVER_WINDOW_SECONDS = 3.0
+COVER_WINDOWS_TOTAL = 6.0
 COVER_WINDOW_MAX = 192
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
@@ -108,6 +113,7 @@ def _cover_by_windows(problem: Problem, model: exact.Model, roster: Roster) -> R
     order = np.asarray(problem.geometry.order, dtype=np.int64)
     best = roster
     size = COVER_WINDOW
+    stop_at = time.monotonic() + COVER_WINDOWS_TOTAL
     while True:
         half = size // 2
         improved = False
@@ -116,7 +122,10 @@ def _cover_by_windows(problem: Problem, model: exact.Model, roster: Roster) -> R
             empty = (best.holder[window] < 0) & ~problem.pinned_mask[window]
             if not (empty & problem.eligible[window].any(axis=1)).any():
                 continue
-            holder = model.max_coverage_in(best.holder, window, COVER_WINDOW_SECONDS)
+            left = stop_at - time.monotonic()
+            if left <= 0.05:
+                return best
+            holder = model.max_coverage_in(best.holder, window, min(COVER_WINDOW_SECONDS, left))
             if holder is None or model.cover_of(holder) <= model.cover_of(best.holder) + 0.5:
                 continue
             candidate = Roster(problem)
@@ -201,7 +210,7 @@ def recommend(
             if model.cover_of(roster.holder) >= upper - 0.5:
                 cover, proven, x = upper, True, None
             else:
-                limit = max(COVERAGE_SECONDS, settings.exact_time_limit)
+                limit = COVERAGE_SECONDS
                 cover, proven, x = model.max_coverage(limit)
             deadline.extend(deadline.clock() - started)
             if x is not None:
