@@ -74,6 +74,7 @@ TABLES = (
         frozenset({"invited_by"}),
     ),
     Table("team_availability_settings", "availability.TeamAvailabilitySettings", {"team": "team"}),
+    Table("pay_rates", "planning.PayRates", {"team": "team", "updated_by": USERS}),
     Table("rotations", "rotation.Rotation", {"team": "team", "mentor": USERS, "lead": USERS}),
     Table("coverage_windows", "rotation.CoverageWindow", {"rotation": "rotations"}),
     Table("rotation_members", "rotation.RotationMember", {"rotation": "rotations", "user": USERS}),
@@ -145,6 +146,8 @@ NOT_EXPORTED = {
     "notifications.AnnouncedChain": "which escalation chains entries went out with; a restore "
     "sends nothing",
     "notifications.TaskRun": "the instance's task statistics for /metrics, not team data",
+    "notifications.ChatHook": "its webhook address is a secret (it lets anyone post to the "
+    "channel); a manager adds it again after a restore",
 }
 
 # Ids kept inside JSON history, by table and field: translated like foreign keys.
@@ -262,6 +265,7 @@ def _team_querysets(team) -> dict[str, models.QuerySet]:
     return {
         "memberships": m["memberships"].objects.filter(team=team),
         "team_availability_settings": m["team_availability_settings"].objects.filter(team=team),
+        "pay_rates": m["pay_rates"].objects.filter(team=team),
         "rotations": m["rotations"].objects.filter(team=team),
         "coverage_windows": m["coverage_windows"].objects.filter(rotation__team=team),
         "rotation_members": m["rotation_members"].objects.filter(rotation__team=team),

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -15,6 +16,7 @@ from availability.models import AvailabilityEntry, CalendarSource
 from notifications.models import CalendarConnection
 from planning import services as planning_services
 from planning import swaps
+from planning.pay import set_pay_rates
 from rotation import backup, services
 from rotation.models import (
     CoverageWindow,
@@ -154,6 +156,15 @@ def build_team() -> dict:
         project="Ledger",
     )
     availability.set_team_settings(team, by=boss, engineers_set_allocation=True)
+    set_pay_rates(
+        team=team,
+        by=boss,
+        currency="EUR",
+        weekday_hour=Decimal("2.50"),
+        weekend_hour=Decimal("4"),
+        holiday_hour=Decimal("6"),
+        per_incident=Decimal("25"),
+    )
     availability.lock_availability(team, *DECEMBER, by=boss, note="December is being planned")
 
     # Rosters: a published draft, superseded by a second one, an edit, a swap and a handover.

@@ -242,6 +242,7 @@ RULES: dict[str, Rule] = {
     "compare": Rule(kwargs=kw(pk="rotation"), get=PAGE_MANAGER),
     "publish-preview": Rule(kwargs=kw(pk="roster"), get=PAGE_MANAGER),
     "slot-editor": Rule(kwargs=kw(shift_pk="shift"), get=PAGE_MANAGER),
+    "slot-edit": Rule(kwargs=kw(shift_pk="shift"), get=PAGE_MANAGER),
     "assign": Rule(kwargs=kw(shift_pk="shift"), get=POST_ONLY, post=PAGE_MANAGER),
     # ---- signed-link pages (see the module docstring)
     "cant-make-it": Rule(kwargs=kw(shift_pk="shift"), get=roles(403, DENY, OK, DENY, OK, DENY)),

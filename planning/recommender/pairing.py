@@ -41,9 +41,16 @@ CAP_SLACK = 1e-6
 
 
 def period_words(start: datetime, end: datetime) -> str:
-    """'December 2026' when the period is (about) one calendar month, else its dates."""
+    """'December 2026' when the period is (about) one calendar month -- a month's weekly shifts
+    run from its first handoff into the next month, so a period of at most five weeks most of
+    which lies in one month is named by that month -- else its dates."""
     last = end - timedelta(days=1) if end - start > timedelta(days=1) else start
     if (start.year, start.month) == (last.year, last.month):
+        return f"{start:%B %Y}"
+    month_end = (start.replace(day=28) + timedelta(days=4)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    if end - start <= timedelta(days=35) and (month_end - start) * 2 > end - start:
         return f"{start:%B %Y}"
     return f"the period {start.day} {start:%b} – {end.day} {end:%b %Y}"
 
