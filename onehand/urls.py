@@ -57,13 +57,14 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Any id segment reaches the view (as the router's routes do), so a bad one is a JSON 404.
     path(
-        "api/rotations/<int:pk>/history-import/",
+        "api/rotations/<str:pk>/history-import/",
         planning_api.ToolHistoryViewSet.as_view({"post": "create"}),
         name="rotation-history-import",
     ),
     path(
-        "api/rotations/<int:pk>/history-import/preview/",
+        "api/rotations/<str:pk>/history-import/preview/",
         planning_api.ToolHistoryViewSet.as_view({"post": "preview"}),
         name="rotation-history-preview",
     ),

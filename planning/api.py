@@ -237,6 +237,8 @@ class ToolHistoryViewSet(viewsets.GenericViewSet):
     serializer_class = ToolHistorySerializer
 
     def _rotation(self, pk):
+        if not (pk.isascii() and pk.isdigit() and len(pk) < 19):
+            raise NotFound("No such rotation.")
         rotation = core_selectors.rotations_for(user=self.request.user).filter(pk=pk).first()
         if rotation is None:
             raise NotFound("No such rotation.")
