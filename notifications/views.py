@@ -211,6 +211,7 @@ def publish_preview(request, pk: int):
             "replaced": list(rotation_selectors.superseded_by_publishing(roster=roster)),
             "notices": notices,
             "counts": counts,
+            "clashes": [c.words() for c in rotation_selectors.publish_clashes(roster=roster)],
         },
     )
 

@@ -45,18 +45,35 @@ def _user(username, first, last, zone, country, phone) -> User:
 
 
 def _fill(roster: Roster, people: list, rng: random.Random) -> None:
-    """Round-robin with a shuffle: good enough for believable past history."""
+    """Round-robin with a shuffle: good enough for believable past history. Nobody is put on a
+    slot that overlaps a shift they already hold in another published rotation."""
     queue: list = []
     by_start: dict = {}
     for shift in roster.shifts.order_by("start", "role"):
         by_start.setdefault(shift.start, []).append(shift)
+    elsewhere: dict[int, list] = {}
+    for user_id, start, end in (
+        Shift.objects.filter(
+            roster__status=Roster.Status.PUBLISHED,
+            assignee__isnull=False,
+            start__lt=roster.shifts.order_by("-end").values("end")[:1],
+            end__gt=roster.shifts.order_by("start").values("start")[:1],
+        )
+        .exclude(roster__rotation_id=roster.rotation_id)
+        .values_list("assignee_id", "start", "end")
+    ):
+        elsewhere.setdefault(user_id, []).append((start, end))
+
+    def free(person, shift) -> bool:
+        return not any(a < shift.end and shift.start < b for a, b in elsewhere.get(person.pk, ()))
+
     for slots in by_start.values():
         taken: set[int] = set()
         for shift in slots:
             if not queue:
                 queue = people[:]
                 rng.shuffle(queue)
-            pick = next((p for p in queue if p.pk not in taken), None)
+            pick = next((p for p in queue if p.pk not in taken and free(p, shift)), None)
             if pick is None:
                 continue
             queue.remove(pick)

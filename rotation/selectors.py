@@ -4,10 +4,12 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from onehand.people import display_name
 
@@ -332,6 +334,65 @@ def publish_token(*, roster: Roster) -> str:
     for row in slots.order_by("pk").values_list("pk", "assignee_id", "sequence").iterator():
         digest.update(repr(row).encode())
     return f"{roster.pk}-{digest.hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class PublishClash:
+    """Someone this draft puts on a slot while they hold an overlapping published shift of
+    another rotation (published after the draft was made, or an earlier override elsewhere)."""
+
+    name: str
+    role: str
+    start: datetime
+    other_rotation: str
+    other_role: str
+    other_start: datetime
+    time_zone: str
+
+    def words(self) -> str:
+        tz = ZoneInfo(self.time_zone)
+        return (
+            f"{self.name} would be {self.role} from {self.start.astimezone(tz):%a %d %b %H:%M} "
+            f"while also {self.other_role} in {self.other_rotation} from "
+            f"{self.other_start.astimezone(tz):%a %d %b %H:%M} ({self.time_zone})"
+        )
+
+
+def publish_clashes(*, roster: Roster) -> list[PublishClash]:
+    """Slots of `roster` still ahead (not chosen by override) whose person holds an overlapping
+    slot of another rotation's published roster. One query. (A clash already over is history:
+    publishing it pages nobody.)"""
+    others = Shift.objects.filter(
+        roster__status=Roster.Status.PUBLISHED,
+        assignee_id=OuterRef("assignee_id"),
+        start__lt=OuterRef("end"),
+        end__gt=OuterRef("start"),
+    ).exclude(roster__rotation_id=roster.rotation_id)
+    found = (
+        Shift.objects.filter(
+            roster=roster, assignee__isnull=False, overridden=False, end__gt=timezone.now()
+        )
+        .annotate(
+            other_rotation=Subquery(others.values("roster__rotation__name")[:1]),
+            other_role=Subquery(others.values("role")[:1]),
+            other_start=Subquery(others.values("start")[:1]),
+        )
+        .filter(other_start__isnull=False)
+        .select_related("assignee", "roster__rotation")
+        .order_by("start", "role")
+    )
+    return [
+        PublishClash(
+            name=display_name(s.assignee),
+            role=s.role,
+            start=s.start,
+            other_rotation=s.other_rotation,
+            other_role=s.other_role,
+            other_start=s.other_start,
+            time_zone=s.roster.rotation.time_zone,
+        )
+        for s in found
+    ]
 
 
 def drafts_for(*, rotation: Rotation, period_start, period_end) -> QuerySet[Roster]:

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from onehand.errors import Conflict, Invalid, NotAllowed
+from onehand.errors import Conflict, Invalid, NotAllowed, RuleBroken
 
 from . import coverage
 from .events import roster_published
@@ -28,7 +28,7 @@ from .models import (
     Team,
 )
 from .permissions import Actor, SystemActor, acting_user, require_actor, require_manager
-from .selectors import publish_token
+from .selectors import publish_clashes, publish_token
 from .shifts import ShiftWindow, shift_windows
 
 User = get_user_model()
@@ -165,6 +165,15 @@ def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -
         raise Conflict(
             "This draft or the published roster changed since you previewed it; "
             "nothing was published. Preview again to see the changes as they are now."
+        )
+    # Another rotation may have published this person's time since the draft was made: a
+    # person on two overlapping shifts is a missed page. (A slot chosen by override stays.)
+    if clashes := publish_clashes(roster=roster):
+        listed = "; ".join(c.words() for c in clashes[:5])
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        raise RuleBroken(
+            f"Not published: {listed}{more}. Change those slots (or choose them again with an "
+            "override), then publish."
         )
     superseded = list(
         Roster.objects.select_for_update().filter(
