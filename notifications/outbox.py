@@ -349,6 +349,7 @@ def _record_chains(slots: Iterable[Shift], now: datetime) -> None:
     _announce(_chain_ids(slot_groups(s for s in slots if s.end > now)), now)
 
 
+@transaction.atomic
 def queue_escalation_changes(
     *, user_id: int, start: datetime, end: datetime, now: datetime | None = None
 ) -> int:
@@ -363,13 +364,19 @@ def queue_escalation_changes(
         )
     ) | set(RotationMember.objects.filter(user_id=user_id).values_list("rotation_id", flat=True))
     named_in = Q(roster__rotation_id__in=rotation_ids) | Q(assignee__person__mentor_id=user_id)
+    # The shifts are locked (in id order) before any chain is worked out: two people adding
+    # leave at once are judged one after the other, the second seeing the first's leave, so
+    # the chain announced is the real one and nothing is sent twice.
     found = list(
         Shift.objects.filter(
             named_in,
             roster__status=Roster.Status.PUBLISHED,
             start__lt=end,
             end__gt=max(start, now),
-        ).only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
+        )
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
     )
     rotation_ids |= set(
         Roster.objects.filter(pk__in={s.roster_id for s in found}).values_list(
