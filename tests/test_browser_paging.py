@@ -62,3 +62,24 @@ def test_a_manager_changes_a_slot_without_javascript(live_server, browser):
     expect(page.get_by_text("Saved.")).to_be_visible()
     expect(page.locator(f"#slot-{slot.pk}")).to_contain_text(other.get_full_name())
     context.close()
+
+
+def test_on_a_phone_the_slot_editor_fits_the_screen(live_server, browser):
+    setup = build_team(8, pattern="daily", handoff_time=time(9))
+    draft = planning_services.draft_roster(
+        setup.rotation, date(2027, 1, 1), date(2027, 2, 1), by=setup.boss
+    )
+    slot = draft.shifts.order_by("start", "role").first()
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(setup.boss.username)
+    page.get_by_label("Password").fill("pw-for-tests-123")
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"{live_server.url}/slots/{slot.pk}/edit/")
+    button = page.get_by_role("button", name="Change")
+    box = button.bounding_box()
+
+    assert box is not None and box["x"] + box["width"] <= 375
+    context.close()
