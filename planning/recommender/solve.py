@@ -344,11 +344,19 @@ def _team_note(problem: Problem, roster: Roster, uncovered) -> str:
         1 for u in uncovered if any(str(r).startswith(TEAM_REASONS) for r in u.blocking.values())
     )
     if held_back:
+        empty = len(uncovered)
+        of = f" of the {empty} empty slots" if empty > held_back else ""
+        verb = "is" if held_back == 1 and not of else "are"
         out += (
-            f" {held_back} empty slot{'s' if held_back != 1 else ''} held back by the pairing "
-            "rule or the share cap: add an experienced person, raise the cap, or make pairing "
-            "soft."
+            f" {held_back}{of} {verb} empty because of the pairing rule or the share cap (someone "
+            "else could hold them otherwise): add an experienced person, raise the cap, or make "
+            "pairing soft."
         )
+        if of:
+            out += (
+                f" The other {empty - held_back} have nobody who can take them (time away, "
+                "other shifts, rest or qualification: each slot says who and why)."
+            )
     return out
 
 
