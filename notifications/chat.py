@@ -87,6 +87,8 @@ def check_chat_url(url: str) -> str:
         raise Invalid("Paste the incoming webhook address from your chat tool.", field="url")
     if len(url) > MAX_URL_CHARS:
         raise Invalid(f"The address is longer than {MAX_URL_CHARS} characters.", field="url")
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise Invalid("The address may not hold spaces or control characters.", field="url")
     if not url.lower().startswith("https://") and not (
         _allow_private() and url.lower().startswith("http://")
     ):
@@ -106,10 +108,12 @@ def check_chat_url(url: str) -> str:
 def add_chat_hook(team: Team, *, url: str, label: str = "", by: Actor) -> ChatHook:
     """A manager connects the team's chat; the address is checked, then stored encrypted."""
     require_manager(by, team.pk, "Only the team's managers can connect a chat.")
-    url = check_chat_url(url)
     label = (label or "").strip()
+    if any(not c.isprintable() for c in label):
+        raise Invalid("The label may hold only printable characters.", field="label")
     if len(label) > 100:
         raise Invalid("The label is longer than 100 characters.", field="label")
+    url = check_chat_url(url)
     if ChatHook.objects.filter(team=team, enabled=True).count() >= MAX_HOOKS_PER_TEAM:
         raise Invalid(f"A team may have at most {MAX_HOOKS_PER_TEAM} chat hooks.", field="url")
     return ChatHook.objects.create(

@@ -264,7 +264,7 @@ def check_url(
         path += "?" + quote(parts.query, safe="/:@!$&'()*+,;=%~?")
     try:
         addresses = _resolve(host, port)
-    except (OSError, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise BadAddress(
             f'Could not find the server "{host}". Check the address for typos.',
             reason="unresolved",

@@ -81,3 +81,22 @@ def test_the_deliveries_list_refuses_a_filter_it_does_not_know(client, query, fi
     answer = client.get(f"/api/deliveries/?{query}")
     assert answer.status_code == 400
     assert field in str(answer.json())
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"remove": "abc"}, "Choose a chat hook to disconnect"),
+        ({"remove": "1\x00"}, "Choose a chat hook to disconnect"),
+        ({"remove": "9" * 400}, "Choose a chat hook to disconnect"),
+        ({"url": "https://chat.example.com/hooks/x", "label": "\x00"}, "printable characters"),
+        ({"url": "https://chat.exa\x00mple.com/hooks/x"}, "control characters"),
+    ],
+)
+def test_the_team_chat_page_answers_bad_input_with_a_clear_400(client, form, reason):
+    setup = make_team()
+    client.force_login(setup.boss)
+    answer = client.post(f"/teams/{setup.team.slug}/chat/", form)
+    assert answer.status_code == 400
+    assert reason in answer.content.decode()
+    assert not ChatHook.objects.exists()
