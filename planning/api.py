@@ -201,8 +201,11 @@ class ToolHistorySerializer(serializers.Serializer):
     )
 
     def validate_mapping(self, value):
-        if not isinstance(value, dict) or len(value) > 500:
-            raise serializers.ValidationError("An object of at most 500 names.")
+        if not isinstance(value, dict) or len(value) > tool_history.MAX_MAPPED_NAMES:
+            raise serializers.ValidationError(
+                f"An object of at most {tool_history.MAX_MAPPED_NAMES} names (one import "
+                "maps or skips at most that many)."
+            )
         for label, user in value.items():
             if not isinstance(label, str) or not (user is None or isinstance(user, int)):
                 raise serializers.ValidationError("Each name maps to a user id or null.")

@@ -47,6 +47,8 @@ MAX_SHIFTS = 20_000
 MAX_UPLOAD_BYTES = max(MAX_ICS_BYTES, MAX_HISTORY_BYTES)
 MAX_YEARS = 3
 MAX_UNKNOWN_SHOWN = 200
+# Names one import can map or skip (API mapping, --map pairs, the page's choices).
+MAX_MAPPED_NAMES = 500
 ICS, CSV = "ics", "csv"
 
 # The name inside a tool's SUMMARY: PagerDuty "On Call - <name> - <schedule>",
@@ -422,6 +424,18 @@ def import_tool_history(
     return write_history(rotation.team, preview.rows, by=by, source=source)
 
 
+def _unknown_note(total: int) -> str:
+    if total > MAX_MAPPED_NAMES:
+        return (
+            f"{total} names are unknown, more than the {MAX_MAPPED_NAMES} one import can map or "
+            "skip: add the people to the team first (matched by e-mail or name), or export "
+            "fewer schedules at a time."
+        )
+    if total > MAX_UNKNOWN_SHOWN:
+        return f"{total} names are unknown; the first {MAX_UNKNOWN_SHOWN} are listed."
+    return ""
+
+
 def preview_as_dict(preview: Preview) -> dict:
     """The preview for the API and the page (no rows)."""
     return {
@@ -438,6 +452,8 @@ def preview_as_dict(preview: Preview) -> dict:
             {"name": label, "shifts": n}
             for label, n in sorted(preview.unknown.items())[:MAX_UNKNOWN_SHOWN]
         ],
+        "unknown_total": len(preview.unknown),
+        "unknown_note": _unknown_note(len(preview.unknown)),
         "skipped": [{"name": label, "shifts": n} for label, n in sorted(preview.skipped.items())],
         "left_out_future": preview.left_out_future,
         "left_out_old": preview.left_out_old,
@@ -449,7 +465,11 @@ def mapping_from_usernames(rotation: Rotation, pairs: list[str]) -> dict[str, in
     """`NAME=username` pairs (command line) to a mapping; `NAME=` skips that name."""
     usernames = {u.get_username(): u.pk for u in team_people(team_id=rotation.team_id)}
     mapping: dict[str, int | None] = {}
-    for pair in pairs[:500]:
+    if len(pairs) > MAX_MAPPED_NAMES:
+        raise Invalid(
+            f"At most {MAX_MAPPED_NAMES} --map pairs ({len(pairs)} given).", field="mapping"
+        )
+    for pair in pairs:
         name, _, username = pair.partition("=")
         if not name.strip():
             raise Invalid(f"--map {pair!r}: expected NAME=USERNAME.", field="mapping")

@@ -1,0 +1,64 @@
+"""History from another tool, awkward exports: a reversed event is refused by name, the
+preview counts every unknown name and says when there are more than can be mapped."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from onehand.errors import Invalid
+from planning.tool_history import (
+    MAX_UNKNOWN_SHOWN,
+    import_tool_history,
+    preview_as_dict,
+    preview_tool_history,
+)
+from rotation.models import Shift
+from tests.factories import build_team
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def calendar(*events: str) -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PagerDuty//EN\r\n"
+        + "".join(events)
+        + "END:VCALENDAR\r\n"
+    ).encode()
+
+
+def event(uid: str, summary: str, start: str, end: str) -> str:
+    return (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nSUMMARY:{summary}\r\nDTSTART:{start}\r\n"
+        f"DTEND:{end}\r\nEND:VEVENT\r\n"
+    )
+
+
+def test_an_event_ending_before_it_starts_is_refused_by_name_and_nothing_is_written():
+    setup = build_team(3, time_zone="UTC")
+    data = calendar(
+        event("a1", "On Call - Eng0 - Payments", "20260310T090000Z", "20260306T090000Z")
+    )
+    with pytest.raises(Invalid) as refused:
+        import_tool_history(setup.rotation, data, by=setup.boss, now=NOW)
+    assert 'Event 1 ("On Call - Eng0 - Payments"' in str(refused.value)
+    assert "ends before it starts" in str(refused.value)
+    assert not Shift.objects.exists()
+
+
+def test_the_preview_counts_every_unknown_name_and_says_when_some_are_not_listed():
+    setup = build_team(3, time_zone="UTC")
+    names = MAX_UNKNOWN_SHOWN + 50
+    lines = ["User,Start Date,End Date"] + [
+        f"Stranger {n},2026-01-{1 + n % 28:02d} {n % 24:02d}:00,2026-01-{1 + n % 28:02d} "
+        f"{n % 24:02d}:30"
+        for n in range(names)
+    ]
+    preview = preview_tool_history(
+        setup.rotation, ("\n".join(lines) + "\n").encode(), by=setup.boss, now=NOW
+    )
+    shown = preview_as_dict(preview)
+    assert len(shown["unknown"]) == MAX_UNKNOWN_SHOWN
+    assert shown["unknown_total"] == names
+    assert f"{names} names" in shown["unknown_note"]
