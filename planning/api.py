@@ -217,8 +217,8 @@ def _tool_history_input(request) -> tuple[bytes, dict]:
     data.is_valid(raise_exception=True)
     values = data.validated_data
     upload = values.get("file")
-    if upload is not None and upload.size > tool_history.MAX_UPLOAD_BYTES:
-        raise ValidationError({"file": "Larger than 5 MB."})
+    if upload is not None:
+        tool_history.check_size(upload.size)
     raw = tool_history.read_source(
         data=upload.read() if upload is not None else None,
         url=values.get("url", ""),

@@ -1,6 +1,8 @@
-"""History from another tool, awkward exports: a reversed event is refused by name, the
-preview counts every unknown name and says when there are more than can be mapped."""
+"""History from another tool, awkward exports: a reversed event or a time the clocks skipped is
+refused by name, an oversized iCal file names the iCal limit, a large export gets a reading
+budget for its size, the preview counts every unknown name and says when there are too many."""
 
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ from onehand.errors import Invalid
 from planning.tool_history import (
     MAX_UNKNOWN_SHOWN,
     import_tool_history,
+    parse_seconds,
     preview_as_dict,
     preview_tool_history,
 )
@@ -62,3 +65,31 @@ def test_the_preview_counts_every_unknown_name_and_says_when_some_are_not_listed
     assert len(shown["unknown"]) == MAX_UNKNOWN_SHOWN
     assert shown["unknown_total"] == names
     assert f"{names} names" in shown["unknown_note"]
+
+
+def test_a_csv_time_the_clocks_skipped_is_refused_naming_the_line():
+    setup = build_team(3, time_zone="America/New_York")
+    data = b"User,Start Date,End Date\nEng0,2026-03-07 09:00,2026-03-08 02:30\n"
+    with pytest.raises(Invalid) as refused:
+        import_tool_history(setup.rotation, data, by=setup.boss, now=NOW)
+    assert "Line 2: 2026-03-08 02:30 does not exist in America/New_York" in str(refused.value)
+    assert not Shift.objects.exists()
+
+
+def test_an_oversized_ical_export_is_refused_with_the_ical_limit(client):
+    setup = build_team(3, time_zone="UTC")
+    padding = "X-FILLER:" + "x" * 60 + "\r\n"
+    data = calendar(padding * (2 * 1024 * 1024 // len(padding) + 10))
+    client.force_login(setup.boss)
+    answer = client.post(
+        f"/api/rotations/{setup.rotation.pk}/history-import/preview/",
+        {"file": io.BytesIO(data)},
+    )
+    assert answer.status_code == 400
+    assert "2 MB for an iCal export" in str(answer.json())
+
+
+def test_an_ical_history_export_gets_a_reading_budget_that_grows_with_its_size():
+    assert parse_seconds(10 * 1024) == pytest.approx(3.1)
+    assert parse_seconds(250 * 1024) == pytest.approx(5.5)
+    assert parse_seconds(2 * 1024 * 1024) == 20.0
