@@ -200,6 +200,7 @@ def publish_preview(request, pk: int):
     notices = selectors.notice_lines(rows=outbox.publish_notices(roster=roster))
     counts = {what: sum(1 for n in notices if n.what == what) for what in ("invite", "update")}
     counts["cancel"] = sum(1 for n in notices if n.what == "cancel")
+    counts["chat"] = sum(1 for n in notices if n.what == "chat")
     return render(
         request,
         "notifications/publish_preview.html",

@@ -1,16 +1,18 @@
 """Team chat against awkward servers and addresses: a slow server gets a message once, an
 address in a special-purpose block or on port 0 is refused, the deliveries list refuses
-filters it does not know."""
+filters it does not know, the team chat page answers bad input with a 400, and the publish
+preview lists the chat messages publishing posts."""
 
 from datetime import date
 
 import pytest
 
-from notifications import chat
+from notifications import chat, outbox
 from notifications.models import ChatHook, Delivery, Kind
 from onehand.errors import Invalid
+from rotation.services import create_roster, publish_roster
 from tests.chat_support import chat_receiver
-from tests.notifications_support import FAST_HASHERS, make_team, publish
+from tests.notifications_support import FAST_HASHERS, assignments, make_team, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +102,30 @@ def test_the_team_chat_page_answers_bad_input_with_a_clear_400(client, form, rea
     assert answer.status_code == 400
     assert reason in answer.content.decode()
     assert not ChatHook.objects.exists()
+
+
+def test_the_publish_preview_lists_the_chat_message_for_each_hook(
+    client, settings, django_capture_on_commit_callbacks
+):
+    settings.ONEHAND_ICS_ALLOW_PRIVATE = True
+    setup = make_team()
+    with chat_receiver() as first, chat_receiver() as second:
+        chat.add_chat_hook(setup.team, url=first.url, label="#oncall", by=setup.boss)
+        chat.add_chat_hook(setup.team, url=second.url, label="#payments", by=setup.boss)
+        draft = create_roster(
+            setup.rotation,
+            *WEEK,
+            by=setup.boss,
+            assignments=assignments(setup.rotation, setup.people, *WEEK),
+        )
+        preview = [r for r in outbox.publish_notices(roster=draft) if r.channel == "chat"]
+        client.force_login(setup.boss)
+        page = client.get(f"/rosters/{draft.pk}/preview/").content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            publish_roster(draft, by=setup.boss)
+    written = Delivery.objects.filter(channel="chat")
+    assert sorted((r.kind, r.chat_hook_id, r.shift_id) for r in preview) == sorted(
+        (r.kind, r.chat_hook_id, r.shift_id) for r in written
+    )
+    assert "Team chat #oncall" in page and "Team chat #payments" in page
+    assert "2 team chat messages" in page
