@@ -210,6 +210,25 @@ def _in_gap(text: str, zone: ZoneInfo) -> bool:
     return False
 
 
+_VEVENT = re.compile(r"^BEGIN:VEVENT\r?$(.*?)^END:VEVENT\r?$", re.MULTILINE | re.DOTALL)
+_DTSTART_DATE = re.compile(r"^DTSTART[;:][^\r\n]*?(\d{8})", re.MULTILINE)
+_REPEATS = re.compile(r"^(RRULE|RDATE|RECURRENCE-ID)[;:]", re.MULTILINE)
+
+
+def _ics_events_before(data: bytes, before: datetime) -> int:
+    """Single (not repeating) events that start before ``before``: the parser reads only the
+    window, so these are counted here to report them as left out (too old)."""
+    text = data.decode("utf-8", errors="replace")
+    count = 0
+    for block in _VEVENT.finditer(text):
+        body = block.group(1)
+        if _REPEATS.search(body) or not (found := _DTSTART_DATE.search(body)):
+            continue
+        if found.group(1) < f"{before:%Y%m%d}":
+            count += 1
+    return count
+
+
 def _instant(text: str, zone: ZoneInfo) -> datetime | None:
     text = text.strip()
     for candidate in (text, text.replace(" ", "T", 1)):
@@ -338,10 +357,14 @@ def _build(
     window_start = now - timedelta(days=365 * MAX_YEARS)
     if fmt == ICS:
         # Read a shift's length beyond both ends so no shift comes back cut at the window.
-        shifts = _read_ics(data, start=window_start - MAX_SHIFT, end=now + MAX_SHIFT, zone=zone.key)
+        read_from = window_start - MAX_SHIFT
+        shifts = _read_ics(data, start=read_from, end=now + MAX_SHIFT, zone=zone.key)
     else:
         shifts = _read_csv(data, zone=zone)
     preview = Preview(format=fmt)
+    if fmt == ICS:
+        # Older than the window the parser reads: left out, and said so like the CSV's.
+        preview.left_out_old += _ics_events_before(data, read_from)
     by_email, by_name, shown = _directory(rotation.team_id)
     valid_ids = set(shown)
     for label, chosen in mapping.items():

@@ -93,3 +93,15 @@ def test_an_ical_history_export_gets_a_reading_budget_that_grows_with_its_size()
     assert parse_seconds(10 * 1024) == pytest.approx(3.1)
     assert parse_seconds(250 * 1024) == pytest.approx(5.5)
     assert parse_seconds(2 * 1024 * 1024) == 20.0
+
+
+def test_ical_events_from_long_ago_are_counted_as_left_out_like_csv_rows():
+    setup = build_team(3, time_zone="UTC")
+    data = calendar(
+        event("a1", "On Call - Eng0 - Payments", "20260302T090000Z", "20260303T090000Z"),
+        event("a2", "On Call - Eng1 - Payments", "19260302T090000Z", "19260303T090000Z"),
+        event("a3", "On Call - Eng2 - Payments", "00010302T090000Z", "00010303T090000Z"),
+    )
+    preview = preview_tool_history(setup.rotation, data, by=setup.boss, now=NOW)
+    assert preview.unknown == {"Eng0": 1}  # the recent one is read (then mapped by the manager)
+    assert preview.left_out_old == 2
