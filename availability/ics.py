@@ -957,10 +957,12 @@ def _occurrences(
     max_seconds: float,
     pick,
     also: frozenset[str] = frozenset(),
+    refuse_reversed: bool = False,
 ) -> list[tuple[datetime, datetime, bool, object]]:
     """Every occurrence within the period, clipped, as (start, end, all_day, picked), for
     the events where ``pick(component)`` is not None: the budgeted, checked reading that
-    busy times and shift history share."""
+    busy times and shift history share. ``refuse_reversed``: an event ending before it
+    starts is an error (the library would swap its ends)."""
     if period_start.tzinfo is None or period_end.tzinfo is None:
         raise ValueError("period_start and period_end must be timezone-aware")
     local_default = _zone(default_tz)
@@ -1002,6 +1004,8 @@ def _occurrences(
         if not isinstance(calendar, icalendar.Calendar):
             continue
         _check_time_properties(calendar, lines)
+        if refuse_reversed:
+            _check_not_reversed(calendar, local_default)
         try:
             with warnings.catch_warnings():
                 # dateutil warns when COUNT meets the UNTIL added by _clamp_until.
@@ -1029,6 +1033,23 @@ def _occurrences(
             if start < end:
                 out.append((start, end, all_day, picked))
     return out
+
+
+def _check_not_reversed(calendar: icalendar.Calendar, local: tzinfo) -> None:
+    for number, event in enumerate(calendar.walk("VEVENT"), start=1):
+        start, end = event.get("DTSTART"), event.get("DTEND")
+        if start is None or end is None:
+            continue
+        try:
+            reversed_span = _to_utc(end.dt, local) < _to_utc(start.dt, local)
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if reversed_span:
+            summary = str(event.get("SUMMARY", "")).strip()[:80]
+            raise CalendarImportError(
+                f'Event {number} ("{summary}", DTSTART {start.dt.isoformat()}) ends before it '
+                "starts: fix its DTEND or export the calendar again."
+            )
 
 
 @dataclass(frozen=True)
@@ -1082,6 +1103,7 @@ def parse_events(
         max_seconds=max_seconds,
         pick=_people_of,
         also=frozenset({"SUMMARY"}),  # the other tool writes who is on call there
+        refuse_reversed=True,  # a shift with its ends swapped is a broken export
     )
     events = [
         CalendarEvent(start, end, picked[1], picked[2], picked[3])

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from onehand.errors import NotFound
+from onehand.errors import Invalid, NotFound
 from rotation.models import Team
 from rotation.selectors import managed_teams, teams_for
 
@@ -60,10 +60,16 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
             shift__roster__rotation__team__in=managed_teams(user=self.request.user)
         ).select_related("user", "shift__roster")
         status = self.request.query_params.get("status")
-        if status in Delivery.Status.values:
+        if status is not None:
+            if status not in Delivery.Status.values:
+                raise Invalid(
+                    f"status must be one of {', '.join(Delivery.Status.values)}.", field="status"
+                )
             rows = rows.filter(status=status)
         roster = self.request.query_params.get("roster")
-        if roster and roster.isdigit():
+        if roster is not None:
+            if not (roster.isascii() and roster.isdigit() and len(roster) <= 18):
+                raise Invalid("roster must be a roster id (a whole number).", field="roster")
             rows = rows.filter(shift__roster_id=int(roster))
         return rows.order_by("-id")
 

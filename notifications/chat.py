@@ -35,7 +35,7 @@ from rotation.permissions import Actor, acting_user, require_manager
 
 from . import dispatch, mail
 from .crypto import decrypt, encrypt
-from .errors import Permanent, Transient
+from .errors import Permanent, Transient, Unconfirmed
 from .models import Channel, ChatHook, Delivery, Kind
 
 Status = Delivery.Status
@@ -44,7 +44,8 @@ MAX_URL_CHARS = 500
 MAX_HOOKS_PER_TEAM = 10
 # Slack cuts a section's text at 3,000 characters; stay well below.
 MAX_TEXT_CHARS = 2_500
-POST_TIMEOUT = 5.0
+# Chat servers can be slow to answer a post they have taken; wait this long for each step.
+POST_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def check_chat_url(url: str) -> str:
         raise Invalid("Paste the incoming webhook address from your chat tool.", field="url")
     if len(url) > MAX_URL_CHARS:
         raise Invalid(f"The address is longer than {MAX_URL_CHARS} characters.", field="url")
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise Invalid("The address may not hold spaces or control characters.", field="url")
     if not url.lower().startswith("https://") and not (
         _allow_private() and url.lower().startswith("http://")
     ):
@@ -105,10 +108,12 @@ def check_chat_url(url: str) -> str:
 def add_chat_hook(team: Team, *, url: str, label: str = "", by: Actor) -> ChatHook:
     """A manager connects the team's chat; the address is checked, then stored encrypted."""
     require_manager(by, team.pk, "Only the team's managers can connect a chat.")
-    url = check_chat_url(url)
     label = (label or "").strip()
+    if any(not c.isprintable() for c in label):
+        raise Invalid("The label may hold only printable characters.", field="label")
     if len(label) > 100:
         raise Invalid("The label is longer than 100 characters.", field="label")
+    url = check_chat_url(url)
     if ChatHook.objects.filter(team=team, enabled=True).count() >= MAX_HOOKS_PER_TEAM:
         raise Invalid(f"A team may have at most {MAX_HOOKS_PER_TEAM} chat hooks.", field="url")
     return ChatHook.objects.create(
@@ -316,8 +321,9 @@ RENDER = {
 
 
 def post(hook: ChatHook, body: dict) -> None:
-    """POST through the hardened client: 5xx, 429 and network trouble are Transient
-    (retried with backoff), other refusals Permanent (failed list)."""
+    """POST through the hardened client: 5xx, 429 and trouble before the message went out are
+    Transient (retried with backoff), other refusals Permanent (failed list); no answer after
+    it went out is Unconfirmed (recorded as sent with a note, never posted again)."""
     try:
         url = decrypt(hook.url_encrypted)
     except Exception as error:  # noqa: BLE001 - keys changed: nothing to retry
@@ -337,6 +343,11 @@ def post(hook: ChatHook, body: dict) -> None:
         if error.status >= 500 or error.status == 429:
             raise Transient(reason) from None
         raise Permanent(reason) from None
+    except fetch.NoAnswer:
+        raise Unconfirmed(
+            f"sent to chat hook {hook.url_hint}, but it did not confirm in time "
+            "(check the channel; not posted again, to avoid a duplicate)"
+        ) from None
     except (fetch.BadAddress, fetch.PrivateAddress) as error:
         raise Permanent(f"chat hook {hook.url_hint}: {error}") from None
     except fetch.FetchError as error:

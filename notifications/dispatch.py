@@ -35,7 +35,7 @@ from django.utils import timezone
 from rotation.models import Roster
 
 from . import mail, sending, tasks
-from .errors import Permanent, Transient
+from .errors import Permanent, Transient, Unconfirmed
 from .models import Delivery
 
 logger = logging.getLogger(__name__)
@@ -199,6 +199,11 @@ def _deliver_claimed(delivery: Delivery, prepared: sending.Prepared, now: dateti
         return None
     try:
         outcome = sending.send(delivery, now, prepared=prepared)
+    except Unconfirmed as exc:
+        logger.warning("delivery %s sent but not confirmed: %s", delivery.pk, exc)
+        _finish(delivery, status=Status.SENT, sent_at=timezone.now(), last_error=str(exc)[:300])
+        prepared.record(delivery, Status.SENT)
+        return None
     except Permanent as exc:
         logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
         _finish(delivery, status=Status.FAILED, last_error=str(exc)[:300])

@@ -11,3 +11,8 @@ class Transient(DeliveryError):
 
 class Permanent(DeliveryError):
     """Trying again will not help: SMTP 5xx, CalDAV 401/403/404, unusable data."""
+
+
+class Unconfirmed(DeliveryError):
+    """Sent, but the server did not confirm in time: it may have taken it, so it is recorded as
+    sent (with this note) and never sent again, which could post it twice."""

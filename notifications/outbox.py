@@ -26,6 +26,7 @@ from .models import (
     AnnouncedChain,
     CalendarConnection,
     Channel,
+    ChatHook,
     Delivery,
     EntryTombstone,
     Kind,
@@ -257,14 +258,32 @@ def publish_notices(*, roster: Roster, now: datetime | None = None) -> list[Deli
         return []
     planned, removed, _ = _roster_plan(roster, now, superseding=True)
     rows = entry_rows(planned + removed, now)
-    if not rows:
-        return []
     existing = set(
         Delivery.objects.filter(
             kind=Kind.ENTRY, shift_id__in={r.shift_id for r in rows}
         ).values_list("user_id", "shift_id", "channel", "sequence")
     )
-    return [r for r in rows if (r.user_id, r.shift_id, r.channel, r.sequence) not in existing]
+    fresh = [r for r in rows if (r.user_id, r.shift_id, r.channel, r.sequence) not in existing]
+    return fresh + _chat_rows(roster, now)
+
+
+def _chat_rows(roster: Roster, now: datetime) -> list[Delivery]:
+    """The team chat message publishing posts (`chat.roster_notice`), one per enabled hook."""
+    notice = chat.roster_notice(roster)
+    if notice is None:
+        return []
+    return [
+        Delivery(
+            user_id=notice.user_id,
+            shift_id=notice.shift_id,
+            channel=Channel.CHAT,
+            kind=notice.kind,
+            chat_hook=hook,
+            action=Delivery.Action.NOTE,
+            next_attempt_at=now,
+        )
+        for hook in ChatHook.objects.filter(team_id=notice.team_id, enabled=True).order_by("id")
+    ]
 
 
 def queue_reassignments(

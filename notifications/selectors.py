@@ -30,7 +30,7 @@ from rotation import selectors as rotation_selectors
 from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
 from . import entries
-from .models import CalendarConnection, Delivery, EntryTombstone, RotationFeed
+from .models import CalendarConnection, Channel, Delivery, EntryTombstone, RotationFeed
 
 User = get_user_model()
 
@@ -591,7 +591,7 @@ class NoticeLine:
     """One calendar notice a publish would send: who, what kind, which shift, which channels."""
 
     name: str
-    what: str  # "invite" | "update" | "cancel"
+    what: str  # "invite" | "update" | "cancel" | "chat" (a message to a team chat hook)
     role: str
     start: datetime
     end: datetime
@@ -609,9 +609,24 @@ def notice_lines(*, rows: Sequence) -> list[NoticeLine]:
     if missing:
         users |= User.objects.in_bulk(missing)
     channels: dict[tuple, list[str]] = defaultdict(list)
-    for r in rows:
-        channels[(r.user_id, r.shift_id, r.action, r.sequence)].append(r.get_channel_display())
     lines = []
+    for r in rows:
+        if r.channel == Channel.CHAT:
+            # One line per hook: the message about the published roster, from its first shift.
+            shift = shifts[r.shift_id]
+            hook = r.chat_hook
+            lines.append(
+                NoticeLine(
+                    f"Team chat {hook.label or hook.url_hint}",
+                    "chat",
+                    "roster published",
+                    shift.start,
+                    shift.end,
+                    (r.get_channel_display(),),
+                )
+            )
+            continue
+        channels[(r.user_id, r.shift_id, r.action, r.sequence)].append(r.get_channel_display())
     for (user_id, shift_id, action, sequence), via in channels.items():
         shift = shifts[shift_id]
         what = "cancel" if action == "cancel" else ("update" if sequence else "invite")

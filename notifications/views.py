@@ -200,6 +200,7 @@ def publish_preview(request, pk: int):
     notices = selectors.notice_lines(rows=outbox.publish_notices(roster=roster))
     counts = {what: sum(1 for n in notices if n.what == what) for what in ("invite", "update")}
     counts["cancel"] = sum(1 for n in notices if n.what == "cancel")
+    counts["chat"] = sum(1 for n in notices if n.what == "chat")
     return render(
         request,
         "notifications/publish_preview.html",
@@ -293,6 +294,12 @@ def dev_mail_file(request, name: str):
 # --------------------------------------------------------------------------- team chat
 
 
+def _hook_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise Invalid("Choose a chat hook to disconnect from the list.", field="remove")
+    return int(raw)
+
+
 @login_required
 @sensitive_post_parameters("url")
 def team_chat(request, slug):
@@ -305,7 +312,7 @@ def team_chat(request, slug):
         try:
             if request.POST.get("remove"):
                 hook = get_object_or_404(
-                    ChatHook, pk=request.POST["remove"], team=team, enabled=True
+                    ChatHook, pk=_hook_id(request.POST["remove"]), team=team, enabled=True
                 )
                 chat.remove_chat_hook(hook, by=request.user)
                 messages.success(request, "Disconnected: nothing more is posted there.")

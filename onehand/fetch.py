@@ -43,6 +43,7 @@ __all__ = [
     "BadAddress",
     "FetchError",
     "HTTPStatusError",
+    "NoAnswer",
     "PrivateAddress",
     "Target",
     "TooLarge",
@@ -96,6 +97,15 @@ class HTTPStatusError(FetchError):
         self.host = host
 
 
+class NoAnswer(FetchError):
+    """A POST was sent but no answer came (timeout, dropped): the server may have taken it,
+    so sending it again may duplicate it."""
+
+    def __init__(self, host: str):
+        super().__init__(f'Sent to "{host}", but it did not confirm in time.')
+        self.host = host
+
+
 class UnwantedContent(FetchError):
     """The answer is a web page (HTML) where a data file was expected."""
 
@@ -123,6 +133,30 @@ def _short(text: str, limit: int = 60) -> str:
 # --------------------------------------------------------------------------
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IANA special-purpose blocks some Python versions still call global (their `is_global` table
+# lags the registry): IETF protocol assignments, the old 6to4 relay, IPv6 benchmarking,
+# documentation, segment routing, ORCHIDs and the local-use NAT64 prefix.
+_SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",
+        "192.0.0.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "240.0.0.0/4",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+    )
+)
+# What tests and development may reach on top of public addresses (ONEHAND_ICS_ALLOW_PRIVATE).
+_LOCAL = tuple(
+    ipaddress.ip_network(block)
+    for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
 
 
 def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -132,6 +166,21 @@ def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Addre
     and shared (CGNAT) addresses, IPv4 and IPv6, including IPv4 addresses
     wrapped in IPv6 (IPv4-mapped, NAT64 well-known prefix, 6to4).
     """
+    ip = _unwrapped(address)
+    return not (
+        any(ip in block for block in _SPECIAL_PURPOSE if block.version == ip.version)
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def _unwrapped(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """The address, or the IPv4 address wrapped in it (IPv4-mapped, NAT64, 6to4)."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address):
         ip = ipaddress.IPv6Address(int(ip))  # drop any %scope
@@ -141,15 +190,18 @@ def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Addre
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         elif ip.sixtofour is not None:
             ip = ip.sixtofour
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
+    return ip
+
+
+def _allowed(address: str, *, allow_private: bool) -> bool:
+    """Public; with ``allow_private`` (tests, development) also loopback and private ranges,
+    never the other special-purpose blocks."""
+    if is_public_address(address):
+        return True
+    if not allow_private:
+        return False
+    ip = _unwrapped(address)
+    return ip.is_loopback or any(ip in block for block in _LOCAL if block.version == ip.version)
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -203,6 +255,8 @@ def check_url(
         host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError as error:
         raise BadAddress(f'"{_short(host)}" is not a valid host name.') from error
+    if port == 0:
+        raise BadAddress(f'"{_short(url)}" is not a valid address (port 0).')
     port = port or (443 if scheme == "https" else 80)
     # Pasted addresses may hold spaces or non-ASCII text; keep existing escapes.
     path = quote(parts.path or "/", safe="/:@!$&'()*+,;=%~")
@@ -210,14 +264,14 @@ def check_url(
         path += "?" + quote(parts.query, safe="/:@!$&'()*+,;=%~?")
     try:
         addresses = _resolve(host, port)
-    except (OSError, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise BadAddress(
             f'Could not find the server "{host}". Check the address for typos.',
             reason="unresolved",
         ) from error
     if not addresses:
         raise BadAddress(f'Could not find the server "{host}".', reason="unresolved")
-    if not allow_private and not all(is_public_address(a) for a in addresses):
+    if not all(_allowed(a, allow_private=allow_private) for a in addresses):
         raise PrivateAddress(host)
     return Target(url, scheme, host, port, path, tuple(addresses))
 
@@ -411,6 +465,8 @@ def post(
             body=body,
             content_type=content_type,
         )
+    except NoAnswer:
+        raise
     except FetchError:
         if deadline.expired:
             raise _too_slow(target.host) from None
@@ -472,7 +528,13 @@ def _exchange(
         if content_type:
             headers["Content-Type"] = content_type
         connection.request(method, target.path, body=body, headers=headers)
-        response = connection.getresponse()
+        try:
+            response = connection.getresponse()
+        except Exception as error:
+            if method == "POST":
+                # Sent: the server may have taken it; a caller must not simply send it again.
+                raise NoAnswer(target.host) from error
+            raise
         status = response.status
         location = response.getheader("Location")
         if status in REDIRECT_STATUSES and location:

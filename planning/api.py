@@ -201,8 +201,11 @@ class ToolHistorySerializer(serializers.Serializer):
     )
 
     def validate_mapping(self, value):
-        if not isinstance(value, dict) or len(value) > 500:
-            raise serializers.ValidationError("An object of at most 500 names.")
+        if not isinstance(value, dict) or len(value) > tool_history.MAX_MAPPED_NAMES:
+            raise serializers.ValidationError(
+                f"An object of at most {tool_history.MAX_MAPPED_NAMES} names (one import "
+                "maps or skips at most that many)."
+            )
         for label, user in value.items():
             if not isinstance(label, str) or not (user is None or isinstance(user, int)):
                 raise serializers.ValidationError("Each name maps to a user id or null.")
@@ -214,8 +217,8 @@ def _tool_history_input(request) -> tuple[bytes, dict]:
     data.is_valid(raise_exception=True)
     values = data.validated_data
     upload = values.get("file")
-    if upload is not None and upload.size > tool_history.MAX_UPLOAD_BYTES:
-        raise ValidationError({"file": "Larger than 5 MB."})
+    if upload is not None:
+        tool_history.check_size(upload.size)
     raw = tool_history.read_source(
         data=upload.read() if upload is not None else None,
         url=values.get("url", ""),

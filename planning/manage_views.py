@@ -444,8 +444,8 @@ def import_from_tool(request, pk):
     try:
         if data is None:
             upload = request.FILES.get("file")
-            if upload is not None and upload.size > tool_history.MAX_UPLOAD_BYTES:
-                raise Invalid("The file is larger than 5 MB.", field="file")
+            if upload is not None:
+                tool_history.check_size(upload.size)
             data = tool_history.read_source(
                 data=upload.read() if upload is not None else None,
                 url=(request.POST.get("url") or "").strip()[:500],

@@ -47,6 +47,18 @@ MAX_SHIFTS = 20_000
 MAX_UPLOAD_BYTES = max(MAX_ICS_BYTES, MAX_HISTORY_BYTES)
 MAX_YEARS = 3
 MAX_UNKNOWN_SHOWN = 200
+# An iCal history export is read while the request waits, with a budget that grows with the
+# file (about 1 s of CPU per 2,000 events, 125 KB, on a busy machine, with room to spare):
+# 3 s, plus 1 s per 100 KB, at most 20 s for the largest (2 MB) file.
+HISTORY_SECONDS_BASE = ics_sandbox.UPLOAD_SECONDS
+HISTORY_SECONDS_PER_100KB = 1.0
+HISTORY_SECONDS_MAX = ics_sandbox.WORKER_SECONDS
+TOO_BIG = (
+    f"The file is larger than the limit: {MAX_ICS_BYTES // (1024 * 1024)} MB for an iCal "
+    f"export, {MAX_HISTORY_BYTES // (1024 * 1024)} MB for a CSV export."
+)
+# Names one import can map or skip (API mapping, --map pairs, the page's choices).
+MAX_MAPPED_NAMES = 500
 ICS, CSV = "ics", "csv"
 
 # The name inside a tool's SUMMARY: PagerDuty "On Call - <name> - <schedule>",
@@ -144,7 +156,21 @@ def _summary_name(summary: str) -> str:
     return summary.strip()
 
 
+def check_size(size: int) -> None:
+    """Refuse an upload larger than any export may be (the format is not known yet)."""
+    if size > MAX_UPLOAD_BYTES:
+        raise Invalid(TOO_BIG, field="file")
+
+
+def parse_seconds(size: int) -> float:
+    """The iCal reading budget of a history export of ``size`` bytes."""
+    extra = HISTORY_SECONDS_PER_100KB * size / (100 * 1024)
+    return min(HISTORY_SECONDS_BASE + extra, HISTORY_SECONDS_MAX)
+
+
 def _read_ics(data: bytes, *, start: datetime, end: datetime, zone: str) -> list[ForeignShift]:
+    if len(data) > MAX_ICS_BYTES:
+        raise Invalid(TOO_BIG, field="file")
     try:
         events = ics_sandbox.parse_events_isolated(
             data,
@@ -152,7 +178,7 @@ def _read_ics(data: bytes, *, start: datetime, end: datetime, zone: str) -> list
             period_end=end,
             default_tz=zone,
             max_bytes=MAX_ICS_BYTES,
-            seconds=ics_sandbox.UPLOAD_SECONDS,
+            seconds=parse_seconds(len(data)),
         )
     except CalendarImportError as error:
         raise Invalid(str(error), field="file") from None
@@ -164,6 +190,43 @@ def _read_ics(data: bytes, *, start: datetime, end: datetime, zone: str) -> list
         label = (event.names[0] if event.names else "") or name or (emails[0] if emails else "")
         shifts.append(ForeignShift(f"event {number}", label, emails, names, event.start, event.end))
     return shifts
+
+
+def _in_gap(text: str, zone: ZoneInfo) -> bool:
+    """Whether a wall-clock time (no offset) falls in a clock change's gap in ``zone``."""
+    text = text.strip()
+    for candidate in (text, text.replace(" ", "T", 1)):
+        try:
+            value = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if value.tzinfo is not None:
+            return False
+        try:
+            back = value.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+        except (OverflowError, ValueError):
+            return False
+        return back.replace(tzinfo=None) != value
+    return False
+
+
+_VEVENT = re.compile(r"^BEGIN:VEVENT\r?$(.*?)^END:VEVENT\r?$", re.MULTILINE | re.DOTALL)
+_DTSTART_DATE = re.compile(r"^DTSTART[;:][^\r\n]*?(\d{8})", re.MULTILINE)
+_REPEATS = re.compile(r"^(RRULE|RDATE|RECURRENCE-ID)[;:]", re.MULTILINE)
+
+
+def _ics_events_before(data: bytes, before: datetime) -> int:
+    """Single (not repeating) events that start before ``before``: the parser reads only the
+    window, so these are counted here to report them as left out (too old)."""
+    text = data.decode("utf-8", errors="replace")
+    count = 0
+    for block in _VEVENT.finditer(text):
+        body = block.group(1)
+        if _REPEATS.search(body) or not (found := _DTSTART_DATE.search(body)):
+            continue
+        if found.group(1) < f"{before:%Y%m%d}":
+            count += 1
+    return count
 
 
 def _instant(text: str, zone: ZoneInfo) -> datetime | None:
@@ -225,6 +288,12 @@ def _read_csv(data: bytes, *, zone: ZoneInfo) -> list[ForeignShift]:
             if start is None or end is None:
                 errors.append(f"Line {line}: start and end must be dates with times.")
                 continue
+            if gap := next((c for c in (start_col, end_col) if _in_gap(cells[c], zone)), None):
+                errors.append(
+                    f"Line {line}: {cells[gap]} does not exist in {zone.key} (the clocks moved "
+                    "forward over it): give that time with its UTC offset."
+                )
+                continue
             emails = tuple(v.lower() for c in people if _EMAIL.fullmatch(v := cells[c]) is not None)
             names = tuple(cells[c] for c in people if cells[c] and "@" not in cells[c])
             label = (names or emails or ("",))[0]
@@ -283,14 +352,19 @@ def _build(
     zone = _zone(time_zone or rotation.time_zone)
     if not data or not data.strip():
         raise Invalid("The file is empty: upload the export again.", field="file")
+    check_size(len(data))
     fmt = detect_format(data)
     window_start = now - timedelta(days=365 * MAX_YEARS)
     if fmt == ICS:
         # Read a shift's length beyond both ends so no shift comes back cut at the window.
-        shifts = _read_ics(data, start=window_start - MAX_SHIFT, end=now + MAX_SHIFT, zone=zone.key)
+        read_from = window_start - MAX_SHIFT
+        shifts = _read_ics(data, start=read_from, end=now + MAX_SHIFT, zone=zone.key)
     else:
         shifts = _read_csv(data, zone=zone)
     preview = Preview(format=fmt)
+    if fmt == ICS:
+        # Older than the window the parser reads: left out, and said so like the CSV's.
+        preview.left_out_old += _ics_events_before(data, read_from)
     by_email, by_name, shown = _directory(rotation.team_id)
     valid_ids = set(shown)
     for label, chosen in mapping.items():
@@ -422,6 +496,18 @@ def import_tool_history(
     return write_history(rotation.team, preview.rows, by=by, source=source)
 
 
+def _unknown_note(total: int) -> str:
+    if total > MAX_MAPPED_NAMES:
+        return (
+            f"{total} names are unknown, more than the {MAX_MAPPED_NAMES} one import can map or "
+            "skip: add the people to the team first (matched by e-mail or name), or export "
+            "fewer schedules at a time."
+        )
+    if total > MAX_UNKNOWN_SHOWN:
+        return f"{total} names are unknown; the first {MAX_UNKNOWN_SHOWN} are listed."
+    return ""
+
+
 def preview_as_dict(preview: Preview) -> dict:
     """The preview for the API and the page (no rows)."""
     return {
@@ -438,6 +524,8 @@ def preview_as_dict(preview: Preview) -> dict:
             {"name": label, "shifts": n}
             for label, n in sorted(preview.unknown.items())[:MAX_UNKNOWN_SHOWN]
         ],
+        "unknown_total": len(preview.unknown),
+        "unknown_note": _unknown_note(len(preview.unknown)),
         "skipped": [{"name": label, "shifts": n} for label, n in sorted(preview.skipped.items())],
         "left_out_future": preview.left_out_future,
         "left_out_old": preview.left_out_old,
@@ -449,7 +537,11 @@ def mapping_from_usernames(rotation: Rotation, pairs: list[str]) -> dict[str, in
     """`NAME=username` pairs (command line) to a mapping; `NAME=` skips that name."""
     usernames = {u.get_username(): u.pk for u in team_people(team_id=rotation.team_id)}
     mapping: dict[str, int | None] = {}
-    for pair in pairs[:500]:
+    if len(pairs) > MAX_MAPPED_NAMES:
+        raise Invalid(
+            f"At most {MAX_MAPPED_NAMES} --map pairs ({len(pairs)} given).", field="mapping"
+        )
+    for pair in pairs:
         name, _, username = pair.partition("=")
         if not name.strip():
             raise Invalid(f"--map {pair!r}: expected NAME=USERNAME.", field="mapping")

@@ -2,8 +2,10 @@
 
 import csv
 import io
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -144,14 +146,44 @@ def import_history(team: Team, data: bytes, *, by: Actor) -> int:
     return write_history(team, _parse(team, data), by=by)
 
 
+def _refuse_duplicates(by_rotation: dict[int, list[Row]]) -> None:
+    """Refuse rows whose slot is already filled by an imported or published shift."""
+    for rotation_id, items in by_rotation.items():
+        for role in sorted({r.role for r in items}):
+            same_role = [r for r in items if r.role == role]
+            clashes = Shift.objects.filter(
+                roster__rotation_id=rotation_id,
+                roster__status__in=[Roster.Status.IMPORTED, Roster.Status.PUBLISHED],
+                role=role,
+                start__lt=max(r.end for r in same_role),
+                end__gt=min(r.start for r in same_role),
+            ).select_related("roster__rotation")
+            spans = sorted((r.start, r.end) for r in same_role)
+            starts = [start for start, _ in spans]
+            latest_end = list(accumulate((end for _, end in spans), max))
+            for clash in clashes.order_by("start").iterator():
+                before = bisect_left(starts, clash.end)  # rows starting before the clash ends
+                if before and latest_end[before - 1] > clash.start:
+                    raise Invalid(
+                        f"Nothing was imported: {clash.roster.rotation.name} already has a "
+                        f"{role} shift at {clash.start:%Y-%m-%d %H:%M} UTC within the imported "
+                        "span: import only what came before Onehand.",
+                        field="file",
+                    )
+
+
 @transaction.atomic
 def write_history(team: Team, rows: list[Row], *, by: Actor, source: str = "") -> int:
     """Write validated past shifts as one IMPORTED roster per rotation, with its audit row:
     all of them or (on any error) none. Callers validate; this checks only the manager."""
     require_manager(by, team.pk, "Only a manager of this team can import its history.")
+    # One import of a team at a time: the duplicate check below runs under this lock, so two
+    # identical imports sent at once cannot both see "nothing there yet" and both write.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
     by_rotation: dict[int, list[Row]] = {}
     for row in rows:
         by_rotation.setdefault(row.rotation_id, []).append(row)
+    _refuse_duplicates(by_rotation)
     for rotation_id, items in by_rotation.items():
         roster = Roster.objects.create(
             rotation_id=rotation_id,

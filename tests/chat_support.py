@@ -3,6 +3,7 @@
 import http.server
 import json
 import threading
+import time
 from contextlib import contextmanager
 
 
@@ -11,6 +12,7 @@ class ChatReceiver:
         self.lock = threading.Lock()
         self.posts: list[dict] = []
         self.answers: list[int] = []  # statuses to give first, then 200
+        self.slow_for = 0.0  # seconds to think before answering (a slow chat server)
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -26,6 +28,7 @@ class ChatReceiver:
                             "json": json.loads(body),
                         }
                     )
+                time.sleep(receiver.slow_for)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
