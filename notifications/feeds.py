@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ class Feed:
         time_zone: str = "UTC",
         year: int = 1970,
         bucket: datetime | None = None,
+        stamp: str | None = None,
     ):
         self.kind = kind  # "personal" or "team"
         self.token = token
@@ -84,6 +84,8 @@ class Feed:
         self.time_zone = time_zone
         self.year = year
         self.bucket = bucket
+        # The feed stamp read with the token (None: validators are not remembered).
+        self.stamp = stamp
         self._etag: str | None = None
         self._gone: list | None = None
 
@@ -170,6 +172,7 @@ def personal(user, now: datetime) -> Feed:
         time_zone=user.person.time_zone,
         year=now.year,
         bucket=now,
+        stamp=getattr(user, "feed_stamp", None),
     )
 
 
@@ -186,6 +189,7 @@ def team(feed, now: datetime) -> Feed:
         time_zone=feed.rotation.time_zone,
         year=now.year,
         bucket=now,
+        stamp=getattr(feed, "feed_stamp", None),
     )
 
 
@@ -219,35 +223,32 @@ def _validators_key(feed: Feed) -> str:
 def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
     """(ETag, Last-Modified, the rendering when one was made) of the feed.
 
-    With a shared cache, one round trip reads the feed stamp and the validators remembered
-    under it: a poll that changed nothing runs no content query. Otherwise (or on a miss) the
-    ETag is computed from the rows, the body rendered unless cached, and both remembered
-    under the stamp read *before* the rows (a write committed in between renews the stamp)."""
-    stamp = key = None
-    if remembering_validators():
+    Validators remembered under the feed stamp read with the token (`feed.stamp`, from
+    PostgreSQL) answer a poll that changed nothing with one cache round trip and no content
+    query. Otherwise the ETag is computed from the rows, the body rendered unless cached, and
+    both remembered under that stamp (read *before* the rows: a write committed in between
+    renews it, so what is remembered is never taken for current)."""
+    key = None
+    if feed.stamp is None and remembering_validators():
+        feed.stamp = feed_stamp.create_stamp()  # a fresh or flushed database
+    if feed.stamp is not None and remembering_validators():
         key = _validators_key(feed)
         try:
-            found = cache.get_many([feed_stamp.STAMP_KEY, key])
-            stamp = found.get(feed_stamp.STAMP_KEY)
-            if stamp is None:
-                stamp = uuid.uuid4().hex
-                if not cache.add(feed_stamp.STAMP_KEY, stamp, None):
-                    stamp = cache.get(feed_stamp.STAMP_KEY)
-            remembered = found.get(key)
-            if remembered is not None and stamp is not None and remembered[0] == stamp:
+            remembered = cache.get(key)
+            if remembered is not None and remembered[0] == feed.stamp:
                 feed._etag = remembered[1]
                 return remembered[1], remembered[2], None
         except Exception:  # noqa: BLE001 - a cache outage must not take the feeds down
             logger.warning("feed cache unavailable", exc_info=True)
-            stamp = None
+            key = None
     found_body, modified = cached_last_modified(feed)
     rendered = None
     if not found_body:
         rendered = render_and_cache(feed)
         modified = rendered.last_modified
-    if stamp is not None:
+    if key is not None:
         try:
-            cache.set(key, (stamp, feed.etag, modified), VALIDATOR_SECONDS)
+            cache.set(key, (feed.stamp, feed.etag, modified), VALIDATOR_SECONDS)
         except Exception:  # noqa: BLE001
             logger.warning("could not remember a feed's validators", exc_info=True)
     return feed.etag, modified, rendered

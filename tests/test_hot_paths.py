@@ -264,9 +264,6 @@ def test_a_change_through_another_process_is_seen_at_once(
         }
     }
     settings.PASSWORD_HASHERS = FAST_HASHERS
-    from django.core.cache import cache
-
-    cache.delete_many(["onehand:feed-stamp"])
     with time_machine.travel(NOW, tick=False):
         setup = make_team(4)
         publish(setup, *MARCH)
@@ -292,6 +289,47 @@ def test_a_change_through_another_process_is_seen_at_once(
         after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
     assert after["ETag"] != first["ETag"]
+    assert b"Elsewhere" in after.content
+
+
+@pytest.mark.services
+def test_a_change_through_an_instance_that_cannot_reach_redis_is_seen_at_once(
+    transactional_db, postgres, redis_service, settings, client
+):
+    """Three web instances share PostgreSQL and Redis; one has lost Redis. A name changed
+    through it shows on the next poll of a healthy instance: 200 with the new name, not a
+    304 to the old ETag remembered in Redis."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_service,
+        }
+    }
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    with time_machine.travel(NOW, tick=False):
+        setup = make_team(4)
+        publish(setup, *MARCH)
+        person = setup.people[1]
+        url = personal_url(person)
+        first = client.get(url)
+        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "onehand.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens there
+    }
+    subprocess.run(
+        [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    with time_machine.travel(NOW, tick=False):
+        after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert after.status_code == 200
     assert b"Elsewhere" in after.content
 
 
