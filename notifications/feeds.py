@@ -3,13 +3,16 @@
 A feed's ETag is weak and cheap: it hashes what the entries are built *from* (three small
 queries, see `selectors.personal_feed_state`), never the entries themselves, so a poll that
 changed nothing costs no entry building. With a shared cache (Redis) even those queries are
-skipped: the ETag and Last-Modified are remembered under the feed stamp (`feed_stamp`), which
-every committed write to what feeds show renews, for the hour the feed is built for. It
+skipped: the ETag and Last-Modified are remembered under the feed stamp (`feed_stamp`, one row
+in PostgreSQL read with the token), which every committed write to what feeds show renews, for
+the hour the feed is built for. It
 changes with anything an entry shows: a publish, an edit or swap, a removal, a name, address,
 phone or mentor, a renamed rotation or team, shifts leaving the window, the token, time away
 that changes an escalation chain (it gives the shift a new SEQUENCE:
 outbox.queue_escalation_changes). DTSTAMP is the time the entry last changed (publish or
 removal), not the request time, so an unchanged feed says the same thing twice.
+Last-Modified moves whenever the ETag does (`settled_last_modified`): a client that sends only
+If-Modified-Since sees a rename or a new phone as soon as one that sends If-None-Match.
 
 The rendered body is cached (Django's cache: Redis with REDIS_URL, else per process) under
 the feed, its token and its ETag, with its Last-Modified, for FEED_CACHE_SECONDS: repeated
@@ -24,11 +27,12 @@ import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.utils import timezone
 
 from onehand.people import display_name
 
@@ -246,12 +250,46 @@ def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
     if not found_body:
         rendered = render_and_cache(feed)
         modified = rendered.last_modified
+    modified = settled_last_modified(feed, modified)
     if key is not None:
         try:
             cache.set(key, (feed.stamp, feed.etag, modified), VALIDATOR_SECONDS)
         except Exception:  # noqa: BLE001
             logger.warning("could not remember a feed's validators", exc_info=True)
     return feed.etag, modified, rendered
+
+
+def _last_modified_key(feed: Feed) -> str:
+    token = hashlib.sha256(feed.token.encode()).hexdigest()[:32]
+    return f"onehand:feed-last-modified:{FORMAT}:{feed.kind}:{token}"
+
+
+def settled_last_modified(feed: Feed, changed: datetime | None) -> datetime:
+    """Last-Modified for the feed's current ETag: moves whenever the ETag does.
+
+    The data's change times (``changed``) miss some changes an entry shows (a rename, a phone,
+    a mentor), so a new ETag is dated the later of them, the moment it was first computed and
+    one second after the feed's previous Last-Modified (HTTP dates have whole seconds);
+    remembered per feed with its ETag, so an unchanged feed keeps its date. Without the cache
+    every answer is dated now: a client with only If-Modified-Since then gets the body."""
+    now = timezone.now().replace(microsecond=0)
+    key = _last_modified_key(feed)
+    try:
+        previous = cache.get(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("feed cache unavailable", exc_info=True)
+        return max(now, changed) if changed else now
+    if previous is not None and previous[0] == feed.etag:
+        return previous[1]
+    candidates = [now] + ([changed] if changed else [])
+    if previous is not None:
+        candidates.append(previous[1] + timedelta(seconds=1))
+    modified = max(candidates)
+    try:
+        cache.set(key, (feed.etag, modified), cache_seconds())
+    except Exception:  # noqa: BLE001
+        logger.warning("could not remember a feed's Last-Modified", exc_info=True)
+    return modified
 
 
 # --------------------------------------------------------------------------- cache

@@ -239,6 +239,21 @@ def test_a_shift_leaving_the_past_window_changes_the_etag_on_the_hour(polled, cl
         assert poll() != before
 
 
+def test_a_client_sending_only_if_modified_since_gets_a_renamed_person_at_once(polled, client):
+    setup, person, poll, change = polled
+    url = personal_url(person)
+    first = client.get(url)
+    since = first["Last-Modified"]
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=since).status_code == 304
+    with change():  # the same second: no entry changed, only a name
+        User.objects.filter(pk=person.pk).update(first_name="Renamed")
+    after = client.get(url, HTTP_IF_MODIFIED_SINCE=since)
+    assert after.status_code == 200 and b"On call: Renamed" in after.content
+    assert after["Last-Modified"] != since
+    again = client.get(url, HTTP_IF_MODIFIED_SINCE=after["Last-Modified"])
+    assert again.status_code == 304
+
+
 # --------------------------------------------------------------------------- two processes
 
 
