@@ -26,12 +26,14 @@ import hashlib
 import logging
 import zlib
 from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from onehand.people import display_name
@@ -245,11 +247,12 @@ def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
         except Exception:  # noqa: BLE001 - a cache outage must not take the feeds down
             logger.warning("feed cache unavailable", exc_info=True)
             key = None
-    found_body, modified = cached_last_modified(feed)
-    rendered = None
-    if not found_body:
-        rendered = render_and_cache(feed)
-        modified = rendered.last_modified
+    with snapshot():
+        found_body, modified = cached_last_modified(feed)
+        rendered = None
+        if not found_body:
+            rendered = render_and_cache(feed)
+            modified = rendered.last_modified
     modified = settled_last_modified(feed, modified)
     if key is not None:
         try:
@@ -257,6 +260,32 @@ def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
         except Exception:  # noqa: BLE001
             logger.warning("could not remember a feed's validators", exc_info=True)
     return feed.etag, modified, rendered
+
+
+def snapshot():
+    """One database snapshot for a feed's ETag and its rendering, so a body is never cached
+    under an ETag computed from other rows (a write committed between the two would otherwise
+    put the new body under the old ETag, served again if the data went back)."""
+    if connection.in_atomic_block:  # the caller's transaction decides
+        return nullcontext()
+    return _repeatable_read()
+
+
+@contextmanager
+def _repeatable_read():
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def rendered_now(feed: Feed) -> tuple[str, datetime | None, Rendered]:
+    """(ETag, Last-Modified, rendering) computed afresh, in one snapshot: for a body that left
+    the cache, whatever was remembered."""
+    feed._etag = feed._gone = None
+    with snapshot():
+        rendered = render_and_cache(feed)
+    return feed.etag, settled_last_modified(feed, rendered.last_modified), rendered
 
 
 def _last_modified_key(feed: Feed) -> str:

@@ -15,6 +15,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from notifications import feeds
 from notifications import services as notification_services
 from notifications.models import RotationFeed
 from rotation.models import Person, Rotation, Shift, Team
@@ -346,6 +347,48 @@ def test_a_change_through_an_instance_that_cannot_reach_redis_is_seen_at_once(
         after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
     assert b"Elsewhere" in after.content
+
+
+@pytest.mark.services
+def test_a_rename_committed_while_a_feed_renders_never_leaves_its_body_under_the_old_etag(
+    transactional_db, postgres, settings, client, monkeypatch
+):
+    """Another instance renames the person between this poll's ETag and its rendering; once
+    the name is changed back, the feed must show it again, not the body rendered meanwhile."""
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    settings.ONEHAND_FEED_REMEMBER_VALIDATORS = False
+    with time_machine.travel(NOW, tick=False):
+        setup = make_team(4)
+        publish(setup, *MARCH)
+    person = setup.people[1]
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "onehand.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": "",
+    }
+    build = feeds.shift_entries
+
+    def renamed_meanwhile(requests):
+        subprocess.run(
+            [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+        return build(requests)
+
+    url = personal_url(person)
+    with time_machine.travel(NOW, tick=False):
+        monkeypatch.setattr(feeds, "shift_entries", renamed_meanwhile)
+        client.get(url)
+        monkeypatch.setattr(feeds, "shift_entries", build)
+        User.objects.filter(pk=person.pk).update(first_name=person.first_name)
+        again = client.get(url)
+    assert b"Elsewhere" not in again.content
+    assert f"On call: {person.first_name}".encode() in again.content
 
 
 # --------------------------------------------------------------------------- /healthz
