@@ -3,13 +3,16 @@
 A feed's ETag is weak and cheap: it hashes what the entries are built *from* (three small
 queries, see `selectors.personal_feed_state`), never the entries themselves, so a poll that
 changed nothing costs no entry building. With a shared cache (Redis) even those queries are
-skipped: the ETag and Last-Modified are remembered under the feed stamp (`feed_stamp`), which
-every committed write to what feeds show renews, for the hour the feed is built for. It
+skipped: the ETag and Last-Modified are remembered under the feed stamp (`feed_stamp`, one row
+in PostgreSQL read with the token), which every committed write to what feeds show renews, for
+the hour the feed is built for. It
 changes with anything an entry shows: a publish, an edit or swap, a removal, a name, address,
 phone or mentor, a renamed rotation or team, shifts leaving the window, the token, time away
 that changes an escalation chain (it gives the shift a new SEQUENCE:
 outbox.queue_escalation_changes). DTSTAMP is the time the entry last changed (publish or
 removal), not the request time, so an unchanged feed says the same thing twice.
+Last-Modified moves whenever the ETag does (`settled_last_modified`): a client that sends only
+If-Modified-Since sees a rename or a new phone as soon as one that sends If-None-Match.
 
 The rendered body is cached (Django's cache: Redis with REDIS_URL, else per process) under
 the feed, its token and its ETag, with its Last-Modified, for FEED_CACHE_SECONDS: repeated
@@ -21,15 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 import zlib
 from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection, transaction
+from django.utils import timezone
 
 from onehand.people import display_name
 
@@ -72,6 +77,7 @@ class Feed:
         time_zone: str = "UTC",
         year: int = 1970,
         bucket: datetime | None = None,
+        stamp: str | None = None,
     ):
         self.kind = kind  # "personal" or "team"
         self.token = token
@@ -84,6 +90,8 @@ class Feed:
         self.time_zone = time_zone
         self.year = year
         self.bucket = bucket
+        # The feed stamp read with the token (None: validators are not remembered).
+        self.stamp = stamp
         self._etag: str | None = None
         self._gone: list | None = None
 
@@ -170,6 +178,7 @@ def personal(user, now: datetime) -> Feed:
         time_zone=user.person.time_zone,
         year=now.year,
         bucket=now,
+        stamp=getattr(user, "feed_stamp", None),
     )
 
 
@@ -186,6 +195,7 @@ def team(feed, now: datetime) -> Feed:
         time_zone=feed.rotation.time_zone,
         year=now.year,
         bucket=now,
+        stamp=getattr(feed, "feed_stamp", None),
     )
 
 
@@ -219,38 +229,96 @@ def _validators_key(feed: Feed) -> str:
 def validators(feed: Feed) -> tuple[str, datetime | None, Rendered | None]:
     """(ETag, Last-Modified, the rendering when one was made) of the feed.
 
-    With a shared cache, one round trip reads the feed stamp and the validators remembered
-    under it: a poll that changed nothing runs no content query. Otherwise (or on a miss) the
-    ETag is computed from the rows, the body rendered unless cached, and both remembered
-    under the stamp read *before* the rows (a write committed in between renews the stamp)."""
-    stamp = key = None
-    if remembering_validators():
+    Validators remembered under the feed stamp read with the token (`feed.stamp`, from
+    PostgreSQL) answer a poll that changed nothing with one cache round trip and no content
+    query. Otherwise the ETag is computed from the rows, the body rendered unless cached, and
+    both remembered under that stamp (read *before* the rows: a write committed in between
+    renews it, so what is remembered is never taken for current)."""
+    key = None
+    if feed.stamp is None and remembering_validators():
+        feed.stamp = feed_stamp.create_stamp()  # a fresh or flushed database
+    if feed.stamp is not None and remembering_validators():
         key = _validators_key(feed)
         try:
-            found = cache.get_many([feed_stamp.STAMP_KEY, key])
-            stamp = found.get(feed_stamp.STAMP_KEY)
-            if stamp is None:
-                stamp = uuid.uuid4().hex
-                if not cache.add(feed_stamp.STAMP_KEY, stamp, None):
-                    stamp = cache.get(feed_stamp.STAMP_KEY)
-            remembered = found.get(key)
-            if remembered is not None and stamp is not None and remembered[0] == stamp:
+            remembered = cache.get(key)
+            if remembered is not None and remembered[0] == feed.stamp:
                 feed._etag = remembered[1]
                 return remembered[1], remembered[2], None
         except Exception:  # noqa: BLE001 - a cache outage must not take the feeds down
             logger.warning("feed cache unavailable", exc_info=True)
-            stamp = None
-    found_body, modified = cached_last_modified(feed)
-    rendered = None
-    if not found_body:
-        rendered = render_and_cache(feed)
-        modified = rendered.last_modified
-    if stamp is not None:
+            key = None
+    with snapshot():
+        found_body, modified = cached_last_modified(feed)
+        rendered = None
+        if not found_body:
+            rendered = render_and_cache(feed)
+            modified = rendered.last_modified
+    modified = settled_last_modified(feed, modified)
+    if key is not None:
         try:
-            cache.set(key, (stamp, feed.etag, modified), VALIDATOR_SECONDS)
+            cache.set(key, (feed.stamp, feed.etag, modified), VALIDATOR_SECONDS)
         except Exception:  # noqa: BLE001
             logger.warning("could not remember a feed's validators", exc_info=True)
     return feed.etag, modified, rendered
+
+
+def snapshot():
+    """One database snapshot for a feed's ETag and its rendering, so a body is never cached
+    under an ETag computed from other rows (a write committed between the two would otherwise
+    put the new body under the old ETag, served again if the data went back)."""
+    if connection.in_atomic_block:  # the caller's transaction decides
+        return nullcontext()
+    return _repeatable_read()
+
+
+@contextmanager
+def _repeatable_read():
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def rendered_now(feed: Feed) -> tuple[str, datetime | None, Rendered]:
+    """(ETag, Last-Modified, rendering) computed afresh, in one snapshot: for a body that left
+    the cache, whatever was remembered."""
+    feed._etag = feed._gone = None
+    with snapshot():
+        rendered = render_and_cache(feed)
+    return feed.etag, settled_last_modified(feed, rendered.last_modified), rendered
+
+
+def _last_modified_key(feed: Feed) -> str:
+    token = hashlib.sha256(feed.token.encode()).hexdigest()[:32]
+    return f"onehand:feed-last-modified:{FORMAT}:{feed.kind}:{token}"
+
+
+def settled_last_modified(feed: Feed, changed: datetime | None) -> datetime:
+    """Last-Modified for the feed's current ETag: moves whenever the ETag does.
+
+    The data's change times (``changed``) miss some changes an entry shows (a rename, a phone,
+    a mentor), so a new ETag is dated the later of them, the moment it was first computed and
+    one second after the feed's previous Last-Modified (HTTP dates have whole seconds);
+    remembered per feed with its ETag, so an unchanged feed keeps its date. Without the cache
+    every answer is dated now: a client with only If-Modified-Since then gets the body."""
+    now = timezone.now().replace(microsecond=0)
+    key = _last_modified_key(feed)
+    try:
+        previous = cache.get(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("feed cache unavailable", exc_info=True)
+        return max(now, changed) if changed else now
+    if previous is not None and previous[0] == feed.etag:
+        return previous[1]
+    candidates = [now] + ([changed] if changed else [])
+    if previous is not None:
+        candidates.append(previous[1] + timedelta(seconds=1))
+    modified = max(candidates)
+    try:
+        cache.set(key, (feed.etag, modified), cache_seconds())
+    except Exception:  # noqa: BLE001
+        logger.warning("could not remember a feed's Last-Modified", exc_info=True)
+    return modified
 
 
 # --------------------------------------------------------------------------- cache

@@ -282,6 +282,18 @@ class RotationFeed(models.Model):
         return f"feed of {self.rotation}"
 
 
+class FeedStamp(models.Model):
+    """One row: a random value renewed after every committed write to what feeds show
+    (`feed_stamp`). Feeds remember their validators under it; it is read in the same query as
+    a feed's token, so every process sees a renewal made by any other, Redis or not."""
+
+    value = models.CharField(max_length=32)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"feed stamp {self.value}"
+
+
 class CalendarConnection(models.Model):
     """A person's own CalDAV calendar that Onehand pushes their shifts to."""
 

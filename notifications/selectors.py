@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Subquery, Sum
 
 from onehand.links import absolute, make_token
 from onehand.people import display_name
@@ -30,7 +30,14 @@ from rotation import selectors as rotation_selectors
 from rotation.models import Person, Roster, Rotation, Shift, SlotRole
 
 from . import entries
-from .models import CalendarConnection, Channel, Delivery, EntryTombstone, RotationFeed
+from .models import (
+    CalendarConnection,
+    Channel,
+    Delivery,
+    EntryTombstone,
+    FeedStamp,
+    RotationFeed,
+)
 
 User = get_user_model()
 
@@ -307,17 +314,30 @@ def feed_window(now: datetime) -> tuple[datetime, datetime]:
     )
 
 
+def _feed_stamp() -> Subquery:
+    """The feed stamp (`feed_stamp`), read with the token: None while the row is missing."""
+    return Subquery(FeedStamp.objects.order_by().values("value")[:1])
+
+
 def person_by_feed_token(token: str):
+    """The feed's owner with their profile and the feed stamp (`feed_stamp`), in one query."""
     return (
         User.objects.filter(person__feed_token=token, is_active=True)
         .select_related("person")
+        .annotate(feed_stamp=_feed_stamp())
         .first()
     )
 
 
 def feed_by_token(token: str) -> RotationFeed | None:
-    """A team feed with its rotation and team (and `changed_at`), in one query."""
-    return RotationFeed.objects.filter(token=token).select_related("rotation__team").first()
+    """A team feed with its rotation and team (and `changed_at`) and the feed stamp, in one
+    query."""
+    return (
+        RotationFeed.objects.filter(token=token)
+        .select_related("rotation__team")
+        .annotate(feed_stamp=_feed_stamp())
+        .first()
+    )
 
 
 def rotation_by_feed_token(token: str) -> Rotation | None:

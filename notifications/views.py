@@ -31,9 +31,6 @@ from .models import ChatHook
 def _feed_response(request, feed: feeds.Feed) -> HttpResponse:
     """200 with the body, or 304, from the cache when it holds this ETag's rendering."""
     etag, modified, rendered = feeds.validators(feed)
-    headers = {"ETag": etag, "X-Robots-Tag": "noindex"}
-    if modified is not None:
-        headers["Last-Modified"] = http_date(modified.timestamp())
     not_modified = get_conditional_response(
         request,
         etag=etag,
@@ -42,11 +39,15 @@ def _feed_response(request, feed: feeds.Feed) -> HttpResponse:
     )
     if not_modified is None:
         body = rendered.body if rendered is not None else feeds.cached_body(feed)
-        if body is None:  # the body left the cache before its Last-Modified did
-            body = feeds.render_and_cache(feed).body
+        if body is None:  # the body left the cache: validators and body afresh, together
+            etag, modified, rendered = feeds.rendered_now(feed)
+            body = rendered.body
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     else:
         response = not_modified
+    headers = {"ETag": etag, "X-Robots-Tag": "noindex"}
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified.timestamp())
     for key, value in headers.items():
         response[key] = value
     if not_modified is None:

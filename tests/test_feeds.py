@@ -130,6 +130,28 @@ def test_a_second_request_with_the_etag_or_date_gets_304_and_a_change_gets_200(c
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
+@pytest.mark.parametrize("change", ["name", "phone", "mentor"])
+def test_a_client_sending_only_if_modified_since_gets_an_edit_made_in_the_same_second(
+    client, change
+):
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    me, partner = setup.people[0], setup.people[1]
+    with time_machine.travel("2031-03-12 12:00Z", tick=False):
+        publish(setup, *MARCH)
+        url = personal_url(me)
+        since = client.get(url)["Last-Modified"]
+        assert client.get(url, HTTP_IF_MODIFIED_SINCE=since).status_code == 304
+        if change == "name":
+            User.objects.filter(pk=me.pk).update(first_name="Renamed")
+        elif change == "phone":
+            Person.objects.filter(user=setup.boss).update(phone="+44 1 2345")
+        else:
+            Person.objects.filter(user=me).update(mentor=partner)
+        after = client.get(url, HTTP_IF_MODIFIED_SINCE=since)
+        assert after.status_code == 200 and after["Last-Modified"] != since
+        assert client.get(url, HTTP_IF_MODIFIED_SINCE=after["Last-Modified"]).status_code == 304
+
+
 def test_a_rotated_personal_token_stops_the_old_link(client):
     setup = make_team(3, pattern=Rotation.Pattern.WEEKLY)
     publish(setup, *MARCH)

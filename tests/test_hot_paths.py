@@ -15,6 +15,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from notifications import feeds
 from notifications import services as notification_services
 from notifications.models import RotationFeed
 from rotation.models import Person, Rotation, Shift, Team
@@ -239,6 +240,21 @@ def test_a_shift_leaving_the_past_window_changes_the_etag_on_the_hour(polled, cl
         assert poll() != before
 
 
+def test_a_client_sending_only_if_modified_since_gets_a_renamed_person_at_once(polled, client):
+    setup, person, poll, change = polled
+    url = personal_url(person)
+    first = client.get(url)
+    since = first["Last-Modified"]
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=since).status_code == 304
+    with change():  # the same second: no entry changed, only a name
+        User.objects.filter(pk=person.pk).update(first_name="Renamed")
+    after = client.get(url, HTTP_IF_MODIFIED_SINCE=since)
+    assert after.status_code == 200 and b"On call: Renamed" in after.content
+    assert after["Last-Modified"] != since
+    again = client.get(url, HTTP_IF_MODIFIED_SINCE=after["Last-Modified"])
+    assert again.status_code == 304
+
+
 # --------------------------------------------------------------------------- two processes
 
 
@@ -264,9 +280,6 @@ def test_a_change_through_another_process_is_seen_at_once(
         }
     }
     settings.PASSWORD_HASHERS = FAST_HASHERS
-    from django.core.cache import cache
-
-    cache.delete_many(["onehand:feed-stamp"])
     with time_machine.travel(NOW, tick=False):
         setup = make_team(4)
         publish(setup, *MARCH)
@@ -293,6 +306,89 @@ def test_a_change_through_another_process_is_seen_at_once(
     assert after.status_code == 200
     assert after["ETag"] != first["ETag"]
     assert b"Elsewhere" in after.content
+
+
+@pytest.mark.services
+def test_a_change_through_an_instance_that_cannot_reach_redis_is_seen_at_once(
+    transactional_db, postgres, redis_service, settings, client
+):
+    """Three web instances share PostgreSQL and Redis; one has lost Redis. A name changed
+    through it shows on the next poll of a healthy instance: 200 with the new name, not a
+    304 to the old ETag remembered in Redis."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_service,
+        }
+    }
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    with time_machine.travel(NOW, tick=False):
+        setup = make_team(4)
+        publish(setup, *MARCH)
+        person = setup.people[1]
+        url = personal_url(person)
+        first = client.get(url)
+        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "onehand.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens there
+    }
+    subprocess.run(
+        [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    with time_machine.travel(NOW, tick=False):
+        after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert after.status_code == 200
+    assert b"Elsewhere" in after.content
+
+
+@pytest.mark.services
+def test_a_rename_committed_while_a_feed_renders_never_leaves_its_body_under_the_old_etag(
+    transactional_db, postgres, settings, client, monkeypatch
+):
+    """Another instance renames the person between this poll's ETag and its rendering; once
+    the name is changed back, the feed must show it again, not the body rendered meanwhile."""
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    settings.ONEHAND_FEED_REMEMBER_VALIDATORS = False
+    with time_machine.travel(NOW, tick=False):
+        setup = make_team(4)
+        publish(setup, *MARCH)
+    person = setup.people[1]
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "onehand.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": "",
+    }
+    build = feeds.shift_entries
+
+    def renamed_meanwhile(requests):
+        subprocess.run(
+            [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+        return build(requests)
+
+    url = personal_url(person)
+    with time_machine.travel(NOW, tick=False):
+        monkeypatch.setattr(feeds, "shift_entries", renamed_meanwhile)
+        client.get(url)
+        monkeypatch.setattr(feeds, "shift_entries", build)
+        User.objects.filter(pk=person.pk).update(first_name=person.first_name)
+        again = client.get(url)
+    assert b"Elsewhere" not in again.content
+    assert f"On call: {person.first_name}".encode() in again.content
 
 
 # --------------------------------------------------------------------------- /healthz
