@@ -18,7 +18,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from onehand.dates import next_month, parse_day_or_none, parse_month
+from onehand.dates import (
+    MONTH_PROBLEM,
+    next_month,
+    parse_day_or_none,
+    parse_month,
+    parse_month_or_none,
+)
 from onehand.errors import Invalid
 from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
@@ -144,7 +150,9 @@ def compare(request, pk):
 @require_POST
 def draft(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
-    month = parse_month(request.POST.get("month"), next_month(timezone.now().date()))
+    month = parse_month_or_none(request.POST.get("month"))
+    if month is None:
+        raise Invalid(MONTH_PROBLEM, field="month")
     start, end = month_bounds(month)
     form = DraftForm(request.POST)
     if not form.is_valid():

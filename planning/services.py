@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from availability import services as availability
+from onehand.dates import FIRST_YEAR, LAST_YEAR, MONTH_PROBLEM
 from onehand.errors import Invalid, RuleBroken
 from onehand.people import display_name
 from rotation.events import shifts_reassigned
@@ -105,6 +106,10 @@ def draft_roster(
 ) -> Roster:
     """Ask the recommender for a fair roster and save it as a draft, reasons included."""
     require_manager(by, rotation.team_id)
+    if not (FIRST_YEAR <= period_start.year and period_end.year <= LAST_YEAR) or (
+        period_end <= period_start
+    ):
+        raise Invalid(MONTH_PROBLEM, field="month")
     now = now or timezone.now()
     # Drafting starts: from now on availability for the period changes through swaps, so
     # the draft the manager reviews stays true.
