@@ -290,20 +290,24 @@ def assign(request, shift_pk):
     form = AssignForm(request.POST)
     error = None
     if form.is_valid():
+        # Only an explicit empty choice means "nobody"; an id that names no one is refused.
         user_id = form.cleaned_data["assignee"]
-        user = User.objects.filter(pk=user_id).first() if user_id else None
-        try:
-            shift = planning_services.assign_slot(
-                shift,
-                user,
-                by=request.user,
-                override=form.cleaned_data["override"],
-                note=form.cleaned_data["note"],
-            )
-        except planning_services.AssignmentRefused as exc:
-            error = str(exc)
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        if user_id is not None and user is None:
+            error = "No such person."
+        else:
+            try:
+                shift = planning_services.assign_slot(
+                    shift,
+                    user,
+                    by=request.user,
+                    override=form.cleaned_data["override"],
+                    note=form.cleaned_data["note"],
+                )
+            except planning_services.AssignmentRefused as exc:
+                error = str(exc)
     else:
-        error = "Choose a person."
+        error = "No such person." if "assignee" in form.errors else "Choose a person."
     if request.htmx:
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
             pk=shift.pk

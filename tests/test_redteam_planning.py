@@ -1,13 +1,17 @@
 """Red-team findings in drafting, slot edits, swaps and locks, each pinned by a test."""
 
+from datetime import date
+
 import pytest
 from rest_framework.test import APIClient
 
 from availability.models import AvailabilityLock
-from rotation.models import Roster
+from rotation import services
+from rotation.models import AuditEntry, Roster
 from tests.factories import build_team
 
 pytestmark = pytest.mark.django_db
+DECEMBER = (date(2026, 12, 1), date(2027, 1, 1))
 JUNK_MONTHS = ["2027-13", "2026-00", "9999-12", "0001-01"]
 
 
@@ -40,3 +44,37 @@ def test_a_manager_drafting_a_junk_month_on_the_page_is_refused_and_nothing_is_l
     assert "YYYY-MM" in response.content.decode()
     assert not Roster.objects.filter(rotation=setup.rotation).exists()
     assert not AvailabilityLock.objects.filter(team=setup.team).exists()
+
+
+@pytest.fixture
+def published_slot():
+    setup = build_team(4)
+    roster = services.create_roster(setup.rotation, *DECEMBER, by=setup.boss)
+    for number, shift in enumerate(roster.shifts.order_by("start", "role")):
+        shift.assignee = setup.people[number % len(setup.people)]
+        shift.save(update_fields=["assignee"])
+    services.publish_roster(roster, by=setup.boss)
+    return setup, roster.shifts.order_by("start").first()
+
+
+@pytest.mark.parametrize("junk", ["-1", "0", "99999", "99999999999999999999999"])
+def test_a_junk_person_id_on_the_slot_page_leaves_the_holder_in_place(client, published_slot, junk):
+    setup, shift = published_slot
+    holder = shift.assignee_id
+    audit_rows = AuditEntry.objects.count()
+    client.force_login(setup.boss)
+    response = client.post(f"/slots/{shift.pk}/assign/", {"assignee": junk}, follow=True)
+    shift.refresh_from_db()
+    assert shift.assignee_id == holder
+    assert AuditEntry.objects.count() == audit_rows
+    page = response.content.decode()
+    assert "No such person." in page
+    assert "Saved." not in page
+
+
+def test_an_empty_choice_on_the_slot_page_still_means_nobody(client, published_slot):
+    setup, shift = published_slot
+    client.force_login(setup.boss)
+    client.post(f"/slots/{shift.pk}/assign/", {"assignee": "", "override": "on"})
+    shift.refresh_from_db()
+    assert shift.assignee_id is None
