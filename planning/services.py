@@ -58,7 +58,13 @@ def recommend_for(
     reachable = escalation.reachable_escalation_by_shift(rotation=rotation, shifts=slots)
     slots = [replace(s, escalation_reachable=reachable.get((s.start, s.end), True)) for s in slots]
     candidates = inputs.candidates_for(
-        rotation, start, end, now=now, settings=settings, half_life_days=half_life
+        rotation,
+        start,
+        end,
+        now=now,
+        settings=settings,
+        half_life_days=half_life,
+        count_published_ahead=True,
     )
     # Shadow slots only exist where someone still needs shadowing; others stay out of the draft.
     return slots, candidates, rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned)

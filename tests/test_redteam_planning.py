@@ -1,17 +1,21 @@
 """Red-team findings in drafting, slot edits, swaps and locks, each pinned by a test."""
 
-from datetime import date
+from collections import Counter
+from datetime import UTC, date, datetime
 
 import pytest
 from rest_framework.test import APIClient
 
 from availability.models import AvailabilityLock
+from planning import services as planning
 from rotation import services
 from rotation.models import AuditEntry, Roster
 from tests.factories import build_team
 
 pytestmark = pytest.mark.django_db
 DECEMBER = (date(2026, 12, 1), date(2027, 1, 1))
+SPRING = (date(2026, 3, 1), date(2026, 5, 1))
+JANUARY = (date(2027, 1, 1), date(2027, 2, 1))
 JUNK_MONTHS = ["2027-13", "2026-00", "9999-12", "0001-01"]
 
 
@@ -78,3 +82,23 @@ def test_an_empty_choice_on_the_slot_page_still_means_nobody(client, published_s
     client.post(f"/slots/{shift.pk}/assign/", {"assignee": "", "override": "on"})
     shift.refresh_from_db()
     assert shift.assignee_id is None
+
+
+def test_someone_heavy_in_a_published_december_is_picked_less_in_january():
+    setup = build_team(3, has_secondary=False)
+    heavy, *others = setup.people
+    spring = services.create_roster(setup.rotation, *SPRING, by=setup.boss)
+    for number, week in enumerate(spring.shifts.order_by("start")):
+        week.assignee = setup.people[number % 3]
+        week.save(update_fields=["assignee"])
+    services.publish_roster(spring, by=setup.boss)
+    december = services.create_roster(setup.rotation, *DECEMBER, by=setup.boss)
+    december.shifts.update(assignee=heavy)
+    services.publish_roster(december, by=setup.boss)
+
+    january = planning.draft_roster(
+        setup.rotation, *JANUARY, by=setup.boss, now=datetime(2026, 11, 20, 12, tzinfo=UTC)
+    )
+
+    weeks = Counter(january.shifts.values_list("assignee_id", flat=True))
+    assert all(weeks[heavy.pk] < weeks[other.pk] for other in others)
