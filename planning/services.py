@@ -70,6 +70,12 @@ def recommend_for(
     return slots, candidates, rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned)
 
 
+PAIRING_WAIVED = (
+    "Pairing was not applied: nobody has served a shift of this rotation yet, so everyone "
+    "counted as experienced. Import past shifts to pair newcomers with experience."
+)
+
+
 def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dict:
     names = {c.person_id: c.name for c in candidates}
     return {
@@ -156,6 +162,8 @@ def draft_roster(
         },
     }
     roster.summary = _summary(result, candidates, settings_used)
+    if inputs.pairing_waived(rotation=rotation, now=now):
+        roster.summary["note"] = f"{roster.summary['note']} {PAIRING_WAIVED}".strip()
     roster.save(update_fields=["summary"])
     audit(
         roster,

@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from availability.models import AvailabilityLock
+from planning import inputs
 from planning import services as planning
 from rotation import services
 from rotation.models import AuditEntry, Roster
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 DECEMBER = (date(2026, 12, 1), date(2027, 1, 1))
 SPRING = (date(2026, 3, 1), date(2026, 5, 1))
 JANUARY = (date(2027, 1, 1), date(2027, 2, 1))
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 JUNK_MONTHS = ["2027-13", "2026-00", "9999-12", "0001-01"]
 
 
@@ -96,9 +98,34 @@ def test_someone_heavy_in_a_published_december_is_picked_less_in_january():
     december.shifts.update(assignee=heavy)
     services.publish_roster(december, by=setup.boss)
 
-    january = planning.draft_roster(
-        setup.rotation, *JANUARY, by=setup.boss, now=datetime(2026, 11, 20, 12, tzinfo=UTC)
-    )
+    january = planning.draft_roster(setup.rotation, *JANUARY, by=setup.boss, now=NOW)
 
     weeks = Counter(january.shifts.values_list("assignee_id", flat=True))
     assert all(weeks[heavy.pk] < weeks[other.pk] for other in others)
+
+
+def test_people_with_records_but_nobody_primary_ready_yet_are_still_paired():
+    setup = build_team(3, has_secondary=True)
+    spring = services.create_roster(setup.rotation, *SPRING, by=setup.boss)
+    first_secondary = spring.shifts.filter(role="secondary").order_by("start").first()
+    first_secondary.assignee = setup.people[0]
+    first_secondary.save(update_fields=["assignee"])
+    services.publish_roster(spring, by=setup.boss)
+
+    candidates = inputs.candidates_for(
+        setup.rotation,
+        datetime(2027, 1, 1, tzinfo=UTC),
+        datetime(2027, 2, 1, tzinfo=UTC),
+        now=NOW,
+        settings=inputs.recommender_settings(setup.rotation),
+    )
+
+    assert not any(c.experienced for c in candidates)
+
+
+def test_a_draft_of_a_rotation_nobody_has_served_yet_says_pairing_was_not_applied():
+    setup = build_team(3, has_secondary=True)
+
+    january = planning.draft_roster(setup.rotation, *JANUARY, by=setup.boss, now=NOW)
+
+    assert "nobody has served a shift of this rotation yet" in january.summary["note"]
