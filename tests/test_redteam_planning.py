@@ -129,3 +129,19 @@ def test_a_draft_of_a_rotation_nobody_has_served_yet_says_pairing_was_not_applie
     january = planning.draft_roster(setup.rotation, *JANUARY, by=setup.boss, now=NOW)
 
     assert "nobody has served a shift of this rotation yet" in january.summary["note"]
+
+
+@pytest.mark.parametrize(
+    ("period_start", "period_end", "field"),
+    [("2027-03-01", "2036-01-01", "period_end"), ("2040-01-01", "2040-02-01", "period_start")],
+)
+def test_a_manager_cannot_lock_a_teams_availability_for_years(period_start, period_end, field):
+    setup = build_team(2)
+    response = api_for(setup.boss).post(
+        "/api/availability-locks/",
+        {"team": setup.team.pk, "period_start": period_start, "period_end": period_end},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not AvailabilityLock.objects.filter(team=setup.team).exists()
