@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from availability.models import AvailabilityLock
+from incidents.models import HookToken, IncidentSettings
 from planning import inputs
 from planning import services as planning
 from rotation import services
@@ -145,3 +146,56 @@ def test_a_manager_cannot_lock_a_teams_availability_for_years(period_start, peri
     assert response.status_code == 400
     assert field in response.json()
     assert not AvailabilityLock.objects.filter(team=setup.team).exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["weight_hours_per_page", "off_hours_multiplier", "night_multiplier", "weekend_multiplier"],
+)
+def test_an_absurd_interruption_weight_is_refused_on_the_page(client, name):
+    setup = build_team(2)
+    values = {
+        "weight_hours_per_page": "1",
+        "off_hours_multiplier": "1.5",
+        "night_multiplier": "3",
+        "weekend_multiplier": "1.5",
+    } | {name: "99999999999999999999"}
+    client.force_login(setup.boss)
+    response = client.post(f"/rotations/{setup.rotation.pk}/incidents/settings/", values)
+    assert response.status_code == 400
+    assert " between " in response.content.decode()
+    assert not IncidentSettings.objects.filter(rotation=setup.rotation).exists()
+
+
+def test_a_webhook_label_with_a_nul_byte_is_refused(client):
+    setup = build_team(2)
+    client.force_login(setup.boss)
+    response = client.post(f"/rotations/{setup.rotation.pk}/incidents/hooks/", {"label": "\x00"})
+    assert response.status_code == 400
+    assert not HookToken.objects.filter(rotation=setup.rotation).exists()
+
+
+@pytest.mark.parametrize(
+    ("windows", "words"),
+    [
+        (
+            [("Europe", "Europe/London", "08:00", "16:00"), ("Europe", "UTC", "16:00", "08:00")],
+            "used twice",
+        ),
+        ([("Europe", "Europe/London", "08:00", "08:00")], "starts when it ends"),
+    ],
+)
+def test_windows_with_a_repeated_label_or_no_length_are_refused_in_words(windows, words):
+    setup = build_team(2)
+    body = {
+        "windows": [
+            {"label": label, "time_zone": zone, "start": start, "end": end}
+            for label, zone, start, end in windows
+        ]
+    }
+    response = api_for(setup.boss).patch(
+        f"/api/rotations/{setup.rotation.pk}/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert words in response.json()["detail"]
+    assert not setup.rotation.windows.exists()
