@@ -223,7 +223,7 @@ class WindowSpec:
 COVERAGE_SLACK_HOURS = 3
 
 
-def window_problem(windows: list[WindowSpec]) -> str | None:
+def _window_problem(windows: list[WindowSpec]) -> str | None:
     """Why these windows cannot be saved at all: a label twice, or a window with no length."""
     labels = [w.label.strip().casefold() for w in windows]
     twice = next((w.label for w, label in zip(windows, labels) if labels.count(label) > 1), None)
@@ -281,7 +281,7 @@ def save_rotation(
             WindowSpec(w.label, w.time_zone, w.start, w.end, pk=w.pk)
             for w in (rotation.windows.all() if rotation.pk else [])
         ]
-    problem = window_problem(windows) or coverage_problem(
+    problem = _window_problem(windows) or coverage_problem(
         rotation.pattern, windows, today=today or timezone.now().date()
     )
     if problem:
