@@ -12,6 +12,7 @@ from planning import inputs
 from planning import services as planning
 from rotation import services
 from rotation.models import AuditEntry, Roster
+from rotation.selectors import publish_token
 from tests.factories import build_team
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +200,29 @@ def test_windows_with_a_repeated_label_or_no_length_are_refused_in_words(windows
     assert response.status_code == 400
     assert words in response.json()["detail"]
     assert not setup.rotation.windows.exists()
+
+
+def test_a_publish_checked_against_a_stale_preview_in_the_body_is_refused():
+    setup = build_team(3, has_secondary=False)
+    draft = services.create_roster(setup.rotation, *DECEMBER, by=setup.boss)
+
+    response = api_for(setup.boss).post(
+        f"/api/rosters/{draft.pk}/publish/", {"previewed": "an older preview"}, format="json"
+    )
+
+    assert response.status_code == 409
+    draft.refresh_from_db()
+    assert draft.status == Roster.Status.DRAFT
+
+
+def test_a_publish_with_the_current_preview_in_the_body_goes_through():
+    setup = build_team(3, has_secondary=False)
+    draft = services.create_roster(setup.rotation, *DECEMBER, by=setup.boss)
+    token = publish_token(roster=draft)
+
+    response = api_for(setup.boss).post(
+        f"/api/rosters/{draft.pk}/publish/", {"previewed": token}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "published"
