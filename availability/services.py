@@ -18,7 +18,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from onehand import limits
-from onehand.dates import period_in_words
+from onehand.dates import MAX_RANGE_DAYS, period_in_words
 from onehand.errors import Invalid, NotAllowed, TooManyRequests
 from rotation.models import Rotation, RotationMember, Team
 from rotation.permissions import SYSTEM, Actor, SystemActor, require_manager
@@ -64,6 +64,10 @@ UPLOAD_STUCK_MESSAGE = (
     "long). Upload it again, or export a shorter period."
 )
 REQUIREMENTS_REFUSAL = "Only a manager of this team can change its duty requirements."
+
+
+# How far ahead a period's availability may be locked (drafting starts well before that).
+LOCK_LEAD_DAYS = 5 * 366
 
 
 class AvailabilityError(Invalid):
@@ -292,7 +296,17 @@ def lock_availability(
     """Freeze a team's availability for a period (period_end exclusive); idempotent."""
     require_manager(by, team.pk, "Only a manager of this team can lock its availability.")
     if period_start >= period_end:
-        raise AvailabilityError("The period must end after it starts.")
+        raise AvailabilityError("The period must end after it starts.", field="period_end")
+    # A lock freezes shared members for every team: keep it to a drafting period, not years.
+    if (period_end - period_start).days > MAX_RANGE_DAYS:
+        raise AvailabilityError(
+            f"A lock may span at most {MAX_RANGE_DAYS} days.", field="period_end"
+        )
+    if period_start > timezone.now().date() + timedelta(days=LOCK_LEAD_DAYS):
+        raise AvailabilityError(
+            f"A lock may start at most {LOCK_LEAD_DAYS // 366} years from today.",
+            field="period_start",
+        )
     lock, _ = AvailabilityLock.objects.get_or_create(
         team=team,
         period_start=period_start,

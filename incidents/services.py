@@ -66,6 +66,8 @@ def create_hook_token(
     rotation: Rotation, *, by: Actor, label: str = "", require_signature: bool = False
 ) -> IssuedToken:
     require_manager(by, rotation.team_id, "Only a manager of this team can add webhooks.")
+    if any(not ch.isprintable() for ch in label):
+        raise Invalid("A label is plain text: no control characters.", field="label")
     token = secrets.token_urlsafe(32)
     hook = HookToken.objects.create(
         rotation=rotation,
@@ -294,6 +296,11 @@ def import_csv(rotation: Rotation, data: bytes, *, by: Actor) -> ImportResult:
 # --- settings -----------------------------------------------------------------------------
 
 
+# Within the columns (5 and 4 digits, 2 decimals) and any sensible weighting.
+MAX_WEIGHT_HOURS = 100
+MAX_MULTIPLIER = 20
+
+
 def update_settings(
     rotation: Rotation,
     *,
@@ -304,8 +311,13 @@ def update_settings(
     weekend_multiplier: Decimal | None = None,
 ) -> IncidentSettings:
     require_manager(by, rotation.team_id, "Only a manager of this team can change this.")
-    if weight_hours_per_page < 0:
-        raise Invalid("The weight cannot be negative.", field="weight_hours_per_page")
+    if not weight_hours_per_page.is_finite() or not (
+        0 <= weight_hours_per_page <= MAX_WEIGHT_HOURS
+    ):
+        raise Invalid(
+            f"The weight is between 0 and {MAX_WEIGHT_HOURS} hours per page.",
+            field="weight_hours_per_page",
+        )
     values = {"weight_hours_per_page": weight_hours_per_page}
     for name, value in (
         ("off_hours_multiplier", off_hours_multiplier),
@@ -313,8 +325,8 @@ def update_settings(
         ("weekend_multiplier", weekend_multiplier),
     ):
         if value is not None:
-            if value < 1:
-                raise Invalid("A multiplier is at least 1.", field=name)
+            if not value.is_finite() or not (1 <= value <= MAX_MULTIPLIER):
+                raise Invalid(f"A multiplier is between 1 and {MAX_MULTIPLIER}.", field=name)
             values[name] = value
     row, _ = IncidentSettings.objects.update_or_create(rotation=rotation, defaults=values)
     return row

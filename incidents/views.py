@@ -193,12 +193,18 @@ def save_settings(request, pk: int):
             )
         }
     except InvalidOperation:
-        messages.error(request, "Weights must be numbers.")
-        return redirect("rotation-incidents", pk=rotation.pk)
+        return _refused(request, pk, "Weights must be numbers.")
     try:
         services.update_settings(rotation, by=request.user, **values)
     except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Interruption weights saved.")
+        return _refused(request, pk, error.message)
+    messages.success(request, "Interruption weights saved.")
     return redirect("rotation-incidents", pk=rotation.pk)
+
+
+def _refused(request, pk: int, message: str):
+    """The incidents page again with the reason, answered 400: nothing was saved."""
+    messages.error(request, message)
+    response = incidents_page(request, pk)
+    response.status_code = 400
+    return response

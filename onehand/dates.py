@@ -13,6 +13,8 @@ LAST_YEAR = 2200
 MAX_RANGE_DAYS = 400
 # Real UTC offsets run from -12:00 to +14:00; anything beyond is a typo or an attack.
 MAX_OFFSET = timedelta(hours=14)
+# What to say when a month parameter that must be given is not a usable month.
+MONTH_PROBLEM = f"Give the month as YYYY-MM: a real month in the years {FIRST_YEAR}–{LAST_YEAR}."
 
 
 def instant_problem(value: datetime) -> str | None:

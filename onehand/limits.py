@@ -76,12 +76,13 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     def _refuse(request, status: int, message: str, code: str = "too_big") -> HttpResponse:
-        # The body is never read; the connection is closed so it isn't read by the server.
+        # The body is never read here; the WSGI server discards what is left of it. No
+        # `Connection: close`: a hop-by-hop header from the application is an error in WSGI
+        # (runserver's handler turns it into a 500).
         if request.path.startswith("/api/"):
             response = JsonResponse({"detail": message, "code": code}, status=status)
         else:
             response = HttpResponse(message, status=status, content_type="text/plain")
-        response["Connection"] = "close"
         return response
 
 

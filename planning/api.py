@@ -7,7 +7,6 @@ translates them by hand.
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -15,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from onehand.dates import parse_month
+from onehand.dates import MONTH_PROBLEM, parse_month_or_none
 from onehand.errors import Invalid, NotFound
 from rotation import api as core_api
 from rotation import selectors as core_selectors
@@ -48,7 +47,10 @@ class RotationViewSet(core_api.RotationViewSet):
         body = DraftRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        start, end = month_bounds(parse_month(data.pop("month"), timezone.now().date()))
+        month = parse_month_or_none(data.pop("month"))
+        if month is None:
+            raise Invalid(MONTH_PROBLEM, field="month")
+        start, end = month_bounds(month)
         roster = services.draft_roster(
             rotation, start, end, by=request.user, mode=data.pop("mode"), **data
         )

@@ -102,9 +102,15 @@ def candidates_for(
     settings: rec.Settings,
     half_life_days: float | None = None,
     experience: dict[int, Experience] | None = None,
+    count_published_ahead: bool = False,
 ) -> list[rec.Candidate]:
     """Everyone in the rotation, with availability, qualifications, history, utilisation and
-    experience (as of `now`; pass `experience` when the caller already has it)."""
+    experience (as of `now`; pass `experience` when the caller already has it).
+
+    `count_published_ahead` (drafting): a period that starts after `now` also counts the
+    published shifts between now and its start as load, since the person will have carried
+    them by then (published rosters only, never drafts), so one person does not top two
+    consecutive months."""
 
     members = list(
         RotationMember.objects.filter(rotation=rotation)
@@ -141,7 +147,8 @@ def candidates_for(
     ):
         busy[uid].append((s, e))
 
-    window_start = now - timedelta(days=HISTORY_WINDOW_DAYS)
+    as_of = max(now, start) if count_published_ahead else now
+    window_start = as_of - timedelta(days=HISTORY_WINDOW_DAYS)
     history: dict[int, list[rec.PastShift]] = defaultdict(list)
     last_end: dict[int, datetime] = {}
     for uid, s, e, role in (
@@ -150,15 +157,17 @@ def candidates_for(
             roster__rotation=rotation,
             assignee_id__in=member_ids,
             end__gt=window_start,
-            start__lt=now,
+            start__lt=as_of,
         )
+        # Ahead of now only what is published will be carried (not a superseded plan).
+        .exclude(Q(start__gte=now) & ~Q(roster__status=Roster.Status.PUBLISHED))
         .values_list("assignee_id", "start", "end", "role")
     ):
         history[uid].append(rec.PastShift(start=s, end=e, role=role))
         if role != SlotRole.SHADOW and (uid not in last_end or e > last_end[uid]):
             last_end[uid] = e
     total_hours = sum(
-        (min(p.end, now) - max(p.start, window_start)).total_seconds() / 3600
+        (min(p.end, as_of) - max(p.start, window_start)).total_seconds() / 3600
         for shifts in history.values()
         for p in shifts
         if p.role != SlotRole.SHADOW
@@ -169,10 +178,13 @@ def candidates_for(
         experience = experience_by_person(rotation=rotation, as_of=now, people=user_ids)
     # A rotation where nobody has a record yet (new to Onehand, no history imported) cannot
     # pair anyone with experience: everyone counts as experienced rather than nobody on call.
-    no_record = not any(e.experienced for e in experience.values())
+    # Only then: people with records but nobody primary-ready yet are paired as usual.
+    no_record = nobody_has_served(experience)
 
     # Pages count as load too: a week of night pages is not a quiet week.
-    interruptions = interruption_load(rotation_id=rotation.pk, start=window_start, end=now)
+    interruptions = interruption_load(
+        rotation_id=rotation.pk, start=now - timedelta(days=HISTORY_WINDOW_DAYS), end=now
+    )
 
     follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
     years = (window_start.year, end.year)
@@ -195,7 +207,7 @@ def candidates_for(
                 busy=tuple(busy.get(user.pk, ())),
                 past_load=rec.past_load(
                     history.get(user.pk, ()),
-                    as_of=now,
+                    as_of=as_of,
                     half_life_days=float(half_life_days or rotation.history_half_life_days),
                     weekend_weight=settings.weekend_weight,
                     holiday_weight=settings.holiday_weight,
@@ -218,6 +230,19 @@ def candidates_for(
             )
         )
     return out
+
+
+def nobody_has_served(experience: dict[int, Experience]) -> bool:
+    """True when none of these people has served any shift of the rotation (no record yet)."""
+    return not any(e.primary or e.secondary or e.shadow for e in experience.values())
+
+
+def pairing_waived(*, rotation: Rotation, now: datetime) -> bool:
+    """Pairing is on but cannot apply: nobody in the rotation has served a shift of it yet,
+    so everyone counts as experienced (the draft's note says so)."""
+    if rotation.pairing == Rotation.Pairing.OFF:
+        return False
+    return nobody_has_served(experience_by_person(rotation=rotation, as_of=now))
 
 
 def _experience_fields(found: Experience | None, *, no_record: bool) -> dict:

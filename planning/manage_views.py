@@ -18,7 +18,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from onehand.dates import next_month, parse_day_or_none, parse_month
+from onehand.dates import (
+    MONTH_PROBLEM,
+    next_month,
+    parse_day_or_none,
+    parse_month,
+    parse_month_or_none,
+)
 from onehand.errors import Invalid
 from onehand.people import display_name
 from onehand.spreadsheet import csv_safe
@@ -144,7 +150,9 @@ def compare(request, pk):
 @require_POST
 def draft(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
-    month = parse_month(request.POST.get("month"), next_month(timezone.now().date()))
+    month = parse_month_or_none(request.POST.get("month"))
+    if month is None:
+        raise Invalid(MONTH_PROBLEM, field="month")
     start, end = month_bounds(month)
     form = DraftForm(request.POST)
     if not form.is_valid():
@@ -282,20 +290,24 @@ def assign(request, shift_pk):
     form = AssignForm(request.POST)
     error = None
     if form.is_valid():
+        # Only an explicit empty choice means "nobody"; an id that names no one is refused.
         user_id = form.cleaned_data["assignee"]
-        user = User.objects.filter(pk=user_id).first() if user_id else None
-        try:
-            shift = planning_services.assign_slot(
-                shift,
-                user,
-                by=request.user,
-                override=form.cleaned_data["override"],
-                note=form.cleaned_data["note"],
-            )
-        except planning_services.AssignmentRefused as exc:
-            error = str(exc)
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        if user_id is not None and user is None:
+            error = "No such person."
+        else:
+            try:
+                shift = planning_services.assign_slot(
+                    shift,
+                    user,
+                    by=request.user,
+                    override=form.cleaned_data["override"],
+                    note=form.cleaned_data["note"],
+                )
+            except planning_services.AssignmentRefused as exc:
+                error = str(exc)
     else:
-        error = "Choose a person."
+        error = "No such person." if "assignee" in form.errors else "Choose a person."
     if request.htmx:
         shift = Shift.objects.select_related("assignee__person", "roster__rotation").get(
             pk=shift.pk

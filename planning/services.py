@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from availability import services as availability
+from onehand.dates import FIRST_YEAR, LAST_YEAR, MONTH_PROBLEM
 from onehand.errors import Invalid, RuleBroken
 from onehand.people import display_name
 from rotation.events import shifts_reassigned
@@ -57,10 +58,22 @@ def recommend_for(
     reachable = escalation.reachable_escalation_by_shift(rotation=rotation, shifts=slots)
     slots = [replace(s, escalation_reachable=reachable.get((s.start, s.end), True)) for s in slots]
     candidates = inputs.candidates_for(
-        rotation, start, end, now=now, settings=settings, half_life_days=half_life
+        rotation,
+        start,
+        end,
+        now=now,
+        settings=settings,
+        half_life_days=half_life,
+        count_published_ahead=True,
     )
     # Shadow slots only exist where someone still needs shadowing; others stay out of the draft.
     return slots, candidates, rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned)
+
+
+PAIRING_WAIVED = (
+    "Pairing was not applied: nobody has served a shift of this rotation yet, so everyone "
+    "counted as experienced. Import past shifts to pair newcomers with experience."
+)
 
 
 def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dict:
@@ -105,6 +118,10 @@ def draft_roster(
 ) -> Roster:
     """Ask the recommender for a fair roster and save it as a draft, reasons included."""
     require_manager(by, rotation.team_id)
+    if not (FIRST_YEAR <= period_start.year and period_end.year <= LAST_YEAR) or (
+        period_end <= period_start
+    ):
+        raise Invalid(MONTH_PROBLEM, field="month")
     now = now or timezone.now()
     # Drafting starts: from now on availability for the period changes through swaps, so
     # the draft the manager reviews stays true.
@@ -145,6 +162,8 @@ def draft_roster(
         },
     }
     roster.summary = _summary(result, candidates, settings_used)
+    if inputs.pairing_waived(rotation=rotation, now=now):
+        roster.summary["note"] = f"{roster.summary['note']} {PAIRING_WAIVED}".strip()
     roster.save(update_fields=["summary"])
     audit(
         roster,

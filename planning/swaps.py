@@ -306,7 +306,7 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
     if offer.candidate_id != user.pk:
         raise SwapError("This offer was made to someone else.")
     request = offer.request
-    if offer.status == SwapOffer.Status.ACCEPTED:
+    if offer.status == SwapOffer.Status.ACCEPTED or request.winner_id == user.pk:
         return request  # a double click on the same accept
     if offer.status == SwapOffer.Status.DECLINED:
         raise SwapError("You declined this offer already.")
@@ -326,6 +326,9 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
     ).update(status=next_status, winner=user, decided_at=now)
     if not won:
         request.refresh_from_db()
+        if request.winner_id == user.pk:
+            # Our own first click won while this one waited on the row: the same answer.
+            return request
         raise AlreadyTaken(_taken_message(request))
     SwapOffer.objects.filter(pk=offer.pk).update(status=SwapOffer.Status.ACCEPTED, decided_at=now)
     request.refresh_from_db()

@@ -19,6 +19,7 @@ from .serializers import (
     AuditEntrySerializer,
     MembershipSerializer,
     OnCallSerializer,
+    PublishRequestSerializer,
     RosterSerializer,
     RotationSerializer,
     ShiftSerializer,
@@ -170,7 +171,7 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RosterSerializer
 
     @extend_schema(
-        request=None,
+        request=PublishRequestSerializer,
         responses=RosterSerializer,
         parameters=[
             OpenApiParameter(
@@ -185,7 +186,11 @@ class RosterViewSet(viewsets.ReadOnlyModelViewSet):
     def publish(self, request, pk=None):
         """Publish a draft (managers only). Publishing twice publishes once."""
         roster = self.get_object()
-        previewed = request.query_params.get("previewed") or None
+        body = PublishRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        previewed = (
+            body.validated_data.get("previewed") or request.query_params.get("previewed") or None
+        )
         roster = services.publish_roster(roster, by=request.user, previewed=previewed)
         return Response(RosterSerializer(roster).data)
 

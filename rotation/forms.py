@@ -67,7 +67,8 @@ class DraftForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.IntegerField(required=False)
+    # Empty means "nobody"; a number must be a real id (a database integer, never 0 or less).
+    assignee = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     override = forms.BooleanField(required=False)
     note = forms.CharField(max_length=200, required=False)
 

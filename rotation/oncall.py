@@ -46,6 +46,15 @@ def _read(rotation_id: int) -> tuple[tuple, dict | None]:
     return versions, None
 
 
+def cache_version(*, rotation_id: int) -> str:
+    """The versions the on-call answer is kept under, as text: anything rendered from the same
+    data (the rotation page's month grid) keys its cache on it and is forgotten with it by the
+    same events. Raises when the cache is down (callers fall back to the database)."""
+    keys = [GENERATION_KEY, _version_key(rotation_id)]
+    found = cache.get_many(keys)
+    return f"{found.get(keys[0], 1)}.{found.get(keys[1], 1)}"
+
+
 def cached_now(*, rotation_id: int) -> dict | None:
     """The kept answer for "now", or None (not kept, or the cache is down): callers that
     hold only an id and a permission check answer without loading the rotation."""

@@ -173,6 +173,17 @@ class DraftRequestSerializer(serializers.Serializer):
     half_life_days = serializers.IntegerField(required=False, min_value=7, max_value=3650)
 
 
+class PublishRequestSerializer(serializers.Serializer):
+    previewed = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The preview token the publish is checked against (the roster page's "
+        "preview); if the draft or the published roster changed since, 409 and nothing is "
+        "published. Also accepted as the `previewed` query parameter.",
+    )
+
+
 class AssignRequestSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(allow_null=True)
     override = serializers.BooleanField(default=False)

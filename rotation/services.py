@@ -232,6 +232,18 @@ class WindowSpec:
 COVERAGE_SLACK_HOURS = 3
 
 
+def _window_problem(windows: list[WindowSpec]) -> str | None:
+    """Why these windows cannot be saved at all: a label twice, or a window with no length."""
+    labels = [w.label.strip().casefold() for w in windows]
+    twice = next((w.label for w, label in zip(windows, labels) if labels.count(label) > 1), None)
+    if twice is not None:
+        return f"Each window needs its own label: “{twice}” is used twice."
+    empty = next((w.label for w in windows if w.start == w.end), None)
+    if empty is not None:
+        return f"The window “{empty}” starts when it ends: give it a length."
+    return None
+
+
 def coverage_problem(pattern: str, windows: list[WindowSpec], *, today: date) -> str | None:
     """Why these windows cannot make a follow-the-sun rotation, checked over a year of DST."""
     if pattern != Rotation.Pattern.FOLLOW_THE_SUN:
@@ -278,7 +290,9 @@ def save_rotation(
             WindowSpec(w.label, w.time_zone, w.start, w.end, pk=w.pk)
             for w in (rotation.windows.all() if rotation.pk else [])
         ]
-    problem = coverage_problem(rotation.pattern, windows, today=today or timezone.now().date())
+    problem = _window_problem(windows) or coverage_problem(
+        rotation.pattern, windows, today=today or timezone.now().date()
+    )
     if problem:
         raise Invalid(problem, field="windows")
     try:

@@ -100,7 +100,8 @@ def _month_grid_html(rotation, month, tz_name, today, start, end) -> str:
     """
     try:
         key = (
-            f"rotation-grid:{oncall.cache_key(rotation_id=rotation.pk)}:{month:%Y-%m}"
+            f"rotation-grid:{rotation.pk}:{oncall.cache_version(rotation_id=rotation.pk)}"
+            f":{month:%Y-%m}"
             f":{tz_name}:{today}"
         )
         html = cache.get(key)

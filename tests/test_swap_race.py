@@ -52,3 +52,36 @@ def test_twenty_simultaneous_accepts_make_exactly_one_winner(postgres):
     assert SwapOffer.objects.filter(request=request, status="accepted").count() == 1
     assert Shift.objects.get(pk=shift.pk).assignee_id == request.winner_id
     assert SwapRequest.objects.get(pk=request.pk).winner_id == request.winner_id
+
+
+@time_machine.travel("2026-11-25 12:00Z", tick=True)
+def test_the_winner_double_clicking_accept_is_told_it_worked_both_times(postgres):
+    team = published_team(size=10)
+    shift = team["roster"].shifts.filter(role="primary").order_by("start").last()
+    request = swaps.request_swap(shift, by=shift.assignee)
+    offer = request.offers.select_related("candidate").first()
+    clicks = 2
+    barrier = threading.Barrier(clicks)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def click():
+        try:
+            barrier.wait()
+            swaps.accept_offer(offer, by=offer.candidate)
+            result = "won"
+        except Exception as exc:  # noqa: BLE001 - the test reports anything else
+            result = f"error: {exc!r}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=click) for _ in range(clicks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert outcomes == ["won", "won"], outcomes
+    assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
