@@ -103,6 +103,17 @@ def test_a_newcomers_first_primary_is_paired_with_an_experienced_secondary_and_s
     )
 
 
+def test_a_rotation_without_secondaries_still_gives_newcomers_their_primaries():
+    """Nobody can be paired where a shift has no secondary slot (follow the sun, primary only):
+    hard pairing must not empty those shifts."""
+    team = [person(i, f"New{i}", served=0) for i in range(1, 4)]
+    slots = [s for s in daily(6) if s.role == "primary"]
+
+    rec = recommend(slots, team, HARD)
+
+    assert len(rec.uncovered) == 0
+
+
 def test_without_the_rule_the_same_team_may_pair_two_newcomers():
     team = [
         person(1, "Dev", past=300.0),

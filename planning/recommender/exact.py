@@ -226,7 +226,7 @@ class Model:
                     pinned_before += 1
                     continue
                 h = int(rules.shift_of[t])
-                if pinned_before < k and not rules.pinned_shift[h]:
+                if pinned_before < k and not rules.pinned_shift[h] and rules.sec[h]:
                     secs = var[rules.sec[h]][:, exp]
                     secs = secs[:, np.arange(problem.n_people)[exp] != p] if exp[p] else secs
                     secs = secs[secs >= 0]

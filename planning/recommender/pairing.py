@@ -142,8 +142,8 @@ class TeamRules:
 
     def is_newcomer(self, holder: np.ndarray, s: int, p: int) -> bool:
         """Is ``p`` holding (or taking) primary slot ``s`` one of their first primaries?"""
-        if not self.may_be_newcomer[p]:
-            return False
+        if not self.may_be_newcomer[p] or not self.sec[int(self.shift_of[s])]:
+            return False  # (a shift with no secondary slot cannot pair anyone)
         mask = (self.role == PRIMARY) & (holder == p) & (self.rank < self.rank[s])
         return int(self.served[p]) + int(mask.sum()) < self.first
 
@@ -186,7 +186,7 @@ class TeamRules:
                 holder[t] >= 0 and self.is_newcomer(holder, t, int(holder[t])) for t in self.prim[h]
             ):
                 need_exp = True
-        elif self.role[s] == PRIMARY and self.may_be_newcomer.any():
+        elif self.role[s] == PRIMARY and self.sec[h] and self.may_be_newcomer.any():
             if not any(open_exp(t) or self._exp(int(holder[t])) for t in self.sec[h]):
                 before = self.primaries_before(holder, s)
                 allowed &= ~(self.served + before < self.first)
