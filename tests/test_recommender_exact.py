@@ -7,29 +7,22 @@ slots) under hard rules re-implemented here for daily 24 h shifts with no back-t
 
 from __future__ import annotations
 
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hyp_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from planning.recommender import Candidate, Settings, Slot, capacity, recommend, slot_weighted_hours
+from tests.recommender_support import no_django, property_settings
 
 START = datetime(2026, 3, 26, 9, tzinfo=UTC)  # a Thursday: the weekend falls inside
-TINY = hyp_settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
+TINY = property_settings(40)
 
 
 @pytest.fixture
 def settings():
-    """No Django needed; stands in for pytest-django's fixture used by autouse fixtures."""
-    return types.SimpleNamespace()
+    return no_django()
 
 
 @st.composite

@@ -10,30 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hyp_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from planning.recommender import Candidate, Settings, Slot, check_assignment, recommend
+from tests.recommender_support import no_django, property_settings
 
 MONDAY = datetime(2026, 12, 7, 9, tzinfo=UTC)
 HARD = Settings(pairing="hard")
-PROPERTY_SETTINGS = hyp_settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
+PROPERTY_SETTINGS = property_settings(40)
 
 
 @pytest.fixture
 def settings():
-    """No Django needed (stands in for pytest-django's fixture used by conftest)."""
-    return types.SimpleNamespace()
+    return no_django()
 
 
 def daily(days: int, start: datetime = MONDAY, reachable=lambda d: True) -> list[Slot]:

@@ -9,32 +9,24 @@ MILP optimum.
 
 from __future__ import annotations
 
-import types
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hyp_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from planning.recommender import Candidate, Settings, Slot, recommend
+from tests.recommender_support import no_django, property_settings
 
 # a Monday; Berlin and London switch to summer time that week
 START = datetime(2026, 3, 23, 9, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
-PROPERTY_SETTINGS = hyp_settings(
-    max_examples=60,
-    deadline=None,
-    # the autouse fixtures of tests/conftest.py are function-scoped and irrelevant here
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
+PROPERTY_SETTINGS = property_settings(60)
 
 
 @pytest.fixture
 def settings():
-    """No Django needed; stands in for the pytest-django fixture conftest's autouse fixtures use."""
-    return types.SimpleNamespace()
+    return no_django()
 
 
 @st.composite
