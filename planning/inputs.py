@@ -176,10 +176,10 @@ def candidates_for(
 
     if experience is None:
         experience = experience_by_person(rotation=rotation, as_of=now, people=user_ids)
-    # A rotation where nobody has a record yet (new to Onehand, no history imported) cannot
-    # pair anyone with experience: everyone counts as experienced rather than nobody on call.
-    # Only then: people with records but nobody primary-ready yet are paired as usual.
-    no_record = nobody_has_served(experience)
+    # A rotation where nobody is primary-ready yet (new to Onehand, or in its first weeks)
+    # cannot pair anyone with experience: hard pairing would leave every shift empty. Everyone
+    # counts as experienced instead, and the draft's note says pairing was not applied.
+    no_record = nobody_experienced(experience)
 
     # Pages count as load too: a week of night pages is not a quiet week.
     interruptions = interruption_load(
@@ -232,17 +232,17 @@ def candidates_for(
     return out
 
 
-def nobody_has_served(experience: dict[int, Experience]) -> bool:
-    """True when none of these people has served any shift of the rotation (no record yet)."""
-    return not any(e.primary or e.secondary or e.shadow for e in experience.values())
+def nobody_experienced(experience: dict[int, Experience]) -> bool:
+    """True when none of these people is primary-ready in the rotation yet."""
+    return not any(e.experienced for e in experience.values())
 
 
 def pairing_waived(*, rotation: Rotation, now: datetime) -> bool:
-    """Pairing is on but cannot apply: nobody in the rotation has served a shift of it yet,
-    so everyone counts as experienced (the draft's note says so)."""
+    """Pairing is on but cannot apply: nobody in the rotation is primary-ready yet, so everyone
+    counts as experienced (the draft's note says so)."""
     if rotation.pairing == Rotation.Pairing.OFF:
         return False
-    return nobody_has_served(experience_by_person(rotation=rotation, as_of=now))
+    return nobody_experienced(experience_by_person(rotation=rotation, as_of=now))
 
 
 def _experience_fields(found: Experience | None, *, no_record: bool) -> dict:

@@ -71,8 +71,9 @@ def recommend_for(
 
 
 PAIRING_WAIVED = (
-    "Pairing was not applied: nobody has served a shift of this rotation yet, so everyone "
-    "counted as experienced. Import past shifts to pair newcomers with experience."
+    "Pairing was not applied: nobody in this rotation is primary-ready yet, so everyone "
+    "counted as experienced (pairing would have left every shift empty). Import past shifts, "
+    "or let people serve secondary shifts, to pair newcomers with experience."
 )
 
 

@@ -146,6 +146,7 @@ NOT_EXPORTED = {
     "notifications.AnnouncedChain": "which escalation chains entries went out with; a restore "
     "sends nothing",
     "notifications.TaskRun": "the instance's task statistics for /metrics, not team data",
+    "notifications.FeedStamp": "the instance's feed cache stamp, not team data",
     "notifications.ChatHook": "its webhook address is a secret (it lets anyone post to the "
     "channel); a manager adds it again after a restore",
 }

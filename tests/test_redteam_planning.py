@@ -106,7 +106,8 @@ def test_someone_heavy_in_a_published_december_is_picked_less_in_january():
     assert all(weeks[heavy.pk] < weeks[other.pk] for other in others)
 
 
-def test_people_with_records_but_nobody_primary_ready_yet_are_still_paired():
+def test_people_with_records_but_nobody_primary_ready_yet_are_not_left_unpaired_shifts():
+    """Hard pairing with nobody experienced would empty every shift: it is waived instead."""
     setup = build_team(3, has_secondary=True)
     spring = services.create_roster(setup.rotation, *SPRING, by=setup.boss)
     first_secondary = spring.shifts.filter(role="secondary").order_by("start").first()
@@ -122,7 +123,7 @@ def test_people_with_records_but_nobody_primary_ready_yet_are_still_paired():
         settings=inputs.recommender_settings(setup.rotation),
     )
 
-    assert not any(c.experienced for c in candidates)
+    assert all(c.experienced for c in candidates)
 
 
 def test_a_draft_of_a_rotation_nobody_has_served_yet_says_pairing_was_not_applied():
@@ -130,7 +131,7 @@ def test_a_draft_of_a_rotation_nobody_has_served_yet_says_pairing_was_not_applie
 
     january = planning.draft_roster(setup.rotation, *JANUARY, by=setup.boss, now=NOW)
 
-    assert "nobody has served a shift of this rotation yet" in january.summary["note"]
+    assert "nobody in this rotation is primary-ready yet" in january.summary["note"]
 
 
 @pytest.mark.parametrize(
