@@ -47,6 +47,8 @@ from icalendar import (
     vCalAddress,
     vText,
 )
+from icalendar.parser import Parameters
+from icalendar.parser_tools import to_unicode
 
 __all__ = [
     "PRODID",
@@ -617,9 +619,69 @@ def _fold(line: str, limit: int = 75) -> bytes:
     return "\r\n ".join(folded).encode()
 
 
-def _serialise(calendar: Calendar) -> bytes:
-    """calendar.to_ical(), with the folding above."""
-    return b"\r\n".join(_fold(line) for line in calendar.content_lines() if line) + b"\r\n"
+# Serialised parameter lists, by property name and parameters: the same contacts, zones and
+# flags recur on every event of a feed and every invite of a chunk.
+_PARAMETERS: dict[tuple, str] = {}
+_PARAMETERS_LIMIT = 4096
+
+
+def _parameters(params: Parameters) -> str:
+    try:
+        key = tuple(params.items())
+        known = _PARAMETERS.get(key)
+    except TypeError:  # a list value: not a key, serialise as it is
+        return to_unicode(params.to_ical(sorted=True))
+    if known is None:
+        known = to_unicode(params.to_ical(sorted=True))
+        if len(_PARAMETERS) >= _PARAMETERS_LIMIT:
+            _PARAMETERS.clear()
+        _PARAMETERS[key] = known
+    return known
+
+
+def _content_line(name: str, value) -> str:
+    """Contentline.from_parts(name, value.params, value), unfolded, without its per-line
+    costs (a fresh Parameters for every property without any, parameters serialised anew
+    for every line); the same text."""
+    text = to_unicode(value.to_ical() if hasattr(value, "to_ical") else vText(value).to_ical())
+    params = getattr(value, "params", None)
+    line = f"{name}:{text}"
+    if params:
+        serialised = _parameters(params)
+        if serialised:
+            line = f"{name};{serialised}:{text}"
+    if "\n" in line:  # what Contentline refuses: a value must escape its line breaks
+        raise ValueError(f"unescaped line break in {name}")
+    return line
+
+
+def _component_lines(component) -> bytes:
+    """component.to_ical() (properties and parameters sorted, subcomponents in order), with
+    the folding above; no trailing CRLF."""
+    return b"\r\n".join(
+        _fold(_content_line(name, value)) for name, value in component.property_items()
+    )
+
+
+@lru_cache(maxsize=256)
+def _vtimezone_lines(tzid: str, first_year: int, last_year: int) -> bytes:
+    """A VTIMEZONE serialised once: every invite of a chunk and every feed of a zone
+    carries the same lines."""
+    return _component_lines(_vtimezone(tzid, first_year, last_year))
+
+
+def _serialise(calendar: Calendar, zones: tuple[bytes, ...] = ()) -> bytes:
+    """calendar.to_ical(), with the folding above; ``zones`` (serialised VTIMEZONEs) come
+    first among its components, as if they were its first subcomponents."""
+    lines = [_component_lines(calendar)]
+    if zones:
+        head, _, rest = lines[0].partition(b"\r\nBEGIN:V")
+        if rest:
+            lines = [head, *zones, b"BEGIN:V" + rest]
+        else:  # no components: before END:VCALENDAR
+            head, _, end = lines[0].rpartition(b"\r\n")
+            lines = [head, *zones, end]
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 def build_calendar(
@@ -659,9 +721,9 @@ def build_calendar(
         zones = sorted(time_zones) or ["UTC"]
     first_year, last_year = _year_span(events) if events or years is None else years
     # VTIMEZONEs first, so that readers meet each zone before the events using it.
-    for position, tzid in enumerate(zones):
-        calendar.subcomponents.insert(position, _vtimezone(tzid, first_year, last_year))
-    return _serialise(calendar)
+    return _serialise(
+        calendar, tuple(_vtimezone_lines(tzid, first_year, last_year) for tzid in zones)
+    )
 
 
 def invite(entry: ShiftEntry, *, now: datetime) -> bytes:

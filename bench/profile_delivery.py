@@ -1,0 +1,205 @@
+"""Profile one worker's chunk processing in this process, and measure the SMTP sink alone.
+
+    DATABASE_URL=postgres://... REDIS_URL=redis://... \\
+      .venv/bin/python bench/profile_delivery.py [--invites 1000] [--profile NAME]
+
+Creates a scratch database (dropped at the end), an aiosmtpd counting sink (as in
+bench/deliveries.py), publishes a roster with its outbox rows left pending, then:
+
+1. null run: how many messages per second the sink accepts from a trivial smtplib loop
+   over one connection (the same ~6 KB message each time), wall and client CPU;
+2. sends the rows with ``dispatch.deliver_batch`` in chunks of 50, under a profiler,
+   and prints CPU per invite and the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.deliveries import CountingSink  # noqa: E402
+
+
+def null_run(port: int, count: int, payload: bytes) -> tuple[float, float]:
+    """Seconds (wall, CPU of this process) to send `count` copies of payload on one connection."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        for n in range(count):
+            client.sendmail("bench@example.com", [f"p{n % 12}@example.com"], payload)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--invites", type=int, default=1000)
+    parser.add_argument(
+        "--profile", default="cprofile", choices=("cprofile", "pyinstrument", "none")
+    )
+    parser.add_argument("--null", type=int, default=2000, help="messages for the null run")
+    args = parser.parse_args()
+
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    from tests.services import free_port
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    sink = CountingSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ.update(
+        {
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(port),
+            "EMAIL_USE_TLS": "0",
+            "DJANGO_SETTINGS_MODULE": "onehand.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+    from datetime import date, timedelta
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    connection.settings_dict["TEST"]["NAME"] = (
+        f"{connection.settings_dict['NAME']}_profile_delivery"
+    )
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    from notifications import dispatch
+    from notifications.models import Delivery
+    from rotation.models import Membership, Rotation, RotationMember, Team
+    from rotation.permissions import SYSTEM
+    from rotation.services import create_roster, publish_roster
+    from tests.notifications_support import windows
+
+    User = get_user_model()
+    try:
+        people = [
+            User.objects.create_user(f"p{n}", f"p{n}@example.com", "x", first_name=f"Person{n}")
+            for n in range(12)
+        ]
+        team = Team.objects.create(name="Profile", slug="profile")
+        boss = User.objects.create_user("lead", "lead@profile.example", "x")
+        Membership.objects.create(team=team, user=boss, role=Membership.Role.MANAGER)
+        for user in people:
+            Membership.objects.create(team=team, user=user)
+        rotation = Rotation.objects.create(
+            team=team,
+            name="Profile",
+            pattern=Rotation.Pattern.DAILY,
+            time_zone="Europe/London",
+            lead=boss,
+            mentor=people[-1],
+            runbook_url="https://wiki.example.com/runbook",
+        )
+        RotationMember.objects.bulk_create(
+            RotationMember(rotation=rotation, user=u, since=date(2020, 1, 1)) for u in people
+        )
+        start = date(2030, 1, 1)
+        chosen = {}
+        for n, window in enumerate(
+            windows(rotation, start, start + timedelta(days=args.invites // 2))
+        ):
+            chosen[(window.start, "primary")] = people[n % 12].pk
+            chosen[(window.start, "secondary")] = people[(n + 1) % 12].pk
+        roster = create_roster(
+            rotation,
+            start,
+            start + timedelta(days=args.invites // 2),
+            by=SYSTEM,
+            assignments=chosen,
+        )
+        original = dispatch.enqueue
+        dispatch.enqueue = lambda ids, **kwargs: 0
+        publish_roster(roster, by=SYSTEM)
+        dispatch.enqueue = original
+        ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+
+        # A real invite as the null run's payload.
+        from django.core import mail as django_mail
+
+        from notifications import mail, sending
+
+        held = dispatch._claim_rows(ids[:1], django.utils.timezone.now())
+        prepared = sending.prepare(held)
+        message = mail.invite_message(
+            prepared.entry(held[0]).entry,
+            to="p0@example.com",
+            delivery_id=1,
+            is_update=False,
+            now=django.utils.timezone.now(),
+        )
+        payload = message.message().as_bytes(linesep="\r\n")
+        del django_mail
+        Delivery.objects.filter(pk=ids[0]).update(status="pending", lease_until=None, attempts=0)
+
+        null_run(port, 100, payload)  # warm up
+        wall, cpu = null_run(port, args.null, payload)
+        print(
+            f"null run: {args.null} messages of {len(payload)} bytes over one connection: "
+            f"{args.null / wall:.0f} msg/s wall, client CPU {cpu * 1000 / args.null:.2f} ms/msg"
+        )
+
+        dispatch.deliver_batch(ids[:10])  # warm up
+        rest = ids[10:]
+        chunks = dispatch.batches(rest)
+        before = sink.count
+        profiler = None
+        if args.profile == "cprofile":
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        elif args.profile == "pyinstrument":
+            from pyinstrument import Profiler
+
+            profiler = Profiler()
+            profiler.start()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for chunk in chunks:
+            dispatch.deliver_batch(chunk)
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        if args.profile == "cprofile":
+            profiler.disable()
+        elif args.profile == "pyinstrument":
+            profiler.stop()
+        sent = sink.count - before
+        assert sent == len(rest), (sent, len(rest))
+        print(
+            f"deliver_batch: {sent} invites in {wall:.2f} s ({sent / wall:.0f}/s wall); "
+            f"process CPU {cpu * 1000 / sent:.2f} ms/invite (incl. the sink's thread)"
+        )
+        if args.profile == "cprofile":
+            import pstats
+
+            profiler.dump_stats("/tmp/prof/delivery.prof")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+        elif args.profile == "pyinstrument":
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        controller.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
