@@ -125,3 +125,16 @@ def test_dst_spanning_shift_reads_the_same_in_icalendar_and_vobject():
         datetime(2026, 10, 26, 9, tzinfo=UTC),
     )
     assert _vobject_reading(fast)[:2] == (start, end)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_folding_is_icalendars_for_any_mix_of_widths_and_escapes(seed):
+    import random
+
+    from icalendar.parser.content_line import Contentline
+
+    pieces = ["a", "Z", " ", "\\,", "\\;", "\\n", "^^", "^'", "é", "–", "李", "🚨", ":", '"']
+    chooser = random.Random(seed)
+    for _ in range(300):
+        text = "X-T:" + "".join(chooser.choice(pieces) for _ in range(chooser.randrange(200)))
+        assert entries._fold(text) == Contentline(text).to_ical()
