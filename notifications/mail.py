@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from email.policy import Compat32
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -56,17 +58,45 @@ def message_id(delivery_id: int) -> str:
     return f"<onehand.delivery.{delivery_id}@{site_domain()}>"
 
 
+class _RememberingCompat32(Compat32):
+    """The compat32 policy of Django's messages, remembering how it folded each header: an
+    invite has some twenty headers, most of them the same in every invite (MIME-Version,
+    each part's Content-Type and Content-Transfer-Encoding, From), and compat32 folds each
+    through email.header.Header, the largest share of writing a message out. The folding is
+    a function of the header and these settings alone, so the remembered text is the same."""
+
+    _known: ClassVar[dict[tuple, bytes]] = {}
+    _limit = 2048
+
+    def fold_binary(self, name, value):
+        if not isinstance(value, str):
+            return super().fold_binary(name, value)
+        key = (name, value, self.linesep, self.max_line_length, self.cte_type)
+        folded = self._known.get(key)
+        if folded is None:
+            folded = super().fold_binary(name, value)
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[key] = folded
+        return folded
+
+
+_REMEMBERING_COMPAT32 = _RememberingCompat32()
+
+
 class _Invite(EmailMultiAlternatives):
     """An invitation whose MIME boundaries are chosen up front: left to itself, the email
     generator makes a random boundary per multipart and compiles a regular expression to
     check the body against it, a good share of the CPU of sending an invite. A 128-bit random
-    token is as unlikely to occur in the body as the generator's 63-bit one it checks."""
+    token is as unlikely to occur in the body as the generator's 63-bit one it checks. It is
+    written out with compat32 remembering its folded headers (the same bytes)."""
 
     def message(self, *args, **kwargs):
         message = super().message(*args, **kwargs)
         for part in message.walk():
             if part.is_multipart() and part.get_boundary() is None:
                 part.set_boundary(f"==============={secrets.token_hex(16)}==")
+        message.policy = _REMEMBERING_COMPAT32
         return message
 
 
