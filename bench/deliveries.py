@@ -204,9 +204,14 @@ def main() -> int:
             )
             return rotation
 
+        next_start = [date(2030, 1, 1)]
+
         def roster_of(rotation: Rotation, people: list, days: int):
-            start = date(2030, 1, 1)
+            # Each roster after the last one: publishing refuses a person on call in two
+            # rotations at once, and the rosters share their people.
+            start = next_start[0]
             end = start + timedelta(days=days)
+            next_start[0] = end + timedelta(days=7)
             chosen = {}
             for n, window in enumerate(windows(rotation, start, end)):
                 chosen[(window.start, "primary")] = people[n % len(people)].pk

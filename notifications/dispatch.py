@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -175,6 +175,25 @@ def _finish(delivery: Delivery, **fields) -> bool:
     )
 
 
+# Delivery's table (checked by tests/test_delivery_chunks.py).
+_MARK_SENT = (
+    "UPDATE notifications_delivery SET status = %s, sent_at = %s, last_error = '', "
+    "lease_until = NULL WHERE id = %s AND status = %s AND attempts = %s"
+)
+
+
+def _mark_sent(delivery: Delivery) -> bool:
+    """`_finish(delivery, status=SENT, sent_at=now, last_error="")` as one plain statement:
+    it runs after every message, and building it through the ORM each time was a tenth of
+    the worker's CPU per invite."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MARK_SENT,
+            [Status.SENT, timezone.now(), delivery.pk, Status.SENDING, delivery.attempts],
+        )
+        return cursor.rowcount == 1
+
+
 def _release(deliveries: list[Delivery]) -> None:
     """Hand claimed rows back (pending, due now) after an unexpected error, so that the
     sweeper sends them without waiting for the lease; if even that fails, the lease ends."""
@@ -230,7 +249,7 @@ def _deliver_claimed(delivery: Delivery, prepared: sending.Prepared, now: dateti
         _finish(delivery, status=Status.SKIPPED)
     else:
         # The marker: written right after the server accepted this message, before the next.
-        _finish(delivery, status=Status.SENT, sent_at=timezone.now(), last_error="")
+        _mark_sent(delivery)
     prepared.record(delivery, outcome)
     return None
 

@@ -159,3 +159,7 @@ def test_a_slow_chunk_renews_its_lease_and_leaves_alone_a_row_another_worker_too
     assert Delivery.objects.filter(pk__in=chunk[:4], status="sent").count() == 4
     taken = Delivery.objects.get(pk=chunk[4])
     assert (taken.status, taken.attempts) == ("sending", 2)  # the other worker's to send
+
+
+def test_the_sent_marker_writes_the_delivery_table():
+    assert f"UPDATE {Delivery._meta.db_table} " in dispatch._MARK_SENT
