@@ -16,6 +16,8 @@ until their lease ends; the sweeper then sends them. If it dies after the SMTP s
 a message but before that message's "sent" UPDATE (a few milliseconds), that one message is
 sent again: at least once, in that window only. The re-send carries the same Message-ID, so
 many receivers drop it. A chunk slower than half the lease renews the lease of its rows.
+The markers are committed without waiting for the disk (`_commits_not_waiting_for_the_disk`):
+only a crash of PostgreSQL itself can undo the last of them, and those rows are sent again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -254,6 +257,46 @@ def _deliver_claimed(delivery: Delivery, prepared: sending.Prepared, now: dateti
     return None
 
 
+@contextmanager
+def _commits_not_waiting_for_the_disk() -> Iterator[None]:
+    """Within this block the connection's commits do not wait for PostgreSQL to flush its
+    log to disk (``synchronous_commit = off``, this session only, set back at the end).
+
+    Each "sent" marker is its own commit, and a flush costs ~10 ms on a busy disk: more than
+    everything else an invite costs. The marker is still written, and seen by every other
+    worker, before the next message goes out, so a worker killed at any point re-sends at
+    most the message in flight, as before. Only a crash of PostgreSQL itself (or of its
+    machine) can lose the markers of the last fraction of a second (at most three times
+    ``wal_writer_delay``): those rows fall back to their claim, "sending", and the sweeper
+    sends them again after their lease. Never lost; sent twice only then.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+    except Exception:  # noqa: BLE001 - the database is away: each row's own error handling
+        logger.warning("could not set synchronous_commit", exc_info=True)
+        set_off = False
+    else:
+        set_off = True
+    try:
+        yield
+    finally:
+        if set_off:
+            _reset_synchronous_commit()
+
+
+def _reset_synchronous_commit() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+    except Exception:  # noqa: BLE001 - never leave the setting on a reused connection
+        logger.warning("could not reset synchronous_commit", exc_info=True)
+        connection.close()
+
+
 def _deliver_rows(delivery_ids: list[int], now: datetime | None) -> dict[int, float]:
     """Claim the rows in one UPDATE, load what they say in a few queries whatever their
     number (sending.prepare), then send them one by one, marking each as it goes.
@@ -272,6 +315,13 @@ def _deliver_rows(delivery_ids: list[int], now: datetime | None) -> dict[int, fl
         logger.exception("deliveries %s: could not be loaded; the sweeper will retry", delivery_ids)
         _release(held)
         return {}
+    with _commits_not_waiting_for_the_disk():
+        return _send_held(held, prepared, now, started)
+
+
+def _send_held(
+    held: list[Delivery], prepared: sending.Prepared, now: datetime, started: float
+) -> dict[int, float]:
     retries: dict[int, float] = {}
     renew_after = settings.ONEHAND_DELIVERY_LEASE / 2
     for position, delivery in enumerate(held):

@@ -163,3 +163,15 @@ def test_a_slow_chunk_renews_its_lease_and_leaves_alone_a_row_another_worker_too
 
 def test_the_sent_marker_writes_the_delivery_table():
     assert f"UPDATE {Delivery._meta.db_table} " in dispatch._MARK_SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_marks_its_rows_sent_and_leaves_the_connection_waiting_for_the_disk_again(
+    month, smtp_server
+):
+    _, ids = month
+    dispatch.deliver_batch(ids[:10])
+    assert Delivery.objects.filter(pk__in=ids[:10], status="sent").count() == 10
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
