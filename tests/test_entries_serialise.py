@@ -5,12 +5,14 @@ The reference is the previous path: the VTIMEZONEs inserted as subcomponents and
 calendar serialised by icalendar's own ``to_ical``. Plain pytest, no Django.
 """
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import icalendar
 import pytest
 import vobject
+from icalendar.parser.content_line import Contentline
 
 from notifications import entries
 from notifications.entries import Contact, build_event, invite
@@ -129,10 +131,6 @@ def test_dst_spanning_shift_reads_the_same_in_icalendar_and_vobject():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_folding_is_icalendars_for_any_mix_of_widths_and_escapes(seed):
-    import random
-
-    from icalendar.parser.content_line import Contentline
-
     pieces = ["a", "Z", " ", "\\,", "\\;", "\\n", "^^", "^'", "é", "–", "李", "🚨", ":", '"']
     chooser = random.Random(seed)
     for _ in range(300):
