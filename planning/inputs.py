@@ -1,7 +1,8 @@
 """Build the recommender's plain inputs from the database (the thin adapter's read half)."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -276,6 +277,12 @@ class SlotRules:
     current: dict[str, int]
     candidates: list[rec.Candidate]
     settings: rec.Settings
+    # person_id -> Candidate, built once per SlotRules (not once per person judged), so
+    # judging the whole team costs team size, not team size squared.
+    people: Mapping[int, rec.Candidate] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "people", {c.person_id: c for c in self.candidates})
 
     def problem(self, person: rec.Candidate) -> str | None:
         return rec.check_assignment(
@@ -284,7 +291,7 @@ class SlotRules:
             self.current,
             self.slots,
             self.settings,
-            people={c.person_id: c for c in self.candidates},
+            people=self.people,
             period=self.slots,
         )
 
