@@ -315,7 +315,9 @@ def assign(request, shift_pk):
         people = selectors.rotation_people(rotation=shift.roster.rotation)
         # A refused pick is never left selected: the select shows who holds the slot now.
         shift.options_html = choice_options(
-            planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+            planning_selectors.slot_choices(
+                shift=shift, people=people, now=timezone.now(), reader_zone=request.time_zone
+            ),
             shift.assignee_id,
         )
         return render(
@@ -345,7 +347,9 @@ def slot_editor(request, shift_pk):
     shift = _managed_slot(request.user, shift_pk, "assignee__person")
     people = selectors.rotation_people(rotation=shift.roster.rotation)
     shift.options_html = choice_options(
-        planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+        planning_selectors.slot_choices(
+            shift=shift, people=people, now=timezone.now(), reader_zone=request.time_zone
+        ),
         shift.assignee_id,
     )
     context = {
