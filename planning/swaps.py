@@ -95,7 +95,7 @@ def rank_replacements(
                 user_id=c.person_id,
                 name=c.name,
                 projected=projected,
-                reason=rank_in_words(
+                reason=_rank_in_words(
                     position=position,
                     of=len(ranked),
                     share=round(100 * projected / fair) if fair else None,
@@ -113,7 +113,7 @@ def _fair_load(ranked, settings: rec.Settings) -> float:
     return sum(p * cap for (p, _, _), cap in zip(ranked, capacities)) / total if total else 0.0
 
 
-def rank_in_words(*, position: int, of: int, share: int | None) -> str:
+def _rank_in_words(*, position: int, of: int, share: int | None) -> str:
     """'#1 of 4 who could take it; with this shift they would carry 85% of a fair share
     (the lightest load is asked first)': the plan page's words, not the formula."""
     if share is None:
