@@ -65,8 +65,11 @@ def test_the_incoming_person_gets_the_outgoing_shifts_incidents_in_their_zone(
         m for m in mail.outbox if m.to == [following.assignee.email] and "now on" in m.subject
     ]
     assert "Incidents during the last shift (2):" in note.body
-    assert "  - Sat 1 Mar 2031 22:12 EST: Card declines spike (critical), resolved " in note.body
-    assert "  - Sun 2 Mar 2031 02:05 EST: Ledger lag, still open" in note.body
+    assert (
+        "  - Sat 1 Mar 2031 22:12 EST (America/New_York): Card declines spike (critical), resolved "
+        in note.body
+    )
+    assert "  - Sun 2 Mar 2031 02:05 EST (America/New_York): Ledger lag, still open" in note.body
     assert "Later" not in note.body
 
 

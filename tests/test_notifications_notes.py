@@ -51,7 +51,10 @@ def test_each_person_gets_one_reminder_a_day_before_their_shift(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(s.assignee.email for s in first)
     message = next(m for m in mail.outbox if m.to == [first.get(role="primary").assignee.email])
     assert message.subject.startswith("Reminder: On call:")
-    assert "Reminder: your primary shift starts Sat 1 Mar 2031 04:00 EST." in message.body
+    assert (
+        "Reminder: your primary shift starts Sat 1 Mar 2031 04:00 EST (America/New_York)."
+        in message.body
+    )
     assert "Partner:" in message.body and "Can't make it?" in message.body
     assert Delivery.objects.filter(kind=Kind.REMINDER, status="sent").count() == 2
 
