@@ -46,7 +46,7 @@ import re
 import time
 import warnings
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -935,16 +935,48 @@ def parse_busy_intervals(
             max_bytes=max_bytes,
             max_seconds=max_seconds,
             pick=lambda component: _kind(component, owners),
+            count_guard=_busy_count_guard(period_start, period_end),
         )
     ]
     merged = _merge(intervals)
     if len(merged) > MAX_BUSY_INTERVALS:
-        raise CalendarImportError(
-            f"The calendar has {len(merged):,} separate busy times in the period imported; "
-            f"the limit is {MAX_BUSY_INTERVALS:,}. Export only the calendars that matter for "
-            "on-call, or remove very frequent repeating events."
-        )
+        raise _too_many_busy_times(len(merged))
     return merged
+
+
+def _too_many_busy_times(count: int, *, so_far: bool = False) -> CalendarImportError:
+    """The count limit on busy times, refused by name (and never left to the time budget)."""
+    how_many = f"more than {MAX_BUSY_INTERVALS:,}" if so_far else f"{count:,}"
+    return CalendarImportError(
+        f"The calendar has {how_many} separate busy times in the period imported; "
+        f"the limit is {MAX_BUSY_INTERVALS:,}. Export only the calendars that matter for "
+        "on-call, or remove very frequent repeating events."
+    )
+
+
+#: How often (in occurrences found) the busy-time count is checked while expanding.
+_COUNT_GUARD_EVERY = 500
+
+
+def _busy_count_guard(period_start: datetime, period_end: datetime):
+    """A check run while expanding, once more than MAX_BUSY_INTERVALS busy occurrences are
+    found (and every few hundred after): once they already make more separate busy times
+    than the limit, the file is
+    refused by that count at once, however fast or slow the machine, instead of expanding
+    on into the time budget. (Only a later event of the same kind bridging thousands of
+    them could bring the count back under the limit; no real calendar does that.)"""
+    start, end = period_start.astimezone(UTC), period_end.astimezone(UTC)
+
+    def check(found) -> None:
+        clipped = [
+            BusyInterval(max(a, start), min(b, end), all_day, kind)
+            for a, b, all_day, kind in found
+            if max(a, start) < min(b, end)
+        ]
+        if len(clipped) > MAX_BUSY_INTERVALS and len(_merge(clipped)) > MAX_BUSY_INTERVALS:
+            raise _too_many_busy_times(len(clipped), so_far=True)
+
+    return check
 
 
 def _occurrences(
@@ -958,11 +990,14 @@ def _occurrences(
     pick,
     also: frozenset[str] = frozenset(),
     refuse_reversed: bool = False,
+    count_guard: Callable[[list], None] | None = None,
 ) -> list[tuple[datetime, datetime, bool, object]]:
     """Every occurrence within the period, clipped, as (start, end, all_day, picked), for
     the events where ``pick(component)`` is not None: the budgeted, checked reading that
     busy times and shift history share. ``refuse_reversed``: an event ending before it
-    starts is an error (the library would swap its ends)."""
+    starts is an error (the library would swap its ends). ``count_guard`` is called with the
+    occurrences picked so far once there are more than MAX_BUSY_INTERVALS, to refuse by a
+    count before the time budget runs out."""
     if period_start.tzinfo is None or period_end.tzinfo is None:
         raise ValueError("period_start and period_end must be timezone-aware")
     local_default = _zone(default_tz)
@@ -1019,6 +1054,7 @@ def _occurrences(
                     expanded,
                     deadline=deadline,
                     seconds=max_seconds,
+                    count_guard=count_guard,
                 )
         except CalendarImportError:
             raise
@@ -1122,6 +1158,7 @@ def _expand(
     *,
     deadline: float,
     seconds: float,
+    count_guard: Callable[[list], None] | None = None,
 ) -> tuple[list[tuple[datetime, datetime, bool, object]], int]:
     """Expand one VCALENDAR into (start, end, all_day, pick(event)) in UTC, unclipped,
     leaving out events whose pick is None.
@@ -1163,4 +1200,10 @@ def _expand(
                             kind,
                         )
                     )
+                    if (
+                        count_guard is not None
+                        and len(found) > MAX_BUSY_INTERVALS
+                        and len(found) % _COUNT_GUARD_EVERY == 1
+                    ):
+                        count_guard(found)
     return found, expanded

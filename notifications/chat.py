@@ -33,7 +33,7 @@ from planning import risk
 from rotation.models import Roster, Shift, SlotRole, SwapOffer, SwapRequest, Team
 from rotation.permissions import Actor, acting_user, require_manager
 
-from . import dispatch, mail
+from . import dispatch, entries, mail
 from .crypto import decrypt, encrypt
 from .errors import Permanent, Transient, Unconfirmed
 from .models import Channel, ChatHook, Delivery, Kind
@@ -236,7 +236,7 @@ def _handoff(delivery: Delivery, now: datetime) -> dict | None:
     )
     text = (
         f"{rotation.name}: {display_name(shift.assignee)} is {shift.role} until "
-        f"{mail.local_named(shift.end, zone)}"
+        f"{mail.local(shift.end, zone)}"
     )
     if partner is not None and partner.pk != shift.pk:
         text += f", {display_name(partner.assignee)} {partner.role}"
@@ -265,7 +265,7 @@ def _roster(delivery: Delivery, now: datetime) -> dict | None:
         f"{mail.local(s.start, zone)}: {display_name(s.assignee) if s.assignee_id else 'open'}"
         for s in slots
     ]
-    detail = f"Primary ({zone}): " + "; ".join(lines) if lines else ""
+    detail = "Primary: " + "; ".join(lines) if lines else ""
     return payload(
         text, detail=detail, link=(absolute(reverse("roster", args=[roster.pk])), "Roster")
     )
@@ -286,7 +286,7 @@ def _swap(delivery: Delivery, now: datetime) -> dict | None:
     names = ", ".join(display_name(o.candidate) for o in asked[:10])
     text = (
         f"{rotation.name}: {display_name(request.requester)} needs cover for {shift.role}, "
-        f"{mail.local(shift.start, zone)} – {mail.local_named(shift.end, zone)}."
+        f"{entries.span(shift.start, shift.end, zone)}."
     )
     detail = f"Asked first: {names}. Each has a link to accept in their e-mail." if names else ""
     return payload(text, detail=detail, link=(absolute(reverse("home")), "Open swaps and offers"))
@@ -303,8 +303,8 @@ def _at_risk(delivery: Delivery, now: datetime) -> dict | None:
         return None
     holder = display_name(shift.assignee) if shift.assignee_id else "nobody"
     text = (
-        f"At risk: {rotation.name} {shift.role}, {mail.local(shift.start, zone)} – "
-        f"{mail.local_named(shift.end, zone)}, held by {holder}, may go uncovered."
+        f"At risk: {rotation.name} {shift.role}, {entries.span(shift.start, shift.end, zone)}, "
+        f"held by {holder}, may go uncovered."
     )
     detail = "; ".join(found[0].reasons)
     return payload(

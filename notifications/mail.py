@@ -37,18 +37,15 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def local(dt: datetime, zone: str) -> str:
-    """'Mon 2 Mar 2026 09:00 GMT' in the given zone, independent of the process locale."""
+    """Every time a message (subject or body) gives: 'Mon 2 Mar 2026 14:30 IST (Asia/Kolkata)',
+    in the reader's zone, named, independent of the process locale. The abbreviation alone is
+    ambiguous (IST is India's, Ireland's summer and Israel's), so the zone is always named;
+    the abbreviation stays because it tells summer from winter time."""
     value = dt.astimezone(ZoneInfo(zone))
-    return (
+    text = (
         f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year} "
         f"{value:%H:%M} {value.tzname()}"
     )
-
-
-def local_named(dt: datetime, zone: str) -> str:
-    """`local` with the zone's name when its abbreviation alone is ambiguous:
-    'Mon 2 Mar 2026 14:30 IST (Asia/Kolkata)'."""
-    text = local(dt, zone)
     return text if zone in ("UTC", "Etc/UTC") else f"{text} ({zone})"
 
 
@@ -233,13 +230,13 @@ def handoff_message(
     incidents: list[str] | None = None,
 ) -> EmailMessage:
     rotation_name = entries._line(rotation_name)
-    when = local_named(at, viewer_zone)
+    when = local(at, viewer_zone)
     if incoming:
         subject = f"You are now on call: {rotation_name}, {role}"
         first = f"Handoff at {when}: you are now on call as {role} for {rotation_name}"
         first += f", taking over from {other_name}." if other_name else "."
         if until is not None:
-            first += f"\nYour shift ends {local_named(until, viewer_zone)}."
+            first += f"\nYour shift ends {local(until, viewer_zone)}."
     else:
         subject = f"Handoff done: {rotation_name}, {role}"
         first = f"Handoff at {when}: your {role} shift for {rotation_name} has ended"

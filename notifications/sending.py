@@ -19,7 +19,7 @@ from planning import risk
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Shift
 
-from . import caldav_push, chat, mail, swap_mail
+from . import caldav_push, chat, entries, mail, swap_mail
 from .errors import Permanent
 from .models import SWAP_KINDS, CalendarConnection, Channel, Delivery, Kind
 from .selectors import BuiltEntry, EntryRequest, entry_uid, shift_entries, shift_url
@@ -301,8 +301,8 @@ def _send_at_risk(delivery: Delivery, now: datetime) -> str:
     holder = display_name(found[0].shift.assignee) if found[0].shift.assignee_id else "nobody"
     page = absolute(reverse("roster", args=[shift.roster_id]))
     lines = [
-        f"{rotation.name} {shift.role}, {mail.local(shift.start, zone)} – "
-        f"{mail.local_named(shift.end, zone)}, held by {holder}, may go uncovered:",
+        f"{rotation.name} {shift.role}, {entries.span(shift.start, shift.end, zone)}, "
+        f"held by {holder}, may go uncovered:",
         *[f"  - {reason}" for reason in found[0].reasons],
         "",
         f"Roster: {page}",

@@ -20,7 +20,7 @@ from onehand.people import display_name
 from planning.swaps import rank_replacements
 from rotation.models import Membership, Roster, Shift, SwapOffer, SwapRequest
 
-from . import chat, mail, outbox
+from . import chat, entries, mail, outbox
 from .models import Delivery, Kind
 
 User = get_user_model()
@@ -147,18 +147,18 @@ def _offer_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage
     lines = [
         f"{display_name(request.requester)} can't make their {shift.role} shift on "
         f"{rotation.name}:",
-        f"  {mail.local(shift.start, zone)} – {mail.local_named(shift.end, zone)}",
+        f"  {entries.span(shift.start, shift.end, zone)}",
     ]
     if offer.trade_shift_id:
         lines.append(
             "In exchange they would take your shift on "
-            f"{mail.local_named(offer.trade_shift.start, zone)}."
+            f"{mail.local(offer.trade_shift.start, zone)}."
         )
     why = offer.reason.get("summary", "you are among the fairest picks")
     lines += ["", f"You were asked because: {why}.", "The first person to accept takes the shift."]
     if offer.expires_at:
         lines.append(
-            f"Please answer by {mail.local_named(offer.expires_at, zone)}; "
+            f"Please answer by {mail.local(offer.expires_at, zone)}; "
             "after that we ask the next person."
         )
     lines += [
@@ -177,7 +177,7 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
     if offer.status != SwapOffer.Status.WITHDRAWN:
         return None
     shift = request.shift
-    when = mail.local_named(shift.start, zone)
+    when = mail.local(shift.start, zone)
     reason = {
         SwapRequest.Status.DONE: "taken",
         SwapRequest.Status.PENDING_APPROVAL: "taken",
@@ -216,7 +216,7 @@ def _ranked_lines(delivery: Delivery, request: SwapRequest, now: datetime) -> li
 def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: datetime):
     shift = request.shift
     rotation = shift.roster.rotation
-    when = mail.local_named(shift.start, zone)
+    when = mail.local(shift.start, zone)
     page = absolute(reverse("rotation", args=[rotation.pk]))
     head = f"{rotation.name} {shift.role}, {mail.local(shift.start, zone)}"
     requester, winner = display_name(request.requester), display_name(request.winner)

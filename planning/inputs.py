@@ -1,7 +1,8 @@
 """Build the recommender's plain inputs from the database (the thin adapter's read half)."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ from rotation.shifts import ShiftWindow
 
 from . import recommender as rec
 from .experience import Experience, Thresholds, experience_by_person
+from .recommender.rules import static_reason
 
 HISTORY_WINDOW_DAYS = 365
 # Superseded rosters still count: a shift someone worked is load, whatever replaced the plan.
@@ -276,17 +278,32 @@ class SlotRules:
     current: dict[str, int]
     candidates: list[rec.Candidate]
     settings: rec.Settings
+    # person_id -> Candidate, built once per SlotRules (not once per person judged), so
+    # judging the whole team costs team size, not team size squared.
+    people: Mapping[int, rec.Candidate] = field(init=False)
 
-    def problem(self, person: rec.Candidate) -> str | None:
-        return rec.check_assignment(
+    def __post_init__(self):
+        object.__setattr__(self, "people", {c.person_id: c for c in self.candidates})
+
+    def problem(self, person: rec.Candidate, *, reader_zone: str | None = None) -> str | None:
+        """The hard rule `person` would break, or None. Rules are judged in the person's zone;
+        with `reader_zone` a rule about their own time (away, another shift, rest) is worded in
+        the zone of whoever reads it (a manager), named."""
+        verdict = rec.check_assignment(
             self.target,
             person,
             self.current,
             self.slots,
             self.settings,
-            people={c.person_id: c for c in self.candidates},
+            people=self.people,
             period=self.slots,
         )
+        if verdict is None or reader_zone is None or reader_zone == person.time_zone:
+            return verdict
+        if verdict != static_reason(self.target, person, self.settings):
+            return verdict
+        # Only the wording depends on the zone: overlaps and gaps are between instants.
+        return static_reason(self.target, replace(person, time_zone=reader_zone), self.settings)
 
 
 def slot_rules(*, shift: Shift, now: datetime) -> SlotRules:

@@ -232,13 +232,32 @@ def choice_options(choices: list[planning_selectors.SlotChoice], user_id) -> str
     return mark_safe("".join(html))  # noqa: S308 - every part escaped by format_html
 
 
-def _fair_share_flags(roster: Roster) -> dict[int, str]:
+def _current_names(rotation) -> dict[int, str]:
+    """Everyone of the rotation by id, as they are called now (one query)."""
+    return {u.pk: display_name(u) for u in selectors.rotation_people(rotation=rotation)}
+
+
+def _with_current_names(slots, names: dict[int, str]):
+    """Stored reasons keep who they mean by id; pages name people as they are called now, so
+    a rename shows at once (the stored name is only the fallback for someone who left)."""
+    for slot in slots:
+        reason = slot.reason or {}
+        runner_up = reason.get("runner_up_id")
+        slot.runner_up_name = names.get(runner_up) or reason.get("runner_up_name")
+        slot.blocking_names = [
+            (names.get(int(who), who) if str(who).isdigit() else who, why)
+            for who, why in (reason.get("blocking") or {}).items()
+        ]
+    return slots
+
+
+def _fair_share_flags(roster: Roster, names: dict[int, str]) -> dict[int, str]:
     """People who carry well above their fair share of this roster (a soft problem)."""
     people = (roster.summary or {}).get("people", {})
     shares = changes.fair_shares(roster.summary)
     return {
-        int(pid): f"{p['name']} carries {shares[int(pid)]}% of their fair share of this roster "
-        "(100% = fair given their capacity)."
+        int(pid): f"{names.get(int(pid), p['name'])} carries {shares[int(pid)]}% of their fair "
+        "share of this roster (100% = fair given their capacity)."
         for pid, p in people.items()
         if shares.get(int(pid), 0) > 125 and p.get("draft_load", 0) > 0
     }
@@ -252,7 +271,9 @@ def roster_view(request, pk):
     gaps = [s for s in slots if s.assignee_id is None]
     # Each slot's editor (a select of everyone in the rotation) is rendered on demand by
     # slot_editor: rendered for every slot it made the page grow with the team (2 MB at 800).
-    flags = _fair_share_flags(roster)
+    names = _current_names(roster.rotation)
+    _with_current_names(slots, names)
+    flags = _fair_share_flags(roster, names)
     return render(
         request,
         "rotation/roster.html",
@@ -313,9 +334,12 @@ def assign(request, shift_pk):
             pk=shift.pk
         )
         people = selectors.rotation_people(rotation=shift.roster.rotation)
+        _with_current_names([shift], {u.pk: display_name(u) for u in people})
         # A refused pick is never left selected: the select shows who holds the slot now.
         shift.options_html = choice_options(
-            planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+            planning_selectors.slot_choices(
+                shift=shift, people=people, now=timezone.now(), reader_zone=request.time_zone
+            ),
             shift.assignee_id,
         )
         return render(
@@ -344,8 +368,11 @@ def slot_editor(request, shift_pk):
     they would break. In place with htmx, or as a page of its own without JavaScript."""
     shift = _managed_slot(request.user, shift_pk, "assignee__person")
     people = selectors.rotation_people(rotation=shift.roster.rotation)
+    _with_current_names([shift], {u.pk: display_name(u) for u in people})
     shift.options_html = choice_options(
-        planning_selectors.slot_choices(shift=shift, people=people, now=timezone.now()),
+        planning_selectors.slot_choices(
+            shift=shift, people=people, now=timezone.now(), reader_zone=request.time_zone
+        ),
         shift.assignee_id,
     )
     context = {

@@ -254,13 +254,14 @@ def refusal_in_words(*, name: str, problem: str) -> str:
     return f"{name}: {problem}."
 
 
-def slot_problems(*, shift: Shift, now: datetime) -> dict[int, str | None]:
+def slot_problems(*, shift: Shift, now: datetime, reader_zone: str | None) -> dict[int, str | None]:
     """For each person of the rotation: why they may not hold `shift` (a hard rule, in
-    words), or None when they may. A constant number of queries for any number of people."""
+    words, times in `reader_zone`, else the person's own), or None when they may. A constant
+    number of queries for any number of people."""
     rules = inputs.slot_rules(shift=shift, now=now)
     out = {}
     for person in rules.candidates:
-        problem = rules.problem(person)
+        problem = rules.problem(person, reader_zone=reader_zone)
         out[person.person_id] = (
             refusal_in_words(name=person.name, problem=problem) if problem else None
         )
@@ -275,10 +276,13 @@ class SlotChoice:
     share: int | None  # percent of a fair share in this roster, when drafted
 
 
-def slot_choices(*, shift: Shift, people: list, now: datetime) -> list[SlotChoice]:
+def slot_choices(
+    *, shift: Shift, people: list, now: datetime, reader_zone: str
+) -> list[SlotChoice]:
     """The slot editor's list: eligible people first (lightest share first), then the others
-    with the rule each would break (a manager may still override, and it is recorded)."""
-    problems = slot_problems(shift=shift, now=now)
+    with the rule each would break (a manager may still override, and it is recorded), with
+    times in the reader's zone."""
+    problems = slot_problems(shift=shift, now=now, reader_zone=reader_zone)
     shares = fair_shares(shift.roster.summary)
     choices = [
         SlotChoice(

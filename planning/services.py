@@ -183,13 +183,22 @@ def draft_roster(
     return roster
 
 
-def check_slot(shift: Shift, user) -> str | None:
+def check_slot(shift: Shift, user, *, reader_zone: str | None = None) -> str | None:
     """Why `user` may not hold `shift` (a hard rule), or None when the edit is fine. The slot
-    editor's list marks people by the same rules (`selectors.slot_problems`)."""
-    problems = planning_selectors.slot_problems(shift=shift, now=timezone.now())
+    editor's list marks people by the same rules (`selectors.slot_problems`). Times are
+    worded in `reader_zone` (default: the person's own)."""
+    problems = planning_selectors.slot_problems(
+        shift=shift, now=timezone.now(), reader_zone=reader_zone
+    )
     if user.pk not in problems:
         return f"{display_name(user)} is not a member of the {shift.roster.rotation.name} rotation."
     return problems[user.pk]
+
+
+def _zone_of(by: Actor) -> str | None:
+    """The zone a refusal is worded in: the acting manager's (None for the system)."""
+    person = getattr(by, "person", None)
+    return getattr(person, "time_zone", None)
 
 
 @transaction.atomic
@@ -219,7 +228,7 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
             f"{display_name(user)} already holds another slot of this shift; "
             "give that slot to someone else first."
         )
-    problem = check_slot(shift, user) if user is not None else None
+    problem = check_slot(shift, user, reader_zone=_zone_of(by)) if user is not None else None
     if problem and not override:
         raise AssignmentRefused(problem)
     previous = shift.assignee

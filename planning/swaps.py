@@ -87,6 +87,7 @@ def rank_replacements(
         ) / rec.capacity(c, settings)
         ranked.append((projected, -(c.last_shift_end.timestamp() if c.last_shift_end else 0), c))
     ranked.sort(key=lambda item: (item[0], item[1], item[2].person_id))
+    fair = _fair_load(ranked, settings)
     out = []
     for position, (projected, _, c) in enumerate(ranked, start=1):
         out.append(
@@ -94,11 +95,33 @@ def rank_replacements(
                 user_id=c.person_id,
                 name=c.name,
                 projected=projected,
-                reason=f"#{position} of {len(ranked)} eligible: projected load L={projected:.1f} "
-                f"(lower is fairer; capacity {rec.capacity(c, settings):.2f})",
+                reason=_rank_in_words(
+                    position=position,
+                    of=len(ranked),
+                    share=round(100 * projected / fair) if fair else None,
+                ),
             )
         )
     return out, blocked
+
+
+def _fair_load(ranked, settings: rec.Settings) -> float:
+    """The load per unit of capacity that would be everyone's fair share (100%) among the
+    people who could take the shift, each counted with it: fair shares follow capacity."""
+    capacities = [rec.capacity(c, settings) for _, _, c in ranked]
+    total = sum(capacities)
+    return sum(p * cap for (p, _, _), cap in zip(ranked, capacities)) / total if total else 0.0
+
+
+def _rank_in_words(*, position: int, of: int, share: int | None) -> str:
+    """'#1 of 4 who could take it; with this shift they would carry 85% of a fair share
+    (the lightest load is asked first)': the plan page's words, not the formula."""
+    if share is None:
+        return f"#{position} of {of} who could take it; nobody has any load yet"
+    return (
+        f"#{position} of {of} who could take it; with this shift they would carry {share}% "
+        "of a fair share (the lightest load is asked first)"
+    )
 
 
 def offer_expiry(shift: Shift, now: datetime) -> datetime:

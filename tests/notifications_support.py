@@ -1,7 +1,7 @@
 """Builders shared by the notifications tests: a team, a rotation and a published roster."""
 
 import email.message
-from datetime import date
+from datetime import UTC, date, datetime
 
 import icalendar
 
@@ -97,3 +97,17 @@ def parsed_event(message: email.message.EmailMessage) -> tuple[icalendar.Calenda
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+#: Four days of a daily rotation, handoffs at 09:00 Europe/London (GMT in March).
+NOTE_DAYS = (date(2031, 3, 1), date(2031, 3, 5))
+FIRST_HANDOFF = datetime(2031, 3, 1, 9, tzinfo=UTC)
+
+
+def published_days(capture):
+    """Five people on a daily rotation published for NOTE_DAYS, its invitations already
+    queued and sent (`capture`: django_capture_on_commit_callbacks). Returns (setup, roster)."""
+    setup = make_team(5)
+    with capture(execute=True):
+        roster = publish(setup, *NOTE_DAYS)
+    return setup, roster

@@ -20,18 +20,25 @@ def december_roster(setup):
     return services.create_roster(setup.rotation, *DECEMBER, by=setup.boss)
 
 
+def amara_holds_one_december_shift(*, cap: int):
+    """A team of eight with the cap at `cap`%; Amara holds the first of December's weekly
+    primary shifts. Returns (setup, roster, amara, a later primary shift of December)."""
+    setup = build_team(8, names=["Amara"], handoff_time=time(9))
+    services.set_team_settings(setup.team, by=setup.boss, max_oncall_share=cap)
+    amara = setup.people[0]
+    roster = december_roster(setup)
+    first, _, second = roster.shifts.filter(role="primary").order_by("start")[:3]
+    planning_services.assign_slot(first, amara, by=setup.boss)
+    return setup, roster, amara, second
+
+
 def test_a_new_team_caps_anyone_at_30_percent():
     assert Team._meta.get_field("max_oncall_share").default == 30
 
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_manual_pick_above_the_cap_is_refused_with_the_share_and_the_cap():
-    setup = build_team(8, names=["Amara"], handoff_time=time(9))
-    services.set_team_settings(setup.team, by=setup.boss, max_oncall_share=30)
-    amara = setup.people[0]
-    roster = december_roster(setup)
-    first, _, second = roster.shifts.filter(role="primary").order_by("start")[:3]
-    planning_services.assign_slot(first, amara, by=setup.boss)
+    setup, roster, amara, second = amara_holds_one_december_shift(cap=30)
 
     with pytest.raises(planning_services.AssignmentRefused) as refused:
         planning_services.assign_slot(second, amara, by=setup.boss)
@@ -44,12 +51,7 @@ def test_a_manual_pick_above_the_cap_is_refused_with_the_share_and_the_cap():
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_pick_within_the_cap_is_fine():
-    setup = build_team(8, names=["Amara"], handoff_time=time(9))
-    services.set_team_settings(setup.team, by=setup.boss, max_oncall_share=50)
-    amara = setup.people[0]
-    roster = december_roster(setup)
-    first, _, second = roster.shifts.filter(role="primary").order_by("start")[:3]
-    planning_services.assign_slot(first, amara, by=setup.boss)
+    setup, roster, amara, second = amara_holds_one_december_shift(cap=50)
 
     planning_services.assign_slot(second, amara, by=setup.boss)
 
@@ -58,12 +60,7 @@ def test_a_pick_within_the_cap_is_fine():
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_a_manager_may_override_the_cap_and_the_override_is_recorded():
-    setup = build_team(8, names=["Amara"], handoff_time=time(9))
-    services.set_team_settings(setup.team, by=setup.boss, max_oncall_share=30)
-    amara = setup.people[0]
-    roster = december_roster(setup)
-    first, _, second = roster.shifts.filter(role="primary").order_by("start")[:3]
-    planning_services.assign_slot(first, amara, by=setup.boss)
+    setup, _, amara, second = amara_holds_one_december_shift(cap=30)
 
     shift = planning_services.assign_slot(second, amara, by=setup.boss, override=True)
 
@@ -73,12 +70,7 @@ def test_a_manager_may_override_the_cap_and_the_override_is_recorded():
 
 @time_machine.travel("2026-11-20 12:00Z")
 def test_the_slot_editor_shows_the_cap_refusal(client):
-    setup = build_team(8, names=["Amara"], handoff_time=time(9))
-    services.set_team_settings(setup.team, by=setup.boss, max_oncall_share=30)
-    amara = setup.people[0]
-    roster = december_roster(setup)
-    first, _, second = roster.shifts.filter(role="primary").order_by("start")[:3]
-    planning_services.assign_slot(first, amara, by=setup.boss)
+    setup, _, amara, second = amara_holds_one_december_shift(cap=30)
     client.force_login(setup.boss)
 
     response = client.post(

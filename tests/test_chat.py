@@ -116,7 +116,7 @@ def test_a_published_roster_is_posted_once_with_its_link(
         "the roster from Mon 03 Mar 2031 to Mon 10 Mar 2031 is published (14 slots)"
         in (message["text"])
     )
-    assert "Primary (Europe/London): Mon 3 Mar 2031 09:00 GMT: Amara Eng0" in message["text"]
+    assert "Primary: Mon 3 Mar 2031 09:00 GMT (Europe/London): Amara Eng0" in message["text"]
     assert chat_rows(kind=Kind.CHAT_ROSTER).count() == 1
 
 

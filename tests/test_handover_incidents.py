@@ -1,7 +1,7 @@
 """The incoming person's handoff note lists the incidents of the outgoing shift by itself,
 in the reader's zone; the outgoing person sees the same list on the handover form."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -11,12 +11,9 @@ from incidents.services import record_incident
 from notifications.tasks import queue_notes
 from onehand.links import make_token
 from rotation.models import Person, Shift
-from tests.notifications_support import FAST_HASHERS, make_team, publish
+from tests.notifications_support import FAST_HASHERS, FIRST_HANDOFF, published_days
 
 pytestmark = pytest.mark.django_db
-
-DAYS = (date(2031, 3, 1), date(2031, 3, 5))
-FIRST_HANDOFF = datetime(2031, 3, 1, 9, tzinfo=UTC)  # daily at 09:00 Europe/London (GMT)
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +23,7 @@ def _fast_passwords(settings):
 
 @pytest.fixture
 def night_with_pages(django_capture_on_commit_callbacks):
-    setup = make_team(5)
-    with django_capture_on_commit_callbacks(execute=True):
-        roster = publish(setup, *DAYS)
+    setup, roster = published_days(django_capture_on_commit_callbacks)
     first = Shift.objects.get(roster=roster, start=FIRST_HANDOFF, role="primary")
     record_incident(
         setup.rotation,
@@ -65,8 +60,11 @@ def test_the_incoming_person_gets_the_outgoing_shifts_incidents_in_their_zone(
         m for m in mail.outbox if m.to == [following.assignee.email] and "now on" in m.subject
     ]
     assert "Incidents during the last shift (2):" in note.body
-    assert "  - Sat 1 Mar 2031 22:12 EST: Card declines spike (critical), resolved " in note.body
-    assert "  - Sun 2 Mar 2031 02:05 EST: Ledger lag, still open" in note.body
+    assert (
+        "  - Sat 1 Mar 2031 22:12 EST (America/New_York): Card declines spike (critical), resolved "
+        in note.body
+    )
+    assert "  - Sun 2 Mar 2031 02:05 EST (America/New_York): Ledger lag, still open" in note.body
     assert "Later" not in note.body
 
 

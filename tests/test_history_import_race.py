@@ -1,48 +1,20 @@
 """A manager's browser (or script) sends the same history import several times at once: exactly
 one is written, the others are refused as duplicates, on PostgreSQL."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 
 from onehand.errors import Invalid
 from planning.tool_history import import_tool_history
 from rotation.history import import_history
 from rotation.models import Shift
 from tests.factories import build_team
+from tests.race_support import at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-def at_once(count, send) -> list[str]:
-    barrier = threading.Barrier(count)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def run():
-        try:
-            barrier.wait()
-            send()
-            result = "written"
-        except Invalid as exc:
-            result = "refused: " + str(exc)
-        except Exception as exc:  # noqa: BLE001 - the test reports anything else
-            result = f"error: {exc!r}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return outcomes
 
 
 def weekly_csv(setup, weeks: int) -> str:
@@ -59,7 +31,11 @@ def weekly_csv(setup, weeks: int) -> str:
 def test_four_identical_tool_imports_at_once_write_the_shifts_once(postgres):
     setup = build_team(4, name="Payments API", time_zone="UTC")
     data = weekly_csv(setup, 36).encode()
-    outcomes = at_once(4, lambda: import_tool_history(setup.rotation, data, by=setup.boss, now=NOW))
+    outcomes = at_once(
+        [lambda: import_tool_history(setup.rotation, data, by=setup.boss, now=NOW)] * 4,
+        success="written",
+        refused=(Invalid,),
+    )
     assert outcomes.count("written") == 1, outcomes
     assert all("already has a primary shift" in o for o in outcomes if o != "written"), outcomes
     assert Shift.objects.filter(roster__rotation=setup.rotation).count() == 36
@@ -75,7 +51,11 @@ def test_four_identical_csv_history_imports_at_once_write_the_shifts_once(postgr
             f"2026-02-{day:02d}T21:00:00+00:00"
         )
     data = ("\n".join(lines) + "\n").encode()
-    outcomes = at_once(4, lambda: import_history(setup.team, data, by=setup.boss))
+    outcomes = at_once(
+        [lambda: import_history(setup.team, data, by=setup.boss)] * 4,
+        success="written",
+        refused=(Invalid,),
+    )
     assert outcomes.count("written") == 1, outcomes
     assert all("already has a primary shift" in o for o in outcomes if o != "written"), outcomes
     assert Shift.objects.filter(roster__rotation=setup.rotation).count() == 28

@@ -267,12 +267,9 @@ get_user_model().objects.filter(pk=int(sys.argv[1])).update(first_name="Elsewher
 """
 
 
-@pytest.mark.services
-def test_a_change_through_another_process_is_seen_at_once(
-    transactional_db, postgres, redis_service, settings, client
-):
-    """Two web instances share PostgreSQL and Redis: a rename through one changes the other's
-    ETag and body on the next poll, though this process saw no write at all."""
+def _a_polled_feed_on_shared_redis(settings, redis_service, client):
+    """This web instance caches in the shared Redis; a person's feed has been polled once
+    (its ETag remembered). Returns (person, url, first response)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -287,12 +284,18 @@ def test_a_change_through_another_process_is_seen_at_once(
         url = personal_url(person)
         first = client.get(url)
         assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    return person, url, first
+
+
+def _rename_in_another_process(person, *, redis_url: str) -> None:
+    """Another web instance (a separate process, same PostgreSQL, Redis at `redis_url`)
+    renames `person` to "Elsewhere"."""
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "onehand.settings",
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_service,
+        "REDIS_URL": redis_url,
     }
     subprocess.run(
         [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
@@ -301,6 +304,16 @@ def test_a_change_through_another_process_is_seen_at_once(
         check=True,
         timeout=120,
     )
+
+
+@pytest.mark.services
+def test_a_change_through_another_process_is_seen_at_once(
+    transactional_db, postgres, redis_service, settings, client
+):
+    """Two web instances share PostgreSQL and Redis: a rename through one changes the other's
+    ETag and body on the next poll, though this process saw no write at all."""
+    person, url, first = _a_polled_feed_on_shared_redis(settings, redis_service, client)
+    _rename_in_another_process(person, redis_url=redis_service)
     with time_machine.travel(NOW, tick=False):
         after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
@@ -315,34 +328,9 @@ def test_a_change_through_an_instance_that_cannot_reach_redis_is_seen_at_once(
     """Three web instances share PostgreSQL and Redis; one has lost Redis. A name changed
     through it shows on the next poll of a healthy instance: 200 with the new name, not a
     304 to the old ETag remembered in Redis."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_service,
-        }
-    }
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-    with time_machine.travel(NOW, tick=False):
-        setup = make_team(4)
-        publish(setup, *MARCH)
-        person = setup.people[1]
-        url = personal_url(person)
-        first = client.get(url)
-        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "onehand.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens there
-    }
-    subprocess.run(
-        [sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, str(person.pk)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    person, url, first = _a_polled_feed_on_shared_redis(settings, redis_service, client)
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    _rename_in_another_process(person, redis_url=nowhere)
     with time_machine.travel(NOW, tick=False):
         after = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200

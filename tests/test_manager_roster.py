@@ -262,7 +262,9 @@ def test_audit_log_exports_as_csv(client, team_setup):
 
 
 @time_machine.travel("2026-11-20 12:00Z")
-def test_a_refused_edit_says_in_words_who_is_away_and_when_in_their_zone(team_setup):
+def test_a_refused_edit_says_in_words_who_is_away_and_when_in_the_managers_zone(team_setup):
+    team_setup["boss"].person.time_zone = "Europe/London"
+    team_setup["boss"].person.save()
     roster = planning_services.draft_roster(
         team_setup["rotation"], *DECEMBER, by=team_setup["boss"]
     )
@@ -275,7 +277,7 @@ def test_a_refused_edit_says_in_words_who_is_away_and_when_in_their_zone(team_se
         planning_services.assign_slot(slot, away, by=team_setup["boss"])
     message = str(refused.value)
     assert message.startswith(f"{display_name(away)} is away ")
-    assert "(Asia/Kolkata)" in message and "UTC" not in message
+    assert "(Europe/London)" in message and "Asia/Kolkata" not in message
 
 
 @time_machine.travel("2026-11-20 12:00Z")

@@ -1,6 +1,6 @@
 """Reminders before shifts and notes at handoffs: once per person, shift and kind."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -10,12 +10,9 @@ from notifications import dispatch, outbox
 from notifications.models import Delivery, Kind
 from notifications.tasks import queue_notes
 from rotation.models import Person, Shift
-from tests.notifications_support import FAST_HASHERS, make_team, publish
+from tests.notifications_support import FAST_HASHERS, FIRST_HANDOFF, published_days
 
 pytestmark = pytest.mark.django_db
-
-DAYS = (date(2031, 3, 1), date(2031, 3, 5))
-FIRST_HANDOFF = datetime(2031, 3, 1, 9, tzinfo=UTC)  # daily at 09:00 Europe/London (GMT)
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +22,7 @@ def _fast_passwords(settings):
 
 @pytest.fixture
 def rota(django_capture_on_commit_callbacks):
-    setup = make_team(5)
-    with django_capture_on_commit_callbacks(execute=True):
-        roster = publish(setup, *DAYS)
+    setup, roster = published_days(django_capture_on_commit_callbacks)
     mail.outbox.clear()
     return setup, roster
 
@@ -51,7 +46,10 @@ def test_each_person_gets_one_reminder_a_day_before_their_shift(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(s.assignee.email for s in first)
     message = next(m for m in mail.outbox if m.to == [first.get(role="primary").assignee.email])
     assert message.subject.startswith("Reminder: On call:")
-    assert "Reminder: your primary shift starts Sat 1 Mar 2031 04:00 EST." in message.body
+    assert (
+        "Reminder: your primary shift starts Sat 1 Mar 2031 04:00 EST (America/New_York)."
+        in message.body
+    )
     assert "Partner:" in message.body and "Can't make it?" in message.body
     assert Delivery.objects.filter(kind=Kind.REMINDER, status="sent").count() == 2
 

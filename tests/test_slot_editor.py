@@ -10,6 +10,7 @@ import time_machine
 from availability import services as availability_services
 from onehand.people import display_name
 from planning import services as planning_services
+from rotation.models import Person
 from tests.factories import build_team
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,35 @@ def test_without_javascript_a_refusal_leads_to_the_slot_editor(client):
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == f"/slots/{slot.pk}/"
     assert "Not changed:" in page and "Override the rule" in page
+
+
+def _manager_in_london_and_someone_away_in_kolkata():
+    setup, slot, away = _draft_with_someone_away()
+    Person.objects.filter(user=setup.boss).update(time_zone="Europe/London")
+    Person.objects.filter(user=away).update(time_zone="Asia/Kolkata")
+    return setup, slot, away
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_the_slot_editor_gives_a_reason_in_the_managers_zone_named(client):
+    setup, slot, away = _manager_in_london_and_someone_away_in_kolkata()
+    client.force_login(setup.boss)
+
+    html = client.get(f"/slots/{slot.pk}/").content.decode()
+
+    reason = next(label for _, _, label in _options(html) if display_name(away) in label)
+    assert "is away" in reason and "(Europe/London)" in reason
+    assert "Asia/Kolkata" not in reason
+
+
+@time_machine.travel("2026-11-20 12:00Z")
+def test_a_refused_pick_is_explained_in_the_managers_zone_named(client):
+    setup, slot, away = _manager_in_london_and_someone_away_in_kolkata()
+    client.force_login(setup.boss)
+
+    html = client.post(
+        f"/slots/{slot.pk}/assign/", {"assignee": away.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    refusal = html.split("Refused", 1)[1].split("</", 1)[0]
+    assert "(Europe/London)" in refusal and "Asia/Kolkata" not in refusal

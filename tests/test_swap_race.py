@@ -1,13 +1,11 @@
 """Twenty people accept the same swap at the same moment: exactly one wins, on PostgreSQL."""
 
-import threading
-
 import pytest
 import time_machine
-from django.db import connection
 
 from planning import swaps
 from rotation.models import Shift, SwapOffer, SwapRequest
+from tests.race_support import at_once
 from tests.swap_support import published_team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -21,29 +19,12 @@ def test_twenty_simultaneous_accepts_make_exactly_one_winner(postgres):
     offers = list(request.offers.select_related("candidate"))
     assert len(offers) >= 20
     offers = offers[:20]
-    barrier = threading.Barrier(len(offers))
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def accept(offer):
-        try:
-            barrier.wait()
-            swaps.accept_offer(offer, by=offer.candidate)
-            result = "won"
-        except swaps.AlreadyTaken as exc:
-            result = "taken: " + str(exc)
-        except Exception as exc:  # noqa: BLE001 - the test reports anything else
-            result = f"error: {exc!r}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=accept, args=(o,)) for o in offers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = at_once(
+        [lambda o=o: swaps.accept_offer(o, by=o.candidate) for o in offers],
+        success="won",
+        refused=(swaps.AlreadyTaken,),
+        refused_as="taken",
+    )
 
     assert outcomes.count("won") == 1, outcomes
     assert all(o.startswith("taken: Already taken by") for o in outcomes if o != "won"), outcomes
@@ -61,27 +42,10 @@ def test_the_winner_double_clicking_accept_is_told_it_worked_both_times(postgres
     request = swaps.request_swap(shift, by=shift.assignee)
     offer = request.offers.select_related("candidate").first()
     clicks = 2
-    barrier = threading.Barrier(clicks)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def click():
-        try:
-            barrier.wait()
-            swaps.accept_offer(offer, by=offer.candidate)
-            result = "won"
-        except Exception as exc:  # noqa: BLE001 - the test reports anything else
-            result = f"error: {exc!r}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=click) for _ in range(clicks)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = at_once(
+        [lambda: swaps.accept_offer(offer, by=offer.candidate)] * clicks, success="won"
+    )
 
     assert outcomes == ["won", "won"], outcomes
     assert Shift.objects.get(pk=shift.pk).assignee_id == offer.candidate_id
