@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from onehand.people import display_name
@@ -494,6 +495,27 @@ class MyShift:
     partner: object | None  # a user
     partner_role: str
     escalation: list[Contact]
+
+
+def with_whole_span(queryset: QuerySet[Shift]) -> QuerySet[Shift]:
+    """Each slot annotated with the span of the whole shift it is a piece of after partial
+    cover (`whole_start`, `whole_end`); `whole_end` is None for a slot never split. No extra
+    query: a subquery and a join on the same rows."""
+    last_piece = (
+        Shift.objects.filter(split_from_id=Coalesce(OuterRef("split_from_id"), OuterRef("pk")))
+        .order_by("-end")
+        .values("end")[:1]
+    )
+    return queryset.annotate(
+        whole_end=Subquery(last_piece), whole_start=Coalesce("split_from__start", "start")
+    )
+
+
+def whole_span_of(shift: Shift) -> tuple[datetime, datetime] | None:
+    """(start, end) of the whole shift `shift` is a piece of, or None (annotated by
+    `with_whole_span`)."""
+    end = getattr(shift, "whole_end", None)
+    return (shift.whole_start, end) if end is not None else None
 
 
 def partner_role_for(*, role: str) -> str:
