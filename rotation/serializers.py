@@ -1,8 +1,8 @@
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema_field
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from onehand.people import display_name
