@@ -529,10 +529,21 @@ def upcoming_with_partners(
     mine = upcoming_shifts_of(user=user, now=now, limit=limit)
     if not mine:
         return []
-    siblings = Shift.objects.filter(
-        roster_id__in={s.roster_id for s in mine}, start__in={s.start for s in mine}
-    ).select_related("assignee__person__mentor__person")
-    by_key = {(s.roster_id, s.start, s.role): s for s in siblings}
+    # The slots held alongside (by overlap: a piece of a split shift starts when no other
+    # slot does), keyed by each of mine and role.
+    held_then = Q()
+    for shift in mine:
+        held_then |= Q(roster_id=shift.roster_id, start__lte=shift.start, end__gt=shift.start)
+    siblings = list(
+        Shift.objects.filter(held_then)
+        .select_related("assignee__person__mentor__person")
+        .order_by("start")
+    )
+    by_key = {}
+    for shift in mine:
+        for s in siblings:
+            if s.roster_id == shift.roster_id and s.start <= shift.start < s.end:
+                by_key.setdefault((shift.roster_id, shift.start, s.role), s)
     rotations = {
         r.pk: r
         for r in Rotation.objects.filter(
