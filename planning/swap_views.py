@@ -232,7 +232,11 @@ def offer_respond(request, offer_pk):
         try:
             if action == "accept":
                 swaps.accept_offer(offer, by=user)
-                message = "You took the shift. Thank you! Your calendar will update shortly."
+                message = (
+                    "You took that part of the shift."
+                    if offer.request.is_partial
+                    else "You took the shift."
+                ) + " Thank you! Your calendar will update shortly."
             elif action == "decline":
                 swaps.decline_offer(offer, by=user)
                 message = "Declined. Thank you for answering."

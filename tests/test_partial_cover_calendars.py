@@ -2,7 +2,7 @@
 SEQUENCE) and the rest comes back as a new entry; the colleague gets the part. Feeds and
 invites are read by three parsers (icalendar, vobject, ical.js) across a clock change."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import icalendar
 import pytest
@@ -14,11 +14,10 @@ from notifications.selectors import entry_uid
 from planning import swaps
 from rotation.models import Shift
 from tests.calendar_parsers import PARSERS, install_icaljs, read_all
-from tests.swap_support import published_team
+from tests.partial_support import MARCH_2027, published_team
 
 pytestmark = pytest.mark.django_db
 
-MARCH_2027 = (date(2027, 3, 1), date(2027, 4, 1))
 NOW = "2027-02-20 12:00Z"
 # Mon 22 Mar 09:00 GMT – Mon 29 Mar 09:00 BST; the clocks go forward on Sun 28 Mar 01:00 UTC.
 # The part: Sat 27 Mar 18:00 GMT – Sun 28 Mar 18:00 BST, across the change (23 hours).

@@ -11,11 +11,10 @@ from rest_framework.test import APIClient
 from planning import swaps
 from planning.pay import pay_report, set_pay_rates
 from rotation.models import Person, Shift
-from tests.swap_support import published_team
+from tests.partial_support import MARCH_2027, published_team
 
 pytestmark = pytest.mark.django_db
 
-MARCH_2027 = (date(2027, 3, 1), date(2027, 4, 1))
 NOW = "2027-02-20 12:00Z"
 WEEK_START = datetime(2027, 3, 22, 9, tzinfo=UTC)  # Mon 22 Mar 09:00 GMT
 # Good Friday 18:00 GMT – Easter Sunday 18:00 BST: 6 holiday hours, then 24 + 17 weekend
