@@ -2,14 +2,18 @@
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from availability import services as availability
 from planning import swaps
-from rotation.models import AuditEntry, Shift, SwapOffer
+from rotation import backup
+from rotation.models import AuditEntry, Shift, SwapOffer, Team
+from rotation.permissions import SYSTEM
 from tests.partial_support import THURSDAY_EVENING, at, published_team, week_shift
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 NOW = "2026-11-25 12:00Z"
 
 
@@ -267,3 +271,17 @@ def test_a_part_with_only_one_end_is_refused_in_words():
     )
     assert answer.status_code == 400
     assert "both the start and the end" in str(answer.json())
+
+
+@time_machine.travel(NOW)
+def test_a_split_week_survives_a_team_backup_and_restore():
+    team = published_team()
+    shift, request = ask_for_the_evening(team)
+    take(request)
+    first = backup.export_team(team["team"])
+    Team.objects.get(pk=team["team"].pk).delete()
+    User.objects.filter(username__in=[u["username"] for u in first["users"]]).delete()
+    backup.import_team(first, by=SYSTEM)
+    again = backup.export_team(Team.objects.get(slug=first["team"]["slug"]))
+    assert again["tables"]["shifts"] == first["tables"]["shifts"]
+    assert sum(1 for row in again["tables"]["shifts"] if row["split_from"]) == 2

@@ -1,7 +1,7 @@
 """Partial cover moves pay and the on-call answer with the hours each person holds: across
 the March 2027 clock change and Good Friday (a public holiday in Great Britain)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,7 +9,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from planning import swaps
+from planning.inputs import candidates_for, recommender_settings
 from planning.pay import pay_report, set_pay_rates
+from planning.selectors import load_report
 from rotation.models import Person, Shift
 from tests.partial_support import MARCH_2027, published_team
 
@@ -129,3 +131,39 @@ def test_the_parts_escalation_chain_starts_with_the_weeks_secondary(week):
     chain = oncall(week, "2027-03-27T12:00:00Z")["escalation"]
     assert chain[0]["user_id"] == week["secondary"].pk
     assert chain[0]["role"] == "secondary"
+
+
+# ------------------------------------------------------------------ fairness
+
+
+def load_hours(team, user) -> tuple[float, float, float]:
+    rows, _ = load_report(
+        rotation=team["rotation"],
+        start=datetime(2027, 3, 1, tzinfo=UTC),
+        end=datetime(2027, 4, 1, tzinfo=UTC),
+    )
+    row = next(r for r in rows if r.user_id == user.pk)
+    return (row.hours, row.weekend_hours, row.holiday_hours)
+
+
+def test_the_load_report_counts_the_hours_each_person_holds_after_the_cover(week):
+    before = {p.pk: load_hours(week, p) for p in week["people"]}
+    colleague = cover(week)
+    gained = difference(load_hours(week, colleague), before[colleague.pk])
+    lost = difference(before[week["requester"].pk], load_hours(week, week["requester"]))
+    assert gained == lost == (47.0, 41.0, 6.0)
+
+
+def test_past_load_counts_the_part_for_the_colleague_once_it_is_worked(week):
+    colleague = cover(week)
+    settings = recommender_settings(week["rotation"])
+
+    def past_load(user):
+        people = candidates_for(
+            week["rotation"], LATER, LATER + timedelta(days=7), now=LATER, settings=settings
+        )
+        return next(c for c in people if c.person_id == user.pk).past_load
+
+    with_cover = past_load(colleague)
+    Shift.objects.filter(assignee=colleague, start=PART[0]).update(assignee=week["requester"])
+    assert with_cover > past_load(colleague)
