@@ -254,7 +254,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
     shifts = {
         s.pk: s
         for s in rotation_selectors.with_whole_span(
-            Shift.objects.filter(pk__in={r.shift_id for r in requests})
+            queryset=Shift.objects.filter(pk__in={r.shift_id for r in requests})
         )
         .select_related("roster__rotation__team", *(["window"] if _SHIFT_HAS_WINDOW else []))
         # JSON nobody reads here.
@@ -325,7 +325,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             cancelled=request.cancelled,
             team_view=request.team_view,
             window_label=_window_label(shift),
-            part_of=rotation_selectors.whole_span_of(shift),
+            part_of=rotation_selectors.whole_span_of(shift=shift),
         )
         stamp = request.stamp or shift.roster.published_at or shift.roster.created_at
         built.append(BuiltEntry(entry=entry, stamp=stamp, shift=shift))

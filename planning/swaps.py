@@ -120,7 +120,7 @@ def _part_of(request: SwapRequest) -> tuple[datetime, datetime] | None:
 MIN_PART = timedelta(minutes=30)
 
 
-def check_part(
+def _check_part(
     shift: Shift, part: tuple[datetime, datetime] | None, *, now: datetime
 ) -> tuple[datetime, datetime] | None:
     """The part of `shift` someone asks cover for, or None for the whole shift.
@@ -208,7 +208,7 @@ def request_swap(
         raise SwapError("This shift is not on a published roster any more.")
     if shift.end <= now:
         raise SwapError("This shift is already over.")
-    part = check_part(shift, part, now=now)
+    part = _check_part(shift, part, now=now)
     existing = SwapRequest.objects.filter(shift=shift, status__in=["open", "pending"]).first()
     if existing is not None:
         if _part_of(existing) != part:

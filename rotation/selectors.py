@@ -497,7 +497,7 @@ class MyShift:
     escalation: list[Contact]
 
 
-def with_whole_span(queryset: QuerySet[Shift]) -> QuerySet[Shift]:
+def with_whole_span(*, queryset: QuerySet[Shift]) -> QuerySet[Shift]:
     """Each slot annotated with the span of the whole shift it is a piece of after partial
     cover (`whole_start`, `whole_end`); `whole_end` is None for a slot never split. No extra
     query: a subquery and a join on the same rows."""
@@ -511,7 +511,7 @@ def with_whole_span(queryset: QuerySet[Shift]) -> QuerySet[Shift]:
     )
 
 
-def whole_span_of(shift: Shift) -> tuple[datetime, datetime] | None:
+def whole_span_of(*, shift: Shift) -> tuple[datetime, datetime] | None:
     """(start, end) of the whole shift `shift` is a piece of, or None (annotated by
     `with_whole_span`)."""
     end = getattr(shift, "whole_end", None)
