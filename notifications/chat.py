@@ -227,7 +227,9 @@ def _handoff(delivery: Delivery, now: datetime) -> dict | None:
         Shift.objects.filter(
             roster__rotation_id=rotation.pk,
             roster__status=Roster.Status.PUBLISHED,
-            start=shift.start,
+            # Whoever is secondary when this slot starts (a piece after partial cover too).
+            start__lte=shift.start,
+            end__gt=shift.start,
             role=SlotRole.SECONDARY,
             assignee__isnull=False,
         )

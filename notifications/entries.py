@@ -107,6 +107,8 @@ class ShiftEntry:
     # A team feed shows everyone's slots: the summary names the attendee, the description
     # speaks about them (not "you") and carries no personal "Can't make it?" link.
     team_view: bool = False
+    # Partial cover: the (start, end) of the whole shift this entry is one piece of.
+    part_of: tuple[datetime, datetime] | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -245,6 +247,8 @@ def summary(entry: ShiftEntry) -> str:
     text = f"On call: {_line(entry.rotation_name)}, {entry.role}"
     if entry.team_view:
         text += f": {_line(entry.attendee.name) or _line(entry.attendee.email)}"
+    if entry.part_of is not None:
+        text += " (part of the shift)"
     label = _line(entry.window_label)
     return f"{text} ({label})" if label else text
 
@@ -270,6 +274,12 @@ def describe(entry: ShiftEntry, *, zone: str | None = None) -> str:
     if _line(entry.window_label):
         lines.append(f"Window: {_line(entry.window_label)}")
     lines.append(f"When: {span(entry.start, entry.end, zone or entry.time_zone)}")
+    if entry.part_of is not None:
+        lines.append(
+            "Part of the shift "
+            f"{span(entry.part_of[0], entry.part_of[1], zone or entry.time_zone)} "
+            "(partial cover: others hold the rest)."
+        )
     lines.append("")
     partner_role = _PARTNER_ROLE[entry.role]
     if entry.partner is None:

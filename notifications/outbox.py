@@ -191,7 +191,7 @@ def _roster_plan(
     ahead; people on shifts of the rosters it supersedes get a cancellation. `superseding`:
     the roster is not published yet, so the published rosters it will supersede count too
     (the dry run of the preview)."""
-    fields = ("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
+    fields = ("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id", "split_from_id")
     slots = list(Shift.objects.filter(roster=roster).only(*fields))
     sums: dict[tuple, int] = defaultdict(int)
     for slot in slots:
@@ -219,6 +219,15 @@ def _roster_plan(
     old_sums: dict[tuple, int] = defaultdict(int)
     for slot in old:
         old_sums[group_key(slot)] += slot.sequence
+    for piece in (s for s in old if s.split_from_id):
+        # A piece's entries counted its partner's sequence too (notifications.selectors).
+        old_sums[group_key(piece)] += sum(
+            s.sequence
+            for s in old
+            if s.roster_id == piece.roster_id
+            and s.role != piece.role
+            and s.start < piece.start < s.end
+        )
     # The old roster is frozen, so its entries' cancellation gets the next sequence.
     removed = [
         Planned(s.assignee_id, s.pk, Action.CANCEL, old_sums[group_key(s)] + 1)
@@ -239,7 +248,7 @@ def queue_roster(roster: Roster, *, now: datetime | None = None) -> None:
     _tombstones(removed, now)
     _record_chains(
         Shift.objects.filter(roster=roster).only(
-            "pk", "roster_id", "start", "end", "role", "sequence", "assignee_id"
+            "pk", "roster_id", "start", "end", "role", "sequence", "assignee_id", "split_from_id"
         ),
         now,
     )
@@ -304,9 +313,11 @@ def queue_reassignments(
     groups = slot_groups(s for s in current.values() if s.end > now)
     planned: list[Planned] = []
     slot_ids: set[int] = set()
-    for group in groups.values():
+    for key, group in groups.items():
         sequence = group_sequence(group)
         for slot in group.values():
+            if group_key(slot) != key:
+                continue  # a partner of a piece (partial cover): planned in its own group
             slot_ids.add(slot.pk)
             if slot.assignee_id:
                 planned.append(Planned(slot.assignee_id, slot.pk, Action.REQUEST, sequence))
@@ -395,7 +406,7 @@ def queue_escalation_changes(
         )
         .select_for_update(of=("self",))
         .order_by("pk")
-        .only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id")
+        .only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id", "split_from_id")
     )
     rotation_ids |= set(
         Roster.objects.filter(pk__in={s.roster_id for s in found}).values_list(
@@ -431,7 +442,7 @@ def queue_escalation_changes(
         planned += [
             Planned(s.assignee_id, s.pk, Action.REQUEST, sequence)
             for s in group.values()
-            if s.assignee_id
+            if s.assignee_id and group_key(s) == key  # a piece's partner has its own group
         ]
     # A new SEQUENCE for the whole shift: the sum of its slots' sequences grows by one.
     Shift.objects.filter(pk__in=bumped).update(sequence=F("sequence") + 1)

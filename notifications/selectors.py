@@ -117,6 +117,7 @@ def group_key(shift: Shift) -> tuple[int, datetime]:
 
 
 def _group_slots(shifts: Iterable[Shift], queryset: QuerySet[Shift]):
+    shifts = list(shifts)
     keys = {group_key(s) for s in shifts}
     if not keys:
         return {}
@@ -131,7 +132,32 @@ def _group_slots(shifts: Iterable[Shift], queryset: QuerySet[Shift]):
     for slot in slots:
         if group_key(slot) in keys:
             groups[group_key(slot)][slot.role] = slot
+    _add_partners_of_pieces(groups, [s for s in shifts if s.split_from_id], queryset)
     return groups
+
+
+def _add_partners_of_pieces(groups, pieces: list[Shift], queryset: QuerySet[Shift]) -> None:
+    """A piece of a split shift (partial cover) starts when no other slot does: its partner
+    is whoever holds the other role when the piece starts. One more query, only when pieces
+    are asked for."""
+    if not pieces:
+        return
+    first = min(p.start for p in pieces)
+    last = max(p.start for p in pieces)
+    around = list(
+        queryset.filter(
+            roster_id__in={p.roster_id for p in pieces}, start__lte=last, end__gt=first
+        ).order_by("start")
+    )
+    for piece in pieces:
+        group = groups[group_key(piece)]
+        for slot in around:
+            if (
+                slot.roster_id == piece.roster_id
+                and slot.role not in group
+                and slot.start <= piece.start < slot.end
+            ):
+                group[slot.role] = slot
 
 
 def slot_groups(shifts: Iterable[Shift]) -> dict[tuple[int, datetime], dict[str, Shift]]:
@@ -227,7 +253,9 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
         return []
     shifts = {
         s.pk: s
-        for s in Shift.objects.filter(pk__in={r.shift_id for r in requests})
+        for s in rotation_selectors.with_whole_span(
+            queryset=Shift.objects.filter(pk__in={r.shift_id for r in requests})
+        )
         .select_related("roster__rotation__team", *(["window"] if _SHIFT_HAS_WINDOW else []))
         # JSON nobody reads here.
         .defer("reason", "roster__summary")
@@ -297,6 +325,7 @@ def shift_entries(requests: Sequence[EntryRequest]) -> list[BuiltEntry]:
             cancelled=request.cancelled,
             team_view=request.team_view,
             window_label=_window_label(shift),
+            part_of=rotation_selectors.whole_span_of(shift=shift),
         )
         stamp = request.stamp or shift.roster.published_at or shift.roster.created_at
         built.append(BuiltEntry(entry=entry, stamp=stamp, shift=shift))

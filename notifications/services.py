@@ -57,7 +57,7 @@ def connect_calendar(*, url: str, username: str, password: str, by: Actor) -> Ca
     upcoming = list(
         Shift.objects.filter(
             assignee=user, roster__status=Roster.Status.PUBLISHED, end__gt=now
-        ).only("pk", "roster_id", "start")
+        ).only("pk", "roster_id", "start", "split_from_id")
     )
     groups = slot_groups(upcoming)
     outbox.write_entries(

@@ -43,19 +43,26 @@ def _managers(request: SwapRequest) -> list[int]:
 
 
 def _partners(request: SwapRequest) -> list[int]:
-    """Whoever holds another slot of the same shift (their on-call partner changed)."""
+    """Whoever holds another slot during the time covered (their on-call partner changed):
+    the same shift's other slots, or for partial cover those overlapping the part."""
     shift = request.shift
     return list(
         Shift.objects.filter(
             roster__rotation_id=shift.roster.rotation_id,
             roster__status=Roster.Status.PUBLISHED,
-            start=shift.start,
+            start__lt=request.cover_end,
+            end__gt=request.cover_start,
             assignee__isnull=False,
         )
-        .exclude(pk=shift.pk)
+        .exclude(role=shift.role)
         .exclude(assignee_id__in=[request.requester_id, request.winner_id])
         .values_list("assignee_id", flat=True)
     )
+
+
+def _part(request: SwapRequest) -> str:
+    """'part of ' for partial cover: the words before 'your shift', 'their shift'."""
+    return "part of " if request.is_partial else ""
 
 
 def _to(request: SwapRequest, kind: str, user_ids) -> list[outbox.Notice]:
@@ -145,10 +152,15 @@ def _offer_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage
     token = make_token("swap-offer", offer.candidate_id, offer.pk)
     link = absolute(reverse("swap-offer", args=[offer.pk])) + f"?t={token}"
     lines = [
-        f"{display_name(request.requester)} can't make their {shift.role} shift on "
-        f"{rotation.name}:",
-        f"  {entries.span(shift.start, shift.end, zone)}",
+        f"{display_name(request.requester)} can't make {_part(request)}their {shift.role} "
+        f"shift on {rotation.name}:",
+        f"  {entries.span(request.cover_start, request.cover_end, zone)}",
     ]
+    if request.is_partial:
+        lines.append(
+            "You would take only this part; they keep the rest of the shift "
+            f"({entries.span(shift.start, shift.end, zone)})."
+        )
     if offer.trade_shift_id:
         lines.append(
             "In exchange they would take your shift on "
@@ -168,7 +180,10 @@ def _offer_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessage
         "",
         "(Each link opens a page with a button; nothing happens until you press it.)",
     ]
-    subject = f"Can you take {rotation.name} {shift.role}, {mail.local(shift.start, zone)}?"
+    subject = (
+        f"Can you take {_part(request)}{rotation.name} {shift.role}, "
+        f"{mail.local(request.cover_start, zone)}?"
+    )
     return _message(delivery, subject, lines)
 
 
@@ -177,7 +192,7 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
     if offer.status != SwapOffer.Status.WITHDRAWN:
         return None
     shift = request.shift
-    when = mail.local(shift.start, zone)
+    when = mail.local(request.cover_start, zone)
     reason = {
         SwapRequest.Status.DONE: "taken",
         SwapRequest.Status.PENDING_APPROVAL: "taken",
@@ -204,7 +219,8 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
 
 def _ranked_lines(delivery: Delivery, request: SwapRequest, now: datetime) -> list[str]:
     """The fairest candidates, each with a one-click assign link for this manager."""
-    ranked, _ = rank_replacements(request.shift, now=now)
+    part = (request.part_start, request.part_end) if request.is_partial else None
+    ranked, _ = rank_replacements(request.shift, now=now, part=part)
     token = make_token("swap-assign", delivery.user_id, request.pk)
     page = absolute(reverse("swap-assign", args=[request.pk])) + f"?t={token}"
     lines = []
@@ -216,9 +232,14 @@ def _ranked_lines(delivery: Delivery, request: SwapRequest, now: datetime) -> li
 def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: datetime):
     shift = request.shift
     rotation = shift.roster.rotation
-    when = mail.local(shift.start, zone)
+    when = (
+        entries.span(request.cover_start, request.cover_end, zone)
+        if request.is_partial
+        else mail.local(shift.start, zone)
+    )
     page = absolute(reverse("rotation", args=[rotation.pk]))
-    head = f"{rotation.name} {shift.role}, {mail.local(shift.start, zone)}"
+    head = f"{_part(request)}{rotation.name} {shift.role}, {mail.local(request.cover_start, zone)}"
+    part = _part(request)
     requester, winner = display_name(request.requester), display_name(request.winner)
     kind, status = delivery.kind, request.status
     done = status == SwapRequest.Status.DONE
@@ -226,7 +247,7 @@ def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: date
         if status != SwapRequest.Status.OPEN:
             return None
         lines = [
-            f"{requester} can't make their {shift.role} shift ({when}) and nobody has "
+            f"{requester} can't make {part}their {shift.role} shift ({when}) and nobody has "
             "accepted yet.",
             "Fairest candidates, in order (each link opens a page with an Assign button):",
             *_ranked_lines(delivery, request, now),
@@ -251,25 +272,28 @@ def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: date
         return _message(delivery, f"Not covered: {head}", lines)
     if kind == Kind.SWAP_DONE and done:
         lines = [
-            f"{winner} takes your {shift.role} shift on {rotation.name} ({when}).",
-            "Your calendar entry is cancelled; theirs is on its way.",
+            f"{winner} takes {part}your {shift.role} shift on {rotation.name} ({when}).",
+            "Your calendar entry is updated: the rest of the shift stays yours."
+            if request.is_partial
+            else "Your calendar entry is cancelled; theirs is on its way.",
         ]
         return _message(delivery, f"Swapped: {winner} takes your {head}", lines)
     if kind == Kind.SWAP_WON and done:
         lines = [
-            f"You take {requester}'s {shift.role} shift on {rotation.name} ({when}). Thank you!",
+            f"You take {part}{requester}'s {shift.role} shift on {rotation.name} ({when}). "
+            "Thank you!",
             "The calendar entry is on its way.",
         ]
         return _message(delivery, f"Your shift now: {head}", lines)
     if kind == Kind.SWAP_PARTNER and done:
         lines = [
             f"On your shift of {rotation.name} ({when}), {winner} now takes {shift.role} "
-            f"instead of {requester}.",
+            f"instead of {requester}" + (" for that part." if request.is_partial else "."),
         ]
         return _message(delivery, f"New partner on {rotation.name}: {winner}", lines)
     if kind == Kind.SWAP_SUMMARY and done:
         lines = [
-            f"{winner} takes {requester}'s {shift.role} shift on {rotation.name} ({when}).",
+            f"{winner} takes {part}{requester}'s {shift.role} shift on {rotation.name} ({when}).",
             f"Rotation: {page}",
         ]
         return _message(delivery, f"Swap done: {head}", lines)

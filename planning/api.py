@@ -140,6 +140,7 @@ class SwapRequestViewSet(
             reason=data.get("reason", ""),
             named=named,
             trade_shift=trade,
+            part=_part(data),
             by=request.user,
         )
         return Response(SwapRequestSerializer(swap).data, status=201)
@@ -149,6 +150,14 @@ class SwapRequestViewSet(
     def cancel(self, request, pk=None):
         swap = swaps.cancel_request(self.get_object(), by=request.user)
         return Response(SwapRequestSerializer(swap).data)
+
+
+def _part(data: dict):
+    """The part asked for, or None for the whole shift (the service checks it)."""
+    start, end = data.get("part_start"), data.get("part_end")
+    if start is None and end is None:
+        return None
+    return (start, end)
 
 
 class SwapOfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

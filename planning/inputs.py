@@ -256,11 +256,12 @@ def _experience_fields(found: Experience | None, *, no_record: bool) -> dict:
     }
 
 
-def slot_of(shift: Shift) -> rec.Slot:
-    """A saved slot as the recommender sees it."""
+def slot_of(shift: Shift, whole_start: datetime | None = None) -> rec.Slot:
+    """A saved slot as the recommender sees it. `whole_start` puts a part being covered into
+    its whole shift, so pairing sees the partner it will have."""
     return rec.Slot(
         key=slot_key(shift.start, shift.role),
-        shift_key=shift.start.isoformat(),
+        shift_key=(whole_start or shift.start).isoformat(),
         role=shift.role,
         start=shift.start,
         end=shift.end,
@@ -306,21 +307,42 @@ class SlotRules:
         return static_reason(self.target, replace(person, time_zone=reader_zone), self.settings)
 
 
-def slot_rules(*, shift: Shift, now: datetime) -> SlotRules:
+def slot_rules(
+    *, shift: Shift, now: datetime, part: tuple[datetime, datetime] | None = None
+) -> SlotRules:
     """The one way a manager's pick, the slot editor's list and a swap's replacements are
-    judged, so they cannot disagree with each other or with the draft."""
+    judged, so they cannot disagree with each other or with the draft.
+
+    `part` (partial cover) judges only that part of the slot: availability, other shifts,
+    rest and the cap are checked against the part's times."""
     rotation = shift.roster.rotation
     settings = recommender_settings(rotation)
     roster = list(Shift.objects.filter(roster_id=shift.roster_id))
-    target = slot_of(shift)
+    starts = {s.pk: s.start for s in roster}
+
+    def whole_start(s: Shift) -> datetime:
+        return starts.get(s.split_from_id, s.start) if s.split_from_id else s.start
+
+    target = slot_of(shift, whole_start(shift))
+    if part is not None:
+        target = rec.Slot(
+            key=slot_key(part[0], shift.role),
+            shift_key=target.shift_key,
+            role=shift.role,
+            start=part[0],
+            end=part[1],
+        )
+    start, end = part or (shift.start, shift.end)
     return SlotRules(
         target=target,
+        # Pieces already split off stand as shifts of their own: one person holds two pieces
+        # of one primary slot (before and after the cover) without breaking "one slot a shift".
         slots=[target if s.pk == shift.pk else slot_of(s) for s in roster],
         current={
             slot_key(s.start, s.role): s.assignee_id
             for s in roster
             if s.assignee_id is not None and s.pk != shift.pk
         },
-        candidates=candidates_for(rotation, shift.start, shift.end, now=now, settings=settings),
+        candidates=candidates_for(rotation, start, end, now=now, settings=settings),
         settings=settings,
     )

@@ -116,15 +116,27 @@ def cant_make_it(request, shift_pk):
         )
     error = None
     if request.method == "POST" and open_request is None:
-        start = _aware(request.POST.get("unavailable_from")) or shift.start
-        end = _aware(request.POST.get("unavailable_to")) or shift.end
+        part = None
+        if request.POST.get("cover") == "part":
+            # Only part of the shift: the part is also the time marked unavailable.
+            try:
+                part = (
+                    _local_time(request.POST.get("part_from"), "part_from", "start of the part"),
+                    _local_time(request.POST.get("part_to"), "part_to", "end of the part"),
+                )
+            except Invalid as exc:
+                error = str(exc)
+        start = part[0] if part else _aware(request.POST.get("unavailable_from")) or shift.start
+        end = part[1] if part else _aware(request.POST.get("unavailable_to")) or shift.end
         named = User.objects.filter(pk=_whole_number(request.POST.get("named"), "named")).first()
         trade = (
             Shift.objects.filter(pk=_whole_number(request.POST.get("trade"), "trade"))
             .select_related("roster")
             .first()
         )
-        if end <= start:
+        if error:
+            pass
+        elif part is None and end <= start:
             error = "The end of your unavailability must be after its start."
         else:
             try:
@@ -135,9 +147,10 @@ def cant_make_it(request, shift_pk):
                     reason=request.POST.get("reason", "").replace("\x00", "")[:300],
                     named=named,
                     trade_shift=trade,
+                    part=part,
                     by=user,
                 )
-            except swaps.SwapError as exc:
+            except (swaps.SwapError, Invalid) as exc:
                 error = str(exc)
     people = [
         p for p in selectors.rotation_people(rotation=shift.roster.rotation) if p.pk != user.pk
@@ -164,6 +177,29 @@ def cant_make_it(request, shift_pk):
         },
         status=400 if error else 200,
     )
+
+
+def _local_time(raw: str | None, field: str, what: str):
+    """A datetime-local field in the reader's zone (named on the page), as an instant.
+
+    A wall time the clocks skip (spring forward) or pass twice (fall back) is refused in
+    words: guessing would ask cover for the wrong hour."""
+    value = parse_datetime((raw or "").strip()[:40]) if raw else None
+    if value is None:
+        raise Invalid(f"Give the {what} as a date and time.", field=field)
+    zone = timezone.get_current_timezone()
+    if timezone.is_aware(value):
+        return value
+    first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        skipped = first.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != value
+        raise Invalid(
+            f"{value:%H:%M} on {value:%a} {value.day} {value:%b %Y} "
+            + ("does not exist in " if skipped else "happens twice in ")
+            + f"{zone} (the clocks change); pick a time outside that hour.",
+            field=field,
+        )
+    return first
 
 
 def _aware(raw):
@@ -196,7 +232,11 @@ def offer_respond(request, offer_pk):
         try:
             if action == "accept":
                 swaps.accept_offer(offer, by=user)
-                message = "You took the shift. Thank you! Your calendar will update shortly."
+                message = (
+                    "You took that part of the shift."
+                    if offer.request.is_partial
+                    else "You took the shift."
+                ) + " Thank you! Your calendar will update shortly."
             elif action == "decline":
                 swaps.decline_offer(offer, by=user)
                 message = "Declined. Thank you for answering."

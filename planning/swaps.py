@@ -6,11 +6,11 @@ unique index allows one accepted offer per request.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from availability import services as availability
@@ -58,14 +58,20 @@ class RankedCandidate:
 
 
 def rank_replacements(
-    shift: Shift, *, now: datetime | None = None, exclude: frozenset[int] = frozenset()
+    shift: Shift,
+    *,
+    now: datetime | None = None,
+    exclude: frozenset[int] = frozenset(),
+    part: tuple[datetime, datetime] | None = None,
 ) -> tuple[list[RankedCandidate], dict[int, str]]:
-    """Everyone who could take `shift` under every hard rule, least loaded first.
+    """Everyone who could take `shift` (or only `part` of it) under every hard rule, least
+    loaded first. A part is judged on its own times: someone away on Monday can still take
+    Tuesday evening.
 
     Returns the ranked list and, for the rest, why they cannot.
     """
     now = now or timezone.now()
-    rules = inputs.slot_rules(shift=shift, now=now)
+    rules = inputs.slot_rules(shift=shift, now=now, part=part)
     settings, target = rules.settings, rules.target
     slots = [s for s in rules.slots if s.key in rules.current]  # the slots someone holds
     current = rules.current
@@ -124,10 +130,50 @@ def _rank_in_words(*, position: int, of: int, share: int | None) -> str:
     )
 
 
-def offer_expiry(shift: Shift, now: datetime) -> datetime:
+def offer_expiry(shift: Shift, now: datetime, start: datetime | None = None) -> datetime:
     """When an offer made now stops waiting for an answer: the rotation's answer time, and
-    never after the shift starts."""
-    return min(now + shift.roster.rotation.swap_answer_time, shift.start)
+    never after the shift (or the part asked for) starts."""
+    return min(now + shift.roster.rotation.swap_answer_time, start or shift.start)
+
+
+def _part_of(request: SwapRequest) -> tuple[datetime, datetime] | None:
+    return (request.part_start, request.part_end) if request.is_partial else None
+
+
+MIN_PART = timedelta(minutes=30)
+
+
+def _check_part(
+    shift: Shift, part: tuple[datetime, datetime] | None, *, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The part of `shift` someone asks cover for, or None for the whole shift.
+
+    A part lies inside the shift (it may touch either end), on whole minutes, at least
+    MIN_PART long and not yet begun. A "part" equal to the whole shift is the whole shift."""
+    if part is None:
+        return None
+    start, end = part
+    if start is None or end is None:
+        raise Invalid("Give both the start and the end of the part you can't make.", field="part")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Invalid("Give the part's times with their time zone.", field="part")
+    if start.second or start.microsecond or end.second or end.microsecond:
+        raise Invalid("The part's times must be on whole minutes.", field="part")
+    if end <= start:
+        raise Invalid("The part ends before it starts: swap the two times.", field="part")
+    if end - start < MIN_PART:
+        raise Invalid("The part must be at least 30 minutes long.", field="part")
+    if start < shift.start or end > shift.end:
+        raise Invalid(
+            "The part must lie inside the shift "
+            f"({shift.start:%Y-%m-%d %H:%M} – {shift.end:%Y-%m-%d %H:%M} UTC).",
+            field="part",
+        )
+    if start <= now:
+        raise Invalid("The part has already begun; ask cover for a later part.", field="part")
+    if (start, end) == (shift.start, shift.end):
+        return None
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _ask(
@@ -142,7 +188,7 @@ def _ask(
     asked = set(request.offers.values_list("candidate_id", flat=True))
     start_rank = request.offers.count()
     fresh = [r for r in ranked if r.user_id not in asked][: max(how_many, 0)]
-    expires_at = offer_expiry(request.shift, now)
+    expires_at = offer_expiry(request.shift, now, request.part_start)
     offers = [
         SwapOffer.objects.create(
             request=request,
@@ -169,9 +215,13 @@ def request_swap(
     reason: str = "",
     named: "User | None" = None,
     trade_shift: Shift | None = None,
+    part: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
 ) -> SwapRequest:
-    """Record the person's unavailability and ask the fairest replacements."""
+    """Record the person's unavailability and ask the fairest replacements.
+
+    `part` (start, end) asks cover for only that part of the shift (partial cover); the
+    shift is split when someone takes it (see `_split`)."""
     user = by
     now = now or timezone.now()
     shift = Shift.objects.select_for_update().select_related("roster__rotation").get(pk=shift.pk)
@@ -181,31 +231,56 @@ def request_swap(
         raise SwapError("This shift is not on a published roster any more.")
     if shift.end <= now:
         raise SwapError("This shift is already over.")
+    part = _check_part(shift, part, now=now)
     existing = SwapRequest.objects.filter(shift=shift, status__in=["open", "pending"]).first()
     if existing is not None:
+        if _part_of(existing) != part:
+            raise SwapError(
+                "You already asked cover for "
+                + ("part of this shift" if existing.is_partial else "this shift")
+                + "; cancel that request first to ask for a different part."
+            )
         return existing  # a double submit or a second tab: one request
+    if part is not None and trade_shift is not None:
+        raise SwapError("A trade swaps whole shifts; ask cover for the part instead.")
     rotation = shift.roster.rotation
+    cover_start, cover_end = part or (shift.start, shift.end)
     availability.mark(
-        unavailable_from or shift.start,
-        unavailable_to or shift.end,
+        unavailable_from or cover_start,
+        unavailable_to or cover_end,
         "unavailable",
         reason=(reason or "Can't make an on-call shift")[:200],
         enforce_lock=False,
         by=user,
     )
     deadline = max(now, shift.start - timedelta(hours=rotation.swap_deadline_hours))
+    if part is not None:
+        deadline = max(now, part[0] - timedelta(hours=rotation.swap_deadline_hours))
     request = SwapRequest.objects.create(
-        shift=shift, requester=user, reason=reason[:300], deadline=deadline
+        shift=shift,
+        requester=user,
+        reason=reason[:300],
+        deadline=deadline,
+        part_start=part[0] if part else None,
+        part_end=part[1] if part else None,
     )
     audit(
         shift.roster,
         rotation,
         by,
         AuditEntry.Action.SWAP,
-        f"{display_name(user)} can't make {shift.get_role_display()}; asking for a swap",
+        f"{display_name(user)} can't make "
+        + ("part of " if part else "")
+        + f"{shift.get_role_display()}; asking for a swap",
         before={"shift": shift.pk, "assignee": user.pk},
         # The instant, not text: pages show it in the reader's zone.
-        after={"request": request.pk, "shift_start": shift.start.isoformat()},
+        after={
+            "request": request.pk,
+            "shift_start": shift.start.isoformat(),
+            **(
+                {"part_start": part[0].isoformat(), "part_end": part[1].isoformat()} if part else {}
+            ),
+        },
     )
     if trade_shift is not None and named is None:
         raise SwapError("A trade needs the person whose shift you would take.")
@@ -213,7 +288,7 @@ def request_swap(
         # Named nowhere: whoever a user id belongs to outside the team stays unknown.
         raise Invalid(NOT_IN_ROTATION, field="named")
     if named is not None:
-        ranked, blocked = rank_replacements(shift, now=now)
+        ranked, blocked = rank_replacements(shift, now=now, part=part)
         match = next((r for r in ranked if r.user_id == named.pk), None)
         if match is None:
             raise SwapError(
@@ -236,8 +311,8 @@ def _top_up(request: SwapRequest, *, now: datetime) -> list[SwapOffer]:
     rotation = request.shift.roster.rotation
     open_offers = request.offers.filter(status=SwapOffer.Status.OFFERED).count()
     offers: list[SwapOffer] = []
-    if open_offers < rotation.offers_at_once and request.shift.start > now:
-        ranked, _ = rank_replacements(request.shift, now=now)
+    if open_offers < rotation.offers_at_once and request.cover_start > now:
+        ranked, _ = rank_replacements(request.shift, now=now, part=_part_of(request))
         offers = _ask(request, ranked, rotation.offers_at_once - open_offers, now=now)
     if not offers and not open_offers:
         _tell_managers(request, now=now)
@@ -258,7 +333,7 @@ def _close_offers(request: SwapRequest, *, reason: str, now: datetime, keep=None
     swap_offers_closed.send(sender=SwapOffer, request=request, offers=closed, reason=reason)
 
 
-def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None:
+def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> Shift:
     """Move the slot (and the traded slot) to their new holders, versioned and audited."""
     shift = (
         Shift.objects.select_for_update()
@@ -267,6 +342,8 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
     )
     if shift.assignee_id != request.requester_id:
         raise SwapError("The shift changed hands meanwhile; nothing was swapped.")
+    if request.is_partial:
+        return _split(request, offer, shift, by=by)
     changes = [(shift, shift.assignee_id)]
     shift.assignee_id = offer.candidate_id
     shift.sequence += 1
@@ -316,6 +393,92 @@ def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> None
         },
     )
     shifts_reassigned.send(sender=Shift, changes=changes)
+    return shift
+
+
+def _split(request: SwapRequest, offer: SwapOffer, shift: Shift, *, by) -> Shift:
+    """Partial cover taken: split the slot into pieces with their own holders.
+
+    The rule: the existing row keeps its start (and so its UID, its place among the slots of
+    its shift and its partner found by start) and becomes the FIRST piece; new rows are made
+    for the later pieces. So when the part is at the start of the shift the existing row
+    becomes the covered part (the colleague's; the requester gets a cancellation of it and a
+    new entry for the rest), otherwise it is shortened and stays the requester's (an update
+    with SEQUENCE+1). Every piece has its own start, so the unique (roster, start, role) and
+    (roster, start, assignee) rules hold as before. Returns the covered piece."""
+    part_start, part_end = request.part_start, request.part_end
+    if not (shift.start <= part_start and part_end <= shift.end):
+        raise SwapError("The shift's times changed meanwhile; nothing was swapped.")
+    requester, colleague = request.requester_id, offer.candidate_id
+    whole = shift.split_from_id or shift.pk
+    whole_end = shift.end
+    covering = {
+        "summary": f"Covering part of the shift for {display_name(request.requester)}",
+        "swap": request.pk,
+        "manual": True,
+    }
+    later: list[tuple[datetime, datetime, int]] = []
+    changes: list[tuple[Shift, int | None]] = [(shift, shift.assignee_id)]
+    if part_start == shift.start:
+        shift.assignee_id = colleague
+        shift.reason = covering
+        covered = shift
+    else:
+        shift.reason = {
+            **shift.reason,
+            "summary": f"Until {display_name(offer.candidate)} covers part of it",
+            "swap": request.pk,
+        }
+        later.append((part_start, part_end, colleague))
+        covered = None
+    if part_end < whole_end:
+        later.append((part_end, whole_end, requester))
+    shift.end = later[0][0] if later else part_end
+    shift.sequence += 1
+    try:
+        with transaction.atomic():
+            shift.save(update_fields=["assignee", "end", "sequence", "reason"])
+            for start, end, holder in later:
+                piece = Shift.objects.create(
+                    roster_id=shift.roster_id,
+                    role=shift.role,
+                    start=start,
+                    end=end,
+                    assignee_id=holder,
+                    window_id=shift.window_id,
+                    split_from_id=whole,
+                    reason=covering
+                    if holder == colleague
+                    else {"summary": "The rest after the cover", "swap": request.pk},
+                )
+                changes.append((piece, None))
+                if holder == colleague:
+                    covered = piece
+    except IntegrityError:
+        raise SwapError(
+            f"{display_name(offer.candidate)} already holds another slot starting then."
+        ) from None
+    Roster.objects.filter(pk=shift.roster_id).update(version=F("version") + 1)
+    rotation = shift.roster.rotation
+    audit(
+        shift.roster,
+        rotation,
+        by,
+        AuditEntry.Action.SWAP,
+        f"{shift.get_role_display()}, part: {display_name(request.requester)} → "
+        f"{display_name(offer.candidate)}",
+        before={"shift": shift.pk, "assignee": requester, "end": whole_end.isoformat()},
+        after={
+            "shift": covered.pk,
+            "assignee": colleague,
+            "offer": offer.pk,
+            "part_start": part_start.isoformat(),
+            "part_end": part_end.isoformat(),
+            "pieces": [s.pk for s, _ in changes],
+        },
+    )
+    shifts_reassigned.send(sender=Shift, changes=changes)
+    return covered
 
 
 @transaction.atomic
@@ -335,8 +498,11 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
         raise SwapError("You declined this offer already.")
     if not request.is_open or offer.status == SwapOffer.Status.WITHDRAWN:
         raise AlreadyTaken(_taken_message(request))
-    if request.shift.start <= now:
-        raise SwapError("This shift has already started; ask your manager.")
+    if request.cover_start <= now:
+        raise SwapError(
+            ("This part of the shift" if request.is_partial else "This shift")
+            + " has already started; ask your manager."
+        )
     rotation = request.shift.roster.rotation
     # The conditional UPDATE is the lock: exactly one concurrent accept sees a row to change.
     next_status = (
@@ -431,7 +597,16 @@ def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | 
     rotation = request.shift.roster.rotation
     if not is_active_member(user_id=candidate.pk, team_id=rotation.team_id):
         raise Invalid(NOT_A_MEMBER, field="assign")
-    problem = check_slot(request.shift, candidate)
+    if request.is_partial:
+        rules = inputs.slot_rules(shift=request.shift, now=timezone.now(), part=_part_of(request))
+        found = next((c for c in rules.candidates if c.person_id == candidate.pk), None)
+        problem = (
+            rules.problem(found)
+            if found is not None
+            else f"{display_name(candidate)} is not a member of the {rotation.name} rotation."
+        )
+    else:
+        problem = check_slot(request.shift, candidate)
     if problem and not override:
         raise RuleBroken(problem + " Tick override to give them the shift anyway.")
     if problem:
@@ -446,9 +621,9 @@ def _slot_rule(request: SwapRequest, candidate, *, override: bool, by) -> str | 
     return problem
 
 
-def _mark_override(request: SwapRequest, problem: str | None) -> None:
+def _mark_override(shift: Shift, problem: str | None) -> None:
     if problem:
-        shift = Shift.objects.get(pk=request.shift_id)
+        shift = Shift.objects.get(pk=shift.pk)
         shift.overridden = True
         shift.reason = {**shift.reason, "override": problem}
         shift.save(update_fields=["overridden", "reason"])
@@ -485,8 +660,7 @@ def approve_swap(
         problem = _slot_rule(request, offer.candidate, override=override, by=manager)
         request.status = SwapRequest.Status.DONE
         request.save(update_fields=["status"])
-        _apply(request, offer, by=manager, now=now)
-        _mark_override(request, problem)
+        _mark_override(_apply(request, offer, by=manager, now=now), problem)
     else:
         offer.status = SwapOffer.Status.DECLINED
         offer.save(update_fields=["status"])
@@ -536,8 +710,7 @@ def assign_from_request(
     request.winner = candidate
     request.decided_at = now
     request.save(update_fields=["status", "winner", "decided_at"])
-    _apply(request, offer, by=manager, now=now)
-    _mark_override(request, problem)
+    _mark_override(_apply(request, offer, by=manager, now=now), problem)
     swap_settled.send(sender=SwapRequest, request=request)
     return request
 
@@ -545,7 +718,7 @@ def assign_from_request(
 def _tell_managers(request: SwapRequest, *, now: datetime) -> None:
     if request.managers_told_at:
         return
-    ranked, _ = rank_replacements(request.shift, now=now)
+    ranked, _ = rank_replacements(request.shift, now=now, part=_part_of(request))
     request.managers_told_at = now
     request.save(update_fields=["managers_told_at"])
     swap_needs_manager.send(sender=SwapRequest, request=request, candidates=ranked)
@@ -568,7 +741,10 @@ def sweep_deadlines(*, by: Actor, now: datetime | None = None) -> dict[str, int]
     # A swap still waiting for a manager's approval when the shift starts is as uncovered
     # as one nobody took: the requester still holds it, so both are alerts, never silence.
     unsettled = (SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL)
-    started = SwapRequest.objects.filter(status__in=unsettled, shift__start__lte=now)
+    started = SwapRequest.objects.filter(
+        Q(part_start__isnull=True, shift__start__lte=now) | Q(part_start__lte=now),
+        status__in=unsettled,
+    )
     for request_id in started.values_list("pk", flat=True):
         with transaction.atomic():
             request = (

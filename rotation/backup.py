@@ -86,7 +86,14 @@ TABLES = (
     Table(
         "shifts",
         "rotation.Shift",
-        {"roster": "rosters", "assignee": USERS, "window": "coverage_windows"},
+        # split_from: a piece of a shift split by partial cover names the whole shift's row,
+        # in the same table (set once the table's rows exist).
+        {
+            "roster": "rosters",
+            "assignee": USERS,
+            "window": "coverage_windows",
+            "split_from": "shifts",
+        },
     ),
     Table(
         "swap_requests",
@@ -538,6 +545,7 @@ def _import(data: dict):
         ids = new_ids.setdefault(t.key, {})
         local_ids: list = []
         seen_ids: set = set()
+        same_table: list = []
         for i, row in enumerate(data["tables"].get(t.key, []), start=1):
             where = f"{t.key} row {i}"
             unknown = set(row) - known
@@ -561,6 +569,11 @@ def _import(data: dict):
                     kwargs[f.attname] = None
                     continue
                 key = value if target_table == USERS else _as_int(value)
+                if target_table == t.key:
+                    # A row of the same table: linked after the table is written.
+                    same_table.append((len(objs), f, key, where, value))
+                    kwargs[f.attname] = None
+                    continue
                 target = new_ids.get(target_table, {}).get(key)
                 if target is None:
                     raise BackupError(
@@ -588,6 +601,17 @@ def _import(data: dict):
         for local, obj in zip(local_ids, objs):
             if t.key != "people":
                 ids[_as_int(local)] = obj.pk
+        linked = []
+        for index, f, key, where, value in same_table:
+            target = ids.get(key)
+            if target is None:
+                raise BackupError(
+                    f"{where}: {f.name} refers to {value!r}, which is not in the export."
+                )
+            setattr(objs[index], f.attname, target)
+            linked.append(objs[index])
+        if linked:
+            model.objects.bulk_update(linked, sorted({f.name for _, f, *_ in same_table}))
         created[t.key] = (model, objs)
 
     # JSON history last: it may point at rows created after its own (a shift names its swap).

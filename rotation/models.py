@@ -400,6 +400,11 @@ class Shift(models.Model):
     window = models.ForeignKey(
         CoverageWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="shifts"
     )
+    # Partial cover: a later piece of a shift that was split. Always the original (whole)
+    # shift's row, which keeps its start and UID, so pieces of pieces still name the week.
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="pieces"
+    )
 
     class Meta:
         ordering = ["start", "role"]
@@ -496,10 +501,18 @@ class SwapRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     managers_told_at = models.DateTimeField(null=True, blank=True)
+    # Partial cover: only this part of the shift needs someone (both empty: the whole shift).
+    part_start = models.DateTimeField(null=True, blank=True)
+    part_end = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(part_start__isnull=True, part_end__isnull=True)
+                | Q(part_start__isnull=False, part_end__isnull=False, part_start__lt=F("part_end")),
+                name="swap_part_whole_or_ordered",
+            ),
             models.UniqueConstraint(
                 fields=["shift"],
                 condition=Q(status__in=["open", "pending"]),
@@ -513,6 +526,19 @@ class SwapRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.PENDING_APPROVAL)
+
+    @property
+    def is_partial(self) -> bool:
+        return self.part_start is not None
+
+    @property
+    def cover_start(self):
+        """When the cover asked for starts: the part's start, or the shift's."""
+        return self.part_start or self.shift.start
+
+    @property
+    def cover_end(self):
+        return self.part_end or self.shift.end
 
 
 class SwapOffer(models.Model):

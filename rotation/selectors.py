@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from onehand.people import display_name
@@ -496,6 +497,27 @@ class MyShift:
     escalation: list[Contact]
 
 
+def with_whole_span(*, queryset: QuerySet[Shift]) -> QuerySet[Shift]:
+    """Each slot annotated with the span of the whole shift it is a piece of after partial
+    cover (`whole_start`, `whole_end`); `whole_end` is None for a slot never split. No extra
+    query: a subquery and a join on the same rows."""
+    last_piece = (
+        Shift.objects.filter(split_from_id=Coalesce(OuterRef("split_from_id"), OuterRef("pk")))
+        .order_by("-end")
+        .values("end")[:1]
+    )
+    return queryset.annotate(
+        whole_end=Subquery(last_piece), whole_start=Coalesce("split_from__start", "start")
+    )
+
+
+def whole_span_of(*, shift: Shift) -> tuple[datetime, datetime] | None:
+    """(start, end) of the whole shift `shift` is a piece of, or None (annotated by
+    `with_whole_span`)."""
+    end = getattr(shift, "whole_end", None)
+    return (shift.whole_start, end) if end is not None else None
+
+
 def partner_role_for(*, role: str) -> str:
     return SlotRole.SECONDARY if role == SlotRole.PRIMARY else SlotRole.PRIMARY
 
@@ -507,10 +529,21 @@ def upcoming_with_partners(
     mine = upcoming_shifts_of(user=user, now=now, limit=limit)
     if not mine:
         return []
-    siblings = Shift.objects.filter(
-        roster_id__in={s.roster_id for s in mine}, start__in={s.start for s in mine}
-    ).select_related("assignee__person__mentor__person")
-    by_key = {(s.roster_id, s.start, s.role): s for s in siblings}
+    # The slots held alongside (by overlap: a piece of a split shift starts when no other
+    # slot does), keyed by each of mine and role.
+    held_then = Q()
+    for shift in mine:
+        held_then |= Q(roster_id=shift.roster_id, start__lte=shift.start, end__gt=shift.start)
+    siblings = list(
+        Shift.objects.filter(held_then)
+        .select_related("assignee__person__mentor__person")
+        .order_by("start")
+    )
+    by_key = {}
+    for shift in mine:
+        for s in siblings:
+            if s.roster_id == shift.roster_id and s.start <= shift.start < s.end:
+                by_key.setdefault((shift.roster_id, shift.start, s.role), s)
     rotations = {
         r.pk: r
         for r in Rotation.objects.filter(

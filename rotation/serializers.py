@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -212,8 +213,27 @@ class SwapOfferSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OffsetDateTimeField(serializers.DateTimeField):
+    """An instant written with its UTC offset ("2026-12-08T18:00:00+00:00"): a local time
+    without one would be read in the server's zone, which is nobody's."""
+
+    default_error_messages = {
+        "no_offset": "Give the time with its UTC offset, e.g. 2026-12-08T18:00:00+00:00.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip()) if len(value) <= 40 else None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("no_offset")
+        return super().to_internal_value(value)
+
+
 class SwapRequestSerializer(serializers.ModelSerializer):
     offers = SwapOfferSerializer(many=True, read_only=True)
+    # Partial cover: only this part of the shift (both, or neither for the whole shift).
+    part_start = OffsetDateTimeField(required=False, allow_null=True)
+    part_end = OffsetDateTimeField(required=False, allow_null=True)
     unavailable_from = serializers.DateTimeField(write_only=True, required=False)
     unavailable_to = serializers.DateTimeField(write_only=True, required=False)
     named = serializers.IntegerField(write_only=True, required=False, allow_null=True)
@@ -238,6 +258,8 @@ class SwapRequestSerializer(serializers.ModelSerializer):
             "unavailable_to",
             "named",
             "trade_shift",
+            "part_start",
+            "part_end",
         ]
         read_only_fields = [
             "requester",
