@@ -10,7 +10,7 @@ from availability import selectors as availability
 from onehand.people import display_name, display_name_of
 from rotation.models import Rotation, Shift, SlotRole
 
-from . import inputs
+from . import inputs, plan_stamp
 from . import recommender as rec
 from .changes import fair_shares
 from .experience import Experience, bus_factor_of, experience_by_person
@@ -79,6 +79,18 @@ def level_in_words(*, level: str, share: int | None, utilisation) -> str:
 PLAN_PAGE_SIZE = 50
 
 
+# Remembered plan pages: the format of what is kept (change it when PlanRow or a level changes
+# shape) and how long (levels decay with time: the key also names the hour they were made in).
+PLAN_FORMAT = 1
+PLAN_REMEMBER_SECONDS = 3600
+
+
+def _page_key(page: int | str | None) -> str:
+    raw = str(page if page is not None else 1)
+    # Paginator.get_page reads anything else as page 1.
+    return raw if raw.isascii() and raw.isdigit() and len(raw) <= 6 else "1"
+
+
 def plan_calendar(
     *,
     rotation: Rotation,
@@ -92,10 +104,66 @@ def plan_calendar(
     """One page of people x days of a period, with availability, eligibility, utilisation and
     level; people ordered by level, then name.
 
-    A constant number of queries whatever the team size: everything is fetched per rotation
-    and grouped in Python. Levels rank the whole team, so every candidate is computed once
-    (utilisation included); day cells and preferences only for the people on this page.
+    Levels rank the whole team, so computing a page costs time in proportion to the team
+    (`plan_calendar_computed`). A computed page is remembered in the shared cache under the
+    plan stamp (`plan_stamp`: renewed after every committed write to what the page is made
+    from) and the hour, so repeated views cost one cache round trip whatever the team size.
     """
+    if not plan_stamp.usable():
+        return plan_calendar_computed(
+            rotation=rotation,
+            month_start=month_start,
+            month_end=month_end,
+            viewer_tz=viewer_tz,
+            now=now,
+            page=page,
+            per_page=per_page,
+        )
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    key = (
+        f"onehand:plan:{PLAN_FORMAT}:{rotation.pk}:{month_start:%Y-%m-%d}:{month_end:%Y-%m-%d}:"
+        f"{viewer_tz}:{hour:%Y%m%d%H}:{per_page}:{_page_key(page)}"
+    )
+    stamp, kept = plan_stamp.read(key)
+    if kept is not None:
+        rows, number, count, bus_factor = kept
+        people = Paginator(range(count), per_page).page(number)
+        people.object_list = rows
+        people.bus_factor = bus_factor
+        return people
+    people = plan_calendar_computed(
+        rotation=rotation,
+        month_start=month_start,
+        month_end=month_end,
+        viewer_tz=viewer_tz,
+        now=now,
+        page=page,
+        per_page=per_page,
+    )
+    if stamp is not None:
+        plan_stamp.remember(
+            key,
+            stamp,
+            (people.object_list, people.number, people.paginator.count, people.bus_factor),
+            PLAN_REMEMBER_SECONDS,
+        )
+    return people
+
+
+def plan_calendar_computed(
+    *,
+    rotation: Rotation,
+    month_start,
+    month_end,
+    viewer_tz: str,
+    now: datetime,
+    page: int | str | None = 1,
+    per_page: int = PLAN_PAGE_SIZE,
+) -> Page:
+    """`plan_calendar` computed from the rows. A constant number of queries whatever the team
+    size: everything is fetched per rotation and grouped in Python. Levels rank the whole
+    team, so every candidate is computed once (utilisation included); day cells and
+    preferences only for the people on this page."""
 
     tz = ZoneInfo(viewer_tz)
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
