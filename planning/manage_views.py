@@ -83,9 +83,7 @@ def plan(request, pk):
     rows = people.object_list
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
-    drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
-    for d in drafts:
-        d.largest = changes.largest_load(d.summary)
+    drafts = planning_selectors.plan_drafts(rotation=rotation, period_start=start, period_end=end)
     bus_factor = people.bus_factor
     return render(
         request,

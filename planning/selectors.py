@@ -8,11 +8,11 @@ from django.core.paginator import Page, Paginator
 
 from availability import selectors as availability
 from onehand.people import display_name, display_name_of
-from rotation.models import Rotation, Shift, SlotRole
+from rotation.models import Roster, Rotation, Shift, SlotRole
 
 from . import inputs, plan_stamp
 from . import recommender as rec
-from .changes import fair_shares
+from .changes import fair_shares, largest_load
 from .experience import Experience, bus_factor_of, experience_by_person
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
@@ -246,6 +246,46 @@ def plan_calendar_computed(
         ready=((c.name, c.experienced, "primary" in c.roles) for c in candidates),
     )
     return people
+
+
+@dataclass
+class DraftLine:
+    """One roster of the plan's month, as its table shows it."""
+
+    pk: int
+    created_at: datetime
+    status_display: str
+    summary: dict  # the roster's summary without its per-person part (800 entries at 800 people)
+    largest: str  # who carries the largest load, in words
+
+
+def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
+    """The rosters of a month, newest first, remembered under the plan stamp: each roster's
+    summary holds every member's load, so reading and parsing it grows with the team."""
+    key = (
+        f"onehand:plan-drafts:{PLAN_FORMAT}:{rotation.pk}:"
+        f"{period_start:%Y-%m-%d}:{period_end:%Y-%m-%d}"
+    )
+    stamp = None
+    if plan_stamp.usable():
+        stamp, kept = plan_stamp.read(key)
+        if kept is not None:
+            return kept
+    lines = [
+        DraftLine(
+            pk=roster.pk,
+            created_at=roster.created_at,
+            status_display=roster.get_status_display(),
+            summary={k: v for k, v in (roster.summary or {}).items() if k != "people"},
+            largest=largest_load(roster.summary),
+        )
+        for roster in Roster.objects.filter(
+            rotation=rotation, period_start=period_start, period_end=period_end
+        ).order_by("-created_at")
+    ]
+    if stamp is not None:
+        plan_stamp.remember(key, stamp, lines, PLAN_REMEMBER_SECONDS)
+    return lines
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:

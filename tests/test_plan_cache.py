@@ -5,7 +5,7 @@ bulk write that sends no signal, a write in another web instance) shows at once.
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from availability import services as availability_services
 from availability.models import AvailabilityEntry
 from planning import plan_stamp
+from planning import services as planning_services
 from tests.factories import build_team
 from tests.services import ROOT
 
@@ -173,3 +174,20 @@ def test_time_away_marked_through_another_web_instance_shows_at_once(
         after = row_of(client.get(plan_url(setup)), amara)
     assert all(cell.unavailable for cell in after.cells[:23])
     assert after.why != before.why
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_new_draft_shows_in_the_plans_list_of_drafts_at_once(
+    transactional_db, client, remembering
+):
+    setup = build_team(4, pattern="daily", handoff_time=time(9))
+    client.force_login(setup.boss)
+    assert client.get(plan_url(setup)).context["drafts"] == []
+
+    draft = planning_services.draft_roster(
+        setup.rotation, date(2026, 12, 1), date(2027, 1, 1), by=setup.boss
+    )
+
+    drafts = client.get(plan_url(setup)).context["drafts"]
+    assert [d.pk for d in drafts] == [draft.pk]
+    assert "people" not in drafts[0].summary and drafts[0].largest != "—"
