@@ -13,7 +13,7 @@ from rotation.models import Roster, Rotation, Shift, SlotRole
 from . import inputs, plan_stamp
 from . import recommender as rec
 from .changes import fair_shares, largest_load
-from .experience import Experience, bus_factor_of, experience_by_person
+from .experience import Experience, bus_factor_by_month, bus_factor_of, experience_by_person
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -266,12 +266,11 @@ def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> 
         f"onehand:plan-drafts:{PLAN_FORMAT}:{rotation.pk}:"
         f"{period_start:%Y-%m-%d}:{period_end:%Y-%m-%d}"
     )
-    stamp = None
-    if plan_stamp.usable():
-        stamp, kept = plan_stamp.read(key)
-        if kept is not None:
-            return kept
-    lines = [
+    return _remembered(key, lambda: _draft_lines(rotation, period_start, period_end))
+
+
+def _draft_lines(rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
+    return [
         DraftLine(
             pk=roster.pk,
             created_at=roster.created_at,
@@ -283,9 +282,36 @@ def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> 
             rotation=rotation, period_start=period_start, period_end=period_end
         ).order_by("-created_at")
     ]
+
+
+def _remembered(key: str, compute):
+    """`compute()`, remembered under the plan stamp (see `plan_stamp`) when usable."""
+    stamp = None
+    if plan_stamp.usable():
+        stamp, kept = plan_stamp.read(key)
+        if kept is not None:
+            return kept
+    value = compute()
     if stamp is not None:
-        plan_stamp.remember(key, stamp, lines, PLAN_REMEMBER_SECONDS)
-    return lines
+        plan_stamp.remember(key, stamp, value, PLAN_REMEMBER_SECONDS)
+    return value
+
+
+def report_figures(*, rotation: Rotation, start: datetime, end: datetime, now: datetime):
+    """(`load_report` rows, its Gini trend, `bus_factor_by_month`) for the load report page,
+    remembered under the plan stamp and the hour: the bus factor trend checks everyone's
+    experience month by month, which grows with the team."""
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    key = (
+        f"onehand:report:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
+        f"{hour:%Y%m%d%H}"
+    )
+
+    def compute():
+        rows, trend = load_report(rotation=rotation, start=start, end=end)
+        return rows, trend, bus_factor_by_month(rotation=rotation, start=start, end=end)
+
+    return _remembered(key, compute)
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:

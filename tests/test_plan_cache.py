@@ -191,3 +191,21 @@ def test_a_new_draft_shows_in_the_plans_list_of_drafts_at_once(
     drafts = client.get(plan_url(setup)).context["drafts"]
     assert [d.pk for d in drafts] == [draft.pk]
     assert "people" not in drafts[0].summary and drafts[0].largest != "—"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_load_report_is_remembered_and_shows_a_rename_at_once(
+    transactional_db, client, remembering
+):
+    setup = build_team(4, pattern="daily", handoff_time=time(9))
+    amara = setup.people[0]
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/report/"
+    first = queries_of(client, url)
+    assert queries_of(client, url) < first
+
+    amara.first_name = "Zanele"
+    amara.save()
+
+    names = [row.name for row in client.get(url).context["rows"]]
+    assert any(name.startswith("Zanele") for name in names)
