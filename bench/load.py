@@ -53,7 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "load.md"
 DEFAULT_DATABASE_URL = "postgres://onehand:onehand@127.0.0.1:5432/onehand"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-LOAD_DB = "onehand_load"
+# Another name when several people benchmark on one server (the database is dropped at the end).
+LOAD_DB = os.environ.get("ONEHAND_LOAD_DB", "onehand_load")
 FEEDS_SAMPLED = 100
 
 # name, label, goal (32-client throughput share of /healthz) from issue 19.

@@ -7,7 +7,8 @@ primary and secondary, a manager who leads it), gives everyone a few days off an
 preferred day, imports six months of history, publishes this month and drafts next month
 with the recommender. It then requests, as the manager, with the Django test client (no
 HTTP server): the home page, the rotation page, the load report, the published roster, the
-draft roster, the plan page and `/healthz` (the floor), and prints the median time per
+draft roster, the plan page (as remembered, and as first seen after a write) and `/healthz`
+(the floor), and prints the median time per
 request, the number of queries and the HTML bytes, then the growth 10 -> 800 people.
 
 Uses a throwaway SQLite database unless DATABASE_URL is set (then `test_<name>` is created on
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 NOW = "2026-11-20 12:00Z"
-PAGES = ("home", "rotation", "report", "roster", "draft", "plan")
+PAGES = ("home", "rotation", "report", "roster", "draft", "plan", "plan after a write")
 
 
 def main() -> None:
@@ -113,19 +114,23 @@ def seed(size: int):
     return setup, published, draft
 
 
-def measure(client, url, repeat):
+def measure(client, url, repeat, before=lambda: None):
+    """`before` runs ahead of each request, untimed (e.g. a write that renews a stamp)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     # /healthz answers 503 without a worker's heartbeat; it does the same work either way.
     ok = (200, 503) if url == "/healthz" else (200,)
+    before()
     response = client.get(url)  # warm up (and fill any cache a page keeps)
     assert response.status_code in ok, (url, response.status_code)
+    before()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     queries, size = len(ctx.captured_queries), len(response.content)
     samples, cpu = [], []
     for _ in range(repeat):
+        before()
         started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         samples.append((time.perf_counter() - started) * 1000)
@@ -136,8 +141,11 @@ def measure(client, url, repeat):
 
 def run(args) -> None:
     import time_machine
+    from django.conf import settings as django_settings
     from django.db import connection
     from django.test import Client
+
+    from planning import plan_stamp
 
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[int, dict[str, tuple[float, int, int]]] = {}
@@ -159,6 +167,11 @@ def run(args) -> None:
                 "healthz": "/healthz",
             }
             results[size] = {name: measure(client, url, args.repeat) for name, url in urls.items()}
+            # The plan page as seen first after any write: its remembered pages are stale, so
+            # the whole team is ranked again (the stamp is renewed as a committed write does).
+            results[size]["plan after a write"] = measure(
+                client, urls["plan"], args.repeat, before=plan_stamp.new_stamp
+            )
             for name, (ms, queries, size_bytes, cpu) in results[size].items():
                 print(
                     f"  {name:9} {ms:7.1f} ms ({cpu:6.1f} ms CPU) {queries:3} queries "
@@ -170,7 +183,8 @@ def run(args) -> None:
         f"`python bench/pages.py --sizes {args.sizes} --repeat {args.repeat}` on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs shared with "
-        f"other work (load average {os.getloadavg()[0]:.1f}), {connection.vendor}, Django test "
+        f"other work (load average {os.getloadavg()[0]:.1f}), {connection.vendor}, cache "
+        f"{django_settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, Django test "
         "client in-process (no HTTP server), `DJANGO_DEBUG` as set in the environment, as the "
         "team's manager. Median of the requests after one warm-up; queries and bytes of one "
         "request. A daily rotation (primary + secondary), six months of imported history, this "

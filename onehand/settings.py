@@ -81,7 +81,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # Counts failed logins and locks out guessing (django-axes) before the normal backend.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the user's profile with them (one query per request).
+    "onehand.auth_backends.ModelBackendWithProfile",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("ONEHAND_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ONEHAND_LOGIN_COOLOFF_MINUTES", "15")))
@@ -180,6 +181,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Sessions read from the cache, written through to the database: with Redis only (a cache per
+# process would keep a session another process has logged out).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 # Embedded mode runs every task in-process so `make run` needs no broker or worker.
@@ -236,6 +244,11 @@ CELERY_BEAT_SCHEDULE = {
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
 # Each web process checks the broker for /healthz at most this often (seconds; 0: every time).
 ONEHAND_HEALTH_BROKER_SECONDS = float(os.environ.get("ONEHAND_HEALTH_BROKER_SECONDS", "2"))
+# Plan pages remembered under the plan stamp (planning/plan_stamp.py): unset means only with a
+# cache every process shares (Redis); 0 or 1 forces it.
+ONEHAND_PLAN_REMEMBER = (
+    env_bool("ONEHAND_PLAN_REMEMBER", False) if os.environ.get("ONEHAND_PLAN_REMEMBER") else None
+)
 
 # Rendered feed bodies are cached under their ETag for this long.
 ONEHAND_FEED_CACHE_SECONDS = int(os.environ.get("ONEHAND_FEED_CACHE_SECONDS", "86400"))

@@ -6,9 +6,17 @@ class PlanningConfig(AppConfig):
     verbose_name = "Planning: recommender, drafts and swaps"
 
     def ready(self) -> None:
+        from django.db import connections
+        from django.db.backends.signals import connection_created
+
         from rotation import selectors
 
-        from . import escalation
+        from . import escalation, plan_stamp
+
+        # Plan pages are remembered under a stamp renewed by every write they are made from.
+        connection_created.connect(plan_stamp.watch, dispatch_uid="planning.plan_stamp")
+        for connection in connections.all(initialized_only=True):
+            plan_stamp.watch(sender=None, connection=connection)
 
         # The on-call answer and the pages below planning name the reachable chain too.
         selectors.install_escalation_policy(policy=escalation.escalation_chains)

@@ -37,7 +37,7 @@ from rotation.shifts import month_bounds
 from . import changes, escalation, risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
-from .experience import bus_factor_by_month, bus_factor_words
+from .experience import bus_factor_words
 from .reports import (
     bar_chart,
     bars_caption,
@@ -83,9 +83,7 @@ def plan(request, pk):
     rows = people.object_list
     for row in rows:
         row.cells_html = mark_safe(planning_selectors.plan_cells_html(cells=row.cells))  # noqa: S308 - fixed markup only
-    drafts = list(selectors.drafts_for(rotation=rotation, period_start=start, period_end=end))
-    for d in drafts:
-        d.largest = changes.largest_load(d.summary)
+    drafts = planning_selectors.plan_drafts(rotation=rotation, period_start=start, period_end=end)
     bus_factor = people.bus_factor
     return render(
         request,
@@ -409,9 +407,10 @@ def report(request, pk):
         end_day = start_day + timedelta(days=1)
     start = datetime.combine(start_day, time(0), tzinfo=UTC)
     end = datetime.combine(end_day, time(0), tzinfo=UTC)
-    rows, trend = planning_selectors.load_report(rotation=rotation, start=start, end=end)
+    rows, trend, ready = planning_selectors.report_figures(
+        rotation=rotation, start=start, end=end, now=timezone.now()
+    )
     months = [(f"{datetime.strptime(key, '%Y-%m'):%b %Y}", value) for key, value in trend]
-    ready = bus_factor_by_month(rotation=rotation, start=start, end=end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (

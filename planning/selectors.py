@@ -8,12 +8,12 @@ from django.core.paginator import Page, Paginator
 
 from availability import selectors as availability
 from onehand.people import display_name, display_name_of
-from rotation.models import Rotation, Shift, SlotRole
+from rotation.models import Roster, Rotation, Shift, SlotRole
 
-from . import inputs
+from . import inputs, plan_stamp
 from . import recommender as rec
-from .changes import fair_shares
-from .experience import Experience, bus_factor_of, experience_by_person
+from .changes import fair_shares, largest_load
+from .experience import Experience, bus_factor_by_month, bus_factor_of, experience_by_person
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
 
@@ -79,6 +79,18 @@ def level_in_words(*, level: str, share: int | None, utilisation) -> str:
 PLAN_PAGE_SIZE = 50
 
 
+# Remembered plan pages: the format of what is kept (change it when PlanRow or a level changes
+# shape) and how long (levels decay with time: the key also names the hour they were made in).
+PLAN_FORMAT = 1
+PLAN_REMEMBER_SECONDS = 3600
+
+
+def _page_key(page: int | str | None) -> str:
+    raw = str(page if page is not None else 1)
+    # Paginator.get_page reads anything else as page 1.
+    return raw if raw.isascii() and raw.isdigit() and len(raw) <= 6 else "1"
+
+
 def plan_calendar(
     *,
     rotation: Rotation,
@@ -92,10 +104,66 @@ def plan_calendar(
     """One page of people x days of a period, with availability, eligibility, utilisation and
     level; people ordered by level, then name.
 
-    A constant number of queries whatever the team size: everything is fetched per rotation
-    and grouped in Python. Levels rank the whole team, so every candidate is computed once
-    (utilisation included); day cells and preferences only for the people on this page.
+    Levels rank the whole team, so computing a page costs time in proportion to the team
+    (`plan_calendar_computed`). A computed page is remembered in the shared cache under the
+    plan stamp (`plan_stamp`: renewed after every committed write to what the page is made
+    from) and the hour, so repeated views cost one cache round trip whatever the team size.
     """
+    if not plan_stamp.usable():
+        return plan_calendar_computed(
+            rotation=rotation,
+            month_start=month_start,
+            month_end=month_end,
+            viewer_tz=viewer_tz,
+            now=now,
+            page=page,
+            per_page=per_page,
+        )
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    key = (
+        f"onehand:plan:{PLAN_FORMAT}:{rotation.pk}:{month_start:%Y-%m-%d}:{month_end:%Y-%m-%d}:"
+        f"{viewer_tz}:{hour:%Y%m%d%H}:{per_page}:{_page_key(page)}"
+    )
+    stamp, kept = plan_stamp.read(key)
+    if kept is not None:
+        rows, number, count, bus_factor = kept
+        people = Paginator(range(count), per_page).page(number)
+        people.object_list = rows
+        people.bus_factor = bus_factor
+        return people
+    people = plan_calendar_computed(
+        rotation=rotation,
+        month_start=month_start,
+        month_end=month_end,
+        viewer_tz=viewer_tz,
+        now=now,
+        page=page,
+        per_page=per_page,
+    )
+    if stamp is not None:
+        plan_stamp.remember(
+            key,
+            stamp,
+            (people.object_list, people.number, people.paginator.count, people.bus_factor),
+            PLAN_REMEMBER_SECONDS,
+        )
+    return people
+
+
+def plan_calendar_computed(
+    *,
+    rotation: Rotation,
+    month_start,
+    month_end,
+    viewer_tz: str,
+    now: datetime,
+    page: int | str | None = 1,
+    per_page: int = PLAN_PAGE_SIZE,
+) -> Page:
+    """`plan_calendar` computed from the rows. A constant number of queries whatever the team
+    size: everything is fetched per rotation and grouped in Python. Levels rank the whole
+    team, so every candidate is computed once (utilisation included); day cells and
+    preferences only for the people on this page."""
 
     tz = ZoneInfo(viewer_tz)
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
@@ -178,6 +246,72 @@ def plan_calendar(
         ready=((c.name, c.experienced, "primary" in c.roles) for c in candidates),
     )
     return people
+
+
+@dataclass
+class DraftLine:
+    """One roster of the plan's month, as its table shows it."""
+
+    pk: int
+    created_at: datetime
+    status_display: str
+    summary: dict  # the roster's summary without its per-person part (800 entries at 800 people)
+    largest: str  # who carries the largest load, in words
+
+
+def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
+    """The rosters of a month, newest first, remembered under the plan stamp: each roster's
+    summary holds every member's load, so reading and parsing it grows with the team."""
+    key = (
+        f"onehand:plan-drafts:{PLAN_FORMAT}:{rotation.pk}:"
+        f"{period_start:%Y-%m-%d}:{period_end:%Y-%m-%d}"
+    )
+    return _remembered(key, lambda: _draft_lines(rotation, period_start, period_end))
+
+
+def _draft_lines(rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
+    return [
+        DraftLine(
+            pk=roster.pk,
+            created_at=roster.created_at,
+            status_display=roster.get_status_display(),
+            summary={k: v for k, v in (roster.summary or {}).items() if k != "people"},
+            largest=largest_load(roster.summary),
+        )
+        for roster in Roster.objects.filter(
+            rotation=rotation, period_start=period_start, period_end=period_end
+        ).order_by("-created_at")
+    ]
+
+
+def _remembered(key: str, compute):
+    """`compute()`, remembered under the plan stamp (see `plan_stamp`) when usable."""
+    stamp = None
+    if plan_stamp.usable():
+        stamp, kept = plan_stamp.read(key)
+        if kept is not None:
+            return kept
+    value = compute()
+    if stamp is not None:
+        plan_stamp.remember(key, stamp, value, PLAN_REMEMBER_SECONDS)
+    return value
+
+
+def report_figures(*, rotation: Rotation, start: datetime, end: datetime, now: datetime):
+    """(`load_report` rows, its Gini trend, `bus_factor_by_month`) for the load report page,
+    remembered under the plan stamp and the hour: the bus factor trend checks everyone's
+    experience month by month, which grows with the team."""
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    key = (
+        f"onehand:report:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
+        f"{hour:%Y%m%d%H}"
+    )
+
+    def compute():
+        rows, trend = load_report(rotation=rotation, start=start, end=end)
+        return rows, trend, bus_factor_by_month(rotation=rotation, start=start, end=end)
+
+    return _remembered(key, compute)
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:
