@@ -99,8 +99,8 @@ def new_stamp() -> None:
         cache.set(STAMP_KEY, uuid.uuid4().hex, None)
     except Exception:  # noqa: BLE001 - the write itself is committed; say so loudly
         logger.error(
-            "could not renew the plan stamp: plan pages may show stale levels for up to an "
-            "hour (or until the next write)",
+            "could not renew the plan stamp: plan pages may show stale levels for up to a "
+            "minute (or until the next write)",
             exc_info=True,
         )
 

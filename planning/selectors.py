@@ -80,9 +80,11 @@ PLAN_PAGE_SIZE = 50
 
 
 # Remembered plan pages: the format of what is kept (change it when PlanRow or a level changes
-# shape) and how long (levels decay with time: the key also names the hour they were made in).
+# shape) and how long: a minute, so a write whose stamp renewal could not reach Redis is seen
+# within a minute anyway (the on-call answer's bound too); levels also decay with time, so the
+# key names the hour they were made in.
 PLAN_FORMAT = 1
-PLAN_REMEMBER_SECONDS = 3600
+PLAN_REMEMBER_SECONDS = 60
 
 
 def _page_key(page: int | str | None) -> str:
