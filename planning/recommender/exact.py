@@ -419,7 +419,7 @@ class Model:
         if res.status != 0 or res.fun is None:
             return None
         value = -float(res.fun)
-        return float(np.floor(value + 1e-6 * max(1.0, abs(value))))
+        return float(np.floor(value + 1e-3 + 1e-9 * abs(value)))  # rounding errs upward: safe
 
     def min_max(self, cover: float, time_limit: float, lower: float = 0.0):
         """Stage 2: the MILP result (``x``, ``status``, ``mip_dual_bound``)."""
