@@ -368,9 +368,10 @@ class Model:
         free, every other pair keeps its value in ``holder``. Only the free columns and the rows
         they touch go to the solver (the fixed part moves into the row bounds), so a
         neighbourhood of a few people over the whole period solves in a fraction of a second.
-        Returns the roster (``None``: no solution within the limit)."""
+        Returns (roster or ``None`` if no solution within the limit, whether the solver proved
+        the neighbourhood optimal)."""
         if self.nx == 0 or not free.any():
-            return None
+            return None, False
         fixed_on = ~free & (holder[self.slot_of] == self.person_of)
         if self._base_matrix is None:
             self._base_matrix = self._matrix([], 0, self.n_vars).tocsc()[:, : self.nx]
@@ -390,10 +391,10 @@ class Model:
             options={"time_limit": max(0.05, time_limit), "disp": False, "mip_rel_gap": MIP_GAP},
         )
         if res.x is None:
-            return None
+            return None, False
         x = fixed_on.astype(float)
         x[cols] = res.x
-        return self.holder(x)
+        return self.holder(x), res.status == 0
 
     def coverage_lp_bound(self, time_limit: float) -> float | None:
         """Upper bound on stage 1 from its linear relaxation (interior point: the relaxation

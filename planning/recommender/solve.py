@@ -180,7 +180,11 @@ def _cover_by_people(
         chosen[rng.choice(others, size=min(size - 1, others.size), replace=False)] = True
         slot_free = (holder < 0) | chosen[np.maximum(holder, 0)]
         free = slot_free[model.slot_of] & chosen[model.person_of]
-        got = model.max_coverage_free(holder, free, min(COVER_STEP_SECONDS, left))
+        got, solved = model.max_coverage_free(holder, free, min(COVER_STEP_SECONDS, left))
+        if solved and chosen.all() and got is not None:  # the whole team: this is the maximum
+            if model.cover_of(got) > cover + 0.5:
+                holder, cover = got, model.cover_of(got)
+            break
         if got is not None and model.cover_of(got) > cover - 0.5:
             # equal coverage is taken too: a different arrangement of the same people lets a
             # later neighbourhood find what this one could not (a walk on the plateau)
