@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csr_array
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import csr_array, vstack
 
 from .problem import Problem, Roster
 
@@ -173,6 +173,7 @@ class Model:
                 )
         self._team_rows(var, pinned_only)
         self.base_rows = self.n_rows
+        self._base_matrix = None
 
     def _team_rows(self, var: np.ndarray, pinned_only: Roster) -> None:
         """The team rules of ``pairing.py`` as rows: the cap, and hard pairing."""
@@ -361,6 +362,65 @@ class Model:
         lb[: self.nx][keep] = 1.0
         res = self._solve(cost, [], True, lb, ub, time_limit)
         return None if res.x is None else self.holder(res.x)
+
+    def max_coverage_free(self, holder: np.ndarray, free: np.ndarray, time_limit: float):
+        """Stage 1 on a neighbourhood: the variables in ``free`` (a mask over the pairs) are
+        free, every other pair keeps its value in ``holder``. Only the free columns and the rows
+        they touch go to the solver (the fixed part moves into the row bounds), so a
+        neighbourhood of a few people over the whole period solves in a fraction of a second.
+        Returns (roster or ``None`` if no solution within the limit, whether the solver proved
+        the neighbourhood optimal)."""
+        if self.nx == 0 or not free.any():
+            return None, False
+        fixed_on = ~free & (holder[self.slot_of] == self.person_of)
+        if self._base_matrix is None:
+            self._base_matrix = self._matrix([], 0, self.n_vars).tocsc()[:, : self.nx]
+        A = self._base_matrix
+        used = A[:, np.nonzero(fixed_on)[0]].sum(axis=1) if fixed_on.any() else 0.0
+        hi = np.asarray(self._hi, dtype=float) - used
+        lo = np.asarray(self._lo, dtype=float) - used
+        cols = np.nonzero(free)[0]
+        sub = A[:, cols].tocsr()
+        rows = np.nonzero(np.diff(sub.indptr) > 0)[0]
+        sub = sub[rows]
+        res = milp(
+            -self.priority[cols],
+            constraints=[LinearConstraint(sub, lo[rows], hi[rows])],
+            integrality=np.ones(cols.size),
+            bounds=Bounds(np.zeros(cols.size), np.ones(cols.size)),
+            options={"time_limit": max(0.05, time_limit), "disp": False, "mip_rel_gap": MIP_GAP},
+        )
+        if res.x is None:
+            return None, False
+        x = fixed_on.astype(float)
+        x[cols] = res.x
+        return self.holder(x), res.status == 0
+
+    def coverage_lp_bound(self, time_limit: float) -> float | None:
+        """Upper bound on stage 1 from its linear relaxation (interior point: the relaxation
+        is very degenerate), rounded down (priorities are integers). None: not solved."""
+        if self.nx == 0:
+            return 0.0
+        A = self._matrix([], 0, self.n_vars)[:, : self.nx]
+        lo, hi = np.asarray(self._lo, dtype=float), np.asarray(self._hi, dtype=float)
+        has_lo = np.isfinite(lo)
+        A_ub, b_ub = A, hi
+        if has_lo.any():
+            A_ub = vstack([A, -A[np.nonzero(has_lo)[0]]]).tocsr()
+            b_ub = np.concatenate([hi, -lo[has_lo]])
+        finite = np.isfinite(b_ub)
+        res = linprog(
+            -self.priority,
+            A_ub=A_ub[np.nonzero(finite)[0]],
+            b_ub=b_ub[finite],
+            bounds=(0, 1),
+            method="highs-ipm",
+            options={"time_limit": max(0.05, time_limit), "disp": False},
+        )
+        if res.status != 0 or res.fun is None:
+            return None
+        value = -float(res.fun)
+        return float(np.floor(value + 1e-3 + 1e-9 * abs(value)))  # rounding errs upward: safe
 
     def min_max(self, cover: float, time_limit: float, lower: float = 0.0):
         """Stage 2: the MILP result (``x``, ``status``, ``mip_dual_bound``)."""

@@ -51,8 +51,17 @@ COVERAGE_SECONDS = 8.0
 # seconds for all windows together
 COVER_WINDOW = 48
 COVER_WINDOW_SECONDS = 3.0
-COVER_WINDOWS_TOTAL = 6.0
+COVER_WINDOWS_TOTAL = 4.0
 COVER_WINDOW_MAX = 192
+# coverage by neighbourhoods of people after the windows: seconds per re-solve, then the
+# stage's CPU seconds (the same work on a busy machine as on a quiet one) and wall-clock cap
+COVER_STEP_SECONDS = 2.0
+COVER_PEOPLE_CPU = 8.0
+# ... at most this many people freed at once (more: the re-solve rarely ends within its limit)
+COVER_PEOPLE = 9
+COVER_PEOPLE_TOTAL = 20.0
+# seconds for the linear relaxation that bounds coverage from above (reaching it is a proof)
+COVER_LP_SECONDS = 4.0
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
 # ... up to which greedy mode runs the exact model itself ("auto-exact")
@@ -138,6 +147,58 @@ def _cover_by_windows(problem: Problem, model: exact.Model, roster: Roster) -> R
             size *= 2
 
 
+def _cover_by_people(
+    problem: Problem, model: exact.Model, roster: Roster, target: float, stop_at: float
+) -> Roster:
+    """Large-neighbourhood search on coverage: free a few people over the whole period (one of
+    them able to take an empty slot) and re-solve who of them holds which of their own and the
+    empty slots, everyone else fixed. Chains of moves that reach across the whole period (rest
+    rules pack a tight team like a puzzle) are found this way where time windows miss them;
+    a re-solve that covers as much but differently is kept too (a walk on the plateau). Stops
+    at ``target`` (an upper bound on coverage) or at ``stop_at``; seeded, so repeatable up to
+    the solver's time limits."""
+    rng = np.random.default_rng(0)
+    n = problem.n_people
+    holder = roster.holder.copy()
+    cover = model.cover_of(holder)
+    open_slot = ~problem.pinned_mask & problem.eligible.any(axis=1)
+    priority = exact.coverage_priorities(problem)
+    cpu_stop = time.process_time() + COVER_PEOPLE_CPU
+    while cover < target - 0.5:
+        left = stop_at - time.monotonic()
+        if left <= 0.05 or time.process_time() >= cpu_stop:
+            break
+        empty = np.nonzero(open_slot & (holder < 0))[0]
+        if empty.size == 0:
+            break
+        top = empty[priority[empty] == priority[empty].max()]  # primaries first
+        s = int(rng.choice(top))
+        size = int(rng.integers(min(n, 4), min(n, COVER_PEOPLE) + 1))
+        chosen = np.zeros(n, dtype=bool)
+        chosen[int(rng.choice(np.nonzero(problem.eligible[s])[0]))] = True
+        others = np.nonzero(~chosen)[0]
+        chosen[rng.choice(others, size=min(size - 1, others.size), replace=False)] = True
+        slot_free = (holder < 0) | chosen[np.maximum(holder, 0)]
+        free = slot_free[model.slot_of] & chosen[model.person_of]
+        got, solved = model.max_coverage_free(holder, free, min(COVER_STEP_SECONDS, left))
+        if solved and chosen.all() and got is not None:  # the whole team: this is the maximum
+            if model.cover_of(got) > cover + 0.5:
+                holder, cover = got, model.cover_of(got)
+            break
+        if got is not None and model.cover_of(got) > cover - 0.5:
+            # equal coverage is taken too: a different arrangement of the same people lets a
+            # later neighbourhood find what this one could not (a walk on the plateau)
+            if model.cover_of(got) <= cover + 0.5:
+                holder = got
+                continue
+            holder, cover = got, model.cover_of(got)
+    if cover <= model.cover_of(roster.holder) + 0.5:
+        return roster
+    out = Roster(problem)
+    out.load_assignment(holder)
+    return out
+
+
 def _status_note(
     status: str, gap: float, ran_exact: bool, time_limit: float, coverage_proven: bool = True
 ) -> str:
@@ -198,15 +259,21 @@ def recommend(
     # (1) coverage: proven maximal when it reaches the cheap upper bound, else ask the model
     if model is not None:
         coverage_proven = model.cover_of(roster.holder) >= model.max_cover_possible() - 0.5
-        if not coverage_proven and mode != "exact":
+        if not coverage_proven:
             # fill what the greedy left empty window by window (small models, fast), then prove
             # it with the whole model -- both outside the fairness budget, which is extended
             started = deadline.clock()
+            upper = model.max_cover_possible()
+            relaxed = model.coverage_lp_bound(COVER_LP_SECONDS)
+            if relaxed is not None:
+                upper = min(upper, relaxed)
             filled = _cover_by_windows(problem, model, roster)
+            if model.cover_of(filled.holder) < upper - 0.5:
+                stop_at = time.monotonic() + COVER_PEOPLE_TOTAL
+                filled = _cover_by_people(problem, model, filled, upper, stop_at)
             if filled is not roster:
                 roster, took = _adopt(problem, roster, filled.holder, deadline)
                 source = "milp" if took else source
-            upper = model.max_cover_possible()
             if model.cover_of(roster.holder) >= upper - 0.5:
                 cover, proven, x = upper, True, None
             else:
