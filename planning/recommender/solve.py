@@ -59,7 +59,9 @@ COVER_STEP_SECONDS = 2.0
 COVER_PEOPLE_CPU = 8.0
 # ... at most this many people freed at once (more: the re-solve rarely ends within its limit)
 COVER_PEOPLE = 9
-COVER_PEOPLE_TOTAL = 20.0
+# wall-clock cap of the people search: with the relaxation, windows and proof a draft still ends
+# inside about 25 s on a busy machine (gunicorn runs with --timeout 60 for headroom)
+COVER_PEOPLE_TOTAL = 8.0
 # seconds for the linear relaxation that bounds coverage from above (reaching it is a proof)
 COVER_LP_SECONDS = 4.0
 # ... up to which the LP relaxation tightens the bound
