@@ -166,6 +166,15 @@ def reason_for(
     return replace(reason, summary=f"{reason.summary}; {words}")
 
 
+def _more(higher: float, lower: float) -> str:
+    """'18% more' or 'more': how much heavier a load is, in words (the figures stay in the
+    Reason's fields for the details a page shows on demand)."""
+    if lower <= 0:
+        return "more"
+    pct = round(100 * (higher - lower) / lower)
+    return f"{pct}% more" if pct >= 1 else "slightly more"
+
+
 def _reason_for(
     problem: Problem, roster: Roster, s: int, L: np.ndarray, sums: tuple[float, float]
 ) -> Reason:
@@ -174,7 +183,7 @@ def _reason_for(
     Lp = float(L[p])
     if problem.pinned_mask[s]:
         return Reason(
-            summary=f"Pinned by a manager ({person.name} L={Lp:.1f})",
+            summary=f"Pinned by a manager to {person.name}",
             projected_load=Lp,
             runner_up_id=None,
             runner_up_load=None,
@@ -187,7 +196,7 @@ def _reason_for(
     k = int(feas.sum()) + 1
     if k == 1:
         return Reason(
-            summary=f"Only eligible person (L={Lp:.1f})",
+            summary="The only person qualified, available and rested for this slot",
             projected_load=Lp,
             runner_up_id=None,
             runner_up_load=None,
@@ -199,10 +208,10 @@ def _reason_for(
     Lq = float(values[q])
     other = problem.people[q]
     if Lq > Lp + 1e-9 * max(1.0, abs(Lp)):
-        why = f"would reach L={Lq:.1f}, above {person.name}'s L={Lp:.1f}"
+        why = f"would end up {_more(Lq, Lp)} loaded than {person.name}"
         summary = (
-            f"Lowest projected load among {k} eligible (L={Lp:.1f} vs runner-up "
-            f"{other.name} L={Lq:.1f})"
+            f"The lightest load of the {k} who could take it; the next, {other.name}, would "
+            f"end up {_more(Lq, Lp)} loaded"
         )
     else:
         S1, S2 = sums
@@ -214,15 +223,17 @@ def _reason_for(
         sq_new = (S2 + d2) - (S1 + d1) ** 2 / n
         top = float(L.max())
         if max(Lq, Lp2) > top + 1e-9 * max(1.0, top):
-            why = f"would reach L={Lq:.1f}, above the roster's peak L={top:.1f}"
+            why = "would become the most loaded person on the roster"
+            effect = "make them the most loaded person on the roster"
+        elif sq_new >= sq_now:
+            why = "would make loads less even"
+            effect = "make loads less even"
         else:
-            why = (
-                f"would reach L={Lq:.1f}, but moving the slot would not even out loads "
-                f"(sum of squared deviations {sq_now:.1f} -> {sq_new:.1f})"
-            )
+            why = "would not make loads noticeably more even"
+            effect = "not make loads noticeably more even"
         summary = (
-            f"Best overall balance among {k} eligible (L={Lp:.1f}; runner-up {other.name} "
-            f"would reach L={Lq:.1f})"
+            f"The most even spread of load of the {k} who could take it; giving it to "
+            f"{other.name} would {effect}"
         )
     return Reason(
         summary=summary,
