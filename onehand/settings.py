@@ -181,13 +181,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Sessions read from the cache, written through to the database: with Redis only (a cache per
-# process would keep a session another process has logged out).
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+# Sessions stay in the database only. Read from Redis (cached_db) they saved a query per page,
+# but an instance that could not reach Redis then failed every signed-in request, and a logout
+# whose cache delete failed would come back to life when Redis did (red-team finding).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 # Embedded mode runs every task in-process so `make run` needs no broker or worker.

@@ -56,7 +56,14 @@ IGNORED_MODELS = (
     "incidents.HookToken",
 )
 
-_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+# Any write keyword followed by a table name, anywhere in the statement: a leading comment, a
+# CTE (WITH ... UPDATE), a schema-qualified, quoted or upper-case name, TRUNCATE and COPY ... FROM
+# count as much as the ORM's own statements (red-team finding: an operator's fix-up SQL).
+_WRITE = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+(?:ONLY\s+)?"
+    r'(?:"?\w+"?\s*\.\s*)?"?(\w+)"?',
+    re.IGNORECASE,
+)
 _LAST_LOGIN_ONLY = re.compile(r'\s*UPDATE\s+"?auth_user"?\s+SET\s+"?last_login"?\s*=\s*%s\s+WHERE')
 
 _tables: frozenset[str] | None = None
@@ -78,8 +85,9 @@ def changes_plan(sql: str) -> bool:
     """Whether this statement writes a table the plan page's figures are computed from."""
     if not sql or sql[0] in "sS(":  # SELECT / SAVEPOINT / subqueries: the common case, first
         return False
-    match = _WRITE.match(sql)
-    if match is None or match.group(1) not in watched_tables():
+    tables = watched_tables()
+    written = {m.group(1).lower() for m in _WRITE.finditer(sql)}
+    if not written & tables:
         return False
     return not _LAST_LOGIN_ONLY.match(sql)
 

@@ -88,9 +88,14 @@ PLAN_REMEMBER_SECONDS = 60
 
 
 def _page_key(page: int | str | None) -> str:
-    raw = str(page if page is not None else 1)
-    # Paginator.get_page reads anything else as page 1.
-    return raw if raw.isascii() and raw.isdigit() and len(raw) <= 6 else "1"
+    """The page number as Paginator.get_page reads it (int(): '+2', ' 2', '2_0' and other
+    scripts' digits are numbers too), so one key always means one page; anything else is 1."""
+    try:
+        number = int(page if page is not None else 1)
+    except (TypeError, ValueError, OverflowError):
+        return "1"
+    # below 1 or past the end, get_page gives the last page
+    return str(number) if 1 <= number < 10**6 else "last"
 
 
 def plan_calendar(

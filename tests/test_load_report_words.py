@@ -44,3 +44,13 @@ def test_the_charts_have_labelled_axes_and_captions_in_words(client):
     assert ">Gini (0 = even)</text>" in page and ">Month</text>" in page
     assert "<figcaption>Each bar is one person&#x27;s on-call hours" in page
     assert "Most even:" in page and "least even:" in page
+
+
+def test_a_century_long_load_report_is_refused_in_words(client):
+    setup = build_team(3, handoff_time=time(9))
+    client.force_login(setup.people[0])
+
+    response = client.get(f"/rotations/{setup.rotation.pk}/report/?from=1900-01-01&to=2199-12-31")
+
+    assert response.status_code == 400
+    assert "at most 3 years" in response.content.decode()

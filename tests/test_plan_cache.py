@@ -209,3 +209,40 @@ def test_the_load_report_is_remembered_and_shows_a_rename_at_once(
 
     names = [row.name for row in client.get(url).context["rows"]]
     assert any(name.startswith("Zanele") for name in names)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE AUTH_USER SET first_name = %s WHERE id = %s",
+        '/* fix-up */ UPDATE "auth_user" SET first_name = %s WHERE id = %s',
+        "UPDATE public.auth_user SET first_name = %s WHERE id = %s",
+        'WITH x AS (SELECT 1) UPDATE "auth_user" SET first_name = %s WHERE id = %s',
+        "TRUNCATE TABLE availability_availabilityentry",
+    ],
+)
+def test_an_operators_fix_up_sql_counts_as_a_write_to_the_plan(db, sql):
+    assert plan_stamp.changes_plan(sql)
+
+
+def test_a_locking_read_and_a_login_are_not_writes_to_the_plan(db):
+    assert not plan_stamp.changes_plan(
+        'SELECT * FROM "rotation_shift" FOR UPDATE OF "rotation_shift"'
+    )
+    assert not plan_stamp.changes_plan(
+        'UPDATE "auth_user" SET "last_login" = %s WHERE "auth_user"."id" = %s'
+    )
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("spelling", ["%2B2", "%202", "%EF%BC%92", "2_0", "0", "-1"])
+def test_another_spelling_of_a_page_number_never_fills_page_one(
+    transactional_db, client, remembering, spelling
+):
+    setup = build_team(55, pattern="daily", handoff_time=time(9))
+    client.force_login(setup.boss)
+    first_page = [r.user_id for r in client.get(plan_url(setup)).context["rows"]]
+
+    client.get(plan_url(setup) + f"&page={spelling}")
+
+    assert [r.user_id for r in client.get(plan_url(setup)).context["rows"]] == first_page
