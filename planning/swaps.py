@@ -584,6 +584,11 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
         return request  # a double click on the same accept
     if offer.status == SwapOffer.Status.DECLINED:
         raise SwapError("You declined this offer already.")
+    if request.status == SwapRequest.Status.OPEN and offer.status == SwapOffer.Status.WITHDRAWN:
+        raise SwapError(
+            "This offer was withdrawn: you now hold another shift at that time, and nobody "
+            "can be on two shifts at once."
+        )
     if not request.is_open or offer.status == SwapOffer.Status.WITHDRAWN:
         raise AlreadyTaken(_taken_message(request))
     if request.cover_start <= now:
