@@ -395,6 +395,17 @@ def _claim_time(request: SwapRequest, candidate, *, by, offer: SwapOffer | None 
         )
 
 
+def _still_eligible(request: SwapRequest, candidate, *, now: datetime) -> str | None:
+    """The hard rule (rest, availability, another shift…) `candidate` would now break by
+    taking the request's cover, judged on the part's own times for a part; None if none."""
+    rules = inputs.slot_rules(shift=request.shift, now=now, part=_part_of(request))
+    found = rules.people.get(candidate.pk)
+    if found is None:
+        rotation = request.shift.roster.rotation
+        return f"{display_name(candidate)} is no longer in the {rotation.name} rotation"
+    return rules.problem(found)
+
+
 def _withdraw_overlapping_offers(winner_id: int, request: SwapRequest, *, now: datetime) -> None:
     """The winner's other open offers for the same time are moot: withdraw them (they are
     told); the sweeper asks the next fairest person for those requests."""
@@ -621,6 +632,10 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
         raise AlreadyTaken(_taken_message(request))
     _require_still_live(request)
     _claim_time(request, offer.candidate, by=user, offer=offer)
+    if problem := _still_eligible(request, offer.candidate, now=now):
+        # Things changed since the offer (they were marked away, took a shift next to it):
+        # the same rules that ranked them are asked again, now, under the locks.
+        raise SwapError(f"You can't take it any more: {problem}. Nothing was swapped.")
     SwapOffer.objects.filter(pk=offer.pk).update(status=SwapOffer.Status.ACCEPTED, decided_at=now)
     request.refresh_from_db()
     _close_offers(request, reason="taken", now=now)

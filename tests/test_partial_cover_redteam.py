@@ -6,6 +6,7 @@ import time_machine
 from django.core import mail as outbox_mail
 from rest_framework.test import APIClient
 
+from availability import services as availability
 from notifications import dispatch
 from onehand.errors import RuleBroken
 from planning import services as planning_services
@@ -285,3 +286,17 @@ def test_the_cant_make_it_page_of_a_piece_says_it_is_part_of_a_shift(client):
     client.force_login(offer.candidate)
     page = client.get(f"/shifts/{piece.pk}/cant-make-it/").content.decode()
     assert "part of a longer shift" in page
+
+
+@time_machine.travel(NOW)
+def test_a_colleague_marked_away_after_the_offer_cannot_accept_the_part():
+    team = published_team()
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    offer = request.offers.select_related("candidate").first()
+    availability.mark(
+        *PRIMARY_EVENING, "unavailable", reason="Dentist", enforce_lock=False, by=offer.candidate
+    )
+    with pytest.raises(swaps.SwapError, match="can't take it any more"):
+        swaps.accept_offer(offer, by=offer.candidate)
+    assert Shift.objects.get(pk=shift.pk).end == shift.end
