@@ -31,6 +31,8 @@ CLOSED_BECAUSE = {
     "assigned": "a manager gave it to {winner}. Thank you for offering.",
     "cancelled": "{requester} cancelled the request: they can make it after all.",
     "expired": "the shift has started, so the request is closed.",
+    "republished": "the roster was published again, so the request is closed.",
+    "overlap": "you now hold another shift at that time.",
 }
 
 
@@ -202,16 +204,24 @@ def _closed_mail(delivery: Delivery, offer: SwapOffer, zone: str) -> EmailMessag
     winning = request.offers.filter(status=SwapOffer.Status.ACCEPTED).first()
     if reason == "taken" and winning is not None and winning.reason.get("assigned_by"):
         reason = "assigned"
+    if request.closed_reason == "republished":
+        reason = "republished"
+    elif request.status == SwapRequest.Status.OPEN:
+        reason = "overlap"  # the request goes on; this holder took another shift then
     why = CLOSED_BECAUSE[reason].format(
         winner=display_name(request.winner), requester=display_name(request.requester)
     )
     rotation = shift.roster.rotation
+    part = _part(request)
+    if request.is_partial:
+        when = entries.span(request.cover_start, request.cover_end, zone)
     return _message(
         delivery,
-        f"No longer needed: {rotation.name} {shift.role}, {mail.local(shift.start, zone)}",
+        f"No longer needed: {part}{rotation.name} {shift.role}, "
+        f"{mail.local(request.cover_start, zone)}",
         [
-            f"You were asked to take {display_name(request.requester)}'s {shift.role} shift on "
-            f"{rotation.name} ({when}).",
+            f"You were asked to take {part}{display_name(request.requester)}'s {shift.role} "
+            f"shift on {rotation.name} ({when}).",
             f"You don't need to answer any more: {why}",
         ],
     )
@@ -298,6 +308,13 @@ def _request_mail(delivery: Delivery, request: SwapRequest, zone: str, now: date
         ]
         return _message(delivery, f"Swap done: {head}", lines)
     if kind == Kind.SWAP_CANCELLED and status == SwapRequest.Status.CANCELLED:
+        if request.closed_reason == "republished":
+            lines = [
+                f"Your swap request for {when} is closed: the {rotation.name} roster was "
+                "published again. Check your shifts on the new roster and ask again if you "
+                f"still can't make one: {page}",
+            ]
+            return _message(delivery, f"Swap request closed: {head}", lines)
         lines = [f"Your swap request for {when} is cancelled: the shift stays yours."]
         return _message(delivery, f"Swap request cancelled: {head}", lines)
     if kind == Kind.SWAP_REJECTED:

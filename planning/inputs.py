@@ -333,6 +333,11 @@ def slot_rules(
             end=part[1],
         )
     start, end = part or (shift.start, shift.end)
+    if part is not None and part[0] > shift.start and part[1] < shift.end:
+        # A stint inside the shift is nobody's neighbour: "back-to-back" is about the shifts
+        # before and after the whole one, so it applies only to a part touching its start or
+        # end. Rest and overlap are still judged on the part's own times.
+        settings = replace(settings, no_back_to_back=False)
     return SlotRules(
         target=target,
         # Pieces already split off stand as shifts of their own: one person holds two pieces

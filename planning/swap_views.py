@@ -174,6 +174,14 @@ def cant_make_it(request, shift_pk):
             .order_by("start")[:60],
             "token": request.POST.get("t") or request.GET.get("t") or "",
             "error": error,
+            # A refused form comes back as it was sent: "Only part of it" stays chosen with
+            # the times typed, so pressing Enter again can't ask cover for the whole shift.
+            "asked_part": request.method == "POST" and request.POST.get("cover") == "part",
+            "part_from": (request.POST.get("part_from") or "")[:40]
+            if request.method == "POST"
+            else "",
+            "part_to": (request.POST.get("part_to") or "")[:40] if request.method == "POST" else "",
+            "is_piece": shift.split_from_id is not None,
         },
         status=400 if error else 200,
     )
@@ -184,7 +192,14 @@ def _local_time(raw: str | None, field: str, what: str):
 
     A wall time the clocks skip (spring forward) or pass twice (fall back) is refused in
     words: guessing would ask cover for the wrong hour."""
-    value = parse_datetime((raw or "").strip()[:40]) if raw else None
+    try:
+        value = parse_datetime((raw or "").strip()[:40]) if raw else None
+    except ValueError:
+        raise Invalid(
+            f"{raw.strip()[:40]} is not a real time: check the date (e.g. 30 February does not "
+            f"exist) and give the {what} without a UTC offset, in your zone.",
+            field=field,
+        ) from None
     if value is None:
         raise Invalid(f"Give the {what} as a date and time.", field=field)
     zone = timezone.get_current_timezone()

@@ -7,6 +7,7 @@ unique index allows one accepted offer per request.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -333,6 +334,104 @@ def _close_offers(request: SwapRequest, *, reason: str, now: datetime, keep=None
     swap_offers_closed.send(sender=SwapOffer, request=request, offers=closed, reason=reason)
 
 
+def _cover_overlaps(start: datetime, end: datetime) -> Q:
+    """Requests whose cover (the part, or the whole shift) overlaps start–end."""
+    return Q(part_start__isnull=False, part_start__lt=end, part_end__gt=start) | Q(
+        part_start__isnull=True, shift__start__lt=end, shift__end__gt=start
+    )
+
+
+def _in_zone(when: datetime, by) -> str:
+    """A time in the reader's zone, named (UTC for the system)."""
+    zone = getattr(getattr(by, "person", None), "time_zone", None) or "UTC"
+    value = when.astimezone(ZoneInfo(zone))
+    return f"{value:%a %d %b %Y %H:%M} {value.tzname()} ({zone})"
+
+
+def _require_still_live(request: SwapRequest) -> None:
+    """A request on a roster that was published again is moot: its shift is history."""
+    status = Roster.objects.values_list("status", flat=True).get(pk=request.shift.roster_id)
+    if status != Roster.Status.PUBLISHED:
+        raise SwapError(
+            "The roster was published again since this request, so this shift is no longer "
+            "current; nothing was swapped. See the rotation page for the shifts as they are now."
+        )
+
+
+def _claim_time(request: SwapRequest, candidate, *, by, offer: SwapOffer | None = None) -> None:
+    """Refuse unless `candidate` is still free for the cover: they may have taken an
+    overlapping shift or part (in any rotation) since they were asked.
+
+    Two accepts by the same person queue on their user row (taken after the request row,
+    the order every swap path uses), so the second sees the first's shift and is refused;
+    their overlapping shifts are locked too, so no other edit moves them meanwhile."""
+    User.objects.select_for_update().filter(pk=candidate.pk).first()
+    start, end = request.cover_start, request.cover_end
+    clash = (
+        Shift.objects.select_for_update(of=("self",))
+        .select_related("roster__rotation")
+        .filter(
+            assignee_id=candidate.pk,
+            roster__status=Roster.Status.PUBLISHED,
+            start__lt=end,
+            end__gt=start,
+        )
+        .exclude(pk=request.shift_id)
+        .exclude(pk=offer.trade_shift_id if offer and offer.trade_shift_id else None)
+        .order_by("start")
+    )
+    clashes = list(clash)
+    if clashes:
+        first = clashes[0]
+        who = (
+            "You now hold"
+            if getattr(by, "pk", None) == candidate.pk
+            else (f"{display_name(candidate)} now holds")
+        )
+        raise SwapError(
+            f"{who} the {first.get_role_display().lower()} of {first.roster.rotation.name} "
+            f"from {_in_zone(first.start, by)} to {_in_zone(first.end, by)}, which overlaps "
+            "this cover; nobody can be on two shifts at once. Nothing was swapped."
+        )
+
+
+def _still_eligible(request: SwapRequest, candidate, *, now: datetime) -> str | None:
+    """The hard rule (rest, availability, another shift…) `candidate` would now break by
+    taking the request's cover, judged on the part's own times for a part; None if none."""
+    rules = inputs.slot_rules(shift=request.shift, now=now, part=_part_of(request))
+    found = rules.people.get(candidate.pk)
+    if found is None:
+        rotation = request.shift.roster.rotation
+        return f"{display_name(candidate)} is no longer in the {rotation.name} rotation"
+    return rules.problem(found)
+
+
+def _withdraw_overlapping_offers(winner_id: int, request: SwapRequest, *, now: datetime) -> None:
+    """The winner's other open offers for the same time are moot: withdraw them (they are
+    told); the sweeper asks the next fairest person for those requests."""
+    moot = list(
+        SwapOffer.objects.select_related("request__shift")
+        .filter(
+            candidate_id=winner_id,
+            status=SwapOffer.Status.OFFERED,
+            request__status=SwapRequest.Status.OPEN,
+        )
+        .exclude(request_id=request.pk)
+        .filter(
+            request__in=SwapRequest.objects.filter(
+                _cover_overlaps(request.cover_start, request.cover_end)
+            )
+        )
+    )
+    if not moot:
+        return
+    SwapOffer.objects.filter(pk__in=[o.pk for o in moot]).update(
+        status=SwapOffer.Status.WITHDRAWN, decided_at=now
+    )
+    for o in moot:
+        swap_offers_closed.send(sender=SwapOffer, request=o.request, offers=[o], reason="overlap")
+
+
 def _apply(request: SwapRequest, offer: SwapOffer, *, by, now: datetime) -> Shift:
     """Move the slot (and the traded slot) to their new holders, versioned and audited."""
     shift = (
@@ -496,12 +595,24 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
         return request  # a double click on the same accept
     if offer.status == SwapOffer.Status.DECLINED:
         raise SwapError("You declined this offer already.")
+    if request.status == SwapRequest.Status.OPEN and offer.status == SwapOffer.Status.WITHDRAWN:
+        raise SwapError(
+            "This offer was withdrawn: you now hold another shift at that time, and nobody "
+            "can be on two shifts at once."
+        )
     if not request.is_open or offer.status == SwapOffer.Status.WITHDRAWN:
         raise AlreadyTaken(_taken_message(request))
     if request.cover_start <= now:
         raise SwapError(
             ("This part of the shift" if request.is_partial else "This shift")
             + " has already started; ask your manager."
+        )
+    if offer.expires_at is not None and offer.expires_at <= now:
+        # Refused, not expired here: a refusal writes nothing (this transaction is rolled
+        # back), so the sweeper expires it and asks the next fairest person on its next run.
+        raise SwapError(
+            f"This offer expired at {_in_zone(offer.expires_at, user)}, so it can't be "
+            "accepted any more; the next person is being asked."
         )
     rotation = request.shift.roster.rotation
     # The conditional UPDATE is the lock: exactly one concurrent accept sees a row to change.
@@ -519,9 +630,16 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
             # Our own first click won while this one waited on the row: the same answer.
             return request
         raise AlreadyTaken(_taken_message(request))
+    _require_still_live(request)
+    _claim_time(request, offer.candidate, by=user, offer=offer)
+    if problem := _still_eligible(request, offer.candidate, now=now):
+        # Things changed since the offer (they were marked away, took a shift next to it):
+        # the same rules that ranked them are asked again, now, under the locks.
+        raise SwapError(f"You can't take it any more: {problem}. Nothing was swapped.")
     SwapOffer.objects.filter(pk=offer.pk).update(status=SwapOffer.Status.ACCEPTED, decided_at=now)
     request.refresh_from_db()
     _close_offers(request, reason="taken", now=now)
+    _withdraw_overlapping_offers(user.pk, request, now=now)
     offer.refresh_from_db()
     if next_status == SwapRequest.Status.DONE:
         _apply(request, offer, by=user, now=now)
@@ -656,8 +774,10 @@ def approve_swap(
         raise SwapError("This swap is not waiting for approval.")
     offer = request.offers.get(status=SwapOffer.Status.ACCEPTED)
     if approve:
+        _require_still_live(request)
         # The rules are checked when the shift moves: things may have changed since the offer.
         problem = _slot_rule(request, offer.candidate, override=override, by=manager)
+        _claim_time(request, offer.candidate, by=manager, offer=offer)
         request.status = SwapRequest.Status.DONE
         request.save(update_fields=["status"])
         _mark_override(_apply(request, offer, by=manager, now=now), problem)
@@ -692,7 +812,9 @@ def assign_from_request(
     request = _locked_for_manager(request, by, "Only a manager of this team can assign.")
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))
+    _require_still_live(request)
     problem = _slot_rule(request, candidate, override=override, by=manager)
+    _claim_time(request, candidate, by=manager)
     offer, _ = SwapOffer.objects.get_or_create(
         request=request,
         candidate=candidate,
@@ -711,6 +833,7 @@ def assign_from_request(
     request.decided_at = now
     request.save(update_fields=["status", "winner", "decided_at"])
     _mark_override(_apply(request, offer, by=manager, now=now), problem)
+    _withdraw_overlapping_offers(candidate.pk, request, now=now)
     swap_settled.send(sender=SwapRequest, request=request)
     return request
 

@@ -504,6 +504,9 @@ class SwapRequest(models.Model):
     # Partial cover: only this part of the shift needs someone (both empty: the whole shift).
     part_start = models.DateTimeField(null=True, blank=True)
     part_end = models.DateTimeField(null=True, blank=True)
+    # Why a request closed without a swap when nobody chose to: "republished" (the roster
+    # its shift is on was replaced). Empty otherwise.
+    closed_reason = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -219,11 +219,16 @@ class OffsetDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "no_offset": "Give the time with its UTC offset, e.g. 2026-12-08T18:00:00+00:00.",
+        "impossible": "{value} is not a real time: check the date (e.g. 30 February does not "
+        "exist) and the UTC offset (between -23:59 and +23:59).",
     }
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip()) if len(value) <= 40 else None
+            try:
+                parsed = parse_datetime(value.strip()) if len(value) <= 40 else None
+            except ValueError:
+                self.fail("impossible", value=value.strip())
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("no_offset")
         return super().to_internal_value(value)
@@ -270,6 +275,9 @@ class SwapRequestSerializer(serializers.ModelSerializer):
             "decided_at",
             "offers",
         ]
+        # The one-open-request-per-shift rule is the service's: it returns the same request
+        # for a double submit and says in words why a different one can't be asked.
+        validators = []
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

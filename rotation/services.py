@@ -13,7 +13,7 @@ from django.utils import timezone
 from onehand.errors import Conflict, Invalid, NotAllowed, RuleBroken
 
 from . import coverage
-from .events import roster_published
+from .events import roster_published, swap_offers_closed, swap_settled
 from .models import (
     AuditEntry,
     CoverageWindow,
@@ -25,6 +25,8 @@ from .models import (
     Rotation,
     RotationMember,
     Shift,
+    SwapOffer,
+    SwapRequest,
     Team,
 )
 from .permissions import Actor, SystemActor, acting_user, require_actor, require_manager
@@ -193,6 +195,7 @@ def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -
             AuditEntry.Action.SUPERSEDE,
             f"Superseded by roster #{roster.pk}",
         )
+    _close_requests_on(superseded, by=by)
     roster.status = Roster.Status.PUBLISHED
     roster.published_at = timezone.now()
     roster.published_by = acting_user(by)
@@ -209,6 +212,39 @@ def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -
     )
     roster_published.send(sender=Roster, roster=roster, superseded=superseded)
     return roster
+
+
+def _close_requests_on(superseded: list[Roster], *, by: Actor) -> None:
+    """Open swap requests on a replaced roster's shifts are moot (their shift is history):
+    cancel them with the reason, withdraw their offers (holders told), tell the requester."""
+    now = timezone.now()
+    moot = list(
+        SwapRequest.objects.select_for_update()
+        .select_related("shift__roster__rotation")
+        .filter(
+            shift__roster__in=superseded,
+            status__in=[SwapRequest.Status.OPEN, SwapRequest.Status.PENDING_APPROVAL],
+        )
+    )
+    for request in moot:
+        request.status = SwapRequest.Status.CANCELLED
+        request.closed_reason = "republished"
+        request.winner = None
+        request.decided_at = now
+        request.save(update_fields=["status", "closed_reason", "winner", "decided_at"])
+        offers = list(
+            request.offers.select_for_update().filter(
+                status__in=[SwapOffer.Status.OFFERED, SwapOffer.Status.ACCEPTED]
+            )
+        )
+        SwapOffer.objects.filter(pk__in=[o.pk for o in offers]).update(
+            status=SwapOffer.Status.WITHDRAWN, decided_at=now
+        )
+        if offers:
+            swap_offers_closed.send(
+                sender=SwapOffer, request=request, offers=offers, reason="republished"
+            )
+        swap_settled.send(sender=SwapRequest, request=request)
 
 
 def beat_heartbeat(*, by: Actor, now: datetime | None = None) -> None:

@@ -8,7 +8,8 @@ from django.db import connection
 
 from planning import swaps
 from rotation.models import Shift
-from tests.partial_support import THURSDAY_EVENING, published_team, week_shift
+from tests.partial_support import THURSDAY_EVENING, at, published_team, week_shift
+from tests.race_support import at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -51,3 +52,32 @@ def test_two_simultaneous_accepts_of_a_part_split_the_week_once(postgres):
         request.winner_id,
         shift.assignee_id,
     ]
+
+
+@time_machine.travel("2026-11-25 12:00Z", tick=True)
+def test_one_colleague_accepting_two_overlapping_evenings_at_once_gets_only_one(postgres):
+    team = published_team(offers_at_once=8)
+    primary, secondary = week_shift(team), week_shift(team, "secondary")
+    first = swaps.request_swap(
+        primary, part=(at("2026-12-10 18:00"), at("2026-12-10 21:00")), by=primary.assignee
+    )
+    second = swaps.request_swap(
+        secondary, part=(at("2026-12-10 19:00"), at("2026-12-10 22:00")), by=secondary.assignee
+    )
+    colleague = min(
+        set(first.offers.values_list("candidate_id", flat=True))
+        & set(second.offers.values_list("candidate_id", flat=True))
+    )
+    offers = [
+        r.offers.select_related("candidate").get(candidate_id=colleague) for r in (first, second)
+    ]
+    outcomes = at_once(
+        [lambda o=o: swaps.accept_offer(o, by=o.candidate) for o in offers],
+        success="won",
+        refused=(swaps.SwapError,),
+    )
+    assert sorted(o.split(":")[0] for o in outcomes) == ["refused", "won"], outcomes
+    held = Shift.objects.filter(
+        assignee_id=colleague, start__lt=at("2026-12-10 22:00"), end__gt=at("2026-12-10 18:00")
+    )
+    assert held.count() == 1
