@@ -243,7 +243,7 @@ def _with_current_names(slots, names: dict[int, str]):
         runner_up = reason.get("runner_up_id")
         slot.runner_up_name = names.get(runner_up) or reason.get("runner_up_name")
         slot.blocking_names = [
-            (names.get(int(who), who) if str(who).isdigit() else who, why)
+            (names.get(int(who), who) if str(who).isascii() and str(who).isdigit() else who, why)
             for who, why in (reason.get("blocking") or {}).items()
         ]
     return slots
@@ -539,6 +539,6 @@ def _chosen_mapping(post) -> dict[str, int | None]:
         label = field[4:]
         if value == "skip":
             chosen[label] = None
-        elif value.isdigit():
+        elif value.isascii() and value.isdigit() and len(value) < 19:
             chosen[label] = int(value)
     return chosen

@@ -334,7 +334,11 @@ def assign_link(request, pk):
     if not selectors.is_manager(user=user, team_id=swap.shift.roster.rotation.team_id):
         return _refuse(request, "Only a manager of this team can assign.", status=404)
     raw = request.POST.get("candidate") or request.GET.get("candidate") or ""
-    candidate = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    candidate = (
+        User.objects.filter(pk=int(raw)).first()
+        if raw.isascii() and raw.isdigit() and len(raw) < 19
+        else None
+    )
     team_id = swap.shift.roster.rotation.team_id
     if candidate is not None and not selectors.is_active_member(
         user_id=candidate.pk, team_id=team_id

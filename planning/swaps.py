@@ -27,7 +27,7 @@ from rotation.events import (
     swap_settled,
     swap_uncovered,
 )
-from rotation.models import AuditEntry, Roster, Shift, SwapOffer, SwapRequest
+from rotation.models import AuditEntry, Roster, Rotation, Shift, SwapOffer, SwapRequest
 from rotation.permissions import Actor, require_manager
 from rotation.selectors import is_active_member, is_manager
 from rotation.services import audit
@@ -160,7 +160,9 @@ def _check_part(
         raise Invalid("Give the part's times with their time zone.", field="part")
     if start.second or start.microsecond or end.second or end.microsecond:
         raise Invalid("The part's times must be on whole minutes.", field="part")
-    if end <= start:
+    if end == start:
+        raise Invalid("The part starts and ends at the same time: give its end.", field="part")
+    if end < start:
         raise Invalid("The part ends before it starts: swap the two times.", field="part")
     if end - start < MIN_PART:
         raise Invalid("The part must be at least 30 minutes long.", field="part")
@@ -615,6 +617,7 @@ def accept_offer(offer: SwapOffer, *, by: Actor, now: datetime | None = None) ->
             "accepted any more; the next person is being asked."
         )
     rotation = request.shift.roster.rotation
+    _lock_rotation_of(request)
     # The conditional UPDATE is the lock: exactly one concurrent accept sees a row to change.
     next_status = (
         SwapRequest.Status.PENDING_APPROVAL
@@ -655,6 +658,11 @@ def _taken_message(request: SwapRequest) -> str:
         and request.winner_id
     ):
         return f"Already taken by {display_name(request.winner)}. Thank you for offering."
+    if request.status == SwapRequest.Status.CANCELLED and request.closed_reason == "republished":
+        return (
+            "The request was closed: the roster was published again, so check your calendar "
+            "for the shift as it is now."
+        )
     if request.status == SwapRequest.Status.CANCELLED:
         return "The request was cancelled: they can make it after all."
     return "This request is closed."
@@ -747,8 +755,23 @@ def _mark_override(shift: Shift, problem: str | None) -> None:
         shift.save(update_fields=["overridden", "reason"])
 
 
+def _lock_rotation_of(request: SwapRequest) -> None:
+    """Take the rotation's row first, as publishing does: an accept, approval or assignment
+    and a re-publish of the month then queue behind each other instead of deadlocking (the
+    accept held the request and wanted the roster; the publish held the roster and wanted the
+    request -- red-team finding). FOR NO KEY UPDATE: rows that merely reference the rotation
+    are not held up."""
+    rotation_id = (
+        SwapRequest.objects.filter(pk=request.pk)
+        .values_list("shift__roster__rotation_id", flat=True)
+        .first()
+    )
+    Rotation.objects.select_for_update(no_key=True).filter(pk=rotation_id).first()
+
+
 def _locked_for_manager(request: SwapRequest, by: Actor, refusal: str) -> SwapRequest:
     """The request, locked for this transaction, once `by` is known to manage its team."""
+    _lock_rotation_of(request)
     request = (
         SwapRequest.objects.select_for_update()
         .select_related("shift__roster__rotation")

@@ -3,8 +3,10 @@
 import pytest
 import time_machine
 
+from planning import services as planning_services
 from planning import swaps
-from rotation.models import Shift
+from rotation import services
+from rotation.models import Shift, SwapRequest
 from tests.partial_support import THURSDAY_EVENING, at, published_team, week_shift
 from tests.race_support import at_once
 
@@ -61,3 +63,27 @@ def test_one_colleague_accepting_two_overlapping_evenings_at_once_gets_only_one(
         assignee_id=colleague, start__lt=at("2026-12-10 22:00"), end__gt=at("2026-12-10 18:00")
     )
     assert held.count() == 1
+
+
+@time_machine.travel("2026-11-25 12:00Z", tick=True)
+def test_an_accept_and_a_republish_at_once_queue_instead_of_deadlocking(postgres):
+    team = published_team()
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=THURSDAY_EVENING, by=shift.assignee)
+    offer = request.offers.select_related("candidate").first()
+    draft = planning_services.draft_roster(
+        team["rotation"], team["roster"].period_start, team["roster"].period_end, by=team["boss"]
+    )
+
+    outcomes = at_once(
+        [
+            lambda: swaps.accept_offer(offer, by=offer.candidate),
+            lambda: services.publish_roster(draft, by=team["boss"]),
+        ],
+        success="done",
+        refused=(swaps.SwapError,),
+    )
+
+    assert not [o for o in outcomes if o.startswith("error")], outcomes
+    request.refresh_from_db()
+    assert request.status in (SwapRequest.Status.DONE, SwapRequest.Status.CANCELLED)

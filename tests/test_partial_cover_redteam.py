@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from availability import services as availability
 from notifications import dispatch
-from onehand.errors import RuleBroken
+from onehand.errors import Invalid, RuleBroken
 from planning import services as planning_services
 from planning import swaps
 from rotation import services
@@ -300,3 +300,35 @@ def test_a_colleague_marked_away_after_the_offer_cannot_accept_the_part():
     with pytest.raises(swaps.SwapError, match="can't take it any more"):
         swaps.accept_offer(offer, by=offer.candidate)
     assert Shift.objects.get(pk=shift.pk).end == shift.end
+
+
+@time_machine.travel(NOW)
+def test_an_offer_closed_by_a_republish_says_the_roster_was_published_again():
+    team = published_team()
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    offer = request.offers.select_related("candidate").first()
+    publish_again(team)
+    with pytest.raises(swaps.SwapError, match="published again"):
+        swaps.accept_offer(offer, by=offer.candidate)
+
+
+@time_machine.travel(NOW)
+def test_a_part_that_starts_and_ends_at_once_asks_for_its_end():
+    team = published_team()
+    shift = week_shift(team)
+    with pytest.raises(Invalid, match="same time"):
+        swaps.request_swap(shift, part=(PRIMARY_EVENING[0], PRIMARY_EVENING[0]), by=shift.assignee)
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("who", ["²", "①", "¹²"])
+def test_an_assign_link_naming_someone_in_other_digits_names_nobody(client, who):
+    team = published_team()
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    client.force_login(team["boss"])
+
+    response = client.get(f"/swaps/{request.pk}/assign/", {"candidate": who})
+
+    assert response.status_code < 500
