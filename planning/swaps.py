@@ -836,6 +836,13 @@ def assign_from_request(
     if request.status != SwapRequest.Status.OPEN:
         raise AlreadyTaken(_taken_message(request))
     _require_still_live(request)
+    if candidate.pk == request.requester_id:
+        # Even with an override: "covering" someone with themselves splits the shift into
+        # pieces they all still hold and tells everyone a swap happened.
+        raise SwapError(
+            f"{display_name(candidate)} asked for this cover; choose someone else, or cancel "
+            "the request if they can make it after all."
+        )
     problem = _slot_rule(request, candidate, override=override, by=manager)
     _claim_time(request, candidate, by=manager)
     offer, _ = SwapOffer.objects.get_or_create(

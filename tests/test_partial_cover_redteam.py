@@ -332,3 +332,15 @@ def test_an_assign_link_naming_someone_in_other_digits_names_nobody(client, who)
     response = client.get(f"/swaps/{request.pk}/assign/", {"candidate": who})
 
     assert response.status_code < 500
+
+
+@time_machine.travel(NOW)
+def test_a_manager_cannot_assign_a_part_to_the_person_who_asked_for_cover():
+    team = published_team()
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+
+    with pytest.raises(swaps.SwapError, match="asked for this cover"):
+        swaps.assign_from_request(request, shift.assignee, by=team["boss"], override=True)
+
+    assert Shift.objects.get(pk=shift.pk).end == shift.end
