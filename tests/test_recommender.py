@@ -174,7 +174,7 @@ def test_every_assignment_has_a_reason():
             )
         json.dumps(r.as_dict())
     example = rec.assignments[0].reason
-    assert f"among {example.eligible_count} eligible" in example.summary
+    assert f"of the {example.eligible_count} who could take it" in example.summary
 
 
 def test_pinned_slots_are_kept_and_counted():
