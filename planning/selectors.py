@@ -116,8 +116,9 @@ def plan_calendar(
     plan stamp (`plan_stamp`: renewed after every committed write to what the page is made
     from) and the hour, so repeated views cost one cache round trip whatever the team size.
     """
-    if not plan_stamp.usable():
-        return plan_calendar_computed(
+
+    def compute():
+        people = plan_calendar_computed(
             rotation=rotation,
             month_start=month_start,
             month_end=month_end,
@@ -126,34 +127,17 @@ def plan_calendar(
             page=page,
             per_page=per_page,
         )
+        return people.object_list, people.number, people.paginator.count, people.bus_factor
+
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     key = (
         f"onehand:plan:{PLAN_FORMAT}:{rotation.pk}:{month_start:%Y-%m-%d}:{month_end:%Y-%m-%d}:"
         f"{viewer_tz}:{hour:%Y%m%d%H}:{per_page}:{_page_key(page)}"
     )
-    stamp, kept = plan_stamp.read(key)
-    if kept is not None:
-        rows, number, count, bus_factor = kept
-        people = Paginator(range(count), per_page).page(number)
-        people.object_list = rows
-        people.bus_factor = bus_factor
-        return people
-    people = plan_calendar_computed(
-        rotation=rotation,
-        month_start=month_start,
-        month_end=month_end,
-        viewer_tz=viewer_tz,
-        now=now,
-        page=page,
-        per_page=per_page,
-    )
-    if stamp is not None:
-        plan_stamp.remember(
-            key,
-            stamp,
-            (people.object_list, people.number, people.paginator.count, people.bus_factor),
-            PLAN_REMEMBER_SECONDS,
-        )
+    rows, number, count, bus_factor = _remembered(key, compute)
+    people = Paginator(range(count), per_page).page(number)
+    people.object_list = rows
+    people.bus_factor = bus_factor
     return people
 
 
