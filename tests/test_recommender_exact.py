@@ -7,7 +7,6 @@ slots) under hard rules re-implemented here for daily 24 h shifts with no back-t
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,8 +22,8 @@ from planning.recommender import (
     recommend,
     slot_weighted_hours,
 )
-from planning.recommender.problem import Problem, Roster
-from planning.recommender.solve import _cover_by_people
+from planning.recommender.cpsat import CpSat
+from planning.recommender.problem import Problem
 from tests.recommender_support import no_django, property_settings
 
 START = datetime(2026, 3, 26, 9, tzinfo=UTC)  # a Thursday: the weekend falls inside
@@ -151,10 +150,6 @@ def test_coverage_does_not_depend_on_the_time_budget(instance, budget):
     assert got.coverage_proven
 
 
-def _in(seconds):
-    return time.monotonic() + seconds
-
-
 def coverage_of(slots, empty_primary, empty_secondary):
     """The coverage model's priority-weighted coverage of a roster with these empty slots
     (one primary outweighs every secondary; no shadow slots here)."""
@@ -165,15 +160,13 @@ def coverage_of(slots, empty_primary, empty_secondary):
 
 @TINY
 @given(tiny_rotations())
-def test_the_coverage_relaxation_is_an_upper_bound_and_the_people_search_reaches_it(instance):
+def test_the_coverage_search_proves_the_brute_force_maximum(instance):
     slots, people = instance
     truth = brute_force(slots, people)
     best = coverage_of(slots, *truth[:2])
     problem = Problem(slots, people, Settings(), None)
-    model = exact.Model(problem)
 
-    relaxed = model.coverage_lp_bound(10.0)
-    found = _cover_by_people(problem, model, Roster(problem), best, _in(20.0))
+    got = CpSat(exact.Model(problem), repeatable=True).max_coverage(20.0)
 
-    assert relaxed >= best - 1e-9
-    assert model.cover_of(found.holder) == best
+    assert got.optimal
+    assert got.value == best == got.bound

@@ -1,4 +1,4 @@
-"""The exact model (MILP, HiGHS via ``scipy.optimize.milp``), solved lexicographically.
+"""The exact model (rows built here; searched by CP-SAT, relaxed by HiGHS), lexicographically.
 
 Variables: binary ``x[s, p]`` for every eligible (slot, person) pair only; the continuous peak
 ``t``. Rows, per person: conflicts as clique rows (the slots of a shift and of the next
@@ -6,16 +6,18 @@ conflicting shifts, ``sum x <= 1``) plus pairwise rows for any conflict not in a
 quotas; ``past_p + pinned_p + sum_s weight[s, p] x[s, p] <= t * capacity_p``. Every slot has
 ``sum_p x[s, p] <= 1``: the model itself chooses which slots stay empty.
 
-1. Coverage: maximise ``sum_s priority[s] * covered[s]`` where the priorities make it
-   lexicographic (one primary outweighs all secondary and shadow slots together, one secondary
-   all shadow slots). The optimum ``cover*`` is then fixed as a row.
-2. Fairness: minimise ``t`` (the largest normalised load). The solver's incumbent and dual bound
-   are both in units of L, so the reported optimum, bound and gap are the solver's own.
-3. Tie-break: with ``t <= t*`` fixed, minimise ``sum_p |L_p - mean L|`` (linear stand-in for the
-   sum of squares; the local search polishes the squares afterwards).
+1. Coverage (CP-SAT, ``cpsat.py``): maximise ``sum_s priority[s] * covered[s]`` where the
+   priorities make it lexicographic (one primary outweighs all secondary and shadow slots
+   together, one secondary all shadow slots). The optimum ``cover*`` is then fixed as a row.
+2. Fairness (CP-SAT): minimise ``t`` (the largest normalised load). The solver's incumbent and
+   proven bound are both in units of L (integers of a known resolution, see ``cpsat.py``), so
+   the reported optimum, bound and gap are the solver's own.
+3. Tie-break (HiGHS MILP): with ``t <= t*`` fixed, minimise ``sum_p |L_p - mean L|`` (linear
+   stand-in for the sum of squares; the local search polishes the squares afterwards).
 
-``lp_bound`` solves the linear relaxation of stage 2 (coverage at least a given level): a lower
-bound on the fairest roster that respects the eligibility, rest and coverage structure.
+``lp_bound`` solves the linear relaxation of stage 2 with HiGHS (coverage at least a given
+level): a lower bound on the fairest roster that respects the eligibility, rest and coverage
+structure.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import csr_array, vstack
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
 
+from .cpsat import CpSat
 from .problem import Problem, Roster
 
 # relative MIP gap at which HiGHS may call a roster optimal (default 1e-4 is too loose for
@@ -331,109 +334,6 @@ class Model:
         return float(prio[must].sum()) + float(min(shadow_slots, quota))
 
     # -- stages -----------------------------------------------------------------------
-    def max_coverage(self, time_limit: float):
-        """Stage 1: (cover*, proven, holder or None)."""
-        if self.nx == 0:
-            return 0.0, True, None
-        cost = np.concatenate([-self.priority, [0.0]])
-        lb = np.zeros(self.n_vars)
-        ub = np.ones(self.n_vars)
-        ub[self.t_index] = 0.0
-        res = self._solve(cost, [], True, lb, ub, time_limit)
-        if res.x is None:
-            return None, False, None
-        return round(-float(res.fun)), res.status == 0, res.x
-
-    def max_coverage_in(self, holder: np.ndarray, window: np.ndarray, time_limit: float):
-        """Stage 1 on a window of slots: the slots in ``window`` are free, every other slot keeps
-        its holder in ``holder``. A small model (presolve drops the fixed part); returns the
-        roster (``None``: no solution within the limit)."""
-        if self.nx == 0:
-            return None
-        free = np.zeros(self.problem.n_slots, dtype=bool)
-        free[window] = True
-        inside = free[self.slot_of]
-        keep = ~inside & (holder[self.slot_of] == self.person_of)
-        cost = np.concatenate([-self.priority, [0.0]])
-        lb = np.zeros(self.n_vars)
-        ub = np.ones(self.n_vars)
-        ub[self.t_index] = 0.0
-        ub[: self.nx][~inside & ~keep] = 0.0
-        lb[: self.nx][keep] = 1.0
-        res = self._solve(cost, [], True, lb, ub, time_limit)
-        return None if res.x is None else self.holder(res.x)
-
-    def max_coverage_free(self, holder: np.ndarray, free: np.ndarray, time_limit: float):
-        """Stage 1 on a neighbourhood: the variables in ``free`` (a mask over the pairs) are
-        free, every other pair keeps its value in ``holder``. Only the free columns and the rows
-        they touch go to the solver (the fixed part moves into the row bounds), so a
-        neighbourhood of a few people over the whole period solves in a fraction of a second.
-        Returns (roster or ``None`` if no solution within the limit, whether the solver proved
-        the neighbourhood optimal)."""
-        if self.nx == 0 or not free.any():
-            return None, False
-        fixed_on = ~free & (holder[self.slot_of] == self.person_of)
-        if self._base_matrix is None:
-            self._base_matrix = self._matrix([], 0, self.n_vars).tocsc()[:, : self.nx]
-        A = self._base_matrix
-        used = A[:, np.nonzero(fixed_on)[0]].sum(axis=1) if fixed_on.any() else 0.0
-        hi = np.asarray(self._hi, dtype=float) - used
-        lo = np.asarray(self._lo, dtype=float) - used
-        cols = np.nonzero(free)[0]
-        sub = A[:, cols].tocsr()
-        rows = np.nonzero(np.diff(sub.indptr) > 0)[0]
-        sub = sub[rows]
-        res = milp(
-            -self.priority[cols],
-            constraints=[LinearConstraint(sub, lo[rows], hi[rows])],
-            integrality=np.ones(cols.size),
-            bounds=Bounds(np.zeros(cols.size), np.ones(cols.size)),
-            options={"time_limit": max(0.05, time_limit), "disp": False, "mip_rel_gap": MIP_GAP},
-        )
-        if res.x is None:
-            return None, False
-        x = fixed_on.astype(float)
-        x[cols] = res.x
-        return self.holder(x), res.status == 0
-
-    def coverage_lp_bound(self, time_limit: float) -> float | None:
-        """Upper bound on stage 1 from its linear relaxation (interior point: the relaxation
-        is very degenerate), rounded down (priorities are integers). None: not solved."""
-        if self.nx == 0:
-            return 0.0
-        A = self._matrix([], 0, self.n_vars)[:, : self.nx]
-        lo, hi = np.asarray(self._lo, dtype=float), np.asarray(self._hi, dtype=float)
-        has_lo = np.isfinite(lo)
-        A_ub, b_ub = A, hi
-        if has_lo.any():
-            A_ub = vstack([A, -A[np.nonzero(has_lo)[0]]]).tocsr()
-            b_ub = np.concatenate([hi, -lo[has_lo]])
-        finite = np.isfinite(b_ub)
-        res = linprog(
-            -self.priority,
-            A_ub=A_ub[np.nonzero(finite)[0]],
-            b_ub=b_ub[finite],
-            bounds=(0, 1),
-            method="highs-ipm",
-            options={"time_limit": max(0.05, time_limit), "disp": False},
-        )
-        if res.status != 0 or res.fun is None:
-            return None
-        value = -float(res.fun)
-        return float(np.floor(value + 1e-3 + 1e-9 * abs(value)))  # rounding errs upward: safe
-
-    def min_max(self, cover: float, time_limit: float, lower: float = 0.0):
-        """Stage 2: the MILP result (``x``, ``status``, ``mip_dual_bound``)."""
-        cost = np.zeros(self.n_vars)
-        cost[self.t_index] = 1.0
-        lb = np.zeros(self.n_vars)
-        ub = np.ones(self.n_vars)
-        lb[self.t_index], ub[self.t_index] = max(self.floor, lower), np.inf
-        extra = [self._load_rows()]
-        if cover > 0:
-            extra.append(self._cover_row(cover))
-        return self._solve(cost, extra, True, lb, ub, time_limit)
-
     def lp_bound(self, cover: float, time_limit: float) -> float | None:
         """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved)."""
         cost = np.zeros(self.n_vars)
@@ -489,6 +389,7 @@ def solve_exact(
     *,
     model: Model | None = None,
     proven_cover: float | None = None,
+    repeatable: bool = False,
 ) -> ExactResult:
     """Stages 1-3 within about ``time_limit`` seconds of solver time.
 
@@ -496,7 +397,8 @@ def solve_exact(
     bound, stage 1 is skipped (its coverage is then provably maximal). ``model``: the model of
     ``problem`` already built by the caller (built here otherwise). ``proven_cover``: the maximal
     coverage when the caller has proven it already (stage 1 is then skipped and the coverage
-    fixed as a row).
+    fixed as a row). ``repeatable``: one solver thread and a deterministic work limit, so the
+    same inputs give the same roster (``cpsat.py``).
     """
     out = ExactResult()
     model = Model(problem) if model is None else model
@@ -505,33 +407,39 @@ def solve_exact(
         out.status, out.coverage_proven, out.cover = "optimal", True, 0.0
         out.optimum = out.bound = model.floor
         return out
+    search = CpSat(model, repeatable=repeatable)
     upper = model.max_cover_possible()
     if incumbent is not None and model.cover_of(incumbent.holder) >= upper - 0.5:
         cover, proven = upper, True
     elif proven_cover is not None:
         cover, proven = proven_cover, True
     else:
-        cover, proven, x = model.max_coverage(0.3 * time_limit)
-        if cover is None:
+        got = search.max_coverage(0.3 * time_limit)
+        if got.holder is None:
             return out
-        if x is not None:
-            out.holder = model.holder(x)
+        out.holder = got.holder
+        cover, proven = got.value, got.optimal
         if incumbent is not None and model.cover_of(incumbent.holder) > cover:
             cover = model.cover_of(incumbent.holder)  # the time-limited stage 1 fell short
     out.cover, out.coverage_proven = cover, proven
-    res = model.min_max(cover, 0.5 * time_limit if proven else 0.7 * time_limit, lower)
-    if res.x is None:
-        out.status = "infeasible" if res.status == 2 else "time_limit"
+    # start from the incumbent when it covers as much (it is usually fair already), else from
+    # stage 1's roster
+    start = None
+    if incumbent is not None and model.cover_of(incumbent.holder) >= cover - 0.5:
+        start = incumbent.holder
+    elif out.holder is not None and model.cover_of(out.holder) >= cover - 0.5:
+        start = out.holder
+    res = search.min_max(cover, 0.5 * time_limit if proven else 0.7 * time_limit, start)
+    if res.holder is None:
+        out.status = "time_limit"
         return out
-    out.holder = model.holder(res.x)
-    dual = getattr(res, "mip_dual_bound", None)
-    if dual is not None and np.isfinite(dual):
-        out.bound = max(float(dual), model.floor)
-    if res.status == 0 and proven:
+    out.holder = res.holder
+    out.bound = res.bound
+    if res.optimal and proven:
         out.status = "optimal"
-        out.optimum = float(res.x[model.t_index])
-        out.bound = out.optimum if out.bound is None else min(out.bound, out.optimum)
-        tie = model.spread(cover, out.optimum, 0.2 * time_limit)
+        out.optimum = res.value
+        out.bound = res.value if out.bound is None else min(out.bound, res.value)
+        tie = model.spread(cover, res.value, 0.2 * time_limit)
         if tie.x is not None:
             out.holder = model.holder(tie.x)
     return out

@@ -14,7 +14,6 @@ The better roster in the lexicographic order is returned with the best proven bo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from . import exact
 from .bounds import lower_bound
 from .budget import NO_DEADLINE, Deadline
+from .cpsat import CpSat
 from .explain import block_reason, projections, reason_for
 from .greedy import Builder, enforce_rules, run_greedy
 from .load import fairness_metrics
@@ -42,28 +42,12 @@ from .types import (
 # eligible (slot, person) pairs up to which the exact coverage model checks a greedy roster
 # that leaves coverable slots empty
 COVERAGE_PAIRS = 60_000
-# the coverage proof's own solver allowance (seconds), outside the fairness time budget: an empty
-# slot someone could take is worse than seconds. Bounded so a draft (a web request) still ends
-# well inside a proxy's or gunicorn's 30 s: windows at most COVER_WINDOWS_TOTAL, proof at most
-# COVERAGE_SECONDS; past that the note says coverage is not proven.
+# the coverage search's own solver allowance (seconds, CP-SAT), outside the fairness time budget:
+# an empty slot someone could take is worse than seconds. Bounded so a draft (a web request)
+# still ends well inside gunicorn's timeout; past it the note says coverage is not proven.
 COVERAGE_SECONDS = 8.0
-# coverage by windows before the proof: slots per window (in time order), seconds per window,
-# seconds for all windows together
-COVER_WINDOW = 48
-COVER_WINDOW_SECONDS = 3.0
-COVER_WINDOWS_TOTAL = 4.0
-COVER_WINDOW_MAX = 192
-# coverage by neighbourhoods of people after the windows: seconds per re-solve, then the
-# stage's CPU seconds (the same work on a busy machine as on a quiet one) and wall-clock cap
-COVER_STEP_SECONDS = 2.0
-COVER_PEOPLE_CPU = 8.0
-# ... at most this many people freed at once (more: the re-solve rarely ends within its limit)
-COVER_PEOPLE = 9
-# wall-clock cap of the people search: with the relaxation, windows and proof a draft still ends
-# inside about 25 s on a busy machine (gunicorn runs with --timeout 60 for headroom)
-COVER_PEOPLE_TOTAL = 8.0
-# seconds for the linear relaxation that bounds coverage from above (reaching it is a proof)
-COVER_LP_SECONDS = 4.0
+# ... and for the first fairness pass over the roster that covers more
+COVERAGE_FAIRNESS_SECONDS = 3.0
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
 # ... up to which greedy mode runs the exact model itself ("auto-exact")
@@ -115,90 +99,6 @@ def _adopt(
     if better(candidate, roster):
         return candidate, True
     return roster, False
-
-
-def _cover_by_windows(problem: Problem, model: exact.Model, roster: Roster) -> Roster:
-    """Re-solve the coverage of overlapping time windows with empty slots, the rest of the
-    roster fixed (primary before secondary before shadow); a pass that covers nothing more
-    doubles the window, up to ``COVER_WINDOW_MAX`` slots."""
-    order = np.asarray(problem.geometry.order, dtype=np.int64)
-    best = roster
-    size = COVER_WINDOW
-    stop_at = time.monotonic() + COVER_WINDOWS_TOTAL
-    while True:
-        half = size // 2
-        improved = False
-        for start in range(0, max(1, order.size - half), half):
-            window = order[start : start + size]
-            empty = (best.holder[window] < 0) & ~problem.pinned_mask[window]
-            if not (empty & problem.eligible[window].any(axis=1)).any():
-                continue
-            left = stop_at - time.monotonic()
-            if left <= 0.05:
-                return best
-            holder = model.max_coverage_in(best.holder, window, min(COVER_WINDOW_SECONDS, left))
-            if holder is None or model.cover_of(holder) <= model.cover_of(best.holder) + 0.5:
-                continue
-            candidate = Roster(problem)
-            candidate.load_assignment(holder)
-            if better(candidate, best):
-                best, improved = candidate, True
-        if not improved:  # widen the window: chains that reach further
-            if size >= min(order.size, COVER_WINDOW_MAX):
-                return best
-            size *= 2
-
-
-def _cover_by_people(
-    problem: Problem, model: exact.Model, roster: Roster, target: float, stop_at: float
-) -> Roster:
-    """Large-neighbourhood search on coverage: free a few people over the whole period (one of
-    them able to take an empty slot) and re-solve who of them holds which of their own and the
-    empty slots, everyone else fixed. Chains of moves that reach across the whole period (rest
-    rules pack a tight team like a puzzle) are found this way where time windows miss them;
-    a re-solve that covers as much but differently is kept too (a walk on the plateau). Stops
-    at ``target`` (an upper bound on coverage) or at ``stop_at``; seeded, so repeatable up to
-    the solver's time limits."""
-    rng = np.random.default_rng(0)
-    n = problem.n_people
-    holder = roster.holder.copy()
-    cover = model.cover_of(holder)
-    open_slot = ~problem.pinned_mask & problem.eligible.any(axis=1)
-    priority = exact.coverage_priorities(problem)
-    cpu_stop = time.process_time() + COVER_PEOPLE_CPU
-    while cover < target - 0.5:
-        left = stop_at - time.monotonic()
-        if left <= 0.05 or time.process_time() >= cpu_stop:
-            break
-        empty = np.nonzero(open_slot & (holder < 0))[0]
-        if empty.size == 0:
-            break
-        top = empty[priority[empty] == priority[empty].max()]  # primaries first
-        s = int(rng.choice(top))
-        size = int(rng.integers(min(n, 4), min(n, COVER_PEOPLE) + 1))
-        chosen = np.zeros(n, dtype=bool)
-        chosen[int(rng.choice(np.nonzero(problem.eligible[s])[0]))] = True
-        others = np.nonzero(~chosen)[0]
-        chosen[rng.choice(others, size=min(size - 1, others.size), replace=False)] = True
-        slot_free = (holder < 0) | chosen[np.maximum(holder, 0)]
-        free = slot_free[model.slot_of] & chosen[model.person_of]
-        got, solved = model.max_coverage_free(holder, free, min(COVER_STEP_SECONDS, left))
-        if solved and chosen.all() and got is not None:  # the whole team: this is the maximum
-            if model.cover_of(got) > cover + 0.5:
-                holder, cover = got, model.cover_of(got)
-            break
-        if got is not None and model.cover_of(got) > cover - 0.5:
-            # equal coverage is taken too: a different arrangement of the same people lets a
-            # later neighbourhood find what this one could not (a walk on the plateau)
-            if model.cover_of(got) <= cover + 0.5:
-                holder = got
-                continue
-            holder, cover = got, model.cover_of(got)
-    if cover <= model.cover_of(roster.holder) + 0.5:
-        return roster
-    out = Roster(problem)
-    out.load_assignment(holder)
-    return out
 
 
 def _status_note(
@@ -262,34 +162,28 @@ def recommend(
     if model is not None:
         coverage_proven = model.cover_of(roster.holder) >= model.max_cover_possible() - 0.5
         if not coverage_proven:
-            # fill what the greedy left empty window by window (small models, fast), then prove
-            # it with the whole model -- both outside the fairness budget, which is extended
+            # CP-SAT: it fills what can be filled and proves the maximum
+            # (outside the fairness budget, which is extended: an empty slot someone could take
+            # is worse than seconds)
             started = deadline.clock()
-            upper = model.max_cover_possible()
-            relaxed = model.coverage_lp_bound(COVER_LP_SECONDS)
-            if relaxed is not None:
-                upper = min(upper, relaxed)
-            filled = _cover_by_windows(problem, model, roster)
-            if model.cover_of(filled.holder) < upper - 0.5:
-                stop_at = time.monotonic() + COVER_PEOPLE_TOTAL
-                filled = _cover_by_people(problem, model, filled, upper, stop_at)
-            if filled is not roster:
-                roster, took = _adopt(problem, roster, filled.holder, deadline)
-                source = "milp" if took else source
-            if model.cover_of(roster.holder) >= upper - 0.5:
-                cover, proven, x = upper, True, None
-            else:
-                limit = COVERAGE_SECONDS
-                cover, proven, x = model.max_coverage(limit)
+            search = CpSat(model, repeatable=mode != "exact")
+            got = search.max_coverage(COVERAGE_SECONDS)
+            holder = got.holder
+            if holder is not None and model.cover_of(holder) > model.cover_of(roster.holder):
+                # CP-SAT's roster covers more but was dealt without regard to load: the roster
+                # with that coverage that keeps most of the (fair) greedy picks
+                closer = search.closest(
+                    model.cover_of(holder), roster.holder, COVERAGE_FAIRNESS_SECONDS
+                )
+                if closer.holder is not None and closer.value >= model.cover_of(holder):
+                    holder = closer.holder
             deadline.extend(deadline.clock() - started)
-            if x is not None:
-                roster, took = _adopt(problem, roster, model.holder(x), deadline)
+            if holder is not None:
+                roster, took = _adopt(problem, roster, holder, deadline)
                 source = "milp" if took else source
-            coverage_proven = (
-                proven and cover is not None and model.cover_of(roster.holder) >= cover
-            )
+            coverage_proven = got.optimal and model.cover_of(roster.holder) >= got.value - 0.5
             if coverage_proven:
-                proven_cover = cover
+                proven_cover = got.value
     elif pairs:
         must = movable & problem.eligible.any(axis=1)
         coverage_proven = (
@@ -329,6 +223,7 @@ def recommend(
             lower=0.0,
             model=model if model is not None and model.nx else None,
             proven_cover=proven_cover,
+            repeatable=mode != "exact",
         )
         ran_exact = True
         out_mode = "auto-exact" if auto else mode

@@ -1,0 +1,225 @@
+"""The exact model's search stages on OR-Tools CP-SAT (coverage, then the largest load).
+
+Why CP-SAT beside HiGHS: the rosters here are pure 0/1 puzzles (rest rules, one slot per
+shift, cliques of conflicting shifts) with a min-max objective. HiGHS' branch and bound spends
+its time on a weak relaxation; CP-SAT's clause learning and its portfolio of searches prove the
+maximal coverage of a 12-person follow-the-sun month in seconds (HiGHS: minutes) and find rosters
+3-4% fairer than the local search within the same limit. HiGHS stays for the linear relaxations
+(``exact.Model.lp_bound``, ``coverage_lp_bound``): bounds are what an LP solver is for.
+
+The rows are the ones ``exact.Model`` builds (one place for the rules: slot once, conflicts,
+shadow quotas, the share cap, hard pairing); this module only translates them.
+
+Exactness: CP-SAT works on integers. Loads are counted in 1/``LOAD_UNITS`` of a weighted hour,
+a capacity is an exact fraction (``CAPACITY_DENOMINATOR``), and the largest load ``L`` moves in
+1/``L_UNITS`` steps, rounded up. The optimum CP-SAT proves is therefore the true optimum to
+within about 3e-8 of L (a relative 1e-10 for a typical L of 300);
+``solve.py`` re-evaluates every roster in floating point, so what the manager sees is exact, and
+the bound shown is lowered by that resolution so it can never claim more than is proven.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+if TYPE_CHECKING:  # exact.py builds the rows and calls this module
+    from .exact import Model
+
+# one weighted hour = LOAD_UNITS integer units (hundredths of a second: weekend and holiday
+# weights with two decimals on whole seconds, and past loads to 1/100 s, are exact)
+LOAD_UNITS = 360_000
+# a capacity is the nearest fraction with at most this denominator (0.504 is 63/125 exactly)
+CAPACITY_DENOMINATOR = 100_000
+# L is searched in steps of 1 / (LOAD_UNITS * L_STEPS_PER_UNIT): about 3e-8 of a unit of L
+L_STEPS_PER_UNIT = 100
+L_UNITS = LOAD_UNITS * L_STEPS_PER_UNIT
+# a row with fractional coefficients (the share cap in hours) is scaled by this and rounded
+ROW_UNITS = 3600
+# CP-SAT threads when the manager asks for the exact mode: both cores of a small server (the
+# portfolio of searches finds fairer rosters sooner, but which of several equally good rosters
+# comes back depends on the threads' timing)
+WORKERS = 2
+# a repeatable run (greedy mode: the same inputs give the same draft) uses one thread and a
+# deterministic work limit (CP-SAT's own unit, about a second of one core); the wall clock is
+# only a guard for a machine far slower than that, at this multiple of the limit
+WALL_GUARD = 4.0
+
+
+@dataclass
+class Outcome:
+    holder: np.ndarray | None  # the best roster found (None: none within the limit)
+    optimal: bool  # CP-SAT proved it optimal for the stage's objective
+    value: float | None = None  # the stage's objective of ``holder`` (coverage, or L)
+    bound: float | None = None  # the stage's proven bound (same units as value)
+
+
+class CpSat:
+    """CP-SAT versions of ``Model.max_coverage`` and ``Model.min_max`` (same rows)."""
+
+    def __init__(self, model: Model, *, repeatable: bool = False):
+        self.repeatable = repeatable
+        self.model = model
+        self.problem = model.problem
+        A = model._matrix([], 0, model.n_vars).tocsr()[:, : model.nx]
+        self._A = A
+        self._lo = np.asarray(model._lo, dtype=float)
+        self._hi = np.asarray(model._hi, dtype=float)
+
+    # -- building -----------------------------------------------------------------------
+    def _base(self, hint: np.ndarray | None):
+        """A fresh CpModel with the 0/1 pairs and the rule rows (each stage adds its own)."""
+        m = cp_model.CpModel()
+        x = [m.new_bool_var(f"x{k}") for k in range(self.model.nx)]
+        A, lo, hi = self._A, self._lo, self._hi
+        for r in range(A.shape[0]):
+            a, b = A.indptr[r], A.indptr[r + 1]
+            if a == b:
+                continue
+            cols, vals = A.indices[a:b], A.data[a:b]
+            integral = np.all(np.abs(vals - np.round(vals)) < 1e-9)
+            scale = 1 if integral else ROW_UNITS
+            coef = np.round(vals * scale).astype(np.int64)
+            expr = cp_model.LinearExpr.weighted_sum([x[k] for k in cols], coef.tolist())
+            if np.isfinite(hi[r]):
+                # a fractional row rounds its room down: never looser than the float rule
+                m.add(expr <= int(np.floor(hi[r] * scale + 1e-6)))
+            if np.isfinite(lo[r]):
+                m.add(expr >= int(np.ceil(lo[r] * scale - 1e-6)))
+        if hint is not None:
+            on = hint[self.model.slot_of] == self.model.person_of
+            for k in range(self.model.nx):
+                m.add_hint(x[k], bool(on[k]))
+        return m, x
+
+    def _coverage(self, x) -> cp_model.LinearExpr:
+        prio = np.round(self.model.priority).astype(np.int64)
+        return cp_model.LinearExpr.weighted_sum(x, prio.tolist())
+
+    def _solve(self, m: cp_model.CpModel, time_limit: float):
+        solver = cp_model.CpSolver()
+        if self.repeatable:
+            solver.parameters.num_workers = 1
+            solver.parameters.max_deterministic_time = max(0.01, float(time_limit))
+            solver.parameters.max_time_in_seconds = max(0.05, WALL_GUARD * float(time_limit))
+        else:
+            solver.parameters.num_workers = WORKERS
+            solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
+        status = solver.solve(m)
+        return solver, status
+
+    def _holder(self, solver: cp_model.CpSolver, x) -> np.ndarray:
+        values = np.array([solver.boolean_value(v) for v in x], dtype=float)
+        values = np.concatenate([values, [0.0]])
+        return self.model.holder(values)
+
+    # -- stages -------------------------------------------------------------------------
+    def max_coverage(self, time_limit: float) -> Outcome:
+        """Stage 1: the most priority-weighted coverage (primary before secondary before
+        shadow). ``value`` is the coverage of ``holder``, ``bound`` an upper bound.
+
+        No hint from the greedy roster on purpose: it anchors the search next to a roster that
+        leaves slots empty (measured on the tight suite: seed 11 was still one slot short and
+        unproven after 8 s with it, proven in 3.8 s on one thread without it); the caller keeps
+        the greedy roster anyway if this one is not better."""
+        if self.model.nx == 0:
+            return Outcome(self.model.holder(np.zeros(1)), True, 0.0, 0.0)
+        m, x = self._base(None)
+        m.maximize(self._coverage(x))
+        solver, status = self._solve(m, time_limit)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Outcome(None, False)
+        holder = self._holder(solver, x)
+        return Outcome(
+            holder,
+            status == cp_model.OPTIMAL,
+            self.model.cover_of(holder),
+            float(np.floor(solver.best_objective_bound + 1e-6)),
+        )
+
+    def closest(self, cover: float, to: np.ndarray, time_limit: float) -> Outcome:
+        """A roster covering at least ``cover`` that keeps as many of ``to``'s picks as it can
+        (``to`` is the fair greedy roster that covers less; the fewer picks change, the less
+        its fairness is disturbed). ``value`` is the coverage of ``holder``."""
+        model = self.model
+        if model.nx == 0:
+            return Outcome(None, False)
+        m, x = self._base(None)
+        m.add(self._coverage(x) >= int(round(cover)))
+        kept = np.nonzero(to[model.slot_of] == model.person_of)[0]
+        m.maximize(cp_model.LinearExpr.sum([x[k] for k in kept]))
+        for k in kept:
+            m.add_hint(x[k], True)
+        solver, status = self._solve(m, time_limit)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Outcome(None, False)
+        holder = self._holder(solver, x)
+        return Outcome(holder, status == cp_model.OPTIMAL, model.cover_of(holder))
+
+    def min_max(
+        self,
+        cover: float,
+        time_limit: float,
+        hint: np.ndarray | None = None,
+        upper: float | None = None,
+    ) -> Outcome:
+        """Stage 2: the smallest largest normalised load among rosters covering at least
+        ``cover``. ``value`` is the largest L of ``holder`` in floating point; ``bound`` a proven
+        lower bound on it (lowered by the integer resolution). ``upper``: an L already reached
+        (the search only looks for rosters at most that high)."""
+        model, problem = self.model, self.problem
+        if model.nx == 0:
+            return Outcome(None, False)
+        m, x = self._base(hint)
+        if cover > 0:
+            m.add(self._coverage(x) >= int(round(cover)))
+        w = np.round(model.w * LOAD_UNITS).astype(np.int64)
+        base = np.round(model.base * LOAD_UNITS).astype(np.int64)
+        caps = [
+            Fraction(float(c)).limit_denominator(CAPACITY_DENOMINATOR) for c in problem.capacity
+        ]
+        # L_p = load_p / cap_p <= T / L_UNITS  <=>  load_p * L_STEPS * den_p <= T * num_p
+        most = base.copy()
+        np.add.at(most, model.person_of, np.maximum(w, 0))
+        top = max(
+            (int(most[p]) * L_STEPS_PER_UNIT * c.denominator) // max(c.numerator, 1) + 1
+            for p, c in enumerate(caps)
+        )
+        if upper is not None and np.isfinite(upper):
+            top = min(top, int(np.ceil(upper * L_UNITS * (1 + 1e-9))) + 1)
+        floor = max(0, int(np.floor(model.floor * L_UNITS)) - 1)
+        T = m.new_int_var(floor, max(top, floor), "largest_load")
+        order = np.argsort(model.person_of, kind="stable")
+        people, starts = np.unique(model.person_of[order], return_index=True)
+        ends = np.append(starts[1:], order.size)
+        for p, a, b in zip(people, starts, ends):
+            ks = order[a:b]
+            load = m.new_int_var(int(min(base[p], most[p])), int(most[p]), f"load{p}")
+            m.add(
+                load
+                == cp_model.LinearExpr.weighted_sum([x[k] for k in ks], w[ks].tolist())
+                + int(base[p])
+            )
+            c = caps[p]
+            m.add(load * (L_STEPS_PER_UNIT * c.denominator) <= T * max(c.numerator, 1))
+        m.minimize(T)
+        solver, status = self._solve(m, time_limit)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Outcome(None, False)
+        holder = self._holder(solver, x)
+        L = self._largest_load(holder)
+        # the integer bound, less one step (T is rounded up) and a hair for float round-off
+        bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - 1e-9)
+        return Outcome(holder, status == cp_model.OPTIMAL, L, max(bound, model.floor))
+
+    def _largest_load(self, holder: np.ndarray) -> float:
+        problem = self.problem
+        load = self.model.base.copy()
+        on = ~problem.pinned_mask & (holder >= 0)
+        s = np.nonzero(on)[0]
+        np.add.at(load, holder[s], problem.weight[s, holder[s]])
+        return float((load / problem.capacity).max(initial=0.0))
