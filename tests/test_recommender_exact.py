@@ -56,9 +56,11 @@ def tiny_rotations(draw):
                     (START + timedelta(days=d, hours=3), START + timedelta(days=d, hours=5))
                     for d in off
                 ),
-                past_load=float(draw(st.integers(0, 60))),
+                # hundredths of an hour and utilisations like 0.37: the exact search works in
+                # integers, and its optimum must still be the brute-force one
+                past_load=draw(st.integers(0, 6000)) / 100,
                 fte=draw(st.sampled_from([1.0, 0.8, 0.5])),
-                utilisation=draw(st.sampled_from([0.0, 0.25, 0.5])),
+                utilisation=draw(st.sampled_from([0.0, 0.13, 0.25, 0.37, 0.5])),
             )
         )
     return slots, people

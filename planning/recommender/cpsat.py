@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # exact.py builds the rows and calls this module
 # weights with two decimals on whole seconds, and past loads to 1/100 s, are exact)
 LOAD_UNITS = 360_000
 # a capacity is the nearest fraction with at most this denominator (0.504 is 63/125 exactly)
-CAPACITY_DENOMINATOR = 100_000
+CAPACITY_DENOMINATOR = 1_000_000
 # L is searched in steps of 1 / (LOAD_UNITS * L_STEPS_PER_UNIT): about 3e-8 of a unit of L
 L_STEPS_PER_UNIT = 100
 L_UNITS = LOAD_UNITS * L_STEPS_PER_UNIT
@@ -217,8 +217,10 @@ class CpSat:
             return Outcome(None, False)
         holder = self._holder(solver, x)
         L = self._largest_load(holder)
-        # the integer bound, less one step (T is rounded up) and a hair for float round-off
-        bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - 1e-9)
+        # the integer bound, less one step (T is rounded up) and a relative 1e-6 for a capacity
+        # that is no fraction with a denominator up to a million (fte x (1 - utilisation) with
+        # a few decimals always is)
+        bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - 1e-6)
         return Outcome(holder, status == cp_model.OPTIMAL, L, max(bound, model.floor))
 
     def _largest_load(self, holder: np.ndarray) -> float:
