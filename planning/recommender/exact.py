@@ -429,7 +429,7 @@ def solve_exact(
         start = incumbent.holder
     elif out.holder is not None and model.cover_of(out.holder) >= cover - 0.5:
         start = out.holder
-    res = search.min_max(cover, 0.5 * time_limit if proven else 0.7 * time_limit, start)
+    res = search.min_max(cover, 0.7 * time_limit if proven else 0.5 * time_limit, start)
     if res.holder is None:
         out.status = "time_limit"
         return out

@@ -338,25 +338,34 @@ def _swap_in_experienced(problem: Problem, roster: Roster, h: int) -> bool:
     return False
 
 
-def run_greedy(problem: Problem, budget: float | None = None) -> tuple[Roster, Deadline]:
+def run_greedy(
+    problem: Problem, budget: float | None = None, repair_seconds: float | None = None
+) -> tuple[Roster, Deadline]:
     """Construction, repair, then local search (deterministic without a ``budget``).
 
     ``budget``: wall-clock seconds for everything after the construction; the returned
-    deadline is shared with the later stages of ``recommend``.
+    deadline is shared with the later stages of ``recommend``. ``repair_seconds``: at most this
+    much of it for the repair, when the exact coverage model settles coverage afterwards (on a
+    team that cannot be covered the augmenting paths would otherwise search the whole budget
+    for slots nobody can fill, and leave nothing for fairness).
     """
     roster = Roster(problem)
     builder = Builder(problem, roster)
     builder.construct()
     deadline = Deadline(budget)
-    builder.deadline = deadline
+    repair_deadline = deadline
+    if repair_seconds is not None:
+        repair_deadline = Deadline(min(repair_seconds, deadline.remaining()))
+    builder.deadline = repair_deadline
     builder.repair()
     if problem.rules.strict:
         enforce_rules(problem, roster)
         builder.repair()
     size = problem.n_slots * max(1, problem.n_people)
     must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
-    if (roster.holder[must] < 0).any() and size <= 2_000_000:
+    if (roster.holder[must] < 0).any() and size <= 2_000_000 and not repair_deadline.expired():
         builder.complete_search(budget=max(5_000, 2_000_000 // size))
+    builder.deadline = deadline
     if problem.n_slots == 0 or problem.n_people == 0:
         return roster, deadline
     search = LocalSearch(problem, roster, deadline)

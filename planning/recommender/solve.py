@@ -46,8 +46,14 @@ COVERAGE_PAIRS = 60_000
 # an empty slot someone could take is worse than seconds. Bounded so a draft (a web request)
 # still ends well inside gunicorn's timeout; past it the note says coverage is not proven.
 COVERAGE_SECONDS = 8.0
+# greedy mode: seconds of the budget the augmenting-path repair may spend when the coverage
+# model runs afterwards (it settles coverage; the rest of the budget goes to fairness)
+REPAIR_SECONDS = 1.0
 # ... and for the first fairness pass over the roster that covers more
 COVERAGE_FAIRNESS_SECONDS = 3.0
+# greedy mode: seconds of the budget for the LP relaxation's bound (HiGHS: 1-2.5 s on the tight
+# suite's largest instances)
+LP_SECONDS = 3.0
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
 # ... up to which greedy mode runs the exact model itself ("auto-exact")
@@ -140,11 +146,14 @@ def recommend(
     problem = Problem(slots, candidates, settings, pinned)
     # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
     budget = settings.time_budget if mode == "greedy" else None
-    roster, deadline = run_greedy(problem, budget)
-    source = "greedy"
-    fixed_load = Roster(problem).draft_load
     movable = ~problem.pinned_mask
     pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
+    with_model = bool(pairs) and (pairs <= COVERAGE_PAIRS or mode == "exact")
+    roster, deadline = run_greedy(
+        problem, budget, repair_seconds=REPAIR_SECONDS if with_model and budget else None
+    )
+    source = "greedy"
+    fixed_load = Roster(problem).draft_load
 
     def allow(wanted: float) -> float:
         """Solver seconds for a stage (0: skip it, too little of the budget is left)."""
@@ -155,7 +164,7 @@ def recommend(
         return got
 
     # one model per call, shared by the coverage, LP-bound and exact stages
-    model = exact.Model(problem) if pairs and (pairs <= COVERAGE_PAIRS or mode == "exact") else None
+    model = exact.Model(problem) if with_model else None
     coverage_proven = not pairs
     proven_cover: float | None = None  # the maximal coverage, once proven
     # (1) coverage: proven maximal when it reaches the cheap upper bound, else ask the model
@@ -191,15 +200,17 @@ def recommend(
             and not (problem.is_shadow & must).any()
         )
 
-    # (2) bounds on the largest L, for rosters covering as much as this one
+    # (2) bounds on the largest L, for rosters covering as much as this one: the cheap ones,
+    # then the LP relaxation (greedy mode: at most LP_SECONDS of the budget, the rest is for
+    # the exact search)
     lower = lower_bound(problem, fixed_load, roster.holder)
     obj_max = objective(roster.normalised_loads())[0]
-    lp_limit = allow(settings.exact_time_limit) if model is not None else 0.0
+    wanted = settings.exact_time_limit if mode == "exact" else LP_SECONDS
+    lp_limit = allow(wanted) if model is not None else 0.0
     if lp_limit > 0 and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
         lp = model.lp_bound(model.cover_of(roster.holder), lp_limit)
         if lp is not None:
             lower = max(lower, lp)
-            obj_max = objective(roster.normalised_loads())[0]
 
     # (3) the exact model: on request, or automatically on small unproven instances
     ran_exact = False

@@ -59,10 +59,13 @@ class Settings:
     no_back_to_back: bool = True
     capacity_floor: float = 0.1
     exact_time_limit: float = 10.0  # seconds of solver time for mode="exact"
-    auto_exact_time_limit: float = 3.0  # ... automatic exact run on small instances (0: off)
+    # ... automatic exact run on small instances (0: off), in CP-SAT's deterministic work units
+    # on one thread (about a second of one core each here), so the draft is repeatable
+    auto_exact_time_limit: float = 4.0
     # greedy mode: wall-clock seconds for everything after the greedy construction (repair,
-    # local search, coverage model, LP bound, auto-exact), shared by the stages (0: no limit)
-    time_budget: float = 4.0
+    # local search, auto-exact, LP bound), shared by the stages (0: no limit); the coverage
+    # search has its own allowance. The draft page says "Drafting..." meanwhile.
+    time_budget: float = 8.0
     # Pairing (issue 16): "hard" = every shift has an experienced primary or secondary and a
     # newcomer's first primaries get an experienced secondary; "soft" = the same as a penalty
     # of pairing_weight per unpaired shift; "off" = no rule.
