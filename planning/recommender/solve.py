@@ -5,10 +5,11 @@ shadow; (2) minimise the largest normalised load L; (3) even out the rest (sum o
 deviations of L from the mean).
 
 Pipeline: greedy + local search (``greedy.py``, ``local_search.py``); if it leaves a slot empty
-that someone could take, the exact coverage model decides whether more can be covered (and
-supplies that roster); bounds (``bounds.py``, plus the LP relaxation on small and medium
-instances); then the exact model -- always in ``mode="exact"``, and automatically in greedy mode
-on small instances whose greedy roster is not already proven optimal (mode ``"auto-exact"``).
+that someone could take, the coverage model (CP-SAT, ``cpsat.py``) decides whether more can be
+covered and supplies the roster with that coverage closest to the greedy one; bounds
+(``bounds.py``, plus the LP relaxation on small and medium instances); then the exact model --
+always in ``mode="exact"``, and automatically in greedy mode on small instances whose greedy
+roster is not already proven optimal (mode ``"auto-exact"``).
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
@@ -42,15 +43,16 @@ from .types import (
 # eligible (slot, person) pairs up to which the exact coverage model checks a greedy roster
 # that leaves coverable slots empty
 COVERAGE_PAIRS = 60_000
-# the coverage search's own solver allowance (seconds, CP-SAT), outside the fairness time budget:
-# an empty slot someone could take is worse than seconds. Bounded so a draft (a web request)
-# still ends well inside gunicorn's timeout; past it the note says coverage is not proven.
+# the coverage search's own allowance (CP-SAT work units on one thread, about a second of one
+# core each here), outside the fairness time budget: an empty slot someone could take is worse
+# than seconds. Bounded so a draft (a web request) still ends well inside gunicorn's timeout;
+# past it the note says coverage is not proven.
 COVERAGE_SECONDS = 8.0
+# ... and for keeping the most greedy picks in the roster that covers more
+COVERAGE_FAIRNESS_SECONDS = 3.0
 # greedy mode: seconds of the budget the augmenting-path repair may spend when the coverage
 # model runs afterwards (it settles coverage; the rest of the budget goes to fairness)
 REPAIR_SECONDS = 1.0
-# ... and for the first fairness pass over the roster that covers more
-COVERAGE_FAIRNESS_SECONDS = 3.0
 # greedy mode: seconds of the budget for the LP relaxation's bound (HiGHS: 1-2.5 s on the tight
 # suite's largest instances)
 LP_SECONDS = 3.0
