@@ -1,7 +1,9 @@
 """Reads of the planning layer: the plan calendar (people x days) and the load report."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,6 +26,8 @@ from .experience import (
 )
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
+
+T = TypeVar("T")
 
 _CELL_HTML = {
     "un": '<td class="cell un{we}"><span title="Unavailable">✕</span></td>',
@@ -491,4 +495,10 @@ def home_dashboard(
             ),
         )
 
+    return _remembered(key, compute)
+
+
+def remembered(*, key: str, compute: Callable[[], T]) -> T:
+    """`compute()` remembered under the plan stamp (see `plan_stamp`) when usable: for a part
+    of a page read only from the watched tables; `key` names everything that changes it."""
     return _remembered(key, compute)
