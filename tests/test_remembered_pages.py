@@ -229,3 +229,23 @@ def test_each_reader_sees_the_remembered_roster_in_their_own_time_zone(
 
     assert "Mon 16 Nov, 18:00" in page
     assert "Mon 16 Nov, 09:00" not in page
+
+
+# --------------------------------------------------------------------------- the load report
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_repeated_load_report_makes_the_same_queries_for_5_and_50_people(
+    transactional_db, client, remembering
+):
+    counts = []
+    for size in (5, 50):
+        setup = build_team(size, pattern="daily", handoff_time=time(9))
+        published_roster(setup)
+        client.force_login(setup.boss)
+        url = f"/rotations/{setup.rotation.pk}/report/"
+        first = queries_of(client, url)
+        again = queries_of(client, url)
+        assert again < first
+        counts.append(again)
+    assert counts[0] == counts[1], counts
