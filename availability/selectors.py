@@ -192,6 +192,8 @@ def qualified_roles(
     requirements = list(DutyRequirement.objects.filter(rotation_id=rotation.pk))
     gating = {role: [r for r in requirements if r.gates(role)] for role in roles}
     needed = [r for r in requirements if any(r in gating[role] for role in roles)]
+    if not needed:  # no role is gated: every role is open to everyone asked about
+        return dict.fromkeys(ids, frozenset(roles))
     verified = _verified_by([r.pk for r in needed if not r.is_automatic], ids) if needed else {}
     history = (
         _shadow_history([rotation.pk], at).get(rotation.pk, {})

@@ -96,12 +96,18 @@ def _more(count: int, what: str) -> str:
     return f"{count} more {what} shift" + ("" if count == 1 else "s")
 
 
+def primary_ready(*, primary: int, secondary: int, thresholds: Thresholds) -> bool:
+    """Whether these counts make someone experienced (ready for primary on their own)."""
+    t = thresholds
+    return secondary >= t.primary_ready or (primary > 0 and primary >= t.first_primaries_paired)
+
+
 def level_of(
     *, primary: int, secondary: int, shadow: int, thresholds: Thresholds, incidents: int = 0
 ) -> Experience:
     """The level and the next step for these counts (pure)."""
     t = thresholds
-    if secondary >= t.primary_ready or (primary > 0 and primary >= t.first_primaries_paired):
+    if primary_ready(primary=primary, secondary=secondary, thresholds=t):
         level = PRIMARY_READY
     elif secondary >= t.secondary or primary > 0:
         level = SECONDARY_READY
@@ -184,6 +190,15 @@ class History:
     thresholds: Thresholds
     ends: dict[tuple[int, str], list[datetime]]  # (person, role) -> sorted end times
     incidents: dict[int, list[datetime]]  # person -> sorted start times
+
+    def experienced(self, person_id: int, at: datetime) -> bool:
+        """`experience(person_id, at).experienced` without its words (the bus factor asks
+        this of everyone, month by month)."""
+        return primary_ready(
+            primary=bisect_right(self.ends.get((person_id, SlotRole.PRIMARY), []), at),
+            secondary=bisect_right(self.ends.get((person_id, SlotRole.SECONDARY), []), at),
+            thresholds=self.thresholds,
+        )
 
     def experience(self, person_id: int, at: datetime) -> Experience:
         def served(role: str) -> int:
@@ -325,8 +340,7 @@ def bus_factor_by_month(
                 sum(
                     1
                     for uid in present
-                    if SlotRole.PRIMARY in roles.get(uid, ())
-                    and history.experience(uid, at).experienced
+                    if SlotRole.PRIMARY in roles.get(uid, ()) and history.experienced(uid, at)
                 ),
             )
         )

@@ -13,7 +13,8 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -230,9 +231,24 @@ def choice_options(choices: list[planning_selectors.SlotChoice], user_id) -> str
     return mark_safe("".join(html))  # noqa: S308 - every part escaped by format_html
 
 
-def _current_names(rotation) -> dict[int, str]:
-    """Everyone of the rotation by id, as they are called now (one query)."""
-    return {u.pk: display_name(u) for u in selectors.rotation_people(rotation=rotation)}
+def _named_ids(slots) -> set[int]:
+    """Who the slots' stored reasons name by id: runners-up and people blocking a pick."""
+    ids = set()
+    for slot in slots:
+        reason = slot.reason or {}
+        if isinstance(reason.get("runner_up_id"), int):
+            ids.add(reason["runner_up_id"])
+        ids.update(
+            int(who)
+            for who in (reason.get("blocking") or {})
+            if str(who).isascii() and str(who).isdigit()
+        )
+    return ids
+
+
+def _current_names(rotation, ids) -> dict[int, str]:
+    """These people of the rotation by id, as they are called now (one query)."""
+    return selectors.rotation_names(rotation=rotation, user_ids=ids)
 
 
 def _with_current_names(slots, names: dict[int, str]):
@@ -249,39 +265,45 @@ def _with_current_names(slots, names: dict[int, str]):
     return slots
 
 
-def _fair_share_flags(roster: Roster, names: dict[int, str]) -> dict[int, str]:
-    """People who carry well above their fair share of this roster (a soft problem)."""
+def _overloaded(roster: Roster) -> dict[int, tuple[int, str]]:
+    """People who carry well above their fair share of this roster (a soft problem): id ->
+    (their share in percent, their name when drafted)."""
     people = (roster.summary or {}).get("people", {})
     shares = changes.fair_shares(roster.summary)
     return {
-        int(pid): f"{names.get(int(pid), p['name'])} carries {shares[int(pid)]}% of their fair "
-        "share of this roster (100% = fair given their capacity)."
+        int(pid): (shares[int(pid)], p["name"])
         for pid, p in people.items()
         if shares.get(int(pid), 0) > 125 and p.get("draft_load", 0) > 0
+    }
+
+
+def _fair_share_flags(overloaded: dict[int, tuple[int, str]], names: dict[int, str]):
+    return {
+        pid: f"{names.get(pid, name)} carries {share}% of their fair "
+        "share of this roster (100% = fair given their capacity)."
+        for pid, (share, name) in overloaded.items()
     }
 
 
 @login_required
 def roster_view(request, pk):
     roster = roster_for(request.user, pk)
-    roster, slots = selectors.roster_detail(roster_id=roster.pk)
     is_manager = selectors.is_manager(user=request.user, team_id=roster.rotation.team_id)
-    gaps = [s for s in slots if s.assignee_id is None]
-    # Each slot's editor (a select of everyone in the rotation) is rendered on demand by
-    # slot_editor: rendered for every slot it made the page grow with the team (2 MB at 800).
-    names = _current_names(roster.rotation)
-    _with_current_names(slots, names)
-    flags = _fair_share_flags(roster, names)
+    slots_html = planning_selectors.remembered(
+        key=(
+            f"onehand:roster-slots:{ROSTER_FORMAT}:{roster.pk}:{int(is_manager)}:"
+            f"{request.time_zone}:{translation.get_language()}"
+        ),
+        compute=lambda: _roster_slots_html(roster.pk, is_manager=is_manager),
+    )
     return render(
         request,
         "rotation/roster.html",
         {
             "roster": roster,
             "rotation": roster.rotation,
-            "groups": _shift_groups(roster.rotation, slots),
+            "slots_html": {name: mark_safe(html) for name, html in slots_html.items()},  # noqa: S308
             "is_manager": is_manager,
-            "gaps": gaps,
-            "flags": flags,
             "summary": roster.summary or {},
             "largest": changes.largest_load(roster.summary),
             "audit": list(selectors.audit_for(roster=roster)[:50]) if is_manager else [],
@@ -293,6 +315,34 @@ def roster_view(request, pk):
             "at_risk_hours": settings.ONEHAND_AT_RISK_HOURS,
         },
     )
+
+
+# The roster's problems and shifts as HTML, remembered under the plan stamp per roster,
+# manager or not, reader's zone and language: every part of them is read from watched tables
+# (slots, reasons, names, escalation contacts) and none moves with the clock. Change
+# ROSTER_FORMAT when the fragments' templates or what they are given change.
+ROSTER_FORMAT = 1
+
+
+def _roster_slots_html(roster_id: int, *, is_manager: bool) -> dict[str, str]:
+    roster, slots = selectors.roster_detail(roster_id=roster_id)
+    # Each slot's editor (a select of everyone in the rotation) is rendered on demand by
+    # slot_editor: rendered for every slot it made the page grow with the team (2 MB at 800).
+    # Names as people are called now, of only those the page names (not everyone in it).
+    overloaded = _overloaded(roster)
+    names = _current_names(roster.rotation, _named_ids(slots) | overloaded.keys())
+    _with_current_names(slots, names)
+    context = {
+        "roster": roster,
+        "is_manager": is_manager,
+        "gaps": [s for s in slots if s.assignee_id is None],
+        "flags": _fair_share_flags(overloaded, names),
+        "groups": _shift_groups(roster.rotation, slots),
+    }
+    return {
+        "problems": render_to_string("rotation/_roster_problems.html", context),
+        "shifts": render_to_string("rotation/_roster_shifts.html", context),
+    }
 
 
 def _managed_slot(user, shift_pk, *related):

@@ -1,21 +1,33 @@
 """Reads of the planning layer: the plan calendar (people x days) and the load report."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 
 from availability import selectors as availability
 from onehand.people import display_name, display_name_of
+from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Rotation, Shift, SlotRole
 
-from . import inputs, plan_stamp
+from . import inputs, plan_stamp, risk
 from . import recommender as rec
 from .changes import fair_shares, largest_load
-from .experience import Experience, bus_factor_by_month, bus_factor_of, experience_by_person
+from .experience import (
+    Experience,
+    bus_factor_by_month,
+    bus_factor_of,
+    experience_across,
+    experience_by_person,
+)
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
+
+T = TypeVar("T")
 
 _CELL_HTML = {
     "un": '<td class="cell un{we}"><span title="Unavailable">✕</span></td>',
@@ -422,3 +434,71 @@ def slot_choices(
         choices,
         key=lambda c: (c.problem is not None, c.share if c.share is not None else 0, c.name),
     )
+
+
+# The home page's dashboard, remembered per reader under the plan stamp: every part below is
+# read from the watched tables (see `plan_stamp`), so any committed write by anyone is seen on
+# the next view. Swaps (not watched), the reader's next shifts and the at-risk list (both move
+# with the clock) stay live in the view. Readiness and experience are as of the minute, which
+# is in the key. Change HOME_FORMAT when `HomeDashboard` or what it holds changes shape.
+HOME_FORMAT = 1
+
+
+@dataclass
+class HomeDashboard:
+    invitations: list
+    rotations: list[Rotation]
+    managed_rotation_ids: list[int]
+    readiness: list
+    experience: dict[int, Experience]
+    utilisation_month: date
+    utilisation: object
+    managed_teams: list
+    own_allocation_teams: list
+    own_allocations: list
+
+
+def home_dashboard(
+    *, user: AbstractBaseUser, zone: str, language: str, now: datetime
+) -> HomeDashboard:
+    """The reader's dashboard on the home page: invitations, rotations, readiness and
+    experience per rotation, next month's commitment in their zone, teams they manage.
+
+    Remembered under the plan stamp, the reader, their zone and language and the minute
+    (readiness and experience are computed as of that minute): ten queries on a miss, none
+    on a hit.
+    """
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    key = f"onehand:home:{HOME_FORMAT}:{user.pk}:{zone}:{language}:{minute:%Y%m%d%H%M}"
+
+    def compute() -> HomeDashboard:
+        tz = ZoneInfo(zone)
+        month = availability.next_month(minute.astimezone(tz).date())
+        month_start, month_end = availability.month_span(month, tz)
+        readiness = availability.readiness_for(user=user, at=minute)
+        return HomeDashboard(
+            invitations=list(rotation_selectors.invitations_for(user=user)),
+            rotations=list(rotation_selectors.rotations_for(user=user)),
+            managed_rotation_ids=risk.managed_rotation_ids(user),
+            readiness=readiness,
+            experience=experience_across(
+                user_id=user.pk, rotations=[r.rotation for r in readiness], as_of=minute
+            ),
+            utilisation_month=month,
+            utilisation=availability.utilisation_for(
+                user_ids=[user.pk], start=month_start, end=month_end
+            )[user.pk],
+            managed_teams=availability.managed_teams_with_pending_claims(viewer=user),
+            own_allocation_teams=availability.teams_allowing_own_allocation(user=user),
+            own_allocations=availability.own_allocations(
+                user=user, start=month, end=availability.next_month(month)
+            ),
+        )
+
+    return _remembered(key, compute)
+
+
+def remembered(*, key: str, compute: Callable[[], T]) -> T:
+    """`compute()` remembered under the plan stamp (see `plan_stamp`) when usable: for a part
+    of a page read only from the watched tables; `key` names everything that changes it."""
+    return _remembered(key, compute)

@@ -1,7 +1,7 @@
 """Reads for the rotation app. Every queryset here is scoped to what a user may see."""
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from onehand.people import display_name
+from onehand.people import display_name, display_name_of
 
 from .coverage import WindowDef, check_coverage
 from .models import (
@@ -422,6 +422,17 @@ def rotation_people(*, rotation: Rotation):
             "user__first_name", "user__username"
         )
     ]
+
+
+def rotation_names(*, rotation: Rotation, user_ids: Iterable[int]) -> dict[int, str]:
+    """These people's names as they are called now (id -> name), members of the rotation only,
+    from plain columns: one query that builds no users (a roster names few of 800 people)."""
+    return {
+        uid: display_name_of(first, last, username)
+        for uid, first, last, username in rotation.rotation_members.filter(
+            user_id__in=list(user_ids)
+        ).values_list("user_id", "user__first_name", "user__last_name", "user__username")
+    }
 
 
 def audit_entries_for(*, user: AbstractBaseUser) -> QuerySet[AuditEntry]:

@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from planning.experience import bus_factor_by_month, bus_factor_words
+from planning.experience import History, Thresholds, bus_factor_by_month, bus_factor_words
 from rotation.history import import_history
 from tests.factories import DutyRequirementFactory, build_team, verified
 from tests.test_experience import history_csv
@@ -155,3 +155,22 @@ def test_the_plan_page_costs_the_same_queries_for_5_and_50_people_with_history(c
         assert response.status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    "thresholds", [Thresholds(), Thresholds(primary_ready=1), Thresholds(first_primaries_paired=0)]
+)
+def test_the_bus_factors_quick_check_agrees_with_the_level_everyone_reads(thresholds):
+    """The month-by-month trend asks only "experienced?", without the level's words."""
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    for primaries in range(4):
+        for secondaries in range(6):
+            history = History(
+                thresholds=thresholds,
+                ends={
+                    (1, "primary"): [datetime(2026, 1, 1, tzinfo=UTC)] * primaries,
+                    (1, "secondary"): [datetime(2026, 1, 1, tzinfo=UTC)] * secondaries,
+                },
+                incidents={},
+            )
+            assert history.experienced(1, at) == history.experience(1, at).experienced
