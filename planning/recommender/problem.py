@@ -15,7 +15,7 @@ import numpy as np
 
 from .load import capacity, weighted_hours, zone
 from .pairing import TeamRules
-from .rules import Geometry, validate_slot
+from .rules import Geometry, validate_candidate, validate_settings, validate_slot
 from .types import ROLE_INDEX, SHADOW, Candidate, Settings, Slot
 
 
@@ -32,8 +32,11 @@ class Problem:
         self.settings = settings
         self.slots = tuple(slots)
         self.people = tuple(candidates)
+        validate_settings(settings)
         for s in self.slots:
             validate_slot(s)
+        for c in candidates:
+            validate_candidate(c, settings)
         self.slot_index: dict[str, int] = {}
         for i, s in enumerate(self.slots):
             if s.key in self.slot_index:
@@ -77,6 +80,8 @@ class Problem:
         for key, pid in (pinned or {}).items():
             if key not in self.slot_index:
                 raise ValueError(f"pinned slot {key!r} is not one of the slots")
+            if isinstance(pid, bool) or not isinstance(pid, int | np.integer):
+                raise ValueError(f"pinned slot {key!r}: person id must be an integer, got {pid!r}")
             i = self.slot_index[key]
             self.pinned_mask[i] = True
             self.pinned[i] = int(pid)

@@ -9,6 +9,7 @@ Two slots of one shift always conflict (a person holds at most one slot per shif
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,6 +54,55 @@ def validate_slot(slot: Slot) -> None:
     require_aware(slot.end, f"slot {slot.key!r} end")
     if slot.end <= slot.start:
         raise ValueError(f"slot {slot.key!r} ends before it starts")
+
+
+# the largest past load accepted (weighted hours): a century of round-the-clock duty; above it
+# the input is a unit mistake, and the exact search's integers would overflow
+MAX_PAST_LOAD = 1_000_000.0
+
+
+def _finite(value: float, what: str, low: float, high: float = math.inf) -> None:
+    if not (math.isfinite(float(value)) and low <= float(value) <= high):
+        bounds = f"between {low:g} and {high:g}" if math.isfinite(high) else f"at least {low:g}"
+        raise ValueError(f"{what} must be a number {bounds}, got {value!r}")
+
+
+def validate_settings(settings: Settings) -> None:
+    """Clear errors for settings the recommender cannot use (not crashes deep inside)."""
+    _finite(settings.weekend_weight, "weekend_weight", 0.0, 100.0)
+    _finite(settings.holiday_weight, "holiday_weight", 0.0, 100.0)
+    _finite(settings.shadow_weight, "shadow_weight", 0.0, 100.0)
+    _finite(settings.capacity_floor, "capacity_floor", 0.001, 1000.0)
+    if settings.min_rest < timedelta(0):
+        raise ValueError("min_rest must not be negative")
+
+
+def validate_candidate(c: Candidate, settings: Settings) -> None:
+    """Clear errors for a person the recommender cannot use: unknown zone or role, naive or
+    reversed intervals, loads and capacities that are not finite and non-negative."""
+    who = f"candidate {c.person_id} ({c.name})"
+    try:
+        ZoneInfo(c.time_zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"{who}: unknown time zone {c.time_zone!r}") from None
+    unknown = set(c.roles) - set(ROLES)
+    if unknown:
+        raise ValueError(
+            f"{who}: unknown role(s) {sorted(map(str, unknown))} (expected one of {ROLES})"
+        )
+    _finite(c.past_load, f"{who}: past_load", 0.0, MAX_PAST_LOAD)
+    _finite(c.fte, f"{who}: fte", 0.0, 10.0)
+    _finite(c.utilisation, f"{who}: utilisation", 0.0, 1.0)
+    for name, intervals in (("unavailable", c.unavailable), ("busy", c.busy)):
+        for a, b in intervals:
+            require_aware(a, f"{who}: {name} start")
+            require_aware(b, f"{who}: {name} end")
+            if b < a:
+                raise ValueError(f"{who}: a {name} interval ends before it starts ({a} > {b})")
+    if c.last_shift_end is not None:
+        require_aware(c.last_shift_end, f"{who}: last_shift_end")
+    if int(c.needs_shadow) < 0:
+        raise ValueError(f"{who}: needs_shadow must not be negative")
 
 
 # --------------------------------------------------------------------------

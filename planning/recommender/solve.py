@@ -40,9 +40,13 @@ from .types import (
     Uncovered,
 )
 
-# eligible (slot, person) pairs up to which the exact coverage model checks a greedy roster
-# that leaves coverable slots empty
-COVERAGE_PAIRS = 60_000
+# eligible (slot, person) pairs up to which the coverage model (CP-SAT) checks a greedy roster
+# that leaves coverable slots empty, and up to which the exact mode runs at all (measured:
+# 126,000 pairs 440 MB and 6 s, 200,000 pairs 606 MB and 9.5 s, including the solver's import)
+COVERAGE_PAIRS = 150_000
+# slots in one draft at most: the rules' slot x slot matrices grow with the square (a year of
+# two-hour shifts, 8,760 slots, took 1.9 GB)
+MAX_SLOTS = 5_000
 # the coverage search's own allowance (CP-SAT work units on one thread, about a second of one
 # core each here), outside the fairness time budget: an empty slot someone could take is worse
 # than seconds. Bounded so a draft (a web request) still ends well inside gunicorn's timeout;
@@ -121,6 +125,11 @@ def _status_note(
         if not coverage_proven:
             return prefix + "Among rosters with this coverage, the largest load is minimal."
         return "Optimal: no roster is fairer (largest load proven minimal)."
+    if gap == 0.0:  # not proven and no bound above zero: nothing honest to quote
+        return prefix + (
+            "No useful bound on the fairest possible roster is known; run the exact mode for a "
+            "proof."
+        )
     pct = f"{100 * gap:.1f}%"
     if ran_exact:
         return prefix + (
@@ -145,11 +154,25 @@ def recommend(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if len(slots) > MAX_SLOTS:
+        raise ValueError(
+            f"{len(slots)} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
+            "hourly shifts with three roles is 2,232); draft a shorter period"
+        )
     problem = Problem(slots, candidates, settings, pinned)
-    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
-    budget = settings.time_budget if mode == "greedy" else None
     movable = ~problem.pinned_mask
     pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
+    too_big = ""
+    if mode == "exact" and pairs > COVERAGE_PAIRS:
+        # the model's memory grows with the pairs (about 600 MB at 200,000): a web worker
+        # drafts it with the greedy instead, and says so
+        mode = "greedy"
+        too_big = (
+            f"The exact mode handles up to {COVERAGE_PAIRS:,} person-slot pairs and this draft "
+            f"has {pairs:,}: this roster comes from the default mode. "
+        )
+    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
+    budget = settings.time_budget if mode == "greedy" else None
     with_model = bool(pairs) and (pairs <= COVERAGE_PAIRS or mode == "exact")
     roster, deadline = run_greedy(
         problem, budget, repair_seconds=REPAIR_SECONDS if with_model and budget else None
@@ -197,9 +220,13 @@ def recommend(
                 proven_cover = got.value
     elif pairs:
         must = movable & problem.eligible.any(axis=1)
-        coverage_proven = (
-            bool((roster.holder[must & ~problem.is_shadow] >= 0).all())
-            and not (problem.is_shadow & must).any()
+        shadow = must & problem.is_shadow
+        # shadow slots are maximal when all are taken or every quota is used up
+        shadow_full = bool((roster.holder[shadow] >= 0).all()) or int(
+            roster.shadow_used.sum()
+        ) >= int(problem.shadow_quota.sum())
+        coverage_proven = bool((roster.holder[must & ~problem.is_shadow] >= 0).all()) and (
+            shadow_full
         )
 
     # (2) bounds on the largest L, for rosters covering as much as this one: the cheap ones,
@@ -297,7 +324,8 @@ def recommend(
         source=source,
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
-        note=_status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven)
+        note=too_big
+        + _status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven)
         + _team_note(problem, roster, uncovered),
     )
 
