@@ -89,16 +89,33 @@ class ExactResult:
 
 
 class Model:
-    """The sparse MILP of one problem (pinned slots fixed, their load counted)."""
+    """The sparse model of one problem (pinned slots fixed, their load counted).
 
-    def __init__(self, problem: Problem):
+    ``keep`` (a neighbourhood of a team too big for the whole model): a holder per slot; the
+    slots it holds stay with that person like pinned ones, the others (-1) are decided.
+    ``people``: only these people's pairs are variables. Either makes the model a
+    neighbourhood: its optimum is the best *within* it, never a proof for the whole team."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        keep: np.ndarray | None = None,
+        people: np.ndarray | None = None,
+    ):
         self.problem = problem
         pinned_only = Roster(problem)
+        if keep is not None:
+            for s in np.nonzero((keep >= 0) & ~problem.pinned_mask)[0]:
+                pinned_only._assign(int(s), int(keep[s]))
+        self.fixed_holder = pinned_only.holder.copy()
         self.fixed_load = pinned_only.draft_load.copy()
-        movable = ~problem.pinned_mask
+        movable = ~problem.pinned_mask & (pinned_only.holder < 0)
         quota = problem.shadow_quota - pinned_only.shadow_used
         pairs = problem.eligible & movable[:, None] & (pinned_only.blockers == 0)
         pairs &= ~(problem.is_shadow[:, None] & (quota[None, :] <= 0))
+        if people is not None:
+            pairs &= people[None, :]
         self.slot_of, self.person_of = np.nonzero(pairs)
         nx = self.slot_of.size
         self.nx = nx
@@ -308,13 +325,9 @@ class Model:
         )
 
     def holder(self, x: np.ndarray) -> np.ndarray:
-        out = np.full(self.problem.n_slots, -1, dtype=np.int64)
+        out = self.fixed_holder.copy()  # pinned (and kept) slots with their holders
         on = np.nonzero(x[: self.nx] > 0.5)[0]
         out[self.slot_of[on]] = self.person_of[on]
-        for s, pid in self.problem.pinned.items():
-            j = self.problem.pid_index.get(pid)
-            if j is not None:
-                out[s] = j
         return out
 
     def cover_of(self, holder: np.ndarray) -> float:

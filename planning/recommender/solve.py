@@ -44,6 +44,10 @@ from .types import (
 # that leaves coverable slots empty, and up to which the exact mode runs at all (measured:
 # 126,000 pairs 440 MB and 6 s, 200,000 pairs 606 MB and 9.5 s, including the solver's import)
 COVERAGE_PAIRS = 150_000
+# a team above COVERAGE_PAIRS: people the coverage neighbourhood frees at most (those who could
+# take an empty slot), and helpers who may take the slots they give up
+NEIGHBOURHOOD_PEOPLE = 200
+NEIGHBOURHOOD_HELPERS = 100
 # slots in one draft at most: the rules' slot x slot matrices grow with the square (a year of
 # two-hour shifts, 8,760 slots, took 1.9 GB)
 MAX_SLOTS = 5_000
@@ -111,6 +115,41 @@ def _adopt(
     if better(candidate, roster):
         return candidate, True
     return roster, False
+
+
+def _cover_neighbourhood(problem: Problem, roster: Roster) -> np.ndarray | None:
+    """A team too big for the whole coverage model (more than ``COVERAGE_PAIRS`` pairs) with
+    slots left empty that someone could take: re-solve coverage over the people who could
+    take them (all their slots freed) plus the least loaded others who could take the freed
+    slots, everyone else kept. On a big team the scarce people (the few qualified for the
+    empty role) are exactly this set, so the neighbourhood usually reaches the maximum; it
+    cannot prove it. Returns a roster that covers more, or None."""
+    movable = ~problem.pinned_mask
+    empty = movable & (roster.holder < 0) & problem.eligible.any(axis=1)
+    if not empty.any():
+        return None
+    # the empty slots of the most important role first (primary before secondary before shadow)
+    empty &= problem.role == problem.role[empty].min()
+    could = problem.eligible[empty].sum(axis=0)
+    scarce = np.nonzero(could > 0)[0]
+    L = roster.normalised_loads()
+    if scarce.size > NEIGHBOURHOOD_PEOPLE:  # the ones who could take the most, then lightest
+        scarce = scarce[np.lexsort((L[scarce], -could[scarce]))][:NEIGHBOURHOOD_PEOPLE]
+    chosen = np.zeros(problem.n_people, dtype=bool)
+    chosen[scarce] = True
+    held = roster.holder >= 0
+    freed = empty | (held & chosen[np.maximum(roster.holder, 0)] & movable)
+    others = np.nonzero(problem.eligible[freed].any(axis=0) & ~chosen)[0]
+    chosen[others[np.argsort(L[others], kind="stable")][:NEIGHBOURHOOD_HELPERS]] = True
+    keep = roster.holder.copy()
+    keep[freed] = -1
+    model = exact.Model(problem, keep=keep, people=chosen)
+    if model.nx == 0 or model.nx > COVERAGE_PAIRS:
+        return None
+    got = CpSat(model, repeatable=True).max_coverage(COVERAGE_SECONDS)
+    if got.holder is None or model.cover_of(got.holder) <= model.cover_of(roster.holder):
+        return None
+    return got.holder
 
 
 def _status_note(
@@ -219,6 +258,13 @@ def recommend(
             if coverage_proven:
                 proven_cover = got.value
     elif pairs:
+        if not problem.rules.strict:
+            started = deadline.clock()
+            filled = _cover_neighbourhood(problem, roster)
+            deadline.extend(deadline.clock() - started)
+            if filled is not None:
+                roster, took = _adopt(problem, roster, filled, deadline)
+                source = "milp" if took else source
         must = movable & problem.eligible.any(axis=1)
         shadow = must & problem.is_shadow
         # shadow slots are maximal when all are taken or every quota is used up
