@@ -54,7 +54,13 @@ def subtract(intervals: Iterable[Interval], cuts: Iterable[Interval]) -> list[In
 
 def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """Overlap of two interval sets (each merged first)."""
-    a, b = merge(a), merge(b)
+    return intersect_merged(merge(a), b)
+
+
+def intersect_merged(a: list[Interval] | tuple[Interval, ...], b: Iterable[Interval]):
+    """`intersect` where `a` is merged already (someone's working hours, computed once per
+    working pattern): only `b` is merged, so a team's worth of calls does not re-sort `a`."""
+    b = merge(b)
     out: list[Interval] = []
     i = j = 0
     while i < len(a) and j < len(b):
