@@ -9,14 +9,15 @@ viewer may see: their own rows, plus their managed teams' members'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
 from django.utils import timezone
 
 from onehand.dates import month_span, next_month  # noqa: F401 - used by views as selectors.*
@@ -56,6 +57,35 @@ COUNTED_ROSTER_STATUSES = (Roster.Status.PUBLISHED, Roster.Status.SUPERSEDED)
 # --- Availability for the recommender -----------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(field: str) -> Func:
+    return Func(
+        F(field),
+        template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint",
+        output_field=BigIntegerField(),
+    )
+
+
+def _utc_spans(entries: QuerySet[AvailabilityEntry]) -> Iterator[tuple[int, datetime, datetime]]:
+    """(user id, start, end) of each entry, in UTC. On PostgreSQL the instants travel as whole
+    microseconds since the epoch: Django loads each timestamptz through a Python loader (about
+    3 us an instant, 1,600 of them for a team of 800 with one absence each), where an integer
+    costs a tenth of that; the datetimes are the same to the microsecond."""
+    if connection.vendor != "postgresql":
+        for user_id, start, end in entries.values_list("user_id", "start", "end"):
+            yield user_id, start.astimezone(UTC), end.astimezone(UTC)
+        return
+    rows = entries.annotate(start_us=_microseconds("start"), end_us=_microseconds("end"))
+    for user_id, start_us, end_us in rows.values_list("user_id", "start_us", "end_us"):
+        yield (
+            user_id,
+            _EPOCH + timedelta(microseconds=start_us),
+            _EPOCH + timedelta(microseconds=end_us),
+        )
+
+
 def _entries_by_person(
     kind: str, user_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[int, list[tuple[datetime, datetime]]]:
@@ -63,9 +93,9 @@ def _entries_by_person(
     raw: dict[int, list[tuple[datetime, datetime]]] = {uid: [] for uid in ids}
     rows = AvailabilityEntry.objects.filter(
         user_id__in=among(ids), kind=kind, start__lt=end, end__gt=start
-    ).values_list("user_id", "start", "end")
-    for user_id, entry_start, entry_end in rows:
-        raw[user_id].append((entry_start.astimezone(UTC), entry_end.astimezone(UTC)))
+    )
+    for user_id, entry_start, entry_end in _utc_spans(rows):
+        raw[user_id].append((entry_start, entry_end))
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     return {uid: iv.clip(iv.merge(spans), start, end) for uid, spans in raw.items()}
 
