@@ -4,6 +4,7 @@ Pure: no ORM, no clock. Availability, imports and utilisation all reduce to thes
 operations, so they are tested once here rather than re-derived in each caller.
 """
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -16,6 +17,9 @@ Interval = tuple[datetime, datetime]
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, with overlapping or touching intervals joined; empty ones dropped."""
+    if isinstance(intervals, list | tuple) and len(intervals) < 2:
+        # Most people have one span or none: nothing to sort or join (a team's worth of calls).
+        return [(start, end) for start, end in intervals if start < end]
     merged: list[list[datetime]] = []
     for start, end in sorted(i for i in intervals if i[0] < i[1]):
         if merged and start <= merged[-1][1]:
@@ -52,11 +56,23 @@ def subtract(intervals: Iterable[Interval], cuts: Iterable[Interval]) -> list[In
     return left
 
 
+def _end(interval: Interval) -> datetime:
+    return interval[1]
+
+
 def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """Overlap of two interval sets (each merged first)."""
-    a, b = merge(a), merge(b)
+    return intersect_merged(merge(a), b)
+
+
+def intersect_merged(a: list[Interval] | tuple[Interval, ...], b: Iterable[Interval]):
+    """`intersect` where `a` is merged already (someone's working hours, computed once per
+    working pattern): only `b` is merged, so a team's worth of calls does not re-sort `a`."""
+    b = merge(b)
     out: list[Interval] = []
-    i = j = 0
+    # Working hours ending before the first span starts overlap nothing: skip them at once.
+    i = bisect_right(a, b[0][0], key=_end) if b else 0
+    j = 0
     while i < len(a) and j < len(b):
         start = max(a[i][0], b[j][0])
         end = min(a[i][1], b[j][1])

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time
 from availability.selectors import qualified_roles
 from incidents.models import Incident
 from onehand.dates import next_month
+from onehand.ids import among
 from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
 
 NEWCOMER = "newcomer"
@@ -151,7 +152,7 @@ def _served_slots(
         end__lte=as_of,
     )
     if people is not None:
-        rows = rows.filter(assignee_id__in=people)
+        rows = rows.filter(assignee_id__in=among(people))
     winners: dict[tuple[int, datetime, str], tuple] = {}
     for rotation_id, start, end, role, assignee_id, status, roster_id in rows.values_list(
         "roster__rotation_id", "start", "end", "role", "assignee_id", "roster__status", "roster_id"
@@ -174,7 +175,7 @@ def _incidents(
         rotation_id__in=rotation_ids, attributed_to__isnull=False, started_at__lt=as_of
     )
     if people is not None:
-        rows = rows.filter(attributed_to_id__in=people)
+        rows = rows.filter(attributed_to_id__in=among(people))
     out: dict[tuple[int, int], list[datetime]] = defaultdict(list)
     for rotation_id, uid, started in rows.values_list(
         "rotation_id", "attributed_to_id", "started_at"

@@ -3,15 +3,16 @@
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 import holidays as holiday_calendars
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from availability import selectors as availability
 from incidents.selectors import interruption_load
-from onehand.people import display_name
+from onehand.people import display_name_of
 from rotation.coverage import outside_working_hours
 from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
 from rotation.shifts import ShiftWindow
@@ -113,12 +114,67 @@ def candidates_for(
     published shifts between now and its start as load, since the person will have carried
     them by then (published rosters only, never drafts), so one person does not top two
     consecutive months."""
-
-    members = list(
-        RotationMember.objects.filter(rotation=rotation)
-        .select_related("user__person")
-        .order_by("user_id")
+    candidates, _ = candidates_with_commitments(
+        rotation,
+        start,
+        end,
+        now=now,
+        settings=settings,
+        half_life_days=half_life_days,
+        experience=experience,
+        count_published_ahead=count_published_ahead,
     )
+    return candidates
+
+
+class _Member(NamedTuple):
+    """A rotation member as the candidates need them: plain columns, no models (a team of
+    800 would otherwise build 2,400 model instances for a handful of fields each)."""
+
+    user_id: int
+    since: date
+    first_name: str
+    last_name: str
+    username: str
+    country: str
+    time_zone: str
+    work_start: time
+    work_end: time
+    work_days: str
+
+
+def candidates_with_commitments(
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    settings: rec.Settings,
+    half_life_days: float | None = None,
+    experience: dict[int, Experience] | None = None,
+    count_published_ahead: bool = False,
+) -> tuple[list[rec.Candidate], dict[int, availability.Utilisation]]:
+    """`candidates_for`, with what each person is committed to in the period (availability's
+    utilisation: named projects, time off, other rotations) behind their `utilisation`, so a
+    page that shows both works them out once for the whole team."""
+
+    members = [
+        _Member(*row)
+        for row in RotationMember.objects.filter(rotation=rotation)
+        .order_by("user_id")
+        .values_list(
+            "user_id",
+            "since",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "user__person__country",
+            "user__person__time_zone",
+            "user__person__work_start",
+            "user__person__work_end",
+            "user__person__work_days",
+        )
+    ]
     user_ids = [m.user_id for m in members]
     # The rotation's people as a subquery: an IN list of 800 ids costs more to send than to run.
     member_ids = RotationMember.objects.filter(rotation=rotation).values("user_id")
@@ -191,24 +247,23 @@ def candidates_for(
     follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
     years = (window_start.year, end.year)
     out = []
-    for member in members:
-        user = member.user
-        person = user.person
-        since = datetime.combine(member.since, datetime.min.time(), tzinfo=UTC)
+    for person in members:
+        uid = person.user_id
+        since = datetime.combine(person.since, datetime.min.time(), tzinfo=UTC)
         holiday_dates = public_holidays(person.country, *years)
-        paged = interruptions.get(user.pk)
+        paged = interruptions.get(uid)
         out.append(
             rec.Candidate(
-                person_id=user.pk,
-                name=display_name(user),
-                roles=frozenset(roles.get(user.pk, frozenset())),
+                person_id=uid,
+                name=display_name_of(person.first_name, person.last_name, person.username),
+                roles=frozenset(roles.get(uid, frozenset())),
                 time_zone=person.time_zone,
                 holidays=holiday_dates,
-                unavailable=tuple(unavailable.get(user.pk, ()))
+                unavailable=tuple(unavailable.get(uid, ()))
                 + (tuple(outside_working_hours_of(person, start, end)) if follow_the_sun else ()),
-                busy=tuple(busy.get(user.pk, ())),
+                busy=tuple(busy.get(uid, ())),
                 past_load=rec.past_load(
-                    history.get(user.pk, ()),
+                    history.get(uid, ()),
                     as_of=as_of,
                     half_life_days=float(half_life_days or rotation.history_half_life_days),
                     weekend_weight=settings.weekend_weight,
@@ -221,17 +276,17 @@ def candidates_for(
                     shadow_weight=settings.shadow_weight,
                 )
                 + (paged.hours_equivalent if paged else 0.0),
-                fte=float(fte.get(user.pk, 1)),
-                utilisation=utilisation[user.pk].total if user.pk in utilisation else 0.0,
-                last_shift_end=last_end.get(user.pk),
-                needs_shadow=shadow.get(user.pk, 0),
+                fte=float(fte.get(uid, 1)),
+                utilisation=utilisation[uid].total if uid in utilisation else 0.0,
+                last_shift_end=last_end.get(uid),
+                needs_shadow=shadow.get(uid, 0),
                 pages=paged.pages if paged else 0,
                 night_pages=paged.night_pages if paged else 0,
                 interruption_hours=paged.hours_equivalent if paged else 0.0,
-                **_experience_fields(experience.get(user.pk), no_record=no_record),
+                **_experience_fields(experience.get(uid), no_record=no_record),
             )
         )
-    return out
+    return out, utilisation
 
 
 def nobody_experienced(experience: dict[int, Experience]) -> bool:

@@ -173,7 +173,10 @@ def plan_calendar_computed(
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
     experience = experience_by_person(rotation=rotation, as_of=now)
-    candidates = inputs.candidates_for(
+    # What each person is committed to (named projects, time off, other rotations) is worked
+    # out once with the candidates (it is behind their utilisation) and reused for the level
+    # in words of this page's people.
+    candidates, commitments = inputs.candidates_with_commitments(
         rotation, start, end, now=now, settings=settings, experience=experience
     )
     levels = rec.levels(candidates, settings)
@@ -190,11 +193,6 @@ def plan_calendar_computed(
     shown = list(people.object_list)
     shown_ids = [c.person_id for c in shown]
     preferred = availability.preferences_by_person(user_ids=shown_ids, start=start, end=end)
-    # What each shown person is committed to (named projects, time off, other rotations), for
-    # the level in words: computed for this page's people only, so the page stays flat.
-    commitments = availability.utilisation_for(
-        user_ids=shown_ids, start=start, end=end, exclude_rotation_id=rotation.pk
-    )
     days = []
     day = month_start
     while day < month_end:

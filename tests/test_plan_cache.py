@@ -61,6 +61,29 @@ def test_a_remembered_plan_page_costs_the_same_queries_for_5_or_50_people(
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_first_view_after_a_write_costs_the_same_queries_for_5_or_60_people(
+    transactional_db, client, remembering
+):
+    # 60 people fill more than one page of the plan: the team is ranked, one page is shown.
+    counts = []
+    for size in (5, 60):
+        setup = build_team(size, pattern="daily", handoff_time=time(9))
+        *others, last = setup.people
+        for person in others:
+            availability_services.mark(*AWAY, "unavailable", by=person)
+        client.force_login(setup.boss)
+        queries_of(client, plan_url(setup))
+        remembered = queries_of(client, plan_url(setup))
+
+        availability_services.mark(*AWAY, "unavailable", by=last)
+
+        first_after = queries_of(client, plan_url(setup))
+        assert first_after > remembered  # the whole team was ranked again
+        counts.append(first_after)
+    assert counts[0] == counts[1], counts
+
+
+@time_machine.travel(NOW, tick=False)
 def test_the_plan_shows_time_away_marked_through_the_service_at_once(
     transactional_db, client, remembering
 ):
