@@ -62,6 +62,23 @@ def published_roster(setup, *, days: int = 7) -> Roster:
     return roster
 
 
+def repeated_view_queries(client, url_of, sizes=(5, 50)) -> list[int]:
+    """Queries of a repeated view (the second, remembered one) of the page ``url_of(setup,
+    roster)`` names, for a team of each size with this week published; the first view must
+    cost more (it computes what the second remembers)."""
+    counts = []
+    for size in sizes:
+        setup = build_team(size, pattern="daily", handoff_time=time(9))
+        roster = published_roster(setup)
+        client.force_login(setup.boss)
+        url = url_of(setup, roster)
+        first = queries_of(client, url)
+        again = queries_of(client, url)
+        assert again < first
+        counts.append(again)
+    return counts
+
+
 # --------------------------------------------------------------------------- the home page
 
 
@@ -69,15 +86,8 @@ def published_roster(setup, *, days: int = 7) -> Roster:
 def test_a_repeated_home_view_makes_the_same_queries_for_5_and_50_people(
     transactional_db, client, remembering
 ):
-    counts = []
-    for size in (5, 50):
-        setup = build_team(size, pattern="daily", handoff_time=time(9))
-        published_roster(setup)
-        client.force_login(setup.boss)
-        first = queries_of(client, "/")
-        again = queries_of(client, "/")
-        assert again < first
-        counts.append(again)
+    counts = repeated_view_queries(client, lambda setup, roster: "/")
+
     assert counts[0] == counts[1], counts
 
 
@@ -164,15 +174,8 @@ def test_next_months_commitment_follows_a_change_of_the_readers_time_zone(
 def test_a_repeated_roster_view_makes_the_same_queries_for_5_and_50_people(
     transactional_db, client, remembering
 ):
-    counts = []
-    for size in (5, 50):
-        setup = build_team(size, pattern="daily", handoff_time=time(9))
-        roster = published_roster(setup)
-        client.force_login(setup.boss)
-        first = queries_of(client, f"/rosters/{roster.pk}/")
-        again = queries_of(client, f"/rosters/{roster.pk}/")
-        assert again < first
-        counts.append(again)
+    counts = repeated_view_queries(client, lambda setup, roster: f"/rosters/{roster.pk}/")
+
     assert counts[0] == counts[1], counts
 
 
@@ -238,14 +241,8 @@ def test_each_reader_sees_the_remembered_roster_in_their_own_time_zone(
 def test_a_repeated_load_report_makes_the_same_queries_for_5_and_50_people(
     transactional_db, client, remembering
 ):
-    counts = []
-    for size in (5, 50):
-        setup = build_team(size, pattern="daily", handoff_time=time(9))
-        published_roster(setup)
-        client.force_login(setup.boss)
-        url = f"/rotations/{setup.rotation.pk}/report/"
-        first = queries_of(client, url)
-        again = queries_of(client, url)
-        assert again < first
-        counts.append(again)
+    counts = repeated_view_queries(
+        client, lambda setup, roster: f"/rotations/{setup.rotation.pk}/report/"
+    )
+
     assert counts[0] == counts[1], counts
