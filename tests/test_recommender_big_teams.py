@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from planning.recommender import Candidate, Settings, Slot, recommend, solve
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -72,15 +74,18 @@ def test_the_whole_model_proves_two_empty_primaries_is_the_least():
     assert got.coverage_proven
 
 
-def test_a_team_above_the_models_size_leaves_no_more_empty_than_possible(monkeypatch):
+@pytest.mark.parametrize(
+    "rules", [{}, {"pairing": "hard"}, {"pairing": "soft"}, {"max_share": 0.9}]
+)
+def test_a_team_above_the_models_size_leaves_no_more_empty_than_possible(monkeypatch, rules):
     # the same team, but counted as too big for the whole model: the neighbourhood of the
-    # three who could take the empty primaries finds the same cover, without a proof
+    # three who could take the empty primaries finds the same cover, without a proof, with
+    # team rules on or off (everyone is experienced; nobody reaches the cap)
     monkeypatch.setattr(solve, "COVERAGE_PAIRS", 500)
     monkeypatch.setattr(solve, "AUTO_EXACT_PAIRS", 500)
+    settings = Settings(min_rest=timedelta(hours=36), **rules)
 
-    got = recommend(
-        month_of_days(), three_primaries_and_fillers(40), Settings(min_rest=timedelta(hours=36))
-    )
+    got = recommend(month_of_days(), three_primaries_and_fillers(40), settings)
 
     assert empty_primaries(got) == 2
     assert not got.coverage_proven

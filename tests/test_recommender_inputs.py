@@ -105,3 +105,98 @@ def test_a_shadow_only_draft_with_every_quota_used_is_proven_covered(monkeypatch
 
     assert len(got.assignments) == 2
     assert got.coverage_proven
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"needs_shadow": 0.5}, "needs_shadow must be a whole number"),
+        ({"holidays": frozenset({datetime(2026, 3, 3, tzinfo=UTC)})}, "holidays must be dates"),
+    ],
+)
+def test_more_people_the_recommender_cannot_use_are_refused_in_words(fields, words):
+    with pytest.raises(ValueError, match=words):
+        recommend(day_slots(3), [person(**fields)])
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        (Settings(pairing_weight=float("nan")), "pairing_weight"),
+        (Settings(exact_time_limit=-1), "exact_time_limit"),
+        (Settings(time_budget=float("nan")), "time_budget"),
+    ],
+)
+def test_more_settings_the_recommender_cannot_use_are_refused_in_words(bad, words):
+    with pytest.raises(ValueError, match=words):
+        recommend(day_slots(3), [person()], bad)
+
+
+@pytest.mark.parametrize(
+    ("start", "length", "words"),
+    [
+        (datetime(9999, 12, 30, tzinfo=UTC), timedelta(hours=1), "outside the years"),
+        (START, timedelta(days=400), "longer than 367 days"),
+    ],
+)
+def test_a_slot_outside_any_sensible_calendar_is_refused_in_words(start, length, words):
+    slots = [Slot("0:primary", "0", "primary", start, start + length)]
+
+    with pytest.raises(ValueError, match=words):
+        recommend(slots, [person()])
+
+
+def test_slots_may_come_from_a_generator():
+    got = recommend((s for s in day_slots(2)), [person(1), person(2), person(3), person(4)])
+
+    assert not got.uncovered
+
+
+def test_the_exact_mode_proves_its_optimum_with_huge_loads_and_odd_capacities():
+    # a utilisation as the app computes it (a ratio of seconds) and a past load of 300,000 h:
+    # the solver's integers must not overflow (they did, and the search silently did nothing)
+    days = [
+        Slot(
+            f"{k}:primary",
+            str(k),
+            "primary",
+            START + timedelta(days=k),
+            START + timedelta(days=k + 1),
+        )
+        for k in range(10)
+    ]
+
+    def away(*ds):
+        return tuple((START + timedelta(days=d), START + timedelta(days=d + 1)) for d in ds)
+
+    people = [
+        person(1, past_load=300_010.0, utilisation=0.3652987, unavailable=away(0, 1, 2, 5)),
+        person(2, past_load=300_031.0, utilisation=0.3652987, unavailable=away(3, 4)),
+        person(3, past_load=300_000.0, utilisation=0.3652987, unavailable=away(6, 7, 8)),
+        person(4, past_load=300_020.0, utilisation=0.3652987, unavailable=away(9)),
+    ]
+
+    got = recommend(days, people, Settings(exact_time_limit=10), mode="exact")
+
+    assert got.status == "optimal"
+    assert got.gap == 0.0
+
+
+def test_the_share_cap_in_the_exact_search_is_never_looser_than_the_rule():
+    # shifts of an hour and 0.4 s, a cap just above half the hours: each of two people may
+    # hold 4 of the 10 shifts, not 5 (rounding the cap row to whole seconds allowed 5)
+    length = timedelta(hours=1, milliseconds=400)
+    slots = [
+        Slot(f"{k}", str(k), "primary", START + k * length, START + (k + 1) * length)
+        for k in range(10)
+    ]
+    people = [
+        person(1, roles=frozenset({"primary"})),
+        person(2, roles=frozenset({"primary"}), past_load=0.5),
+    ]
+    settings = Settings(max_share=18001 / 36004, no_back_to_back=False)
+
+    got = recommend(slots, people, settings, mode="exact")
+
+    assert len(got.uncovered) == 2
+    assert got.coverage_proven

@@ -38,6 +38,8 @@ CAPACITY_DENOMINATOR = 1_000_000
 # L is searched in steps of 1 / (LOAD_UNITS * L_STEPS_PER_UNIT): about 3e-8 of a unit of L
 L_STEPS_PER_UNIT = 100
 L_UNITS = LOAD_UNITS * L_STEPS_PER_UNIT
+# CP-SAT's integers are 64-bit: products in the load rows stay below this (room for a sum)
+INT_ROOM = 2**60
 # a row with fractional coefficients (the share cap in hours) is scaled by this and rounded
 ROW_UNITS = 3600
 # CP-SAT threads when the manager asks for the exact mode: both cores of a small server (the
@@ -82,11 +84,16 @@ class CpSat:
                 continue
             cols, vals = A.indices[a:b], A.data[a:b]
             integral = np.all(np.abs(vals - np.round(vals)) < 1e-9)
-            scale = 1 if integral else ROW_UNITS
-            coef = np.round(vals * scale).astype(np.int64)
+            if integral:
+                coef, scale = np.round(vals).astype(np.int64), 1
+            else:
+                # a fractional row (the share cap in hours, an upper bound with non-negative
+                # coefficients) rounds its coefficients up and its room down: never looser than
+                # the float rule (it may refuse a roster within a second of the cap)
+                scale = ROW_UNITS
+                coef = np.ceil(vals * scale - 1e-9).astype(np.int64)
             expr = cp_model.LinearExpr.weighted_sum([x[k] for k in cols], coef.tolist())
             if np.isfinite(hi[r]):
-                # a fractional row rounds its room down: never looser than the float rule
                 m.add(expr <= int(np.floor(hi[r] * scale + 1e-6)))
             if np.isfinite(lo[r]):
                 m.add(expr >= int(np.ceil(lo[r] * scale - 1e-6)))
@@ -184,18 +191,34 @@ class CpSat:
             m.add(self._coverage(x) >= int(round(cover)))
         w = np.round(model.w * LOAD_UNITS).astype(np.int64)
         base = np.round(model.base * LOAD_UNITS).astype(np.int64)
-        caps = [
-            Fraction(float(c)).limit_denominator(CAPACITY_DENOMINATOR) for c in problem.capacity
-        ]
         # L_p = load_p / cap_p <= T / L_UNITS  <=>  load_p * L_STEPS * den_p <= T * num_p
         most = base.copy()
         np.add.at(most, model.person_of, np.maximum(w, 0))
+        # the products must stay inside CP-SAT's 64-bit integers (with room for a sum of two):
+        # huge loads or long drafts get coarser capacity fractions, and the bound and the
+        # "optimal" claim then allow for the error that makes
+        largest = max(1, int(most.max(initial=1))) * L_STEPS_PER_UNIT
+        # T reaches the largest load over the smallest capacity and multiplies the largest
+        # capacity's numerator: the spread of capacities costs room too
+        spread = int(np.ceil(problem.capacity.max() / problem.capacity.min()))
+        denominator = min(CAPACITY_DENOMINATOR, INT_ROOM // (largest * max(1, spread)))
+        if denominator < 1:
+            return Outcome(None, False)  # too large for exact integers; the caller keeps its own
+        caps = [Fraction(float(c)).limit_denominator(denominator) for c in problem.capacity]
+        error = max(
+            (abs(float(f) - float(c)) / float(c) for f, c in zip(caps, problem.capacity)),
+            default=0.0,
+        )
+        if any(f.numerator < 1 for f in caps):
+            return Outcome(None, False)
         top = max(
             (int(most[p]) * L_STEPS_PER_UNIT * c.denominator) // max(c.numerator, 1) + 1
             for p, c in enumerate(caps)
         )
         if upper is not None and np.isfinite(upper):
             top = min(top, int(np.ceil(upper * L_UNITS * (1 + 1e-9))) + 1)
+        if top * max(f.numerator for f in caps) > INT_ROOM:
+            return Outcome(None, False)  # a guard: the sizing above should prevent this
         floor = max(0, int(np.floor(model.floor * L_UNITS)) - 1)
         T = m.new_int_var(floor, max(top, floor), "largest_load")
         order = np.argsort(model.person_of, kind="stable")
@@ -217,11 +240,12 @@ class CpSat:
             return Outcome(None, False)
         holder = self._holder(solver, x)
         L = self._largest_load(holder)
-        # the integer bound, less one step (T is rounded up) and a relative 1e-6 for a capacity
-        # that is no fraction with a denominator up to a million (fte x (1 - utilisation) with
-        # a few decimals always is)
-        bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - 1e-6)
-        return Outcome(holder, status == cp_model.OPTIMAL, L, max(bound, model.floor))
+        # the integer bound, less one step (T is rounded up) and the capacities' relative error
+        # (at least 1e-6: fte x (1 - utilisation) with a few decimals is an exact fraction)
+        bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - max(1e-6, 2 * error))
+        # an optimum of the rounded capacities is the true one only if they were (almost) exact
+        optimal = status == cp_model.OPTIMAL and error <= 1e-9
+        return Outcome(holder, optimal, L, max(bound, model.floor))
 
     def _largest_load(self, holder: np.ndarray) -> float:
         problem = self.problem

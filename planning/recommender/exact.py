@@ -211,8 +211,13 @@ class Model:
             return
         exp = rules.experienced
         holder = pinned_only.holder
+
+        def paired_by_kept(slots) -> bool:
+            """A slot of these held (kept or pinned) by an experienced person pairs the shift."""
+            return any(holder[t] >= 0 and exp[holder[t]] for t in slots)
+
         for h in range(len(rules.ps)):
-            if rules.pinned_shift[h]:
+            if rules.pinned_shift[h] or paired_by_kept(rules.ps[h]):
                 continue
             ps = rules.ps[h]
             if rules.pair_shift[h]:
@@ -247,7 +252,12 @@ class Model:
                     pinned_before += 1
                     continue
                 h = int(rules.shift_of[t])
-                if pinned_before < k and not rules.pinned_shift[h] and rules.sec[h]:
+                if (
+                    pinned_before < k
+                    and not rules.pinned_shift[h]
+                    and rules.sec[h]
+                    and not paired_by_kept(rules.sec[h])
+                ):
                     secs = var[rules.sec[h]][:, exp]
                     secs = secs[:, np.arange(problem.n_people)[exp] != p] if exp[p] else secs
                     secs = secs[secs >= 0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -54,8 +54,17 @@ def validate_slot(slot: Slot) -> None:
     require_aware(slot.end, f"slot {slot.key!r} end")
     if slot.end <= slot.start:
         raise ValueError(f"slot {slot.key!r} ends before it starts")
+    if not (EARLIEST <= slot.start and slot.end <= LATEST):
+        raise ValueError(f"slot {slot.key!r} lies outside the years 1900-2500")
+    if slot.end - slot.start > LONGEST_SLOT:
+        raise ValueError(f"slot {slot.key!r} is longer than {LONGEST_SLOT.days} days")
 
 
+# slots are refused outside these years (local times near year 1 or 9999 overflow) and when
+# longer than a year and a day (a unit mistake; the exact search's integers would overflow)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2500, 1, 1, tzinfo=UTC)
+LONGEST_SLOT = timedelta(days=367)
 # the largest past load accepted (weighted hours): a century of round-the-clock duty; above it
 # the input is a unit mistake, and the exact search's integers would overflow
 MAX_PAST_LOAD = 1_000_000.0
@@ -73,6 +82,9 @@ def validate_settings(settings: Settings) -> None:
     _finite(settings.holiday_weight, "holiday_weight", 0.0, 100.0)
     _finite(settings.shadow_weight, "shadow_weight", 0.0, 100.0)
     _finite(settings.capacity_floor, "capacity_floor", 0.001, 1000.0)
+    _finite(settings.pairing_weight, "pairing_weight", 0.0, 1e6)
+    for name in ("exact_time_limit", "auto_exact_time_limit", "time_budget"):
+        _finite(getattr(settings, name), name, 0.0, 86_400.0)
     if settings.min_rest < timedelta(0):
         raise ValueError("min_rest must not be negative")
 
@@ -101,8 +113,12 @@ def validate_candidate(c: Candidate, settings: Settings) -> None:
                 raise ValueError(f"{who}: a {name} interval ends before it starts ({a} > {b})")
     if c.last_shift_end is not None:
         require_aware(c.last_shift_end, f"{who}: last_shift_end")
-    if int(c.needs_shadow) < 0:
+    if isinstance(c.needs_shadow, bool) or not isinstance(c.needs_shadow, int | np.integer):
+        raise ValueError(f"{who}: needs_shadow must be a whole number, got {c.needs_shadow!r}")
+    if c.needs_shadow < 0:
         raise ValueError(f"{who}: needs_shadow must not be negative")
+    if any(isinstance(d, datetime) or not isinstance(d, date) for d in c.holidays):
+        raise ValueError(f"{who}: holidays must be dates (not datetimes)")
 
 
 # --------------------------------------------------------------------------

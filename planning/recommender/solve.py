@@ -61,7 +61,7 @@ COVERAGE_FAIRNESS_SECONDS = 3.0
 # greedy mode: seconds of the budget the augmenting-path repair may spend when the coverage
 # model runs afterwards (it settles coverage; the rest of the budget goes to fairness)
 REPAIR_SECONDS = 1.0
-# greedy mode: seconds of the budget for the LP relaxation's bound (HiGHS: 1-2.5 s on the tight
+# seconds for the LP relaxation's bound (greedy mode: of the budget) (HiGHS: 1-2.5 s on the tight
 # suite's largest instances)
 LP_SECONDS = 3.0
 # ... up to which the LP relaxation tightens the bound
@@ -169,7 +169,7 @@ def _status_note(
             "No useful bound on the fairest possible roster is known; run the exact mode for a "
             "proof."
         )
-    pct = f"{100 * gap:.1f}%"
+    pct = f"{100 * gap:.1f}%" if gap >= 0.001 else f"{100 * gap:.2g}%"
     if ran_exact:
         return prefix + (
             f"Within {pct} of the fairest possible roster after the {time_limit:g} s time limit; "
@@ -193,6 +193,7 @@ def recommend(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    slots = tuple(slots)  # a generator is fine too
     if len(slots) > MAX_SLOTS:
         raise ValueError(
             f"{len(slots)} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
@@ -213,8 +214,10 @@ def recommend(
     # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
     budget = settings.time_budget if mode == "greedy" else None
     with_model = bool(pairs) and (pairs <= COVERAGE_PAIRS or mode == "exact")
+    # when the model settles coverage, the augmenting-path repair gets a second (the exact mode
+    # too: without a limit it searched slots nobody can fill for minutes)
     roster, deadline = run_greedy(
-        problem, budget, repair_seconds=REPAIR_SECONDS if with_model and budget else None
+        problem, budget, repair_seconds=REPAIR_SECONDS if with_model else None
     )
     source = "greedy"
     fixed_load = Roster(problem).draft_load
@@ -258,13 +261,14 @@ def recommend(
             if coverage_proven:
                 proven_cover = got.value
     elif pairs:
-        if not problem.rules.strict:
-            started = deadline.clock()
-            filled = _cover_neighbourhood(problem, roster)
-            deadline.extend(deadline.clock() - started)
-            if filled is not None:
-                roster, took = _adopt(problem, roster, filled, deadline)
-                source = "milp" if took else source
+        # with team rules on, the neighbourhood's rows treat kept slots as strictly as the
+        # model can; the last guard below removes any pairing or cap break either way
+        started = deadline.clock()
+        filled = _cover_neighbourhood(problem, roster)
+        deadline.extend(deadline.clock() - started)
+        if filled is not None:
+            roster, took = _adopt(problem, roster, filled, deadline)
+            source = "milp" if took else source
         must = movable & problem.eligible.any(axis=1)
         shadow = must & problem.is_shadow
         # shadow slots are maximal when all are taken or every quota is used up
@@ -280,7 +284,7 @@ def recommend(
     # the exact search)
     lower = lower_bound(problem, fixed_load, roster.holder)
     obj_max = objective(roster.normalised_loads())[0]
-    wanted = settings.exact_time_limit if mode == "exact" else LP_SECONDS
+    wanted = min(settings.exact_time_limit, LP_SECONDS) if mode == "exact" else LP_SECONDS
     lp_limit = allow(wanted) if model is not None else 0.0
     if lp_limit > 0 and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
         lp = model.lp_bound(model.cover_of(roster.holder), lp_limit)
