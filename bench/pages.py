@@ -64,8 +64,8 @@ def main() -> None:
 def seed(size: int):
     from availability.models import AvailabilityEntry
     from planning import services as planning_services
-    from rotation.models import Roster, Shift
-    from tests.factories import build_team
+    from rotation.models import Roster
+    from tests.factories import build_team, daily_roster
 
     setup = build_team(size, prefix=f"s{size}-", pattern="daily", handoff_time=dtime(9))
     rotation, people = setup.rotation, setup.people
@@ -83,28 +83,8 @@ def seed(size: int):
         )
     AvailabilityEntry.objects.bulk_create(entries)
 
-    def roster_of(first: date, last: date, status: str) -> Roster:
-        roster = Roster.objects.create(
-            rotation=rotation, period_start=first, period_end=last, status=status
-        )
-        shifts = []
-        day, n = first, 0
-        while day < last:
-            start = datetime.combine(day, dtime(9), tzinfo=UTC)
-            for role in ("primary", "secondary"):
-                shifts.append(
-                    Shift(
-                        roster=roster,
-                        role=role,
-                        start=start,
-                        end=start + timedelta(days=1),
-                        assignee=people[n % len(people)],
-                    )
-                )
-                n += 1
-            day += timedelta(days=1)
-        Shift.objects.bulk_create(shifts)
-        return roster
+    def roster_of(first: date, last: date, status: str):
+        return daily_roster(setup, first, last, status)
 
     roster_of(date(2026, 5, 1), date(2026, 11, 1), Roster.Status.IMPORTED)
     published = roster_of(date(2026, 11, 1), date(2026, 12, 1), Roster.Status.PUBLISHED)

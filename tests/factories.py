@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
@@ -7,7 +7,15 @@ from django.db import transaction
 
 from availability.models import Qualification
 from rotation.events import shifts_reassigned
-from rotation.models import Membership, Person, Rotation, RotationMember, Shift, Team
+from rotation.models import (
+    Membership,
+    Person,
+    Roster,
+    Rotation,
+    RotationMember,
+    Shift,
+    Team,
+)
 
 User = get_user_model()
 
@@ -156,6 +164,31 @@ def build_team(
     rotation = RotationFactory(team=team, **rotation_fields)
     join_rotation(rotation, *people)
     return TeamSetup(team=team, boss=boss, people=people, rotation=rotation)
+
+
+def daily_roster(setup: TeamSetup, first: date, last: date, status: str, *, at: time = time(9)):
+    """A roster of [first, last) with a primary and a secondary every day from `at` UTC, the
+    team taking turns (primary and secondary in order through `setup.people`)."""
+    roster = Roster.objects.create(
+        rotation=setup.rotation, period_start=first, period_end=last, status=status
+    )
+    shifts, day, n = [], first, 0
+    while day < last:
+        start = datetime.combine(day, at, tzinfo=UTC)
+        for role in ("primary", "secondary"):
+            shifts.append(
+                Shift(
+                    roster=roster,
+                    role=role,
+                    start=start,
+                    end=start + timedelta(days=1),
+                    assignee=setup.people[n % len(setup.people)],
+                )
+            )
+            n += 1
+        day += timedelta(days=1)
+    Shift.objects.bulk_create(shifts)
+    return roster
 
 
 def reassign(shift, user) -> None:

@@ -1,7 +1,7 @@
 """Pages that do not grow with the team: the same queries for 5 or 50 people, a page of people
 on the plan and the load report, and each roster slot's editor loaded only when asked for."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time
 
 import pytest
 import time_machine
@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from planning import services as planning_services
-from rotation.models import Roster, Shift
-from tests.factories import build_team, reassign
+from rotation.models import Roster
+from tests.factories import build_team, daily_roster, reassign
 
 pytestmark = pytest.mark.django_db
 
@@ -25,26 +25,7 @@ def _team_with_rosters(size):
         (Roster.Status.IMPORTED, date(2026, 10, 1), date(2026, 11, 1)),
         (Roster.Status.PUBLISHED, date(2026, 11, 1), date(2026, 12, 1)),
     ):
-        roster = Roster.objects.create(
-            rotation=setup.rotation, period_start=first, period_end=last, status=status
-        )
-        shifts, day, n = [], first, 0
-        while day < last:
-            start = datetime.combine(day, time(9), tzinfo=UTC)
-            for role in ("primary", "secondary"):
-                person = setup.people[n % size]
-                shifts.append(
-                    Shift(
-                        roster=roster,
-                        role=role,
-                        start=start,
-                        end=start + timedelta(days=1),
-                        assignee=person,
-                    )
-                )
-                n += 1
-            day += timedelta(days=1)
-        Shift.objects.bulk_create(shifts)
+        roster = daily_roster(setup, first, last, status)
         rotations[status] = roster
     draft = planning_services.draft_roster(
         setup.rotation, date(2026, 12, 1), date(2027, 1, 1), by=setup.boss

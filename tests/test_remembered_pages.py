@@ -3,7 +3,7 @@ repeated view costs the same few queries for 5 or 50 people, a change by anyone 
 next view, and each reader sees only what is theirs, in their own time zone and role."""
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import time_machine
@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from availability import services as availability_services
 from rotation import services as rotation_services
-from rotation.models import Person, Roster, Shift
-from tests.factories import build_team, manager, reassign
+from rotation.models import Person, Roster
+from tests.factories import build_team, daily_roster, manager, reassign
 
 NOW = "2026-11-20 12:00Z"
 
@@ -39,27 +39,8 @@ def html_of(client, url) -> str:
 
 def published_roster(setup, *, days: int = 7) -> Roster:
     """This week published: a primary and a secondary a day, the team taking turns."""
-    roster = Roster.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2026, 11, 16),
-        period_end=date(2026, 11, 16) + timedelta(days=days),
-        status=Roster.Status.PUBLISHED,
-    )
-    shifts = []
-    for day in range(days):
-        start = datetime.combine(date(2026, 11, 16) + timedelta(days=day), time(9), tzinfo=UTC)
-        for n, role in enumerate(("primary", "secondary")):
-            shifts.append(
-                Shift(
-                    roster=roster,
-                    role=role,
-                    start=start,
-                    end=start + timedelta(days=1),
-                    assignee=setup.people[(2 * day + n) % len(setup.people)],
-                )
-            )
-    Shift.objects.bulk_create(shifts)
-    return roster
+    first = date(2026, 11, 16)
+    return daily_roster(setup, first, first + timedelta(days=days), Roster.Status.PUBLISHED)
 
 
 def repeated_view_queries(client, url_of, sizes=(5, 50)) -> list[int]:
