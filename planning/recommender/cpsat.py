@@ -61,7 +61,8 @@ class Outcome:
 
 
 class CpSat:
-    """CP-SAT versions of ``Model.max_coverage`` and ``Model.min_max`` (same rows)."""
+    """The search stages on the rows of one ``exact.Model``: maximal coverage, the roster
+    closest to a given one at a coverage, and the smallest largest load."""
 
     def __init__(self, model: Model, *, repeatable: bool = False):
         self.repeatable = repeatable

@@ -423,7 +423,6 @@ def solve_exact(
     problem: Problem,
     time_limit: float,
     incumbent: Roster | None = None,
-    lower: float = 0.0,
     *,
     model: Model | None = None,
     proven_cover: float | None = None,

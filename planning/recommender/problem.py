@@ -36,7 +36,7 @@ class Problem:
         for s in self.slots:
             validate_slot(s)
         for c in candidates:
-            validate_candidate(c, settings)
+            validate_candidate(c)
         self.slot_index: dict[str, int] = {}
         for i, s in enumerate(self.slots):
             if s.key in self.slot_index:

@@ -89,7 +89,7 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("min_rest must not be negative")
 
 
-def validate_candidate(c: Candidate, settings: Settings) -> None:
+def validate_candidate(c: Candidate) -> None:
     """Clear errors for a person the recommender cannot use: unknown zone or role, naive or
     reversed intervals, loads and capacities that are not finite and non-negative."""
     who = f"candidate {c.person_id} ({c.name})"

@@ -156,9 +156,7 @@ def _status_note(
     status: str, gap: float, ran_exact: bool, time_limit: float, coverage_proven: bool = True
 ) -> str:
     prefix = (
-        ""
-        if coverage_proven
-        else "Coverage not proven within the time limit (another roster might fill more slots). "
+        "" if coverage_proven else "Coverage not proven (another roster might fill more slots). "
     )
     if status == "optimal":
         if not coverage_proven:
@@ -310,7 +308,6 @@ def recommend(
             problem,
             limit,
             incumbent=roster,
-            lower=0.0,
             model=model if model is not None and model.nx else None,
             proven_cover=proven_cover,
             repeatable=mode != "exact",
