@@ -49,6 +49,14 @@ def holders_at(team, when):
     )
 
 
+def evening_asked(team):
+    """The week's primary asks cover for Thursday evening; returns the shift, the request and
+    the first colleague's offer."""
+    shift = week_shift(team)
+    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    return shift, request, request.offers.select_related("candidate").first()
+
+
 @time_machine.travel(NOW)
 def test_taking_one_evening_withdraws_the_colleagues_offer_for_the_overlapping_one():
     team = published_team(offers_at_once=8)
@@ -94,8 +102,7 @@ def publish_again(team):
 @time_machine.travel(NOW)
 def test_publishing_the_month_again_closes_an_open_part_request_with_the_reason():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    shift, request, _ = evening_asked(team)
     publish_again(team)
     request.refresh_from_db()
     assert (request.status, request.closed_reason) == ("cancelled", "republished")
@@ -105,9 +112,7 @@ def test_publishing_the_month_again_closes_an_open_part_request_with_the_reason(
 @time_machine.travel(NOW)
 def test_an_offer_on_a_replaced_roster_cannot_be_accepted():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
-    offer = request.offers.select_related("candidate").first()
+    shift, request, offer = evening_asked(team)
     # As if the request had survived the re-publish (a request from before this fix).
     Roster.objects.filter(pk=shift.roster_id).update(status=Roster.Status.SUPERSEDED)
     with pytest.raises(swaps.SwapError, match="published again"):
@@ -118,9 +123,7 @@ def test_an_offer_on_a_replaced_roster_cannot_be_accepted():
 @time_machine.travel(NOW)
 def test_a_manager_cannot_assign_a_request_on_a_replaced_roster():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
-    offer = request.offers.select_related("candidate").first()
+    shift, request, offer = evening_asked(team)
     Roster.objects.filter(pk=shift.roster_id).update(status=Roster.Status.SUPERSEDED)
     with pytest.raises(swaps.SwapError, match="published again"):
         swaps.assign_from_request(request, offer.candidate, by=team["boss"])
@@ -278,9 +281,7 @@ def test_the_requester_hears_their_request_closed_because_the_month_was_publishe
 @time_machine.travel(NOW)
 def test_the_cant_make_it_page_of_a_piece_says_it_is_part_of_a_shift(client):
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
-    offer = request.offers.select_related("candidate").first()
+    shift, request, offer = evening_asked(team)
     swaps.accept_offer(offer, by=offer.candidate)
     piece = Shift.objects.get(split_from=shift, assignee=offer.candidate)
     client.force_login(offer.candidate)
@@ -291,9 +292,7 @@ def test_the_cant_make_it_page_of_a_piece_says_it_is_part_of_a_shift(client):
 @time_machine.travel(NOW)
 def test_a_colleague_marked_away_after_the_offer_cannot_accept_the_part():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
-    offer = request.offers.select_related("candidate").first()
+    shift, request, offer = evening_asked(team)
     availability.mark(
         *PRIMARY_EVENING, "unavailable", reason="Dentist", enforce_lock=False, by=offer.candidate
     )
@@ -305,9 +304,7 @@ def test_a_colleague_marked_away_after_the_offer_cannot_accept_the_part():
 @time_machine.travel(NOW)
 def test_an_offer_closed_by_a_republish_says_the_roster_was_published_again():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
-    offer = request.offers.select_related("candidate").first()
+    shift, request, offer = evening_asked(team)
     publish_again(team)
     with pytest.raises(swaps.SwapError, match="published again"):
         swaps.accept_offer(offer, by=offer.candidate)
@@ -325,8 +322,7 @@ def test_a_part_that_starts_and_ends_at_once_asks_for_its_end():
 @pytest.mark.parametrize("who", ["²", "①", "¹²"])
 def test_an_assign_link_naming_someone_in_other_digits_names_nobody(client, who):
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    shift, request, _ = evening_asked(team)
     client.force_login(team["boss"])
 
     response = client.get(f"/swaps/{request.pk}/assign/", {"candidate": who})
@@ -337,8 +333,7 @@ def test_an_assign_link_naming_someone_in_other_digits_names_nobody(client, who)
 @time_machine.travel(NOW)
 def test_a_manager_cannot_assign_a_part_to_the_person_who_asked_for_cover():
     team = published_team()
-    shift = week_shift(team)
-    request = swaps.request_swap(shift, part=PRIMARY_EVENING, by=shift.assignee)
+    shift, request, _ = evening_asked(team)
 
     with pytest.raises(swaps.SwapError, match="asked for this cover"):
         swaps.assign_from_request(request, shift.assignee, by=team["boss"], override=True)
