@@ -77,3 +77,32 @@ def test_without_a_change_the_answer_comes_from_the_cache(on_call, django_assert
     team, ask, change = on_call
     with django_assert_max_num_queries(3):  # authentication and the rotation, not the shifts
         ask()
+
+
+def other_person_than_the_primary(team, shift):
+    taken = set(
+        team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True)
+    )
+    return next(p for p in team["people"] if p.pk not in taken)
+
+
+@pytest.mark.parametrize("roster_loaded", [True, False])
+def test_a_shift_edited_in_the_admin_shows_at_once(on_call, roster_loaded):
+    """The admin (or a shell) saves the row itself, outside the services' events."""
+    team, ask, change = on_call
+    shift = team["roster"].shifts.get(role="primary", start__lte=NOW, end__gt=NOW)
+    if roster_loaded:
+        shift = type(shift).objects.select_related("roster").get(pk=shift.pk)
+    other = other_person_than_the_primary(team, shift)
+    with change():
+        shift.assignee = other
+        shift.save()
+    assert ask()["primary"]["user_id"] == other.pk
+
+
+def test_a_shift_deleted_in_the_admin_shows_at_once(on_call):
+    team, ask, change = on_call
+    shift = team["roster"].shifts.get(role="primary", start__lte=NOW, end__gt=NOW)
+    with change():
+        shift.delete()
+    assert ask()["primary"] is None
