@@ -35,7 +35,7 @@ from rotation.manage_views import roster_for
 from rotation.models import Roster, Shift, SlotRole
 from rotation.shifts import month_bounds
 
-from . import changes, escalation, risk, tool_history
+from . import changes, escalation, plan_stamp, risk, tool_history
 from . import selectors as planning_selectors
 from . import services as planning_services
 from .experience import bus_factor_words
@@ -63,6 +63,7 @@ def _rotation_for(user, pk, *, manager: bool):
 
 
 @login_required
+@plan_stamp.pinned
 def plan(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
     now = timezone.now()
@@ -445,6 +446,7 @@ def _date_param(raw, default):
 
 
 @login_required
+@plan_stamp.pinned
 def report(request, pk):
     rotation = _rotation_for(request.user, pk, manager=False)
     today = timezone.now().date()

@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from functools import partial
+from contextvars import ContextVar
+from functools import partial, wraps
 
 from django.apps import apps
 from django.conf import settings
@@ -146,9 +147,48 @@ def usable(alias: str = "default") -> bool:
     return remembering() and not _pending(connections[alias])
 
 
+_NOT_PINNED = object()
+_pinned: ContextVar = ContextVar("onehand_plan_stamp_pinned", default=_NOT_PINNED)
+
+
+def pinned(view):
+    """Read the stamp when the request starts, before the view loads anything, and use that
+    stamp for everything the request remembers. A view that loads a row (the rotation and its
+    ranking settings) and only then reads the stamp could compute a page from the row as it
+    was before a write and keep it under the stamp renewed by that write (red-team finding: a
+    plan computed during a settings change was served stale for a minute)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        token = _pinned.set(_stamp_now() if usable() else None)
+        try:
+            return view(request, *args, **kwargs)
+        finally:
+            _pinned.reset(token)
+
+    return wrapper
+
+
+def _stamp_now() -> str | None:
+    """The current stamp, or None: the cache is down, or the stamp was missing (made now;
+    nothing is remembered under a stamp this request made)."""
+    try:
+        stamp = cache.get(STAMP_KEY)
+        if stamp is None:
+            cache.add(STAMP_KEY, uuid.uuid4().hex, None)
+        return stamp
+    except Exception:  # noqa: BLE001 - a cache outage must not take the page down
+        logger.warning("plan cache unavailable", exc_info=True)
+        return None
+
+
 def read(key: str) -> tuple[str | None, object | None]:
     """(the current stamp, what is remembered under `key` for it, or None), one round trip.
-    A missing stamp is made here; nothing is remembered under a stamp this call made."""
+    A missing stamp is made here; nothing is remembered under a stamp this call made. Inside a
+    `pinned` view the stamp is the one read when the request started."""
+    stamp = _pinned.get()
+    if stamp is not _NOT_PINNED:
+        return _kept(key, stamp)
     try:
         found = cache.get_many([STAMP_KEY, key])
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
@@ -162,6 +202,19 @@ def read(key: str) -> tuple[str | None, object | None]:
             logger.warning("plan cache unavailable", exc_info=True)
         return None, None
     remembered = found.get(key)
+    if remembered is not None and remembered[0] == stamp:
+        return stamp, remembered[1]
+    return stamp, None
+
+
+def _kept(key: str, stamp: str | None) -> tuple[str | None, object | None]:
+    if stamp is None:
+        return None, None
+    try:
+        remembered = cache.get(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("plan cache unavailable", exc_info=True)
+        return None, None
     if remembered is not None and remembered[0] == stamp:
         return stamp, remembered[1]
     return stamp, None

@@ -269,3 +269,32 @@ def test_another_spelling_of_a_page_number_never_fills_page_one(
     client.get(plan_url(setup) + f"&page={spelling}")
 
     assert [r.user_id for r in client.get(plan_url(setup)).context["rows"]] == first_page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_plan_computed_while_its_settings_change_is_not_kept_as_current(
+    transactional_db, client, remembering, monkeypatch
+):
+    """Red-team finding: the view loaded the rotation, another manager's settings change
+    committed, then the view read the renewed stamp and kept a plan of the old settings under
+    it for a minute. The stamp is now read before anything is loaded."""
+    from planning import manage_views
+    from rotation.models import Rotation
+
+    setup = build_team(5, pattern="daily", handoff_time=time(9))
+    client.force_login(setup.boss)
+    queries_of(client, plan_url(setup))
+    remembered = queries_of(client, plan_url(setup))
+    cache.clear()  # a cold cache: the next view computes its plan
+    load_rotation = manage_views._rotation_for
+
+    def load_then_another_manager_writes(*args, **kwargs):
+        rotation = load_rotation(*args, **kwargs)
+        Rotation.objects.filter(pk=rotation.pk).update(history_half_life_days=30)
+        return rotation
+
+    monkeypatch.setattr(manage_views, "_rotation_for", load_then_another_manager_writes)
+    queries_of(client, plan_url(setup))
+    monkeypatch.undo()
+
+    assert queries_of(client, plan_url(setup)) > remembered  # computed afresh, not served
