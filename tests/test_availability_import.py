@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from availability import services, tasks
 from availability.ics import parse_busy_intervals
@@ -256,3 +258,37 @@ def test_disconnecting_removes_what_the_calendar_imported(client, alice):
     client.force_login(alice)
     client.post(f"/availability/calendars/{source.pk}/remove/")
     assert spans(alice) == [(utc(2026, 1, 5), utc(2026, 1, 6))]
+
+
+@time_machine.travel(MARCH_2025)
+def test_refreshing_an_unchanged_calendar_writes_no_entries(alice):
+    """The hourly refresh of a calendar nobody changed rewrites nothing (and so renews no
+    page stamp for every team)."""
+    source = CalendarSource.objects.create(
+        user=alice, name="Work", kind="url", url="https://w.example/x.ics"
+    )
+    data = (ICS / "google.ics").read_bytes()
+    services.import_calendar_data(source, data, by=SYSTEM)
+    kept = list(AvailabilityEntry.objects.filter(calendar=source).values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        count = services.import_calendar_data(source, data, by=SYSTEM)
+
+    assert count == len(kept) > 0
+    written = [q["sql"] for q in queries if "availability_availabilityentry" in q["sql"]]
+    assert not [sql for sql in written if not sql.lstrip().upper().startswith("SELECT")]
+    assert (
+        list(AvailabilityEntry.objects.filter(calendar=source).values_list("pk", flat=True)) == kept
+    )
+
+
+@time_machine.travel(MARCH_2025)
+def test_refreshing_a_changed_calendar_replaces_its_entries(alice):
+    source = CalendarSource.objects.create(
+        user=alice, name="Work", kind="url", url="https://w.example/x.ics"
+    )
+    services.import_calendar_data(source, (ICS / "google.ics").read_bytes(), by=SYSTEM)
+
+    services.import_calendar_data(source, (ICS / "outlook.ics").read_bytes(), by=SYSTEM)
+
+    assert spans(alice, calendar=source) == expected("outlook.ics", alice)
