@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from datetime import datetime
 from email.policy import Compat32
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
@@ -24,6 +23,7 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import SafeMIMEText
 from django.template.loader import render_to_string
 
+from onehand.dates import local_words
 from rotation.selectors import OnCall
 
 from . import entries
@@ -32,21 +32,8 @@ from .selectors import site_domain
 
 logger = logging.getLogger(__name__)
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def local(dt: datetime, zone: str) -> str:
-    """Every time a message (subject or body) gives: 'Mon 2 Mar 2026 14:30 IST (Asia/Kolkata)',
-    in the reader's zone, named, independent of the process locale. The abbreviation alone is
-    ambiguous (IST is India's, Ireland's summer and Israel's), so the zone is always named;
-    the abbreviation stays because it tells summer from winter time."""
-    value = dt.astimezone(ZoneInfo(zone))
-    text = (
-        f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year} "
-        f"{value:%H:%M} {value.tzname()}"
-    )
-    return text if zone in ("UTC", "Etc/UTC") else f"{text} ({zone})"
+# Every time a message gives, in the reader's zone and named (onehand.dates.local_words).
+local = local_words
 
 
 def message_id(delivery_id: int) -> str:

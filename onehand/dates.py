@@ -101,3 +101,20 @@ def period_in_words(start: date, end_exclusive: date) -> str:
     if start.year == last.year:
         return f"{start.day} {start:%b} – {last.day} {last:%b %Y}"
     return f"{start.day} {start:%b %Y} – {last.day} {last:%b %Y}"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def local_words(dt: datetime, zone: str) -> str:
+    """Every time a message (subject or body) gives: 'Mon 2 Mar 2026 14:30 IST (Asia/Kolkata)',
+    in the reader's zone, named, independent of the process locale. The abbreviation alone is
+    ambiguous (IST is India's, Ireland's summer and Israel's), so the zone is always named;
+    the abbreviation stays because it tells summer from winter time."""
+    value = dt.astimezone(ZoneInfo(zone))
+    text = (
+        f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year} "
+        f"{value:%H:%M} {value.tzname()}"
+    )
+    return text if zone in ("UTC", "Etc/UTC") else f"{text} ({zone})"

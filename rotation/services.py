@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from onehand.dates import local_words
 from onehand.errors import Conflict, Invalid, NotAllowed, RuleBroken
 
 from . import coverage
@@ -447,11 +448,44 @@ def accept_invitation(membership: Membership, *, by: Actor) -> Membership:
 
 @transaction.atomic
 def leave_team(membership: Membership, *, by: Actor) -> None:
-    """Decline an invitation or leave a team (the person), or remove someone (a manager)."""
+    """Decline an invitation or leave a team (the person), or remove someone (a manager).
+
+    Someone who still holds an upcoming or running shift of the team's rotations is not
+    removed: the shift would stay theirs, on calendars and in the on-call answer, with nobody
+    in the team to swap with (red-team finding). Their shifts are reassigned or covered first.
+    Leaving takes them out of the team's rotations too, so no draft ranks them again."""
     require_actor(by)
     if getattr(by, "pk", None) != membership.user_id:
         require_manager(by, membership.team_id)
+    upcoming = list(
+        Shift.objects.filter(
+            assignee_id=membership.user_id,
+            roster__rotation__team_id=membership.team_id,
+            roster__status=Roster.Status.PUBLISHED,
+            end__gt=timezone.now(),
+        )
+        .select_related("roster__rotation")
+        .order_by("start")[:2]
+    )
+    if upcoming:
+        first = upcoming[0]
+        user = membership.user
+        name = user.get_full_name() or user.get_username()
+        who = "You hold" if getattr(by, "pk", None) == user.pk else f"{name} holds"
+        raise Conflict(
+            f"{who} {'shifts' if len(upcoming) > 1 else 'a shift'} of this team still to come, "
+            f"the first {first.roster.rotation.name} {first.role} from "
+            f"{local_words(first.start, _reader_zone(by))}: reassign "
+            f"{'them' if len(upcoming) > 1 else 'it'} or ask for cover first; nothing was changed."
+        )
+    RotationMember.objects.filter(
+        user_id=membership.user_id, rotation__team_id=membership.team_id
+    ).delete()
     membership.delete()
+
+
+def _reader_zone(by: Actor) -> str:
+    return getattr(getattr(by, "person", None), "time_zone", None) or "UTC"
 
 
 @transaction.atomic

@@ -1,0 +1,73 @@
+"""Someone leaves a team (or a manager removes them): their upcoming shifts are not left with
+a person nobody in the team can swap with, and no draft ranks them again."""
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from onehand.dates import local_words
+from planning import services as planning_services
+from rotation.models import Membership, RotationMember
+from tests.swap_support import published_team
+
+pytestmark = pytest.mark.django_db
+NOW = "2026-12-09 12:00Z"
+
+
+def api_as(user) -> APIClient:
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def membership_of(team, user) -> Membership:
+    return Membership.objects.get(team=team["team"], user=user)
+
+
+def holder_of_an_upcoming_shift(team):
+    return team["roster"].shifts.filter(start__gt=NOW).order_by("start").first().assignee
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_manager_cannot_remove_someone_who_still_holds_upcoming_shifts():
+    team = published_team(size=4)
+    dev = holder_of_an_upcoming_shift(team)
+
+    answer = api_as(team["boss"]).delete(f"/api/memberships/{membership_of(team, dev).pk}/")
+
+    assert answer.status_code == 409
+    assert "reassign them or ask for cover first" in str(answer.json())
+    first = team["roster"].shifts.filter(assignee=dev, end__gt=NOW).order_by("start").first()
+    assert local_words(first.start, team["boss"].person.time_zone) in str(answer.json())
+    assert Membership.objects.filter(team=team["team"], user=dev).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_someone_leaving_with_upcoming_shifts_is_told_to_hand_them_over():
+    team = published_team(size=4)
+    dev = holder_of_an_upcoming_shift(team)
+
+    answer = api_as(dev).delete(f"/api/memberships/{membership_of(team, dev).pk}/")
+
+    assert answer.status_code == 409
+    assert str(answer.json()).count("You hold") == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_once_their_shifts_are_reassigned_they_leave_the_team_and_its_rotations():
+    team = published_team(size=4)
+    dev = holder_of_an_upcoming_shift(team)
+    for shift in team["roster"].shifts.filter(assignee=dev, end__gt=NOW):
+        taken = set(
+            team["roster"]
+            .shifts.filter(start__lt=shift.end, end__gt=shift.start)
+            .values_list("assignee_id", flat=True)
+        )
+        other = next(p for p in team["people"] if p.pk not in taken | {dev.pk})
+        planning_services.assign_slot(shift, other, by=team["boss"], override=True)
+
+    answer = api_as(team["boss"]).delete(f"/api/memberships/{membership_of(team, dev).pk}/")
+
+    assert answer.status_code == 204, answer.content
+    assert not Membership.objects.filter(team=team["team"], user=dev).exists()
+    assert not RotationMember.objects.filter(rotation=team["rotation"], user=dev).exists()
