@@ -122,9 +122,18 @@ def _pending(connection) -> bool:
     return any(_is_renewal(func) for _, func, _ in connection.run_on_commit)
 
 
+def _changed_nothing(sql: str, many: bool, cursor) -> bool:
+    """A single statement that changed no row (an UPDATE or DELETE matching nothing, as the
+    worker's sweeps often are): nothing a page shows changed. Several statements in one call
+    report only the last one's count, so they always count as a change."""
+    if many or ";" in sql.strip().rstrip(";"):
+        return False
+    return getattr(cursor, "rowcount", -1) == 0
+
+
 def _watch(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    if changes_pages(sql):
+    if changes_pages(sql) and not _changed_nothing(sql, many, context.get("cursor")):
         connection = context["connection"]
         if not _pending(connection):
             try:

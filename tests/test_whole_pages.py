@@ -240,3 +240,23 @@ def test_a_write_to_a_shown_table_renews_the_page_stamp_and_the_heartbeat_does_n
         'UPDATE "auth_user" SET "last_login" = %s WHERE "auth_user"."id" = %s'
     )
     assert not remembered_pages.changes_pages('SELECT 1 FROM "rotation_shift"')
+
+
+def test_an_update_that_matches_no_row_leaves_the_remembered_pages_alone(
+    transactional_db, remembering
+):
+    from django.core.cache import cache
+
+    from rotation.models import SwapRequest
+
+    remembered_pages.new_stamp()
+    stamp = cache.get(remembered_pages.STAMP_KEY)
+
+    SwapRequest.objects.filter(pk=-1).update(status="cancelled")  # as a sweep finding nothing
+    assert cache.get(remembered_pages.STAMP_KEY) == stamp
+
+    setup = build_team(1, pattern="daily", handoff_time=time(9))
+    assert cache.get(remembered_pages.STAMP_KEY) != stamp  # rows written: renewed
+    stamp = cache.get(remembered_pages.STAMP_KEY)
+    Membership.objects.filter(team=setup.team).update(fte=0.5)
+    assert cache.get(remembered_pages.STAMP_KEY) != stamp
