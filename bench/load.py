@@ -18,7 +18,8 @@ root, otherwise the run is skipped with a message) at each endpoint of issue 19:
 - ``feed``: personal feeds ``/calendar/<token>.ics``, rotating over 100 people's tokens;
 - ``feed304``: the same with each feed's ``If-None-Match`` (every answer must be a 304);
 - ``teamfeed`` / ``teamfeed304``: team feeds, rotating over every rotation's feed;
-- ``home``, ``rotation``, ``report``, ``plan``: pages, as a manager with a session cookie.
+- ``home``, ``rotation``, ``report``, ``plan``, ``roster`` (this month's published roster):
+  pages, as a manager with a session cookie.
 
 Each endpoint runs right after a ``/healthz`` run of the same length (same clients), so the
 ratio survives a noisy shared machine: throughput at ``--clients`` (32) as a share of
@@ -68,6 +69,7 @@ ENDPOINTS = [
     ("rotation", "rotation page", 0.2),
     ("report", "load report", 0.2),
     ("plan", "plan page", 0.15),
+    ("roster", "roster page", 0.2),
 ]
 
 
@@ -196,6 +198,10 @@ def seed(out: Path, teams: int, people: int) -> None:
     client.force_login(managers[0])
     info = {
         "rotation": first_rotation.pk,
+        "roster": Roster.objects.filter(rotation=first_rotation, status=Roster.Status.PUBLISHED)
+        .order_by("-period_start")
+        .first()
+        .pk,
         "feed_tokens": list(
             Person.objects.filter(user__in=feed_people).values_list("feed_token", flat=True)
         ),
@@ -461,6 +467,7 @@ def targets(info: dict, base: str) -> dict:
         "rotation": ([f"/rotations/{rotation}/"], session, None, 200),
         "report": ([f"/rotations/{rotation}/report/"], session, None, 200),
         "plan": ([f"/rotations/{rotation}/plan/"], session, None, 200),
+        "roster": ([f"/rosters/{info['roster']}/"], session, None, 200),
     }
     found["feed304"] = (personal, {}, [etag_of(base + p, {}) for p in personal], 304)
     found["teamfeed304"] = (team, {}, [etag_of(base + p, {}) for p in team], 304)

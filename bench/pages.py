@@ -7,8 +7,8 @@ primary and secondary, a manager who leads it), gives everyone a few days off an
 preferred day, imports six months of history, publishes this month and drafts next month
 with the recommender. It then requests, as the manager, with the Django test client (no
 HTTP server): the home page, the rotation page, the load report, the published roster, the
-draft roster, the plan page (as remembered, and as first seen after a write) and `/healthz`
-(the floor), and prints the median time per
+draft roster and the plan page, each as remembered (a repeated view) and as first seen after a
+write, and `/healthz` (the floor), and prints the median time per
 request, the number of queries and the HTML bytes, then the growth 10 -> 800 people.
 
 Uses a throwaway SQLite database unless DATABASE_URL is set (then `test_<name>` is created on
@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 NOW = "2026-11-20 12:00Z"
-PAGES = ("home", "rotation", "report", "roster", "draft", "plan", "plan after a write")
+VIEWED = ("home", "rotation", "report", "roster", "draft", "plan")
+# Each page as remembered (a repeated view) and as first seen after a write.
+PAGES = (*VIEWED, *(f"{name} after a write" for name in VIEWED))
 
 
 def main() -> None:
@@ -125,6 +127,7 @@ def run(args) -> None:
     from django.db import connection
     from django.test import Client
 
+    from onehand import remembered_pages
     from planning import plan_stamp
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -147,11 +150,18 @@ def run(args) -> None:
                 "healthz": "/healthz",
             }
             results[size] = {name: measure(client, url, args.repeat) for name, url in urls.items()}
-            # The plan page as seen first after any write: its remembered pages are stale, so
-            # the whole team is ranked again (the stamp is renewed as a committed write does).
-            results[size]["plan after a write"] = measure(
-                client, urls["plan"], args.repeat, before=plan_stamp.new_stamp
-            )
+
+            # Each page as seen first after any write: the remembered pages and their parts are
+            # stale, so the plan ranks the whole team again (the stamps are renewed as a
+            # committed write does).
+            def write():
+                plan_stamp.new_stamp()
+                remembered_pages.new_stamp()
+
+            for name in VIEWED:
+                results[size][f"{name} after a write"] = measure(
+                    client, urls[name], args.repeat, before=write
+                )
             for name, (ms, queries, size_bytes, cpu) in results[size].items():
                 print(
                     f"  {name:9} {ms:7.1f} ms ({cpu:6.1f} ms CPU) {queries:3} queries "

@@ -128,6 +128,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "rotation.context_processors.navigation",
+                # After Django's csrf processor: a page rendered to be remembered gets a
+                # placeholder token, replaced by the reader's own when served.
+                "onehand.remembered_pages.csrf_placeholder",
             ],
         },
     },
@@ -247,6 +250,12 @@ ONEHAND_HEALTH_BROKER_SECONDS = float(os.environ.get("ONEHAND_HEALTH_BROKER_SECO
 # cache every process shares (Redis); 0 or 1 forces it.
 ONEHAND_PLAN_REMEMBER = (
     env_bool("ONEHAND_PLAN_REMEMBER", False) if os.environ.get("ONEHAND_PLAN_REMEMBER") else None
+)
+
+# Whole signed-in pages remembered per reader under the page stamp (onehand/remembered_pages.py):
+# unset follows ONEHAND_PLAN_REMEMBER; 0 switches only the whole pages off, 1 forces them on.
+ONEHAND_PAGE_REMEMBER = (
+    env_bool("ONEHAND_PAGE_REMEMBER", False) if os.environ.get("ONEHAND_PAGE_REMEMBER") else None
 )
 
 # Rendered feed bodies are cached under their ETag for this long.

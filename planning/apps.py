@@ -9,6 +9,7 @@ class PlanningConfig(AppConfig):
         from django.db import connections
         from django.db.backends.signals import connection_created
 
+        from onehand import remembered_pages
         from rotation import selectors
 
         from . import escalation, plan_stamp
@@ -17,6 +18,10 @@ class PlanningConfig(AppConfig):
         connection_created.connect(plan_stamp.watch, dispatch_uid="planning.plan_stamp")
         for connection in connections.all(initialized_only=True):
             plan_stamp.watch(sender=None, connection=connection)
+        # Whole pages are remembered per reader under a stamp renewed by any write they show.
+        connection_created.connect(remembered_pages.watch, dispatch_uid="onehand.page_stamp")
+        for connection in connections.all(initialized_only=True):
+            remembered_pages.watch(sender=None, connection=connection)
 
         # The on-call answer and the pages below planning name the reachable chain too.
         selectors.install_escalation_policy(policy=escalation.escalation_chains)

@@ -28,6 +28,7 @@ from onehand.dates import (
 )
 from onehand.errors import Invalid
 from onehand.people import display_name
+from onehand.remembered_pages import remembered_page
 from onehand.spreadsheet import csv_safe
 from rotation import selectors
 from rotation.forms import AssignForm, DraftForm
@@ -63,6 +64,7 @@ def _rotation_for(user, pk, *, manager: bool):
 
 
 @login_required
+@remembered_page
 @plan_stamp.pinned
 def plan(request, pk):
     rotation = _rotation_for(request.user, pk, manager=True)
@@ -287,6 +289,7 @@ def _fair_share_flags(overloaded: dict[int, tuple[int, str]], names: dict[int, s
 
 
 @login_required
+@remembered_page
 def roster_view(request, pk):
     roster = roster_for(request.user, pk)
     is_manager = selectors.is_manager(user=request.user, team_id=roster.rotation.team_id)
@@ -446,6 +449,7 @@ def _date_param(raw, default):
 
 
 @login_required
+@remembered_page
 @plan_stamp.pinned
 def report(request, pk):
     rotation = _rotation_for(request.user, pk, manager=False)

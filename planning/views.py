@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone, translation
 
+from onehand.remembered_pages import remembered_page
 from rotation import selectors
 
 from . import risk
@@ -12,6 +13,7 @@ from .selectors import home_dashboard
 
 
 @login_required
+@remembered_page
 def home(request):
     now = timezone.now()
     # Swaps and the next shifts are read live: swaps are not watched by the plan stamp, and

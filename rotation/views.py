@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from onehand.dates import local_day_bounds, next_month, parse_month, previous_month
+from onehand.remembered_pages import remembered_page
 
 from . import oncall, selectors, services
 from .calendar import grid_bounds, month_grid
@@ -55,6 +56,7 @@ def team_detail(request, slug):
 
 
 @login_required
+@remembered_page
 def rotation_detail(request, pk):
     rotation = selectors.rotations_for(user=request.user).filter(pk=pk).first()
     if rotation is None:

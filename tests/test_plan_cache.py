@@ -30,6 +30,13 @@ def remembering(settings):
     settings.ONEHAND_PLAN_REMEMBER = True
 
 
+@pytest.fixture
+def rows_not_pages(settings):
+    """The plan's own remembered rows, read through the page's context: whole pages (served
+    as bytes, without a context; tests/test_whole_pages.py) are not remembered here."""
+    settings.ONEHAND_PAGE_REMEMBER = False
+
+
 def plan_url(setup) -> str:
     return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
 
@@ -85,7 +92,7 @@ def test_the_first_view_after_a_write_costs_the_same_queries_for_5_or_60_people(
 
 @time_machine.travel(NOW, tick=False)
 def test_the_plan_shows_time_away_marked_through_the_service_at_once(
-    transactional_db, client, remembering
+    transactional_db, client, remembering, rows_not_pages
 ):
     setup = build_team(6, pattern="daily", handoff_time=time(9))
     amara = setup.people[0]
@@ -260,7 +267,7 @@ def test_a_locking_read_and_a_login_are_not_writes_to_the_plan(db):
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize("spelling", ["%2B2", "%202", "%EF%BC%92", "2_0", "0", "-1"])
 def test_another_spelling_of_a_page_number_never_fills_page_one(
-    transactional_db, client, remembering, spelling
+    transactional_db, client, remembering, rows_not_pages, spelling
 ):
     setup = build_team(55, pattern="daily", handoff_time=time(9))
     client.force_login(setup.boss)
