@@ -77,6 +77,7 @@ class SmtpSinkProcess:
         command = [shutil.which("smtp-sink"), "-c", *user, f"{self.host}:{port}", "1000"]
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
 
     @staticmethod
     def available() -> bool:
@@ -118,6 +119,7 @@ class AiosmtpdSink:
         self.handler = CountingSink()
         self.controller = Controller(self.handler, hostname=self.host, port=port)
         self.controller.start()
+        self.pid = None  # a thread of this process: its CPU is not told apart
 
     @property
     def count(self) -> int:
@@ -164,6 +166,15 @@ def cpu_seconds(pid: int) -> float:
             if int(child[1]) == pid:
                 total += int(child[11]) + int(child[12])
     return total / ticks
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of one process alone; 0 when it is gone."""
+    try:
+        fields = _stat(pid)
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -334,13 +345,15 @@ def main() -> int:
 
         dispatch.enqueue = timed_enqueue
         publish_total = committed_at = 0.0
-        # pool size -> (seconds, sent, received, worker CPU seconds, load before, load after)
-        delivered: dict[int, tuple[float, int, int, float, float, float]] = {}
+        # pool size -> (seconds, sent, received, worker CPU seconds, load before, load after,
+        # CPU seconds of the worker's PostgreSQL backends, of the SMTP server or None)
+        delivered: dict[int, tuple] = {}
         for position, pool in enumerate(pools or [0]):
             if pool:
                 worker = start_worker(pool)
                 cpu_before = cpu_seconds(worker.pid)
                 load_before = os.getloadavg()[0]
+                sink_before = own_cpu_seconds(sink.pid) if sink.pid else 0.0
             this = rosters[pool]
             received_before = sink.count
             timings.update({"enqueue": 0.0, "messages": 0})
@@ -360,6 +373,16 @@ def main() -> int:
                 if left == 0 and sink.count - received_before >= rows:
                     break
                 time.sleep(0.25)
+            # The worker's PostgreSQL backends (it connects once per pool process, after
+            # its start): their CPU is the database's share of delivering.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                backends = [pid for (pid,) in cursor.fetchall()]
+            database_cpu = sum(own_cpu_seconds(pid) for pid in backends)
+            sink_cpu = own_cpu_seconds(sink.pid) - sink_before if sink.pid else None
             delivered[pool] = (
                 time.perf_counter() - committed_at,
                 Delivery.objects.filter(shift__roster=this, status="sent").count(),
@@ -367,6 +390,8 @@ def main() -> int:
                 cpu_seconds(worker.pid) - cpu_before,
                 load_before,
                 os.getloadavg()[0],
+                database_cpu,
+                sink_cpu,
             )
             stop_worker(worker)
             worker = None
@@ -470,7 +495,16 @@ def main() -> int:
                 f"{messages} messages ({rows / max(queued, 1e-9):.0f} rows/s)"
             ),
         }
-        for pool, (seconds, sent, received, worker_cpu, load_at, load_end) in delivered.items():
+        for pool, (
+            seconds,
+            sent,
+            received,
+            worker_cpu,
+            load_at,
+            load_end,
+            database_cpu,
+            sink_cpu,
+        ) in delivered.items():
             processes = "1 worker process" if pool == 1 else f"{pool} worker processes"
             results[f"delivered with {processes} (sent rows / SMTP messages)"] = (
                 f"{sent} / {received}"
@@ -482,6 +516,13 @@ def main() -> int:
                 f"{worker_cpu * 1000 / max(sent, 1):.2f} ms ({sent / max(worker_cpu, 1e-9):.0f} "
                 "invites per CPU second)"
             )
+            results[f"PostgreSQL CPU per invite (the worker's backends), {processes}"] = (
+                f"{database_cpu * 1000 / max(sent, 1):.2f} ms"
+            )
+            if sink_cpu is not None:
+                results[f"SMTP server CPU per invite, {processes}"] = (
+                    f"{sink_cpu * 1000 / max(sent, 1):.2f} ms"
+                )
             results[f"load average (1 min) at the start / end, {processes}"] = (
                 f"{load_at:.1f} / {load_end:.1f}"
             )
