@@ -5,6 +5,10 @@ text/html (the same, escaped by the template engine) and text/calendar; method=R
 CANCEL), plus the same calendar attached as invite.ics, also text/calendar with its method
 and charset (RFC 6047; application/ics is not an iCalendar media type). That is the shape
 Outlook, Gmail and Apple Mail recognise as an invitation with Accept/Add buttons.
+
+Over SMTP an invitation is written out directly as bytes (`InviteMail.as_bytes`, the same
+bytes Django's objects give) and sent with MAIL, RCPT and DATA pipelined when the server
+announces PIPELINING (`_transaction`); the other backends get Django's objects.
 """
 
 import logging
