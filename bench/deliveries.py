@@ -570,9 +570,11 @@ def main() -> int:
         f"{' then '.join(str(n) for n in pools) or 'no'} prefork process(es), a fresh roster "
         "each. Rows are queued in chunks of up to 50 ids per task message; a chunk is claimed "
         "in one UPDATE, its rows, outbox history and entries are loaded in six queries, then "
-        "each invite is rendered, sent over the chunk's SMTP connection and marked sent as "
-        "the server accepts it. Worker CPU is user + system time of the worker and its pool "
-        "processes (not PostgreSQL's). Feeds: the ETag "
+        "each invite is rendered, written out as bytes, sent over the chunk's SMTP connection "
+        "(MAIL, RCPT and DATA pipelined when the server announces PIPELINING) and marked sent "
+        "as the server accepts it; each worker process keeps its database connection. Worker "
+        "CPU is user + system time of the worker and its pool processes; PostgreSQL's is that "
+        "of the worker's backends (0 when they were closed before the end). Feeds: the ETag "
         "comes from three small queries, the rendered body from the cache (Redis) when it holds "
         "that ETag.",
         "",
