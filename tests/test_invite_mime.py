@@ -176,3 +176,19 @@ def test_a_refused_recipient_in_a_pipelined_transaction_fails_only_that_invite(
     others = Delivery.objects.exclude(user=first.user)
     assert set(others.values_list("status", flat=True)) == {"sent"}
     assert len(smtp_server.messages) == others.count()
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_lines_starting_with_a_dot_and_a_last_line_without_newline_arrive_intact(
+    smtp_server, pipelining
+):
+    import smtplib
+
+    smtp_server.pipelining = pipelining
+    data = b"Subject: dots\r\n\r\n.one\r\n..two\r\nmiddle\r\n.\r\nlast line"
+    with smtplib.SMTP(smtp_server.host, smtp_server.port) as smtp:
+        mail._transaction(smtp, "a@example.com", "b@example.com", data)
+        mail._transaction(smtp, "a@example.com", "b@example.com", data + b"\r\n")
+    assert [m.get_content() for m in smtp_server.messages] == [
+        ".one\r\n..two\r\nmiddle\r\n.\r\nlast line\r\n"
+    ] * 2
