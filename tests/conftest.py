@@ -77,6 +77,10 @@ def redis_service():
     return url
 
 
+# The worker's PostgreSQL sessions carry this name (pg_stat_activity.application_name).
+WORKER_APPLICATION_NAME = "onehand-test-worker"
+
+
 @pytest.fixture(scope="session")
 def _celery_worker_process(
     django_db_setup, django_db_blocker, redis_service, tmp_path_factory, smtp_sink
@@ -97,7 +101,10 @@ def _celery_worker_process(
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            f"?application_name={WORKER_APPLICATION_NAME}"
+        ),
         "REDIS_URL": redis_service,
         "CELERY_QUEUE": queue,
         "CELERY_TASK_ALWAYS_EAGER": "0",

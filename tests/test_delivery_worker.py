@@ -164,13 +164,16 @@ def test_smtp_451_for_a_while_is_retried_by_the_worker_then_delivered_once(
 
 
 def _worker_backends() -> set[int]:
-    """PostgreSQL backends on this database other than this test's own connection."""
+    """The worker's PostgreSQL backends (its sessions are named, see conftest)."""
     from django.db import connection
+
+    from tests.conftest import WORKER_APPLICATION_NAME
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "AND application_name = %s",
+            [WORKER_APPLICATION_NAME],
         )
         return {pid for (pid,) in cursor.fetchall()}
 
