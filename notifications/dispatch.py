@@ -9,8 +9,7 @@ raised: the sweeper finds rows nobody picked up.
 Sending is at most once per row except in one window. A worker first *claims* a chunk's
 rows with one conditional UPDATE (pending -> sending, with a lease), loads what they say in a
 fixed number of queries (`sending.prepare`), then sends them one by one over one SMTP
-connection, marking each sent after the server accepted it and before the next message's
-content goes out (while the server answers the next invite's envelope: `_send_held`).
+connection, marking each sent as soon as the server accepted it (before the next message).
 Running the task twice, or a message redelivered after a crash, finds the rows already
 claimed or sent and does nothing. A worker killed mid-chunk leaves its unsent rows "sending"
 until their lease ends; the sweeper then sends them. If it dies after the SMTP server accepted
@@ -21,9 +20,7 @@ The markers are committed without waiting for the disk (`_commits_not_waiting_fo
 only a crash of PostgreSQL itself can undo the last of them, and those rows are sent again.
 Pipelining the SMTP commands (`mail._transaction`) changes none of this: a message's content
 goes out only after the server's 354 to its DATA, and the next message's only after this
-one's 250 and marker. (Writing the marker while the next envelope is answered lengthens the
-window by the time it takes to build the next invite, about half a millisecond; it is still
-one message.)
+one's 250 and marker.
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -46,7 +42,7 @@ from rotation.models import Roster
 
 from . import mail, sending, tasks
 from .errors import Permanent, Transient, Unconfirmed
-from .models import Channel, Delivery, Kind
+from .models import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -192,28 +188,7 @@ _MARK_SENT = (
 )
 
 
-# Within a chunk (`_send_held`): markers waiting for the next invite's content.
-_deferred_marks: ContextVar[list[Delivery] | None] = ContextVar(
-    "onehand_deferred_marks", default=None
-)
-
-
 def _mark_sent(delivery: Delivery) -> bool:
-    """Mark a row sent: at once, or, within a chunk, just before the next message's content
-    goes out (`_send_held`)."""
-    deferred = _deferred_marks.get()
-    if deferred is not None:
-        deferred.append(delivery)
-        return True
-    return _write_sent_mark(delivery)
-
-
-def _write_deferred_marks(deferred: list[Delivery]) -> None:
-    while deferred:
-        _write_sent_mark(deferred.pop(0))
-
-
-def _write_sent_mark(delivery: Delivery) -> bool:
     """`_finish(delivery, status=SENT, sent_at=now, last_error="")` as one plain statement:
     it runs after every message, and building it through the ORM each time was a tenth of
     the worker's CPU per invite."""
@@ -350,58 +325,29 @@ def _deliver_rows(delivery_ids: list[int], now: datetime | None) -> dict[int, fl
 def _send_held(
     held: list[Delivery], prepared: sending.Prepared, now: datetime, started: float
 ) -> dict[int, float]:
-    """Send the claimed rows one by one.
-
-    A message's "sent" marker is written before the next message's content goes out, not
-    before its envelope: when the next row is an email invite, the marker is handed to
-    `mail.before_content`, which writes it while the SMTP server answers that message's
-    pipelined MAIL, RCPT and DATA (one round trip overlapping another). Any other row, and the
-    end of the chunk, write it first. A worker killed between a message's 250 and its marker
-    still re-sends only that message."""
     retries: dict[int, float] = {}
     renew_after = settings.ONEHAND_DELIVERY_LEASE / 2
-    deferred: list[Delivery] = []
-    token = _deferred_marks.set(deferred)
-    try:
-        for position, delivery in enumerate(held):
-            if time.monotonic() - started > renew_after:
-                # A slow chunk (a server answering slowly): keep the rest out of the sweeper's
-                # hands, or it could send them while they wait here.
-                ours = {d.pk for d in _extend(held[position:], timezone.now())}
-                held[position:] = [d for d in held[position:] if d.pk in ours]
-                started = time.monotonic()
-                if position >= len(held):
-                    break
-                delivery = held[position]
-            try:
-                if deferred and _is_email_invite(delivery):
-                    with mail.before_content(lambda: _write_deferred_marks(deferred)):
-                        retry_in = _deliver_claimed(delivery, prepared, now)
-                else:
-                    _write_deferred_marks(deferred)
-                    retry_in = _deliver_claimed(delivery, prepared, now)
-            except Exception:  # noqa: BLE001 - one bad row must not hold up the batch
-                logger.exception(
-                    "delivery %s: could not be processed; the sweeper will retry", delivery.pk
-                )
-                _release([delivery])
-                continue
-            if retry_in is not None:
-                retries[delivery.pk] = retry_in
-    finally:
-        _deferred_marks.reset(token)
+    for position, delivery in enumerate(held):
+        if time.monotonic() - started > renew_after:
+            # A slow chunk (a server answering slowly): keep the rest out of the sweeper's
+            # hands, or it could send them while they wait here.
+            ours = {d.pk for d in _extend(held[position:], timezone.now())}
+            held[position:] = [d for d in held[position:] if d.pk in ours]
+            started = time.monotonic()
+            if position >= len(held):
+                break
+            delivery = held[position]
         try:
-            _write_deferred_marks(deferred)
-        except Exception:  # noqa: BLE001 - the database went away: sent again after the lease
+            retry_in = _deliver_claimed(delivery, prepared, now)
+        except Exception:  # noqa: BLE001 - one bad row must not hold up the batch
             logger.exception(
-                "delivery %s: sent, but could not be marked; the sweeper will send it again",
-                deferred[0].pk if deferred else "?",
+                "delivery %s: could not be processed; the sweeper will retry", delivery.pk
             )
+            _release([delivery])
+            continue
+        if retry_in is not None:
+            retries[delivery.pk] = retry_in
     return retries
-
-
-def _is_email_invite(delivery: Delivery) -> bool:
-    return delivery.kind == Kind.ENTRY and delivery.channel == Channel.EMAIL
 
 
 def deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:

@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -453,7 +453,6 @@ class _SharedConnection:
             connection = get_connection(fail_silently=False)
             if not isinstance(connection, SmtpBackend):
                 with connection:
-                    _before_content()
                     connection.send_messages([_django(message)])
                 return
             connection.open()
@@ -490,41 +489,6 @@ def _closed_by_server(exc: BaseException) -> bool:
 _shared: ContextVar[_SharedConnection | None] = ContextVar("onehand_shared_smtp", default=None)
 
 
-class _Once:
-    def __init__(self, hook: Callable[[], object]):
-        self.hook: Callable[[], object] | None = hook
-
-    def run(self) -> None:
-        hook, self.hook = self.hook, None
-        if hook is not None:
-            hook()
-
-
-_pending: ContextVar[_Once | None] = ContextVar("onehand_before_content", default=None)
-
-
-def _before_content() -> None:
-    pending = _pending.get()
-    if pending is not None:
-        pending.run()
-
-
-@contextmanager
-def before_content(hook: Callable[[], object]) -> Iterator[None]:
-    """Within this block `hook` runs once, before the content of the first message sent in it
-    goes out, and at the latest when the block ends (whatever happened in it). Over SMTP with
-    PIPELINING it runs after that message's MAIL, RCPT and DATA were written, so its own round
-    trip (a database UPDATE) overlaps the server's answers; in every other case before the
-    message is handed over at all."""
-    pending = _Once(hook)
-    token = _pending.set(pending)
-    try:
-        yield
-    finally:
-        _pending.reset(token)
-        pending.run()
-
-
 @contextmanager
 def one_connection() -> Iterator[None]:
     """Within this block `send` reuses one SMTP connection (a delivery batch)."""
@@ -545,7 +509,6 @@ def _send_over(backend: SmtpBackend, message: "EmailMessage | InviteMail") -> No
     """Send over an open SMTP backend: an invite as its bytes, pipelined (`_transaction`);
     anything else through Django."""
     if not isinstance(message, InviteMail):
-        _before_content()
         backend.send_messages([message])
         return
     sender, recipient = message.envelope()
@@ -562,7 +525,6 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -
     instead of four. The message itself is sent only after the 354 to DATA, as before."""
     smtp.ehlo_or_helo_if_needed()
     if not (smtp.does_esmtp and smtp.has_extn("pipelining")):
-        _before_content()
         smtp.sendmail(sender, [recipient], data)
         return
     options = f" size={len(data)}" if smtp.has_extn("size") else ""
@@ -570,9 +532,6 @@ def _transaction(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -
         f"mail FROM:{smtplib.quoteaddr(sender)}{options}\r\n"
         f"rcpt TO:{smtplib.quoteaddr(recipient)}\r\ndata\r\n"
     )
-    # While the server answers those: what must be done before this message's content goes
-    # out (the previous message's "sent" marker, `before_content`).
-    _before_content()
     (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = (
         smtp.getreply(),
         smtp.getreply(),
@@ -621,7 +580,6 @@ def send(message: "EmailMessage | InviteMail") -> None:
                 if isinstance(connection, SmtpBackend):
                     _send_over(connection, message)
                 else:
-                    _before_content()
                     connection.send_messages([_django(message)])
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
