@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.deliveries import CountingSink  # noqa: E402
+from bench.deliveries import CountingSink, start_sink  # noqa: E402
 
 
 def null_run(port: int, count: int, payload: bytes) -> tuple[float, float]:
@@ -51,18 +51,22 @@ def _client_process(port: int, count: int, payload: bytes, out) -> None:
     out.put(null_run(port, count, payload))
 
 
-def sink_capacity(payload: bytes, count: int, clients: int) -> float:
-    """Messages per second an aiosmtpd sink in its own process accepts from `clients`
-    trivial smtplib loops, each in its own process on its own connection."""
+def sink_capacity(payload: bytes, count: int, clients: int, kind: str = "aiosmtpd") -> float:
+    """Messages per second a sink in its own process (aiosmtpd, or Postfix's smtp-sink)
+    accepts from `clients` trivial smtplib loops, each in its own process on its own
+    connection."""
     import multiprocessing
 
     from tests.services import free_port
 
     port = free_port()
     ready, stop = multiprocessing.Event(), multiprocessing.Event()
-    sink = multiprocessing.Process(target=_sink_process, args=(port, ready, stop))
-    sink.start()
-    ready.wait(30)
+    if kind == "smtp-sink":
+        sink = start_sink("smtp-sink", port)
+    else:
+        sink = multiprocessing.Process(target=_sink_process, args=(port, ready, stop))
+        sink.start()
+        ready.wait(30)
     null_run(port, 50, payload)  # warm up
     out = multiprocessing.Queue()
     started = time.perf_counter()
@@ -75,8 +79,11 @@ def sink_capacity(payload: bytes, count: int, clients: int) -> float:
     for sender in senders:
         sender.join()
     wall = time.perf_counter() - started
-    stop.set()
-    sink.join(10)
+    if kind == "smtp-sink":
+        sink.stop()
+    else:
+        stop.set()
+        sink.join(10)
     return clients * count / wall
 
 
@@ -87,19 +94,25 @@ def main() -> int:
         "--profile", default="cprofile", choices=("cprofile", "pyinstrument", "none")
     )
     parser.add_argument("--null", type=int, default=2000, help="messages for the null run")
+    parser.add_argument(
+        "--sink",
+        default="auto",
+        choices=("auto", "smtp-sink", "aiosmtpd"),
+        help="SMTP server for the profiled run (smtp-sink: its own process, not this one's CPU)",
+    )
+    parser.add_argument(
+        "--wall", action="store_true", help="cProfile on wall time (default: CPU time)"
+    )
     args = parser.parse_args()
 
     import logging
 
-    from aiosmtpd.controller import Controller
-
     from tests.services import free_port
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    sink = CountingSink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink = start_sink(args.sink, port)
+    print(f"SMTP server: {sink.kind}")
     os.environ.update(
         {
             "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -193,10 +206,12 @@ def main() -> int:
         del django_mail
         Delivery.objects.filter(pk=ids[0]).update(status="pending", lease_until=None, attempts=0)
 
-        for clients in (1, 2):
-            rate = sink_capacity(payload, args.null, clients)
+        for kind, clients in [(k, c) for k in ("aiosmtpd", sink.kind) for c in (1, 2)][
+            : 4 if sink.kind != "aiosmtpd" else 2
+        ]:
+            rate = sink_capacity(payload, args.null, clients, kind)
             print(
-                f"null run: aiosmtpd sink in its own process, {clients} smtplib client "
+                f"null run: {kind} sink in its own process, {clients} smtplib client "
                 f"process(es) x {args.null} messages of {len(payload)} bytes, one connection "
                 f"each: {rate:.0f} msg/s"
             )
@@ -209,7 +224,7 @@ def main() -> int:
         if args.profile == "cprofile":
             import cProfile
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile() if args.wall else cProfile.Profile(time.process_time)
             profiler.enable()
         elif args.profile == "pyinstrument":
             from pyinstrument import Profiler
@@ -229,11 +244,13 @@ def main() -> int:
         assert sent == len(rest), (sent, len(rest))
         print(
             f"deliver_batch: {sent} invites in {wall:.2f} s ({sent / wall:.0f}/s wall); "
-            f"process CPU {cpu * 1000 / sent:.2f} ms/invite (incl. the sink's thread)"
+            f"process CPU {cpu * 1000 / sent:.2f} ms/invite"
+            + (" (incl. the sink's thread)" if sink.kind == "aiosmtpd" else "")
         )
         if args.profile == "cprofile":
             import pstats
 
+            os.makedirs("/tmp/prof", exist_ok=True)
             profiler.dump_stats("/tmp/prof/delivery.prof")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
@@ -241,7 +258,7 @@ def main() -> int:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
-        controller.stop()
+        sink.stop()
     return 0
 
 

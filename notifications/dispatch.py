@@ -18,6 +18,9 @@ sent again: at least once, in that window only. The re-send carries the same Mes
 many receivers drop it. A chunk slower than half the lease renews the lease of its rows.
 The markers are committed without waiting for the disk (`_commits_not_waiting_for_the_disk`):
 only a crash of PostgreSQL itself can undo the last of them, and those rows are sent again.
+Pipelining the SMTP commands (`mail._transaction`) changes none of this: a message's content
+goes out only after the server's 354 to its DATA, and the next message's only after this
+one's 250 and marker.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def _send_invite(delivery: Delivery, now: datetime, prepared: Prepared) -> str:
     if "@" not in (delivery.user.email or ""):
         return Status.SKIPPED
     built = prepared.entry(delivery)
-    message = mail.invite_message(
+    message = mail.invite_mail(
         built.entry,
         to=delivery.user.email,
         delivery_id=delivery.pk,

@@ -77,6 +77,10 @@ def redis_service():
     return url
 
 
+# The worker's PostgreSQL sessions carry this name (pg_stat_activity.application_name).
+WORKER_APPLICATION_NAME = "onehand-test-worker"
+
+
 @pytest.fixture(scope="session")
 def _celery_worker_process(
     django_db_setup, django_db_blocker, redis_service, tmp_path_factory, smtp_sink
@@ -97,7 +101,10 @@ def _celery_worker_process(
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            f"?application_name={WORKER_APPLICATION_NAME}"
+        ),
         "REDIS_URL": redis_service,
         "CELERY_QUEUE": queue,
         "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -211,6 +218,8 @@ def login(page, live_server):
 class SmtpSink:
     """An aiosmtpd handler that keeps every accepted message, parsed.
 
+    It announces PIPELINING unless `pipelining` is set False, and refuses RCPT TO for the
+    addresses in `unknown`.
     `refuse(n)` answers the next n messages with 451 (try again later), or with `reply`, after
     letting `after` messages through; `peers` lists the client connection (address, port)
     each accepted message came on; `hold_after(n)` makes
@@ -235,6 +244,8 @@ class SmtpSink:
             self.refused = 0
             self.hold_limit = None
             self.holding = 0
+            self.pipelining = True
+            self.unknown = set()
 
     def refuse(
         self, count: int, *, after: int = 0, reply: str = "451 4.3.0 Mailbox busy, try again later"
@@ -253,6 +264,21 @@ class SmtpSink:
     def _held(self) -> bool:
         with self.lock:
             return self.hold_limit is not None and len(self.messages) >= self.hold_limit
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Announce PIPELINING (RFC 2920) as most relays do (aiosmtpd reads pipelined
+        commands one by one anyway), unless `pipelining` is off."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        """Addresses in `unknown` are refused with 550 (no such user)."""
+        if address in self.unknown:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio

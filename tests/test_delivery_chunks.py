@@ -175,3 +175,38 @@ def test_a_chunk_marks_its_rows_sent_and_leaves_the_connection_waiting_for_the_d
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_each_message_is_marked_sent_before_the_next_message_goes_out(
+    month, smtp_server, monkeypatch, pipelining
+):
+    import smtplib
+
+    _, ids = month
+    smtp_server.pipelining = pipelining
+    events = []
+    real_send, real_mark = smtplib.SMTP.send, dispatch._mark_sent
+
+    def send(self, data):
+        data = data.encode() if isinstance(data, str) else data
+        if data[:4].lower() == b"mail":
+            events.append("envelope")
+        elif data.startswith(b"Content-Type: multipart/mixed"):  # a message's content
+            events.append("content")
+        return real_send(self, data)
+
+    def mark(delivery):
+        events.append("marked")
+        return real_mark(delivery)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
+    monkeypatch.setattr(dispatch, "_mark_sent", mark)
+    dispatch.deliver_batch(ids[:10])
+    assert len(smtp_server.messages) == 10
+    assert set(Delivery.objects.filter(pk__in=ids[:10]).values_list("status", flat=True)) == {
+        "sent"
+    }
+    # Pipelined or not: the envelope, the content after the server's 354, the marker after its
+    # 250 - and only then the next message.
+    assert events == ["envelope", "content", "marked"] * 10

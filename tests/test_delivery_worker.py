@@ -161,3 +161,35 @@ def test_smtp_451_for_a_while_is_retried_by_the_worker_then_delivered_once(
     time.sleep(0.5)
     assert received(smtp_sink) == dict.fromkeys(expected_invites(roster), 1)
     assert sum(Delivery.objects.values_list("attempts", flat=True)) == 2 + 3
+
+
+def _worker_backends() -> set[int]:
+    """The worker's PostgreSQL backends (its sessions are named, see conftest)."""
+    from django.db import connection
+
+    from tests.conftest import WORKER_APPLICATION_NAME
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s",
+            [WORKER_APPLICATION_NAME],
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_the_worker_keeps_its_database_connections_from_one_chunk_to_the_next(
+    celery_worker, smtp_sink
+):
+    # Celery's Django fix-up used to close them around every task: a new backend per chunk.
+    smtp_sink.reset()
+    setup = make_team(12)
+    first = publish(setup, date(2031, 5, 1), date(2031, 5, 8))  # 14 invites, 8 chunks
+    assert eventually(lambda: all_sent(first), timeout=60)
+    after_first = _worker_backends()
+    assert 1 <= len(after_first) <= 2  # one per pool process that took a chunk
+    second = publish(setup, date(2031, 5, 15), date(2031, 5, 22))
+    assert eventually(lambda: all_sent(second), timeout=60)
+    after_second = _worker_backends()
+    assert after_first <= after_second and len(after_second) <= 2
+    assert len(smtp_sink.messages) == 28
