@@ -28,27 +28,18 @@ kept under the old stamp and never served as current. Pages are kept at most two
 from __future__ import annotations
 
 import hashlib
-import logging
-import re
-import uuid
-from functools import partial, wraps
+from functools import wraps
 
-from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.cache import cache, caches
-from django.core.cache.backends.locmem import LocMemCache
-from django.db import connections, transaction
-from django.db.transaction import TransactionManagementError
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 
-logger = logging.getLogger(__name__)
+from .change_stamps import ChangeStamp
 
 STAMP_KEY = "onehand:page-stamp"
 # Change when what is kept changes shape, or a remembered page's templates change meaning.
-PAGE_FORMAT = 1
+PAGE_FORMAT = 2
 PAGE_SECONDS = 120
 WATCHED_APPS = ("rotation", "availability", "incidents", "planning", "notifications")
 # The worker's own bookkeeping, shown on no page (written every few seconds).
@@ -59,98 +50,22 @@ PLACEHOLDER = "onehandcsrfplaceholder0000000000000000000000000000000000000000000
 _PLACEHOLDER_BYTES = PLACEHOLDER.encode()
 _RENDERING = "_onehand_remembering_page"
 
-_WRITE = re.compile(
-    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+(?:ONLY\s+)?"
-    r'(?:"?\w+"?\s*\.\s*)?"?(\w+)"?',
-    re.IGNORECASE,
+PAGES = ChangeStamp(
+    key=STAMP_KEY,
+    watched_apps=WATCHED_APPS,
+    ignored_models=IGNORED_MODELS,
+    # Unset, ONEHAND_PLAN_REMEMBER decides (one switch for every remembered part).
+    settings_names=("ONEHAND_PAGE_REMEMBER", "ONEHAND_PLAN_REMEMBER"),
+    what="remembered pages",
+    # A sweep whose UPDATE or DELETE matched nothing changed nothing a page shows.
+    skip_unchanged=True,
 )
-_LAST_LOGIN_ONLY = re.compile(r'\s*UPDATE\s+"?auth_user"?\s+SET\s+"?last_login"?\s*=\s*%s\s+WHERE')
-
-_tables: frozenset[str] | None = None
-
-
-def watched_tables() -> frozenset[str]:
-    global _tables
-    if _tables is None:
-        ignored = {apps.get_model(label)._meta.db_table for label in IGNORED_MODELS}
-        tables = {get_user_model()._meta.db_table}
-        for label in WATCHED_APPS:
-            for model in apps.get_app_config(label).get_models(include_auto_created=True):
-                tables.add(model._meta.db_table)
-        _tables = frozenset(tables - ignored)
-    return _tables
-
-
-def changes_pages(sql: str) -> bool:
-    """Whether this statement writes a table a remembered page may show."""
-    if not sql or sql[0] in "sS(":  # SELECT / SAVEPOINT / subqueries: the common case, first
-        return False
-    written = {m.group(1).lower() for m in _WRITE.finditer(sql)}
-    if not written & watched_tables():
-        return False
-    return not _LAST_LOGIN_ONLY.match(sql)
-
-
-def remembering() -> bool:
-    """Only in a cache every process shares. ONEHAND_PAGE_REMEMBER forces it either way;
-    unset, ONEHAND_PLAN_REMEMBER does (one switch for every remembered part)."""
-    forced = getattr(settings, "ONEHAND_PAGE_REMEMBER", None)
-    if forced is None:
-        forced = getattr(settings, "ONEHAND_PLAN_REMEMBER", None)
-    if forced is not None:
-        return bool(forced)
-    return not isinstance(caches["default"], LocMemCache)
-
-
-def new_stamp() -> None:
-    """Every remembered page becomes stale (called after a commit)."""
-    try:
-        cache.set(STAMP_KEY, uuid.uuid4().hex, None)
-    except Exception:  # noqa: BLE001 - the write itself is committed; say so loudly
-        logger.error(
-            "could not renew the page stamp: remembered pages may be stale for up to "
-            f"{PAGE_SECONDS} s (or until the next write)",
-            exc_info=True,
-        )
-
-
-def _is_renewal(func) -> bool:
-    return getattr(func, "func", None) is new_stamp or func is new_stamp
-
-
-def _pending(connection) -> bool:
-    return any(_is_renewal(func) for _, func, _ in connection.run_on_commit)
-
-
-def _changed_nothing(sql: str, many: bool, cursor) -> bool:
-    """A single statement that changed no row (an UPDATE or DELETE matching nothing, as the
-    worker's sweeps often are): nothing a page shows changed. Several statements in one call
-    report only the last one's count, so they always count as a change."""
-    if many or ";" in sql.strip().rstrip(";"):
-        return False
-    return getattr(cursor, "rowcount", -1) == 0
-
-
-def _watch(execute, sql, params, many, context):
-    result = execute(sql, params, many, context)
-    if changes_pages(sql) and not _changed_nothing(sql, many, context.get("cursor")):
-        connection = context["connection"]
-        if not _pending(connection):
-            try:
-                transaction.on_commit(partial(new_stamp), using=connection.alias)
-            except TransactionManagementError:  # manual transaction management: no hooks
-                new_stamp()
-    return result
-
-
-def watch(sender, connection, **kwargs) -> None:
-    """`connection_created` receiver: every connection of every process reports page writes."""
-    if _watch not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_watch)
-
-
-def usable(alias: str = "default") -> bool:
-    return remembering() and not _pending(connections[alias])
+watched_tables = PAGES.watched_tables
+changes_pages = PAGES.changes
+remembering = PAGES.remembering
+new_stamp = PAGES.renew
+watch = PAGES.watch
+usable = PAGES.usable
 
 
 def csrf_placeholder(request) -> dict:
@@ -191,26 +106,6 @@ def page_key(request) -> str:
     return f"onehand:page:{PAGE_FORMAT}:{user.pk}:{digest}"
 
 
-def _read(key: str) -> tuple[str | None, tuple | None]:
-    """(the current stamp, the page kept under `key` for it, or None), one round trip."""
-    try:
-        found = cache.get_many([STAMP_KEY, key])
-    except Exception:  # noqa: BLE001 - a cache outage must not take the page down
-        logger.warning("page cache unavailable", exc_info=True)
-        return None, None
-    stamp = found.get(STAMP_KEY)
-    if stamp is None:
-        try:
-            cache.add(STAMP_KEY, uuid.uuid4().hex, None)
-        except Exception:  # noqa: BLE001
-            logger.warning("page cache unavailable", exc_info=True)
-        return None, None
-    kept = found.get(key)
-    if kept is not None and kept[0] == stamp:
-        return stamp, kept
-    return stamp, None
-
-
 def _serve(request, content_type: str, body: bytes) -> HttpResponse:
     response = HttpResponse(
         body.replace(_PLACEHOLDER_BYTES, get_token(request).encode()),
@@ -236,9 +131,9 @@ def remembered_page(view):
         ):
             return view(request, *args, **kwargs)
         key = page_key(request)
-        stamp, kept = _read(key)
+        stamp, kept = PAGES.read(key)
         if kept is not None:
-            _, content_type, body = kept
+            content_type, body = kept
             return _serve(request, content_type, body)
         setattr(request, _RENDERING, True)
         try:
@@ -260,10 +155,7 @@ def remembered_page(view):
             and not getattr(getattr(request, "_messages", None), "used", False)
             and usable()
         ):
-            try:
-                cache.set(key, (stamp, content_type, body), PAGE_SECONDS)
-            except Exception:  # noqa: BLE001
-                logger.warning("page cache unavailable", exc_info=True)
+            PAGES.remember(key, stamp, (content_type, body), PAGE_SECONDS)
         if _PLACEHOLDER_BYTES in body:
             response.content = body.replace(_PLACEHOLDER_BYTES, get_token(request).encode())
         return response
