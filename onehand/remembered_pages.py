@@ -5,8 +5,10 @@ queries, the context and the template engine.
 The page stamp is a random token renewed after every committed write to any table a page can
 show (every table of the domain apps and the users table; only the worker's own bookkeeping is
 left out: `IGNORED_MODELS`), seen at the database connection like the plan stamp
-(`planning.plan_stamp`), so bulk writes, imports and an operator's SQL count too. It watches
-more than the plan stamp (swaps, handover notes, the audit log, deliveries are on pages).
+(`planning.plan_stamp`), so bulk writes, imports and an operator's SQL through Django (a
+shell, a command) count too; a write from outside Django (psql) is seen when its pages
+expire. It watches more than the plan stamp (swaps, handover notes, the audit log,
+deliveries are on pages).
 
 A remembered page is keyed by everything it depends on: the reader (user id), their time zone,
 the language, the host and scheme, the path and its raw query string (month, week, page...),
@@ -18,8 +20,15 @@ request with messages to show (flash messages are shown once), a response other 
 HTML page or one that sets cookies, and a request whose own transaction has uncommitted writes.
 
 The CSRF token differs per response (Django masks it afresh): a page is rendered with a
-placeholder for it (`csrf_placeholder`, a context processor) and the reader's own token is put
-in when the page is served, so every form on a remembered page posts with a valid token.
+placeholder for it (`csrf_placeholder`, a context processor), random for each rendering and
+kept with the page, and the reader's own token is put in when the page is served, so every
+form on a remembered page posts with a valid token. The placeholder is never sent, so no text a
+user typed can match it (red-team finding: a rotation named with a fixed placeholder showed
+the reader's token in its title).
+
+A reader keeps at most `PAGES_PER_READER_MINUTE` pages a minute, compressed: every query
+string is a page of its own, so junk parameters could otherwise fill Redis (red-team finding:
+800 junk query strings took 44 MB for two minutes). Pages past the budget are served, not kept.
 
 The stamp is read before the page is computed, so a page computed while a write commits is
 kept under the old stamp and never served as current. Pages are kept at most two minutes.
@@ -28,9 +37,12 @@ kept under the old stamp and never served as current. Pages are kept at most two
 from __future__ import annotations
 
 import hashlib
+import secrets
+import zlib
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone, translation
@@ -39,16 +51,15 @@ from .change_stamps import ChangeStamp
 
 STAMP_KEY = "onehand:page-stamp"
 # Change when what is kept changes shape, or a remembered page's templates change meaning.
-PAGE_FORMAT = 2
+PAGE_FORMAT = 3
 PAGE_SECONDS = 120
+PAGES_PER_READER_MINUTE = 30
 WATCHED_APPS = ("rotation", "availability", "incidents", "planning", "notifications")
 # The worker's own bookkeeping, shown on no page (written every few seconds).
 IGNORED_MODELS = ("rotation.Heartbeat", "notifications.TaskRun")
-# Put in place of the CSRF token while a remembered page renders; the served page has the
-# reader's own token instead. Letters and digits only, like a real token (nothing escapes it).
-PLACEHOLDER = "onehandcsrfplaceholder0000000000000000000000000000000000000000000"
-_PLACEHOLDER_BYTES = PLACEHOLDER.encode()
-_RENDERING = "_onehand_remembering_page"
+# While a remembered page renders, this request attribute holds the placeholder put in place of
+# the CSRF token: 64 random letters and digits, like a real token (nothing escapes it).
+_RENDERING = "_onehand_page_placeholder"
 
 PAGES = ChangeStamp(
     key=STAMP_KEY,
@@ -71,9 +82,8 @@ usable = PAGES.usable
 def csrf_placeholder(request) -> dict:
     """Context processor: while a page is rendered to be remembered, its CSRF token is the
     placeholder (listed after Django's own csrf processor, so it wins)."""
-    if getattr(request, _RENDERING, False):
-        return {"csrf_token": PLACEHOLDER}
-    return {}
+    placeholder = getattr(request, _RENDERING, None)
+    return {"csrf_token": placeholder} if placeholder else {}
 
 
 def _has_messages(request) -> bool:
@@ -106,13 +116,25 @@ def page_key(request) -> str:
     return f"onehand:page:{PAGE_FORMAT}:{user.pk}:{digest}"
 
 
-def _serve(request, content_type: str, body: bytes) -> HttpResponse:
-    response = HttpResponse(
-        body.replace(_PLACEHOLDER_BYTES, get_token(request).encode()),
-        content_type=content_type,
-    )
+def _with_token(request, body: bytes, placeholder: bytes) -> bytes:
+    return body.replace(placeholder, get_token(request).encode()) if placeholder in body else body
+
+
+def _serve(request, content_type: str, packed: bytes, placeholder: bytes) -> HttpResponse:
+    body = _with_token(request, zlib.decompress(packed), placeholder)
+    response = HttpResponse(body, content_type=content_type)
     response.remembered_page = True
     return response
+
+
+def _within_budget(user_pk: int) -> bool:
+    """Whether the reader may keep one more page this minute (see the module's docstring)."""
+    key = f"onehand:page-budget:{user_pk}:{timezone.now():%Y%m%d%H%M}"
+    try:
+        cache.add(key, 0, 120)
+        return cache.incr(key) <= PAGES_PER_READER_MINUTE
+    except Exception:  # noqa: BLE001 - no budget known, nothing kept
+        return False
 
 
 def remembered_page(view):
@@ -133,15 +155,15 @@ def remembered_page(view):
         key = page_key(request)
         stamp, kept = PAGES.read(key)
         if kept is not None:
-            content_type, body = kept
-            return _serve(request, content_type, body)
-        setattr(request, _RENDERING, True)
+            return _serve(request, *kept)
+        placeholder = secrets.token_hex(32)
+        setattr(request, _RENDERING, placeholder)
         try:
             response = view(request, *args, **kwargs)
             if hasattr(response, "render") and callable(response.render):
                 response = response.render()
         finally:
-            setattr(request, _RENDERING, False)
+            setattr(request, _RENDERING, None)
         if getattr(response, "streaming", False):
             return response
         body = response.content
@@ -154,10 +176,11 @@ def remembered_page(view):
             and not _has_messages(request)
             and not getattr(getattr(request, "_messages", None), "used", False)
             and usable()
+            and _within_budget(user.pk)
         ):
-            PAGES.remember(key, stamp, (content_type, body), PAGE_SECONDS)
-        if _PLACEHOLDER_BYTES in body:
-            response.content = body.replace(_PLACEHOLDER_BYTES, get_token(request).encode())
+            packed = zlib.compress(body, 1)
+            PAGES.remember(key, stamp, (content_type, packed, placeholder.encode()), PAGE_SECONDS)
+        response.content = _with_token(request, body, placeholder.encode())
         return response
 
     return wrapper

@@ -74,7 +74,6 @@ def test_a_repeated_view_is_served_remembered_and_reads_the_same(
     assert remembered(again)
     strip = lambda r: re.sub(r"\b[A-Za-z0-9]{64}\b", "(token)", r.content.decode())  # noqa: E731
     assert strip(first) == strip(again)
-    assert remembered_pages.PLACEHOLDER not in again.content.decode()
 
 
 @time_machine.travel(NOW, tick=False)
@@ -130,7 +129,7 @@ def test_another_readers_remembered_page_token_is_not_theirs(transactional_db, r
     bosses_token = token_of(view(boss, url))
 
     # Amara's session does not accept the boss's token (nor the placeholder).
-    for token in (bosses_token, remembered_pages.PLACEHOLDER):
+    for token in (bosses_token, "0" * 64):
         assert amara.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 403
 
 
@@ -260,3 +259,37 @@ def test_an_update_that_matches_no_row_leaves_the_remembered_pages_alone(
     stamp = cache.get(remembered_pages.STAMP_KEY)
     Membership.objects.filter(team=setup.team).update(fte=0.5)
     assert cache.get(remembered_pages.STAMP_KEY) != stamp
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_name_that_looks_like_a_token_is_shown_as_typed(transactional_db, client, remembering):
+    """Red-team finding: a rotation named with the fixed placeholder showed the reader's CSRF
+    token in its title. The placeholder is random for each rendering and never sent."""
+    setup = build_team(3, pattern="daily", handoff_time=time(9))
+    name = "CW " + "a1" * 32
+    type(setup.rotation).objects.filter(pk=setup.rotation.pk).update(name=name)
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/"
+
+    first, again = view(client, url), view(client, url)
+
+    assert remembered(again)
+    assert name in first.content.decode() and name in again.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_reader_keeps_a_bounded_number_of_pages_a_minute(transactional_db, client, remembering):
+    """Red-team finding: every junk query string was a page of its own, kept two minutes."""
+    setup = build_team(3, pattern="daily", handoff_time=time(9))
+    client.force_login(setup.boss)
+    url = f"/rotations/{setup.rotation.pk}/"
+    budget = remembered_pages.PAGES_PER_READER_MINUTE
+
+    for junk in range(budget):
+        view(client, f"{url}?junk={junk}")
+    past_the_budget = f"{url}?junk={budget}"
+    view(client, past_the_budget)
+
+    assert remembered(view(client, f"{url}?junk=0"))
+    assert not remembered(view(client, past_the_budget))
+    assert view(client, past_the_budget).status_code == 200
