@@ -9,7 +9,9 @@ that someone could take, the coverage model (CP-SAT, ``cpsat.py``) decides wheth
 covered and supplies the roster with that coverage closest to the greedy one; bounds
 (``bounds.py``, plus the LP relaxation on small and medium instances); then the exact model --
 always in ``mode="exact"``, and automatically in greedy mode on small instances whose greedy
-roster is not already proven optimal (mode ``"auto-exact"``).
+roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mode on a roster
+still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
+(``windows.py``, a fixed amount of deterministic work).
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
