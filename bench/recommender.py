@@ -203,7 +203,7 @@ def tight_instance(seed: int):
 
 
 # which code produced a row's greedy-mode figures: rows without it predate the time budget
-GREEDY_CODE = "windows-fixed-work-2"
+GREEDY_CODE = "windows-fixed-work"
 
 
 def regreedy(row: dict) -> dict:

@@ -489,10 +489,6 @@ def solve_exact(
 
 # the repeatable stage 2's share of work for CP-SAT's plain search (the rest: its portfolio)
 PLAIN_SHARE = 1 / 3
-# ... on models up to this many pairs; larger ones (the greedy mode's window search follows)
-# give all of it to the plain search (tight suite: seed 83, 3,000 pairs, reached its optimum
-# 1075.4 with all of it and 1088.9 with a third; seed 41 536.5 against 543.3)
-PORTFOLIO_PAIRS = 1_500
 
 
 def _two_searches(search: CpSat, cover: float, limit: float, start: np.ndarray | None):
@@ -500,12 +496,9 @@ def _two_searches(search: CpSat, cover: float, limit: float, start: np.ndarray |
     for several of its searches in turn from the plain one's roster (``cpsat.PORTFOLIO``).
     Neither alone wins everywhere (tight suite, 2.8 units: the plain search 910.8 on seed 3
     where the portfolio gave 920.0; the portfolio 1119.6 and 1167.1 on seeds 36 and 93 where
-    the plain search kept 1133.9 and 1187.6; both in turn: 909.5, 1119.6, 1180.8). Larger
-    models: the plain search alone (``PORTFOLIO_PAIRS``). The second
+    the plain search kept 1133.9 and 1187.6; both in turn: 909.5, 1119.6, 1180.8). The second
     search only looks at rosters at most as high as the first's, so its bound is still a bound
     on the optimum; the better roster and the higher bound are kept."""
-    if search.model.nx > PORTFOLIO_PAIRS:
-        return search.min_max(cover, limit, start, portfolio=False)
     first = search.min_max(cover, limit * PLAIN_SHARE, start, portfolio=False)
     rest = limit * (1 - PLAIN_SHARE)
     if first.holder is None or first.optimal:
