@@ -203,7 +203,7 @@ def tight_instance(seed: int):
 
 
 # which code produced a row's greedy-mode figures: rows without it predate the time budget
-GREEDY_CODE = "cpsat"
+GREEDY_CODE = "windows-fixed-work"
 
 
 def regreedy(row: dict) -> dict:
@@ -241,6 +241,29 @@ def regreedy(row: dict) -> dict:
     return out
 
 
+# seconds of the exact mode's second run, for instances its first run (10 s) left unproven with
+# the greedy mode more than 1% above its bound
+REFERENCE_SECONDS = 30.0
+
+
+def _reference(runs, e) -> tuple[float, bool]:
+    """The best proven bound on the largest L among the runs that cover what the exact mode
+    covers with coverage proven maximal (each run's bound is valid for rosters covering as much
+    as its own), and whether a roster of one of them reaches it (then it is the optimum)."""
+
+    def empty(r):  # empty slots per role
+        return sorted(u.slot_key.rsplit(":", 1)[-1] for u in r.uncovered)
+
+    same = [r for r in runs if r.coverage_proven and empty(r) == empty(e)]
+    if not same:
+        return e.lower_bound, False
+    bound = max(r.lower_bound for r in same)
+    best = min(r.objective_max for r in same)
+    if best <= bound * (1 + 1e-7) + 1e-12:
+        return best, True
+    return bound, False
+
+
 def quality(seed: int) -> dict:
     slots, people, settings, shape = tight_instance(seed)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -253,10 +276,22 @@ def quality(seed: int) -> dict:
     with _quiet_native_output():
         e = recommend(slots, people, settings, mode="exact")
     te = time.perf_counter() - t0
-    # an optimum is proven only with coverage proven maximal too (the bound is for rosters that
-    # cover as much as this one)
-    proven = e.status in ("optimal", "infeasible") and e.gap == 0.0 and e.coverage_proven
-    reference = e.objective_max if proven else e.lower_bound
+    reference, proven = _reference([e, g, ls], e)
+    longer = False
+    if not proven and g.objective_max > 1.01 * reference:
+        # not proven and more than 1% apart: the exact mode again with REFERENCE_SECONDS (only
+        # here, so the suite stays short); every bound found is a valid bound, the best counts
+        t0 = time.perf_counter()
+        with _quiet_native_output():
+            e2 = recommend(
+                slots,
+                people,
+                dataclasses.replace(settings, exact_time_limit=REFERENCE_SECONDS),
+                mode="exact",
+            )
+        te += time.perf_counter() - t0
+        longer = True
+        reference, proven = _reference([e, e2, g, ls], e)
 
     def ratio(r):
         return r.objective_max / reference if reference > 0 else 1.0
@@ -271,6 +306,7 @@ def quality(seed: int) -> dict:
         "greedy_cpu_s": cg,
         "local_search_s": tl,
         "exact_s": te,
+        "reference_longer": longer,
         "proven": proven,
         "reference": reference,
         "ratio": ratio(g),
@@ -450,6 +486,7 @@ def write(rows: list[dict], grows: list[dict]) -> None:
             1 for r in rows if r["extra_empty_local_search"] > 0
         ),
         "bound_invalid": sum(1 for r in rows if r["greedy_bound_valid"] is False),
+        "reference_longer": sum(1 for r in rows if r.get("reference_longer")),
         "auto_exact": sum(1 for r in rows if r["greedy_mode"] == "auto-exact"),
         "greedy_max_s": max((r["greedy_s"] for r in rows), default=0.0),
         "greedy_max_seed": max(rows, key=lambda r: r["greedy_s"])["seed"] if rows else None,
@@ -477,7 +514,11 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         "## Quality on the tight suite",
         "",
         "Ratio = largest L of the roster / largest L of the proven optimum (exact mode, 10 s);",
-        "where the exact mode did not finish, against its proven bound (an upper estimate).",
+        "where it is not proven, against the best proven bound of the runs that reach the exact",
+        "mode's (proven maximal) coverage: the exact mode's, the greedy mode's own (its",
+        "auto-exact and LP bounds), and, where the greedy mode was still more than 1% above it,",
+        f"a second exact run of {REFERENCE_SECONDS:g} s ({s['reference_longer']} instances). A",
+        "ratio against a bound is an upper estimate of the true ratio.",
         "",
         "| | default greedy mode | local search only |",
         "|---|---|---|",
@@ -497,10 +538,9 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         f"| greedy-mode wall time: mean | {s['greedy_mean_s']:.2f} s | |",
         "",
         f"Greedy and local-search columns: {s['greedy_current_code']} of {s['instances']} rows "
-        "ran with the current code (time budget). Exact reference: "
-        f"{s['exact_current_code']} rows ran with the current code, the others with the code "
-        "before the time budget (the current-code rows ran the exact mode with its heuristic "
-        "start capped at `exact_time_limit`, since reverted: seed 99 lost a slot to it).",
+        f"ran with the current code ({GREEDY_CODE!r}); exact reference: "
+        f"{s['exact_current_code']} rows. The local-search column is the greedy mode without "
+        "the auto-exact run (`auto_exact_time_limit=0`; the window search still runs).",
         "",
         "| seed | shape | mode | ratio | local search | extra empty | greedy s (CPU) | exact s |",
         "|---|---|---|---|---|---|---|---|",

@@ -42,10 +42,18 @@ L_UNITS = LOAD_UNITS * L_STEPS_PER_UNIT
 INT_ROOM = 2**60
 # a row with fractional coefficients (the share cap in hours) is scaled by this and rounded
 ROW_UNITS = 3600
+# the objective of min_max's ``group``: a load unit of a person of capacity 1 counts this much
+# (the loads are already in 1/LOAD_UNITS of an hour: the sum stays well inside 64 bits)
+GROUP_UNITS = 1_000
 # CP-SAT threads when the manager asks for the exact mode: both cores of a small server (the
 # portfolio of searches finds fairer rosters sooner, but which of several equally good rosters
 # comes back depends on the threads' timing)
 WORKERS = 2
+# a repeatable search for the smallest largest load runs this many of CP-SAT's searches in
+# turn on one thread ("interleaved": still repeatable). Measured on the tight suite's seeds 36
+# and 93 (2 work units): one plain search kept the greedy roster (1133.9, 1187.6), three in
+# turn found 1119.6 and 1168.8 and a bound within 0.6% and 0.4%; more searches, no better
+PORTFOLIO = 3
 # a repeatable run (greedy mode: the same inputs give the same draft) uses one thread and a
 # deterministic work limit (CP-SAT's own unit, about a second of one core); the wall clock is
 # only a guard for a machine far slower than that, at this multiple of the limit
@@ -58,6 +66,7 @@ class Outcome:
     optimal: bool  # CP-SAT proved it optimal for the stage's objective
     value: float | None = None  # the stage's objective of ``holder`` (coverage, or L)
     bound: float | None = None  # the stage's proven bound (same units as value)
+    work: float = 0.0  # CP-SAT's deterministic time spent (its own unit, about a core-second)
 
 
 class CpSat:
@@ -108,11 +117,24 @@ class CpSat:
         prio = np.round(self.model.priority).astype(np.int64)
         return cp_model.LinearExpr.weighted_sum(x, prio.tolist())
 
-    def _solve(self, m: cp_model.CpModel, time_limit: float, repeatable: bool | None = None):
+    def _solve(
+        self,
+        m: cp_model.CpModel,
+        time_limit: float,
+        repeatable: bool | None = None,
+        portfolio: bool = False,
+    ):
         solver = cp_model.CpSolver()
         if self.repeatable if repeatable is None else repeatable:
             solver.parameters.num_workers = 1
-            solver.parameters.max_deterministic_time = max(0.01, float(time_limit))
+            if portfolio:
+                # several of CP-SAT's searches taking turns on one thread (still repeatable)
+                solver.parameters.num_workers = PORTFOLIO
+                solver.parameters.interleave_search = True
+            # interleaved, CP-SAT counts the work of each search (measured: a unit then costs
+            # about PORTFOLIO core-seconds): the limit is shared between them
+            work = float(time_limit) / (PORTFOLIO if portfolio else 1)
+            solver.parameters.max_deterministic_time = max(0.01, work)
             solver.parameters.max_time_in_seconds = max(0.05, WALL_GUARD * float(time_limit))
         else:
             solver.parameters.num_workers = WORKERS
@@ -179,11 +201,18 @@ class CpSat:
         time_limit: float,
         hint: np.ndarray | None = None,
         upper: float | None = None,
+        group: np.ndarray | None = None,
+        portfolio: bool = True,
     ) -> Outcome:
         """Stage 2: the smallest largest normalised load among rosters covering at least
-        ``cover``. ``value`` is the largest L of ``holder`` in floating point; ``bound`` a proven
-        lower bound on it (lowered by the integer resolution). ``upper``: an L already reached
-        (the search only looks for rosters at most that high)."""
+        ``cover``. ``group`` (a mask of people, with ``upper``): instead, the smallest sum of
+        these people's normalised loads among rosters whose largest load stays at most
+        ``upper`` (it hands work from the most loaded group to the others when their peak
+        cannot fall alone; ``bound`` is then None). ``value`` is the largest L of ``holder`` in
+        floating point; ``bound`` a proven lower bound on it (lowered by the integer
+        resolution). ``upper``: an L already reached (the search only looks for rosters at most
+        that high). ``portfolio``: a repeatable search runs several of CP-SAT's searches in
+        turn (``PORTFOLIO``), else one."""
         model, problem = self.model, self.problem
         if model.nx == 0:
             return Outcome(None, False)
@@ -225,9 +254,11 @@ class CpSat:
         order = np.argsort(model.person_of, kind="stable")
         people, starts = np.unique(model.person_of[order], return_index=True)
         ends = np.append(starts[1:], order.size)
+        loads = {}
         for p, a, b in zip(people, starts, ends):
             ks = order[a:b]
             load = m.new_int_var(int(min(base[p], most[p])), int(most[p]), f"load{p}")
+            loads[int(p)] = load
             m.add(
                 load
                 == cp_model.LinearExpr.weighted_sum([x[k] for k in ks], w[ks].tolist())
@@ -235,23 +266,53 @@ class CpSat:
             )
             c = caps[p]
             m.add(load * (L_STEPS_PER_UNIT * c.denominator) <= T * max(c.numerator, 1))
-        m.minimize(T)
-        solver, status = self._solve(m, time_limit)
+        if hint is not None:
+            # a complete hint (loads and T too): with the x alone, one thread spent its whole
+            # limit completing a hint it had been given (the tight suite's seed 80)
+            on = hint[model.slot_of] == model.person_of
+            got = base.copy()
+            np.add.at(got, model.person_of[on], w[on])
+            for p, var in loads.items():
+                m.add_hint(var, int(got[p]))
+            need = max(
+                -(-(int(got[p]) * L_STEPS_PER_UNIT * caps[p].denominator) // caps[p].numerator)
+                for p in loads
+            )
+            if need <= T.proto.domain[-1]:
+                m.add_hint(T, max(need, int(T.proto.domain[0])))
+        if group is not None and upper is not None:
+            # the group's normalised loads, each weighted hour worth GROUP_UNITS / capacity
+            terms = [
+                (loads[p], int(round(GROUP_UNITS / float(problem.capacity[p]))))
+                for p in loads
+                if group[p]
+            ]
+            if not terms:
+                return Outcome(None, False)
+            objective = [v for v, _ in terms], [c for _, c in terms]
+            m.minimize(cp_model.LinearExpr.weighted_sum(*objective))
+        else:
+            m.minimize(T)
+        solver, status = self._solve(m, time_limit, portfolio=portfolio)
+        work = float(solver.deterministic_time)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return Outcome(None, False)
+            return Outcome(None, False, work=work)
         holder = self._holder(solver, x)
         L = self._largest_load(holder)
         # the integer bound, less one step (T is rounded up) and the capacities' relative error
         # (at least 1e-6: fte x (1 - utilisation) with a few decimals is an exact fraction)
+        if group is not None and upper is not None:
+            return Outcome(holder, False, L, None, work)
         bound = (float(solver.best_objective_bound) - 1.0) / L_UNITS * (1 - max(1e-6, 2 * error))
         # an optimum of the rounded capacities is the true one only if they were (almost) exact
         optimal = status == cp_model.OPTIMAL and error <= 1e-9
-        return Outcome(holder, optimal, L, max(bound, model.floor))
+        return Outcome(holder, optimal, L, max(bound, model.floor), work)
 
     def _largest_load(self, holder: np.ndarray) -> float:
         problem = self.problem
         load = self.model.base.copy()
-        on = ~problem.pinned_mask & (holder >= 0)
+        # the model's base counts the pinned (and, in a neighbourhood, the kept) slots already
+        on = (self.model.fixed_holder < 0) & (holder >= 0)
         s = np.nonzero(on)[0]
         np.add.at(load, holder[s], problem.weight[s, holder[s]])
         return float((load / problem.capacity).max(initial=0.0))

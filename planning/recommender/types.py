@@ -62,9 +62,10 @@ class Settings:
     # ... automatic exact run on small instances (0: off), in CP-SAT's deterministic work units
     # on one thread (about a second of one core each here), so the draft is repeatable
     auto_exact_time_limit: float = 4.0
-    # greedy mode: wall-clock seconds for everything after the greedy construction (repair,
-    # local search, auto-exact, LP bound), shared by the stages (0: no limit); the coverage
-    # search has its own allowance. The draft page says "Drafting..." meanwhile.
+    # greedy mode: wall-clock seconds for the repair, the local search and the LP bound after
+    # the greedy construction, shared by them (0: no limit); the coverage search, the
+    # auto-exact run and the window search do fixed amounts of solver work instead (the same
+    # draft on a busy machine). The draft page says "Drafting..." meanwhile.
     time_budget: float = 8.0
     # Pairing (issue 16): "hard" = every shift has an experienced primary or secondary and a
     # newcomer's first primaries get an experienced secondary; "soft" = the same as a penalty
