@@ -1,6 +1,7 @@
 """Signed-in answers are the reader's own: no shared cache (a proxy, a CDN) may keep them, and
 a browser should not show them from its history after the reader signs out."""
 
+from django.contrib.auth import SESSION_KEY
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
@@ -18,7 +19,12 @@ class PrivateResponsesMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        signed_in = user is not None and user.is_authenticated
+        # DRF puts an anonymous user on a request it refuses (a CSRF failure), so the session
+        # says too whether someone is signed in.
+        session = getattr(request, "session", None)
+        signed_in = (user is not None and user.is_authenticated) or (
+            session is not None and SESSION_KEY in session
+        )
         if signed_in:
             patch_vary_headers(response, ("HX-Request",))
         if (signed_in or "HTTP_AUTHORIZATION" in request.META) and not response.has_header(

@@ -178,6 +178,14 @@ def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -
             f"Not published: {listed}{more}. Change those slots (or choose them again with an "
             "override), then publish."
         )
+    # Someone who left the team since the draft was made would hold shifts nobody in the team
+    # can swap with (red-team finding): their slots go to someone else first.
+    if gone := _holders_not_in_team(roster):
+        raise RuleBroken(
+            f"Not published: {', '.join(gone[:5])}{' and others' if len(gone) > 5 else ''} "
+            "no longer in the team but holding slots of this draft. Give those slots to someone "
+            "else, then publish."
+        )
     superseded = list(
         Roster.objects.select_for_update().filter(
             rotation_id=roster.rotation_id,
@@ -457,6 +465,14 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
     require_actor(by)
     if getattr(by, "pk", None) != membership.user_id:
         require_manager(by, membership.team_id)
+    # The rotation rows first, as publishing and slot edits lock them: a shift given to this
+    # person while they leave waits for this check, or this check waits for it.
+    list(Rotation.objects.select_for_update(no_key=True).filter(team_id=membership.team_id))
+    if _last_manager(membership):
+        raise Conflict(
+            "This is the team's last manager: make someone else a manager first, so the team "
+            "can still publish and invite; nothing was changed."
+        )
     upcoming = list(
         Shift.objects.filter(
             assignee_id=membership.user_id,
@@ -473,8 +489,8 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
         name = user.get_full_name() or user.get_username()
         who = "You hold" if getattr(by, "pk", None) == user.pk else f"{name} holds"
         raise Conflict(
-            f"{who} {'shifts' if len(upcoming) > 1 else 'a shift'} of this team still to come, "
-            f"the first {first.roster.rotation.name} {first.role} from "
+            f"{who} {'shifts' if len(upcoming) > 1 else 'a shift'} of this team running or still "
+            f"to come, the first {first.roster.rotation.name} {first.role} from "
             f"{local_words(first.start, _reader_zone(by))}: reassign "
             f"{'them' if len(upcoming) > 1 else 'it'} or ask for cover first; nothing was changed."
         )
@@ -482,6 +498,34 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
         user_id=membership.user_id, rotation__team_id=membership.team_id
     ).delete()
     membership.delete()
+
+
+def _holders_not_in_team(roster: Roster) -> list[str]:
+    members = Membership.objects.filter(
+        team_id=roster.rotation.team_id, status=Membership.Status.ACTIVE
+    ).values("user_id")
+    gone = (
+        get_user_model()
+        .objects.filter(shifts__roster=roster)
+        .exclude(pk__in=members)
+        .distinct()
+        .order_by("pk")
+    )
+    return [user.get_full_name() or user.get_username() for user in gone]
+
+
+def _last_manager(membership: Membership) -> bool:
+    if membership.role != Membership.Role.MANAGER or membership.status != Membership.Status.ACTIVE:
+        return False
+    return not (
+        Membership.objects.filter(
+            team_id=membership.team_id,
+            role=Membership.Role.MANAGER,
+            status=Membership.Status.ACTIVE,
+        )
+        .exclude(pk=membership.pk)
+        .exists()
+    )
 
 
 def _reader_zone(by: Actor) -> str:

@@ -3,6 +3,7 @@ browser does not show them from its history after the reader signs out."""
 
 import pytest
 import time_machine
+from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.swap_support import published_team
@@ -53,3 +54,15 @@ def test_the_sign_in_page_is_not_marked_for_a_reader(client):
     response = client.get("/accounts/login/")
 
     assert "HX-Request" not in response.get("Vary", "")
+
+
+def test_an_api_request_refused_for_its_csrf_token_may_not_be_kept(team):
+    """DRF refuses a signed-in session's POST without a CSRF token and puts an anonymous user
+    on the request: the answer is still the signed-in reader's own."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(team["boss"])
+
+    response = browser.post("/api/teams/", {"name": "Nope"})
+
+    assert response.status_code == 403
+    assert set(response["Cache-Control"].split(", ")) == {"private", "no-store"}
