@@ -214,6 +214,7 @@ def publish_preview(request, pk: int):
             "notices": notices,
             "counts": counts,
             "clashes": [c.words() for c in rotation_selectors.publish_clashes(roster=roster)],
+            "gone": rotation_selectors.holders_not_in_team(roster=roster),
         },
     )
 

@@ -359,6 +359,20 @@ class PublishClash:
         )
 
 
+def holders_not_in_team(*, roster: Roster) -> list[str]:
+    """Names of the people holding slots of `roster` who are no longer active members of its
+    team (they left after the draft was made): such a roster is not published. One query."""
+    members = active_memberships().filter(team_id=roster.rotation.team_id).values("user_id")
+    gone = (
+        get_user_model()
+        .objects.filter(shifts__roster=roster)
+        .exclude(pk__in=members)
+        .distinct()
+        .order_by("pk")
+    )
+    return [display_name(user) for user in gone]
+
+
 def publish_clashes(*, roster: Roster) -> list[PublishClash]:
     """Slots of `roster` still ahead (not chosen by override) whose person holds an overlapping
     slot of another rotation's published roster. One query. (A clash already over is history:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from onehand.dates import local_words
 from onehand.errors import Conflict, Invalid, NotAllowed, RuleBroken
+from onehand.people import display_name
 
 from . import coverage
 from .events import roster_published, swap_offers_closed, swap_settled
@@ -31,7 +32,7 @@ from .models import (
     Team,
 )
 from .permissions import Actor, SystemActor, acting_user, require_actor, require_manager
-from .selectors import publish_clashes, publish_token
+from .selectors import active_memberships, holders_not_in_team, publish_clashes, publish_token
 from .shifts import ShiftWindow, shift_windows
 
 User = get_user_model()
@@ -180,7 +181,7 @@ def publish_roster(roster: Roster, *, by: Actor, previewed: str | None = None) -
         )
     # Someone who left the team since the draft was made would hold shifts nobody in the team
     # can swap with (red-team finding): their slots go to someone else first.
-    if gone := _holders_not_in_team(roster):
+    if gone := holders_not_in_team(roster=roster):
         raise RuleBroken(
             f"Not published: {', '.join(gone[:5])}{' and others' if len(gone) > 5 else ''} "
             "no longer in the team but holding slots of this draft. Give those slots to someone "
@@ -486,8 +487,7 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
     if upcoming:
         first = upcoming[0]
         user = membership.user
-        name = user.get_full_name() or user.get_username()
-        who = "You hold" if getattr(by, "pk", None) == user.pk else f"{name} holds"
+        who = "You hold" if getattr(by, "pk", None) == user.pk else f"{display_name(user)} holds"
         raise Conflict(
             f"{who} {'shifts' if len(upcoming) > 1 else 'a shift'} of this team running or still "
             f"to come, the first {first.roster.rotation.name} {first.role} from "
@@ -500,32 +500,11 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
     membership.delete()
 
 
-def _holders_not_in_team(roster: Roster) -> list[str]:
-    members = Membership.objects.filter(
-        team_id=roster.rotation.team_id, status=Membership.Status.ACTIVE
-    ).values("user_id")
-    gone = (
-        get_user_model()
-        .objects.filter(shifts__roster=roster)
-        .exclude(pk__in=members)
-        .distinct()
-        .order_by("pk")
-    )
-    return [user.get_full_name() or user.get_username() for user in gone]
-
-
 def _last_manager(membership: Membership) -> bool:
     if membership.role != Membership.Role.MANAGER or membership.status != Membership.Status.ACTIVE:
         return False
-    return not (
-        Membership.objects.filter(
-            team_id=membership.team_id,
-            role=Membership.Role.MANAGER,
-            status=Membership.Status.ACTIVE,
-        )
-        .exclude(pk=membership.pk)
-        .exists()
-    )
+    others = active_memberships().filter(team_id=membership.team_id, role=Membership.Role.MANAGER)
+    return not others.exclude(pk=membership.pk).exists()
 
 
 def _reader_zone(by: Actor) -> str:

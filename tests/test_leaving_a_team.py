@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from onehand.dates import local_words
 from onehand.errors import RuleBroken
+from onehand.people import display_name
 from planning import services as planning_services
 from rotation import services
 from rotation.models import Membership, Roster, RotationMember
@@ -105,6 +106,28 @@ def test_a_manager_can_leave_when_another_manager_stays():
 def test_a_draft_giving_slots_to_someone_who_left_is_not_published():
     """Red-team finding: someone whose shifts were only in a draft could leave, and publishing
     the draft then gave published shifts to a person outside the team."""
+    team, draft, _ = a_draft_naming_someone_who_left()
+
+    with pytest.raises(RuleBroken, match="no longer in the team"):
+        services.publish_roster(draft, by=team["boss"])
+
+    assert Roster.objects.get(pk=draft.pk).status == Roster.Status.DRAFT
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_publish_preview_names_who_left_but_holds_slots_of_the_draft(client):
+    team, draft, leaver = a_draft_naming_someone_who_left()
+    client.force_login(team["boss"])
+
+    page = client.get(f"/rosters/{draft.pk}/preview/").content.decode()
+
+    assert "people who left the team hold slots" in page
+    assert display_name(leaver) in page
+
+
+def a_draft_naming_someone_who_left():
+    """January is published; a second draft of it is made; then someone named in the draft
+    (and, after a reassignment, nowhere in the published January) leaves the team."""
     team = published_team(size=4, period=(date(2027, 1, 1), date(2027, 2, 1)))
     january = team["roster"]
     draft = planning_services.draft_roster(
@@ -112,12 +135,11 @@ def test_a_draft_giving_slots_to_someone_who_left_is_not_published():
     )
     leaver = draft.shifts.exclude(assignee=None).first().assignee
     leaver_has_no_published_shifts(team, leaver)
-    api_as(leaver).delete(f"/api/memberships/{membership_of(team, leaver).pk}/")
-
-    with pytest.raises(RuleBroken, match="no longer in the team"):
-        services.publish_roster(draft, by=team["boss"])
-
-    assert Roster.objects.get(pk=draft.pk).status == Roster.Status.DRAFT
+    assert (
+        api_as(leaver).delete(f"/api/memberships/{membership_of(team, leaver).pk}/").status_code
+        == 204
+    )
+    return team, draft, leaver
 
 
 def leaver_has_no_published_shifts(team, leaver):
