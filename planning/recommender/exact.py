@@ -87,6 +87,7 @@ class ExactResult:
     cover: float | None = None  # the priority-weighted coverage that was fixed
     optimum: float | None = None  # stage 2 proven optimum of the largest L
     bound: float | None = None  # solver's dual bound on the largest L (same units)
+    guard_hit: bool = False  # a repeatable search stopped on its wall-clock guard (cpsat.py)
 
 
 class Model:
@@ -361,8 +362,11 @@ class Model:
         return float(prio[must].sum()) + float(min(shadow_slots, quota))
 
     # -- stages -----------------------------------------------------------------------
-    def lp_bound(self, cover: float, time_limit: float) -> float | None:
-        """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved)."""
+    def lp_bound(
+        self, cover: float, time_limit: float, iterations: int | None = None
+    ) -> float | None:
+        """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved
+        within ``iterations`` of the interior point, or ``time_limit`` seconds)."""
         cost = np.zeros(self.n_vars)
         cost[self.t_index] = 1.0
         lb = np.zeros(self.n_vars)
@@ -381,7 +385,7 @@ class Model:
             b_ub=np.concatenate([hi[upper], -lo[lower]]),
             bounds=np.column_stack([lb, ub]),
             method="highs-ipm",
-            options={"time_limit": max(0.05, time_limit), "disp": False},
+            options={"time_limit": max(0.05, time_limit), "disp": False, "maxiter": iterations},
         )
         if res.status != 0 or res.fun is None:
             return None
@@ -454,6 +458,7 @@ def solve_exact(
     else:
         got = search.max_coverage(0.3 * time_limit)
         if got.holder is None:
+            out.guard_hit = search.guard_hit
             return out
         out.holder = got.holder
         cover, proven = got.value, got.optimal
@@ -472,6 +477,7 @@ def solve_exact(
         res = _two_searches(search, cover, limit, start)
     else:
         res = search.min_max(cover, limit, start)
+    out.guard_hit = search.guard_hit
     if res.holder is None:
         out.status = "time_limit"
         return out
