@@ -374,7 +374,9 @@ def recommend(
             problem,
             roster,
             WINDOWS_WORK,
-            Deadline(GUARD * budget if budget else None, deadline.clock, parent=deadline),
+            # no clock of its own: each CP-SAT search has its guard (cpsat.WALL_GUARD) and
+            # tells the draft when it fires
+            Deadline(None, deadline.clock, parent=deadline),
         )
         deadline.extend(deadline.clock() - started)
         roster, took = _adopt(problem, roster, holder, polish())
