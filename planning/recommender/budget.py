@@ -30,9 +30,9 @@ STEP_SECONDS_PER_PERSON = 10e-9
 STEP_SECONDS_PER_CELL = 0.3e-9  # per slot x person, the people counted up to CELL_PEOPLE
 CELL_PEOPLE = 1_000
 # the wall-clock guard of the step-counted stages, as a multiple of the time budget: the
-# allowances add up to at most half the budget on a normal machine, so the guard stops a stage
-# only on a machine about eight times slower than that
-GUARD = 4.0
+# allowances add up to about half the budget on a normal machine, so the guard stops a stage
+# only on a machine about sixteen times slower than that
+GUARD = 8.0
 
 
 def steps_per_second(people: int, slots: int) -> float:
