@@ -4,6 +4,7 @@ Run from the repository root::
 
     python bench/recommender.py              # 100 tight instances + growth table
     python bench/recommender.py --count 20   # fewer tight instances
+    python bench/recommender.py --repeat thirds --burn 2 --tag loaded   # repeatability, below
 
 Writes bench/results/recommender.md and bench/results/recommender.json.
 
@@ -18,6 +19,13 @@ search alone (``auto_exact_time_limit=0``), and the exact mode with a 10 s limit
 Growth (``make_instance``): 1000 / 10000 people x 30 / 90 / 365 daily shifts x 2 roles with
 history, vacations, time zones and holidays; greedy mode, each size in a fresh process for its
 peak memory (max RSS minus the RSS after imports and instance building).
+
+Repeatability (``--repeat SEEDS``: comma-separated, or ``thirds`` for the 33 follow-the-sun
+months of the tight suite): the greedy mode only, each draft's largest L, status and a digest of
+its roster appended to bench/results/recommender-repeat.jsonl under ``--tag``, with ``--burn N``
+busy-loop processes keeping N cores busy meanwhile (a loaded machine; they stop with the run).
+``--compare TAG,TAG`` then writes bench/results/recommender-repeat.md: same roster or not, per
+seed.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -388,7 +398,17 @@ def main() -> None:
     parser.add_argument(
         "--regreedy-seeds", help="comma-separated seeds: re-run greedy/local-search modes only"
     )
+    parser.add_argument("--repeat", help="comma-separated seeds or 'thirds': greedy mode only")
+    parser.add_argument("--burn", type=int, default=0, help="with --repeat: busy processes")
+    parser.add_argument("--tag", default="run", help="with --repeat: the rows' label")
+    parser.add_argument("--compare", help="TAG,TAG: write recommender-repeat.md")
     args = parser.parse_args()
+    if args.repeat:
+        repeat(args.repeat, args.burn, args.tag)
+        return
+    if args.compare:
+        compare(*args.compare.split(","))
+        return
     if args.seeds or args.regreedy_seeds:
         rerun_seeds(args.seeds, args.regreedy_seeds)
         return
@@ -578,6 +598,91 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         )
     (results / "recommender.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+REPEAT = ROOT / "bench" / "results" / "recommender-repeat.jsonl"
+# a burner stops by itself after this many seconds at most (and with the run before that)
+BURN_SECONDS = 3600
+
+
+def _burn(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def repeat(seeds: str, burners: int, tag: str) -> None:
+    """The greedy-mode draft of each seed (see the module docstring), with ``burners`` busy
+    processes running meanwhile."""
+    chosen = range(2, 100, 3) if seeds == "thirds" else [int(x) for x in seeds.split(",") if x]
+    busy = [multiprocessing.Process(target=_burn, args=(BURN_SECONDS,)) for _ in range(burners)]
+    for proc in busy:
+        proc.start()
+    try:
+        for seed in chosen:
+            slots, people, settings, shape = tight_instance(seed)
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = recommend(slots, people, settings)
+            took, cpu = time.perf_counter() - t0, time.process_time() - c0
+            held = sorted((a.slot_key, a.person_id) for a in r.assignments)
+            row = {
+                "tag": tag,
+                "seed": seed,
+                "shape": shape,
+                "burners": burners,
+                "load": round(os.getloadavg()[0], 1),
+                "L": r.objective_max,
+                "status": r.status,
+                "mode": r.mode,
+                "empty": len(r.uncovered),
+                "roster": hashlib.sha256(json.dumps(held).encode()).hexdigest()[:12],
+                "seconds": took,
+                "cpu_seconds": cpu,
+                "guard": "guard" in r.note,
+            }
+            print(json.dumps(row), flush=True)
+            with REPEAT.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+    finally:
+        for proc in busy:
+            proc.terminate()
+            proc.join()
+
+
+def compare(first: str, second: str) -> None:
+    """recommender-repeat.md: the drafts of two tags side by side (the last row of each seed)."""
+    runs: dict[str, dict[int, dict]] = {first: {}, second: {}}
+    for line in REPEAT.read_text().splitlines():
+        row = json.loads(line)
+        if row["tag"] in runs:
+            runs[row["tag"]][row["seed"]] = row
+    seeds = sorted(set(runs[first]) & set(runs[second]))
+    a, b = runs[first], runs[second]
+    same = [s for s in seeds if a[s]["roster"] == b[s]["roster"]]
+    lines = [
+        "# Recommender: the same draft on a quiet and a loaded machine",
+        "",
+        f"`python bench/recommender.py --repeat ... --tag {first}` and `--tag {second}`, then",
+        f"`--compare {first},{second}`. Greedy mode (default settings), tight suite.",
+        f"Machine: {platform.machine()} {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, shared with other jobs. Date: "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}.",
+        "",
+        f"**Same roster on {len(same)} of {len(seeds)} instances.**",
+        "",
+        f"| seed | shape | L {first} | L {second} | same roster | load {first} / {second} "
+        f"| CPU s {first} / {second} | wall s {first} / {second} | guard fired |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in seeds:
+        x, y = a[s], b[s]
+        lines.append(
+            f"| {s} | {x['shape']} | {x['L']:.1f} | {y['L']:.1f} | "
+            f"{'yes' if x['roster'] == y['roster'] else 'NO'} | {x['load']} / {y['load']} | "
+            f"{x['cpu_seconds']:.1f} / {y['cpu_seconds']:.1f} | {x['seconds']:.1f} / "
+            f"{y['seconds']:.1f} | {'yes' if x['guard'] or y['guard'] else 'no'} |"
+        )
+    (ROOT / "bench" / "results" / "recommender-repeat.md").write_text("\n".join(lines) + "\n")
 
 
 def pairing_suite(count: int) -> None:

@@ -56,8 +56,12 @@ WORKERS = 2
 PORTFOLIO = 3
 # a repeatable run (greedy mode: the same inputs give the same draft) uses one thread and a
 # deterministic work limit (CP-SAT's own unit, about a second of one core); the wall clock is
-# only a guard for a machine far slower than that, at this multiple of the limit
-WALL_GUARD = 4.0
+# only a guard for a machine far slower than that, at this multiple of the limit, at least
+# GUARD_FLOOR seconds (with 10 times, 2 s at least, a guard fired on the bench's largest
+# follow-the-sun month with the 2 cores shared by a dozen busy processes: wall time 3-9 times
+# the CPU time); a search it stops says so (``guard_hit``)
+WALL_GUARD = 20.0
+GUARD_FLOOR = 10.0
 
 
 @dataclass
@@ -76,6 +80,9 @@ class CpSat:
     def __init__(self, model: Model, *, repeatable: bool = False):
         self.repeatable = repeatable
         self.model = model
+        # a repeatable search stopped on the wall-clock guard before its work (a machine far
+        # too slow): its result may differ from a normal machine's, and the draft says so
+        self.guard_hit = False
         self.problem = model.problem
         A = model._matrix([], 0, model.n_vars).tocsr()[:, : model.nx]
         self._A = A
@@ -135,11 +142,19 @@ class CpSat:
             # about PORTFOLIO core-seconds): the limit is shared between them
             work = float(time_limit) / (PORTFOLIO if portfolio else 1)
             solver.parameters.max_deterministic_time = max(0.01, work)
-            solver.parameters.max_time_in_seconds = max(0.05, WALL_GUARD * float(time_limit))
+            solver.parameters.max_time_in_seconds = max(GUARD_FLOOR, WALL_GUARD * float(time_limit))
         else:
             solver.parameters.num_workers = WORKERS
             solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
         status = solver.solve(m)
+        limits = solver.parameters
+        if (
+            (self.repeatable if repeatable is None else repeatable)
+            and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+            and solver.deterministic_time < 0.99 * limits.max_deterministic_time
+            and solver.wall_time >= 0.99 * limits.max_time_in_seconds
+        ):
+            self.guard_hit = True
         return solver, status
 
     def _holder(self, solver: cp_model.CpSolver, x) -> np.ndarray:

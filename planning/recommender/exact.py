@@ -22,6 +22,7 @@ structure.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,7 @@ class ExactResult:
     cover: float | None = None  # the priority-weighted coverage that was fixed
     optimum: float | None = None  # stage 2 proven optimum of the largest L
     bound: float | None = None  # solver's dual bound on the largest L (same units)
+    guard_hit: bool = False  # a repeatable search stopped on its wall-clock guard (cpsat.py)
 
 
 class Model:
@@ -279,8 +281,11 @@ class Model:
             shape=(self.base_rows + n_extra, n_cols),
         )
 
-    def _solve(self, cost, extra, integral: bool, lb, ub, time_limit: float):
-        """``extra``: list of (rows, cols, vals, lower, upper) blocks, rows numbered from 0."""
+    def _solve(
+        self, cost, extra, integral: bool, lb, ub, time_limit: float, nodes: int | None = None
+    ):
+        """``extra``: list of (rows, cols, vals, lower, upper) blocks, rows numbered from 0;
+        ``nodes``: a branch-and-bound node limit (the same stop on any machine)."""
         matrix, lo, hi = self._system(extra, cost.size)
         integrality = np.zeros(cost.size)
         if integral:
@@ -290,7 +295,12 @@ class Model:
             constraints=[LinearConstraint(matrix, lo, hi)],
             integrality=integrality,
             bounds=Bounds(lb, ub),
-            options={"time_limit": max(0.05, time_limit), "disp": False, "mip_rel_gap": MIP_GAP},
+            options={
+                "time_limit": max(0.05, time_limit),
+                "disp": False,
+                "mip_rel_gap": MIP_GAP,
+                "node_limit": nodes,
+            },
         )
 
     def _system(self, extra, n_cols: int):
@@ -361,8 +371,11 @@ class Model:
         return float(prio[must].sum()) + float(min(shadow_slots, quota))
 
     # -- stages -----------------------------------------------------------------------
-    def lp_bound(self, cover: float, time_limit: float) -> float | None:
-        """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved)."""
+    def lp_bound(
+        self, cover: float, time_limit: float, iterations: int | None = None
+    ) -> float | None:
+        """Linear relaxation of stage 2: a lower bound on the largest L (None: not solved
+        within ``iterations`` of the interior point, or ``time_limit`` seconds)."""
         cost = np.zeros(self.n_vars)
         cost[self.t_index] = 1.0
         lb = np.zeros(self.n_vars)
@@ -381,15 +394,16 @@ class Model:
             b_ub=np.concatenate([hi[upper], -lo[lower]]),
             bounds=np.column_stack([lb, ub]),
             method="highs-ipm",
-            options={"time_limit": max(0.05, time_limit), "disp": False},
+            options={"time_limit": max(0.05, time_limit), "disp": False, "maxiter": iterations},
         )
         if res.status != 0 or res.fun is None:
             return None
         # the interior point stops within its tolerance of the optimum: step back by more
         return float(res.fun) * (1 - 1e-6)
 
-    def spread(self, cover: float, t_star: float, time_limit: float):
-        """Stage 3: minimise sum |L_p - mean| with t <= t* and the coverage fixed."""
+    def spread(self, cover: float, t_star: float, time_limit: float, nodes: int | None = None):
+        """Stage 3: minimise sum |L_p - mean| with t <= t* and the coverage fixed (within
+        ``time_limit`` seconds and ``nodes`` branch-and-bound nodes)."""
         problem = self.problem
         n = problem.n_people
         mean_index = self.n_vars
@@ -417,7 +431,13 @@ class Model:
         ub = np.concatenate([np.ones(self.n_vars), [np.inf], np.full(n, np.inf)])
         lb[self.t_index] = self.floor
         ub[self.t_index] = t_star * (1 + 1e-9) + 1e-12
-        return self._solve(cost, extra, True, lb, ub, time_limit)
+        return self._solve(cost, extra, True, lb, ub, time_limit, nodes)
+
+
+# the repeatable tie-break (stage 3) stops after this many branch-and-bound nodes, not on the
+# clock (its 0.2 of the time limit, then, times cpsat.WALL_GUARD, is only a guard): HiGHS on a
+# wall-clock limit gave a different roster on a busier machine
+SPREAD_NODES = 500
 
 
 def solve_exact(
@@ -454,6 +474,7 @@ def solve_exact(
     else:
         got = search.max_coverage(0.3 * time_limit)
         if got.holder is None:
+            out.guard_hit = search.guard_hit
             return out
         out.holder = got.holder
         cover, proven = got.value, got.optimal
@@ -472,6 +493,7 @@ def solve_exact(
         res = _two_searches(search, cover, limit, start)
     else:
         res = search.min_max(cover, limit, start)
+    out.guard_hit = search.guard_hit
     if res.holder is None:
         out.status = "time_limit"
         return out
@@ -481,7 +503,14 @@ def solve_exact(
         out.status = "optimal"
         out.optimum = res.value
         out.bound = res.value if out.bound is None else min(out.bound, res.value)
-        tie = model.spread(cover, res.value, 0.2 * time_limit)
+        if repeatable:
+            guard = cpsat.WALL_GUARD * 0.2 * time_limit
+            started = time.perf_counter()
+            tie = model.spread(cover, res.value, guard, SPREAD_NODES)
+            if tie.status == 1 and time.perf_counter() - started >= guard:
+                out.guard_hit = True  # stopped on the clock, not the nodes: may differ
+        else:
+            tie = model.spread(cover, res.value, 0.2 * time_limit)
         if tie.x is not None:
             out.holder = model.holder(tie.x)
     return out

@@ -14,15 +14,21 @@ two of their slots and re-place those slots, iterative deepening). Whether the r
 from __future__ import annotations
 
 import heapq
+import time
+from collections.abc import Callable
 
 import numpy as np
 
-from .budget import NO_DEADLINE, Deadline
+from .budget import GUARD, NO_DEADLINE, Deadline, steps_for
 from .local_search import LocalSearch
 from .problem import Problem, Roster
 
 # node budget per empty slot in the first (cheap) repair pass
 FIRST_PASS_NODES = 4_000
+# shares of the time budget a normal machine's worth of steps is sized from (``budget.py``):
+# the repair when no coverage model follows it, and the local search after it
+REPAIR_SHARE = 1 / 4
+LOCAL_SEARCH_SHARE = 3 / 8
 
 
 class Builder:
@@ -339,23 +345,33 @@ def _swap_in_experienced(problem: Problem, roster: Roster, h: int) -> bool:
 
 
 def run_greedy(
-    problem: Problem, budget: float | None = None, repair_seconds: float | None = None
+    problem: Problem,
+    budget: float | None = None,
+    repair_seconds: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[Roster, Deadline]:
-    """Construction, repair, then local search (deterministic without a ``budget``).
+    """Construction, repair, then local search: deterministic, whatever the clock says.
 
-    ``budget``: wall-clock seconds for everything after the construction; the returned
-    deadline is shared with the later stages of ``recommend``. ``repair_seconds``: at most this
-    much of it for the repair, when the exact coverage model settles coverage afterwards (on a
-    team that cannot be covered the augmenting paths would otherwise search the whole budget
-    for slots nobody can fill, and leave nothing for fairness).
+    Each stage stops on a count of steps (``budget.py``) sized from the team for a normal
+    machine: the repair ``repair_seconds`` worth (when the exact coverage model settles coverage
+    afterwards: on a team that cannot be covered the augmenting paths would otherwise search
+    for minutes for slots nobody can fill), else ``REPAIR_SHARE`` of ``budget``; the local
+    search ``LOCAL_SEARCH_SHARE`` of it. ``budget`` (seconds, ``None``: no count, no guard) also
+    sets the wall-clock guard, ``GUARD`` times it; the returned deadline is that guard, shared
+    with the later stages of ``recommend`` (its ``guard_hit`` says whether it stopped one).
     """
     roster = Roster(problem)
     builder = Builder(problem, roster)
     builder.construct()
-    deadline = Deadline(budget)
-    repair_deadline = deadline
-    if repair_seconds is not None:
-        repair_deadline = Deadline(min(repair_seconds, deadline.remaining()))
+    limited = budget is not None and budget > 0
+    deadline = Deadline(GUARD * budget if limited else None, clock)
+
+    def allowance(seconds: float | None) -> Deadline:
+        return deadline.child(steps_for(problem.n_people, problem.n_slots, seconds))
+
+    if repair_seconds is None and limited:
+        repair_seconds = REPAIR_SHARE * budget
+    repair_deadline = allowance(repair_seconds)
     builder.deadline = repair_deadline
     builder.repair()
     if problem.rules.strict:
@@ -365,10 +381,11 @@ def run_greedy(
     must = ~problem.pinned_mask & ~problem.is_shadow & problem.eligible.any(axis=1)
     if (roster.holder[must] < 0).any() and size <= 2_000_000 and not repair_deadline.expired():
         builder.complete_search(budget=max(5_000, 2_000_000 // size))
-    builder.deadline = deadline
     if problem.n_slots == 0 or problem.n_people == 0:
         return roster, deadline
-    search = LocalSearch(problem, roster, deadline)
+    search = LocalSearch(
+        problem, roster, allowance(LOCAL_SEARCH_SHARE * budget if limited else None)
+    )
     search.improve()
     if size <= WHOLE_PERIOD_SIZE:
         if search.lower_peak(radius=-1, node_budget=WHOLE_PERIOD_NODES):

@@ -17,14 +17,15 @@ The better roster in the lexicographic order is returned with the best proven bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import exact, windows
 from .bounds import lower_bound
-from .budget import NO_DEADLINE, Deadline
-from .cpsat import WALL_GUARD, CpSat
+from .budget import GUARD, NO_DEADLINE, Deadline, steps_for
+from .cpsat import CpSat
 from .explain import block_reason, projections, reason_for
 from .greedy import Builder, enforce_rules, run_greedy
 from .load import fairness_metrics
@@ -40,6 +41,13 @@ from .types import (
     Settings,
     Slot,
     Uncovered,
+)
+
+# what the draft adds when the wall-clock guard stopped a stage (``budget.py``)
+GUARD_NOTE = (
+    " The machine was too busy: a search stopped at its {limit:g} s guard before its usual amount"
+    " of work, so this draft may differ from the one a less busy machine gives; draft again later"
+    " for that one."
 )
 
 # eligible (slot, person) pairs up to which the coverage model (CP-SAT) checks a greedy roster
@@ -60,11 +68,14 @@ MAX_SLOTS = 5_000
 COVERAGE_SECONDS = 8.0
 # ... and for keeping the most greedy picks in the roster that covers more
 COVERAGE_FAIRNESS_SECONDS = 3.0
-# greedy mode: seconds of the budget the augmenting-path repair may spend when the coverage
-# model runs afterwards (it settles coverage; the rest of the budget goes to fairness)
+# greedy mode: a normal machine's seconds of steps (``budget.py``) for the augmenting-path
+# repair when the coverage model runs afterwards (it settles coverage; the rest of the budget
+# goes to fairness)
 REPAIR_SECONDS = 1.0
-# seconds for the LP relaxation's bound (greedy mode: of the budget) (HiGHS: 1-2.5 s on the tight
-# suite's largest instances)
+# the LP relaxation's bound stops after this many interior-point iterations (HiGHS: 25-30 on
+# the tight suite's largest instances, then its crossover, 0.3-1 s in all), so it is the same
+# bound on any machine; LP_SECONDS (greedy mode: GUARD times it) only guards the wall clock
+LP_ITERATIONS = 200
 LP_SECONDS = 3.0
 # ... up to which the LP relaxation tightens the bound
 LP_PAIRS = 60_000
@@ -74,10 +85,9 @@ AUTO_EXACT_PAIRS = 10_000
 # when the roster is not proven optimal, and the pairs up to which it runs
 WINDOWS_WORK = 4.0
 WINDOWS_PAIRS = 60_000
-# greedy mode: a solver stage runs only with at least this many seconds of the budget left
-MIN_STAGE_SECONDS = 0.25
-# ... and leaves this much for polishing the adopted roster and writing the reasons
-RESERVE_SECONDS = 0.15
+# greedy mode: the local search polishing each roster a solver stage adopts gets this share of
+# the time budget as steps (a normal machine's); so does the last repair after a team rule
+POLISH_SHARE = 1 / 16
 
 
 def objective(L: np.ndarray) -> tuple[float, float]:
@@ -189,11 +199,14 @@ def recommend(
     *,
     mode: str = "greedy",
     pinned: Mapping[str, int] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Recommendation:
     """Fill the slots; see the package docstring for rules and algorithms.
 
     ``pinned`` maps slot_key -> person_id fixed by a manager: kept as given
-    (even if it breaks a rule) and counted in that person's load.
+    (even if it breaks a rule) and counted in that person's load. ``clock``: the wall clock of
+    the guards (``budget.py``; a test may inject a fast or jumping one): in greedy mode the
+    draft does not depend on it unless a guard stops a stage, and then the draft says so.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -215,24 +228,23 @@ def recommend(
             f"The exact mode handles up to {COVERAGE_PAIRS:,} person-slot pairs and this draft "
             f"has {pairs:,}: this roster comes from the default mode. "
         )
-    # greedy mode: one wall-clock budget from here on (after construction), shared by the stages
+    # greedy mode: every stage stops on a count of work sized from the time budget for a normal
+    # machine (``budget.py``), so the same inputs give the same draft at any load; the wall
+    # clock (from here on, after construction) only guards a machine far too slow for that
     budget = settings.time_budget if mode == "greedy" else None
     with_model = bool(pairs) and (pairs <= COVERAGE_PAIRS or mode == "exact")
-    # when the model settles coverage, the augmenting-path repair gets a second (the exact mode
-    # too: without a limit it searched slots nobody can fill for minutes)
+    # when the model settles coverage, the augmenting-path repair gets a second's worth of steps
+    # (the exact mode too: without a limit it searched slots nobody can fill for minutes)
     roster, deadline = run_greedy(
-        problem, budget, repair_seconds=REPAIR_SECONDS if with_model else None
+        problem, budget, repair_seconds=REPAIR_SECONDS if with_model else None, clock=clock
     )
     source = "greedy"
     fixed_load = Roster(problem).draft_load
+    polish_seconds = POLISH_SHARE * budget if budget else None
 
-    def allow(wanted: float) -> float:
-        """Solver seconds for a stage (0: skip it, too little of the budget is left)."""
-        got = deadline.allow(wanted, RESERVE_SECONDS)
-        if got < min(wanted, MIN_STAGE_SECONDS):
-            deadline.hit = deadline.hit or got < wanted
-            return 0.0
-        return got
+    def polish() -> Deadline:
+        """The steps of one polish (or last repair) under the guard."""
+        return deadline.child(steps_for(problem.n_people, problem.n_slots, polish_seconds))
 
     # one model per call, shared by the coverage, LP-bound and exact stages
     model = exact.Model(problem) if with_model else None
@@ -258,8 +270,10 @@ def recommend(
                 if closer.holder is not None and closer.value >= model.cover_of(holder):
                     holder = closer.holder
             deadline.extend(deadline.clock() - started)
+            if search.guard_hit:
+                deadline.mark_guard_hit()
             if holder is not None:
-                roster, took = _adopt(problem, roster, holder, deadline)
+                roster, took = _adopt(problem, roster, holder, polish())
                 source = "milp" if took else source
             coverage_proven = got.optimal and model.cover_of(roster.holder) >= got.value - 0.5
             if coverage_proven:
@@ -271,7 +285,7 @@ def recommend(
         filled = _cover_neighbourhood(problem, roster)
         deadline.extend(deadline.clock() - started)
         if filled is not None:
-            roster, took = _adopt(problem, roster, filled, deadline)
+            roster, took = _adopt(problem, roster, filled, polish())
             source = "milp" if took else source
         must = movable & problem.eligible.any(axis=1)
         shadow = must & problem.is_shadow
@@ -284,16 +298,23 @@ def recommend(
         )
 
     # (2) bounds on the largest L, for rosters covering as much as this one: the cheap ones,
-    # then the LP relaxation (greedy mode: at most LP_SECONDS of the budget, the rest is for
-    # the exact search)
+    # then the LP relaxation (a fixed number of iterations: the bound decides whether the
+    # auto-exact run and the window search run, so it may not depend on the clock; the clock
+    # only guards, outside the step-counted stages' guard)
     lower = lower_bound(problem, fixed_load, roster.holder)
     obj_max = objective(roster.normalised_loads())[0]
-    wanted = min(settings.exact_time_limit, LP_SECONDS) if mode == "exact" else LP_SECONDS
-    lp_limit = allow(wanted) if model is not None else 0.0
-    if lp_limit > 0 and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
-        lp = model.lp_bound(model.cover_of(roster.holder), lp_limit)
+    if model is not None and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
+        lp_guard = min(settings.exact_time_limit, LP_SECONDS) if mode == "exact" else LP_SECONDS
+        if mode == "greedy":
+            lp_guard *= GUARD
+        started = deadline.clock()
+        lp = model.lp_bound(model.cover_of(roster.holder), lp_guard, LP_ITERATIONS)
+        took_s = deadline.clock() - started
+        deadline.extend(took_s)
         if lp is not None:
             lower = max(lower, lp)
+        elif mode == "greedy" and took_s >= lp_guard:
+            deadline.mark_guard_hit()  # the bound (and what follows from it) may differ
 
     # (3) the exact model: on request, or automatically on small unproven instances
     ran_exact = False
@@ -313,6 +334,7 @@ def recommend(
     auto_limit = settings.auto_exact_time_limit if auto else 0.0
     if (mode == "exact" and pairs) or auto:
         limit = settings.exact_time_limit if mode == "exact" else auto_limit
+        started = deadline.clock()  # fixed solver work, with its own guard (cpsat.WALL_GUARD)
         result = exact.solve_exact(
             problem,
             limit,
@@ -321,9 +343,12 @@ def recommend(
             proven_cover=proven_cover,
             repeatable=mode != "exact",
         )
+        deadline.extend(deadline.clock() - started)
+        if result.guard_hit and mode == "greedy":
+            deadline.mark_guard_hit()
         ran_exact = True
         out_mode = "auto-exact" if auto else mode
-        roster, took = _adopt(problem, roster, result.holder, deadline)
+        roster, took = _adopt(problem, roster, result.holder, polish())
         source = "milp" if took else source
         coverage_proven = coverage_proven or result.coverage_proven
         if result.bound is not None:
@@ -344,16 +369,23 @@ def recommend(
         # a fixed amount of work, not what the wall-clock budget has left: the same inputs give
         # the same draft however busy the machine is (the clock only guards a machine far
         # slower than usual)
+        started = deadline.clock()
         holder, _ = windows.improve(
-            problem, roster, WINDOWS_WORK, Deadline(WALL_GUARD * WINDOWS_WORK)
+            problem,
+            roster,
+            WINDOWS_WORK,
+            # no clock of its own: each CP-SAT search has its guard (cpsat.WALL_GUARD) and
+            # tells the draft when it fires
+            Deadline(None, deadline.clock, parent=deadline),
         )
-        roster, took = _adopt(problem, roster, holder, deadline)
+        deadline.extend(deadline.clock() - started)
+        roster, took = _adopt(problem, roster, holder, polish())
         source = "milp" if took else source
 
     if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
         if enforce_rules(problem, roster):
-            Builder(problem, roster, deadline=deadline).repair()
+            Builder(problem, roster, deadline=polish()).repair()
             if roster.hard_rule_count():  # the repair never adds a break: belt and braces
                 enforce_rules(problem, roster)
     L = roster.normalised_loads()
@@ -364,20 +396,22 @@ def recommend(
     assignments, uncovered = _assemble(problem, roster, L)
     must_uncovered = any(not problem.is_shadow[problem.slot_index[u.slot_key]] for u in uncovered)
     proven = obj_max <= bound * (1 + 1e-7) + 1e-12
+    # the wall-clock guard stopped a stage before its count of work: not repeatable, say so
+    cut = deadline.guard_hit
     if must_uncovered:
         status = "infeasible"
     elif proven:
         status = "optimal"
-    elif ran_exact:
+    elif ran_exact or cut:
         status = "time_limit"
     else:
         status = "feasible"
     gap = 0.0 if bound <= 0 or proven else max(0.0, (obj_max - bound) / bound)
-    fairness_status = "optimal" if proven else ("time_limit" if ran_exact else "feasible")
+    fairness_status = "optimal" if proven else ("time_limit" if ran_exact or cut else "feasible")
     if mode == "exact":
         limit = settings.exact_time_limit
-    elif deadline.limited:
-        limit = deadline.seconds if deadline.hit else settings.auto_exact_time_limit
+    elif cut:
+        limit = deadline.seconds
     else:
         limit = settings.auto_exact_time_limit
     return Recommendation(
@@ -395,7 +429,8 @@ def recommend(
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
         note=too_big
-        + _status_note(fairness_status, gap, ran_exact or deadline.hit, limit, coverage_proven)
+        + _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
+        + (GUARD_NOTE.format(limit=limit) if cut else "")
         + _team_note(problem, roster, uncovered),
     )
 

@@ -62,10 +62,12 @@ class Settings:
     # ... automatic exact run on small instances (0: off), in CP-SAT's deterministic work units
     # on one thread (about a second of one core each here), so the draft is repeatable
     auto_exact_time_limit: float = 4.0
-    # greedy mode: wall-clock seconds for the repair, the local search and the LP bound after
-    # the greedy construction, shared by them (0: no limit); the coverage search, the
-    # auto-exact run and the window search do fixed amounts of solver work instead (the same
-    # draft on a busy machine). The draft page says "Drafting..." meanwhile.
+    # greedy mode: sizes the repair's, the local search's and the polish's counts of work (what
+    # a normal machine does in shares of this many seconds, ``budget.py``), so the same inputs
+    # give the same draft at any load; the wall clock only guards (8 times this) a machine far
+    # too slow, and a draft it cut says so (0: no count, no guard). The coverage search, the
+    # auto-exact run and the window search do fixed amounts of solver work. The draft page says
+    # "Drafting..." meanwhile.
     time_budget: float = 8.0
     # Pairing (issue 16): "hard" = every shift has an experienced primary or secondary and a
     # newcomer's first primaries get an experienced secondary; "soft" = the same as a penalty

@@ -102,6 +102,8 @@ def improve(
         limit = min(window_work, work - spent)
         got = search.min_max(cover, limit, hint=holder, upper=peak, portfolio=False)
         spent += got.work
+        if search.guard_hit:
+            deadline.mark_guard_hit()
         if got.holder is not None and got.value is not None and got.value < peak * (1 - 1e-9):
             holder, current = got.holder, _profile(problem, got.holder)
             since = 0
@@ -119,6 +121,8 @@ def improve(
             portfolio=False,
         )
         spent += got.work
+        if search.guard_hit:
+            deadline.mark_guard_hit()
         if got.holder is not None:
             profile = _profile(problem, got.holder)
             if _lower(profile, current):
