@@ -11,7 +11,8 @@ covered and supplies the roster with that coverage closest to the greedy one; bo
 always in ``mode="exact"``, and automatically in greedy mode on small instances whose greedy
 roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mode on a roster
 still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
-(``windows.py``, a fixed amount of deterministic work).
+(``windows.py``, a fixed amount of deterministic work), then groups of people across the whole
+horizon (``windows.regroup``, the same).
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
@@ -74,6 +75,10 @@ AUTO_EXACT_PAIRS = 10_000
 # when the roster is not proven optimal, and the pairs up to which it runs
 WINDOWS_WORK = 4.0
 WINDOWS_PAIRS = 60_000
+# ... and for re-dealing the slots of groups of people after the windows (same pairs limit;
+# measured on the tight suite's seeds 80, 11, 38 and 65: 3 units lower their largest load by
+# 2.1%, 2.6%, 0.3% and 0.7% after the windows)
+GROUPS_WORK = 3.0
 # greedy mode: a solver stage runs only with at least this many seconds of the budget left
 MIN_STAGE_SECONDS = 0.25
 # ... and leaves this much for polishing the adopted roster and writing the reasons
@@ -349,6 +354,14 @@ def recommend(
         )
         roster, took = _adopt(problem, roster, holder, deadline)
         source = "milp" if took else source
+        # then groups of people across the whole horizon (``windows.regroup``): the trades
+        # between the most loaded person and a few others that no window holds
+        if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
+            holder, _ = windows.regroup(
+                problem, roster.holder, GROUPS_WORK, Deadline(WALL_GUARD * GROUPS_WORK)
+            )
+            roster, took = _adopt(problem, roster, holder, deadline)
+            source = "milp" if took else source
 
     if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
