@@ -226,6 +226,8 @@ def regreedy(row: dict) -> dict:
 
     out = dict(row)
     out.update(
+        greedy_L=g.objective_max,
+        local_search_L=ls.objective_max,
         reference=reference,
         proven=proven,
         reference_stored=stored or row.get("reference_stored", False),
@@ -332,6 +334,8 @@ def quality(seed: int) -> dict:
         "exact_s": te,
         "reference_longer": longer,
         "reference_stored": stored,
+        "greedy_L": g.objective_max,
+        "local_search_L": ls.objective_max,
         "proven": proven,
         "reference": reference,
         "ratio": ratio(g),
@@ -413,7 +417,15 @@ def main() -> None:
     parser.add_argument(
         "--regreedy-seeds", help="comma-separated seeds: re-run greedy/local-search modes only"
     )
+    parser.add_argument(
+        "--references-only",
+        action="store_true",
+        help="re-rate the stored rows against the stored long runs' references (no solving)",
+    )
     args = parser.parse_args()
+    if args.references_only:
+        rerate()
+        return
     if args.seeds or args.regreedy_seeds:
         rerun_seeds(args.seeds, args.regreedy_seeds)
         return
@@ -452,6 +464,29 @@ def main() -> None:
         rows.append(row)
     grows = growth() if not args.skip_growth else _previous_growth()
     write(rows, grows)
+
+
+def rerate() -> None:
+    """The stored rows against the references of bench/results/recommender-references.json
+    (a reference only rises), ratios from each row's largest L; results rewritten."""
+    partial = ROOT / "bench" / "results" / "recommender-tight.jsonl"
+    rows = [json.loads(line) for line in partial.read_text().splitlines()]
+    for row in rows:
+        old = row["reference"]
+        greedy_L = row.get("greedy_L", row["ratio"] * old)
+        local_L = row.get("local_search_L", row["local_search_ratio"] * old)
+        reference, proven, stored = _stored_reference(row["seed"], old, row["proven"])
+        row.update(
+            greedy_L=greedy_L,
+            local_search_L=local_L,
+            reference=reference,
+            proven=proven,
+            reference_stored=stored or row.get("reference_stored", False),
+            ratio=greedy_L / reference if reference > 0 else 1.0,
+            local_search_ratio=local_L / reference if reference > 0 else 1.0,
+        )
+    partial.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write(rows, _previous_growth())
 
 
 def rerun_seeds(full: str | None, greedy_only: str | None) -> None:
