@@ -10,12 +10,13 @@ several of them.
 from __future__ import annotations
 
 import types
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from hypothesis import given
 
-from planning.recommender import Settings, exact, windows
+from planning.recommender import Candidate, Settings, Slot, exact, windows
 from planning.recommender.cpsat import CpSat
 from planning.recommender.greedy import run_greedy
 from planning.recommender.problem import Problem, Roster
@@ -127,3 +128,60 @@ def test_handing_work_down_from_the_top_never_raises_the_largest_load(instance):
     assert exact.coverage_key(problem, got.holder) <= exact.coverage_key(problem, draft.holder)
     assert largest_load(problem, got.holder) <= peak * (1 + 1e-9) + 1e-9
     assert got.bound is None  # no claim about the largest load's optimum
+
+
+# groups of people across the whole horizon (``windows.regroup``): groups of two (the most
+# loaded person and one other) so the small rotations of the property tests have several
+
+
+@PROPERTIES
+@given(rotations())
+def test_regrouping_people_only_makes_a_draft_fairer(instance):
+    slots, people = instance
+    problem = Problem(slots, people, Settings(), None)
+    draft = drafted(problem)
+    before = draft.holder.copy()
+
+    after, spent = windows.regroup(problem, before, 2.0, group_people=2)
+
+    assert broken_rules(slots, people, as_recommendation(problem, after)) == []
+    assert exact.coverage_key(problem, after) <= exact.coverage_key(problem, before)
+    assert largest_load(problem, after) <= largest_load(problem, before) * (1 + 1e-9) + 1e-9
+    assert spent <= 2.0 + 0.5  # a group stops at its share of the work (solver's own unit)
+
+
+@PROPERTIES
+@given(rotations())
+def test_regrouping_people_gives_the_same_roster_twice(instance):
+    slots, people = instance
+    problem = Problem(slots, people, Settings(), None)
+
+    first, _ = windows.regroup(problem, drafted(problem).holder, 2.0, group_people=2)
+    second, _ = windows.regroup(problem, drafted(problem).holder, 2.0, group_people=2)
+
+    assert first.tolist() == second.tolist()
+
+
+def test_regrouping_hands_a_shift_from_the_most_loaded_person_to_a_light_one(settings):
+    # two people who can take every shift, one holding all three: a group of the two re-deals
+    # them so the largest load falls (no window needed: the trade spans the whole horizon)
+    start = datetime(2026, 3, 23, 9, tzinfo=UTC)
+    slots = [
+        Slot(
+            f"{d}:primary",
+            str(d),
+            "primary",
+            start + timedelta(days=d),
+            start + timedelta(days=d + 1),
+        )
+        for d in (0, 2, 4)
+    ]
+    people = [Candidate(pid, f"P{pid}", frozenset({"primary"})) for pid in (1, 2)]
+    problem = Problem(slots, people, Settings(), None)
+    everything_on_the_first = np.zeros(problem.n_slots, dtype=np.int64)
+
+    after, _ = windows.regroup(problem, everything_on_the_first, 2.0, group_people=2)
+
+    assert exact.coverage_key(problem, after) == (0, 0, 0)
+    assert largest_load(problem, after) < largest_load(problem, everything_on_the_first)
+    assert broken_rules(slots, people, as_recommendation(problem, after)) == []

@@ -11,7 +11,8 @@ covered and supplies the roster with that coverage closest to the greedy one; bo
 always in ``mode="exact"``, and automatically in greedy mode on small instances whose greedy
 roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mode on a roster
 still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
-(``windows.py``, a fixed amount of deterministic work).
+(``windows.py``, a fixed amount of deterministic work), then groups of people across the whole
+horizon (``windows.regroup``, the same).
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
@@ -85,6 +86,10 @@ AUTO_EXACT_PAIRS = 10_000
 # when the roster is not proven optimal, and the pairs up to which it runs
 WINDOWS_WORK = 4.0
 WINDOWS_PAIRS = 60_000
+# ... and for re-dealing the slots of groups of people after the windows (same pairs limit;
+# measured on the tight suite's seeds 80, 11, 38 and 65: 3 units lower their largest load by
+# 2.1%, 2.6%, 0.3% and 0.7% after the windows)
+GROUPS_WORK = 3.0
 # greedy mode: the local search polishing each roster a solver stage adopts gets this share of
 # the time budget as steps (a normal machine's); so does the last repair after a team rule
 POLISH_SHARE = 1 / 16
@@ -381,6 +386,20 @@ def recommend(
         deadline.extend(deadline.clock() - started)
         roster, took = _adopt(problem, roster, holder, polish())
         source = "milp" if took else source
+        # then groups of people across the whole horizon (``windows.regroup``): the trades
+        # between the most loaded person and a few others that no window holds
+        if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
+            started = deadline.clock()
+            holder, _ = windows.regroup(
+                problem,
+                roster.holder,
+                GROUPS_WORK,
+                # no clock of its own, as for the windows
+                Deadline(None, deadline.clock, parent=deadline),
+            )
+            deadline.extend(deadline.clock() - started)
+            roster, took = _adopt(problem, roster, holder, polish())
+            source = "milp" if took else source
 
     if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)

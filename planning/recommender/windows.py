@@ -10,6 +10,15 @@ the roster as it is (its load counted, its rest rules binding at the window's ed
 CP-SAT find the smallest largest load over the whole team with the window's coverage kept;
 sweep the windows along the horizon while a sweep still improves.
 
+Groups of people (``regroup``), the other neighbourhood: when the windows stop, what still
+holds the largest load up is usually a trade between a few people across the whole horizon
+(the tight suite's follow-the-sun months: the most loaded person gives a night shift to
+someone light, who gives back a day shift a week later that a third person can take): an
+ejection chain longer than a window. So free every slot of the most loaded person and of a
+few others (plus the empty slots), keep everyone else's roster, and let CP-SAT re-deal the
+freed slots among the chosen people with the whole team's largest load as the objective;
+cycle the others through the group, from the least loaded up.
+
 Repeatable: one CP-SAT thread, each window with a deterministic work limit, and the sweep
 stops on accumulated deterministic work (the solver's own count, not a clock), so the same
 inputs give the same roster on any machine; a wall-clock deadline only guards a machine far
@@ -30,6 +39,11 @@ from .problem import Problem, Roster
 WINDOW_PAIRS = 500
 # work units (CP-SAT's deterministic time) one window may take
 WINDOW_WORK = 0.2
+# people freed together in ``regroup`` (the most loaded and this many less one others), and the
+# work units one group may take (measured on the tight suite's seeds 80 and 11: groups of four
+# take 0.15-0.3 units, five are no better)
+GROUP_PEOPLE = 4
+GROUP_WORK = 0.3
 # when the largest load cannot fall within a window, the people within this fraction of it
 # hand work to the others
 GROUP_BAND = 0.03
@@ -128,6 +142,69 @@ def improve(
             if _lower(profile, current):
                 holder, current = got.holder, profile
                 since = 0
+    return holder, spent
+
+
+def regroup(
+    problem: Problem,
+    holder: np.ndarray,
+    work: float,
+    deadline: Deadline = NO_DEADLINE,
+    *,
+    group_people: int = GROUP_PEOPLE,
+    group_work: float = GROUP_WORK,
+) -> tuple[np.ndarray, float]:
+    """Re-deal the slots of groups of people until ``work`` units are spent or every other
+    person has been in a group with the most loaded one without a gain.
+
+    A group: the most loaded person (with anyone sharing that load) and ``group_people - 1``
+    others, taken in turn from the order of their loads (lowest first, index on ties). Their
+    slots and the empty ones are freed; only they may take them, with the freed coverage kept
+    and the largest load at most the current one. A group's roster is kept only when the
+    team's loads, sorted from the highest, are lexicographically lower (as in ``improve``).
+    Returns (holder, work spent); the holder covers at least what ``holder`` covers, role by
+    role."""
+    holder = holder.copy()
+    spent = 0.0
+    if problem.n_people < 2 or group_people < 2:
+        return holder, spent
+    movable = ~problem.pinned_mask
+    loads = _loads(problem, holder)
+    offset = 0  # where in the order of the others the next group starts
+    since = 0  # groups tried since the last gain
+    while spent < work and not deadline.expired():
+        top = int(np.argmax(loads))
+        others = [int(p) for p in np.argsort(loads, kind="stable") if p != top]
+        if since >= len(others):
+            break
+        peak = float(loads[top])
+        chosen = loads >= peak * (1 - 1e-9)  # all who share the peak, or it cannot fall
+        for j in range(min(group_people - 1, len(others))):
+            chosen[others[(offset + j) % len(others)]] = True
+        offset += 1
+        since += 1
+        freed = movable & ((holder < 0) | chosen[np.maximum(holder, 0)])
+        keep = holder.copy()
+        keep[freed] = -1
+        model = exact.Model(problem, keep=keep, people=chosen)
+        if model.nx == 0:
+            continue
+        search = CpSat(model, repeatable=True)
+        got = search.min_max(
+            _cover_in(model, holder, freed),
+            min(group_work, work - spent),
+            hint=holder,
+            upper=peak,
+            portfolio=False,
+        )
+        spent += got.work
+        if search.guard_hit:
+            deadline.mark_guard_hit()
+        if got.holder is not None and _lower(
+            np.sort(_loads(problem, got.holder))[::-1], np.sort(loads)[::-1]
+        ):
+            holder, loads = got.holder, _loads(problem, got.holder)
+            since = 0
     return holder, spent
 
 
