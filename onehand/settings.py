@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "onehand.limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A token's poll of the on-call answer, answered from the cache before the session, CSRF,
+    # authentication and the rest, which it does not need (the full path behind it otherwise).
+    "rotation.middleware.KeptOnCallResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -262,6 +265,14 @@ ONEHAND_PLAN_REMEMBER = (
 # unset follows ONEHAND_PLAN_REMEMBER; 0 switches only the whole pages off, 1 forces them on.
 ONEHAND_PAGE_REMEMBER = (
     env_bool("ONEHAND_PAGE_REMEMBER", False) if os.environ.get("ONEHAND_PAGE_REMEMBER") else None
+)
+
+# The on-call answer's fast path (rotation/middleware.py): unset follows ONEHAND_PLAN_REMEMBER;
+# 0 switches it off, 1 forces it on.
+ONEHAND_ONCALL_REMEMBER = (
+    env_bool("ONEHAND_ONCALL_REMEMBER", False)
+    if os.environ.get("ONEHAND_ONCALL_REMEMBER")
+    else None
 )
 
 # Rendered feed bodies are cached under their ETag for this long.

@@ -7,11 +7,17 @@ the answer: publishing, a slot edit or swap, a rotation's lead or mentor, and a 
 mentor, name or e-mail (post_save receivers in rotation/signals.py). An answer is kept with the
 per-rotation version and the global generation it was computed under, so forgetting is one INCR,
 not a scan, and reading is one round trip (versions and answer together).
+
+The fast path (`rotation.middleware.KeptOnCallResponseMiddleware`) keeps, beside the answer,
+the whole response as bytes under the same versions, and for each token a grant ("this token
+may read this rotation") under the API access stamp (`rotation.api_access`): a repeated poll is
+one round trip (`kept_response`) and no query.
 """
 
+import hashlib
 import logging
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -19,12 +25,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import selectors
+from .api_access import ACCESS
 from .serializers import OnCallSerializer
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60
 GENERATION_KEY = "oncall-generation"
+# A token's grant is renewed by the access stamp; this bounds a revocation made outside Django.
+GRANT_SECONDS = 60
+# Change when what is kept as a response changes shape.
+RESPONSE_FORMAT = 1
 
 
 def _version_key(rotation_id: int) -> str:
@@ -33,6 +44,16 @@ def _version_key(rotation_id: int) -> str:
 
 def _answer_key(rotation_id: int) -> str:
     return f"oncall-answer:{rotation_id}"
+
+
+def _response_key(rotation_id: int) -> str:
+    return f"oncall-response:{RESPONSE_FORMAT}:{rotation_id}"
+
+
+def _grant_key(token_key: str, rotation_id: int) -> str:
+    """Named by a digest: the cache never holds a token in clear."""
+    digest = hashlib.sha256(f"{token_key}\x1f{rotation_id}".encode()).hexdigest()
+    return f"oncall-grant:{digest}"
 
 
 def _read(rotation_id: int) -> tuple[tuple, dict | None]:
@@ -133,3 +154,81 @@ def forget_who_is_on_call(*, rotation_ids=None) -> None:
                 _bump(_version_key(rotation_id))
     except Exception:  # noqa: BLE001
         log.warning("could not clear the on-call cache (is Redis down?)", exc_info=True)
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+@dataclass(frozen=True)
+class KeptResponse:
+    """What one read of the cache found for a token's poll of a rotation."""
+
+    rotation_id: int
+    token_key: str
+    stamp: str | None  # the access stamp; None: the cache is down or the stamp was just made
+    versions: tuple
+    granted: bool  # the token was seen reading this rotation under this stamp
+    response: tuple[list[tuple[str, str]], bytes] | None  # (headers, body) for these versions
+
+    @property
+    def servable(self) -> bool:
+        return self.granted and self.response is not None
+
+
+def responses_remembered() -> bool:
+    """Whether the fast path may read and fill the cache now (see `ChangeStamp.usable`)."""
+    return ACCESS.usable()
+
+
+def kept_response(*, rotation_id: int, token_key: str) -> KeptResponse:
+    """The access stamp, the answer's versions, the token's grant and the kept response, in one
+    round trip. It may be served (`servable`) when the token was granted under the current
+    stamp and the response kept under the current versions. Read before the request is
+    handled, so what the handling computes is remembered under versions and a stamp no later
+    than its rows."""
+    keys = [
+        ACCESS.key,
+        GENERATION_KEY,
+        _version_key(rotation_id),
+        _response_key(rotation_id),
+        _grant_key(token_key, rotation_id),
+    ]
+    try:
+        found = cache.get_many(keys)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation
+        log.warning("on-call cache unavailable", exc_info=True)
+        return KeptResponse(rotation_id, token_key, None, (None, None), False, None)
+    stamp = found.get(keys[0])
+    if stamp is None:
+        ACCESS.current()  # makes the stamp; nothing is remembered under one this call made
+    versions = (found.get(keys[1], 1), found.get(keys[2], 1))
+    granted = stamp is not None and found.get(keys[4]) == stamp
+    kept = found.get(keys[3])
+    response = kept[1] if kept is not None and kept[0] == versions else None
+    return KeptResponse(rotation_id, token_key, stamp, versions, granted, response)
+
+
+def answer_expires(payload: dict) -> datetime:
+    """When an answer computed at `payload["at"]` stops being "now": a minute later, or at the
+    handoff if that comes first (what `who_is_on_call` keeps it for)."""
+    expires = parse_datetime(payload["at"]) + timedelta(seconds=CACHE_SECONDS)
+    if payload["shift_end"]:
+        expires = min(expires, parse_datetime(payload["shift_end"]))
+    return expires
+
+
+def remember_response(
+    *, kept: KeptResponse, payload: dict, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """Keep the token's grant and the response (the answer `payload` as `body`) under what
+    `kept` read before the request was handled."""
+    if kept.stamp is None:
+        return
+    try:
+        if not kept.granted:
+            cache.set(_grant_key(kept.token_key, kept.rotation_id), kept.stamp, GRANT_SECONDS)
+        seconds = int((answer_expires(payload) - timezone.now()).total_seconds())
+        if kept.response is None and seconds >= 1:
+            cache.set(_response_key(kept.rotation_id), (kept.versions, (headers, body)), seconds)
+    except Exception:  # noqa: BLE001
+        log.warning("could not keep the on-call response", exc_info=True)

@@ -1,0 +1,145 @@
+"""An alerting tool polls "who is on call now" with an API token. A repeated poll is answered
+from the cache without a query; every change to the answer, and every change to who may read
+it (a revoked token, a deactivated account, a member who left), is seen at once."""
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from planning import services as planning_services
+from rotation import services
+from rotation.models import Membership
+from tests.factories import engineer
+from tests.swap_support import published_team
+
+User = get_user_model()
+# Committed writes, as in production: the stamps are renewed after the commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+NOW = "2026-12-09 12:00Z"
+
+
+@pytest.fixture(autouse=True)
+def _responses_remembered(settings):
+    """Kept responses need a cache every process shares; the tests' one process shares this."""
+    settings.ONEHAND_ONCALL_REMEMBER = True
+
+
+@pytest.fixture
+def team():
+    with time_machine.travel(NOW, tick=False):
+        yield published_team(size=4)
+
+
+def tool_with_token(user):
+    """An alerting tool: a token, no session, no cookie."""
+    tool = APIClient()
+    tool.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return tool
+
+
+def on_call_url(team):
+    return f"/api/rotations/{team['rotation'].pk}/oncall/"
+
+
+@pytest.mark.parametrize("size", [5, 50])
+def test_a_repeated_poll_costs_no_query_whatever_the_team_size(size, django_assert_num_queries):
+    with time_machine.travel(NOW, tick=False):
+        team = published_team(size=size)
+        tool = tool_with_token(team["boss"])
+        first = tool.get(on_call_url(team))
+        assert first.status_code == 200
+        with django_assert_num_queries(0):
+            again = tool.get(on_call_url(team))
+    assert again.status_code == 200
+    assert again.content == first.content
+
+
+def test_a_kept_response_has_the_full_paths_headers(team, settings):
+    tool = tool_with_token(team["boss"])
+    settings.ONEHAND_ONCALL_REMEMBER = False
+    full = tool.get(on_call_url(team))
+    settings.ONEHAND_ONCALL_REMEMBER = True
+    tool.get(on_call_url(team))  # kept now
+    kept = tool.get(on_call_url(team))
+    assert kept.content == full.content
+    assert dict(kept.items()) == dict(full.items())
+    assert kept["Cache-Control"] == "private, no-store"
+
+
+def test_a_revoked_token_is_refused_at_once(team):
+    tool = tool_with_token(team["boss"])
+    assert tool.get(on_call_url(team)).status_code == 200
+    assert tool.get(on_call_url(team)).status_code == 200  # from the cache
+    Token.objects.filter(user=team["boss"]).delete()
+    assert tool.get(on_call_url(team)).status_code == 403  # refused, as without the cache
+
+
+def test_a_deactivated_account_is_refused_at_once(team):
+    tool = tool_with_token(team["boss"])
+    tool.get(on_call_url(team))
+    assert tool.get(on_call_url(team)).status_code == 200
+    team["boss"].is_active = False
+    team["boss"].save()
+    assert tool.get(on_call_url(team)).status_code == 403  # refused, as without the cache
+
+
+def test_someone_who_left_the_team_no_longer_sees_its_rotation(team):
+    leaver = engineer(team["team"], first_name="Lena")
+    tool = tool_with_token(leaver)
+    tool.get(on_call_url(team))
+    assert tool.get(on_call_url(team)).status_code == 200
+    services.leave_team(Membership.objects.get(user=leaver), by=leaver)
+    assert tool.get(on_call_url(team)).status_code == 404
+
+
+def test_a_kept_response_is_not_given_to_a_token_that_may_not_read_the_rotation(team):
+    insider = tool_with_token(team["boss"])
+    insider.get(on_call_url(team))
+    assert insider.get(on_call_url(team)).status_code == 200  # kept for the rotation
+    outsider = tool_with_token(User.objects.create_user("olga", password="pw-olga-123456"))
+    assert outsider.get(on_call_url(team)).status_code == 404
+    assert outsider.get(on_call_url(team)).status_code == 404
+
+
+def test_a_reassigned_slot_shows_at_once(team):
+    tool = tool_with_token(team["boss"])
+    tool.get(on_call_url(team))
+    primary = tool.get(on_call_url(team)).json()["primary"]["user_id"]
+    shift = team["roster"].shifts.get(role="primary", assignee_id=primary, start__lte=NOW)
+    taken = set(
+        team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True)
+    )
+    other = next(p for p in team["people"] if p.pk not in taken)
+    planning_services.assign_slot(shift, other, by=team["boss"], override=True)
+    assert tool.get(on_call_url(team)).json()["primary"]["user_id"] == other.pk
+
+
+def test_the_answer_is_recomputed_at_the_handoff(team):
+    tool = tool_with_token(team["boss"])
+    first = tool.get(on_call_url(team)).json()
+    with time_machine.travel(first["shift_end"], tick=False):
+        after = tool.get(on_call_url(team)).json()
+    assert after["shift_start"] == first["shift_end"]
+
+
+def test_a_browser_gets_the_browsable_api_not_the_kept_json(team):
+    tool = tool_with_token(team["boss"])
+    tool.get(on_call_url(team))
+    page = tool.get(on_call_url(team), HTTP_ACCEPT="text/html")
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_with_the_cache_down_polls_are_answered_from_the_database(team, settings):
+    tool = tool_with_token(team["boss"])
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+    answers = [tool.get(on_call_url(team)) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()["primary"] == answers[1].json()["primary"]
