@@ -30,6 +30,7 @@ import uuid
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import checks
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections, transaction
@@ -49,7 +50,9 @@ _LAST_LOGIN_ONLY = re.compile(r'\s*UPDATE\s+"?auth_user"?\s+SET\s+"?last_login"?
 
 
 def written_tables(sql: str) -> set[str]:
-    if not sql or sql[0] in "sS(":  # SELECT / SAVEPOINT / subqueries: the common case, first
+    # One SELECT / SAVEPOINT / subquery: the common case, first. Several statements in one
+    # call ("SET LOCAL ...; DELETE ...") are read whole (red-team finding).
+    if not sql or (sql[0] in "sS(" and ";" not in sql):
         return set()
     return {m.group(1).lower() for m in _WRITE.finditer(sql)}
 
@@ -214,3 +217,27 @@ def _under(remembered, stamp: str):
     if remembered is not None and remembered[0] == stamp:
         return remembered[1]
     return None
+
+
+_FORCING_SETTINGS = ("ONEHAND_PLAN_REMEMBER", "ONEHAND_PAGE_REMEMBER", "ONEHAND_ONCALL_REMEMBER")
+
+
+@checks.register(checks.Tags.caches)
+def check_forced_remembering(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Remembering forced on over a cache of one process: a change (a revoked token, a new
+    shift) made through another process is seen there only when what it kept expires, up to a
+    minute later (red-team finding)."""
+    if not isinstance(caches["default"], LocMemCache):
+        return []
+    forced = [name for name in _FORCING_SETTINGS if getattr(settings, name, None)]
+    if not forced:
+        return []
+    return [
+        checks.Warning(
+            f"{', '.join(forced)} forces remembering on, but the cache belongs to this process "
+            "alone (no REDIS_URL): changes made by another process are seen here up to a "
+            "minute late.",
+            hint="Set REDIS_URL so every process shares the cache, or unset the setting.",
+            id="onehand.W001",
+        )
+    ]

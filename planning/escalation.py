@@ -89,7 +89,8 @@ def _chain(shift: ShiftPeople, away: dict[int, list[Interval]], fallbacks: _Fall
     rotation, primary, secondary = shift.rotation, shift.primary, shift.secondary
 
     def reachable(user) -> bool:
-        return not _away_during(away.get(user.pk, []), shift.start, shift.end)
+        # a deactivated account (someone who left) is nobody to escalate to (red-team finding)
+        return user.is_active and not _away_during(away.get(user.pk, []), shift.start, shift.end)
 
     chain: list[Contact] = []
     taken = {primary.pk} if primary is not None else set()

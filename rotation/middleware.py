@@ -30,7 +30,7 @@ class PersonTimezoneMiddleware:
 
 
 # A poll of "who is on call now" by an alerting tool: this path, a token, nothing else.
-_ON_CALL_PATH = re.compile(r"^/api/rotations/([1-9][0-9]{0,17})/oncall/$")
+_ON_CALL_PATH = re.compile(r"/api/rotations/([1-9][0-9]{0,17})/oncall/")
 # What DRF answers with JSON (a browser's text/html gets the browsable API: the full path).
 _JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
@@ -43,11 +43,14 @@ def _token_poll(request) -> tuple[int, str] | None:
         return None
     if request.META.get("HTTP_COOKIE") or request.META.get("HTTP_ACCEPT", "") not in _JSON_ACCEPTS:
         return None
-    match = _ON_CALL_PATH.match(request.path_info)
+    match = _ON_CALL_PATH.fullmatch(request.path_info)  # not `$`: it allows a final newline
     if match is None:
         return None
-    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) != 2 or parts[0].lower() != "token" or not parts[1].isascii():
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.isascii():  # str.split() would also split on NBSP or NEL, which DRF refuses
+        return None
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() != "token":
         return None
     return int(match.group(1)), parts[1]
 

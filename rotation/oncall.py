@@ -103,6 +103,7 @@ def on_call_payload(*, rotation, at: datetime) -> dict:
         "at": at,
         "shift_start": result.shift_start,
         "shift_end": result.shift_end,
+        "next_change": result.next_change,
         "primary": contact(result.primary),
         "secondary": contact(result.secondary),
         "shadow": contact(result.shadow),
@@ -124,8 +125,7 @@ def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
         return payload
     now = timezone.now()
     payload = on_call_payload(rotation=rotation, at=now)
-    until = parse_datetime(payload["shift_end"]) if payload["shift_end"] else None
-    ttl = CACHE_SECONDS if until is None else min(CACHE_SECONDS, (until - now).total_seconds())
+    ttl = (answer_expires(payload) - now).total_seconds()
     if ttl >= 1:
         try:
             cache.set(_answer_key(rotation.pk), (versions, payload), int(ttl))
@@ -210,10 +210,11 @@ def kept_response(*, rotation_id: int, token_key: str) -> KeptResponse:
 
 def answer_expires(payload: dict) -> datetime:
     """When an answer computed at `payload["at"]` stops being "now": a minute later, or at the
-    handoff if that comes first (what `who_is_on_call` keeps it for)."""
+    next start or end of a slot of any role if that comes first (a gap's end, a secondary's
+    part ending mid-shift: red-team finding), what `who_is_on_call` keeps it for."""
     expires = parse_datetime(payload["at"]) + timedelta(seconds=CACHE_SECONDS)
-    if payload["shift_end"]:
-        expires = min(expires, parse_datetime(payload["shift_end"]))
+    if payload["next_change"]:
+        expires = min(expires, parse_datetime(payload["next_change"]))
     return expires
 
 

@@ -185,6 +185,10 @@ class OnCall:
     escalation: list[Contact]
     shift_start: datetime | None
     shift_end: datetime | None
+    # the first instant after `at` at which a slot of any role ends or starts: the answer holds
+    # until then (a secondary's part may end before the primary's shift, a gap ends at the next
+    # shift's start); None when nothing is published after `at`
+    next_change: datetime | None
 
 
 def contact_of(*, role: str, user) -> Contact:
@@ -271,6 +275,17 @@ def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
     primary_user = primary.assignee if primary else None
     secondary_user = secondary.assignee if secondary else None
     any_slot = primary or secondary or shadow
+    next_start = (
+        Shift.objects.filter(
+            roster__rotation_id=rotation.pk,
+            roster__status=Roster.Status.PUBLISHED,
+            start__gt=at,
+        )
+        .order_by("start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    next_change = min([s.end for s in current] + ([next_start] if next_start else []), default=None)
     # The chain of the shift under way (the one its invites named); between shifts, the
     # people reachable at this instant.
     span = (any_slot.start, any_slot.end) if any_slot else (at, at + timedelta(seconds=1))
@@ -286,6 +301,7 @@ def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
         escalation=chain,
         shift_start=any_slot.start if any_slot else None,
         shift_end=any_slot.end if any_slot else None,
+        next_change=next_change,
     )
 
 

@@ -160,6 +160,11 @@ class OnCallSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     shift_start = serializers.DateTimeField(allow_null=True)
     shift_end = serializers.DateTimeField(allow_null=True)
+    next_change = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When this answer may next change: the first end or start of a slot of any "
+        "role after `at` (null: nothing published after `at`). Poll again then at the latest.",
+    )
     primary = ContactSerializer(allow_null=True)
     secondary = ContactSerializer(allow_null=True)
     shadow = ContactSerializer(allow_null=True)

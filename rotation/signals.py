@@ -12,9 +12,11 @@ from .oncall import forget_who_is_on_call
 
 
 @receiver(post_save, sender=get_user_model())
-def give_every_user_a_profile(sender, instance, created, **kwargs):
+def give_every_user_a_profile(sender, instance, created, update_fields=None, **kwargs):
     if created:
         Person.objects.get_or_create(user=instance)
+    elif update_fields is not None and set(update_fields) == {"last_login"}:
+        pass  # a login changes nothing an answer shows (and would forget every rotation's)
     else:
         # A name or e-mail shown in on-call answers may have changed (any rotation).
         transaction.on_commit(lambda: forget_who_is_on_call(rotation_ids=None))

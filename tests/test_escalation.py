@@ -148,6 +148,16 @@ def test_the_oncall_answer_now_follows_new_leave_at_once_despite_the_cache(
     assert mentor.pk not in [user for _, user in oncall(setup, at=None)]
 
 
+def test_a_deactivated_mentor_is_not_named_in_the_oncall_answer():
+    """Someone whose account was switched off has left: the chain goes on to the lead."""
+    setup = weekly_team()
+    ben, mentor, maya = setup.people[1], setup.people[-1], setup.boss
+    publish(setup, *MARCH)
+    mentor.is_active = False
+    mentor.save()
+    assert oncall(setup) == [("secondary", ben.pk), ("lead", maya.pk)]
+
+
 def test_a_primarys_own_mentor_on_holiday_falls_back_to_the_rotations_mentor():
     setup = weekly_team()
     amara, ben, dev, mentor = setup.people[0], setup.people[1], setup.people[3], setup.people[-1]

@@ -5,12 +5,17 @@ it (a revoked token, a deactivated account, a member who left), is seen at once.
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from onehand import settings as configured
+from onehand.change_stamps import check_forced_remembering
 from planning import services as planning_services
+from rotation import oncall as services_oncall
 from rotation import services
-from rotation.models import Membership
+from rotation.models import Membership, Shift
 from tests.factories import engineer
 from tests.swap_support import published_team
 
@@ -143,3 +148,99 @@ def test_with_the_cache_down_polls_are_answered_from_the_database(team, settings
     answers = [tool.get(on_call_url(team)) for _ in range(2)]
     assert [a.status_code for a in answers] == [200, 200]
     assert answers[0].json()["primary"] == answers[1].json()["primary"]
+
+
+def test_the_answer_changes_when_a_secondary_part_ends_before_the_shift(team):
+    """A secondary's part can end while the primary's shift goes on (a partial cover): the
+    answer names no secondary from that instant, not a minute later (red-team finding)."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        secondary = team["roster"].shifts.get(role="secondary", start__lte=NOW, end__gt=NOW)
+        part_ends = parse_datetime("2026-12-09T12:00:30Z")
+        Shift.objects.filter(pk=secondary.pk).update(end=part_ends)  # as a partial cover leaves it
+        services_oncall.forget_who_is_on_call(rotation_ids=[team["rotation"].pk])
+        first = tool.get(on_call_url(team)).json()
+        assert first["secondary"] is not None
+        assert parse_datetime(first["next_change"]) == part_ends
+        tool.get(on_call_url(team))  # kept now
+    with time_machine.travel(part_ends, tick=False):
+        after = tool.get(on_call_url(team)).json()
+    assert after["secondary"] is None
+    assert after["primary"]["user_id"] == first["primary"]["user_id"]
+
+
+def test_between_shifts_the_answer_changes_when_the_next_shift_starts(team):
+    """In a gap nobody is on call; the next shift's first second names its primary."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        current = team["roster"].shifts.filter(start__lte=NOW, end__gt=NOW)
+        next_start = current.first().end
+        current.delete()
+        services_oncall.forget_who_is_on_call(rotation_ids=[team["rotation"].pk])
+        gap = tool.get(on_call_url(team)).json()
+        tool.get(on_call_url(team))  # kept now
+    assert gap["primary"] is None
+    assert parse_datetime(gap["next_change"]) == next_start
+    with time_machine.travel(next_start, tick=False):
+        after = tool.get(on_call_url(team)).json()
+    assert after["primary"] is not None
+
+
+def test_a_login_does_not_forget_the_kept_answers(team, django_assert_num_queries):
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        tool.get(on_call_url(team))
+        APIClient().force_login(team["people"][0])  # renews last_login only
+        with django_assert_num_queries(0):
+            assert tool.get(on_call_url(team)).status_code == 200
+
+
+@pytest.mark.parametrize("space", ["\xa0", "\x85"])
+def test_a_token_header_split_by_a_non_ascii_space_is_refused_as_on_the_full_path(team, space):
+    """DRF reads the header as bytes and does not split on NBSP or NEL; neither may the fast
+    path, even for a token it has seen (red-team finding)."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        assert tool.get(on_call_url(team)).status_code == 200
+        odd_tool = APIClient()
+        key = Token.objects.get(user=team["boss"]).key
+        odd_tool.credentials(HTTP_AUTHORIZATION=f"Token{space}{key}")
+        odd = odd_tool.get(on_call_url(team))
+    assert odd.status_code in (401, 403)
+
+
+def test_a_path_with_a_final_newline_is_not_the_on_call_answer(team):
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        assert tool.get(on_call_url(team)).status_code == 200
+        assert tool.get(on_call_url(team) + "%0A").status_code == 404
+
+
+def test_a_token_deleted_in_a_multi_statement_sql_call_is_refused_at_once(team):
+    """An operator's fix-up "SET LOCAL ...; DELETE ..." renews the access stamp like any write."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        assert tool.get(on_call_url(team)).status_code == 200
+        assert tool.get(on_call_url(team)).status_code == 200  # from the cache
+        key = Token.objects.get(user=team["boss"]).key
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL lock_timeout = '5s'; DELETE FROM authtoken_token WHERE key = %s", [key]
+            )
+        assert tool.get(on_call_url(team)).status_code in (401, 403)
+
+
+def test_remembering_forced_on_over_a_cache_of_one_process_is_a_warning(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.ONEHAND_ONCALL_REMEMBER = True
+    warnings = check_forced_remembering()
+    assert [w.id for w in warnings] == ["onehand.W001"]
+    assert "ONEHAND_ONCALL_REMEMBER" in warnings[0].msg
+
+
+def test_a_silent_cache_server_is_given_up_on_within_a_second():
+    """A Redis that accepts but never answers must not hold each request for redis-py's 5 s."""
+    assert configured.REDIS_URL  # the suite runs with Redis (tests/conftest.py)
+    options = configured.CACHES["default"]["OPTIONS"]  # as configured, before the test's cache
+    assert 0 < options["socket_timeout"] <= 1
+    assert 0 < options["socket_connect_timeout"] <= 1
