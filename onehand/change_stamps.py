@@ -64,9 +64,10 @@ def _changed_nothing(sql: str, many: bool, cursor) -> bool:
 
 
 class ChangeStamp:
-    """One stamp: its cache key, the apps whose tables it watches (and the users table), the
-    models left out (bookkeeping shown nowhere it is used), the setting that forces it on or
-    off (unset: on with a cache every process shares), and what it keeps (for log lines)."""
+    """One stamp: its cache key, the apps whose tables it watches (and the users table, and
+    single models of other apps in `watched_models`), the models left out (bookkeeping shown
+    nowhere it is used), the setting that forces it on or off (unset: on with a cache every
+    process shares), and what it keeps (for log lines)."""
 
     def __init__(
         self,
@@ -77,9 +78,11 @@ class ChangeStamp:
         settings_names: tuple[str, ...],
         what: str,
         skip_unchanged: bool = False,
+        watched_models: tuple[str, ...] = (),
     ) -> None:
         self.key = key
         self.watched_apps = watched_apps
+        self.watched_models = watched_models
         self.ignored_models = ignored_models
         self.settings_names = settings_names
         self.what = what
@@ -100,6 +103,8 @@ class ChangeStamp:
             for label in self.watched_apps:
                 for model in apps.get_app_config(label).get_models(include_auto_created=True):
                     tables.add(model._meta.db_table)
+            for label in self.watched_models:
+                tables.add(apps.get_model(label)._meta.db_table)
             self._tables = frozenset(tables - ignored)
         return self._tables
 
