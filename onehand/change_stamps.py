@@ -79,10 +79,15 @@ class ChangeStamp:
         what: str,
         skip_unchanged: bool = False,
         watched_models: tuple[str, ...] = (),
+        renewed_first: bool = False,
     ) -> None:
         self.key = key
         self.watched_apps = watched_apps
         self.watched_models = watched_models
+        # Renewed before every other stamp of the same commit: for a stamp whose values feed
+        # what others keep (a reader that sees another stamp renewed then sees this one
+        # renewed too, when it reads this one second).
+        self.renewed_first = renewed_first
         self.ignored_models = ignored_models
         self.settings_names = settings_names
         self.what = what
@@ -149,6 +154,10 @@ class ChangeStamp:
                     transaction.on_commit(self._renew_after_commit, using=connection.alias)
                 except TransactionManagementError:  # manual transaction management: no hooks
                     self.renew()
+                else:
+                    if self.renewed_first and connection.in_atomic_block:
+                        hooks = connection.run_on_commit
+                        hooks.insert(0, hooks.pop())
         return result
 
     def watch(self, sender, connection, **kwargs) -> None:

@@ -57,6 +57,9 @@ HISTORY = ChangeStamp(
     ignored_models=tuple(m for m in IGNORED_MODELS if m.startswith(("rotation.", "incidents."))),
     settings_names=("ONEHAND_PLAN_REMEMBER",),
     what="rotation history figures",
+    # Plan rows and whole pages are made from what is kept under it: a reader that sees the
+    # plan or page stamp renewed must see this one renewed too (it reads this one after them).
+    renewed_first=True,
 )
 watch_history = HISTORY.watch
 new_history_stamp = HISTORY.renew

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F
 
 from availability import services as availability_services
 from availability.models import AvailabilityEntry, DutyRequirement, ProjectAllocation, Qualification
@@ -216,3 +218,21 @@ def test_a_lost_history_stamp_keeps_nothing_stale(transactional_db, client, reme
     imported_october(setup)
 
     assert rows_by_person(client, setup)[amara.pk].level.past_load > before.level.past_load
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_history_stamp_is_renewed_before_the_plan_and_page_stamps(
+    transactional_db, remembering
+):
+    """A reader reads the plan (or page) stamp, then the history stamp: if it sees the first
+    renewed, it must see the second renewed too, or it would keep a plan made from the old
+    history under the new plan stamp. So the history stamp goes first, even when the
+    transaction wrote time away before it wrote a shift."""
+    setup = build_team(3, pattern="daily", handoff_time=time(9))
+    roster = imported_october(setup)
+    with transaction.atomic():
+        availability_services.mark(*AWAY, "unavailable", by=setup.people[0])
+        Shift.objects.filter(roster=roster).update(end=F("end"))
+        renewals = [func for _, func, _ in connection.run_on_commit]
+        assert plan_stamp.HISTORY.pending(connection)
+        assert renewals[0] is plan_stamp.HISTORY._renew_after_commit
