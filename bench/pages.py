@@ -8,7 +8,9 @@ preferred day, imports six months of history, publishes this month and drafts ne
 with the recommender. It then requests, as the manager, with the Django test client (no
 HTTP server): the home page, the rotation page, the load report, the published roster, the
 draft roster and the plan page, each as remembered (a repeated view) and as first seen after a
-write, and `/healthz` (the floor), and prints the median time per
+write (a committed write to someone's time away, which renews the plan and page stamps), the
+load report and the plan also after a write to a shift of the rotation (which renews the
+history stamp too), and `/healthz` (the floor), and prints the median time per
 request, the number of queries and the HTML bytes, then the growth 10 -> 800 people.
 
 Uses a throwaway SQLite database unless DATABASE_URL is set (then `test_<name>` is created on
@@ -32,8 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 NOW = "2026-11-20 12:00Z"
 VIEWED = ("home", "rotation", "report", "roster", "draft", "plan")
-# Each page as remembered (a repeated view) and as first seen after a write.
-PAGES = (*VIEWED, *(f"{name} after a write" for name in VIEWED))
+# The pages that keep what is worked out from the rotation's history across other writes.
+HISTORY_VIEWED = ("report", "plan")
+# Each page as remembered (a repeated view), as first seen after a write (someone's time
+# away), and, for those above, after a write to the rotation's history (a shift).
+PAGES = (
+    *VIEWED,
+    *(f"{name} after a write" for name in VIEWED),
+    *(f"{name} after a shift write" for name in HISTORY_VIEWED),
+)
 
 
 def main() -> None:
@@ -125,10 +134,11 @@ def run(args) -> None:
     import time_machine
     from django.conf import settings as django_settings
     from django.db import connection
+    from django.db.models import F
     from django.test import Client
 
-    from onehand import remembered_pages
-    from planning import plan_stamp
+    from availability.models import AvailabilityEntry
+    from rotation.models import Shift
 
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[int, dict[str, tuple[float, int, int]]] = {}
@@ -151,20 +161,29 @@ def run(args) -> None:
             }
             results[size] = {name: measure(client, url, args.repeat) for name, url in urls.items()}
 
-            # Each page as seen first after any write: the remembered pages and their parts are
-            # stale, so the plan ranks the whole team again (the stamps are renewed as a
-            # committed write does).
-            def write():
-                plan_stamp.new_stamp()
-                remembered_pages.new_stamp()
+            # Each page as seen first after a committed write (autocommit: the stamps are
+            # renewed at once, as after a request's commit): the remembered pages and their
+            # parts are stale, so the plan ranks the whole team again.
+            away = AvailabilityEntry.objects.filter(user__in=setup.people).first()
+            shift = Shift.objects.filter(roster=published).first()
+
+            def write_time_away(pk=away.pk):
+                AvailabilityEntry.objects.filter(pk=pk).update(end=F("end"))
+
+            def write_shift(pk=shift.pk):
+                Shift.objects.filter(pk=pk).update(end=F("end"))
 
             for name in VIEWED:
                 results[size][f"{name} after a write"] = measure(
-                    client, urls[name], args.repeat, before=write
+                    client, urls[name], args.repeat, before=write_time_away
+                )
+            for name in HISTORY_VIEWED:
+                results[size][f"{name} after a shift write"] = measure(
+                    client, urls[name], args.repeat, before=write_shift
                 )
             for name, (ms, queries, size_bytes, cpu) in results[size].items():
                 print(
-                    f"  {name:9} {ms:7.1f} ms ({cpu:6.1f} ms CPU) {queries:3} queries "
+                    f"  {name:24} {ms:7.1f} ms ({cpu:6.1f} ms CPU) {queries:3} queries "
                     f"{size_bytes / 1024:8.1f} KiB"
                 )
     lines = [

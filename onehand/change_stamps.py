@@ -67,10 +67,10 @@ def _changed_nothing(sql: str, many: bool, cursor) -> bool:
 
 
 class ChangeStamp:
-    """One stamp: its cache key, the apps whose tables it watches (and the users table), or
-    single models of other apps, the models left out (bookkeeping shown nowhere it is used),
-    the setting that forces it on or off (unset: on with a cache every process shares), and
-    what it keeps (for log lines)."""
+    """One stamp: its cache key, the apps whose tables it watches (and the users table, and
+    single models of other apps in `watched_models`), the models left out (bookkeeping shown
+    nowhere it is used), the setting that forces it on or off (unset: on with a cache every
+    process shares), and what it keeps (for log lines)."""
 
     def __init__(
         self,
@@ -82,10 +82,15 @@ class ChangeStamp:
         settings_names: tuple[str, ...],
         what: str,
         skip_unchanged: bool = False,
+        renewed_first: bool = False,
     ) -> None:
         self.key = key
         self.watched_apps = watched_apps
         self.watched_models = watched_models
+        # Renewed before every other stamp of the same commit: for a stamp whose values feed
+        # what others keep (a reader that sees another stamp renewed then sees this one
+        # renewed too, when it reads this one second).
+        self.renewed_first = renewed_first
         self.ignored_models = ignored_models
         self.settings_names = settings_names
         self.what = what
@@ -106,7 +111,8 @@ class ChangeStamp:
             for label in self.watched_apps:
                 for model in apps.get_app_config(label).get_models(include_auto_created=True):
                     tables.add(model._meta.db_table)
-            tables.update(apps.get_model(label)._meta.db_table for label in self.watched_models)
+            for label in self.watched_models:
+                tables.add(apps.get_model(label)._meta.db_table)
             self._tables = frozenset(tables - ignored)
         return self._tables
 
@@ -151,6 +157,10 @@ class ChangeStamp:
                     transaction.on_commit(self._renew_after_commit, using=connection.alias)
                 except TransactionManagementError:  # manual transaction management: no hooks
                     self.renew()
+                else:
+                    if self.renewed_first and connection.in_atomic_block:
+                        hooks = connection.run_on_commit
+                        hooks.insert(0, hooks.pop())
         return result
 
     def watch(self, sender, connection, **kwargs) -> None:

@@ -22,6 +22,12 @@ class PlanningConfig(AppConfig):
         connection_created.connect(remembered_pages.watch, dispatch_uid="onehand.page_stamp")
         for connection in connections.all(initialized_only=True):
             remembered_pages.watch(sender=None, connection=connection)
+        # What is worked out from the rotations' history alone, under a narrower stamp. Its
+        # watcher is installed last, so it is the innermost: outside a transaction it renews
+        # its stamp before the others renew theirs (inside one, `renewed_first` does that).
+        connection_created.connect(plan_stamp.watch_history, dispatch_uid="planning.history_stamp")
+        for connection in connections.all(initialized_only=True):
+            plan_stamp.watch_history(sender=None, connection=connection)
 
         # The on-call answer and the pages below planning name the reachable chain too.
         selectors.install_escalation_policy(policy=escalation.escalation_chains)

@@ -143,7 +143,25 @@ class _Member(NamedTuple):
     work_days: str
 
 
-def candidates_with_commitments(
+@dataclass(frozen=True)
+class TeamHistory:
+    """What the candidates take from the rotation's history and people alone (members and
+    their profiles, shifts worked here and published elsewhere, pages, experience), not from
+    time away, preferences or allocations. Plain values, so a page can keep it under the
+    history stamp (`plan_stamp.HISTORY`) across writes that do not touch any of it."""
+
+    members: tuple[_Member, ...]
+    fte: dict[int, float]
+    busy: dict[int, tuple[tuple[datetime, datetime], ...]]
+    past_load: dict[int, float]  # pages included
+    last_end: dict[int, datetime]
+    interruptions: dict[int, tuple[int, int, float]]  # pages, night pages, hours equivalent
+    experience: dict[int, Experience]
+    no_record: bool  # nobody is primary-ready: everyone counts as experienced
+    holidays: dict[str, frozenset[date]]  # country -> public holidays of the years concerned
+
+
+def team_history(
     rotation: Rotation,
     start: datetime,
     end: datetime,
@@ -153,12 +171,9 @@ def candidates_with_commitments(
     half_life_days: float | None = None,
     experience: dict[int, Experience] | None = None,
     count_published_ahead: bool = False,
-) -> tuple[list[rec.Candidate], dict[int, availability.Utilisation]]:
-    """`candidates_for`, with what each person is committed to in the period (availability's
-    utilisation: named projects, time off, other rotations) behind their `utilisation`, so a
-    page that shows both works them out once for the whole team."""
-
-    members = [
+) -> TeamHistory:
+    """The history half of `candidates_with_commitments` (see there)."""
+    members = tuple(
         _Member(*row)
         for row in RotationMember.objects.filter(rotation=rotation)
         .order_by("user_id")
@@ -174,23 +189,16 @@ def candidates_with_commitments(
             "user__person__work_end",
             "user__person__work_days",
         )
-    ]
+    )
     user_ids = [m.user_id for m in members]
     # The rotation's people as a subquery: an IN list of 800 ids costs more to send than to run.
     member_ids = RotationMember.objects.filter(rotation=rotation).values("user_id")
-    fte = dict(
-        rotation.team.memberships.filter(user_id__in=member_ids).values_list("user_id", "fte")
-    )
-    unavailable = availability.unavailability_by_person(user_ids=user_ids, start=start, end=end)
-    roles = availability.qualified_roles(rotation=rotation, user_ids=user_ids, at=start)
-    shadow = availability.shadow_needs(rotation=rotation, user_ids=user_ids)
-    utilisation = availability.utilisation_for(
-        user_ids=user_ids,
-        start=start,
-        end=end,
-        exclude_rotation_id=rotation.pk,
-        unavailable=unavailable,
-    )
+    fte = {
+        uid: float(value)
+        for uid, value in rotation.team.memberships.filter(user_id__in=member_ids).values_list(
+            "user_id", "fte"
+        )
+    }
 
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for uid, s, e in (
@@ -240,50 +248,111 @@ def candidates_with_commitments(
     no_record = nobody_experienced(experience)
 
     # Pages count as load too: a week of night pages is not a quiet week.
-    interruptions = interruption_load(
-        rotation_id=rotation.pk, start=now - timedelta(days=HISTORY_WINDOW_DAYS), end=now
+    paged = {
+        uid: (load.pages, load.night_pages, load.hours_equivalent)
+        for uid, load in interruption_load(
+            rotation_id=rotation.pk, start=now - timedelta(days=HISTORY_WINDOW_DAYS), end=now
+        ).items()
+    }
+
+    years = (window_start.year, end.year)
+    holidays = {m.country: public_holidays(m.country, *years) for m in members}
+    half_life = float(half_life_days or rotation.history_half_life_days)
+    past_load = {}
+    for person in members:
+        uid = person.user_id
+        past_load[uid] = rec.past_load(
+            history.get(uid, ()),
+            as_of=as_of,
+            half_life_days=half_life,
+            weekend_weight=settings.weekend_weight,
+            holiday_weight=settings.holiday_weight,
+            time_zone=person.time_zone,
+            holidays=holidays[person.country],
+            member_since=datetime.combine(person.since, datetime.min.time(), tzinfo=UTC),
+            team_average_rate=team_rate,
+            window_days=HISTORY_WINDOW_DAYS,
+            shadow_weight=settings.shadow_weight,
+        ) + (paged[uid][2] if uid in paged else 0.0)
+    return TeamHistory(
+        members=members,
+        fte=fte,
+        busy={uid: tuple(spans) for uid, spans in busy.items()},
+        past_load=past_load,
+        last_end=last_end,
+        interruptions=paged,
+        experience=experience,
+        no_record=no_record,
+        holidays=holidays,
+    )
+
+
+def candidates_with_commitments(
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    settings: rec.Settings,
+    half_life_days: float | None = None,
+    experience: dict[int, Experience] | None = None,
+    count_published_ahead: bool = False,
+    team: TeamHistory | None = None,
+) -> tuple[list[rec.Candidate], dict[int, availability.Utilisation]]:
+    """`candidates_for`, with what each person is committed to in the period (availability's
+    utilisation: named projects, time off, other rotations) behind their `utilisation`, so a
+    page that shows both works them out once for the whole team.
+
+    `team`: the history half (`team_history`) with the same arguments, when the caller kept
+    it; only availability (time away, qualifications, utilisation) is read here then."""
+    if team is None:
+        team = team_history(
+            rotation,
+            start,
+            end,
+            now=now,
+            settings=settings,
+            half_life_days=half_life_days,
+            experience=experience,
+            count_published_ahead=count_published_ahead,
+        )
+    user_ids = [m.user_id for m in team.members]
+    unavailable = availability.unavailability_by_person(user_ids=user_ids, start=start, end=end)
+    roles = availability.qualified_roles(rotation=rotation, user_ids=user_ids, at=start)
+    shadow = availability.shadow_needs(rotation=rotation, user_ids=user_ids)
+    utilisation = availability.utilisation_for(
+        user_ids=user_ids,
+        start=start,
+        end=end,
+        exclude_rotation_id=rotation.pk,
+        unavailable=unavailable,
     )
 
     follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
-    years = (window_start.year, end.year)
+    no_pages = (0, 0, 0.0)
     out = []
-    for person in members:
+    for person in team.members:
         uid = person.user_id
-        since = datetime.combine(person.since, datetime.min.time(), tzinfo=UTC)
-        holiday_dates = public_holidays(person.country, *years)
-        paged = interruptions.get(uid)
+        pages, night_pages, hours_equivalent = team.interruptions.get(uid, no_pages)
         out.append(
             rec.Candidate(
                 person_id=uid,
                 name=display_name_of(person.first_name, person.last_name, person.username),
                 roles=frozenset(roles.get(uid, frozenset())),
                 time_zone=person.time_zone,
-                holidays=holiday_dates,
+                holidays=team.holidays[person.country],
                 unavailable=tuple(unavailable.get(uid, ()))
                 + (tuple(outside_working_hours_of(person, start, end)) if follow_the_sun else ()),
-                busy=tuple(busy.get(uid, ())),
-                past_load=rec.past_load(
-                    history.get(uid, ()),
-                    as_of=as_of,
-                    half_life_days=float(half_life_days or rotation.history_half_life_days),
-                    weekend_weight=settings.weekend_weight,
-                    holiday_weight=settings.holiday_weight,
-                    time_zone=person.time_zone,
-                    holidays=holiday_dates,
-                    member_since=since,
-                    team_average_rate=team_rate,
-                    window_days=HISTORY_WINDOW_DAYS,
-                    shadow_weight=settings.shadow_weight,
-                )
-                + (paged.hours_equivalent if paged else 0.0),
-                fte=float(fte.get(uid, 1)),
+                busy=team.busy.get(uid, ()),
+                past_load=team.past_load[uid],
+                fte=team.fte.get(uid, 1.0),
                 utilisation=utilisation[uid].total if uid in utilisation else 0.0,
-                last_shift_end=last_end.get(uid),
+                last_shift_end=team.last_end.get(uid),
                 needs_shadow=shadow.get(uid, 0),
-                pages=paged.pages if paged else 0,
-                night_pages=paged.night_pages if paged else 0,
-                interruption_hours=paged.hours_equivalent if paged else 0.0,
-                **_experience_fields(experience.get(uid), no_record=no_record),
+                pages=pages,
+                night_pages=night_pages,
+                interruption_hours=hours_equivalent,
+                **_experience_fields(team.experience.get(uid), no_record=team.no_record),
             )
         )
     return out, utilisation

@@ -10,6 +10,14 @@ Which writes: any write to a table of the apps the levels are computed from (rot
 availability, incidents, planning) or to the users table, seen at the database connection
 (`onehand.change_stamps`, which also says when the stamp is read and renewed). Bookkeeping
 tables that feed no figure of the page are left out (`IGNORED_MODELS`).
+
+The *history stamp* is a narrower one, for what is worked out from the rotations' history
+alone (who served which shifts, incidents, members, their profiles, the rotation's settings,
+qualifications): the load report's figures, the plan's drafts table and the team's past load
+and experience behind the plan's levels. It watches the rotation and incidents tables, the
+users table and qualifications, not time away, preferences or project allocations, so the
+plan's first view after someone marks time away does not work out a year of the whole team's
+history again. Every table it watches is watched by the plan stamp too.
 """
 
 from __future__ import annotations
@@ -41,6 +49,22 @@ PLAN = ChangeStamp(
     settings_names=("ONEHAND_PLAN_REMEMBER",),
     what="plan pages",
 )
+HISTORY_STAMP_KEY = "onehand:history-stamp"
+HISTORY = ChangeStamp(
+    key=HISTORY_STAMP_KEY,
+    watched_apps=("rotation", "incidents"),
+    watched_models=("availability.Qualification", "availability.DutyRequirement"),
+    ignored_models=tuple(m for m in IGNORED_MODELS if m.startswith(("rotation.", "incidents."))),
+    settings_names=("ONEHAND_PLAN_REMEMBER",),
+    what="rotation history figures",
+    # Plan rows and whole pages are made from what is kept under it: a reader that sees the
+    # plan or page stamp renewed must see this one renewed too (it reads this one after them).
+    renewed_first=True,
+)
+watch_history = HISTORY.watch
+new_history_stamp = HISTORY.renew
+changes_history = HISTORY.changes
+
 watched_tables = PLAN.watched_tables
 changes_plan = PLAN.changes
 remembering = PLAN.remembering
@@ -51,6 +75,7 @@ remember = PLAN.remember
 
 _NOT_PINNED = object()
 _pinned: ContextVar = ContextVar("onehand_plan_stamp_pinned", default=_NOT_PINNED)
+_pinned_history: ContextVar = ContextVar("onehand_history_stamp_pinned", default=_NOT_PINNED)
 
 
 def pinned(view):
@@ -63,9 +88,11 @@ def pinned(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         token = _pinned.set(PLAN.current() if usable() else None)
+        history_token = _pinned_history.set(HISTORY.current() if HISTORY.usable() else None)
         try:
             return view(request, *args, **kwargs)
         finally:
+            _pinned_history.reset(history_token)
             _pinned.reset(token)
 
     return wrapper
@@ -78,3 +105,19 @@ def read(key: str) -> tuple[str | None, object | None]:
     if stamp is not _NOT_PINNED:
         return PLAN.kept(key, stamp)
     return PLAN.read(key)
+
+
+def read_history(key: str) -> tuple[str | None, object | None]:
+    """`read` under the history stamp (pinned the same way)."""
+    stamp = _pinned_history.get()
+    if stamp is not _NOT_PINNED:
+        return HISTORY.kept(key, stamp)
+    return HISTORY.read(key)
+
+
+def history_usable() -> bool:
+    return HISTORY.usable()
+
+
+def remember_history(key: str, stamp: str, value: object, seconds: int) -> None:
+    HISTORY.remember(key, stamp, value, seconds)

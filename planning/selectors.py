@@ -22,7 +22,6 @@ from .experience import (
     bus_factor_by_month,
     bus_factor_of,
     experience_across,
-    experience_by_person,
 )
 from .inputs import public_holidays
 from .reports import PersonLoad, gini, split_hours
@@ -172,12 +171,21 @@ def plan_calendar_computed(
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
-    experience = experience_by_person(rotation=rotation, as_of=now)
+    # The team's history (past load, experience, pages, members) is kept under the history
+    # stamp: time away, preferences and allocations, the writes a plan is most often reopened
+    # after, leave it as it was. The hour is in the key, as in the page's own.
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    team = _remembered_history(
+        f"onehand:plan-team:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
+        f"{hour:%Y%m%d%H}",
+        lambda: inputs.team_history(rotation, start, end, now=now, settings=settings),
+    )
+    experience = team.experience
     # What each person is committed to (named projects, time off, other rotations) is worked
     # out once with the candidates (it is behind their utilisation) and reused for the level
     # in words of this page's people.
     candidates, commitments = inputs.candidates_with_commitments(
-        rotation, start, end, now=now, settings=settings, experience=experience
+        rotation, start, end, now=now, settings=settings, team=team
     )
     levels = rec.levels(candidates, settings)
     # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
@@ -261,13 +269,13 @@ class DraftLine:
 
 
 def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
-    """The rosters of a month, newest first, remembered under the plan stamp: each roster's
+    """The rosters of a month, newest first, remembered under the history stamp: each roster's
     summary holds every member's load, so reading and parsing it grows with the team."""
     key = (
         f"onehand:plan-drafts:{PLAN_FORMAT}:{rotation.pk}:"
         f"{period_start:%Y-%m-%d}:{period_end:%Y-%m-%d}"
     )
-    return _remembered(key, lambda: _draft_lines(rotation, period_start, period_end))
+    return _remembered_history(key, lambda: _draft_lines(rotation, period_start, period_end))
 
 
 def _draft_lines(rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
@@ -298,9 +306,24 @@ def _remembered(key: str, compute):
     return value
 
 
+def _remembered_history(key: str, compute):
+    """`compute()`, remembered under the history stamp (see `plan_stamp`) when usable: for
+    what is worked out from the rotation's history and people alone."""
+    stamp = None
+    if plan_stamp.history_usable():
+        stamp, kept = plan_stamp.read_history(key)
+        if kept is not None:
+            return kept
+    value = compute()
+    if stamp is not None:
+        plan_stamp.remember_history(key, stamp, value, PLAN_REMEMBER_SECONDS)
+    return value
+
+
 def report_figures(*, rotation: Rotation, start: datetime, end: datetime, now: datetime):
     """(`load_report` rows, its Gini trend, `bus_factor_by_month`) for the load report page,
-    remembered under the plan stamp and the hour: the bus factor trend checks everyone's
+    remembered under the history stamp (shifts, members, qualifications; not time away) and
+    the hour: the bus factor trend checks everyone's
     experience month by month, which grows with the team."""
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     key = (
@@ -312,7 +335,7 @@ def report_figures(*, rotation: Rotation, start: datetime, end: datetime, now: d
         rows, trend = load_report(rotation=rotation, start=start, end=end)
         return rows, trend, bus_factor_by_month(rotation=rotation, start=start, end=end)
 
-    return _remembered(key, compute)
+    return _remembered_history(key, compute)
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:
