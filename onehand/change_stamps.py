@@ -41,10 +41,13 @@ logger = logging.getLogger(__name__)
 # Any write keyword followed by a table name, anywhere in the statement: a leading comment, a
 # CTE (WITH ... UPDATE), a schema-qualified, quoted or upper-case name, TRUNCATE and COPY ... FROM
 # count as much as the ORM's own statements (red-team finding: an operator's fix-up SQL).
+# Between the words: blanks, /* block */ and -- line comments (red-team finding: an operator's
+# "UPDATE/**/auth_user" or "UPDATE -- ticket 42" newline "auth_user").
+_GAP = r"(?:\s|/\*.*?\*/|--[^\n]*\n)+"
 _WRITE = re.compile(
-    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+(?:ONLY\s+)?"
-    r'(?:"?\w+"?\s*\.\s*)?"?(\w+)"?',
-    re.IGNORECASE,
+    rf"\b(?:INSERT{_GAP}INTO|MERGE{_GAP}INTO|UPDATE|DELETE{_GAP}FROM|TRUNCATE(?:{_GAP}TABLE)?|COPY)"
+    rf'{_GAP}(?:ONLY{_GAP})?(?:"?\w+"?\s*\.\s*)?"?(\w+)"?',
+    re.IGNORECASE | re.DOTALL,
 )
 _LAST_LOGIN_ONLY = re.compile(r'\s*UPDATE\s+"?auth_user"?\s+SET\s+"?last_login"?\s*=\s*%s\s+WHERE')
 

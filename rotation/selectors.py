@@ -191,6 +191,10 @@ class OnCall:
     next_change: datetime | None
 
 
+# how long an answer given between shifts holds at most (see `on_call`)
+GAP_RECHECK = timedelta(minutes=1)
+
+
 def contact_of(*, role: str, user) -> Contact:
     """A user as a contact (name, e-mail, phone, time zone); `user.person` loaded."""
     return _contact(role, user)
@@ -286,6 +290,12 @@ def on_call(*, rotation: Rotation, at: datetime) -> OnCall:
         .first()
     )
     next_change = min([s.end for s in current] + ([next_start] if next_start else []), default=None)
+    if any_slot is None:
+        # Between shifts the chain is whoever is reachable at this instant, which time away
+        # starting or ending changes with no slot boundary: look again within a minute
+        # (red-team finding: a lead's leave starting in a gap of hours).
+        recheck = at + GAP_RECHECK
+        next_change = recheck if next_change is None else min(next_change, recheck)
     # The chain of the shift under way (the one its invites named); between shifts, the
     # people reachable at this instant.
     span = (any_slot.start, any_slot.end) if any_slot else (at, at + timedelta(seconds=1))

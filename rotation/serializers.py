@@ -163,7 +163,8 @@ class OnCallSerializer(serializers.Serializer):
     next_change = serializers.DateTimeField(
         allow_null=True,
         help_text="When this answer may next change: the first end or start of a slot of any "
-        "role after `at` (null: nothing published after `at`). Poll again then at the latest.",
+        "role after `at`; between shifts a minute after `at` at the latest (who can be reached "
+        "changes with time away). Poll again then at the latest.",
     )
     primary = ContactSerializer(allow_null=True)
     secondary = ContactSerializer(allow_null=True)
