@@ -175,10 +175,11 @@ def plan_calendar_computed(
     # stamp: time away, preferences and allocations, the writes a plan is most often reopened
     # after, leave it as it was. The hour is in the key, as in the page's own.
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    team = _remembered_history(
+    team = _remembered(
         f"onehand:plan-team:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
         f"{hour:%Y%m%d%H}",
         lambda: inputs.team_history(rotation, start, end, now=now, settings=settings),
+        history=True,
     )
     experience = team.experience
     # What each person is committed to (named projects, time off, other rotations) is worked
@@ -275,7 +276,7 @@ def plan_drafts(*, rotation: Rotation, period_start: date, period_end: date) -> 
         f"onehand:plan-drafts:{PLAN_FORMAT}:{rotation.pk}:"
         f"{period_start:%Y-%m-%d}:{period_end:%Y-%m-%d}"
     )
-    return _remembered_history(key, lambda: _draft_lines(rotation, period_start, period_end))
+    return _remembered(key, lambda: _draft_lines(rotation, period_start, period_end), history=True)
 
 
 def _draft_lines(rotation: Rotation, period_start: date, period_end: date) -> list[DraftLine]:
@@ -293,30 +294,26 @@ def _draft_lines(rotation: Rotation, period_start: date, period_end: date) -> li
     ]
 
 
-def _remembered(key: str, compute):
-    """`compute()`, remembered under the plan stamp (see `plan_stamp`) when usable."""
+def _remembered(key: str, compute, *, history: bool = False):
+    """`compute()`, remembered when usable under the plan stamp (see `plan_stamp`), or with
+    `history` under the history stamp: for what is worked out from the rotation's history and
+    people alone."""
+    if history:
+        usable, read, remember = (
+            plan_stamp.history_usable,
+            plan_stamp.read_history,
+            plan_stamp.remember_history,
+        )
+    else:
+        usable, read, remember = plan_stamp.usable, plan_stamp.read, plan_stamp.remember
     stamp = None
-    if plan_stamp.usable():
-        stamp, kept = plan_stamp.read(key)
+    if usable():
+        stamp, kept = read(key)
         if kept is not None:
             return kept
     value = compute()
     if stamp is not None:
-        plan_stamp.remember(key, stamp, value, PLAN_REMEMBER_SECONDS)
-    return value
-
-
-def _remembered_history(key: str, compute):
-    """`compute()`, remembered under the history stamp (see `plan_stamp`) when usable: for
-    what is worked out from the rotation's history and people alone."""
-    stamp = None
-    if plan_stamp.history_usable():
-        stamp, kept = plan_stamp.read_history(key)
-        if kept is not None:
-            return kept
-    value = compute()
-    if stamp is not None:
-        plan_stamp.remember_history(key, stamp, value, PLAN_REMEMBER_SECONDS)
+        remember(key, stamp, value, PLAN_REMEMBER_SECONDS)
     return value
 
 
@@ -335,7 +332,7 @@ def report_figures(*, rotation: Rotation, start: datetime, end: datetime, now: d
         rows, trend = load_report(rotation=rotation, start=start, end=end)
         return rows, trend, bus_factor_by_month(rotation=rotation, start=start, end=end)
 
-    return _remembered_history(key, compute)
+    return _remembered(key, compute, history=True)
 
 
 def plan_cells_html(*, cells: list[PlanCell]) -> str:
