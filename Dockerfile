@@ -9,4 +9,4 @@ RUN pip install --no-deps -e . \
 RUN useradd --create-home onehand && mkdir -p /app/var && chown -R onehand /app/var
 USER onehand
 EXPOSE 8000
-CMD ["gunicorn", "onehand.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+CMD ["gunicorn", "onehand.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120", "--access-logfile", "-"]

@@ -46,7 +46,8 @@ from .types import (
 
 # what the draft adds when the wall-clock guard stopped a stage (``budget.py``)
 GUARD_NOTE = (
-    " The machine was too busy: a search stopped at its {limit:g} s guard before its usual amount"
+    # no figure: the guard that fired may be a stage's own, not the draft's (bench finding)
+    " The machine was too busy: a search stopped at its wall-clock guard before its usual amount"
     " of work, so this draft may differ from the one a less busy machine gives; draft again later"
     " for that one."
 )
@@ -449,7 +450,7 @@ def recommend(
         coverage_proven=bool(coverage_proven),
         note=too_big
         + _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
-        + (GUARD_NOTE.format(limit=limit) if cut else "")
+        + (GUARD_NOTE if cut else "")
         + _team_note(problem, roster, uncovered),
     )
 
