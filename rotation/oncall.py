@@ -125,7 +125,7 @@ def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
         return payload
     now = timezone.now()
     payload = on_call_payload(rotation=rotation, at=now)
-    ttl = (answer_expires(payload) - now).total_seconds()
+    ttl = (answer_expires(payload=payload) - now).total_seconds()
     if ttl >= 1:
         try:
             cache.set(_answer_key(rotation.pk), (versions, payload), int(ttl))
@@ -208,7 +208,7 @@ def kept_response(*, rotation_id: int, token_key: str) -> KeptResponse:
     return KeptResponse(rotation_id, token_key, stamp, versions, granted, response)
 
 
-def answer_expires(payload: dict) -> datetime:
+def answer_expires(*, payload: dict) -> datetime:
     """When an answer computed at `payload["at"]` stops being "now": a minute later, or at the
     next start or end of a slot of any role if that comes first (a gap's end, a secondary's
     part ending mid-shift: red-team finding), what `who_is_on_call` keeps it for."""
@@ -228,7 +228,7 @@ def remember_response(
     try:
         if not kept.granted:
             cache.set(_grant_key(kept.token_key, kept.rotation_id), kept.stamp, GRANT_SECONDS)
-        seconds = int((answer_expires(payload) - timezone.now()).total_seconds())
+        seconds = int((answer_expires(payload=payload) - timezone.now()).total_seconds())
         if kept.response is None and seconds >= 1:
             cache.set(_response_key(kept.rotation_id), (kept.versions, (headers, body)), seconds)
     except Exception:  # noqa: BLE001
