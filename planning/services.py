@@ -304,7 +304,7 @@ PROGRESS_WRITE_SECONDS = 0.5
 
 
 def _stuck_words(state: str, limit: float) -> str:
-    minutes = f"{limit / 60:g} minute{'s' if limit != 60 else ''}"
+    minutes = f"{limit:g} seconds" if limit < 120 else f"{round(limit / 60):g} minutes"
     if state == DraftJob.State.QUEUED:
         return (
             f"No worker started this draft within {minutes} (is the Celery worker running?); "
