@@ -256,12 +256,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "planning.tasks.sweep_swap_deadlines",
         "schedule": beat_seconds("SWAPS", 300),
     },
+    # A manager's draft never waits silently: fail jobs whose worker stopped.
+    "planning-stuck-drafts": {
+        "task": "planning.tasks.fail_stuck_draft_jobs",
+        "schedule": beat_seconds("DRAFTS", 60),
+    },
     # E-mail the managers once about each shift at risk within the horizon.
     "notifications-at-risk": {
         "task": "notifications.tasks.watch_at_risk",
         "schedule": beat_seconds("AT_RISK", 900),
     },
 }
+# A draft job queued or running with no progress for this long is failed by beat (seconds).
+ONEHAND_DRAFT_STUCK_SECONDS = float(os.environ.get("ONEHAND_DRAFT_STUCK_SECONDS", "600"))
 # How old the beat heartbeat may be before /healthz reports the worker unhealthy.
 ONEHAND_HEARTBEAT_MAX_AGE = int(os.environ.get("ONEHAND_HEARTBEAT_MAX_AGE", "120"))
 # Each web process checks the broker for /healthz at most this often (seconds; 0: every time).

@@ -23,6 +23,7 @@ router.register("teams", pay_api.TeamViewSet, basename="team")
 router.register("memberships", rotation_api.MembershipViewSet, basename="membership")
 router.register("rotations", planning_api.RotationViewSet, basename="rotation")
 router.register("rosters", rotation_api.RosterViewSet, basename="roster")
+router.register("draft-jobs", planning_api.DraftJobViewSet, basename="draft-job")
 router.register("shifts", planning_api.ShiftViewSet, basename="shift")
 
 router.register("swaps", planning_api.SwapRequestViewSet, basename="swap")

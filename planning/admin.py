@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from . import pay
-from .models import PayRates
+from .models import DraftJob, PayRates
 
 
 @admin.register(PayRates)
@@ -22,3 +22,18 @@ class PayRatesAdmin(admin.ModelAdmin):
             per_incident=obj.per_incident,
             pay_shadow=obj.pay_shadow,
         )
+
+
+@admin.register(DraftJob)
+class DraftJobAdmin(admin.ModelAdmin):
+    """Read only: operators see what drafts ran, how far they got and why they failed."""
+
+    list_display = ["pk", "rotation", "period_start", "mode", "state", "stage", "progress"]
+    list_filter = ["state", "mode"]
+    list_select_related = ["rotation"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -30,7 +30,33 @@ from rotation.serializers import (
 )
 from rotation.shifts import month_bounds
 
-from . import services, swaps, tool_history
+from . import selectors, services, swaps, tool_history
+from .models import DraftJob
+
+
+class DraftJobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True, help_text="0-100")
+
+    class Meta:
+        model = DraftJob
+        fields = [
+            "id",
+            "rotation",
+            "period_start",
+            "period_end",
+            "mode",
+            "asked",
+            "state",
+            "stage",
+            "progress",
+            "percent",
+            "error",
+            "roster",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
 
 
 class RotationViewSet(core_api.RotationViewSet):
@@ -55,6 +81,44 @@ class RotationViewSet(core_api.RotationViewSet):
             rotation, start, end, by=request.user, mode=data.pop("mode"), **data
         )
         return Response(RosterSerializer(roster).data, status=201)
+
+    @extend_schema(request=DraftRequestSerializer, responses={202: DraftJobSerializer})
+    @action(detail=True, methods=["post"], url_path="draft-jobs", url_name="draft-jobs")
+    def draft_jobs(self, request, pk=None):
+        """Ask for a draft run by a worker (managers only): 202 with the job and its address in
+        `Location`; poll `GET /api/draft-jobs/{id}/` until `state` is `done` (then `roster`) or
+        `failed` (then `error`). While a job for the same month is unfinished, the same job."""
+        rotation = self.get_object()
+        body = DraftRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        month = parse_month_or_none(data.pop("month"))
+        if month is None:
+            raise Invalid(MONTH_PROBLEM, field="month")
+        start, end = month_bounds(month)
+        job, _ = services.request_draft(
+            rotation, start, end, by=request.user, mode=data.pop("mode"), overrides=data
+        )
+        job = selectors.draft_job(job_id=job.pk)
+        return Response(
+            DraftJobSerializer(job).data,
+            status=202,
+            headers={"Location": f"/api/draft-jobs/{job.pk}/"},
+        )
+
+
+class DraftJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A draft job's state and progress: the rotation's managers only (others 404)."""
+
+    serializer_class = DraftJobSerializer
+    queryset = DraftJob.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DraftJob.objects.none()
+        return DraftJob.objects.filter(
+            rotation__team__in=core_selectors.managed_teams(user=self.request.user)
+        ).select_related("rotation")
 
 
 class ShiftViewSet(core_api.ShiftViewSet):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -51,6 +51,8 @@ from .reports import (
 
 User = get_user_model()
 REPORT_PAGE_SIZE = 50
+# the draft job page reloads itself this often (seconds) while the draft runs
+DRAFT_PAGE_REFRESH_SECONDS = 2
 TREND_TITLE = "Gini of on-call hours per month (0 = perfectly even)"
 
 
@@ -164,11 +166,58 @@ def draft(request, pk):
             + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
         )
         return redirect(f"/rotations/{rotation.pk}/plan/?month={month:%Y-%m}")
-    roster = planning_services.draft_roster(
-        rotation, start, end, by=request.user, mode=form.cleaned_data["mode"], **form.overrides()
+    job, _ = planning_services.request_draft(
+        rotation,
+        start,
+        end,
+        by=request.user,
+        mode=form.cleaned_data["mode"],
+        overrides=form.overrides(),
     )
-    messages.success(request, "Draft ready. Check the picks and their reasons, then publish.")
-    return redirect("roster", pk=roster.pk)
+    # 303: the browser GETs the job's page, which shows progress and then the roster (with
+    # in-process tasks the draft is already done and the page sends the manager straight on)
+    return redirect_303(f"/draft-jobs/{job.pk}/")
+
+
+def redirect_303(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _try_again_fields(job) -> list[tuple[str, str]]:
+    """The draft form's fields as the job asked them, for its "Try again" button."""
+    fields = [("month", f"{job.period_start:%Y-%m}"), ("mode", job.mode)]
+    for key, value in job.draft_settings().items():
+        if key == "min_rest":
+            fields.append(("min_rest_hours", str(round(value.total_seconds() / 3600))))
+        else:
+            fields.append((key, f"{value:g}" if isinstance(value, float) else str(value)))
+    return fields
+
+
+@login_required
+def draft_job(request, pk):
+    """A draft's progress: refreshes itself until the draft is done (then on to the roster) or
+    failed (the reason and "Try again")."""
+    job = planning_selectors.draft_job(job_id=pk)
+    if job is None:
+        raise Http404("No such draft.")
+    # the same refusal as every planning page: the rotation's managers only
+    rotation = _rotation_for(request.user, job.rotation_id, manager=True)
+    if job.state == job.State.DONE:
+        messages.success(request, "Draft ready. Check the picks and their reasons, then publish.")
+        return redirect("roster", pk=job.roster_id)
+    return render(
+        request,
+        "planning/draft_job.html",
+        {
+            "rotation": rotation,
+            "job": job,
+            "refresh_seconds": DRAFT_PAGE_REFRESH_SECONDS,
+            "try_again": _try_again_fields(job) if job.state == job.State.FAILED else [],
+        },
+    )
 
 
 def _shift_groups(rotation, slots):

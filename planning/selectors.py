@@ -24,6 +24,7 @@ from .experience import (
     experience_across,
 )
 from .inputs import public_holidays
+from .models import DraftJob
 from .reports import PersonLoad, gini, split_hours
 
 T = TypeVar("T")
@@ -520,3 +521,8 @@ def remembered(*, key: str, compute: Callable[[], T]) -> T:
     """`compute()` remembered under the plan stamp (see `plan_stamp`) when usable: for a part
     of a page read only from the watched tables; `key` names everything that changes it."""
     return _remembered(key, compute)
+
+
+def draft_job(*, job_id: int) -> DraftJob | None:
+    """One draft job with its rotation (the caller checks the reader manages its team)."""
+    return DraftJob.objects.select_related("rotation", "requested_by").filter(pk=job_id).first()

@@ -3,25 +3,32 @@
 Each public function is one transaction and takes the acting person as a required `by`.
 """
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings as django_settings
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from availability import services as availability
 from onehand.dates import FIRST_YEAR, LAST_YEAR, MONTH_PROBLEM
-from onehand.errors import Invalid, RuleBroken
+from onehand.errors import DomainError, Invalid, NotAllowed, RuleBroken
 from onehand.people import display_name
 from rotation.events import shifts_reassigned
 from rotation.models import AuditEntry, Roster, Rotation, Shift
-from rotation.permissions import Actor, actor_name, require_manager
+from rotation.permissions import Actor, actor_name, require_actor, require_manager
 from rotation.selectors import is_active_member
 from rotation.services import audit, create_roster, rotation_windows
 
-from . import escalation, inputs
+from . import escalation, inputs, tasks
 from . import recommender as rec
 from . import selectors as planning_selectors
+from .models import DraftJob
+
+logger = logging.getLogger(__name__)
 
 NOT_A_MEMBER = "That person is not an active member of this team."
 
@@ -45,6 +52,7 @@ def recommend_for(
     now: datetime,
     mode: str = "greedy",
     pinned: dict[str, int] | None = None,
+    progress: Callable[[str, float], None] | None = None,
     **overrides,
 ) -> tuple[list[rec.Slot], list[rec.Candidate], rec.Recommendation]:
     half_life = overrides.pop("half_life_days", None)
@@ -67,7 +75,11 @@ def recommend_for(
         count_published_ahead=True,
     )
     # Shadow slots only exist where someone still needs shadowing; others stay out of the draft.
-    return slots, candidates, rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned)
+    return (
+        slots,
+        candidates,
+        rec.recommend(slots, candidates, settings, mode=mode, pinned=pinned, progress=progress),
+    )
 
 
 PAIRING_WAIVED = (
@@ -106,6 +118,13 @@ def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dic
     }
 
 
+def _check_period(period_start: date, period_end: date) -> None:
+    if not (FIRST_YEAR <= period_start.year and period_end.year <= LAST_YEAR) or (
+        period_end <= period_start
+    ):
+        raise Invalid(MONTH_PROBLEM, field="month")
+
+
 @transaction.atomic
 def draft_roster(
     rotation: Rotation,
@@ -115,20 +134,19 @@ def draft_roster(
     by: Actor,
     mode: str = "greedy",
     now: datetime | None = None,
+    progress: Callable[[str, float], None] | None = None,
     **overrides,
 ) -> Roster:
-    """Ask the recommender for a fair roster and save it as a draft, reasons included."""
+    """Ask the recommender for a fair roster and save it as a draft, reasons included.
+    ``progress(stage, fraction)`` is told how far the recommender is (it only observes)."""
     require_manager(by, rotation.team_id)
-    if not (FIRST_YEAR <= period_start.year and period_end.year <= LAST_YEAR) or (
-        period_end <= period_start
-    ):
-        raise Invalid(MONTH_PROBLEM, field="month")
+    _check_period(period_start, period_end)
     now = now or timezone.now()
     # Drafting starts: from now on availability for the period changes through swaps, so
     # the draft the manager reviews stays true.
     availability.lock_availability(rotation.team, period_start, period_end, by=by)
     slots, candidates, result = recommend_for(
-        rotation, period_start, period_end, now=now, mode=mode, **overrides
+        rotation, period_start, period_end, now=now, mode=mode, progress=progress, **overrides
     )
     picks = {a.slot_key: a for a in result.assignments}
     roster = create_roster(rotation, period_start, period_end, by=by)
@@ -267,3 +285,237 @@ def assign_slot(shift: Shift, user, *, by: Actor, override: bool = False, note: 
     if roster.status == Roster.Status.PUBLISHED:
         shifts_reassigned.send(sender=Shift, changes=[(shift, previous_id)])
     return shift
+
+
+# --------------------------------------------------------------------------- draft jobs
+#
+# A manager's draft runs on a worker (a tight month takes up to ~40 s of counted work): the
+# page and the API ask for it (`request_draft`), the worker runs it (`run_draft_job`, through
+# `draft_roster`, the one place a draft is made) and writes its progress, and beat fails a job
+# whose worker stopped (`fail_stuck_draft_jobs`): nothing waits silently.
+
+QUEUE_DOWN = "Could not hand the draft to a worker (the task queue did not answer); try again."
+NO_REQUESTER = "The manager who asked for this draft no longer has an account; draft again."
+UNEXPECTED = (
+    "The draft stopped on an unexpected error (the details are in the worker's log); try again."
+)
+# how often a running draft writes its progress to the job row, at most (seconds)
+PROGRESS_WRITE_SECONDS = 0.5
+
+
+def _stuck_words(state: str, limit: float) -> str:
+    minutes = f"{limit:g} seconds" if limit < 120 else f"{round(limit / 60):g} minutes"
+    if state == DraftJob.State.QUEUED:
+        return (
+            f"No worker started this draft within {minutes} (is the Celery worker running?); "
+            "try again."
+        )
+    return (
+        f"This draft stopped reporting progress for {minutes} (its worker probably stopped "
+        "or restarted); try again."
+    )
+
+
+def _asked_of(overrides: dict) -> dict:
+    """The draft settings as JSON: numbers as given, a duration in seconds."""
+    out = {}
+    for key, value in overrides.items():
+        if isinstance(value, timedelta):
+            out[f"{key}_seconds"] = value.total_seconds()
+        else:
+            out[key] = value
+    return out
+
+
+def _enqueue(job_id: int) -> None:
+    """After commit: hand the job to a worker (in-process when tasks run eagerly)."""
+    try:
+        tasks.run_draft_job.delay(job_id)
+    except Exception:  # noqa: BLE001 - broker down: say so on the job page rather than wait
+        logger.warning("could not queue draft job %s", job_id, exc_info=True)
+        now = timezone.now()
+        DraftJob.objects.filter(pk=job_id, state=DraftJob.State.QUEUED).update(
+            state=DraftJob.State.FAILED, error=QUEUE_DOWN, finished_at=now, updated_at=now
+        )
+
+
+def request_draft(
+    rotation: Rotation,
+    period_start: date,
+    period_end: date,
+    *,
+    by: Actor,
+    mode: str = "greedy",
+    overrides: dict | None = None,
+) -> tuple[DraftJob, bool]:
+    """A manager asks for a draft: a queued job, run by a worker after commit. While a job for
+    the same rotation and period is unfinished, asking again returns it (a double click drafts
+    once). Returns (job, created)."""
+    require_manager(by, rotation.team_id, "Only a manager of this team can draft rosters.")
+    _check_period(period_start, period_end)
+    if mode not in rec.MODES:
+        raise Invalid(f"Choose a draft mode: {', '.join(rec.MODES)}.", field="mode")
+    period = {"rotation": rotation, "period_start": period_start, "period_end": period_end}
+    with transaction.atomic():
+        unfinished = DraftJob.objects.filter(**period, state__in=DraftJob.UNFINISHED)
+        existing = unfinished.first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                job = DraftJob.objects.create(
+                    **period,
+                    mode=mode,
+                    asked=_asked_of(overrides or {}),
+                    requested_by=by if getattr(by, "pk", None) else None,
+                    updated_at=timezone.now(),
+                )
+        except IntegrityError:
+            # the same click twice at once: the other request's job (the partial unique index)
+            existing = unfinished.first()
+            if existing is None:
+                raise
+            return existing, False
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    return job, True
+
+
+# the table name is the model's own, never input
+PROGRESS_SQL = (
+    f"UPDATE {DraftJob._meta.db_table} SET stage = %s, progress = %s, updated_at = %s "  # noqa: S608
+    "WHERE id = %s AND state = %s AND attempts = %s"
+)
+
+
+class _ProgressWriter:
+    """Writes a running job's stage and fraction to its row at most every
+    PROGRESS_WRITE_SECONDS, on a connection of its own: the draft runs in one transaction, so
+    a write on its connection would be invisible until the end. PostgreSQL only (SQLite, the
+    embedded mode, runs the draft in the request anyway). Never fails the draft."""
+
+    def __init__(self, job: DraftJob):
+        self.job_id, self.attempt = job.pk, job.attempts
+        self.last = 0.0
+        self.connection = None
+        self.broken = connections["default"].vendor != "postgresql"
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if self.broken or now - self.last < PROGRESS_WRITE_SECONDS:
+            return
+        self.last = now
+        try:
+            if self.connection is None:
+                self.connection = connections.create_connection("default")
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    PROGRESS_SQL,
+                    [
+                        stage[:120],
+                        min(1.0, max(0.0, fraction)),
+                        timezone.now(),
+                        self.job_id,
+                        DraftJob.State.RUNNING,
+                        self.attempt,
+                    ],
+                )
+        except Exception:  # noqa: BLE001 - progress is a courtesy; the draft goes on
+            logger.warning("could not write progress of draft job %s", self.job_id, exc_info=True)
+            self.broken = True
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+class _NoLongerWanted(Exception):
+    """The job was failed (stuck sweep) or re-run while this run drafted: drop this roster."""
+
+
+def _fail(job_id: int, attempt: int, reason: str) -> None:
+    now = timezone.now()
+    DraftJob.objects.filter(pk=job_id, state__in=DraftJob.UNFINISHED, attempts=attempt).update(
+        state=DraftJob.State.FAILED, error=reason, finished_at=now, updated_at=now
+    )
+
+
+def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
+    """The worker's part: draft the roster the job asks for (as the manager who asked) and
+    record how it ended. Safe to run twice: a finished job is left as it is; a job left
+    running by a worker that died is run again (drafts are repeatable)."""
+    require_actor(by)
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            DraftJob.objects.select_for_update(of=("self",))
+            .select_related("rotation", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.finished:
+            return job
+        job.state = DraftJob.State.RUNNING
+        job.attempts += 1
+        job.started_at = job.updated_at = now
+        job.stage, job.progress = "Starting", 0.0
+        job.save(
+            update_fields=["state", "attempts", "started_at", "updated_at", "stage", "progress"]
+        )
+    writer = _ProgressWriter(job)
+    try:
+        if job.requested_by is None:
+            raise NotAllowed(NO_REQUESTER)
+        with transaction.atomic():
+            roster = draft_roster(
+                job.rotation,
+                job.period_start,
+                job.period_end,
+                by=job.requested_by,
+                mode=job.mode,
+                progress=writer,
+                **job.draft_settings(),
+            )
+            finished = timezone.now()
+            done = DraftJob.objects.filter(
+                pk=job.pk, state=DraftJob.State.RUNNING, attempts=job.attempts
+            ).update(
+                state=DraftJob.State.DONE,
+                roster=roster,
+                stage="Done",
+                progress=1.0,
+                finished_at=finished,
+                updated_at=finished,
+            )
+            if not done:
+                raise _NoLongerWanted
+    except _NoLongerWanted:
+        logger.info("draft job %s was failed or re-run meanwhile; its roster is dropped", job.pk)
+    except DomainError as refused:
+        _fail(job.pk, job.attempts, refused.message or str(refused) or UNEXPECTED)
+    except Exception:
+        logger.exception("draft job %s failed", job.pk)
+        _fail(job.pk, job.attempts, UNEXPECTED)
+    finally:
+        writer.close()
+    return DraftJob.objects.get(pk=job.pk)
+
+
+def fail_stuck_draft_jobs(*, by: Actor, now: datetime | None = None) -> int:
+    """Beat: a job queued or running with no sign of life (`updated_at`: queued, started,
+    progress written) for longer than ONEHAND_DRAFT_STUCK_SECONDS failed, and says why.
+    A run still going finds its job failed at the end and drops its roster."""
+    require_actor(by)
+    now = now or timezone.now()
+    limit = float(django_settings.ONEHAND_DRAFT_STUCK_SECONDS)
+    cutoff = now - timedelta(seconds=limit)
+    failed = 0
+    for state in DraftJob.UNFINISHED:
+        failed += DraftJob.objects.filter(state=state, updated_at__lt=cutoff).update(
+            state=DraftJob.State.FAILED,
+            error=_stuck_words(state, limit),
+            finished_at=now,
+            updated_at=now,
+        )
+    if failed:
+        logger.warning("%d draft job(s) failed: no progress for %g s", failed, limit)
+    return failed

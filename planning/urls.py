@@ -14,6 +14,7 @@ urlpatterns = [
         manage_views.import_from_tool,
         name="import-from-tool",
     ),
+    path("draft-jobs/<int:pk>/", manage_views.draft_job, name="draft-job"),
     path("rosters/<int:pk>/", manage_views.roster_view, name="roster"),
     path("slots/<int:shift_pk>/", manage_views.slot_editor, name="slot-editor"),
     path("slots/<int:shift_pk>/assign/", manage_views.assign, name="assign"),

@@ -23,6 +23,8 @@ WORKER_DELIVERY_ENV = {
     "ONEHAND_DELIVERY_SWEEP_GRACE": "1",
     # Chat hooks post to a receiver on loopback (the same switch as calendar URL imports).
     "ONEHAND_ICS_ALLOW_PRIVATE": "1",
+    # A draft job silent this long is failed by beat (tests of the sweep wait for it).
+    "ONEHAND_DRAFT_STUCK_SECONDS": "5",
 }
 
 
@@ -158,6 +160,7 @@ FAST_BEAT_ENV = {
     "ONEHAND_BEAT_HEARTBEAT_SECONDS": "1",
     "ONEHAND_BEAT_SWAPS_SECONDS": "1",
     "ONEHAND_BEAT_AT_RISK_SECONDS": "1",
+    "ONEHAND_BEAT_DRAFTS_SECONDS": "1",
     "ONEHAND_BEAT_SWEEP_SECONDS": "2",
     "ONEHAND_BEAT_NOTES_SECONDS": "3600",
     "ONEHAND_BEAT_CALENDARS_SECONDS": "3600",

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planning.recommender import Candidate, Settings, Slot, recommend
-from planning.recommender.budget import Deadline
+from planning.recommender.budget import PROGRESS_EVERY_STEPS, STAGES, Deadline, Progress
 from tests.recommender_support import no_django, property_settings
 
 START = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -177,3 +177,43 @@ def test_the_guard_stopping_a_stage_is_told_to_the_whole_draft():
 
     assert stage.expired()
     assert stage.guard_hit and draft.guard_hit
+
+
+@PROPERTIES
+@given(rotations())
+def test_a_draft_watched_for_progress_is_the_same_draft(rotation):
+    slots, people, rules = rotation
+    quiet = recommend(slots, people, rules)
+    told = []
+
+    watched = recommend(
+        slots, people, rules, progress=lambda stage, done: told.append((stage, done))
+    )
+
+    if not (cut_by_the_guard(quiet) or cut_by_the_guard(watched)):
+        assert roster(watched) == roster(quiet)
+    # stage by stage, forward only, from the first stage to the last
+    assert told[0] == (STAGES["construct"], 0.0)
+    assert told[-1][0] == STAGES["rules"]
+    assert {stage for stage, _ in told} <= set(STAGES.values())
+    fractions = [done for _, done in told]
+    assert fractions == sorted(fractions) and 0.0 <= fractions[-1] <= 1.0
+
+
+def test_a_counted_stage_tells_its_progress_every_few_thousand_steps():
+    told = []
+    progress = Progress(lambda stage, done: told.append((stage, round(done, 3))))
+    progress.stage("Evening out the load", 0.2, 0.6)
+    stage = Deadline(None, clock=lambda: 0.0, steps=4 * PROGRESS_EVERY_STEPS)
+    stage.progress = progress
+
+    for _ in range(4 * PROGRESS_EVERY_STEPS):
+        stage.expired()
+
+    assert told == [
+        ("Evening out the load", 0.2),
+        ("Evening out the load", 0.3),
+        ("Evening out the load", 0.4),
+        ("Evening out the load", 0.5),
+        ("Evening out the load", 0.6),
+    ]

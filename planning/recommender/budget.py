@@ -33,6 +33,9 @@ CELL_PEOPLE = 1_000
 # allowances add up to about half the budget on a normal machine, so the guard stops a stage
 # only on a machine about sixteen times slower than that
 GUARD = 8.0
+# a counted stage tells the progress observer (``Progress``) every this many steps: a few times
+# a second on a normal machine, a function call in between; the observer throttles further
+PROGRESS_EVERY_STEPS = 2048
 
 
 def steps_per_second(people: int, slots: int) -> float:
@@ -52,6 +55,54 @@ def steps_for(people: int, slots: int, seconds: float | None) -> float | None:
     if seconds is None or not math.isfinite(seconds):
         return None
     return float(math.floor(max(0.0, seconds) * steps_per_second(people, slots)))
+
+
+# the stages of a draft as the manager reads them on the progress page (in pipeline order)
+STAGES = {
+    "construct": "Building a first roster",
+    "repair": "Filling the slots it can",
+    "local_search": "Evening out the load",
+    "coverage": "Checking no slot that could be filled is left empty",
+    "bound": "Bounding the fairest possible roster",
+    "exact": "Searching for the fairest roster",
+    "windows": "Re-solving windows of time",
+    "groups": "Re-dealing shifts between people",
+    "rules": "Checking the team's rules",
+}
+
+
+class Progress:
+    """Tells an observer how far one ``recommend`` call is: the stage's name and a fraction of
+    the whole (0-1, never going back). Only ever called, never read by a search, so it cannot
+    change the roster (drafts stay repeatable); without ``report`` it does nothing."""
+
+    def __init__(self, report: Callable[[str, float], None] | None = None):
+        self._report = report
+        self.name = ""
+        self._start = self._end = 0.0
+        self.done = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self._report is not None
+
+    def stage(self, name: str, start: float, end: float) -> None:
+        """A stage begins; it spans ``start``-``end`` of the whole."""
+        self.name, self._start, self._end = name, start, end
+        self._tell(start)
+
+    def within(self, fraction: float) -> None:
+        """How far the current stage is (0-1)."""
+        self._tell(self._start + (self._end - self._start) * min(1.0, max(0.0, fraction)))
+
+    def _tell(self, value: float) -> None:
+        if self._report is None:
+            return
+        self.done = max(self.done, min(1.0, value))
+        self._report(self.name, self.done)
+
+
+NO_PROGRESS = Progress()
 
 
 class Deadline:
@@ -74,6 +125,8 @@ class Deadline:
         self.hit = False  # some stage stopped early: out of steps, or the guard
         self.guard_hit = False  # the wall clock stopped a stage (the result may differ)
         self._parent = parent  # told when this guard stops a stage
+        # told every PROGRESS_EVERY_STEPS steps of a counted stage (observes, never decides)
+        self.progress = parent.progress if parent is not None else NO_PROGRESS
 
     @property
     def limited(self) -> bool:
@@ -87,6 +140,9 @@ class Deadline:
     def expired(self) -> bool:
         """One step of work: may it be taken? (No once the steps are spent or the guard is.)"""
         self.taken += 1
+        if self.taken % PROGRESS_EVERY_STEPS == 0 and self.progress.listening:
+            if math.isfinite(self.steps):
+                self.progress.within(self.taken / self.steps)
         if self.taken > self.steps:
             self.hit = True
             return True

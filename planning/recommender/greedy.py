@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .budget import GUARD, NO_DEADLINE, Deadline, steps_for
+from .budget import GUARD, NO_DEADLINE, NO_PROGRESS, STAGES, Deadline, Progress, steps_for
 from .local_search import LocalSearch
 from .problem import Problem, Roster
 
@@ -349,6 +349,7 @@ def run_greedy(
     budget: float | None = None,
     repair_seconds: float | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[Roster, Deadline]:
     """Construction, repair, then local search: deterministic, whatever the clock says.
 
@@ -362,9 +363,11 @@ def run_greedy(
     """
     roster = Roster(problem)
     builder = Builder(problem, roster)
+    progress.stage(STAGES["construct"], 0.0, 0.05)
     builder.construct()
     limited = budget is not None and budget > 0
     deadline = Deadline(GUARD * budget if limited else None, clock)
+    deadline.progress = progress
 
     def allowance(seconds: float | None) -> Deadline:
         return deadline.child(steps_for(problem.n_people, problem.n_slots, seconds))
@@ -372,6 +375,7 @@ def run_greedy(
     if repair_seconds is None and limited:
         repair_seconds = REPAIR_SHARE * budget
     repair_deadline = allowance(repair_seconds)
+    progress.stage(STAGES["repair"], 0.05, 0.15)
     builder.deadline = repair_deadline
     builder.repair()
     if problem.rules.strict:
@@ -383,6 +387,7 @@ def run_greedy(
         builder.complete_search(budget=max(5_000, 2_000_000 // size))
     if problem.n_slots == 0 or problem.n_people == 0:
         return roster, deadline
+    progress.stage(STAGES["local_search"], 0.15, 0.45)
     search = LocalSearch(
         problem, roster, allowance(LOCAL_SEARCH_SHARE * budget if limited else None)
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import exact, windows
 from .bounds import lower_bound
-from .budget import GUARD, NO_DEADLINE, Deadline, steps_for
+from .budget import GUARD, NO_DEADLINE, NO_PROGRESS, STAGES, Deadline, Progress, steps_for
 from .cpsat import CpSat
 from .explain import block_reason, projections, reason_for
 from .greedy import Builder, enforce_rules, run_greedy
@@ -206,6 +206,7 @@ def recommend(
     mode: str = "greedy",
     pinned: Mapping[str, int] | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Recommendation:
     """Fill the slots; see the package docstring for rules and algorithms.
 
@@ -213,7 +214,10 @@ def recommend(
     (even if it breaks a rule) and counted in that person's load. ``clock``: the wall clock of
     the guards (``budget.py``; a test may inject a fast or jumping one): in greedy mode the
     draft does not depend on it unless a guard stops a stage, and then the draft says so.
+    ``progress(stage, fraction)``: told as stages begin and every few thousand counted steps
+    (``budget.Progress``); it only observes, so the roster is the same with or without it.
     """
+    told = Progress(progress) if progress is not None else NO_PROGRESS
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     slots = tuple(slots)  # a generator is fine too
@@ -242,7 +246,11 @@ def recommend(
     # when the model settles coverage, the augmenting-path repair gets a second's worth of steps
     # (the exact mode too: without a limit it searched slots nobody can fill for minutes)
     roster, deadline = run_greedy(
-        problem, budget, repair_seconds=REPAIR_SECONDS if with_model else None, clock=clock
+        problem,
+        budget,
+        repair_seconds=REPAIR_SECONDS if with_model else None,
+        clock=clock,
+        progress=told,
     )
     source = "greedy"
     fixed_load = Roster(problem).draft_load
@@ -263,6 +271,7 @@ def recommend(
             # CP-SAT: it fills what can be filled and proves the maximum
             # (outside the fairness budget, which is extended: an empty slot someone could take
             # is worse than seconds)
+            told.stage(STAGES["coverage"], 0.45, 0.55)
             started = deadline.clock()
             search = CpSat(model, repeatable=mode != "exact")
             got = search.max_coverage(COVERAGE_SECONDS)
@@ -287,6 +296,7 @@ def recommend(
     elif pairs:
         # with team rules on, the neighbourhood's rows treat kept slots as strictly as the
         # model can; the last guard below removes any pairing or cap break either way
+        told.stage(STAGES["coverage"], 0.45, 0.55)
         started = deadline.clock()
         filled = _cover_neighbourhood(problem, roster)
         deadline.extend(deadline.clock() - started)
@@ -307,6 +317,7 @@ def recommend(
     # then the LP relaxation (a fixed number of iterations: the bound decides whether the
     # auto-exact run and the window search run, so it may not depend on the clock; the clock
     # only guards, outside the step-counted stages' guard)
+    told.stage(STAGES["bound"], 0.55, 0.6)
     lower = lower_bound(problem, fixed_load, roster.holder)
     obj_max = objective(roster.normalised_loads())[0]
     if model is not None and pairs <= LP_PAIRS and obj_max > lower * (1 + 1e-9) + 1e-12:
@@ -340,6 +351,7 @@ def recommend(
     auto_limit = settings.auto_exact_time_limit if auto else 0.0
     if (mode == "exact" and pairs) or auto:
         limit = settings.exact_time_limit if mode == "exact" else auto_limit
+        told.stage(STAGES["exact"], 0.6, 0.7 if mode == "greedy" else 0.97)
         started = deadline.clock()  # fixed solver work, with its own guard (cpsat.WALL_GUARD)
         result = exact.solve_exact(
             problem,
@@ -375,6 +387,7 @@ def recommend(
         # a fixed amount of work, not what the wall-clock budget has left: the same inputs give
         # the same draft however busy the machine is (the clock only guards a machine far
         # slower than usual)
+        told.stage(STAGES["windows"], 0.7, 0.88)
         started = deadline.clock()
         holder, _ = windows.improve(
             problem,
@@ -390,6 +403,7 @@ def recommend(
         # then groups of people across the whole horizon (``windows.regroup``): the trades
         # between the most loaded person and a few others that no window holds
         if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
+            told.stage(STAGES["groups"], 0.88, 0.97)
             started = deadline.clock()
             holder, _ = windows.regroup(
                 problem,
@@ -402,6 +416,7 @@ def recommend(
             roster, took = _adopt(problem, roster, holder, polish())
             source = "milp" if took else source
 
+    told.stage(STAGES["rules"], 0.97, 1.0)
     if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
         if enforce_rules(problem, roster):

@@ -1,0 +1,84 @@
+"""In a real browser: a manager clicks Draft and lands on the roster; a draft still with the
+worker shows its stage and percentage, refreshes itself (no JavaScript needed) and opens the
+roster when done; a failed one says why and drafts again with one click. On a phone too."""
+
+import re
+from datetime import date, time
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from planning import services
+from planning.models import DraftJob
+from rotation.permissions import SYSTEM
+from tests.factories import build_team
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_manager_follows_a_draft_from_click_to_roster(live_server, page, login):
+    setup = build_team(3, handoff_time=time(9), boss_fields={"username": "boss"})
+
+    # Tasks run in-process here (as with `make run`): the click ends on the roster.
+    login("boss")
+    page.goto(f"{live_server.url}/rotations/{setup.rotation.pk}/plan/")
+    page.get_by_role("button", name=re.compile("^Draft ")).click()
+    page.wait_for_url(re.compile(r"/rosters/\d+/$"))
+    expect(page.get_by_text("Draft ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Fairness")).to_be_visible()
+
+    # A draft the worker has not started yet (asked from another tab), seen on a phone.
+    page.set_viewport_size({"width": 375, "height": 740})
+    job = DraftJob.objects.create(
+        rotation=setup.rotation,
+        period_start=date(2027, 1, 1),
+        period_end=date(2027, 2, 1),
+        requested_by=setup.boss,
+        updated_at=timezone.now(),
+    )
+    page.goto(f"{live_server.url}/draft-jobs/{job.pk}/")
+    status = page.get_by_role("status").filter(has=page.locator("progress"))
+    expect(status).to_contain_text("Waiting for a worker")
+    expect(status).to_contain_text("0% done")
+    bar = page.get_by_label("Waiting for a worker")
+    expect(bar).to_have_attribute("value", "0")
+    assert bar.bounding_box()["width"] <= 375
+
+    # The worker takes it and reports: the page shows it on its next refresh.
+    DraftJob.objects.filter(pk=job.pk).update(
+        state="running", attempts=1, stage="Evening out the load", progress=0.4
+    )
+    expect(page.get_by_label("Evening out the load")).to_have_attribute(
+        "value", "40", timeout=10_000
+    )
+    expect(status).to_contain_text("40% done")
+
+    # The worker finishes (from the start: a fresh run of the queued job): on to the roster.
+    DraftJob.objects.filter(pk=job.pk).update(state="queued", attempts=0, stage="", progress=0)
+    services.run_draft_job(job.pk, by=SYSTEM)
+    page.wait_for_url(re.compile(r"/rosters/\d+/$"), timeout=15_000)
+    expect(page.get_by_text("Draft ready")).to_be_visible()
+
+
+def test_a_failed_draft_says_why_and_try_again_drafts(live_server, page, login):
+    setup = build_team(3, handoff_time=time(9), boss_fields={"username": "boss"})
+    job = DraftJob.objects.create(
+        rotation=setup.rotation,
+        period_start=date(2027, 1, 1),
+        period_end=date(2027, 2, 1),
+        requested_by=setup.boss,
+        state="failed",
+        error="No worker started this draft within 10 minutes (is the Celery worker running?); "
+        "try again.",
+        updated_at=timezone.now(),
+    )
+
+    login("boss")
+    page.goto(f"{live_server.url}/draft-jobs/{job.pk}/")
+    expect(page.get_by_role("alert")).to_contain_text("No worker started this draft")
+    page.get_by_role("button", name="Try again").click()
+
+    page.wait_for_url(re.compile(r"/rosters/\d+/$"))
+    retried = DraftJob.objects.exclude(pk=job.pk).get()
+    assert retried.state == "done" and retried.period_start == date(2027, 1, 1)
