@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -186,9 +187,16 @@ def plan_calendar_computed(
     # out once with the candidates (it is behind their utilisation) and reused for the level
     # in words of this page's people.
     candidates, commitments = inputs.candidates_with_commitments(
-        rotation, start, end, now=now, settings=settings, team=team
+        rotation,
+        start,
+        end,
+        now=now,
+        settings=settings,
+        team=team,
+        availability_of=partial(_kept_team_availability, rotation),
     )
-    levels = rec.levels(candidates, settings)
+    # The page shows each level's figures, never its sentence (`level_in_words` is its own).
+    levels = rec.levels(candidates, settings, explained=False)
     # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
     total_past = sum(p.past_load for p in levels.values())
     total_cap = sum(p.capacity for p in levels.values())
@@ -256,6 +264,40 @@ def plan_calendar_computed(
         ready=((c.name, c.experienced, "primary" in c.roles) for c in candidates),
     )
     return people
+
+
+def _kept_team_availability(
+    rotation: Rotation, user_ids: list[int], start: datetime, end: datetime
+) -> tuple[dict[int, list[tuple[datetime, datetime]]], dict[int, availability.Utilisation]]:
+    """`inputs.team_availability`, kept per person and worked out again only for the people
+    whose time away or allocations in the period were written since (a version per person,
+    `availability.commitment_versions`): a time-away write costs the plan's next view one
+    person's availability, not the team's.
+
+    Kept under the history stamp, which every other write these figures read renews (work
+    hours, shifts in other rotations); the versions are read before the rows, so a figure is
+    never kept under a version older than the rows it was made from."""
+    fresh = partial(inputs.team_availability, rotation)
+    if not (plan_stamp.usable() and plan_stamp.history_usable()):
+        return fresh(user_ids, start, end)
+    key = (
+        f"onehand:plan-availability:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}"
+    )
+    stamp, kept = plan_stamp.read_history(key)
+    versions = availability.commitment_versions(user_ids=user_ids, start=start, end=end)
+    if stamp is None or versions is None:
+        return fresh(user_ids, start, end)
+    kept = dict(kept or {})
+    stale = [uid for uid in user_ids if kept.get(uid, (None,))[0] != versions.get(uid, "")]
+    if stale:
+        unavailable, utilisation = fresh(stale, start, end)
+        for uid in stale:
+            kept[uid] = (versions.get(uid, ""), unavailable[uid], utilisation[uid])
+        plan_stamp.remember_history(key, stamp, kept, PLAN_REMEMBER_SECONDS)
+    return (
+        {uid: kept[uid][1] for uid in user_ids},
+        {uid: kept[uid][2] for uid in user_ids},
+    )
 
 
 @dataclass
