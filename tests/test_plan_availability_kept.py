@@ -215,3 +215,23 @@ def test_a_persons_commitment_version_changes_with_their_own_writes_only(transac
     january = datetime(2027, 1, 10, tzinfo=UTC)
     availability_services.mark(january, january + timedelta(days=2), "unavailable", by=chen)
     assert chen.pk not in versions()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_follow_the_sun_keeps_working_hours_apart_from_the_time_away_written(
+    transactional_db, client, settings, remembering
+):
+    """Outside working hours counts as unavailable in a follow-the-sun rotation: a person's
+    time away worked out again keeps their hours, and drops the time away they cleared."""
+    setup = build_team(4, pattern="follow_the_sun", handoff_time=time(9))
+    amara = setup.people[0]
+    Person.objects.filter(user=amara).update(time_zone="Asia/Tokyo")
+    availability_services.mark(*AWAY, "unavailable", by=amara)
+    client.force_login(setup.boss)
+    seen(client, setup)
+
+    availability_services.clear(*AWAY, by=amara)
+    seen(client, setup)
+    availability_services.mark(*AWAY, "unavailable", by=amara)
+
+    assert seen(client, setup) == computed_from_nothing_kept(client, setup, settings)
