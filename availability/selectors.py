@@ -615,6 +615,49 @@ def utilisation_for(
     return result
 
 
+def commitment_versions(
+    *, user_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, str] | None:
+    """For each person, a version of what `unavailability_by_person` and `utilisation_for`
+    read from this app for [start, end): the ids and row versions (PostgreSQL's `xmin`, new on
+    every UPDATE, even one that writes the same values) of their time away and project
+    allocations in the span, hashed. One query, worked out in PostgreSQL; a person with none
+    has no key. Any committed insert, update or delete of such a row gives its person a new
+    version (a row moved out of the span leaves the set). None on a database without `xmin`
+    (SQLite): nothing can be kept per person there.
+
+    Work hours and shifts in other rotations, which utilisation reads too, are not in it:
+    the caller keeps per-person figures under the history stamp, which those writes renew."""
+    if connection.vendor != "postgresql":
+        return None
+    ids = list(dict.fromkeys(user_ids))
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    entries = AvailabilityEntry._meta.db_table
+    allocations = ProjectAllocation._meta.db_table
+    # Allocation dates are local days: the same day either side as `utilisation_for` reads.
+    sql = f"""
+        SELECT user_id, md5(string_agg(tag, ',' ORDER BY tag)) FROM (
+            SELECT user_id, 'e' || id || ':' || xmin::text AS tag FROM "{entries}"
+            WHERE user_id = ANY(%s) AND kind = %s AND start < %s AND "end" > %s
+            UNION ALL
+            SELECT user_id, 'a' || id || ':' || xmin::text FROM "{allocations}"
+            WHERE user_id = ANY(%s) AND period_start <= %s AND period_end >= %s
+        ) AS rows GROUP BY user_id
+    """  # noqa: S608 - table names from the models, values as parameters
+    params = (
+        ids,
+        AvailabilityEntry.Kind.UNAVAILABLE,
+        end,
+        start,
+        ids,
+        (end + timedelta(days=1)).date(),
+        (start - timedelta(days=1)).date(),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
 # --- Months, locks and the availability grid ------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import holidays as holiday_calendars
@@ -298,13 +298,16 @@ def candidates_with_commitments(
     experience: dict[int, Experience] | None = None,
     count_published_ahead: bool = False,
     team: TeamHistory | None = None,
+    availability_of=None,
 ) -> tuple[list[rec.Candidate], dict[int, availability.Utilisation]]:
     """`candidates_for`, with what each person is committed to in the period (availability's
     utilisation: named projects, time off, other rotations) behind their `utilisation`, so a
     page that shows both works them out once for the whole team.
 
     `team`: the history half (`team_history`) with the same arguments, when the caller kept
-    it; only availability (time away, qualifications, utilisation) is read here then."""
+    it; only availability (time away, qualifications, utilisation) is read here then.
+    `availability_of(user_ids)`: (unavailable spans, utilisation) by person, when the caller
+    keeps them (`team_availability`); worked out here for the whole team otherwise."""
     if team is None:
         team = team_history(
             rotation,
@@ -317,16 +320,11 @@ def candidates_with_commitments(
             count_published_ahead=count_published_ahead,
         )
     user_ids = [m.user_id for m in team.members]
-    unavailable = availability.unavailability_by_person(user_ids=user_ids, start=start, end=end)
+    unavailable, utilisation = (availability_of or partial(team_availability, rotation))(
+        user_ids, start, end
+    )
     roles = availability.qualified_roles(rotation=rotation, user_ids=user_ids, at=start)
     shadow = availability.shadow_needs(rotation=rotation, user_ids=user_ids)
-    utilisation = availability.utilisation_for(
-        user_ids=user_ids,
-        start=start,
-        end=end,
-        exclude_rotation_id=rotation.pk,
-        unavailable=unavailable,
-    )
 
     follow_the_sun = rotation.pattern == Rotation.Pattern.FOLLOW_THE_SUN
     no_pages = (0, 0, 0.0)
@@ -356,6 +354,23 @@ def candidates_with_commitments(
             )
         )
     return out, utilisation
+
+
+def team_availability(
+    rotation: Rotation, user_ids: list[int], start: datetime, end: datetime
+) -> tuple[dict[int, list[tuple[datetime, datetime]]], dict[int, availability.Utilisation]]:
+    """Each person's unavailable spans and utilisation in [start, end) (commitments in other
+    rotations than this one). Each person's figures depend on their own rows alone, so a
+    caller may work them out for some people and keep the others'."""
+    unavailable = availability.unavailability_by_person(user_ids=user_ids, start=start, end=end)
+    utilisation = availability.utilisation_for(
+        user_ids=user_ids,
+        start=start,
+        end=end,
+        exclude_rotation_id=rotation.pk,
+        unavailable=unavailable,
+    )
+    return unavailable, utilisation
 
 
 def nobody_experienced(experience: dict[int, Experience]) -> bool:

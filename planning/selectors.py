@@ -1,7 +1,7 @@
 """Reads of the planning layer: the plan calendar (people x days) and the load report."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -172,24 +172,12 @@ def plan_calendar_computed(
     start = datetime.combine(month_start, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(month_end, time(0), tzinfo=tz).astimezone(UTC)
     settings = inputs.recommender_settings(rotation)
-    # The team's history (past load, experience, pages, members) is kept under the history
-    # stamp: time away, preferences and allocations, the writes a plan is most often reopened
-    # after, leave it as it was. The hour is in the key, as in the page's own.
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    team = _remembered(
-        f"onehand:plan-team:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
-        f"{hour:%Y%m%d%H}",
-        lambda: inputs.team_history(rotation, start, end, now=now, settings=settings),
-        history=True,
+    candidates, commitments, experience = _plan_people(
+        rotation=rotation, start=start, end=end, now=now, settings=settings, hour=hour
     )
-    experience = team.experience
-    # What each person is committed to (named projects, time off, other rotations) is worked
-    # out once with the candidates (it is behind their utilisation) and reused for the level
-    # in words of this page's people.
-    candidates, commitments = inputs.candidates_with_commitments(
-        rotation, start, end, now=now, settings=settings, team=team
-    )
-    levels = rec.levels(candidates, settings)
+    # The page shows each level's figures, never its sentence (`level_in_words` is its own).
+    levels = rec.levels(candidates, settings, explained=False)
     # A fair share of the past load is proportional to capacity: share = L / (sum past / sum cap).
     total_past = sum(p.past_load for p in levels.values())
     total_cap = sum(p.capacity for p in levels.values())
@@ -257,6 +245,122 @@ def plan_calendar_computed(
         ready=((c.name, c.experienced, "primary" in c.roles) for c in candidates),
     )
     return people
+
+
+@dataclass
+class _PlanPeople:
+    """The plan's candidates as kept: each person's with the version of their time away and
+    allocations it was made from (`availability.commitment_versions`), what they are
+    committed to, and how many of their unavailable spans are time away (the rest: outside
+    their working hours, follow the sun); and the team's experience."""
+
+    people: dict[int, tuple[str | None, rec.Candidate, availability.Utilisation, int]]
+    experience: dict[int, Experience]
+
+
+def _plan_people(
+    *,
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    settings: rec.Settings,
+    hour: datetime,
+) -> tuple[list[rec.Candidate], dict[int, availability.Utilisation], dict[int, Experience]]:
+    """(the candidates, what each is committed to, the team's experience) for the plan.
+
+    Kept under the history stamp (members, profiles, history, qualifications: the writes that
+    renew it work everything out again) and, per person, under the version of their own time
+    away and allocations: after a time-away or allocation write only the people whose rows
+    were written get their availability worked out again, so the first view after such a
+    write reads one person's availability, not the team's. The versions are read before the
+    rows, so a candidate is never kept under a version older than what it was made from (a
+    write committed in between only makes the next view work that person out again)."""
+    key = (
+        f"onehand:plan-people:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:"
+        f"{end:%Y%m%d%H%M}:{hour:%Y%m%d%H}"
+    )
+    stamp, kept = None, None
+    if plan_stamp.usable() and plan_stamp.history_usable():
+        stamp, kept = plan_stamp.read_history(key)
+    if kept is not None:
+        versions = availability.commitment_versions(user_ids=kept.people, start=start, end=end)
+        stale = [uid for uid, held in kept.people.items() if held[0] != versions.get(uid, "")]
+        if stale:
+            unavailable, utilisation = inputs.team_availability(rotation, stale, start, end)
+            for uid in stale:
+                _, candidate, _, own = kept.people[uid]
+                spans = tuple(unavailable[uid])
+                kept.people[uid] = (
+                    versions.get(uid, ""),
+                    replace(
+                        candidate,
+                        unavailable=spans + candidate.unavailable[own:],
+                        utilisation=utilisation[uid].total,
+                    ),
+                    utilisation[uid],
+                    len(spans),
+                )
+            plan_stamp.remember_history(key, stamp, kept, PLAN_REMEMBER_SECONDS)
+        candidates = [held[1] for held in kept.people.values()]
+        return (
+            candidates,
+            {uid: held[2] for uid, held in kept.people.items()},
+            kept.experience,
+        )
+
+    # The team's history (past load, experience, pages, members) is kept under the history
+    # stamp on its own too: the load report and the other months' plans read it.
+    team = _remembered(
+        f"onehand:plan-team:{PLAN_FORMAT}:{rotation.pk}:{start:%Y%m%d%H%M}:{end:%Y%m%d%H%M}:"
+        f"{hour:%Y%m%d%H}",
+        lambda: inputs.team_history(rotation, start, end, now=now, settings=settings),
+        history=True,
+    )
+    user_ids = [m.user_id for m in team.members]
+    versions = (
+        availability.commitment_versions(user_ids=user_ids, start=start, end=end)
+        if stamp is not None
+        else None
+    )
+    seen_availability = {}
+
+    def availability_of(ids, a, b):
+        seen_availability["unavailable"], _ = found = inputs.team_availability(rotation, ids, a, b)
+        return found
+
+    # What each person is committed to (named projects, time off, other rotations) is worked
+    # out once with the candidates (it is behind their utilisation) and reused for the level
+    # in words of this page's people.
+    candidates, commitments = inputs.candidates_with_commitments(
+        rotation,
+        start,
+        end,
+        now=now,
+        settings=settings,
+        team=team,
+        availability_of=availability_of,
+    )
+    if versions is not None:
+        unavailable = seen_availability["unavailable"]
+        plan_stamp.remember_history(
+            key,
+            stamp,
+            _PlanPeople(
+                people={
+                    c.person_id: (
+                        versions.get(c.person_id, ""),
+                        c,
+                        commitments[c.person_id],
+                        len(unavailable[c.person_id]),
+                    )
+                    for c in candidates
+                },
+                experience=team.experience,
+            ),
+            PLAN_REMEMBER_SECONDS,
+        )
+    return candidates, commitments, team.experience
 
 
 @dataclass

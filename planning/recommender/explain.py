@@ -40,7 +40,11 @@ def pages_in_words(candidate: Candidate) -> str:
 
 
 def projections(
-    candidates: Sequence[Candidate], settings: Settings, draft: Sequence[float]
+    candidates: Sequence[Candidate],
+    settings: Settings,
+    draft: Sequence[float],
+    *,
+    explained: bool = True,
 ) -> dict[int, PersonProjection]:
     n = len(candidates)
     caps = [capacity(c, settings) for c in candidates]
@@ -51,6 +55,19 @@ def projections(
     for c, d, cap, value in zip(candidates, draft, caps, values):
         rank = 1 + bisect_left(sorted_vals, value - 1e-9 * max(1.0, abs(value)))
         level = _level(rank, n)
+        if not explained:
+            out[c.person_id] = PersonProjection(
+                person_id=c.person_id,
+                past_load=float(c.past_load),
+                draft_load=float(d),
+                capacity=float(cap),
+                projected=float(value),
+                level=level,
+                rank=rank,
+                of=n,
+                explanation="",
+            )
+            continue
         raw = c.fte * (1.0 - c.utilisation)
         cap_text = f"capacity = FTE {c.fte:g} x (1 - utilisation {c.utilisation:.0%}) = {raw:.2f}"
         if raw < settings.capacity_floor:
@@ -80,13 +97,18 @@ def levels(
     candidates: Sequence[Candidate],
     settings: Settings = DEFAULT_SETTINGS,
     draft_loads: Mapping[int, float] | None = None,
+    *,
+    explained: bool = True,
 ) -> dict[int, PersonProjection]:
     """Recommendation levels without drafting: rank people by
     ``L = (past_load + draft_loads[pid]) / capacity``; the lowest third of L is
-    "High", the middle third "Medium", the highest third "Low"."""
+    "High", the middle third "Medium", the highest third "Low".
+
+    ``explained=False`` leaves each projection's explanation empty: a page that ranks a
+    whole team and shows none of them saves a sentence per person."""
     draft_loads = draft_loads or {}
     draft = [float(draft_loads.get(c.person_id, 0.0)) for c in candidates]
-    return projections(list(candidates), settings, draft)
+    return projections(list(candidates), settings, draft, explained=explained)
 
 
 def block_reason(problem: Problem, roster: Roster, s: int, p: int) -> str:
