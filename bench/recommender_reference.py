@@ -346,8 +346,8 @@ def bisect(
         bound_how = (
             f"coverage {cover_how}; bisection on the ladder of L values (every weight a "
             f"multiple of {ladder.unit / LOAD_UNITS:g} h, so the optimum is (base + k x unit) "
-            f"/ capacity of someone): each 'roster with L <= c' check by {ENGINES[engine]} on one thread "
-            f"(<= {check_s:g} s), INFEASIBLE proves the optimum >= the next value above c; "
+            f"/ capacity of someone): each 'roster with L <= c' check by {ENGINES[engine]} on "
+            f"one thread (<= {check_s:g} s), INFEASIBLE proves the optimum >= the next value above c; "
             f"checks: {'; '.join(log)}"
         )
         row = {
