@@ -347,8 +347,8 @@ def bisect(
             f"coverage {cover_how}; bisection on the ladder of L values (every weight a "
             f"multiple of {ladder.unit / LOAD_UNITS:g} h, so the optimum is (base + k x unit) "
             f"/ capacity of someone): each 'roster with L <= c' check by {ENGINES[engine]} on "
-            f"one thread (<= {check_s:g} s), INFEASIBLE proves the optimum >= the next value above c; "
-            f"checks: {'; '.join(log)}"
+            f"one thread (<= {check_s:g} s), INFEASIBLE proves the optimum >= the next value "
+            f"above c; checks: {'; '.join(log)}"
         )
         row = {
             "shape": shape,
