@@ -149,14 +149,27 @@ def main() -> None:
     )
     parser.add_argument("--check-seconds", type=float, default=CHECK_SECONDS)
     parser.add_argument("--engine", choices=sorted(ENGINES), default="highs")
+    parser.add_argument(
+        "--aim",
+        type=float,
+        help="with --bisect: first check L <= the bench's greedy L / AIM (e.g. 1.01)",
+    )
     args = parser.parse_args()
     rows = {}
     if TIGHT.exists():
         rows = {r["seed"]: r for r in map(json.loads, TIGHT.read_text().splitlines())}
     for seed in [int(x) for x in args.seeds.split(",") if x]:
         if args.bisect:
-            high = rows.get(seed, {}).get("greedy_L")
-            row = bisect(seed, args.seconds, args.check_seconds, high, args.engine)
+            bench = rows.get(seed, {})
+            row = bisect(
+                seed,
+                args.seconds,
+                args.check_seconds,
+                bench.get("greedy_L"),
+                args.engine,
+                bench.get("reference"),
+                args.aim,
+            )
             if row is None:
                 print(f"{seed}: coverage not proven", flush=True)
                 continue
@@ -295,7 +308,13 @@ def largest(problem: Problem, holder: np.ndarray) -> float:
 
 
 def bisect(
-    seed: int, budget_s: float, check_s: float, high: float | None, engine: str = "highs"
+    seed: int,
+    budget_s: float,
+    check_s: float,
+    high: float | None,
+    engine: str = "highs",
+    proven_low: float | None = None,
+    aim: float | None = None,
 ) -> dict | None:
     """Raise the bound by bisection on the ladder of L values between the stored bound and the
     best roster known (``high``: the bench's greedy L or the stored best, whichever is lower),
@@ -319,7 +338,8 @@ def bisect(
         if model.cover_of(start) < cover - 0.5:
             start = got.holder
     stored = load().get(seed, {})
-    low = max(float(stored.get("bound", model.floor)), model.floor)
+    # the bench row's reference is a proven bound too (its exact runs, same coverage)
+    low = max(float(stored.get("bound", model.floor)), model.floor, proven_low or 0.0)
     best_holder = start if model.cover_of(start) >= cover - 0.5 else None
     best = largest(problem, start) if best_holder is not None else np.inf
     target = min(best, high if high is not None else np.inf, float(stored.get("best_L", np.inf)))
@@ -368,6 +388,9 @@ def bisect(
     proven = low  # L* >= proven
     hi = best  # a roster with L = hi is held
     try_hi = hi  # checks at values from here up to hi were not settled
+    # ``aim``: first the check that settles "within aim of the optimum" for the bench's greedy
+    # roster: infeasible, the bound reaches high / aim; feasible, a roster that much fairer
+    first = high / aim if aim and high is not None and high / aim > proven else None
     while spent() < budget_s:
         vals = ladder.values(proven, hi)
         below = vals[vals < try_hi * (1 - 1e-9)]
@@ -378,6 +401,9 @@ def bisect(
         # first the value just below the best roster (proves it optimal); after an unsettled
         # check, the middle of the values below it (raises the bound)
         c = float(below[-1] if try_hi >= hi else below[below.size // 2])
+        if first is not None:
+            aimed = below[below < first]
+            c, first = (float(aimed[-1]) if aimed.size else c), None
         left = budget_s - spent()
         if engine == "highs":
             status, holder, cpu = check_highs(model, ladder, cover, c, min(check_s, left))
