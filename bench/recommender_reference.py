@@ -223,6 +223,19 @@ class Ladder:
         room = t * self.cap * LOAD_UNITS / self.unit - self.base
         return {int(p): int(np.floor(room[p] + 1e-6)) for p in self.people}
 
+    def next_above(self, t: float) -> float:
+        """The bound an infeasible check at ``t`` proves: the check forbade every roster in
+        which each person p takes at most ``budget(t)[p]`` units, so any roster left has some
+        p with one unit more: its L is at least the least (base_p + budget_p + 1) / capacity_p
+        (less 1e-12 against round-off). Computed from the budgets the check used, not from a
+        list of values, so two values equal up to round-off cannot repeat a check."""
+        budget = self.budget(t)
+        least = min(
+            (self.base[p] + budget[int(p)] + 1) * self.unit / LOAD_UNITS / self.cap[p]
+            for p in self.people
+        )
+        return float(least) * (1 - 1e-12)
+
     def values(self, low: float, high: float) -> np.ndarray:
         """The ladder's values in [low, high] over the people with pairs (sorted)."""
         out = []
@@ -412,8 +425,7 @@ def bisect(
         log.append(f"L<={c:.4f} {status} {cpu:.1f}s")
         print(f"  {seed}: L<={c:.4f} {status} {cpu:.1f} s", flush=True)
         if status == "INFEASIBLE":
-            above = vals[vals > c * (1 + 1e-12)]
-            proven = max(proven, float(above[0]) * (1 - 1e-9) if above.size else c)
+            proven = max(proven, ladder.next_above(c))
             record()
         elif holder is not None:
             got = largest(problem, holder)
