@@ -133,7 +133,7 @@ def merge(old: dict | None, new: dict) -> dict:
     else:
         out["best_how"] = new["how"]
     out["optimal"] = out["best_L"] <= out["bound"] * (1 + 1e-7)
-    out["solver_cpu_s"] = old.get("solver_cpu_s", 0) + new["solver_cpu_s"]
+    out["solver_cpu_s"] = round(old.get("solver_cpu_s", 0) + new["solver_cpu_s"], 1)
     return out
 
 
