@@ -13,6 +13,20 @@ L, CP-SAT's proven lower bound on L (a bound for every roster with the maximal c
 the optimum), how it was obtained and the solver time, in
 bench/results/recommender-references.json, which ``bench/recommender.py`` reads. An entry only
 ever tightens: the stored bound is the highest proven so far, the roster the lowest found.
+
+``--bisect`` (stronger where the min-max model's bound stalls): every weight of the suite is a
+whole multiple of a unit (1.5 h daily, 0.5 h thirds), so a person's L is (base + k units) /
+capacity and each "is there a roster with the maximal coverage and every L_p <= c?" becomes
+one knapsack row per person with a whole budget. Each check is solved by HiGHS (default, via
+scipy's milp; ``--engine cpsat`` for CP-SAT) on one thread; INFEASIBLE proves the optimum is
+at least the least load one unit above the check's budgets (``Ladder.next_above``), a roster
+found lowers the best. First the check at the bench's greedy L / ``--aim`` (does a roster 1%
+fairer exist?), then the value just below the best roster (is it optimal?), then halves of
+the unsettled range. ``--seconds`` is then the CPU budget per seed, ``--check-seconds`` the
+wall limit per check; what is proven is stored after each settled check.
+
+    nice -n 19 python bench/recommender_reference.py --bisect --aim 1.01 --seeds 69,21 \
+        --seconds 150 --check-seconds 120
 """
 
 from __future__ import annotations
