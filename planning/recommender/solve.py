@@ -139,6 +139,16 @@ def _adopt(
     return roster, False
 
 
+def _holder_of(problem: Problem, draft: Recommendation) -> np.ndarray:
+    """A returned draft's assignments as the search's array (slot -> person position)."""
+    holder = np.full(problem.n_slots, -1, dtype=np.int64)
+    for a in draft.assignments:
+        person = problem.pid_index.get(a.person_id)
+        if person is not None:
+            holder[problem.slot_index[a.slot_key]] = person
+    return holder
+
+
 def _cover_neighbourhood(problem: Problem, roster: Roster) -> np.ndarray | None:
     """A team too big for the whole coverage model (more than ``COVERAGE_PAIRS`` pairs) with
     slots left empty that someone could take: re-solve coverage over the people who could
@@ -174,9 +184,28 @@ def _cover_neighbourhood(problem: Problem, roster: Roster) -> np.ndarray | None:
     return got.holder
 
 
+def _nobody_note(problem: Problem) -> str:
+    """Every slot left to fill is empty because nobody may take any of them: say so and why,
+    instead of a fairness claim about an empty roster."""
+    if not problem.n_people:
+        return (
+            "Nobody could be placed: the rotation has no candidates (nobody in it, or nobody "
+            "qualified for its roles). Add people to the rotation or record their "
+            "qualifications, then draft again."
+        )
+    return (
+        "Nobody could be placed: every candidate is blocked for every slot (time away, other "
+        "shifts, rest or qualification: each slot says who and why). Move time away, add "
+        "people to the rotation or shorten the rest rule, then draft again."
+    )
+
+
 def _status_note(
-    status: str, gap: float, ran_exact: bool, time_limit: float, coverage_proven: bool = True
+    status: str, gap: float, ran_exact: bool, time_limit: float | str, coverage_proven: bool = True
 ) -> str:
+    """``time_limit``: the solver's own limit in seconds, or words for what stopped the search
+    (a guard, a fixed amount of work): never a figure that did not apply."""
+    stopped = f"the {time_limit:g} s time limit" if not isinstance(time_limit, str) else time_limit
     prefix = (
         "" if coverage_proven else "Coverage not proven (another roster might fill more slots). "
     )
@@ -192,7 +221,7 @@ def _status_note(
     pct = f"{100 * gap:.1f}%" if gap >= 0.001 else f"{100 * gap:.2g}%"
     if ran_exact:
         return prefix + (
-            f"Within {pct} of the fairest possible roster after the {time_limit:g} s time limit; "
+            f"Within {pct} of the fairest possible roster after {stopped}; "
             "give the exact mode more time for a proof."
         )
     return prefix + f"Within {pct} of the fairest possible roster; run the exact mode for a proof."
@@ -220,7 +249,10 @@ def recommend(
     told = Progress(progress) if progress is not None else NO_PROGRESS
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    slots = tuple(slots)  # a generator is fine too
+    # canonical order (people by id, slots by key; a generator is fine too): the same problem
+    # given in another order gives the same roster (every tie-break follows positions)
+    slots = tuple(sorted(slots, key=lambda slot: slot.key))
+    candidates = tuple(sorted(candidates, key=lambda person: person.person_id))
     if len(slots) > MAX_SLOTS:
         raise ValueError(
             f"{len(slots)} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
@@ -253,6 +285,14 @@ def recommend(
         progress=told,
     )
     source = "greedy"
+    if mode == "exact":
+        # "Fairest possible" is never worse than the default mode's roster: that roster (its
+        # local search, windows and groups included) is the start every later stage must beat
+        # (each adopts a roster only when it is better in the lexicographic order), and the
+        # solver's hint
+        default = recommend(slots, candidates, settings, mode="greedy", pinned=pinned, clock=clock)
+        roster, took = _adopt(problem, roster, _holder_of(problem, default))
+        source = default.source if took else source
     fixed_load = Roster(problem).draft_load
     polish_seconds = POLISH_SHARE * budget if budget else None
 
@@ -443,12 +483,16 @@ def recommend(
         status = "feasible"
     gap = 0.0 if bound <= 0 or proven else max(0.0, (obj_max - bound) / bound)
     fairness_status = "optimal" if proven else ("time_limit" if ran_exact or cut else "feasible")
-    if mode == "exact":
+    # what stopped the search, in true words: a guard's figure is not the draft's (a solver
+    # stage has its own), and the automatic exact run is a fixed amount of work, not seconds
+    limit: float | str
+    if cut:
+        limit = "a wall-clock guard stopped a search"
+    elif mode == "exact":
         limit = settings.exact_time_limit
-    elif cut:
-        limit = deadline.seconds
     else:
-        limit = settings.auto_exact_time_limit
+        limit = "its fixed amount of search"
+    nobody = bool(problem.n_slots) and not problem.eligible[movable].any() and must_uncovered
     return Recommendation(
         assignments=tuple(assignments),
         uncovered=tuple(uncovered),
@@ -464,7 +508,11 @@ def recommend(
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
         note=too_big
-        + _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
+        + (
+            _nobody_note(problem)
+            if nobody
+            else _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
+        )
         + (GUARD_NOTE if cut else "")
         + _team_note(problem, roster, uncovered),
     )
