@@ -63,6 +63,10 @@ NEIGHBOURHOOD_HELPERS = 100
 # slots in one draft at most: the rules' slot x slot matrices grow with the square (a year of
 # two-hour shifts, 8,760 slots, took 1.9 GB)
 MAX_SLOTS = 5_000
+# person-slots (candidates x slots) in one draft at most: the eligibility, weight and blocker
+# matrices grow with it (5,000 slots x 30,000 people took 3.35 GB). 8 M still admits the growth
+# goal, 10,000 people x a year of daily primary and secondary slots (7.3 M)
+MAX_PERSON_SLOTS = 8_000_000
 # the coverage search's own allowance (CP-SAT work units on one thread, about a second of one
 # core each here), outside the fairness time budget: an empty slot someone could take is worse
 # than seconds. Bounded so a draft (a web request) still ends well inside gunicorn's timeout;
@@ -200,6 +204,23 @@ def _nobody_note(problem: Problem) -> str:
     )
 
 
+def too_big_to_draft(n_slots: int, n_candidates: int) -> str | None:
+    """Why a draft of this size is refused before any work (memory grows with slots squared
+    and with person-slots), or None."""
+    if n_slots > MAX_SLOTS:
+        return (
+            f"{n_slots} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
+            "hourly shifts with three roles is 2,232); draft a shorter period"
+        )
+    if n_slots * n_candidates > MAX_PERSON_SLOTS:
+        return (
+            f"{n_candidates:,} people x {n_slots:,} slots are too many person-slots for one draft "
+            f"(at most {MAX_PERSON_SLOTS:,}: 10,000 people over a year of daily primary and "
+            "secondary shifts is 7.3 million); draft a shorter period or split the rotation"
+        )
+    return None
+
+
 def _status_note(
     status: str, gap: float, ran_exact: bool, time_limit: float | str, coverage_proven: bool = True
 ) -> str:
@@ -253,11 +274,9 @@ def recommend(
     # given in another order gives the same roster (every tie-break follows positions)
     slots = tuple(sorted(slots, key=lambda slot: slot.key))
     candidates = tuple(sorted(candidates, key=lambda person: person.person_id))
-    if len(slots) > MAX_SLOTS:
-        raise ValueError(
-            f"{len(slots)} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
-            "hourly shifts with three roles is 2,232); draft a shorter period"
-        )
+    refused = too_big_to_draft(len(slots), len(candidates))
+    if refused:
+        raise ValueError(refused)
     problem = Problem(slots, candidates, settings, pinned)
     movable = ~problem.pinned_mask
     pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
