@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from availability import services as availability
-from onehand.dates import FIRST_YEAR, LAST_YEAR, MONTH_PROBLEM
+from onehand.dates import FIRST_YEAR, LAST_YEAR, MAX_RANGE_DAYS, MONTH_PROBLEM
 from onehand.errors import DomainError, Invalid, NotAllowed, RuleBroken
 from onehand.people import display_name
 from rotation.events import shifts_reassigned
@@ -55,6 +55,7 @@ def recommend_for(
     progress: Callable[[str, float], None] | None = None,
     **overrides,
 ) -> tuple[list[rec.Slot], list[rec.Candidate], rec.Recommendation]:
+    _check_period(period_start, period_end)
     half_life = overrides.pop("half_life_days", None)
     settings = inputs.recommender_settings(rotation, **overrides)
     windows, start, end = _period_bounds(rotation, period_start, period_end)
@@ -74,6 +75,9 @@ def recommend_for(
         half_life_days=half_life,
         count_published_ahead=True,
     )
+    refused = rec.too_big_to_draft(len(slots), len(candidates))
+    if refused:
+        raise Invalid(refused[0].upper() + refused[1:] + ".", field="period_end")
     # Shadow slots only exist where someone still needs shadowing; others stay out of the draft.
     return (
         slots,
@@ -119,10 +123,17 @@ def _summary(result: rec.Recommendation, candidates, settings_used: dict) -> dic
 
 
 def _check_period(period_start: date, period_end: date) -> None:
+    """Refused before any work (a job is not even queued): a period outside the years, empty,
+    or longer than a drafting period (a lock spans at most MAX_RANGE_DAYS)."""
     if not (FIRST_YEAR <= period_start.year and period_end.year <= LAST_YEAR) or (
         period_end <= period_start
     ):
         raise Invalid(MONTH_PROBLEM, field="month")
+    if (period_end - period_start).days > MAX_RANGE_DAYS:
+        raise Invalid(
+            f"A draft may span at most {MAX_RANGE_DAYS} days: draft a shorter period.",
+            field="period_end",
+        )
 
 
 @transaction.atomic

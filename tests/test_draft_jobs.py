@@ -150,6 +150,17 @@ def test_a_junk_month_or_mode_is_refused_before_any_job(team):
     assert not DraftJob.objects.exists()
 
 
+def test_a_period_longer_than_a_drafting_period_is_refused_before_any_job_or_draft(team):
+    ten_years = (date(2027, 1, 1), date(2037, 1, 1))
+
+    with pytest.raises(Invalid, match="at most 400 days"):
+        services.request_draft(team.rotation, *ten_years, by=team.boss)
+    with pytest.raises(Invalid, match="at most 400 days"):
+        services.draft_roster(team.rotation, *ten_years, by=team.boss)
+    assert not DraftJob.objects.exists()
+    assert not Roster.objects.filter(rotation=team.rotation).exists()
+
+
 def test_another_teams_manager_can_neither_start_nor_see_it(team, client):
     other = build_team(1)
     job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)

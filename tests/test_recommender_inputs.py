@@ -81,6 +81,19 @@ def test_a_draft_of_too_many_slots_is_refused_before_any_work():
         recommend(slots, [person()])
 
 
+def test_a_draft_of_more_person_slots_than_a_worker_can_hold_is_refused_before_any_work():
+    """1,601 people x 5,000 hourly slots is just over the 8 million person-slots a draft may
+    hold (a year of daily primary and secondary shifts for 10,000 people still fits)."""
+    slots = [
+        Slot(f"{h}", str(h), "primary", START + timedelta(hours=h), START + timedelta(hours=h + 1))
+        for h in range(5_000)
+    ]
+    crowd = [person(pid) for pid in range(1, 1_602)]
+
+    with pytest.raises(ValueError, match="too many person-slots for one draft"):
+        recommend(slots, crowd)
+
+
 def test_the_exact_mode_on_a_huge_team_drafts_with_the_default_mode_and_says_so(monkeypatch):
     from planning.recommender import solve
 

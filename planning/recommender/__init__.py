@@ -44,7 +44,7 @@ from .bounds import water_filling_bound
 from .explain import levels
 from .load import capacity, fairness_metrics, past_load, slot_weighted_hours
 from .rules import check_assignment
-from .solve import recommend
+from .solve import MAX_PERSON_SLOTS, MAX_SLOTS, recommend, too_big_to_draft
 from .types import (
     MODES,
     ROLES,
@@ -61,6 +61,8 @@ from .types import (
 )
 
 __all__ = [
+    "MAX_PERSON_SLOTS",
+    "MAX_SLOTS",
     "MODES",
     "ROLES",
     "Assignment",
@@ -80,5 +82,6 @@ __all__ = [
     "past_load",
     "recommend",
     "slot_weighted_hours",
+    "too_big_to_draft",
     "water_filling_bound",
 ]

@@ -31,8 +31,9 @@ STEP_SECONDS_PER_CELL = 0.3e-9  # per slot x person, the people counted up to CE
 CELL_PEOPLE = 1_000
 # the wall-clock guard of the step-counted stages, as a multiple of the time budget: the
 # allowances add up to about half the budget on a normal machine, so the guard stops a stage
-# only on a machine about sixteen times slower than that
-GUARD = 8.0
+# only on a machine about 48 times slower than that (drafts run on a worker, not in a web
+# request: a wide guard costs no timeout, and a false "too busy" costs the manager a redraft)
+GUARD = 24.0
 # a counted stage tells the progress observer (``Progress``) every this many steps: a few times
 # a second on a normal machine, a function call in between; the observer throttles further
 PROGRESS_EVERY_STEPS = 2048

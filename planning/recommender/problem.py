@@ -15,7 +15,7 @@ import numpy as np
 
 from .load import capacity, weighted_hours, zone
 from .pairing import TeamRules
-from .rules import Geometry, validate_candidate, validate_settings, validate_slot
+from .rules import Geometry, last_shift_blocks, validate_candidate, validate_settings, validate_slot
 from .types import ROLE_INDEX, SHADOW, Candidate, Settings, Slot
 
 
@@ -130,8 +130,6 @@ class Problem:
         ns, npp = self.n_slots, self.n_people
         E = np.zeros((ns, npp), dtype=bool)
         start, end = self.geometry.start, self.geometry.end
-        rest = self.settings.min_rest.total_seconds()
-        b2b = self.settings.no_back_to_back
         for j, c in enumerate(self.people):
             col = np.zeros(ns, dtype=bool)
             for r in ("primary", "secondary"):
@@ -142,10 +140,7 @@ class Problem:
             for a, b in tuple(c.unavailable) + tuple(c.busy):
                 col &= ~((start < b.timestamp()) & (end > a.timestamp()))
             if c.last_shift_end is not None:
-                lse = c.last_shift_end.timestamp()
-                gap = start - lse
-                bad = (gap >= 0) & ((gap < rest) | ((gap == 0) & b2b))
-                col &= ~bad
+                col &= ~last_shift_blocks(start - c.last_shift_end.timestamp(), self.settings)
             E[:, j] = col
         return E
 

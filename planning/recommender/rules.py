@@ -210,11 +210,25 @@ def static_reason(slot: Slot, person: Candidate, settings: Settings) -> str | No
         if _overlaps(slot.start, slot.end, a, b):
             return f"on another shift ({format_interval(a, b, person.time_zone)})"
     lse = person.last_shift_end
-    if lse is not None and lse <= slot.start:
+    if lse is not None:
+        # the last shift began before this period, so it runs until ``lse``: a slot starting
+        # before then overlaps it, and one starting after it still needs the rest
+        if slot.start < lse:
+            return f"still on their last shift (until {format_time(lse, person.time_zone)})"
         gap = (slot.start - lse).total_seconds()
-        if gap < settings.min_rest.total_seconds() or (settings.no_back_to_back and gap == 0):
+        if last_shift_blocks(gap, settings):
             return f"rest rule (last shift ended {format_time(lse, person.time_zone)})"
     return None
+
+
+def last_shift_blocks(gap_seconds, settings: Settings):
+    """Whether a slot starting ``gap_seconds`` after the person's last shift ended is refused:
+    it starts before the end (overlap), within ``min_rest``, or -- with ``no_back_to_back`` --
+    right at the end. Works on a number or an array of gaps (the one rule for every mode)."""
+    rest = settings.min_rest.total_seconds()
+    gap = np.asarray(gap_seconds, dtype=float)
+    out = (gap < 0) | (gap < rest) | ((gap == 0) & bool(settings.no_back_to_back))
+    return out if out.ndim else bool(out)
 
 
 def check_assignment(

@@ -63,6 +63,10 @@ NEIGHBOURHOOD_HELPERS = 100
 # slots in one draft at most: the rules' slot x slot matrices grow with the square (a year of
 # two-hour shifts, 8,760 slots, took 1.9 GB)
 MAX_SLOTS = 5_000
+# person-slots (candidates x slots) in one draft at most: the eligibility, weight and blocker
+# matrices grow with it (5,000 slots x 30,000 people took 3.35 GB). 8 M still admits the growth
+# goal, 10,000 people x a year of daily primary and secondary slots (7.3 M)
+MAX_PERSON_SLOTS = 8_000_000
 # the coverage search's own allowance (CP-SAT work units on one thread, about a second of one
 # core each here), outside the fairness time budget: an empty slot someone could take is worse
 # than seconds. Bounded so a draft (a web request) still ends well inside gunicorn's timeout;
@@ -139,6 +143,16 @@ def _adopt(
     return roster, False
 
 
+def _holder_of(problem: Problem, draft: Recommendation) -> np.ndarray:
+    """A returned draft's assignments as the search's array (slot -> person position)."""
+    holder = np.full(problem.n_slots, -1, dtype=np.int64)
+    for a in draft.assignments:
+        person = problem.pid_index.get(a.person_id)
+        if person is not None:
+            holder[problem.slot_index[a.slot_key]] = person
+    return holder
+
+
 def _cover_neighbourhood(problem: Problem, roster: Roster) -> np.ndarray | None:
     """A team too big for the whole coverage model (more than ``COVERAGE_PAIRS`` pairs) with
     slots left empty that someone could take: re-solve coverage over the people who could
@@ -174,9 +188,45 @@ def _cover_neighbourhood(problem: Problem, roster: Roster) -> np.ndarray | None:
     return got.holder
 
 
+def _nobody_note(problem: Problem) -> str:
+    """Every slot left to fill is empty because nobody may take any of them: say so and why,
+    instead of a fairness claim about an empty roster."""
+    if not problem.n_people:
+        return (
+            "Nobody could be placed: the rotation has no candidates (nobody in it, or nobody "
+            "qualified for its roles). Add people to the rotation or record their "
+            "qualifications, then draft again."
+        )
+    return (
+        "Nobody could be placed: every candidate is blocked for every slot (time away, other "
+        "shifts, rest or qualification: each slot says who and why). Move time away, add "
+        "people to the rotation or shorten the rest rule, then draft again."
+    )
+
+
+def too_big_to_draft(n_slots: int, n_candidates: int) -> str | None:
+    """Why a draft of this size is refused before any work (memory grows with slots squared
+    and with person-slots), or None."""
+    if n_slots > MAX_SLOTS:
+        return (
+            f"{n_slots} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
+            "hourly shifts with three roles is 2,232); draft a shorter period"
+        )
+    if n_slots * n_candidates > MAX_PERSON_SLOTS:
+        return (
+            f"{n_candidates:,} people x {n_slots:,} slots are too many person-slots for one draft "
+            f"(at most {MAX_PERSON_SLOTS:,}: 10,000 people over a year of daily primary and "
+            "secondary shifts is 7.3 million); draft a shorter period or split the rotation"
+        )
+    return None
+
+
 def _status_note(
-    status: str, gap: float, ran_exact: bool, time_limit: float, coverage_proven: bool = True
+    status: str, gap: float, ran_exact: bool, time_limit: float | str, coverage_proven: bool = True
 ) -> str:
+    """``time_limit``: the solver's own limit in seconds, or words for what stopped the search
+    (a guard, a fixed amount of work): never a figure that did not apply."""
+    stopped = f"the {time_limit:g} s time limit" if not isinstance(time_limit, str) else time_limit
     prefix = (
         "" if coverage_proven else "Coverage not proven (another roster might fill more slots). "
     )
@@ -192,7 +242,7 @@ def _status_note(
     pct = f"{100 * gap:.1f}%" if gap >= 0.001 else f"{100 * gap:.2g}%"
     if ran_exact:
         return prefix + (
-            f"Within {pct} of the fairest possible roster after the {time_limit:g} s time limit; "
+            f"Within {pct} of the fairest possible roster after {stopped}; "
             "give the exact mode more time for a proof."
         )
     return prefix + f"Within {pct} of the fairest possible roster; run the exact mode for a proof."
@@ -220,12 +270,13 @@ def recommend(
     told = Progress(progress) if progress is not None else NO_PROGRESS
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    slots = tuple(slots)  # a generator is fine too
-    if len(slots) > MAX_SLOTS:
-        raise ValueError(
-            f"{len(slots)} slots are too many for one draft (at most {MAX_SLOTS:,}: a month of "
-            "hourly shifts with three roles is 2,232); draft a shorter period"
-        )
+    # canonical order (people by id, slots by key; a generator is fine too): the same problem
+    # given in another order gives the same roster (every tie-break follows positions)
+    slots = tuple(sorted(slots, key=lambda slot: slot.key))
+    candidates = tuple(sorted(candidates, key=lambda person: person.person_id))
+    refused = too_big_to_draft(len(slots), len(candidates))
+    if refused:
+        raise ValueError(refused)
     problem = Problem(slots, candidates, settings, pinned)
     movable = ~problem.pinned_mask
     pairs = int(problem.eligible[movable].sum()) if problem.n_people else 0
@@ -253,6 +304,14 @@ def recommend(
         progress=told,
     )
     source = "greedy"
+    if mode == "exact":
+        # "Fairest possible" is never worse than the default mode's roster: that roster (its
+        # local search, windows and groups included) is the start every later stage must beat
+        # (each adopts a roster only when it is better in the lexicographic order), and the
+        # solver's hint
+        default = recommend(slots, candidates, settings, mode="greedy", pinned=pinned, clock=clock)
+        roster, took = _adopt(problem, roster, _holder_of(problem, default))
+        source = default.source if took else source
     fixed_load = Roster(problem).draft_load
     polish_seconds = POLISH_SHARE * budget if budget else None
 
@@ -443,12 +502,16 @@ def recommend(
         status = "feasible"
     gap = 0.0 if bound <= 0 or proven else max(0.0, (obj_max - bound) / bound)
     fairness_status = "optimal" if proven else ("time_limit" if ran_exact or cut else "feasible")
-    if mode == "exact":
+    # what stopped the search, in true words: a guard's figure is not the draft's (a solver
+    # stage has its own), and the automatic exact run is a fixed amount of work, not seconds
+    limit: float | str
+    if cut:
+        limit = "a wall-clock guard stopped a search"
+    elif mode == "exact":
         limit = settings.exact_time_limit
-    elif cut:
-        limit = deadline.seconds
     else:
-        limit = settings.auto_exact_time_limit
+        limit = "its fixed amount of search"
+    nobody = bool(problem.n_slots) and not problem.eligible[movable].any() and must_uncovered
     return Recommendation(
         assignments=tuple(assignments),
         uncovered=tuple(uncovered),
@@ -464,7 +527,11 @@ def recommend(
         fairness=fairness_metrics({c.person_id: float(v) for c, v in zip(problem.people, L)}),
         coverage_proven=bool(coverage_proven),
         note=too_big
-        + _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
+        + (
+            _nobody_note(problem)
+            if nobody
+            else _status_note(fairness_status, gap, ran_exact or cut, limit, coverage_proven)
+        )
         + (GUARD_NOTE if cut else "")
         + _team_note(problem, roster, uncovered),
     )
