@@ -289,12 +289,8 @@ def _own_manual(user, entry: AvailabilityEntry) -> None:
 # --- Locks ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def lock_availability(
-    team: Team, period_start: date, period_end: date, *, by, note: str = ""
-) -> AvailabilityLock:
-    """Freeze a team's availability for a period (period_end exclusive); idempotent."""
-    require_manager(by, team.pk, "Only a manager of this team can lock its availability.")
+def check_lockable_period(period_start: date, period_end: date) -> None:
+    """Refuse a period no lock may cover; drafting checks it before queueing any work."""
     if period_start >= period_end:
         raise AvailabilityError("The period must end after it starts.", field="period_end")
     # A lock freezes shared members for every team: keep it to a drafting period, not years.
@@ -307,6 +303,15 @@ def lock_availability(
             f"A lock may start at most {LOCK_LEAD_DAYS // 366} years from today.",
             field="period_start",
         )
+
+
+@transaction.atomic
+def lock_availability(
+    team: Team, period_start: date, period_end: date, *, by, note: str = ""
+) -> AvailabilityLock:
+    """Freeze a team's availability for a period (period_end exclusive); idempotent."""
+    require_manager(by, team.pk, "Only a manager of this team can lock its availability.")
+    check_lockable_period(period_start, period_end)
     lock, _ = AvailabilityLock.objects.get_or_create(
         team=team,
         period_start=period_start,

@@ -4,6 +4,7 @@ Months are represented by their first day. Years outside `FIRST_YEAR`..`LAST_YEA
 so a `?month=9999-12` cannot overflow the arithmetic that follows.
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,10 +37,17 @@ def span_problem(start: datetime, end: datetime) -> str | None:
     return None
 
 
+MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{1,2})", re.ASCII)
+
+
 def parse_month_or_none(raw: str | None) -> date | None:
     """'2026-12' -> 2026-12-01; None for anything else, including years out of range."""
+    # ASCII digits only, nothing around them: int() would also take "２０２７" and "02\n"
+    match = MONTH_PATTERN.fullmatch(raw or "")
+    if match is None:
+        return None
     try:
-        year, month = (int(part) for part in (raw or "").split("-", 1))
+        year, month = int(match[1]), int(match[2])
         if not FIRST_YEAR <= year <= LAST_YEAR:
             return None
         return date(year, month, 1)

@@ -221,7 +221,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # is closed, and a kept one is health-checked before its first query.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker that accepts connections but never answers (paused, half-open after a failover)
+# would hold a publish forever, and with it the web request that queued the task: give up
+# after ONEHAND_BROKER_TIMEOUT seconds, retry once, then the caller says so.
+ONEHAND_BROKER_TIMEOUT = float(os.environ.get("ONEHAND_BROKER_TIMEOUT", "3"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": ONEHAND_BROKER_TIMEOUT,
+    "socket_connect_timeout": ONEHAND_BROKER_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "onehand")
 CELERY_TIMEZONE = "UTC"
 

@@ -15,7 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from onehand.dates import MONTH_PROBLEM, parse_month_or_none
-from onehand.errors import Invalid, NotFound
+from onehand.errors import Busy, Invalid, NotFound
 from rotation import api as core_api
 from rotation import selectors as core_selectors
 from rotation.models import SlotRole, SwapOffer, SwapRequest
@@ -100,6 +100,9 @@ class RotationViewSet(core_api.RotationViewSet):
             rotation, start, end, by=request.user, mode=data.pop("mode"), overrides=data
         )
         job = selectors.draft_job(job_id=job.pk)
+        if job.state == DraftJob.State.FAILED and job.error == services.QUEUE_DOWN:
+            # the broker refused it at once: not "accepted"
+            raise Busy(job.error, retry_after=30)
         return Response(
             DraftJobSerializer(job).data,
             status=202,

@@ -4,6 +4,7 @@ Each public function is one transaction and takes the acting person as a require
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -134,6 +135,8 @@ def _check_period(period_start: date, period_end: date) -> None:
             f"A draft may span at most {MAX_RANGE_DAYS} days: draft a shorter period.",
             field="period_end",
         )
+    # drafting locks the period: refuse here what the lock would refuse after queueing
+    availability.check_lockable_period(period_start, period_end)
 
 
 @transaction.atomic
@@ -312,17 +315,29 @@ UNEXPECTED = (
 )
 # how often a running draft writes its progress to the job row, at most (seconds)
 PROGRESS_WRITE_SECONDS = 0.5
+# how often a running draft says it is alive, progress or not (a solver stage reports only its
+# start; without this a long one would look like a dead worker to the stuck sweep)
+ALIVE_SECONDS = 30.0
+# runs a job may start: a worker child that dies mid-draft (out of memory, killed) redelivers
+# the task (acks_late); the third death ends the job instead of looping forever
+MAX_DRAFT_ATTEMPTS = 3
+# a second click this soon after the same month's draft finished is the same click
+DOUBLE_CLICK_SECONDS = 10
+WORKER_DIED = (
+    "The worker drafting this month stopped {attempts} times before it finished (it may have "
+    "run out of memory or been restarted); try again, or draft a shorter period."
+)
 
 
 def _stuck_words(state: str, limit: float) -> str:
     minutes = f"{limit:g} seconds" if limit < 120 else f"{round(limit / 60):g} minutes"
     if state == DraftJob.State.QUEUED:
         return (
-            f"No worker started this draft within {minutes} (is the Celery worker running?); "
-            "try again."
+            f"No worker started this draft within {minutes}: no draft was running meanwhile, "
+            "so the Celery workers are stopped or busy with other work; try again."
         )
     return (
-        f"This draft stopped reporting progress for {minutes} (its worker probably stopped "
+        f"This draft gave no sign of life for {minutes} (its worker probably stopped "
         "or restarted); try again."
     )
 
@@ -370,6 +385,16 @@ def request_draft(
     with transaction.atomic():
         unfinished = DraftJob.objects.filter(**period, state__in=DraftJob.UNFINISHED)
         existing = unfinished.first()
+        if existing is None:
+            # a fast draft can finish between the two clicks of a double click
+            just_done = timezone.now() - timedelta(seconds=DOUBLE_CLICK_SECONDS)
+            existing = (
+                DraftJob.objects.filter(
+                    **period, state=DraftJob.State.DONE, finished_at__gte=just_done
+                )
+                .order_by("-finished_at")
+                .first()
+            )
         if existing is not None:
             return existing, False
         try:
@@ -396,6 +421,51 @@ PROGRESS_SQL = (
     f"UPDATE {DraftJob._meta.db_table} SET stage = %s, progress = %s, updated_at = %s "  # noqa: S608
     "WHERE id = %s AND state = %s AND attempts = %s"
 )
+
+
+ALIVE_SQL = (
+    f"UPDATE {DraftJob._meta.db_table} SET updated_at = %s "  # noqa: S608
+    "WHERE id = %s AND state = %s AND attempts = %s"
+)
+
+
+class _AliveSignal:
+    """While a draft runs, a thread of its own touches the job's `updated_at` every
+    ALIVE_SECONDS on a connection of its own: a long solver stage is still a live worker. It
+    dies with the worker's process, so a killed draft falls silent and the stuck sweep fails
+    it. PostgreSQL only, like the progress it backs."""
+
+    def __init__(self, job: DraftJob):
+        self.job_id, self.attempt = job.pk, job.attempts
+        self.stop = threading.Event()
+        self.thread = None
+        if connections["default"].vendor == "postgresql":
+            self.thread = threading.Thread(target=self._run, name=f"draft-{job.pk}", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        connection = None
+        try:
+            # well inside the sweep's limit, whatever it is set to
+            every = min(ALIVE_SECONDS, float(django_settings.ONEHAND_DRAFT_STUCK_SECONDS) / 3)
+            while not self.stop.wait(every):
+                if connection is None:
+                    connection = connections.create_connection("default")
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        ALIVE_SQL,
+                        [timezone.now(), self.job_id, DraftJob.State.RUNNING, self.attempt],
+                    )
+        except Exception:  # noqa: BLE001 - the sweep may then fail a live draft; it says so
+            logger.warning("draft job %s could not say it is alive", self.job_id, exc_info=True)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
 
 class _ProgressWriter:
@@ -465,6 +535,13 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
         )
         if job is None or job.finished:
             return job
+        if job.attempts >= MAX_DRAFT_ATTEMPTS:
+            # every earlier run died mid-draft (a finished run would have ended the job)
+            now = timezone.now()
+            job.state, job.error = DraftJob.State.FAILED, WORKER_DIED.format(attempts=job.attempts)
+            job.finished_at = job.updated_at = now
+            job.save(update_fields=["state", "error", "finished_at", "updated_at"])
+            return job
         job.state = DraftJob.State.RUNNING
         job.attempts += 1
         job.started_at = job.updated_at = now
@@ -472,7 +549,7 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
         job.save(
             update_fields=["state", "attempts", "started_at", "updated_at", "stage", "progress"]
         )
-    writer = _ProgressWriter(job)
+    writer, alive = _ProgressWriter(job), _AliveSignal(job)
     try:
         if job.requested_by is None:
             raise NotAllowed(NO_REQUESTER)
@@ -507,6 +584,7 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
         logger.exception("draft job %s failed", job.pk)
         _fail(job.pk, job.attempts, UNEXPECTED)
     finally:
+        alive.close()
         writer.close()
     return DraftJob.objects.get(pk=job.pk)
 
@@ -520,7 +598,14 @@ def fail_stuck_draft_jobs(*, by: Actor, now: datetime | None = None) -> int:
     limit = float(django_settings.ONEHAND_DRAFT_STUCK_SECONDS)
     cutoff = now - timedelta(seconds=limit)
     failed = 0
+    # Running drafts say they are alive every ALIVE_SECONDS; while one does, the workers are
+    # alive and queued drafts are only waiting their turn behind it.
+    workers_drafting = DraftJob.objects.filter(
+        state=DraftJob.State.RUNNING, updated_at__gte=cutoff
+    ).exists()
     for state in DraftJob.UNFINISHED:
+        if state == DraftJob.State.QUEUED and workers_drafting:
+            continue
         failed += DraftJob.objects.filter(state=state, updated_at__lt=cutoff).update(
             state=DraftJob.State.FAILED,
             error=_stuck_words(state, limit),

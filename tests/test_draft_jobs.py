@@ -11,12 +11,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from onehand.errors import Invalid, NotAllowed
+from onehand.errors import DomainError, Invalid, NotAllowed
 from planning import services, tasks
 from planning.models import DraftJob
 from rotation.models import AuditEntry, Membership, Roster
 from rotation.permissions import SYSTEM
 from tests.factories import build_team
+from tests.services import eventually
 
 pytestmark = pytest.mark.django_db
 DECEMBER = (date(2026, 12, 1), date(2027, 1, 1))
@@ -105,6 +106,8 @@ def test_a_finished_job_lets_the_manager_draft_the_month_again(team, run_after_c
     (first, _), _ = run_after_commit(
         lambda: services.request_draft(team.rotation, *DECEMBER, by=team.boss)
     )
+    # a minute later: no longer the same click
+    DraftJob.objects.filter(pk=first.pk).update(finished_at=timezone.now() - timedelta(minutes=1))
     (second, created), _ = run_after_commit(
         lambda: services.request_draft(team.rotation, *DECEMBER, by=team.boss)
     )
@@ -184,18 +187,14 @@ def test_another_teams_manager_can_neither_start_nor_see_it(team, client):
     assert DraftJob.objects.count() == 1
 
 
-def test_the_stuck_sweep_fails_silent_jobs_and_spares_live_ones(team, settings):
+def test_the_stuck_sweep_fails_a_dead_workers_job_and_spares_a_live_one(team, settings):
     settings.ONEHAND_DRAFT_STUCK_SECONDS = 600
     now = timezone.now()
-    waiting, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
-    died, _ = services.request_draft(
+    died, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    alive, _ = services.request_draft(
         team.rotation, date(2027, 1, 1), date(2027, 2, 1), by=team.boss
     )
-    alive, _ = services.request_draft(
-        team.rotation, date(2027, 2, 1), date(2027, 3, 1), by=team.boss
-    )
-    # No worker took the first; the second's worker died at 40%; the third reported just now.
-    DraftJob.objects.filter(pk=waiting.pk).update(updated_at=now - timedelta(minutes=11))
+    # The first's worker died at 40%; the second said it was alive nine minutes ago.
     DraftJob.objects.filter(pk=died.pk).update(
         state="running", attempts=1, stage="Evening out the load", progress=0.4,
         started_at=now - timedelta(minutes=12), updated_at=now - timedelta(minutes=11),
@@ -204,18 +203,99 @@ def test_the_stuck_sweep_fails_silent_jobs_and_spares_live_ones(team, settings):
         state="running", attempts=1, started_at=now, updated_at=now - timedelta(minutes=9)
     )
 
-    assert services.fail_stuck_draft_jobs(by=SYSTEM, now=now) == 2
+    assert services.fail_stuck_draft_jobs(by=SYSTEM, now=now) == 1
 
-    waiting.refresh_from_db(), died.refresh_from_db(), alive.refresh_from_db()
+    died.refresh_from_db(), alive.refresh_from_db()
+    assert died.state == "failed" and "gave no sign of life for 10 minutes" in died.error
+    assert alive.state == "running"
+
+
+def test_a_draft_no_worker_started_fails_and_says_why(team, settings):
+    settings.ONEHAND_DRAFT_STUCK_SECONDS = 600
+    now = timezone.now()
+    waiting, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    DraftJob.objects.filter(pk=waiting.pk).update(updated_at=now - timedelta(minutes=11))
+
+    assert services.fail_stuck_draft_jobs(by=SYSTEM, now=now) == 1
+
+    waiting.refresh_from_db()
     assert waiting.state == "failed" and "No worker started this draft within 10 minutes" in (
         waiting.error
     )
-    assert died.state == "failed" and "stopped reporting progress for 10 minutes" in died.error
-    assert alive.state == "running"
     # The lost message turning up later changes nothing.
     tasks.run_draft_job(waiting.pk)
     waiting.refresh_from_db()
     assert waiting.state == "failed" and not Roster.objects.exists()
+
+
+def test_a_draft_waiting_behind_a_live_draft_keeps_waiting(team, settings):
+    settings.ONEHAND_DRAFT_STUCK_SECONDS = 600
+    now = timezone.now()
+    waiting, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    drafting, _ = services.request_draft(
+        team.rotation, date(2027, 1, 1), date(2027, 2, 1), by=team.boss
+    )
+    DraftJob.objects.filter(pk=waiting.pk).update(updated_at=now - timedelta(minutes=30))
+    DraftJob.objects.filter(pk=drafting.pk).update(
+        state="running", attempts=1, started_at=now, updated_at=now - timedelta(seconds=20)
+    )
+
+    assert services.fail_stuck_draft_jobs(by=SYSTEM, now=now) == 0
+
+    waiting.refresh_from_db()
+    assert waiting.state == "queued"
+
+
+def test_a_draft_whose_worker_died_three_times_fails_instead_of_running_again(team):
+    job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    # three runs started and none finished: each worker child died mid-draft
+    DraftJob.objects.filter(pk=job.pk).update(state="running", attempts=3)
+
+    tasks.run_draft_job(job.pk)  # the message redelivered a third time
+
+    job.refresh_from_db()
+    assert job.state == "failed" and "stopped 3 times before it finished" in job.error
+    assert not Roster.objects.exists()
+
+
+def test_a_second_click_just_after_a_fast_draft_finished_is_the_same_draft(team, run_after_commit):
+    (first, _), _ = run_after_commit(
+        lambda: services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    )
+    (again, created), callbacks = run_after_commit(
+        lambda: services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    )
+
+    assert (again, created) == (first, False) and not handed_to_worker(callbacks)
+    assert Roster.objects.filter(rotation=team.rotation).count() == 1
+
+
+def test_a_month_too_far_ahead_to_lock_is_refused_before_any_job(team):
+    too_far = date.today().year + 8
+
+    with pytest.raises(DomainError, match="years from today"):
+        services.request_draft(
+            team.rotation, date(too_far, 1, 1), date(too_far, 2, 1), by=team.boss
+        )
+
+    assert not DraftJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_draft_says_it_is_alive_while_a_long_stage_reports_nothing(settings):
+    settings.ONEHAND_DRAFT_STUCK_SECONDS = 0.3  # says it is alive every 0.1 s
+    setup = build_team(2)
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = DraftJob.objects.create(
+        rotation=setup.rotation, period_start=DECEMBER[0], period_end=DECEMBER[1],
+        requested_by=setup.boss, state="running", attempts=1, updated_at=long_ago,
+    )  # fmt: skip
+
+    alive = services._AliveSignal(job)
+    try:
+        assert eventually(lambda: DraftJob.objects.get(pk=job.pk).updated_at > long_ago, timeout=10)
+    finally:
+        alive.close()
 
 
 # ---- the pages ------------------------------------------------------------------------------
