@@ -69,6 +69,20 @@ def _changed_nothing(sql: str, many: bool, cursor) -> bool:
     return getattr(cursor, "rowcount", -1) == 0
 
 
+# each stamp's commit hook and its rank (ChangeStamp.renew_rank)
+_RANKS: dict = {}
+
+
+def _order_renewals(hooks: list) -> None:
+    """Sort the stamps' renewals among a transaction's commit hooks by rank, in place, leaving
+    every other hook where it is. (Outside a transaction each renews as its statement returns:
+    there the order is the watchers' nesting, set where they are installed.)"""
+    places = [i for i, (_, func, _) in enumerate(hooks) if func in _RANKS]
+    ranked = sorted((hooks[i] for i in places), key=lambda hook: _RANKS[hook[1]])
+    for place, hook in zip(places, ranked, strict=True):
+        hooks[place] = hook
+
+
 class ChangeStamp:
     """One stamp: its cache key, the apps whose tables it watches (and the users table, and
     single models of other apps in `watched_models`), the models left out (bookkeeping shown
@@ -85,15 +99,15 @@ class ChangeStamp:
         settings_names: tuple[str, ...],
         what: str,
         skip_unchanged: bool = False,
-        renewed_first: bool = False,
+        renew_rank: int = 1,
     ) -> None:
         self.key = key
         self.watched_apps = watched_apps
         self.watched_models = watched_models
-        # Renewed before every other stamp of the same commit: for a stamp whose values feed
-        # what others keep (a reader that sees another stamp renewed then sees this one
-        # renewed too, when it reads this one second).
-        self.renewed_first = renewed_first
+        # The order of renewal within one commit, lowest first: a stamp whose values feed what
+        # others keep renews before them (history before the plan, the plan before whole
+        # pages), so a reader who sees a later stamp renewed sees the earlier ones renewed too.
+        self.renew_rank = renew_rank
         self.ignored_models = ignored_models
         self.settings_names = settings_names
         self.what = what
@@ -106,6 +120,7 @@ class ChangeStamp:
             self.renew()
 
         self._renew_after_commit = renew_after_commit
+        _RANKS[renew_after_commit] = renew_rank
 
     def watched_tables(self) -> frozenset[str]:
         if self._tables is None:
@@ -161,9 +176,8 @@ class ChangeStamp:
                 except TransactionManagementError:  # manual transaction management: no hooks
                     self.renew()
                 else:
-                    if self.renewed_first and connection.in_atomic_block:
-                        hooks = connection.run_on_commit
-                        hooks.insert(0, hooks.pop())
+                    if connection.in_atomic_block:
+                        _order_renewals(connection.run_on_commit)
         return result
 
     def watch(self, sender, connection, **kwargs) -> None:

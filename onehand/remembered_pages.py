@@ -70,6 +70,9 @@ PAGES = ChangeStamp(
     what="remembered pages",
     # A sweep whose UPDATE or DELETE matched nothing changed nothing a page shows.
     skip_unchanged=True,
+    # Pages show what the plan and history stamps keep: renewed after them, so a reader that
+    # sees this stamp renewed (read first) sees theirs renewed too.
+    renew_rank=2,
 )
 watched_tables = PAGES.watched_tables
 changes_pages = PAGES.changes

@@ -14,17 +14,19 @@ class PlanningConfig(AppConfig):
 
         from . import escalation, plan_stamp
 
-        # Plan pages are remembered under a stamp renewed by every write they are made from.
-        connection_created.connect(plan_stamp.watch, dispatch_uid="planning.plan_stamp")
-        for connection in connections.all(initialized_only=True):
-            plan_stamp.watch(sender=None, connection=connection)
+        # Outside a transaction each watcher renews its stamp as its statement returns, the
+        # innermost (installed last) first: whole pages outermost (renewed last), then plan
+        # pages, then history innermost (renewed first); inside a transaction the stamps'
+        # `renew_rank` orders the commit hooks the same way.
         # Whole pages are remembered per reader under a stamp renewed by any write they show.
         connection_created.connect(remembered_pages.watch, dispatch_uid="onehand.page_stamp")
         for connection in connections.all(initialized_only=True):
             remembered_pages.watch(sender=None, connection=connection)
-        # What is worked out from the rotations' history alone, under a narrower stamp. Its
-        # watcher is installed last, so it is the innermost: outside a transaction it renews
-        # its stamp before the others renew theirs (inside one, `renewed_first` does that).
+        # Plan pages are remembered under a stamp renewed by every write they are made from.
+        connection_created.connect(plan_stamp.watch, dispatch_uid="planning.plan_stamp")
+        for connection in connections.all(initialized_only=True):
+            plan_stamp.watch(sender=None, connection=connection)
+        # What is worked out from the rotations' history alone, under a narrower stamp.
         connection_created.connect(plan_stamp.watch_history, dispatch_uid="planning.history_stamp")
         for connection in connections.all(initialized_only=True):
             plan_stamp.watch_history(sender=None, connection=connection)

@@ -59,7 +59,7 @@ HISTORY = ChangeStamp(
     what="rotation history figures",
     # Plan rows and whole pages are made from what is kept under it: a reader that sees the
     # plan or page stamp renewed must see this one renewed too (it reads this one after them).
-    renewed_first=True,
+    renew_rank=0,
 )
 watch_history = HISTORY.watch
 new_history_stamp = HISTORY.renew

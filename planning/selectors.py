@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import time as time_now
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -256,6 +257,9 @@ class _PlanPeople:
 
     people: dict[int, tuple[str | None, rec.Candidate, availability.Utilisation, int]]
     experience: dict[int, Experience]
+    # when the history part was worked out (epoch seconds): patching a person in does not
+    # make it younger, so a history kept stale (a missed stamp renewal) still ends on time
+    made_at: float = 0.0
 
 
 def _plan_people(
@@ -301,7 +305,9 @@ def _plan_people(
                     utilisation[uid],
                     len(spans),
                 )
-            plan_stamp.remember_history(key, stamp, kept, PLAN_REMEMBER_SECONDS)
+            left = kept.made_at + PLAN_REMEMBER_SECONDS - time_now()
+            if left >= 1:
+                plan_stamp.remember_history(key, stamp, kept, int(left))
         candidates = [held[1] for held in kept.people.values()]
         return (
             candidates,
@@ -357,6 +363,7 @@ def _plan_people(
                     for c in candidates
                 },
                 experience=team.experience,
+                made_at=time_now(),
             ),
             PLAN_REMEMBER_SECONDS,
         )
