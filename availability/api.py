@@ -497,7 +497,13 @@ class UtilisationViewSet(viewsets.GenericViewSet):
             else None
         )
         shares = selectors.utilisation_for(
-            user_ids=[p.pk for p in people], start=start, end=end, exclude_rotation_id=exclude
+            user_ids=[p.pk for p in people],
+            start=start,
+            end=end,
+            exclude_rotation_id=exclude,
+            named_for_teams=(
+                (team.pk,) if team is not None else {t.pk for t in teams_for(user=request.user)}
+            ),
         )
         rows = [
             {

@@ -9,7 +9,7 @@ viewer may see: their own rows, plus their managed teams' members'.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -508,6 +508,9 @@ class Utilisation:
     projects: tuple[str, ...] = ()  # the named project allocations behind `allocation`
 
 
+OTHER_TEAMS_PROJECT = "another team's project"
+
+
 @dataclass(frozen=True)
 class _Hours:
     time_zone: str = "UTC"
@@ -526,8 +529,13 @@ def utilisation_for(
     end: datetime,
     exclude_rotation_id: int | None = None,
     unavailable: dict[int, list[tuple[datetime, datetime]]] | None = None,
+    named_for_teams: Collection[int] | None = None,
 ) -> dict[int, Utilisation]:
     """Project allocation, time off and on-call already held, as shares of working time.
+
+    Every team's allocations count (a person's time is theirs across teams), but with
+    `named_for_teams` only those teams' projects are named: another team's project is shown
+    to the reader as OTHER_TEAMS_PROJECT, never by its name.
 
     Working time is each person's own working hours (Person.work_days, work_start..
     work_end in their zone). Time off is unavailable time inside those hours; on-call is
@@ -597,8 +605,11 @@ def utilisation_for(
             )
             share = allocation.percent / 100 * iv.seconds(iv.intersect_merged(work, [window]))
             allocated += share
-            if share > 0 and allocation.project and allocation.project not in projects:
-                projects.append(allocation.project)
+            name = allocation.project
+            if named_for_teams is not None and allocation.team_id not in named_for_teams:
+                name = OTHER_TEAMS_PROJECT
+            if share > 0 and name and name not in projects:
+                projects.append(name)
         allocation_share = min(1.0, allocated / working)
         # Most people have neither time off nor other shifts: skip the interval arithmetic.
         spans = off.get(uid)

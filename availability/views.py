@@ -348,7 +348,9 @@ def team_readiness(request, slug):
     people = [m.user for m in team.memberships.all()]
     month = _month_of(request)
     start, end = selectors.month_span(month, ZoneInfo(request.time_zone))
-    utilisation = selectors.utilisation_for(user_ids=[p.pk for p in people], start=start, end=end)
+    utilisation = selectors.utilisation_for(
+        user_ids=[p.pk for p in people], start=start, end=end, named_for_teams=(team.pk,)
+    )
     return render(
         request,
         "availability/team.html",

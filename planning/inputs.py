@@ -369,6 +369,7 @@ def team_availability(
         end=end,
         exclude_rotation_id=rotation.pk,
         unavailable=unavailable,
+        named_for_teams=(rotation.team_id,),
     )
     return unavailable, utilisation
 

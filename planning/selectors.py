@@ -96,7 +96,7 @@ PLAN_PAGE_SIZE = 50
 # shape) and how long: a minute, so a write whose stamp renewal could not reach Redis is seen
 # within a minute anyway (the on-call answer's bound too); levels also decay with time, so the
 # key names the hour they were made in.
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 PLAN_REMEMBER_SECONDS = 60
 
 
