@@ -289,8 +289,9 @@ def _own_manual(user, entry: AvailabilityEntry) -> None:
 # --- Locks ------------------------------------------------------------------------------------
 
 
-def check_lockable_period(period_start: date, period_end: date) -> None:
-    """Refuse a period no lock may cover; drafting checks it before queueing any work."""
+def check_lockable_period(period_start: date, period_end: date, *, by) -> None:
+    """Refuse a period no lock may cover; drafting checks it before queueing any work (the
+    actor is asked for like every service's, though no rule here depends on who asks)."""
     if period_start >= period_end:
         raise AvailabilityError("The period must end after it starts.", field="period_end")
     # A lock freezes shared members for every team: keep it to a drafting period, not years.
@@ -311,7 +312,7 @@ def lock_availability(
 ) -> AvailabilityLock:
     """Freeze a team's availability for a period (period_end exclusive); idempotent."""
     require_manager(by, team.pk, "Only a manager of this team can lock its availability.")
-    check_lockable_period(period_start, period_end)
+    check_lockable_period(period_start, period_end, by=by)
     lock, _ = AvailabilityLock.objects.get_or_create(
         team=team,
         period_start=period_start,

@@ -135,8 +135,6 @@ def _check_period(period_start: date, period_end: date) -> None:
             f"A draft may span at most {MAX_RANGE_DAYS} days: draft a shorter period.",
             field="period_end",
         )
-    # drafting locks the period: refuse here what the lock would refuse after queueing
-    availability.check_lockable_period(period_start, period_end)
 
 
 @transaction.atomic
@@ -379,6 +377,8 @@ def request_draft(
     once). Returns (job, created)."""
     require_manager(by, rotation.team_id, "Only a manager of this team can draft rosters.")
     _check_period(period_start, period_end)
+    # drafting locks the period: refuse now what the lock would refuse after queueing
+    availability.check_lockable_period(period_start, period_end, by=by)
     if mode not in rec.MODES:
         raise Invalid(f"Choose a draft mode: {', '.join(rec.MODES)}.", field="mode")
     period = {"rotation": rotation, "period_start": period_start, "period_end": period_end}
