@@ -59,6 +59,18 @@ class DraftJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _draft_request(request) -> tuple:
+    """A draft request's body: (first day, first day of the next month, the other settings)."""
+    body = DraftRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = dict(body.validated_data)
+    month = parse_month_or_none(data.pop("month"))
+    if month is None:
+        raise Invalid(MONTH_PROBLEM, field="month")
+    start, end = month_bounds(month)
+    return start, end, data
+
+
 class RotationViewSet(core_api.RotationViewSet):
     """Rotations, plus asking the recommender for a draft."""
 
@@ -70,13 +82,7 @@ class RotationViewSet(core_api.RotationViewSet):
         require_manager(
             request.user, rotation.team_id, "Only a manager of this team can draft rosters."
         )
-        body = DraftRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        month = parse_month_or_none(data.pop("month"))
-        if month is None:
-            raise Invalid(MONTH_PROBLEM, field="month")
-        start, end = month_bounds(month)
+        start, end, data = _draft_request(request)
         roster = services.draft_roster(
             rotation, start, end, by=request.user, mode=data.pop("mode"), **data
         )
@@ -89,13 +95,7 @@ class RotationViewSet(core_api.RotationViewSet):
         `Location`; poll `GET /api/draft-jobs/{id}/` until `state` is `done` (then `roster`) or
         `failed` (then `error`). While a job for the same month is unfinished, the same job."""
         rotation = self.get_object()
-        body = DraftRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        month = parse_month_or_none(data.pop("month"))
-        if month is None:
-            raise Invalid(MONTH_PROBLEM, field="month")
-        start, end = month_bounds(month)
+        start, end, data = _draft_request(request)
         job, _ = services.request_draft(
             rotation, start, end, by=request.user, mode=data.pop("mode"), overrides=data
         )

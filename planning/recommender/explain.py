@@ -55,30 +55,21 @@ def projections(
     for c, d, cap, value in zip(candidates, draft, caps, values):
         rank = 1 + bisect_left(sorted_vals, value - 1e-9 * max(1.0, abs(value)))
         level = _level(rank, n)
-        if not explained:
-            out[c.person_id] = PersonProjection(
-                person_id=c.person_id,
-                past_load=float(c.past_load),
-                draft_load=float(d),
-                capacity=float(cap),
-                projected=float(value),
-                level=level,
-                rank=rank,
-                of=n,
-                explanation="",
+        explanation = ""
+        if explained:
+            raw = c.fte * (1.0 - c.utilisation)
+            cap_text = (
+                f"capacity = FTE {c.fte:g} x (1 - utilisation {c.utilisation:.0%}) = {raw:.2f}"
             )
-            continue
-        raw = c.fte * (1.0 - c.utilisation)
-        cap_text = f"capacity = FTE {c.fte:g} x (1 - utilisation {c.utilisation:.0%}) = {raw:.2f}"
-        if raw < settings.capacity_floor:
-            cap_text += f", floored at {settings.capacity_floor:g}"
-        explanation = (
-            f"L = (past {c.past_load:.1f} + this period {d:.1f} weighted h) / capacity "
-            f"{cap:.2f} = {value:.1f} ({cap_text}); rank {rank} of {n} (1 = least loaded), "
-            f"team median L {median:.1f}; {level}: {_LEVEL_TEXT[level]}."
-        )
-        if c.pages:
-            explanation += " " + pages_in_words(c)
+            if raw < settings.capacity_floor:
+                cap_text += f", floored at {settings.capacity_floor:g}"
+            explanation = (
+                f"L = (past {c.past_load:.1f} + this period {d:.1f} weighted h) / capacity "
+                f"{cap:.2f} = {value:.1f} ({cap_text}); rank {rank} of {n} (1 = least loaded), "
+                f"team median L {median:.1f}; {level}: {_LEVEL_TEXT[level]}."
+            )
+            if c.pages:
+                explanation += " " + pages_in_words(c)
         out[c.person_id] = PersonProjection(
             person_id=c.person_id,
             past_load=float(c.past_load),
