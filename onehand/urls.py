@@ -84,7 +84,7 @@ urlpatterns = [
         name="rotation-history-preview",
     ),
     path("api/", include(router.urls)),
-    re_path(r"^api/", ApiAddressNotFound.as_view(), name="api-not-found"),
+    re_path(r"^api/(?P<address>.*)$", ApiAddressNotFound.as_view(), name="api-not-found"),
     path("", include("availability.urls")),
     path("", include("incidents.urls")),
     path("", include("notifications.urls")),
