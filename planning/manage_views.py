@@ -207,7 +207,8 @@ def draft_job(request, pk):
     rotation = _rotation_for(request.user, job.rotation_id, manager=True)
     published_roster = None
     if job.state == job.State.DONE:
-        if job.roster.status != job.roster.Status.PUBLISHED:
+        # published_at stays when a later publish supersedes the roster: still "was published"
+        if job.roster.published_at is None:
             # The page's script only learns of the redirect and then reloads: the message is
             # for that reload, or it would show twice.
             if not request.headers.get("X-Draft-Job-Poll"):
