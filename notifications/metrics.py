@@ -15,6 +15,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from planning import risk
+from planning.models import DraftJob
 from rotation.models import Heartbeat, Rotation, SwapRequest
 
 from .models import Delivery, TaskRun
@@ -114,6 +115,7 @@ class OnehandCollector:
             "Seconds since beat last ran the heartbeat task (-1: never).",
             value=(now - beat).total_seconds() if beat else -1.0,
         )
+        yield from _draft_job_metrics(now)
         runs = CounterMetricFamily(
             "onehand_task_runs", "Celery task runs seen by the worker.", labels=["task"]
         )
@@ -136,3 +138,26 @@ class OnehandCollector:
             total.add_metric([row.name], row.seconds_total)
             last.add_metric([row.name], row.last_seconds)
         yield from (runs, failures, total, last)
+
+
+def _draft_job_metrics(now):
+    """Drafts on the worker: how many in each state, and how long the oldest unfinished one
+    has been asked for (a growing age means no worker, or a queue longer than the workers)."""
+    by_state = dict(
+        DraftJob.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
+    jobs = GaugeMetricFamily("onehand_draft_jobs", "Draft jobs by state.", labels=["state"])
+    for state in DraftJob.State.values:
+        jobs.add_metric([state], by_state.get(state, 0))
+    yield jobs
+    oldest = (
+        DraftJob.objects.filter(state__in=DraftJob.UNFINISHED)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    yield GaugeMetricFamily(
+        "onehand_draft_job_oldest_unfinished_age_seconds",
+        "Seconds since the oldest queued or running draft job was asked for (0 when none).",
+        value=(now - oldest).total_seconds() if oldest else 0.0,
+    )

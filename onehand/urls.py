@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.exceptions import NotFound
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from availability import api as availability_api
 from incidents import api as incidents_api
@@ -46,6 +48,18 @@ router.register("audit", rotation_api.AuditEntryViewSet, basename="audit")
 router.register("deliveries", notifications_api.DeliveryViewSet, basename="delivery")
 router.register("chat-hooks", notifications_api.ChatHookViewSet, basename="chat-hook")
 
+
+class ApiAddressNotFound(APIView):
+    """An /api/ address no route matched (GET /api/draft-jobs/ has no list): the API's JSON
+    404, through its own exception handler, rather than Django's HTML page."""
+
+    schema = None  # not an endpoint: kept out of the OpenAPI document
+    permission_classes = []
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFound()
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
@@ -70,6 +84,7 @@ urlpatterns = [
         name="rotation-history-preview",
     ),
     path("api/", include(router.urls)),
+    re_path(r"^api/(?P<address>.*)$", ApiAddressNotFound.as_view(), name="api-not-found"),
     path("", include("availability.urls")),
     path("", include("incidents.urls")),
     path("", include("notifications.urls")),

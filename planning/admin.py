@@ -26,9 +26,21 @@ class PayRatesAdmin(admin.ModelAdmin):
 
 @admin.register(DraftJob)
 class DraftJobAdmin(admin.ModelAdmin):
-    """Read only: operators see what drafts ran, how far they got and why they failed."""
+    """Read only: operators see what drafts ran, how far they got and why they failed. No
+    delete either: deleting a running job only made its worker task fail with an error."""
 
-    list_display = ["pk", "rotation", "period_start", "mode", "state", "stage", "progress"]
+    list_display = [
+        "pk",
+        "rotation",
+        "period_start",
+        "mode",
+        "state",
+        "stage",
+        "progress",
+        "error",
+        "created_at",
+        "updated_at",
+    ]
     list_filter = ["state", "mode"]
     list_select_related = ["rotation"]
 
@@ -36,4 +48,7 @@ class DraftJobAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -205,15 +205,26 @@ def draft_job(request, pk):
         raise Http404("No such draft.")
     # the same refusal as every planning page: the rotation's managers only
     rotation = _rotation_for(request.user, job.rotation_id, manager=True)
+    published_roster = None
     if job.state == job.State.DONE:
-        messages.success(request, "Draft ready. Check the picks and their reasons, then publish.")
-        return redirect("roster", pk=job.roster_id)
+        # published_at stays when a later publish supersedes the roster: still "was published"
+        if job.roster.published_at is None:
+            # The page's script only learns of the redirect and then reloads: the message is
+            # for that reload, or it would show twice.
+            if not request.headers.get("X-Draft-Job-Poll"):
+                messages.success(
+                    request, "Draft ready. Check the picks and their reasons, then publish."
+                )
+            return redirect("roster", pk=job.roster_id)
+        # "then publish" would be stale: say when it was published, with the roster's link
+        published_roster = job.roster
     return render(
         request,
         "planning/draft_job.html",
         {
             "rotation": rotation,
             "job": job,
+            "published_roster": published_roster,
             "refresh_seconds": DRAFT_PAGE_REFRESH_SECONDS,
             "try_again": _try_again_fields(job) if job.state == job.State.FAILED else [],
         },

@@ -5,9 +5,10 @@ Tasks run in-process here (after commit, as `make run` does); tests/test_draft_j
 runs them on a real worker and beat.
 """
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -399,3 +400,92 @@ def test_the_api_draft_endpoint_still_answers_with_the_roster(team):
 
     assert answer.status_code == 201 and answer.data["status"] == "draft"
     assert not DraftJob.objects.exists()
+
+
+def test_the_job_page_dates_its_times_and_updates_in_place_or_refreshes_without_script(
+    team, client
+):
+    team.boss.person.time_zone = "Asia/Kolkata"
+    team.boss.person.save()
+    job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    started = datetime(2026, 11, 30, 19, 17, 5, tzinfo=UTC)  # after midnight in Kolkata
+    DraftJob.objects.filter(pk=job.pk).update(state="running", attempts=1, started_at=started)
+    client.force_login(team.boss)
+
+    page = client.get(f"/draft-jobs/{job.pk}/").content.decode()
+    assert "Tue 1 Dec 2026 00:47:05" in page  # Started: the date too, in the reader's zone
+    # no script: the browser refreshes; with it, draft_job.js updates the status in place
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    assert "draft_job.js" in page and " defer>" in page
+
+
+def test_after_publishing_the_job_page_says_so_and_links_the_roster(team, client):
+    job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    services.run_draft_job(job.pk, by=SYSTEM)
+    job.refresh_from_db()
+    Roster.objects.filter(pk=job.roster_id).update(
+        status="published", published_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    )
+    client.force_login(team.boss)
+
+    page = client.get(f"/draft-jobs/{job.pk}/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "This draft was published on" in text and "Fri 20 Nov 2026" in text
+    assert f'href="/rosters/{job.roster_id}/"' in text
+    assert "then publish" not in text and "http-equiv" not in text
+
+
+def test_the_page_script_learns_of_the_roster_without_spending_the_message(team, client):
+    job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    services.run_draft_job(job.pk, by=SYSTEM)
+    client.force_login(team.boss)
+
+    polled = client.get(f"/draft-jobs/{job.pk}/", HTTP_X_DRAFT_JOB_POLL="1")
+    assert polled.status_code == 302
+    # the reload that follows shows "Draft ready" once
+    page = client.get(f"/draft-jobs/{job.pk}/", follow=True).content.decode()
+    assert page.count("Draft ready") == 1
+
+
+def test_the_draft_job_list_address_answers_the_apis_json_404(team):
+    api = APIClient()
+    api.force_authenticate(team.boss)
+
+    for address in ("/api/draft-jobs/", "/api/no-such-thing/"):
+        answer = api.get(address)
+        assert answer.status_code == 404
+        assert answer["Content-Type"].startswith("application/json")
+        assert answer.json() == {"detail": "Not found."}
+
+
+def test_the_admin_lists_reasons_filters_by_state_and_changes_nothing(team, client):
+    job, _ = services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    DraftJob.objects.filter(pk=job.pk).update(state="failed", error="Could not hand the draft")
+    operator = get_user_model().objects.create_superuser(
+        "operator", "op@example.com", "pw-op-1234567"
+    )
+    client.force_login(operator)
+
+    listing = client.get("/admin/planning/draftjob/?state__exact=failed")
+    assert listing.status_code == 200
+    text = listing.content.decode()
+    assert "Could not hand the draft" in text
+    assert "delete_selected" not in text
+    assert (
+        client.get("/admin/planning/draftjob/?state__exact=done")
+        .content.decode()
+        .count("Could not hand the draft")
+        == 0
+    )
+    assert client.get("/admin/planning/draftjob/add/").status_code == 403
+    assert (
+        client.post(f"/admin/planning/draftjob/{job.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/admin/planning/draftjob/{job.pk}/change/", {"state": "done"}).status_code
+        == 403
+    )
+    assert DraftJob.objects.get(pk=job.pk).state == "failed"

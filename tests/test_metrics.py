@@ -1,11 +1,17 @@
 """Operators: /metrics for Prometheus (bearer token, or loopback when none is set) and
 /healthz "degraded" while deliveries have failed."""
 
+import re
+from datetime import date, timedelta
+
 import pytest
+from django.utils import timezone
 
 from notifications.models import Delivery
 from planning import swaps
+from planning.models import DraftJob
 from rotation.tasks import beat_heartbeat
+from tests.factories import build_team
 from tests.swap_support import published_team
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +68,31 @@ def test_failed_deliveries_make_health_degraded_not_down(client):
     body = response.json()
     assert body["status"] == "degraded"
     assert body["deliveries"]["failed"] == Delivery.objects.filter(status="failed").count() > 0
+
+
+def test_a_scrape_counts_draft_jobs_by_state_and_ages_the_oldest_unfinished(client, settings):
+    settings.ONEHAND_METRICS_TOKEN = ""
+    team = build_team(2)
+    asked = timezone.now() - timedelta(minutes=7)
+    for month, state in [(1, "queued"), (2, "failed"), (3, "failed")]:
+        DraftJob.objects.create(
+            rotation=team.rotation,
+            period_start=date(2027, month, 1),
+            period_end=date(2027, month + 1, 1),
+            state=state,
+            error="" if state == "queued" else "No worker started this draft",
+            updated_at=timezone.now(),
+        )
+    DraftJob.objects.filter(state="queued").update(created_at=asked)
+    _, text = scrape(client)
+    assert 'onehand_draft_jobs{state="queued"} 1.0' in text
+    assert 'onehand_draft_jobs{state="failed"} 2.0' in text
+    assert 'onehand_draft_jobs{state="running"} 0.0' in text
+    age = float(
+        re.search(r"^onehand_draft_job_oldest_unfinished_age_seconds (\S+)$", text, re.M)[1]
+    )
+    assert 7 * 60 <= age < 8 * 60
+
+    DraftJob.objects.filter(state="queued").update(state="failed", error="stuck")
+    _, text = scrape(client)
+    assert "onehand_draft_job_oldest_unfinished_age_seconds 0.0" in text

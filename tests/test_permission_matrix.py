@@ -183,6 +183,8 @@ def _value(objects, key: str):
         return objects["hook_token"]
     if key == "mail_file":
         return "nothing.log"
+    if key == "unmatched_api_address":
+        return "draft-jobs/"  # the job API has no list
     return objects[key].pk
 
 
@@ -227,6 +229,10 @@ RULES: dict[str, Rule] = {
         get=roles(405, 405, 405, 405, 405, 405), post=roles(302, 302, 302, 302, 302, 302)
     ),
     "api-root": Rule(kwargs=kw(format="json"), get=API_ANY),
+    # any /api/ address no route matched: the API's JSON 404, for everyone
+    "api-not-found": Rule(
+        kwargs=kw(address="unmatched_api_address"), get=roles(404, 404, 404, 404, 404, 404)
+    ),
     # ---- rotation pages
     "home": Rule(get=PAGE_ANY),
     "team": Rule(kwargs=kw(slug="team"), get=PAGE_TEAM),
