@@ -386,15 +386,21 @@ def request_draft(
         unfinished = DraftJob.objects.filter(**period, state__in=DraftJob.UNFINISHED)
         existing = unfinished.first()
         if existing is None:
-            # a fast draft can finish between the two clicks of a double click
+            # A fast draft can finish between the two clicks of a double click: the same ask
+            # just after it is the same click (other settings are a new draft to compare).
             just_done = timezone.now() - timedelta(seconds=DOUBLE_CLICK_SECONDS)
-            existing = (
+            latest = (
                 DraftJob.objects.filter(
                     **period, state=DraftJob.State.DONE, finished_at__gte=just_done
                 )
                 .order_by("-finished_at")
                 .first()
             )
+            if latest is not None and (latest.mode, latest.asked) == (
+                mode,
+                _asked_of(overrides or {}),
+            ):
+                existing = latest
         if existing is not None:
             return existing, False
         try:

@@ -271,6 +271,20 @@ def test_a_second_click_just_after_a_fast_draft_finished_is_the_same_draft(team,
     assert Roster.objects.filter(rotation=team.rotation).count() == 1
 
 
+def test_a_draft_with_other_settings_just_after_is_a_new_draft_to_compare(team, run_after_commit):
+    (first, _), _ = run_after_commit(
+        lambda: services.request_draft(team.rotation, *DECEMBER, by=team.boss)
+    )
+    (second, created), _ = run_after_commit(
+        lambda: services.request_draft(
+            team.rotation, *DECEMBER, by=team.boss, overrides={"weekend_weight": 3.0}
+        )
+    )
+
+    assert created and second != first
+    assert Roster.objects.filter(rotation=team.rotation).count() == 2
+
+
 def test_a_month_too_far_ahead_to_lock_is_refused_before_any_job(team):
     too_far = date.today().year + 8
 
