@@ -175,8 +175,14 @@ class OnCallSerializer(serializers.Serializer):
 class DraftRequestSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to draft, YYYY-MM.")
     mode = serializers.ChoiceField(choices=["greedy", "exact"], default="greedy")
-    weekend_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
-    holiday_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
+    # the same precision as the rotation's own weights and the draft form's, so a job asked
+    # through the API can be tried again from its page
+    weekend_weight = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5
+    )
+    holiday_weight = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5
+    )
     half_life_days = serializers.IntegerField(required=False, min_value=7, max_value=3650)
 
 

@@ -404,6 +404,23 @@ def test_the_api_answers_202_with_the_jobs_address_and_the_job_says_done(team, r
     assert Roster.objects.filter(pk=status.data["roster"]).exists()
 
 
+def test_the_api_takes_weights_as_precise_as_the_draft_form_so_try_again_works(
+    team, run_after_commit
+):
+    api = APIClient()
+    api.force_authenticate(team.boss)
+    address = f"/api/rotations/{team.rotation.pk}/draft-jobs/"
+
+    too_fine = api.post(address, {"month": "2026-12", "weekend_weight": 1.333}, format="json")
+    answer, _ = run_after_commit(
+        lambda: api.post(address, {"month": "2026-12", "weekend_weight": 2.25}, format="json")
+    )
+
+    assert too_fine.status_code == 400 and "weekend_weight" in too_fine.json()
+    assert answer.status_code == 202
+    assert DraftJob.objects.get().asked == {"weekend_weight": 2.25}
+
+
 def test_the_api_draft_endpoint_still_answers_with_the_roster(team):
     api = APIClient()
     api.force_authenticate(team.boss)
