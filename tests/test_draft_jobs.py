@@ -298,7 +298,7 @@ def test_a_running_draft_says_it_is_alive_while_a_long_stage_reports_nothing(set
     long_ago = timezone.now() - timedelta(hours=1)
     job = draft_job(setup, DECEMBER[0], state="running", attempts=1, updated_at=long_ago)
 
-    alive = services._AliveSignal(job)
+    alive = services._JobReporter(job)
     try:
         assert eventually(lambda: DraftJob.objects.get(pk=job.pk).updated_at > long_ago, timeout=10)
     finally:
