@@ -7,7 +7,16 @@ from rest_framework import serializers
 
 from onehand.people import display_name
 
-from .models import AuditEntry, Membership, Roster, Rotation, Shift, Team
+from .models import (
+    AuditEntry,
+    Membership,
+    Roster,
+    Rotation,
+    Shift,
+    SwapOffer,
+    SwapRequest,
+    Team,
+)
 from .selectors import is_active_member
 from .timezones import validate_time_zone
 
@@ -207,8 +216,6 @@ class SwapOfferSerializer(serializers.ModelSerializer):
     candidate_detail = UserSummarySerializer(source="candidate", read_only=True)
 
     class Meta:
-        from .models import SwapOffer
-
         model = SwapOffer
         fields = [
             "id",
@@ -257,8 +264,6 @@ class SwapRequestSerializer(serializers.ModelSerializer):
     trade_shift = serializers.IntegerField(write_only=True, required=False, allow_null=True)
 
     class Meta:
-        from .models import SwapRequest
-
         model = SwapRequest
         fields = [
             "id",
