@@ -68,6 +68,9 @@ def _draft_request(request) -> tuple:
     if month is None:
         raise Invalid(MONTH_PROBLEM, field="month")
     start, end = month_bounds(month)
+    for name in ("weekend_weight", "holiday_weight"):
+        if name in data:
+            data[name] = float(data[name])  # the recommender's settings are floats
     return start, end, data
 
 

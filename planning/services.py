@@ -5,7 +5,6 @@ Each public function is one transaction and takes the acting person as a require
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
@@ -435,84 +434,77 @@ ALIVE_SQL = (
 )
 
 
-class _AliveSignal:
-    """While a draft runs, a thread of its own touches the job's `updated_at` every
-    ALIVE_SECONDS on a connection of its own: a long solver stage is still a live worker. It
-    dies with the worker's process, so a killed draft falls silent and the stuck sweep fails
-    it. PostgreSQL only, like the progress it backs."""
+class _JobReporter:
+    """While a draft runs, a thread of its own writes to the job's row, on one connection of
+    its own (the draft runs in one transaction, so a write on its connection would be
+    invisible until the end): the latest stage and fraction the draft reported, at most every
+    PROGRESS_WRITE_SECONDS, and a sign of life (`updated_at`) at least every ALIVE_SECONDS, so
+    a long solver stage that reports nothing is still a live worker. It dies with the
+    worker's process, so a killed draft falls silent and the stuck sweep fails it. Reporting
+    never blocks or fails the draft. PostgreSQL only (SQLite, the embedded mode, runs the
+    draft in the request anyway)."""
 
     def __init__(self, job: DraftJob):
         self.job_id, self.attempt = job.pk, job.attempts
-        self.stop = threading.Event()
+        self.latest: tuple[str, float] | None = None  # reported, not yet written
+        self.news, self.stop = threading.Event(), threading.Event()
         self.thread = None
         if connections["default"].vendor == "postgresql":
             self.thread = threading.Thread(target=self._run, name=f"draft-{job.pk}", daemon=True)
             self.thread.start()
 
+    def __call__(self, stage: str, fraction: float) -> None:
+        """The draft's progress callback: keeps the latest report for the thread to write."""
+        self.latest = (stage[:120], min(1.0, max(0.0, fraction)))
+        self.news.set()
+
     def _run(self) -> None:
         connection = None
-        try:
-            # well inside the sweep's limit, whatever it is set to
-            every = min(ALIVE_SECONDS, float(django_settings.ONEHAND_DRAFT_STUCK_SECONDS) / 3)
-            while not self.stop.wait(every):
+        # well inside the sweep's limit, whatever it is set to
+        alive_every = min(ALIVE_SECONDS, float(django_settings.ONEHAND_DRAFT_STUCK_SECONDS) / 3)
+        while not self.stop.is_set():
+            self.news.wait(alive_every)
+            if self.stop.is_set():
+                break
+            self.news.clear()  # before taking the report: a newer one sets it again
+            report, self.latest = self.latest, None
+            try:
                 if connection is None:
                     connection = connections.create_connection("default")
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        ALIVE_SQL,
-                        [timezone.now(), self.job_id, DraftJob.State.RUNNING, self.attempt],
-                    )
-        except Exception:  # noqa: BLE001 - the sweep may then fail a live draft; it says so
-            logger.warning("draft job %s could not say it is alive", self.job_id, exc_info=True)
-        finally:
-            if connection is not None:
-                connection.close()
+                    if report is None:
+                        cursor.execute(
+                            ALIVE_SQL,
+                            [timezone.now(), self.job_id, DraftJob.State.RUNNING, self.attempt],
+                        )
+                    else:
+                        stage, fraction = report
+                        cursor.execute(
+                            PROGRESS_SQL,
+                            [
+                                stage,
+                                fraction,
+                                timezone.now(),
+                                self.job_id,
+                                DraftJob.State.RUNNING,
+                                self.attempt,
+                            ],
+                        )
+            except Exception:  # noqa: BLE001 - the sweep may then fail a live draft; it says so
+                logger.warning("draft job %s could not report", self.job_id, exc_info=True)
+                if connection is not None:
+                    connection.close()
+                connection = None
+                self.stop.wait(alive_every)  # a database away: try again later, not in a loop
+            self.stop.wait(PROGRESS_WRITE_SECONDS)
+        if connection is not None:
+            connection.close()
 
     def close(self) -> None:
         self.stop.set()
+        self.news.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
-
-
-class _ProgressWriter:
-    """Writes a running job's stage and fraction to its row at most every
-    PROGRESS_WRITE_SECONDS, on a connection of its own: the draft runs in one transaction, so
-    a write on its connection would be invisible until the end. PostgreSQL only (SQLite, the
-    embedded mode, runs the draft in the request anyway). Never fails the draft."""
-
-    def __init__(self, job: DraftJob):
-        self.job_id, self.attempt = job.pk, job.attempts
-        self.last = 0.0
-        self.connection = None
-        self.broken = connections["default"].vendor != "postgresql"
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        now = time.monotonic()
-        if self.broken or now - self.last < PROGRESS_WRITE_SECONDS:
-            return
-        self.last = now
-        try:
-            if self.connection is None:
-                self.connection = connections.create_connection("default")
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    PROGRESS_SQL,
-                    [
-                        stage[:120],
-                        min(1.0, max(0.0, fraction)),
-                        timezone.now(),
-                        self.job_id,
-                        DraftJob.State.RUNNING,
-                        self.attempt,
-                    ],
-                )
-        except Exception:  # noqa: BLE001 - progress is a courtesy; the draft goes on
-            logger.warning("could not write progress of draft job %s", self.job_id, exc_info=True)
-            self.broken = True
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
 
 
 class _NoLongerWanted(Exception):
@@ -555,7 +547,7 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
         job.save(
             update_fields=["state", "attempts", "started_at", "updated_at", "stage", "progress"]
         )
-    writer, alive = _ProgressWriter(job), _AliveSignal(job)
+    reporter = _JobReporter(job)
     try:
         if job.requested_by is None:
             raise NotAllowed(NO_REQUESTER)
@@ -566,7 +558,7 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
                 job.period_end,
                 by=job.requested_by,
                 mode=job.mode,
-                progress=writer,
+                progress=reporter,
                 **job.draft_settings(),
             )
             finished = timezone.now()
@@ -590,8 +582,7 @@ def run_draft_job(job_id: int, *, by: Actor) -> DraftJob | None:
         logger.exception("draft job %s failed", job.pk)
         _fail(job.pk, job.attempts, UNEXPECTED)
     finally:
-        alive.close()
-        writer.close()
+        reporter.close()
     return DraftJob.objects.get(pk=job.pk)
 
 

@@ -7,7 +7,16 @@ from rest_framework import serializers
 
 from onehand.people import display_name
 
-from .models import AuditEntry, Membership, Roster, Rotation, Shift, Team
+from .models import (
+    AuditEntry,
+    Membership,
+    Roster,
+    Rotation,
+    Shift,
+    SwapOffer,
+    SwapRequest,
+    Team,
+)
 from .selectors import is_active_member
 from .timezones import validate_time_zone
 
@@ -175,8 +184,14 @@ class OnCallSerializer(serializers.Serializer):
 class DraftRequestSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to draft, YYYY-MM.")
     mode = serializers.ChoiceField(choices=["greedy", "exact"], default="greedy")
-    weekend_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
-    holiday_weight = serializers.FloatField(required=False, min_value=1, max_value=5)
+    # the same precision as the rotation's own weights and the draft form's, so a job asked
+    # through the API can be tried again from its page
+    weekend_weight = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5
+    )
+    holiday_weight = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5
+    )
     half_life_days = serializers.IntegerField(required=False, min_value=7, max_value=3650)
 
 
@@ -201,8 +216,6 @@ class SwapOfferSerializer(serializers.ModelSerializer):
     candidate_detail = UserSummarySerializer(source="candidate", read_only=True)
 
     class Meta:
-        from .models import SwapOffer
-
         model = SwapOffer
         fields = [
             "id",
@@ -251,8 +264,6 @@ class SwapRequestSerializer(serializers.ModelSerializer):
     trade_shift = serializers.IntegerField(write_only=True, required=False, allow_null=True)
 
     class Meta:
-        from .models import SwapRequest
-
         model = SwapRequest
         fields = [
             "id",

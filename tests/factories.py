@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from availability.models import Qualification
+from planning.models import DraftJob
 from rotation.events import shifts_reassigned
 from rotation.models import (
     Membership,
@@ -189,6 +190,19 @@ def daily_roster(setup: TeamSetup, first: date, last: date, status: str, *, at: 
         day += timedelta(days=1)
     Shift.objects.bulk_create(shifts)
     return roster
+
+
+def draft_job(setup: TeamSetup, first: date = date(2027, 1, 1), **fields) -> DraftJob:
+    """The team manager's draft job for the month starting `first`, as a worker left it:
+    waiting for a worker unless `fields` say otherwise (state, stage, progress, error...)."""
+    fields.setdefault("requested_by", setup.boss)
+    fields.setdefault("updated_at", datetime.now(UTC))
+    return DraftJob.objects.create(
+        rotation=setup.rotation,
+        period_start=first,
+        period_end=(first + timedelta(days=31)).replace(day=1),
+        **fields,
+    )
 
 
 def reassign(shift, user) -> None:

@@ -6,13 +6,12 @@ import re
 from datetime import date, time
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from planning import services
 from planning.models import DraftJob
 from rotation.permissions import SYSTEM
-from tests.factories import build_team
+from tests.factories import build_team, draft_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,13 +29,7 @@ def test_a_manager_follows_a_draft_from_click_to_roster(live_server, page, login
 
     # A draft the worker has not started yet (asked from another tab), seen on a phone.
     page.set_viewport_size({"width": 375, "height": 740})
-    job = DraftJob.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2027, 1, 1),
-        period_end=date(2027, 2, 1),
-        requested_by=setup.boss,
-        updated_at=timezone.now(),
-    )
+    job = draft_job(setup)
     page.goto(f"{live_server.url}/draft-jobs/{job.pk}/")
     status = page.get_by_role("status").filter(has=page.locator("progress"))
     expect(status).to_contain_text("Waiting for a worker")
@@ -63,15 +56,11 @@ def test_a_manager_follows_a_draft_from_click_to_roster(live_server, page, login
 
 def test_a_failed_draft_says_why_and_try_again_drafts(live_server, page, login):
     setup = build_team(3, handoff_time=time(9), boss_fields={"username": "boss"})
-    job = DraftJob.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2027, 1, 1),
-        period_end=date(2027, 2, 1),
-        requested_by=setup.boss,
+    job = draft_job(
+        setup,
         state="failed",
         error="No worker started this draft within 10 minutes (is the Celery worker running?); "
         "try again.",
-        updated_at=timezone.now(),
     )
 
     login("boss")
@@ -86,13 +75,7 @@ def test_a_failed_draft_says_why_and_try_again_drafts(live_server, page, login):
 
 def test_a_keyboard_users_focus_stays_put_while_the_progress_updates(live_server, page, login):
     setup = build_team(3, handoff_time=time(9), boss_fields={"username": "boss"})
-    job = DraftJob.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2027, 1, 1),
-        period_end=date(2027, 2, 1),
-        requested_by=setup.boss,
-        updated_at=timezone.now(),
-    )
+    job = draft_job(setup)
     login("boss")
     page.goto(f"{live_server.url}/draft-jobs/{job.pk}/")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
@@ -127,13 +110,7 @@ def test_a_keyboard_users_focus_stays_put_while_the_progress_updates(live_server
 
 def test_without_javascript_the_job_page_still_refreshes_itself(live_server, browser):
     setup = build_team(3, handoff_time=time(9))
-    job = DraftJob.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2027, 1, 1),
-        period_end=date(2027, 2, 1),
-        requested_by=setup.boss,
-        updated_at=timezone.now(),
-    )
+    job = draft_job(setup)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")

@@ -17,7 +17,7 @@ from planning import services, tasks
 from planning.models import DraftJob
 from rotation.models import AuditEntry, Membership, Roster
 from rotation.permissions import SYSTEM
-from tests.factories import build_team
+from tests.factories import build_team, draft_job
 from tests.services import eventually
 
 pytestmark = pytest.mark.django_db
@@ -95,12 +95,7 @@ def test_the_database_allows_one_unfinished_job_per_month(team):
     services.request_draft(team.rotation, *DECEMBER, by=team.boss)
 
     with pytest.raises(Exception, match="draft_job_one_unfinished_per_period"):
-        DraftJob.objects.create(
-            rotation=team.rotation,
-            period_start=DECEMBER[0],
-            period_end=DECEMBER[1],
-            updated_at=timezone.now(),
-        )
+        draft_job(team, DECEMBER[0])
 
 
 def test_a_finished_job_lets_the_manager_draft_the_month_again(team, run_after_commit):
@@ -301,12 +296,9 @@ def test_a_running_draft_says_it_is_alive_while_a_long_stage_reports_nothing(set
     settings.ONEHAND_DRAFT_STUCK_SECONDS = 0.3  # says it is alive every 0.1 s
     setup = build_team(2)
     long_ago = timezone.now() - timedelta(hours=1)
-    job = DraftJob.objects.create(
-        rotation=setup.rotation, period_start=DECEMBER[0], period_end=DECEMBER[1],
-        requested_by=setup.boss, state="running", attempts=1, updated_at=long_ago,
-    )  # fmt: skip
+    job = draft_job(setup, DECEMBER[0], state="running", attempts=1, updated_at=long_ago)
 
-    alive = services._AliveSignal(job)
+    alive = services._JobReporter(job)
     try:
         assert eventually(lambda: DraftJob.objects.get(pk=job.pk).updated_at > long_ago, timeout=10)
     finally:
@@ -402,6 +394,23 @@ def test_the_api_answers_202_with_the_jobs_address_and_the_job_says_done(team, r
     assert status.status_code == 200
     assert status.data["state"] == "done" and status.data["percent"] == 100
     assert Roster.objects.filter(pk=status.data["roster"]).exists()
+
+
+def test_the_api_takes_weights_as_precise_as_the_draft_form_so_try_again_works(
+    team, run_after_commit
+):
+    api = APIClient()
+    api.force_authenticate(team.boss)
+    address = f"/api/rotations/{team.rotation.pk}/draft-jobs/"
+
+    too_fine = api.post(address, {"month": "2026-12", "weekend_weight": 1.333}, format="json")
+    answer, _ = run_after_commit(
+        lambda: api.post(address, {"month": "2026-12", "weekend_weight": 2.25}, format="json")
+    )
+
+    assert too_fine.status_code == 400 and "weekend_weight" in too_fine.json()
+    assert answer.status_code == 202
+    assert DraftJob.objects.get().asked == {"weekend_weight": 2.25}
 
 
 def test_the_api_draft_endpoint_still_answers_with_the_roster(team):

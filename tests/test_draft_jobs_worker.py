@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from planning.models import DraftJob
-from tests.factories import build_team
+from tests.factories import build_team, draft_job
 from tests.services import eventually
 
 pytestmark = [pytest.mark.worker, pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -57,11 +57,9 @@ def test_beat_fails_a_job_whose_worker_died_and_the_page_says_why(
     now = timezone.now()
     # A worker took this draft, wrote 40% a minute ago and died (ONEHAND_DRAFT_STUCK_SECONDS
     # is 5 for the test worker).
-    job = DraftJob.objects.create(
-        rotation=setup.rotation,
-        period_start=date(2026, 12, 1),
-        period_end=date(2027, 1, 1),
-        requested_by=setup.boss,
+    job = draft_job(
+        setup,
+        date(2026, 12, 1),
         state="running",
         attempts=1,
         stage="Evening out the load",

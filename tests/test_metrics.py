@@ -11,7 +11,7 @@ from notifications.models import Delivery
 from planning import swaps
 from planning.models import DraftJob
 from rotation.tasks import beat_heartbeat
-from tests.factories import build_team
+from tests.factories import build_team, draft_job
 from tests.swap_support import published_team
 
 pytestmark = pytest.mark.django_db
@@ -75,13 +75,11 @@ def test_a_scrape_counts_draft_jobs_by_state_and_ages_the_oldest_unfinished(clie
     team = build_team(2)
     asked = timezone.now() - timedelta(minutes=7)
     for month, state in [(1, "queued"), (2, "failed"), (3, "failed")]:
-        DraftJob.objects.create(
-            rotation=team.rotation,
-            period_start=date(2027, month, 1),
-            period_end=date(2027, month + 1, 1),
+        draft_job(
+            team,
+            date(2027, month, 1),
             state=state,
             error="" if state == "queued" else "No worker started this draft",
-            updated_at=timezone.now(),
         )
     DraftJob.objects.filter(state="queued").update(created_at=asked)
     _, text = scrape(client)
