@@ -215,8 +215,9 @@ def tight_instance(seed: int):
 # which code produced a row's greedy-mode figures: rows without it predate the time budget;
 # "windows-groups" rows ran on branch quality (wall-clock stages), "counted-regroup" on main with
 # both merged (counted stages, the wall clock a far guard, and windows.regroup); "recfix" main
-# after the red-team fixes (input order, exact mode, guards)
-GREEDY_CODE = "recfix"
+# after the red-team fixes (input order, exact mode, guards); "ejection" with ejection chains
+# of depth 3 on small teams (local_search.SMALL_TEAM)
+GREEDY_CODE = "ejection"
 
 
 def regreedy(row: dict, greedy_only: bool = False) -> dict:
