@@ -570,6 +570,17 @@ def _cpu_growth(row: dict) -> str:
     return f" ({row['cpu_seconds']:.2f})" if "cpu_seconds" in row else ""
 
 
+def _local_codes(rows: list[dict]) -> str:
+    """The code tags of the local-search column's rows that did not run with the current code
+    (``--greedy-only`` keeps a row's stored local-search figures)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        code = str(r.get("local_search_code", r.get("greedy_code")))
+        if code != GREEDY_CODE:
+            counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{n} {code!r}" for code, n in sorted(counts.items())) or "none"
+
+
 def write(rows: list[dict], grows: list[dict]) -> None:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -647,8 +658,10 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         f"| greedy-mode wall time: max on thirds instances | {s['greedy_max_thirds_s']:.2f} s | |",
         f"| greedy-mode wall time: mean | {s['greedy_mean_s']:.2f} s | |",
         "",
-        f"Greedy and local-search columns: {s['greedy_current_code']} of {s['instances']} rows "
-        f"ran with the current code ({GREEDY_CODE!r}); exact reference: "
+        f"Greedy column: {s['greedy_current_code']} of {s['instances']} rows ran with the "
+        f"current code ({GREEDY_CODE!r}); local-search column: "
+        f"{sum(1 for r in rows if r.get('local_search_code', r.get('greedy_code')) == GREEDY_CODE)}"
+        f" rows (the others: {_local_codes(rows)}); exact reference: "
         f"{s['exact_current_code']} rows. The local-search column is the greedy mode without "
         "the auto-exact run (`auto_exact_time_limit=0`; the window search still runs).",
         "",
