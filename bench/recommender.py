@@ -214,20 +214,26 @@ def tight_instance(seed: int):
 
 # which code produced a row's greedy-mode figures: rows without it predate the time budget;
 # "windows-groups" rows ran on branch quality (wall-clock stages), "counted-regroup" on main with
-# both merged (counted stages, the wall clock a far guard, and windows.regroup)
-GREEDY_CODE = "counted-regroup"
+# both merged (counted stages, the wall clock a far guard, and windows.regroup); "recfix" main
+# after the red-team fixes (input order, exact mode, guards); "ejection" with ejection chains
+# of depth 3 on small teams (local_search.SMALL_TEAM)
+GREEDY_CODE = "ejection"
 
 
-def regreedy(row: dict) -> dict:
+def regreedy(row: dict, greedy_only: bool = False) -> dict:
     """Re-run the greedy and local-search modes of a stored row with the current code, against
-    the stored exact reference (the exact mode is not re-run)."""
+    the stored exact reference (the exact mode is not re-run). ``greedy_only``: the default
+    (greedy) mode alone; the local-search column keeps its stored figures and code tag."""
     slots, people, settings, _ = tight_instance(row["seed"])
     t0, c0 = time.perf_counter(), time.process_time()
     g = recommend(slots, people, settings)
     tg, cg = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    ls = recommend(slots, people, dataclasses.replace(settings, auto_exact_time_limit=0))
-    tl, cl = time.perf_counter() - t0, time.process_time() - c0 - cg
+    if greedy_only:
+        ls = None
+    else:
+        t0 = time.perf_counter()
+        ls = recommend(slots, people, dataclasses.replace(settings, auto_exact_time_limit=0))
+        tl, cl = time.perf_counter() - t0, time.process_time() - c0 - cg
     reference, proven, stored = _stored_reference(row["seed"], row["reference"], row["proven"])
     # the greedy mode's own bound is proven too: it may raise the reference, never lower it
     if not proven and g.coverage_proven and len(g.uncovered) == row["empty"]:
@@ -237,27 +243,35 @@ def regreedy(row: dict) -> dict:
         return r.objective_max / reference if reference > 0 else 1.0
 
     out = dict(row)
+    out.setdefault("local_search_code", row.get("greedy_code"))
+    if ls is not None:
+        out.update(
+            local_search_L=ls.objective_max,
+            local_search_s=tl,
+            local_search_cpu_s=cl,
+            local_search_guard="guard" in ls.note,
+            local_search_ratio=ratio(ls),
+            extra_empty_local_search=len(ls.uncovered) - row["empty"],
+            local_search_code=GREEDY_CODE,
+        )
+    else:  # the stored local-search L against the (possibly raised) reference
+        local_L = row.get("local_search_L", row["local_search_ratio"] * row["reference"])
+        out.update(local_search_L=local_L, local_search_ratio=local_L / reference)
     out.update(
         greedy_L=g.objective_max,
-        local_search_L=ls.objective_max,
         reference=reference,
         proven=proven,
         reference_stored=stored or row.get("reference_stored", False),
         greedy_mode=g.mode,
         greedy_s=tg,
         greedy_cpu_s=cg,
-        local_search_s=tl,
-        local_search_cpu_s=cl,
         # a guard (the far wall clock) cut the draft: the machine was too busy, re-run the seed
         greedy_guard="guard" in g.note,
-        local_search_guard="guard" in ls.note,
         greedy_note=g.note,
         ratio=ratio(g),
-        local_search_ratio=ratio(ls),
         greedy_gap_shown=g.gap,
         greedy_bound_valid=(g.lower_bound <= reference * (1 + 1e-7) + 1e-9 if proven else None),
         extra_empty=len(g.uncovered) - row["empty"],
-        extra_empty_local_search=len(ls.uncovered) - row["empty"],
         greedy_code=GREEDY_CODE,
         exact_code=row.get("exact_code") or "before-budget",
     )
@@ -429,6 +443,11 @@ def main() -> None:
         help="with --resume: re-run greedy/local-search modes of rows from older code",
     )
     parser.add_argument(
+        "--greedy-only",
+        action="store_true",
+        help="with --regreedy(-seeds): the default mode only (local-search column kept)",
+    )
+    parser.add_argument(
         "--seeds", help="comma-separated seeds: re-run all three modes, keep the other rows"
     )
     parser.add_argument(
@@ -454,7 +473,7 @@ def main() -> None:
         rerate()
         return
     if args.seeds or args.regreedy_seeds:
-        rerun_seeds(args.seeds, args.regreedy_seeds)
+        rerun_seeds(args.seeds, args.regreedy_seeds, args.greedy_only)
         return
     if args.pairing:
         pairing_suite(args.pairing)
@@ -472,7 +491,7 @@ def main() -> None:
             done[row["seed"]] = row
     for seed in range(args.start, args.count):
         if seed in done and args.regreedy and done[seed].get("greedy_code") != GREEDY_CODE:
-            done[seed] = regreedy(done[seed])
+            done[seed] = regreedy(done[seed], args.greedy_only)
             partial.write_text("".join(json.dumps(done[k]) + "\n" for k in sorted(done)))
             r = done[seed]
             print(f"{seed:3d} regreedy ratio {r['ratio']:.4f} g {r['greedy_s']:.1f}s", flush=True)
@@ -516,7 +535,7 @@ def rerate() -> None:
     write(rows, _previous_growth())
 
 
-def rerun_seeds(full: str | None, greedy_only: str | None) -> None:
+def rerun_seeds(full: str | None, greedy_only: str | None, default_only: bool = False) -> None:
     """Re-run chosen rows of recommender-tight.jsonl with the current code (the others are kept
     with the code tag they ran with) and rewrite the results, growth table unchanged."""
     partial = ROOT / "bench" / "results" / "recommender-tight.jsonl"
@@ -529,7 +548,7 @@ def rerun_seeds(full: str | None, greedy_only: str | None) -> None:
         partial.write_text("".join(json.dumps(done[k]) + "\n" for k in sorted(done)))
         print(seed, done[seed]["ratio"], done[seed]["extra_empty"], flush=True)
     for seed in [int(x) for x in (greedy_only or "").split(",") if x]:
-        done[seed] = regreedy(done[seed])
+        done[seed] = regreedy(done[seed], default_only)
         partial.write_text("".join(json.dumps(done[k]) + "\n" for k in sorted(done)))
         print(seed, done[seed]["ratio"], done[seed]["extra_empty"], flush=True)
     write([done[k] for k in sorted(done)], _previous_growth())
@@ -549,6 +568,17 @@ def _cpu(row: dict) -> str:
 
 def _cpu_growth(row: dict) -> str:
     return f" ({row['cpu_seconds']:.2f})" if "cpu_seconds" in row else ""
+
+
+def _local_codes(rows: list[dict]) -> str:
+    """The code tags of the local-search column's rows that did not run with the current code
+    (``--greedy-only`` keeps a row's stored local-search figures)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        code = str(r.get("local_search_code", r.get("greedy_code")))
+        if code != GREEDY_CODE:
+            counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{n} {code!r}" for code, n in sorted(counts.items())) or "none"
 
 
 def write(rows: list[dict], grows: list[dict]) -> None:
@@ -628,8 +658,10 @@ def write(rows: list[dict], grows: list[dict]) -> None:
         f"| greedy-mode wall time: max on thirds instances | {s['greedy_max_thirds_s']:.2f} s | |",
         f"| greedy-mode wall time: mean | {s['greedy_mean_s']:.2f} s | |",
         "",
-        f"Greedy and local-search columns: {s['greedy_current_code']} of {s['instances']} rows "
-        f"ran with the current code ({GREEDY_CODE!r}); exact reference: "
+        f"Greedy column: {s['greedy_current_code']} of {s['instances']} rows ran with the "
+        f"current code ({GREEDY_CODE!r}); local-search column: "
+        f"{sum(1 for r in rows if r.get('local_search_code', r.get('greedy_code')) == GREEDY_CODE)}"
+        f" rows (the others: {_local_codes(rows)}); exact reference: "
         f"{s['exact_current_code']} rows. The local-search column is the greedy mode without "
         "the auto-exact run (`auto_exact_time_limit=0`; the window search still runs).",
         "",

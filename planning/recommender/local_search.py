@@ -488,6 +488,23 @@ class LocalSearch:
                 break
 
 
-# (max slots x people, chain depth, fanout, node budget) for the peak pass' ejection chains
-_CHAIN_TIERS = ((300, 3, 6, 200_000), (200_000, 2, 3, 60_000), (math.inf, 2, 3, 2_000))
+# (max slots x people, chain depth, fanout, node budget) for the peak pass' ejection chains.
+# A chain in time: the peak person's slot goes to someone whose rest rule it breaks by one of
+# their own slots (path B of ``_place``), that slot moves on to a third person, and so on along
+# the calendar; the depth is the number of slots a chain may eject. Small teams (up to
+# SMALL_TEAM person-slots: the tight suite's 5-15 people over 4-13 weeks) get depth 3: under a
+# 24-36 h rest rule everyone works about every other day, and the load reaches the person with
+# room only after several re-timings. Depth 2 stopped the tight suite's seed 93 (daily, 5
+# people, rest 24 h) at 1167.12 on the auto-exact roster where depth 3 reaches the proven
+# optimum 1165.00 in 6,500 nodes (0.3 s); whole drafts of seeds 45, 21, 69: 739.38 -> 736.67,
+# 391.96 -> 389.80, 281.79 -> 280.21 (bench/results/recommender.md). Depth 5 found nothing more
+# on seed 93 for 17 times the nodes. Deterministic: nodes are counted (and the polish's steps),
+# never timed.
+SMALL_TEAM = 6_000
+_CHAIN_TIERS = (
+    (300, 3, 6, 200_000),
+    (SMALL_TEAM, 3, 4, 100_000),
+    (200_000, 2, 3, 60_000),
+    (math.inf, 2, 3, 2_000),
+)
 _PAIR_WINDOWS = 8  # how many least-loaded partners to try in people windows
