@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from onehand.errors import Invalid
 from onehand.links import absolute
@@ -57,7 +57,7 @@ def _feed_response(request, feed: feeds.Feed) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def personal_feed(request, token: str):
     user = selectors.person_by_feed_token(token)
     if user is None:
@@ -65,7 +65,7 @@ def personal_feed(request, token: str):
     return _feed_response(request, feeds.personal(user, timezone.now()))
 
 
-@require_GET
+@require_safe
 def rotation_feed(request, token: str):
     feed = selectors.feed_by_token(token)
     if feed is None:

@@ -19,7 +19,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from notifications.models import Delivery
 from onehand.celery import app
@@ -102,7 +102,7 @@ def _worker() -> dict:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     checks = {"database": _database(), "broker": _broker(), "cache": _cache()}
     checks["worker"] = (

@@ -16,13 +16,17 @@ one round trip (`kept_response`) and no query.
 
 import hashlib
 import logging
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from onehand.change_stamps import ChangeStamp
 
 from . import selectors
 from .api_access import ACCESS
@@ -36,6 +40,33 @@ GENERATION_KEY = "oncall-generation"
 GRANT_SECONDS = 60
 # Change when what is kept as a response changes shape.
 RESPONSE_FORMAT = 1
+
+# The generation every answer is kept under is a change stamp: renewed after the commit of any
+# write to what an answer is computed from (rotations, rosters, shifts, members, people, users,
+# leave: the escalation chain skips whoever is away), seen at the database connection like the
+# page stamp's, so a bulk `update()` in a shell or a command counts as much as a service's
+# save (red-team finding: those left token polls and the rotation page's month grid naming the
+# old person for a minute). The per-rotation versions below are the services' narrower events.
+ANSWERS = ChangeStamp(
+    key=GENERATION_KEY,
+    watched_apps=("rotation",),
+    watched_models=("availability.AvailabilityEntry",),
+    # bookkeeping no answer shows (written by every audited write, each heartbeat, swaps
+    # until one is accepted, which reassigns a shift)
+    ignored_models=(
+        "rotation.Heartbeat",
+        "rotation.AuditEntry",
+        "rotation.HandoverNote",
+        "rotation.SwapRequest",
+        "rotation.SwapOffer",
+    ),
+    settings_names=("ONEHAND_ONCALL_REMEMBER", "ONEHAND_PLAN_REMEMBER"),
+    what="on-call answers",
+    skip_unchanged=True,
+    # pages show answers (the rotation page's grid): renewed before the page stamp
+    renew_rank=1,
+)
+watch = ANSWERS.watch
 
 
 def _version_key(rotation_id: int) -> str:
@@ -114,8 +145,9 @@ def on_call_payload(*, rotation, at: datetime) -> dict:
 
 def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
     """At an instant (computed), or now (cached until the next handoff, at most a minute)."""
-    if at is not None:
-        return on_call_payload(rotation=rotation, at=at)
+    if at is not None or ANSWERS.pending(connection):
+        # an instant, or this transaction's own uncommitted writes: not what others see
+        return on_call_payload(rotation=rotation, at=at or timezone.now())
     try:
         versions, payload = _read(rotation.pk)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
@@ -138,7 +170,9 @@ def _bump(key: str) -> None:
     try:
         cache.incr(key)
     except ValueError:
-        cache.set(key, 2, None)
+        # A missing key reads as 1: start anywhere but there, so a version lost on its own (an
+        # evicting Redis) never comes back to a value an answer still kept was stored under.
+        cache.set(key, 2 + secrets.randbits(48), None)
 
 
 def forget_who_is_on_call(*, rotation_ids=None) -> None:
@@ -148,7 +182,7 @@ def forget_who_is_on_call(*, rotation_ids=None) -> None:
     cache that comes back lives at most CACHE_SECONDS."""
     try:
         if rotation_ids is None:
-            _bump(GENERATION_KEY)
+            ANSWERS.renew()
         else:
             for rotation_id in set(rotation_ids):
                 _bump(_version_key(rotation_id))

@@ -130,6 +130,18 @@ def test_a_second_request_with_the_etag_or_date_gets_304_and_a_change_gets_200(c
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
+def test_a_calendar_client_or_monitor_probing_with_head_gets_the_headers_and_no_body(client):
+    setup = make_team(4, pattern=Rotation.Pattern.WEEKLY)
+    publish(setup, *MARCH)
+    url = personal_url(setup.people[0])
+
+    probe = client.head(url)
+
+    assert probe.status_code == 200 and probe.content == b""
+    assert probe["ETag"] == client.get(url)["ETag"]
+    assert probe["Content-Type"].startswith("text/calendar")
+
+
 @pytest.mark.parametrize("change", ["name", "phone", "mentor"])
 def test_a_client_sending_only_if_modified_since_gets_an_edit_made_in_the_same_second(
     client, change

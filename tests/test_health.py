@@ -16,6 +16,14 @@ def test_embedded_mode_is_healthy(client):
     assert response.json()["worker"]["mode"] == "in-process"
 
 
+def test_a_load_balancer_probing_with_head_gets_the_same_status(client, settings):
+    assert client.head("/healthz").status_code == 200
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "memory://"
+    Heartbeat.objects.create(name="beat", at=timezone.now() - timedelta(hours=1))
+    assert client.head("/healthz").status_code == 503
+
+
 def test_a_stale_heartbeat_is_unhealthy(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "memory://"

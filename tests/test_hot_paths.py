@@ -55,6 +55,8 @@ def team_url(rotation) -> str:
 # --------------------------------------------------------------------------- on-call answer
 
 
+# Committed writes, as in production: a test's own uncommitted writes bypass the kept answer.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("size", [5, 50])
 def test_a_kept_on_call_answer_costs_two_queries_whatever_the_team_size(
     size, django_assert_num_queries
@@ -72,6 +74,7 @@ def test_a_kept_on_call_answer_costs_two_queries_whatever_the_team_size(
         assert again.json() == first.json()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_kept_on_call_answer_is_not_given_to_an_outsider():
     with time_machine.travel("2026-12-09 12:00Z", tick=False):
         team = published_team(size=4)

@@ -9,7 +9,8 @@ from rotation.models import Person
 from tests.factories import engineer
 from tests.swap_support import published_team
 
-pytestmark = pytest.mark.django_db
+# Committed writes, as in production: a test's own uncommitted writes bypass the cache.
+pytestmark = pytest.mark.django_db(transaction=True)
 NOW = "2026-12-09 12:00Z"
 
 

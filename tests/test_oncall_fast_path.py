@@ -260,3 +260,65 @@ def test_an_operators_commented_or_merge_sql_renews_the_stamps():
         "SET LOCAL lock_timeout = '5s'; DELETE FROM authtoken_token",
     ):
         assert written_tables(sql) & {"auth_user", "authtoken_token"}, sql
+
+
+# ---- writes made through Django without the services' events (a shell, a command) -----------
+
+
+def someone_off_now(team, primary_id):
+    shift = team["roster"].shifts.get(role="primary", assignee_id=primary_id, start__lte=NOW)
+    taken = set(
+        team["roster"].shifts.filter(start=shift.start).values_list("assignee_id", flat=True)
+    )
+    return shift, next(p for p in team["people"] if p.pk not in taken)
+
+
+def test_a_bulk_reassignment_in_a_shell_shows_on_the_next_poll(team):
+    tool = tool_with_token(team["boss"])
+    tool.get(on_call_url(team))
+    shift, other = someone_off_now(team, tool.get(on_call_url(team)).json()["primary"]["user_id"])
+
+    Shift.objects.filter(pk=shift.pk).update(assignee=other)  # no signal, no event
+
+    assert tool.get(on_call_url(team)).json()["primary"]["user_id"] == other.pk
+
+
+def test_a_bulk_rename_in_a_shell_shows_on_the_next_poll(team):
+    tool = tool_with_token(team["boss"])
+    tool.get(on_call_url(team))
+    primary = tool.get(on_call_url(team)).json()["primary"]["user_id"]
+
+    User.objects.filter(pk=primary).update(first_name="Zelda")
+
+    assert tool.get(on_call_url(team)).json()["primary"]["name"].startswith("Zelda")
+
+
+def test_the_rotation_page_never_mixes_a_new_name_with_an_old_grid(team, client, settings):
+    settings.ONEHAND_PLAN_REMEMBER = settings.ONEHAND_PAGE_REMEMBER = True
+    primary = tool_with_token(team["boss"]).get(on_call_url(team)).json()["primary"]
+    page = f"/rotations/{team['rotation'].pk}/"
+    client.force_login(team["boss"])
+    old_name = primary["name"]
+    assert old_name in client.get(page).content.decode()  # the grid and the panel, kept
+
+    User.objects.filter(pk=primary["user_id"]).update(first_name="Zelda")
+
+    html = client.get(page).content.decode()
+    assert "Zelda" in html and old_name not in html
+
+
+def test_an_answer_asked_inside_a_write_that_rolls_back_is_not_kept(team):
+    tool = tool_with_token(team["boss"])
+    primary = tool.get(on_call_url(team)).json()["primary"]["user_id"]
+    shift, other = someone_off_now(team, primary)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Shift.objects.filter(pk=shift.pk).update(assignee=other)
+        seen = services_oncall.who_is_on_call(rotation=team["rotation"])
+        assert seen["primary"]["user_id"] == other.pk  # its own write, seen by itself only
+        raise RuntimeError("the write is refused")
+
+    assert tool.get(on_call_url(team)).json()["primary"]["user_id"] == primary
+    assert services_oncall.who_is_on_call(rotation=team["rotation"])["primary"]["user_id"] == (
+        primary
+    )
