@@ -19,6 +19,7 @@ from incidents.models import Incident
 from planning import plan_stamp
 from rotation.models import Person, Roster, Rotation, RotationMember, Shift
 from tests.factories import DutyRequirementFactory, build_team, daily_roster, verified
+from tests.plan_support import plan_url
 
 NOW = "2026-11-20 12:00Z"
 AWAY = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 24, tzinfo=UTC))
@@ -29,10 +30,6 @@ def remembering(settings):
     settings.ONEHAND_PLAN_REMEMBER = True
     # The plan's own rows, read through the page's context, not whole pages served as bytes.
     settings.ONEHAND_PAGE_REMEMBER = False
-
-
-def plan_url(setup) -> str:
-    return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
 
 
 def report_url(setup) -> str:

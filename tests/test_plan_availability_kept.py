@@ -15,6 +15,7 @@ from availability import services as availability_services
 from availability.models import AvailabilityEntry, ProjectAllocation
 from rotation.models import Person, Roster, Shift
 from tests.factories import RotationFactory, build_team, engineer, join_rotation
+from tests.plan_support import computed_from_nothing_kept, plan_url
 
 NOW = "2026-11-20 12:00Z"
 DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
@@ -26,10 +27,6 @@ def remembering(settings):
     settings.ONEHAND_PLAN_REMEMBER = True
     # The plan's own rows, read through the page's context, not whole pages served as bytes.
     settings.ONEHAND_PAGE_REMEMBER = False
-
-
-def plan_url(setup) -> str:
-    return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
 
 
 def seen(client, setup) -> dict:
@@ -48,14 +45,6 @@ def seen(client, setup) -> dict:
         )
         for row in response.context["rows"]
     }
-
-
-def computed_from_nothing_kept(client, setup, settings) -> dict:
-    settings.ONEHAND_PLAN_REMEMBER = False
-    try:
-        return seen(client, setup)
-    finally:
-        settings.ONEHAND_PLAN_REMEMBER = True
 
 
 def someone_marks_time_away(setup):
@@ -165,7 +154,7 @@ def test_after_any_write_the_plan_shows_what_it_would_show_from_nothing_kept(
     write(setup)
 
     after = seen(client, setup)
-    assert after == computed_from_nothing_kept(client, setup, settings)
+    assert after == computed_from_nothing_kept(settings, lambda: seen(client, setup))
     assert seen(client, setup) == after
 
 
@@ -234,4 +223,4 @@ def test_follow_the_sun_keeps_working_hours_apart_from_the_time_away_written(
     seen(client, setup)
     availability_services.mark(*AWAY, "unavailable", by=amara)
 
-    assert seen(client, setup) == computed_from_nothing_kept(client, setup, settings)
+    assert seen(client, setup) == computed_from_nothing_kept(settings, lambda: seen(client, setup))

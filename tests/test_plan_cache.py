@@ -11,13 +11,13 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 
 from availability import services as availability_services
 from availability.models import AvailabilityEntry
 from planning import plan_stamp
 from planning import services as planning_services
 from tests.factories import build_team
+from tests.plan_support import plan_url, queries_of
 from tests.services import ROOT
 
 NOW = "2026-11-20 12:00Z"
@@ -37,19 +37,9 @@ def rows_not_pages(settings):
     settings.ONEHAND_PAGE_REMEMBER = False
 
 
-def plan_url(setup) -> str:
-    return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
-
-
 def row_of(response, user):
     assert response.status_code == 200
     return next(r for r in response.context["rows"] if r.user_id == user.pk)
-
-
-def queries_of(client, url) -> int:
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
 
 
 @time_machine.travel(NOW, tick=False)

@@ -26,6 +26,7 @@ from tests.factories import (
     reassign,
     verified,
 )
+from tests.plan_support import computed_from_nothing_kept, plan_url
 
 NOW = "2026-11-20 12:00Z"
 DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
@@ -41,10 +42,6 @@ def remembering(settings):
     settings.ONEHAND_PLAN_REMEMBER = True
     # The plan's own rows, read through the page's context, not whole pages served as bytes.
     settings.ONEHAND_PAGE_REMEMBER = False
-
-
-def plan_url(setup) -> str:
-    return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
 
 
 def seen(client, setup) -> dict:
@@ -68,14 +65,6 @@ def seen(client, setup) -> dict:
         for row in response.context["rows"]
     }
     return {"rows": rows, "order": list(rows), "bus factor": response.context["bus_factor"]}
-
-
-def computed_from_nothing_kept(client, setup, settings) -> dict:
-    settings.ONEHAND_PLAN_REMEMBER = False
-    try:
-        return seen(client, setup)
-    finally:
-        settings.ONEHAND_PLAN_REMEMBER = True
 
 
 def team_with_history(size: int = 6):
@@ -201,7 +190,7 @@ def test_after_a_write_to_the_history_the_plan_shows_what_it_would_show_from_not
     write(setup)
 
     after = seen(client, setup)
-    assert after == computed_from_nothing_kept(client, setup, settings)
+    assert after == computed_from_nothing_kept(settings, lambda: seen(client, setup))
     assert seen(client, setup) == after
 
 
@@ -242,4 +231,6 @@ def test_writes_one_after_another_each_show_as_computed_from_nothing_kept(
         a_past_shift_is_deleted,
     ):
         write(setup)
-        assert seen(client, setup) == computed_from_nothing_kept(client, setup, settings)
+        assert seen(client, setup) == computed_from_nothing_kept(
+            settings, lambda: seen(client, setup)
+        )

@@ -16,12 +16,9 @@ from onehand.change_stamps import ChangeStamp
 from planning import plan_stamp
 from rotation.models import Person
 from tests.factories import build_team
+from tests.plan_support import plan_url
 
 AWAY = (datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 12, tzinfo=UTC))
-
-
-def plan_url(setup) -> str:
-    return f"/rotations/{setup.rotation.pk}/plan/?month=2026-12"
 
 
 def away_cells(client, setup) -> int:

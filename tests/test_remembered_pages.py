@@ -7,13 +7,12 @@ from datetime import date, time, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from availability import services as availability_services
 from rotation import services as rotation_services
 from rotation.models import Person, Roster
 from tests.factories import build_team, daily_roster, manager, reassign
+from tests.plan_support import queries_of
 
 NOW = "2026-11-20 12:00Z"
 
@@ -22,12 +21,6 @@ NOW = "2026-11-20 12:00Z"
 def remembering(settings):
     """Remembered parts are used (on by default only with a shared cache)."""
     settings.ONEHAND_PLAN_REMEMBER = True
-
-
-def queries_of(client, url) -> int:
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
 
 
 def html_of(client, url) -> str:
