@@ -33,7 +33,7 @@ DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 AWAY = (datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 12, tzinfo=UTC))
 
 needs_xmin = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="per-person versions need PostgreSQL's xmin"
+    connection.vendor != "postgresql", reason="per-person parts are kept under xmin"
 )
 
 
