@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from rotation import selectors as rotation_selectors
 from rotation.models import Roster, Rotation, RotationMember, Shift, SlotRole
-from rotation.oncall import forget_who_is_on_call
 
 from . import chat, dispatch
 from .models import (
@@ -385,8 +384,8 @@ def queue_escalation_changes(
 ) -> int:
     """After someone's availability changed in [start, end): every published shift still
     ahead whose escalation chain it changed gets a new SEQUENCE and an update to each of its
-    people (once: a chain already announced is not sent again). The on-call answer of the
-    rotations the person may be named in is forgotten. Returns the shifts updated."""
+    people (once: a chain already announced is not sent again). Returns the shifts updated.
+    (The on-call answer follows the leave by itself: `rotation.oncall.ANSWERS`.)"""
     now = now or timezone.now()
     rotation_ids = set(
         Rotation.objects.filter(Q(mentor_id=user_id) | Q(lead_id=user_id)).values_list(
@@ -408,14 +407,6 @@ def queue_escalation_changes(
         .order_by("pk")
         .only("pk", "roster_id", "start", "end", "role", "sequence", "assignee_id", "split_from_id")
     )
-    rotation_ids |= set(
-        Roster.objects.filter(pk__in={s.roster_id for s in found}).values_list(
-            "rotation_id", flat=True
-        )
-    )
-    if rotation_ids:
-        ids = sorted(rotation_ids)
-        transaction.on_commit(lambda: forget_who_is_on_call(rotation_ids=ids))
     groups = slot_groups(found)
     if not groups:
         return 0

@@ -97,19 +97,18 @@ def _month_grid_html(rotation, month, tz_name, today, start, end) -> str:
     """The published month as HTML, rendered once per rotation, month, zone and day.
 
     It changes exactly when the on-call answer does (publishing, a slot edit or swap, the
-    rotation's settings, a person's name), so it shares that cache's version and its
-    freshness (at most a minute); without a cache it is rendered every time.
+    rotation's settings, a person's name), so it is kept under the answers' stamp; without a
+    cache (or a stamp) it is rendered every time.
     """
-    try:
-        key = (
-            f"rotation-grid:{rotation.pk}:{oncall.cache_version(rotation_id=rotation.pk)}"
-            f":{month:%Y-%m}"
-            f":{tz_name}:{today}"
-        )
-        html = cache.get(key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation
-        log.warning("rotation grid cache unavailable", exc_info=True)
-        key = html = None
+    key = html = None
+    stamp = oncall.answers_stamp()
+    if stamp is not None:
+        key = f"rotation-grid:{rotation.pk}:{stamp}:{month:%Y-%m}:{tz_name}:{today}"
+        try:
+            html = cache.get(key)
+        except Exception:  # noqa: BLE001 - the cache is an optimisation
+            log.warning("rotation grid cache unavailable", exc_info=True)
+            key = None
     if html is None:
         slots = list(selectors.published_shifts(rotation_id=rotation.pk, start=start, end=end))
         html = render_to_string(

@@ -51,6 +51,15 @@ def _fresh_cache(settings, request):
     }
 
 
+@pytest.fixture
+def plan_remembered(settings):
+    """The plan's own rows kept under the plan stamp, read through the page's context (not
+    whole pages served as bytes). The tests' cache belongs to one process, so remembering is
+    forced on."""
+    settings.ONEHAND_PLAN_REMEMBER = True
+    settings.ONEHAND_PAGE_REMEMBER = False
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~100 ms a user; tests create hundreds of users."""

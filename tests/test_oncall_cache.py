@@ -5,8 +5,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from planning import services as planning_services
+from rotation import oncall
 from rotation.models import Person
-from tests.factories import engineer
+from tests.factories import DutyRequirementFactory, engineer, verified
 from tests.swap_support import published_team
 
 # Committed writes, as in production: a test's own uncommitted writes bypass the cache.
@@ -107,3 +108,16 @@ def test_a_shift_deleted_in_the_admin_shows_at_once(on_call):
     with change():
         shift.delete()
     assert ask()["primary"] is None
+
+
+def test_a_duty_requirement_or_a_qualification_forgets_the_answers(on_call):
+    """The escalation chain falls back to the rotation's experienced people, whom duty
+    requirements and qualifications decide: a change to either is a change to the answer."""
+    team, ask, change = on_call
+    before = oncall.answers_stamp()
+    with change():
+        requirement = DutyRequirementFactory(rotation=team["rotation"])
+    after_requirement = oncall.answers_stamp()
+    with change():
+        verified(team["people"][0], requirement)
+    assert len({before, after_requirement, oncall.answers_stamp()}) == 3

@@ -22,13 +22,6 @@ DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 AWAY = (datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 12, tzinfo=UTC))
 
 
-@pytest.fixture
-def remembering(settings):
-    settings.ONEHAND_PLAN_REMEMBER = True
-    # The plan's own rows, read through the page's context, not whole pages served as bytes.
-    settings.ONEHAND_PAGE_REMEMBER = False
-
-
 def seen(client, setup) -> dict:
     """What the plan says of each person: everything availability feeds."""
     response = client.get(plan_url(setup))
@@ -135,7 +128,7 @@ def time_away_written_then_rolled_back(setup):
     ],
 )
 def test_after_any_write_the_plan_shows_what_it_would_show_from_nothing_kept(
-    transactional_db, client, settings, remembering, write
+    transactional_db, client, settings, plan_remembered, write
 ):
     setup = build_team(6, pattern="daily", handoff_time=time(9))
     availability_services.mark(*AWAY, "unavailable", by=setup.people[1])
@@ -160,7 +153,7 @@ def test_after_any_write_the_plan_shows_what_it_would_show_from_nothing_kept(
 
 @time_machine.travel(NOW, tick=False)
 def test_time_away_shows_on_the_writers_row_and_leaves_the_others_as_they_were(
-    transactional_db, client, remembering
+    transactional_db, client, plan_remembered
 ):
     setup = build_team(6, pattern="daily", handoff_time=time(9))
     amara = setup.people[0]
@@ -208,7 +201,7 @@ def test_a_persons_commitment_version_changes_with_their_own_writes_only(transac
 
 @time_machine.travel(NOW, tick=False)
 def test_follow_the_sun_keeps_working_hours_apart_from_the_time_away_written(
-    transactional_db, client, settings, remembering
+    transactional_db, client, settings, plan_remembered
 ):
     """Outside working hours counts as unavailable in a follow-the-sun rotation: a person's
     time away worked out again keeps their hours, and drops the time away they cleared."""

@@ -37,13 +37,6 @@ needs_xmin = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def remembering(settings):
-    settings.ONEHAND_PLAN_REMEMBER = True
-    # The plan's own rows, read through the page's context, not whole pages served as bytes.
-    settings.ONEHAND_PAGE_REMEMBER = False
-
-
 def seen(client, setup) -> dict:
     """Everything the plan says of each person, and the team's readiness."""
     response = client.get(plan_url(setup))
@@ -180,7 +173,7 @@ def time_away_and_a_shift_written_together(setup):
     ],
 )
 def test_after_a_write_to_the_history_the_plan_shows_what_it_would_show_from_nothing_kept(
-    transactional_db, client, settings, remembering, write
+    transactional_db, client, settings, plan_remembered, write
 ):
     setup = team_with_history()
     client.force_login(setup.boss)
@@ -197,7 +190,7 @@ def test_after_a_write_to_the_history_the_plan_shows_what_it_would_show_from_not
 @needs_xmin
 @time_machine.travel(NOW, tick=False)
 def test_the_first_view_after_a_shift_write_costs_the_same_queries_for_5_or_60_people(
-    transactional_db, client, remembering
+    transactional_db, client, plan_remembered
 ):
     counts = []
     for size in (5, 60):
@@ -216,7 +209,7 @@ def test_the_first_view_after_a_shift_write_costs_the_same_queries_for_5_or_60_p
 
 @time_machine.travel(NOW, tick=False)
 def test_writes_one_after_another_each_show_as_computed_from_nothing_kept(
-    transactional_db, client, settings, remembering
+    transactional_db, client, settings, plan_remembered
 ):
     """Each first view patches what the views before it patched: nobody's earlier patch is
     lost or served after their next write."""

@@ -1,5 +1,8 @@
-"""The rotation page's month grid is cached with the on-call answer's versions: served from the
-cache the second time, and shown afresh after a publish or a rename."""
+"""The rotation page's month grid is kept under the on-call answers' stamp: served from the
+cache the second time, and shown afresh after a publish or a rename.
+
+Committed writes, as in production: a request inside a transaction with its own uncommitted
+writes neither reads nor keeps the grid (it sees rows nobody else sees yet)."""
 
 import logging
 from datetime import date
@@ -11,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rotation import services
 from tests.factories import build_team
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 DECEMBER = (date(2026, 12, 1), date(2027, 1, 1))
 
 
