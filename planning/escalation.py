@@ -13,7 +13,9 @@ for a step someone is set for, who is away):
    experienced people (most primary shifts served first);
 3. lead: the rotation's lead, else the rotation's mentor, else the experienced people.
 
-Reachable means no time away anywhere in the shift (`availability.selectors.leave_by_person`:
+Reachable means an active account, an active member of the rotation's team (a lead or mentor
+who left the team, or whose membership is only an invitation, is nobody to call: red-team
+finding), and no time away anywhere in the shift (`availability.selectors.leave_by_person`:
 entered unavailability, imported out-of-office or all-day time; an imported meeting is not
 time away). A constant number of queries for any number of shifts: one for time away, and
 only when a fallback to experienced people is needed, a few more per rotation concerned.
@@ -30,7 +32,7 @@ from django.utils import timezone
 
 from availability.selectors import leave_by_person
 from rotation.models import Rotation
-from rotation.selectors import Contact, ShiftPeople, contact_of
+from rotation.selectors import Contact, ShiftPeople, active_memberships, contact_of
 
 from .experience import experience_by_person
 
@@ -44,15 +46,26 @@ def _away_during(spans: list[Interval], start: datetime, end: datetime) -> bool:
 
 
 def _experienced_users(*, rotation: Rotation, as_of: datetime) -> list:
-    """The rotation's experienced (primary-ready) people, most primary shifts served first,
-    with `person` loaded (planning/experience.py: three or four queries)."""
+    """The rotation's experienced (primary-ready) people who are active members of its team,
+    most primary shifts served first, with `person` loaded (planning/experience.py: three or
+    four queries)."""
     found = experience_by_person(rotation=rotation, as_of=as_of)
     ranked = sorted(
         (uid for uid, e in found.items() if e.experienced),
         key=lambda uid: (-found[uid].primary, -found[uid].secondary, uid),
     )
-    users = User.objects.select_related("person").in_bulk(ranked)
+    members = active_memberships().filter(team_id=rotation.team_id).values("user_id")
+    users = User.objects.select_related("person").filter(pk__in=members).in_bulk(ranked)
     return [users[uid] for uid in ranked if uid in users]
+
+
+def _active_members(*, user_ids: Iterable[int], team_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """(team id, user id) of the active memberships among these people and teams (one query)."""
+    return set(
+        active_memberships()
+        .filter(user_id__in=list(user_ids), team_id__in=list(team_ids))
+        .values_list("team_id", "user_id")
+    )
 
 
 @dataclass
@@ -63,6 +76,7 @@ class _Fallbacks:
     users: dict[int, list]
     away: dict[int, list[Interval]]
     window: Interval
+    members: set[tuple[int, int]]  # (team id, user id): active members among those named
 
     def of(self, rotation: Rotation) -> list:
         found = self.users.get(rotation.pk)
@@ -70,6 +84,7 @@ class _Fallbacks:
             found = self.users[rotation.pk] = _experienced_users(
                 rotation=rotation, as_of=self.as_of
             )
+            self.members.update((rotation.team_id, u.pk) for u in found)
             missing = [u.pk for u in found if u.pk not in self.away]
             if missing:
                 self.away.update(
@@ -89,8 +104,13 @@ def _chain(shift: ShiftPeople, away: dict[int, list[Interval]], fallbacks: _Fall
     rotation, primary, secondary = shift.rotation, shift.primary, shift.secondary
 
     def reachable(user) -> bool:
-        # a deactivated account (someone who left) is nobody to escalate to (red-team finding)
-        return user.is_active and not _away_during(away.get(user.pk, []), shift.start, shift.end)
+        # a deactivated account or someone no longer in the team is nobody to escalate to
+        # (red-team findings)
+        return (
+            user.is_active
+            and (rotation.team_id, user.pk) in fallbacks.members
+            and not _away_during(away.get(user.pk, []), shift.start, shift.end)
+        )
 
     chain: list[Contact] = []
     taken = {primary.pk} if primary is not None else set()
@@ -129,7 +149,10 @@ def escalation_chains(*, shifts: Sequence[ShiftPeople]) -> list[list[Contact]]:
             named.add(shift.primary.person.mentor_id)
     named.discard(None)
     away = leave_by_person(user_ids=named, start=window[0], end=window[1])
-    fallbacks = _Fallbacks(as_of=timezone.now(), users={}, away=away, window=window)
+    members = _active_members(user_ids=named, team_ids={s.rotation.team_id for s in shifts})
+    fallbacks = _Fallbacks(
+        as_of=timezone.now(), users={}, away=away, window=window, members=members
+    )
     return [_chain(shift, away, fallbacks) for shift in shifts]
 
 
@@ -146,6 +169,9 @@ def reachable_escalation_by_shift(
         return {}
     window = (min(s for s, _ in spans), max(e for _, e in spans))
     named = [u for u in (rotation.mentor_id, rotation.lead_id) if u is not None]
+    if named:  # only active members of the team are anyone to escalate to
+        members = _active_members(user_ids=named, team_ids=[rotation.team_id])
+        named = [u for u in named if (rotation.team_id, u) in members]
     away = leave_by_person(user_ids=named, start=window[0], end=window[1])
     answer: dict[tuple[datetime, datetime], bool] = {}
     experienced: list | None = None

@@ -15,7 +15,7 @@ one round trip (`kept_response`) and no query.
 import hashlib
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -24,9 +24,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from onehand.change_stamps import ChangeStamp
+from onehand.errors import NotFound
 
 from . import selectors
 from .api_access import ACCESS
+from .models import Rotation
 from .serializers import OnCallSerializer
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,10 @@ def on_call_payload(*, rotation, at: datetime) -> dict:
         "shadow": contact(result.shadow),
         "escalation": [contact(c) for c in result.escalation],
     }
-    return OnCallSerializer(payload).data
+    # in UTC whoever asks: one answer is kept for every reader (red-team finding: the first
+    # reader's zone, +05:30, went to everyone); each contact carries their own local time
+    with timezone.override(UTC):
+        return OnCallSerializer(payload).data
 
 
 def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
@@ -138,6 +143,12 @@ def who_is_on_call(*, rotation, at: datetime | None = None) -> dict:
     stamp, payload = ANSWERS.read(_answer_key(rotation.pk))
     if payload is not None:
         return payload
+    if stamp is not None:
+        # the caller loaded the rotation (its name, lead, mentor) before the stamp was read: a
+        # rename committed in between would be kept under the new stamp (red-team finding)
+        rotation = Rotation.objects.filter(pk=rotation.pk).first()
+        if rotation is None:
+            raise NotFound("This rotation no longer exists.")
     now = timezone.now()
     payload = on_call_payload(rotation=rotation, at=now)
     ttl = int((answer_expires(payload=payload) - now).total_seconds())

@@ -462,7 +462,8 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
     Someone who still holds an upcoming or running shift of the team's rotations is not
     removed: the shift would stay theirs, on calendars and in the on-call answer, with nobody
     in the team to swap with (red-team finding). Their shifts are reassigned or covered first.
-    Leaving takes them out of the team's rotations too, so no draft ranks them again."""
+    Leaving takes them out of the team's rotations too, so no draft ranks them again, and off
+    those rotations' lead and mentor."""
     require_actor(by)
     if getattr(by, "pk", None) != membership.user_id:
         require_manager(by, membership.team_id)
@@ -497,6 +498,13 @@ def leave_team(membership: Membership, *, by: Actor) -> None:
     RotationMember.objects.filter(
         user_id=membership.user_id, rotation__team_id=membership.team_id
     ).delete()
+    # nor are they the lead or mentor of the team's rotations any more: the escalation chain
+    # would name them, with their phone (red-team finding); that step stays empty until a
+    # manager picks someone (a personal mentor is the person's own choice, across teams: the
+    # chain skips one who is not in the rotation's team)
+    team_rotations = Rotation.objects.filter(team_id=membership.team_id)
+    team_rotations.filter(lead_id=membership.user_id).update(lead=None)
+    team_rotations.filter(mentor_id=membership.user_id).update(mentor=None)
     membership.delete()
 
 

@@ -16,8 +16,9 @@ from availability import services as availability
 from notifications.models import Delivery, RotationFeed
 from planning.escalation import reachable_escalation_by_shift
 from planning.services import recommend_for
-from rotation.models import Person, Rotation, Shift
-from rotation.services import create_roster, publish_roster
+from rotation.models import Membership, Person, Rotation, Shift
+from rotation.services import create_roster, leave_team, publish_roster
+from tests.factories import engineer
 from tests.notifications_support import make_team, parsed_event, publish
 
 pytestmark = pytest.mark.django_db
@@ -409,3 +410,30 @@ def test_the_chain_costs_the_same_queries_in_a_small_and_a_large_team(client, wh
         }[what]
         counts.append(_queries(action))
     assert counts[0] == counts[1]
+
+
+def test_a_lead_who_left_the_team_is_no_longer_the_lead_nor_named():
+    """Someone who leaves is taken off the team's rotations as lead (and mentor): the chain
+    would otherwise name them, with their phone (red-team finding)."""
+    setup = weekly_team()
+    ben, mentor = setup.people[1], setup.people[-1]
+    nadia = engineer(setup.team, first_name="Nadia")
+    Rotation.objects.filter(pk=setup.rotation.pk).update(lead=nadia)
+    publish(setup, *MARCH)
+
+    leave_team(Membership.objects.get(team=setup.team, user=nadia), by=nadia)
+
+    assert Rotation.objects.get(pk=setup.rotation.pk).lead is None
+    assert oncall(setup) == [("secondary", ben.pk), ("mentor", mentor.pk)]
+
+
+def test_a_mentor_whose_membership_is_only_an_invitation_is_not_named():
+    """Only active members of the rotation's team are anyone to escalate to, however the
+    membership changed (the admin, a shell)."""
+    setup = weekly_team()
+    ben, mentor, maya = setup.people[1], setup.people[-1], setup.boss
+    publish(setup, *MARCH)
+
+    Membership.objects.filter(team=setup.team, user=mentor).update(status=Membership.Status.INVITED)
+
+    assert oncall(setup) == [("secondary", ben.pk), ("lead", maya.pk)]

@@ -251,8 +251,9 @@ def test_feed_queries_do_not_grow_with_the_number_of_shifts(client, django_asser
     setup = make_team(4, pattern=Rotation.Pattern.DAILY)
     publish(setup, date(2031, 3, 1), date(2031, 6, 1))  # 92 days, 184 slots
     url = team_url(setup.rotation)
-    # One of them reads the escalation contacts' time away, for all shifts at once.
-    with django_assert_max_num_queries(9):
+    # Two of them read the escalation contacts' time away and team memberships, for all shifts
+    # at once.
+    with django_assert_max_num_queries(10):
         response = client.get(url)
     assert len(events_of(response.content)) == 184
 

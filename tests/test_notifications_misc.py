@@ -67,10 +67,10 @@ def test_entries_for_many_shifts_take_a_constant_number_of_queries(
     shifts = list(Shift.objects.filter(roster=roster))
     assert len(shifts) == 61 * 3
     requests = [EntryRequest(s.pk, s.assignee_id) for s in shifts]
-    # Shifts, their groups, the people, and the escalation contacts' time away.
-    with django_assert_num_queries(4):
+    # Shifts, their groups, the people, and the escalation contacts' time away and memberships.
+    with django_assert_num_queries(5):
         built = shift_entries(requests)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         shift_entries(requests[:2])
     assert len(built) == len(shifts)
 

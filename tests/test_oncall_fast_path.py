@@ -3,11 +3,13 @@ from the cache without a query; every change to the answer, and every change to 
 it (a revoked token, a deactivated account, a member who left), is seen at once."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -17,7 +19,7 @@ from onehand.change_stamps import check_forced_remembering, written_tables
 from planning import services as planning_services
 from rotation import oncall as services_oncall
 from rotation import services
-from rotation.models import Membership, Shift
+from rotation.models import Membership, Rotation, Shift
 from tests.factories import engineer
 from tests.swap_support import published_team
 
@@ -320,3 +322,28 @@ def test_an_answer_asked_inside_a_write_that_rolls_back_is_not_kept(team):
     assert services_oncall.who_is_on_call(rotation=team["rotation"])["primary"]["user_id"] == (
         primary
     )
+
+
+def test_a_rotation_renamed_after_the_caller_loaded_it_is_not_kept_under_the_new_stamp(team):
+    """The answer is made from rows read after the stamp it is kept under: a rename that commits
+    between loading the rotation and asking is not served for a minute (red-team finding)."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        loaded_before = Rotation.objects.get(pk=team["rotation"].pk)
+        Rotation.objects.filter(pk=loaded_before.pk).update(name="Payments (renamed)")
+
+        answered = services_oncall.who_is_on_call(rotation=loaded_before)
+        polled = tool.get(on_call_url(team)).json()
+
+    assert answered["rotation_name"] == polled["rotation_name"] == "Payments (renamed)"
+
+
+def test_the_kept_answer_is_in_utc_whoever_asked_first(team):
+    """One answer is kept for every reader: the first reader's zone does not leak into it."""
+    tool = tool_with_token(team["boss"])
+    with time_machine.travel(NOW, tick=False):
+        with timezone.override(ZoneInfo("Asia/Kolkata")):
+            services_oncall.who_is_on_call(rotation=team["rotation"])  # kept now
+        polled = tool.get(on_call_url(team)).json()
+
+    assert polled["at"].endswith("Z") and polled["shift_start"].endswith("Z")
