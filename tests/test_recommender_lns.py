@@ -10,10 +10,12 @@ tests have several of them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 from hypothesis import given
 
-from planning.recommender import Settings, exact, windows
+from planning.recommender import Candidate, Settings, Slot, exact, windows
 from planning.recommender.greedy import run_greedy
 from planning.recommender.problem import Problem
 from tests.recommender_support import property_settings
@@ -54,3 +56,28 @@ def test_the_search_around_the_peak_gives_the_same_roster_twice(instance):
     second, _ = windows.lns(problem, greedy_holder(problem), 2.0, window_pairs=TINY_WINDOW)
 
     assert first.tolist() == second.tolist()
+
+
+def test_the_search_hands_shifts_from_the_most_loaded_person_to_the_others():
+    # three people who can take every shift, one holding all six daily shifts: the search
+    # around that person deals them out so the largest load falls, every shift still held
+    start = datetime(2026, 3, 23, 9, tzinfo=UTC)
+    slots = [
+        Slot(
+            f"{d}:primary",
+            str(d),
+            "primary",
+            start + timedelta(days=d),
+            start + timedelta(days=d + 1),
+        )
+        for d in range(0, 12, 2)
+    ]
+    people = [Candidate(pid, f"P{pid}", frozenset({"primary"})) for pid in (1, 2, 3)]
+    problem = Problem(slots, people, Settings(), None)
+    everything_on_the_first = np.zeros(problem.n_slots, dtype=np.int64)
+
+    after, _ = windows.lns(problem, everything_on_the_first, 2.0, window_pairs=TINY_WINDOW)
+
+    assert (after >= 0).all()
+    assert largest_load(problem, after) < largest_load(problem, everything_on_the_first)
+    assert broken_rules(slots, people, as_recommendation(problem, after)) == []
