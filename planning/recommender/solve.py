@@ -12,7 +12,9 @@ always in ``mode="exact"``, and automatically in greedy mode on small instances 
 roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mode on a roster
 still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
 (``windows.py``, a fixed amount of deterministic work), then groups of people across the whole
-horizon (``windows.regroup``, the same).
+horizon (``windows.regroup``, the same); on small teams (``LNS_PAIRS``) a large-neighbourhood
+search around the most loaded person (``windows.lns``) takes the groups' place, until its
+neighbourhoods stop giving or its fixed work is spent.
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 

@@ -19,6 +19,11 @@ few others (plus the empty slots), keep everyone else's roster, and let CP-SAT r
 freed slots among the chosen people with the whole team's largest load as the objective;
 cycle the others through the group, from the least loaded up.
 
+The large-neighbourhood search (``lns``, small teams, in place of ``regroup``): windows of
+time centred on the most loaded person's shifts and groups of that person with those who could
+take their shifts, in turn, each re-solved for the people near the top, until a run of them
+gives nothing or the work is spent.
+
 Repeatable: one CP-SAT thread, each window with a deterministic work limit, and the sweep
 stops on accumulated deterministic work (the solver's own count, not a clock), so the same
 inputs give the same roster on any machine; a wall-clock deadline only guards a machine far
