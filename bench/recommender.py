@@ -217,8 +217,9 @@ def tight_instance(seed: int):
 # both merged (counted stages, the wall clock a far guard, and windows.regroup); "recfix" main
 # after the red-team fixes (input order, exact mode, guards); "ejection" with ejection chains
 # of depth 3 on small teams (local_search.SMALL_TEAM); "lns" with the large-neighbourhood
-# search around the peak on small teams (windows.lns)
-GREEDY_CODE = "lns"
+# search around the peak on small teams (windows.lns); "lnsgroups" with that search and the groups
+# both run from the windows' roster, the better kept
+GREEDY_CODE = "lnsgroups"
 
 
 def regreedy(row: dict, greedy_only: bool = False) -> dict:
