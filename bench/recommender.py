@@ -216,8 +216,10 @@ def tight_instance(seed: int):
 # "windows-groups" rows ran on branch quality (wall-clock stages), "counted-regroup" on main with
 # both merged (counted stages, the wall clock a far guard, and windows.regroup); "recfix" main
 # after the red-team fixes (input order, exact mode, guards); "ejection" with ejection chains
-# of depth 3 on small teams (local_search.SMALL_TEAM)
-GREEDY_CODE = "ejection"
+# of depth 3 on small teams (local_search.SMALL_TEAM); "lns" with the large-neighbourhood
+# search around the peak on small teams (windows.lns); "lnsgroups" with that search and the groups
+# both run from the windows' roster, the better kept
+GREEDY_CODE = "lnsgroups"
 
 
 def regreedy(row: dict, greedy_only: bool = False) -> dict:

@@ -68,6 +68,7 @@ STAGES = {
     "exact": "Searching for the fairest roster",
     "windows": "Re-solving windows of time",
     "groups": "Re-dealing shifts between people",
+    "lns": "Re-solving parts of the roster around the busiest person",
     "rules": "Checking the team's rules",
 }
 

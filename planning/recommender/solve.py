@@ -12,7 +12,9 @@ always in ``mode="exact"``, and automatically in greedy mode on small instances 
 roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mode on a roster
 still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
 (``windows.py``, a fixed amount of deterministic work), then groups of people across the whole
-horizon (``windows.regroup``, the same).
+horizon (``windows.regroup``, the same); on small teams (``LNS_PAIRS``) a large-neighbourhood
+search around the most loaded person (``windows.lns``) takes the groups' place, until its
+neighbourhoods stop giving or its fixed work is spent.
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
@@ -95,6 +97,11 @@ WINDOWS_PAIRS = 60_000
 # measured on the tight suite's seeds 80, 11, 38 and 65: 3 units lower their largest load by
 # 2.1%, 2.6%, 0.3% and 0.7% after the windows)
 GROUPS_WORK = 3.0
+# greedy mode, teams up to this many pairs (the tight suite's instances have at most 5,040):
+# the large-neighbourhood search around the peak (``windows.lns``) replaces the windows and
+# groups, with this many work units at most (it stops sooner when neighbourhoods stop giving)
+LNS_PAIRS = 10_000
+LNS_WORK = 10.0
 # greedy mode: the local search polishing each roster a solver stage adopts gets this share of
 # the time budget as steps (a normal machine's); so does the last repair after a team rule
 POLISH_SHARE = 1 / 16
@@ -442,7 +449,52 @@ def recommend(
     # (``windows.py``; deterministic work, so the draft stays repeatable)
     obj_max = objective(roster.normalised_loads())[0]
     unproven = obj_max > bound * (1 + 1e-7) + 1e-12 and optimum is None
-    if mode == "greedy" and model is not None and unproven and pairs <= WINDOWS_PAIRS:
+    if mode == "greedy" and model is not None and unproven and pairs <= LNS_PAIRS:
+        # a small team: the sweep of windows as below, then the large-neighbourhood search
+        # around the peak (``windows.lns``) next to the groups, until its neighbourhoods
+        # stop giving or its fixed work is spent (deterministic work, a repeatable draft)
+        told.stage(STAGES["windows"], 0.7, 0.8)
+        started = deadline.clock()
+        holder, _ = windows.improve(
+            problem, roster, WINDOWS_WORK, Deadline(None, deadline.clock, parent=deadline)
+        )
+        deadline.extend(deadline.clock() - started)
+        roster, took = _adopt(problem, roster, holder, polish())
+        source = "milp" if took else source
+        if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
+            told.stage(STAGES["lns"], 0.8, 0.97)
+            # the groups of the larger teams (below) from the same roster too, the better of the
+            # two kept: the search around the peak misses some of their trades (tight suite:
+            # seed 45 739.38 after the search, 736.67 after the groups; 54 478.08 and 477.59)
+            started = deadline.clock()
+            holder, _ = windows.regroup(
+                problem,
+                roster.holder,
+                GROUPS_WORK,
+                Deadline(None, deadline.clock, parent=deadline),
+            )
+            deadline.extend(deadline.clock() - started)
+            grouped, grouped_took = _adopt(problem, roster, holder, polish())
+            grouped_share = GROUPS_WORK / (GROUPS_WORK + LNS_WORK)
+            told.within(grouped_share)
+            started = deadline.clock()
+            holder, _ = windows.lns(
+                problem,
+                roster.holder,
+                LNS_WORK,
+                # no clock of its own, as for the windows
+                Deadline(None, deadline.clock, parent=deadline),
+                progress=lambda f: told.within(grouped_share + (1 - grouped_share) * f),
+            )
+            deadline.extend(deadline.clock() - started)
+            searched, took = _adopt(problem, roster, holder, polish())
+            # the search's roster on a tie (the draft the search alone gave)
+            if better(grouped, searched):
+                roster, took = grouped, grouped_took
+            else:
+                roster = searched
+            source = "milp" if took else source
+    elif mode == "greedy" and model is not None and unproven and pairs <= WINDOWS_PAIRS:
         # a fixed amount of work, not what the wall-clock budget has left: the same inputs give
         # the same draft however busy the machine is (the clock only guards a machine far
         # slower than usual)
