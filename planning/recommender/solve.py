@@ -13,8 +13,9 @@ roster is not already proven optimal (mode ``"auto-exact"``); then, in greedy mo
 still not proven optimal, CP-SAT re-solves windows of consecutive slots with the rest kept
 (``windows.py``, a fixed amount of deterministic work), then groups of people across the whole
 horizon (``windows.regroup``, the same); on small teams (``LNS_PAIRS``) a large-neighbourhood
-search around the most loaded person (``windows.lns``) takes the groups' place, until its
-neighbourhoods stop giving or its fixed work is spent.
+search around the most loaded person (``windows.lns``) runs beside the groups, from the same
+roster, until its neighbourhoods stop giving or its fixed work is spent, and the better of the
+two is kept.
 The better roster in the lexicographic order is returned with the best proven bound.
 """
 
@@ -98,8 +99,9 @@ WINDOWS_PAIRS = 60_000
 # 2.1%, 2.6%, 0.3% and 0.7% after the windows)
 GROUPS_WORK = 3.0
 # greedy mode, teams up to this many pairs (the tight suite's instances have at most 5,040):
-# the large-neighbourhood search around the peak (``windows.lns``) replaces the windows and
-# groups, with this many work units at most (it stops sooner when neighbourhoods stop giving)
+# after the windows, the large-neighbourhood search around the peak (``windows.lns``) runs
+# beside the groups, with this many work units at most (it stops sooner when neighbourhoods
+# stop giving)
 LNS_PAIRS = 10_000
 LNS_WORK = 10.0
 # greedy mode: the local search polishing each roster a solver stage adopts gets this share of
