@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -363,3 +364,79 @@ def test_on_larger_teams_no_draft_breaks_hard_pairing_or_the_cap(instance):
     assert allowed(slots, team, settings, holder)
     for u in rec.uncovered:
         assert all(u.blocking.values())
+
+
+@PROPERTY_SETTINGS
+@given(tiny_teams())
+def test_without_the_automatic_exact_run_the_greedy_still_covers_as_much_as_brute_force(instance):
+    """The windows, groups and search around the peak run when the exact stage does not: none
+    of their rosters may win on coverage by breaking a team rule."""
+    slots, team, settings = instance
+    best = brute_force(slots, team, settings)
+
+    rec = recommend(slots, team, dataclasses.replace(settings, auto_exact_time_limit=0))
+
+    holder, empty = outcome(slots, team, rec)
+    assert allowed(slots, team, settings, holder)
+    assert empty == best[:2]
+
+
+def red_team_week(seed: int = 207) -> tuple[list[Slot], list[Candidate], Settings]:
+    """An outside tester's instance: 7 people, 14 twelve-hour shifts with primary and
+    secondary, a 36 h rest rule, leave, hard pairing and a share cap."""
+    rng = random.Random(seed * 7919 + 13)
+    step, n, size = timedelta(hours=12), 14 * rng.randint(1, 3), rng.randint(5, 9)
+    rest, start = rng.choice([12, 16, 24, 36]), datetime(2027, 1, 4, 9, tzinfo=UTC)
+    slots = [
+        Slot(f"{k:03d}:{r}", str(k), r, start + step * k, start + step * (k + 1))
+        for k in range(n)
+        for r in ("primary", "secondary")
+    ]
+    end, heavy, team = start + step * n, rng.randrange(size), []
+    for pid in range(size):
+        roles = {"secondary"} | ({"primary"} if rng.random() > 0.35 else set())
+        away = []
+        if rng.random() < 0.5:
+            hours = max(1, int((end - start).total_seconds() // 3600) - 24)
+            first = start + timedelta(hours=rng.randrange(hours))
+            away.append((first, first + timedelta(hours=rng.randint(12, 200))))
+        team.append(
+            Candidate(
+                pid + 1,
+                f"P{pid + 1}",
+                frozenset(roles),
+                time_zone=rng.choice(
+                    ["UTC", "Europe/London", "America/Los_Angeles", "Asia/Kolkata"]
+                ),
+                unavailable=tuple(away),
+                past_load=round(rng.uniform(0, 50) * (3 if pid == heavy else 1), 1),
+                fte=rng.choice([1.0, 1.0, 0.8, 0.6]),
+                utilisation=round(rng.uniform(0, 0.4), 2),
+            )
+        )
+    rng = random.Random(seed)
+    team = [
+        dataclasses.replace(c, experienced=rng.random() < 0.6, primary_served=rng.choice([0, 1, 5]))
+        for c in team
+    ]
+    slots = [dataclasses.replace(s, escalation_reachable=rng.random() < 0.8) for s in slots]
+    settings = Settings(
+        min_rest=timedelta(hours=rest),
+        pairing="hard",
+        max_share=round(rng.uniform(1.5, 3.0) / len(team), 3),
+        auto_exact_time_limit=0,
+    )
+    return slots, team, settings
+
+
+def test_a_window_that_breaks_pairing_never_takes_back_proven_coverage():
+    """Red-team finding: a re-solved window's roster with pairing breaks won on coverage; the
+    last guard then emptied three slots the coverage stage had filled, and the draft still said
+    coverage was proven."""
+    slots, team, settings = red_team_week()
+
+    greedy = recommend(slots, team, settings)
+    exact = recommend(slots, team, settings, mode="exact")
+
+    assert len(greedy.assignments) == len(exact.assignments) == 15
+    assert greedy.coverage_proven

@@ -119,12 +119,16 @@ def objective(L: np.ndarray) -> tuple[float, float]:
 def better(a: Roster, b: Roster) -> bool:
     """Is roster ``a`` strictly better than ``b`` in the lexicographic order?"""
     problem = a.problem
+    # hard team rules (pairing, the share cap) first: a roster that breaks one is no roster,
+    # whatever it covers; the last guard would take its extra slots back and leave a proven
+    # coverage short (red-team finding: a window's roster with 4 pairing breaks won on
+    # coverage, and the guard then left 3 slots empty that the coverage stage had filled)
+    ra, rb = a.hard_rule_count(), b.hard_rule_count()
+    if ra != rb:
+        return ra < rb
     ca, cb = exact.coverage_key(problem, a.holder), exact.coverage_key(problem, b.holder)
     if ca != cb:
         return ca < cb
-    ra, rb = a.hard_rule_count(), b.hard_rule_count()
-    if ra != rb:  # hard team rules (never expected to differ)
-        return ra < rb
     (ma, sa), (mb, sb) = objective(a.normalised_loads()), objective(b.normalised_loads())
     ma, mb = ma + a.soft_penalty(), mb + b.soft_penalty()
     tol = 1e-9 * max(1.0, abs(mb))
@@ -532,10 +536,13 @@ def recommend(
     told.stage(STAGES["rules"], 0.97, 1.0)
     if problem.rules.strict and roster.hard_rule_count():
         # a last guard: no draft leaves with a hard team rule broken (pairing, cap)
+        covered = exact.coverage_key(problem, roster.holder)
         if enforce_rules(problem, roster):
             Builder(problem, roster, deadline=polish()).repair()
             if roster.hard_rule_count():  # the repair never adds a break: belt and braces
                 enforce_rules(problem, roster)
+        if exact.coverage_key(problem, roster.holder) > covered:
+            coverage_proven = False  # what was proven held the slots the guard took back
     L = roster.normalised_loads()
     obj_max, obj_sq = objective(L)
     if optimum is not None:
