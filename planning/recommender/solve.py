@@ -455,82 +455,53 @@ def recommend(
     # (``windows.py``; deterministic work, so the draft stays repeatable)
     obj_max = objective(roster.normalised_loads())[0]
     unproven = obj_max > bound * (1 + 1e-7) + 1e-12 and optimum is None
-    if mode == "greedy" and model is not None and unproven and pairs <= LNS_PAIRS:
-        # a small team: the sweep of windows as below, then the large-neighbourhood search
-        # around the peak (``windows.lns``) next to the groups, until its neighbourhoods
-        # stop giving or its fixed work is spent (deterministic work, a repeatable draft)
-        told.stage(STAGES["windows"], 0.7, 0.8)
-        started = deadline.clock()
-        holder, _ = windows.improve(
-            problem, roster, WINDOWS_WORK, Deadline(None, deadline.clock, parent=deadline)
-        )
-        deadline.extend(deadline.clock() - started)
-        roster, took = _adopt(problem, roster, holder, polish())
-        source = "milp" if took else source
-        if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
-            told.stage(STAGES["lns"], 0.8, 0.97)
-            # the groups of the larger teams (below) from the same roster too, the better of the
-            # two kept: the search around the peak misses some of their trades (tight suite:
-            # seed 45 739.38 after the search, 736.67 after the groups; 54 478.08 and 477.59)
-            started = deadline.clock()
-            holder, _ = windows.regroup(
-                problem,
-                roster.holder,
-                GROUPS_WORK,
-                Deadline(None, deadline.clock, parent=deadline),
-            )
-            deadline.extend(deadline.clock() - started)
-            grouped, grouped_took = _adopt(problem, roster, holder, polish())
-            grouped_share = GROUPS_WORK / (GROUPS_WORK + LNS_WORK)
-            told.within(grouped_share)
-            started = deadline.clock()
-            holder, _ = windows.lns(
-                problem,
-                roster.holder,
-                LNS_WORK,
-                # no clock of its own, as for the windows
-                Deadline(None, deadline.clock, parent=deadline),
-                progress=lambda f: told.within(grouped_share + (1 - grouped_share) * f),
-            )
-            deadline.extend(deadline.clock() - started)
-            searched, took = _adopt(problem, roster, holder, polish())
-            # the search's roster on a tie (the draft the search alone gave)
-            if better(grouped, searched):
-                roster, took = grouped, grouped_took
-            else:
-                roster = searched
-            source = "milp" if took else source
-    elif mode == "greedy" and model is not None and unproven and pairs <= WINDOWS_PAIRS:
+    if mode == "greedy" and model is not None and unproven and pairs <= WINDOWS_PAIRS:
         # a fixed amount of work, not what the wall-clock budget has left: the same inputs give
         # the same draft however busy the machine is (the clock only guards a machine far
-        # slower than usual)
-        told.stage(STAGES["windows"], 0.7, 0.88)
-        started = deadline.clock()
-        holder, _ = windows.improve(
-            problem,
-            roster,
-            WINDOWS_WORK,
-            # no clock of its own: each CP-SAT search has its guard (cpsat.WALL_GUARD) and
-            # tells the draft when it fires
-            Deadline(None, deadline.clock, parent=deadline),
-        )
-        deadline.extend(deadline.clock() - started)
+        # slower than usual). On small teams (``LNS_PAIRS``) the large-neighbourhood search
+        # around the peak (``windows.lns``) runs next to the groups.
+        small = pairs <= LNS_PAIRS
+
+        def counted(search: Callable[[Deadline], tuple[np.ndarray, float]]) -> np.ndarray:
+            """A stage that counts its own work: no clock of its own (each CP-SAT search has
+            its guard, cpsat.WALL_GUARD, and tells the draft when it fires); its time is not
+            taken from the budget of the stages after it."""
+            started = deadline.clock()
+            holder, _ = search(Deadline(None, deadline.clock, parent=deadline))
+            deadline.extend(deadline.clock() - started)
+            return holder
+
+        told.stage(STAGES["windows"], 0.7, 0.8 if small else 0.88)
+        holder = counted(lambda guard: windows.improve(problem, roster, WINDOWS_WORK, guard))
         roster, took = _adopt(problem, roster, holder, polish())
         source = "milp" if took else source
         # then groups of people across the whole horizon (``windows.regroup``): the trades
         # between the most loaded person and a few others that no window holds
         if objective(roster.normalised_loads())[0] > bound * (1 + 1e-7) + 1e-12:
-            told.stage(STAGES["groups"], 0.88, 0.97)
-            started = deadline.clock()
-            holder, _ = windows.regroup(
-                problem,
-                roster.holder,
-                GROUPS_WORK,
-                # no clock of its own, as for the windows
-                Deadline(None, deadline.clock, parent=deadline),
+            told.stage(STAGES["lns" if small else "groups"], 0.8 if small else 0.88, 0.97)
+            start = roster
+            holder = counted(
+                lambda guard: windows.regroup(problem, start.holder, GROUPS_WORK, guard)
             )
-            deadline.extend(deadline.clock() - started)
-            roster, took = _adopt(problem, roster, holder, polish())
+            roster, took = _adopt(problem, start, holder, polish())
+            if small:
+                # the search around the peak from the same roster, the better of the two kept:
+                # each misses some of the other's trades (tight suite: seed 45 739.38 after
+                # the search, 736.67 after the groups; 65 570.00 after the search)
+                share = GROUPS_WORK / (GROUPS_WORK + LNS_WORK)
+                told.within(share)
+                holder = counted(
+                    lambda guard: windows.lns(
+                        problem,
+                        start.holder,
+                        LNS_WORK,
+                        guard,
+                        progress=lambda f: told.within(share + (1 - share) * f),
+                    )
+                )
+                searched, searched_took = _adopt(problem, start, holder, polish())
+                if not better(roster, searched):  # the search's roster on a tie
+                    roster, took = searched, searched_took
             source = "milp" if took else source
 
     told.stage(STAGES["rules"], 0.97, 1.0)
