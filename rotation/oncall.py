@@ -100,7 +100,10 @@ def answers_stamp() -> str | None:
 
 def cached_now(*, rotation_id: int) -> dict | None:
     """The kept answer for "now", or None (not kept, or the cache is down): callers that
-    hold only an id and a permission check answer without loading the rotation."""
+    hold only an id and a permission check answer without loading the rotation. None too
+    inside a transaction with its own uncommitted writes (what it sees, others do not)."""
+    if ANSWERS.pending(connection):
+        return None
     return ANSWERS.read(_answer_key(rotation_id))[1]
 
 
